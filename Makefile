@@ -1,0 +1,41 @@
+# Two entry points: `make run` (the daemon on embedded defaults) and `make test` (everything CI runs).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+# Development secrets for `make run` only, made once and kept out of git (var/ is ignored).
+var/dev.env:
+	mkdir -p var
+	$(PYTHON) -c 'import secrets; print(f"VOUCH_API_TOKEN={secrets.token_urlsafe(32)}\nVOUCH_SECRET_KEY={secrets.token_urlsafe(32)}")' > $@
+	chmod 600 $@
+	@echo "made var/dev.env (the admin API token for this machine)"
+
+run: $(BIN)/.installed var/dev.env
+	set -a && . ./var/dev.env && set +a && exec $(BIN)/vouch run --config config.toml
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check daemon tests bench
+	$(BIN)/ruff format --check daemon tests bench
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+pytest: $(BIN)/.installed
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/send.py
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

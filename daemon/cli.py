@@ -1,0 +1,233 @@
+"""The `vouch` command. Exit codes: 0 done, 1 failed, 2 the owner's files or arguments are wrong."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from daemon.clock import SystemClock
+from daemon.compose import enqueue_email
+from daemon.config import Config, load_config
+from daemon.errors import ConfigError, VouchError
+from daemon.events import EventIn
+from daemon.intake import accept_event
+from daemon.metrics import Metrics
+from daemon.outbox import State
+from daemon.render import KINDS, Renderer
+from daemon.sender import Sender
+from daemon.services import Services
+from daemon.store import Recorded, SQLiteStore
+from daemon.transport import build_transport
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.handler(args)
+        return code
+    except ConfigError as exc:
+        print(f"{len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except VouchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, default=Path("config.toml"), help="path to config.toml"
+    )
+    parser = argparse.ArgumentParser(prog="vouch", description=__doc__, parents=[common])
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="run the daemon (web server and sender)")
+    run.set_defaults(handler=_run)
+
+    check = sub.add_parser("check", parents=[common], help="validate config and templates")
+    check.set_defaults(handler=_check)
+
+    preview = sub.add_parser("preview", parents=[common], help="render an email with sample data")
+    preview.add_argument("template", help=f"an email kind: {', '.join(sorted(KINDS))}")
+    preview.add_argument("--html", type=Path, help="write the HTML part to this file")
+    preview.set_defaults(handler=_preview)
+
+    send_test = sub.add_parser(
+        "send-test", parents=[common], help="send a test email through the configured transport"
+    )
+    send_test.add_argument("address")
+    send_test.set_defaults(handler=_send_test)
+
+    event = sub.add_parser("event", parents=[common], help="record an event by hand")
+    event.add_argument("type", help="e.g. purchase.completed")
+    event.add_argument("--email", help="the customer's email address")
+    event.add_argument("--name")
+    event.add_argument("--external-id")
+    event.add_argument("--timezone")
+    event.add_argument("--locale")
+    event.add_argument("--tag", action="append", default=[], help="repeatable")
+    event.add_argument("--id", help="idempotency key (default: a new random id)")
+    event.add_argument("--occurred-at", help="ISO 8601 with offset (default: now)")
+    event.add_argument(
+        "--data", action="append", default=[], metavar="KEY=VALUE", help="repeatable; JSON values"
+    )
+    event.set_defaults(handler=_event)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from daemon.runtime import Daemon
+
+    uvloop.run(Daemon(args.config, os.environ, SystemClock()).run())
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from daemon.runtime import load_checked
+
+    config, _ = load_checked(args.config, os.environ, SystemClock())
+    print(f"{config.path}: ok ({len(KINDS)} email kinds rendered with sample data)")
+    return EXIT_OK
+
+
+def _preview(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+    if args.template not in KINDS:
+        print(
+            f"unknown email kind {args.template!r}; known: {', '.join(sorted(KINDS))}",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    rendered = Renderer(config, SystemClock()).preview(args.template)
+    if args.html:
+        args.html.write_text(rendered.html, encoding="utf-8")
+        print(f"wrote {args.html}")
+    print(f"Subject: {rendered.subject}\n\n{rendered.text}")
+    return EXIT_OK
+
+
+def _send_test(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+    return asyncio.run(_send_test_async(config, args.address))
+
+
+async def _send_test_async(config: Config, address: str) -> int:
+    clock = SystemClock()
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        services = Services(config, Renderer(config, clock), store, clock, Metrics())
+        row_id = await enqueue_email(
+            services,
+            kind="test",
+            context={"recipient": address, "sent_at": clock.now().isoformat(timespec="seconds")},
+            to_email=address,
+            dedupe_key=f"test:{uuid.uuid4()}",
+        )
+        assert row_id is not None
+        transport = build_transport(config, clock)
+        sender = Sender(
+            store,
+            transport,
+            clock,
+            config.settings.sender,
+            services.metrics,
+            owner=f"cli-{os.getpid()}",
+        )
+        try:
+            await sender.send_now([row_id])
+        finally:
+            await transport.aclose()
+        row = await store.outbox_row(row_id)
+    finally:
+        await store.close()
+    assert row is not None
+    how = config.settings.email.transport
+    if row.state is State.SENT:
+        print(f"sent a test email to {address} via {how} (Message-ID {row.message_id})")
+        return EXIT_OK
+    if row.state is State.QUEUED:
+        print(f"not sent yet ({row.last_error}); it stays queued and the daemon will retry it")
+    else:
+        print(f"not sent: {row.state.value}: {row.last_error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _event(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+    data: dict[str, Any] = {}
+    for item in args.data:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"--data {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return EXIT_INVALID
+        try:
+            data[key] = json.loads(value)
+        except json.JSONDecodeError:
+            data[key] = value
+    customer = None
+    if args.email:
+        customer = {
+            k: v
+            for k, v in {
+                "email": args.email,
+                "name": args.name,
+                "external_id": args.external_id,
+                "timezone": args.timezone,
+                "locale": args.locale,
+                "tags": args.tag,
+            }.items()
+            if v not in (None, [])
+        }
+    clock = SystemClock()
+    try:
+        event = EventIn.model_validate(
+            {
+                "id": args.id or str(uuid.uuid4()),
+                "type": args.type,
+                "occurred_at": args.occurred_at or clock.now().isoformat(),
+                "customer": customer,
+                "data": data,
+            }
+        )
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"{field}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return EXIT_INVALID
+    return asyncio.run(_record(config, event))
+
+
+async def _record(config: Config, event: EventIn) -> int:
+    clock = SystemClock()
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        services = Services(config, Renderer(config, clock), store, clock, Metrics())
+        outcome = await accept_event(services, event)
+    finally:
+        await store.close()
+    if outcome.recorded is Recorded.CONFLICT:
+        print(f"event id {event.id!r} was used before for a different event", file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps(outcome.receipt, indent=2))
+    return EXIT_OK

@@ -1,0 +1,45 @@
+"""Turn an email kind and its context into an outbox row: rendered and flattened once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from daemon.outbox import NewEmail
+from daemon.render import new_message_id
+from daemon.services import Services
+
+
+async def enqueue_email(
+    services: Services,
+    *,
+    kind: str,
+    context: Mapping[str, Any],
+    to_email: str,
+    to_name: str | None = None,
+    dedupe_key: str,
+    not_before: datetime | None = None,
+    customer_id: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> int | None:
+    """Render and enqueue; None when this dedupe key was enqueued before (nothing is added)."""
+    config = services.config
+    message_id = new_message_id(config.message_id_domain)
+    rendered = services.renderer.render(
+        kind, context, to_email=to_email, to_name=to_name, message_id=message_id, headers=headers
+    )
+    now = services.clock.now()
+    return await services.store.enqueue(
+        NewEmail(
+            dedupe_key=dedupe_key,
+            kind=kind,
+            recipient=to_email,
+            envelope_from=config.settings.business.email,
+            message_id=message_id,
+            message=rendered.message,
+            not_before=not_before or now,
+            customer_id=customer_id,
+        ),
+        now,
+    )

@@ -1,0 +1,259 @@
+"""The owner's config.toml, typed once and validated once, then passed down.
+
+Secrets never live in the file: it names environment variables, resolved here at load time
+from the environment the caller passes in (never read deeper in the code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from daemon.errors import ConfigError, Problem
+from daemon.settings_errors import read_toml, validation_problems
+
+MIN_SECRET_LENGTH = 16
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown time zone") from None
+    return value
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise ValueError("not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _env_name(value: str) -> str:
+    if not value.replace("_", "").isalnum() or value[0].isdigit():
+        raise ValueError("not an environment variable name")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+Url = Annotated[str, AfterValidator(_url)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Business(Section):
+    name: str = Field(
+        min_length=1, max_length=120, description="the business's name (1-120 characters)"
+    )
+    email: Email = Field(description="the address emails come from, e.g. hello@example.com")
+    reply_to: Email | None = Field(None, description="an email address for replies")
+    owner_email: Email = Field(description="the owner's address for alerts and digests")
+    timezone: TimeZone = Field("UTC", description='an IANA time zone such as "Europe/London"')
+    public_url: Url = Field(
+        "http://127.0.0.1:8080", description='the public base URL, e.g. "https://vouch.example.com"'
+    )
+
+
+class Server(Section):
+    host: str = Field("127.0.0.1", description="an interface address to listen on")
+    port: int = Field(8080, ge=0, le=65535, description="an integer 0-65535 (0: any free port)")
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, le=16 * 1024 * 1024, description="a size in bytes, 1024-16777216"
+    )
+
+
+class Store(Section):
+    path: Path = Field(Path("var/vouch.sqlite3"), description="a path to the SQLite file")
+
+
+class Api(Section):
+    token_env: EnvName = Field(
+        "VOUCH_API_TOKEN",
+        description="the name of the environment variable holding the admin token",
+    )
+
+
+class Maildir(Section):
+    path: Path = Field(Path("var/maildir"), description="a directory for outgoing .eml files")
+
+
+class Smtp(Section):
+    host: str = Field(min_length=1, description="the SMTP server's host name")
+    port: int = Field(587, ge=1, le=65535, description="an integer 1-65535")
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description='one of "starttls", "tls" (implicit TLS, port 465) or "none"'
+    )
+    username: str | None = Field(None, description="the SMTP login name")
+    password_env: EnvName | None = Field(
+        None, description="the name of the environment variable holding the SMTP password"
+    )
+    ca_file: Path | None = Field(None, description="a PEM file of certificate authorities to trust")
+    timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="seconds, more than 0 and at most 600"
+    )
+    connections: int = Field(4, ge=1, le=64, description="an integer 1-64 (reused connections)")
+    rate_per_minute: int = Field(
+        0, ge=0, description="messages per minute, 0 for no limit (a whole number)"
+    )
+
+    @model_validator(mode="after")
+    def _login_pair(self) -> Smtp:
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("username and password_env go together: set both or neither")
+        return self
+
+
+class EmailSettings(Section):
+    transport: Literal["maildir", "smtp"] = Field(
+        "maildir", description='"maildir" (write .eml files) or "smtp"'
+    )
+    message_id_domain: str | None = Field(
+        None, description="a domain for Message-ID headers (default: the business email's domain)"
+    )
+    maildir: Maildir = Maildir()
+    smtp: Smtp | None = None
+
+    @model_validator(mode="after")
+    def _smtp_needs_section(self) -> EmailSettings:
+        if self.transport == "smtp" and self.smtp is None:
+            raise ValueError('transport is "smtp" but there is no [email.smtp] table')
+        return self
+
+
+class Sender(Section):
+    max_attempts: int = Field(8, ge=1, le=100, description="an integer 1-100")
+    backoff_base_seconds: float = Field(30.0, gt=0, description="seconds, more than 0")
+    backoff_max_seconds: float = Field(3600.0, gt=0, description="seconds, more than 0")
+    lease_seconds: float = Field(300.0, ge=10, description="seconds, at least 10")
+    max_in_flight: int = Field(64, ge=1, le=1000, description="an integer 1-1000")
+    poll_seconds: float = Field(1.0, gt=0, le=60, description="seconds, more than 0 and at most 60")
+    instance: str = Field(
+        "default", min_length=1, max_length=64, description="a name for this daemon's outbox leases"
+    )
+
+
+class Settings(Section):
+    business: Business
+    server: Server = Server()
+    store: Store = Store()
+    api: Api = Api()
+    email: EmailSettings = EmailSettings()
+    sender: Sender = Sender()
+
+
+@dataclass(frozen=True)
+class Secrets:
+    api_token: str | None
+    smtp_password: str | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the daemon needs, resolved: settings, absolute paths, secrets."""
+
+    path: Path
+    settings: Settings
+    secrets: Secrets
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.root / path)
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.settings.store.path)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates" / "email"
+
+    @property
+    def surveys_dir(self) -> Path:
+        return self.root / "surveys"
+
+    @property
+    def message_id_domain(self) -> str:
+        return (
+            self.settings.email.message_id_domain or self.settings.business.email.rsplit("@", 1)[1]
+        )
+
+
+def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = False) -> Config:
+    """Read, validate and resolve config.toml; raise ConfigError listing every problem.
+
+    need_secrets: the caller serves or sends (`vouch run`, `vouch check`), so a missing or
+    too-short secret is a problem now rather than a surprise later.
+    """
+    path = path.resolve()
+    label = path.name
+    raw, problems = read_toml(path, label)
+    if raw is None:
+        raise ConfigError(problems)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc, Settings, label)) from None
+
+    secrets = Secrets(
+        api_token=environ.get(settings.api.token_env) or None,
+        smtp_password=(
+            environ.get(settings.email.smtp.password_env) or None
+            if settings.email.smtp and settings.email.smtp.password_env
+            else None
+        ),
+    )
+    if need_secrets:
+        problems += _secret_problems(settings, secrets, label)
+    if problems:
+        raise ConfigError(problems)
+    return Config(path=path, settings=settings, secrets=secrets)
+
+
+def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[Problem]:
+    problems = []
+    name = settings.api.token_env
+    if secrets.api_token is None:
+        problems.append(Problem(label, "api.token_env", f"environment variable {name} is not set"))
+    elif len(secrets.api_token) < MIN_SECRET_LENGTH:
+        problems.append(
+            Problem(
+                label,
+                "api.token_env",
+                f"environment variable {name} must hold at least {MIN_SECRET_LENGTH} characters",
+            )
+        )
+    smtp = settings.email.smtp
+    if (
+        settings.email.transport == "smtp"
+        and smtp
+        and smtp.password_env
+        and not secrets.smtp_password
+    ):
+        problems.append(
+            Problem(
+                label,
+                "email.smtp.password_env",
+                f"environment variable {smtp.password_env} is not set",
+            )
+        )
+    return problems

@@ -1,0 +1,84 @@
+"""The outbox: every email is a row before it is sent.
+
+The types the store and the sender share, and the pure retry policy. Rows hold the flattened
+message bytes, rendered once, so a retry sends exactly what the first attempt sent.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class State(enum.StrEnum):
+    QUEUED = "queued"  # waiting for due_at
+    SENDING = "sending"  # leased to a sender until due_at
+    SENT = "sent"  # the server said 250 to DATA (or the maildir file is in place)
+    FAILED = "failed"  # permanent refusal, or out of attempts
+    SUPPRESSED = "suppressed"  # never sent: the address is on the suppression list
+
+
+@dataclass(frozen=True)
+class NewEmail:
+    """An email to enqueue. dedupe_key is unique per logical email: a second enqueue is a no-op."""
+
+    dedupe_key: str
+    kind: str
+    recipient: str
+    envelope_from: str
+    message_id: str
+    message: bytes
+    not_before: datetime
+    customer_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    dedupe_key: str
+    kind: str
+    recipient: str
+    envelope_from: str
+    message_id: str
+    message: bytes
+    state: State
+    attempts: int
+    last_error: str | None
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What happened to one claimed row; applied in batches by Store.settle."""
+
+    row_id: int
+    outcome: Outcome
+    error: str | None = None
+    retry_at: datetime | None = None  # for RETRY
+    suppress: str | None = None  # an address to add to the suppression list (permanent refusal)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+
+    def next_try(self, attempts: int, now: datetime, rng: random.Random) -> datetime | None:
+        """When to try again after `attempts` failed tries, or None when they are used up.
+
+        Exponential backoff with full jitter in the upper half, so a burst of failures does not
+        come back as a burst.
+        """
+        if attempts >= self.max_attempts:
+            return None
+        ceiling = min(self.max_seconds, self.base_seconds * (2 ** (attempts - 1)))
+        return now + timedelta(seconds=ceiling * (0.5 + rng.random() / 2))

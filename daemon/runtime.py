@@ -1,0 +1,155 @@
+"""`vouch run`: web server, sender (and later the scheduler) in one process, around one store.
+
+Lifecycle in one place: start everything, route signals (SIGTERM/SIGINT stop, SIGHUP reload),
+stop everything in order: stop accepting requests, let the sender finish or release its
+in-flight emails, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import uvicorn
+
+from daemon.clock import Clock
+from daemon.config import Config, load_config
+from daemon.errors import ConfigError, VouchError
+from daemon.metrics import Metrics
+from daemon.render import Renderer
+from daemon.sender import Sender
+from daemon.services import Services
+from daemon.store import SQLiteStore
+from daemon.transport import build_transport
+from daemon.web import create_app
+
+log = logging.getLogger("vouch")
+
+
+def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[Config, Renderer]:
+    """Config and templates, validated together; ConfigError lists every problem."""
+    config = load_config(path, environ, need_secrets=True)
+    renderer = Renderer(config, clock)
+    problems = renderer.check()
+    if problems:
+        raise ConfigError(problems)
+    return config, renderer
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon routes signals itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Daemon:
+    def __init__(self, config_path: Path, environ: Mapping[str, str], clock: Clock) -> None:
+        self.config_path = config_path
+        self.environ = environ
+        self.clock = clock
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        config, renderer = load_checked(self.config_path, self.environ, self.clock)
+        store = await SQLiteStore.open(config.store_path)
+        try:
+            metrics = Metrics()
+            self.services = Services(config, renderer, store, self.clock, metrics)
+            self.sender = Sender(
+                store,
+                build_transport(config, self.clock),
+                self.clock,
+                config.settings.sender,
+                metrics,
+            )
+            server_settings = config.settings.server
+            sock = _listen(server_settings.host, server_settings.port)
+            host, port = sock.getsockname()[:2]
+            self.server = _Server(
+                uvicorn.Config(
+                    create_app(self.services),
+                    lifespan="off",
+                    access_log=False,
+                    log_level="warning",
+                    timeout_graceful_shutdown=10,
+                )
+            )
+            self._install_signals()
+            log.info(
+                "listening on http://%s:%d (store %s, transport %s)",
+                host,
+                port,
+                config.store_path,
+                config.settings.email.transport,
+            )
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.server.serve(sockets=[sock]))
+                tasks.create_task(self.sender.run())
+                tasks.create_task(self._stop_when_asked())
+        finally:
+            with contextlib.suppress(Exception):
+                await self.sender.transport.aclose()
+            await store.close()
+            log.info("stopped")
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def _stop_when_asked(self) -> None:
+        await self._stopped.wait()
+        log.info("stopping: no new requests, finishing in-flight emails")
+        self.server.should_exit = True
+        self.sender.stop()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop)
+        loop.add_signal_handler(signal.SIGINT, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+
+    async def reload(self) -> bool:
+        """Swap in a new config and templates; a bad one is refused and the old one stays."""
+        try:
+            config, renderer = load_checked(self.config_path, self.environ, self.clock)
+        except ConfigError as exc:
+            log.error("reload refused, the running config stays in force:\n%s", exc)
+            return False
+        old = self.services.config
+        fixed = {
+            "server": old.settings.server != config.settings.server,
+            "store.path": old.store_path != config.store_path,
+        }
+        for key, changed in fixed.items():
+            if changed:
+                log.warning("%s changed: takes effect at the next restart", key)
+        self.services.config, self.services.renderer = config, renderer
+        self.sender.configure(config.settings.sender)
+        if (old.settings.email, old.secrets.smtp_password) != (
+            config.settings.email,
+            config.secrets.smtp_password,
+        ):
+            await self.sender.use_transport(build_transport(config, self.clock))
+        log.info("config reloaded (business: %s)", config.settings.business.name)
+        return True
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        sock = socket.create_server((host, port), family=_family(host), backlog=2048)
+    except OSError as exc:
+        raise VouchError(
+            f"cannot listen on {host}:{port} (server.host, server.port): {exc.strerror}"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -1,0 +1,235 @@
+"""The outbox worker: claims due rows, hands them to the transport, records each outcome.
+
+Invariants (see DESIGN.md, "Known pitfalls"):
+- a row is marked sent only after the transport confirmed it (SMTP 250 to DATA);
+- rows are claimed as leases; a crashed sender's rows come back when its lease ends, or at once
+  when the same instance restarts; nothing is ever dropped;
+- at most `max_in_flight` rows are leased at a time, counting sent-but-not-yet-recorded ones, so a
+  crash can double at most that many messages;
+- outcomes are recorded in batches (one transaction for everything that finished meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+
+from daemon.clock import Clock
+from daemon.config import Sender as SenderSettings
+from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
+from daemon.metrics import Metrics
+from daemon.outbox import OutboxRow, Outcome, RetryPolicy, Settlement
+from daemon.store import Store
+from daemon.transport import Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    row: OutboxRow
+    settlement: Settlement
+
+
+class Sender:
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        clock: Clock,
+        settings: SenderSettings,
+        metrics: Metrics,
+        *,
+        owner: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.settings = settings
+        self.metrics = metrics
+        self.owner = owner or settings.instance
+        self.configure(settings)
+        self._rng = rng or random.Random()
+        self._inflight: set[asyncio.Task[Result]] = set()
+        self._finished: list[Result] = []
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._slots = asyncio.Semaphore(transport.concurrency)
+
+    # control ------------------------------------------------------------------------------
+
+    def configure(self, settings: SenderSettings) -> None:
+        """Take new limits (config reload); the lease owner name stays what it was."""
+        self.settings = settings
+        self.policy = RetryPolicy(
+            settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
+        )
+
+    def wake(self) -> None:
+        """Something was enqueued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop claiming; `run` then finishes in-flight sends and returns."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def use_transport(self, transport: Transport) -> None:
+        """Switch transports (config reload); the old one closes after its in-flight sends."""
+        old, self.transport = self.transport, transport
+        self._slots = asyncio.Semaphore(transport.concurrency)
+        if old is not transport:
+            await old.aclose()
+
+    # loops --------------------------------------------------------------------------------
+
+    async def run(self, grace_seconds: float = 30.0) -> None:
+        """Send until stopped. Leases this instance held before a crash come back first."""
+        released = await self.store.release_leases(self.owner, self.clock.now())
+        if released:
+            log.warning("returned %d emails claimed before a restart to the queue", released)
+        try:
+            while not self._stopping.is_set():
+                if not await self._step():
+                    await self._idle()
+        finally:
+            await self._shutdown(grace_seconds)
+
+    async def drain(self) -> int:
+        """Send everything due now and return how many rows were settled (tests, CLI)."""
+        settled = 0
+        while True:
+            settled += await self._flush()
+            claimed = await self._claim()
+            if not claimed and not self._inflight:
+                settled += await self._flush()
+                return settled
+            if self._inflight:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                self._collect()
+
+    async def send_now(self, row_ids: list[int]) -> int:
+        """Claim and send exactly these rows if they are due (vouch send-test)."""
+        rows = await self.store.claim(
+            self.owner, self.clock.now(), self.settings.lease_seconds, len(row_ids), row_ids
+        )
+        await self._start(rows)
+        while self._inflight:
+            await asyncio.wait(self._inflight)
+            self._collect()
+        return await self._flush()
+
+    # steps --------------------------------------------------------------------------------
+
+    async def _step(self) -> bool:
+        """Record what finished, claim into free slots, wait for a send to finish."""
+        self._wake.clear()  # before looking, so a wake during the look is not lost
+        progressed = await self._flush() > 0
+        progressed = await self._claim() > 0 or progressed
+        if self._inflight:
+            await asyncio.wait(
+                self._inflight,
+                timeout=self.settings.poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            self._collect()
+            return True
+        return progressed
+
+    async def _idle(self) -> None:
+        """Sleep until woken, the next row falls due, or the poll interval passes."""
+        timeout = self.settings.poll_seconds
+        next_due = await self.store.next_due()
+        if next_due is not None:
+            timeout = max(0.0, min(timeout, (next_due - self.clock.now()).total_seconds()))
+        if timeout <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+
+    async def _claim(self) -> int:
+        free = self.settings.max_in_flight - len(self._inflight) - len(self._finished)
+        if free <= 0 or self._stopping.is_set():
+            return 0
+        rows = await self.store.claim(
+            self.owner, self.clock.now(), self.settings.lease_seconds, free
+        )
+        await self._start(rows)
+        return len(rows)
+
+    async def _start(self, rows: list[OutboxRow]) -> None:
+        if not rows:
+            return
+        blocked = await self.store.suppressed(row.recipient for row in rows)
+        for row in rows:
+            if row.recipient.lower() in blocked:
+                settlement = Settlement(row.id, Outcome.SUPPRESSED, "address is suppressed")
+                self._finished.append(Result(row, settlement))
+            else:
+                task = asyncio.create_task(self._deliver(row))
+                self._inflight.add(task)
+
+    def _collect(self) -> None:
+        done = {task for task in self._inflight if task.done()}
+        self._inflight -= done
+        self._finished.extend(task.result() for task in done)
+
+    async def _flush(self) -> int:
+        if not self._finished:
+            return 0
+        batch, self._finished = self._finished, []
+        await self.store.settle([r.settlement for r in batch], self.clock.now())
+        for result in batch:
+            self.metrics.sends.labels(result.settlement.outcome.value).inc()
+        return len(batch)
+
+    async def _deliver(self, row: OutboxRow) -> Result:
+        async with self._slots:
+            transport = self.transport
+            started = self.clock.monotonic()
+            try:
+                await transport.send(
+                    row.envelope_from, row.recipient, row.message, key=row.message_id
+                )
+            except PermanentDeliveryError as exc:
+                log.warning("email %d to %s refused: %s", row.id, row.recipient, exc)
+                outcome = Settlement(row.id, Outcome.FAILED, str(exc), suppress=row.recipient)
+            except TemporaryDeliveryError as exc:
+                outcome = self._retry(row, str(exc))
+            except Exception as exc:  # a bug or an unforeseen fault: keep the row, try later
+                log.exception("email %d: unexpected error while sending", row.id)
+                outcome = self._retry(row, f"unexpected error: {exc!r}")
+            else:
+                outcome = Settlement(row.id, Outcome.SENT)
+            finally:
+                self.metrics.send_seconds.observe(self.clock.monotonic() - started)
+        return Result(row, outcome)
+
+    def _retry(self, row: OutboxRow, error: str) -> Settlement:
+        attempts = row.attempts + 1
+        retry_at = self.policy.next_try(attempts, self.clock.now(), self._rng)
+        if retry_at is None:
+            log.warning(
+                "email %d to %s: gave up after %d attempts", row.id, row.recipient, attempts
+            )
+            return Settlement(row.id, Outcome.FAILED, f"gave up after {attempts} attempts: {error}")
+        return Settlement(row.id, Outcome.RETRY, error, retry_at=retry_at)
+
+    async def _shutdown(self, grace_seconds: float) -> None:
+        """Let in-flight sends finish (up to the grace period), record them, release the rest."""
+        if self._inflight:
+            _, pending = await asyncio.wait(self._inflight, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._inflight -= pending
+            self._collect()
+        await self._flush()
+        released = await self.store.release_leases(self.owner, self.clock.now())
+        if released:
+            log.info("returned %d unsent emails to the queue", released)

@@ -1,0 +1,122 @@
+"""Turn pydantic validation errors into owner-facing problems: file, key path, what is valid."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from daemon.errors import Problem
+
+
+def read_toml(path: Path, label: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Parse a TOML file, turning a syntax error into a problem with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(label, "", "file not found")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(label, "", f"cannot read: {exc}")]
+    try:
+        return tomllib.loads(text), []
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        where = f"line {match.group(1)}" if match else ""
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        if match:
+            message += f" (column {match.group(2)})"
+        return None, [Problem(label, where, f"not valid TOML: {message}")]
+
+
+def validation_problems(
+    exc: ValidationError, model: type[BaseModel], label: str, prefix: str = ""
+) -> list[Problem]:
+    """One Problem per pydantic error, phrased from the field's description."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(([prefix] if prefix else []) + loc)
+        problems.append(Problem(label, key, _phrase(error, model, error["loc"])))
+    return problems
+
+
+def _phrase(error: Any, model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        valid = sorted(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key{hint} (valid keys here: {', '.join(valid)})"
+    field = _field_at(model, loc)
+    wanted = field.description if field and field.description else None
+    if kind == "missing":
+        return f"required: {wanted}" if wanted else "required"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if isinstance(error.get("input"), dict) and kind == "value_error":
+        return message  # a rule across a whole table: the message says it all
+    got = _show(error.get("input"))
+    if not wanted:
+        return f"{message}, got {got}"
+    reason = f" ({message})" if kind == "value_error" else ""
+    return f"must be {wanted}, got {got}{reason}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _model_of(arg)
+            if found:
+                return found
+    if origin in (dict, list):
+        args = typing.get_args(annotation)
+        return _model_of(args[-1]) if args else None
+    return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return None
+        info = current.model_fields.get(str(part))
+        if info is None:
+            continue  # a list index or dict key: stay on the item model
+        current = _model_of(info.annotation)
+    return current
+
+
+def _field_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> FieldInfo | None:
+    if not loc:
+        return None
+    parent = _model_at(model, loc[:-1])
+    if parent is None:
+        return None
+    for part in reversed(loc):
+        info = parent.model_fields.get(str(part))
+        if info is not None:
+            return info
+    return None

@@ -1,0 +1,42 @@
+"""The FastAPI app: built from the services it is handed, no state at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from daemon import __version__
+from daemon.services import Services
+from daemon.web import api
+from daemon.web.limits import BodyLimit
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="Vouch", version=__version__, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.include_router(api.router)
+    app.include_router(api.admin)
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
+    return app
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A 422 that names each wrong field in words, e.g. `customer.email: ...`."""
+    problems: list[dict[str, Any]] = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        if error.get("type") == "json_invalid":
+            field, message = "body", f"not valid JSON: {error.get('ctx', {}).get('error', '')}"
+        else:
+            field = ".".join(loc) or "body"
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append({"field": field, "message": message})
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return JSONResponse(
+        status_code=422,
+        content={"error": "invalid request", "detail": summary, "problems": problems},
+    )

@@ -1,0 +1,156 @@
+"""POST /v1/events: auth, idempotency, clear 422/413s, commit before the 202; healthz, metrics."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from helpers import TOKEN
+
+from daemon.services import Services
+from daemon.web import create_app
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": "order-1001",
+        "type": "purchase.completed",
+        "occurred_at": "2026-03-01T10:00:00Z",
+        "customer": {
+            "email": "ann@example.com",
+            "name": "Ann Example",
+            "timezone": "America/New_York",
+            "locale": "en-US",
+            "tags": ["kitchen"],
+        },
+        "data": {"order": "1001", "total": 4200},
+    }
+    event.update(changes)
+    return event
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as c:
+        yield c
+
+
+async def test_event_needs_the_token(client: httpx.AsyncClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}):
+        answer = await client.post("/v1/events", json=body(), headers=headers)
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"] == "Bearer"
+
+
+async def test_event_is_committed_before_the_202(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    answer = await client.post("/v1/events", json=body(), headers=AUTH)
+    assert answer.status_code == 202
+    assert answer.json() == {"id": "order-1001", "type": "purchase.completed", "status": "recorded"}
+    # A separate connection sees the row: it is committed, not just written.
+    with sqlite3.connect(services.config.store_path) as db:
+        rows = db.execute("SELECT id, type FROM events").fetchall()
+        customer = db.execute("SELECT email, name, timezone FROM customers").fetchone()
+    assert rows == [("order-1001", "purchase.completed")]
+    assert customer == ("ann@example.com", "Ann Example", "America/New_York")
+
+
+async def test_same_id_twice_records_one_event(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    first = await client.post("/v1/events", json=body(), headers=AUTH)
+    second = await client.post("/v1/events", json=body(), headers=AUTH)
+    assert second.status_code == 202 and second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert await services.store.event_counts() == {"purchase.completed": 1}
+
+
+async def test_same_id_different_event_is_a_conflict(client: httpx.AsyncClient) -> None:
+    await client.post("/v1/events", json=body(), headers=AUTH)
+    answer = await client.post("/v1/events", json=body(data={"order": "other"}), headers=AUTH)
+    assert answer.status_code == 409
+    assert "different body" in answer.json()["detail"]
+
+
+async def test_unknown_type_is_stored_and_reported(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    answer = await client.post("/v1/events", json=body(type="lead.created"), headers=AUTH)
+    assert answer.status_code == 202
+    assert "unknown event type 'lead.created'" in answer.json()["warnings"][0]
+    assert await services.store.event_counts() == {"lead.created": 1}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"customer": {"email": "not-an-email"}}, "customer.email", "email address"),
+        ({"occurred_at": "2026-03-01T10:00:00"}, "occurred_at", "time zone offset"),
+        ({"occurred_at": "yesterday"}, "occurred_at", "datetime"),
+        ({"type": "Purchase Completed"}, "type", "pattern"),
+        ({"id": ""}, "id", "at least 1 character"),
+        (
+            {"customer": {"email": "a@example.com", "timezone": "Nowhere/Land"}},
+            "customer.timezone",
+            "time zone",
+        ),
+        ({"surprise": 1}, "surprise", "Extra inputs are not permitted"),
+    ],
+)
+async def test_malformed_event_422_names_the_field(
+    client: httpx.AsyncClient, changes: dict[str, Any], field: str, words: str
+) -> None:
+    answer = await client.post("/v1/events", json=body(**changes), headers=AUTH)
+    assert answer.status_code == 422
+    problems = answer.json()["problems"]
+    assert [p["field"] for p in problems] == [field]
+    assert words in problems[0]["message"]
+    assert answer.json()["detail"].startswith(f"{field}: ")
+
+
+async def test_missing_field_and_bad_json(client: httpx.AsyncClient) -> None:
+    event = body()
+    del event["occurred_at"]
+    answer = await client.post("/v1/events", json=event, headers=AUTH)
+    assert answer.status_code == 422
+    assert answer.json()["problems"] == [{"field": "occurred_at", "message": "Field required"}]
+    bad = await client.post(
+        "/v1/events", content=b'{"id": ', headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["message"].startswith("not valid JSON")
+
+
+async def test_oversized_body_gets_413(client: httpx.AsyncClient, services: Services) -> None:
+    huge = body(data={"blob": "x" * (256 * 1024)})
+    answer = await client.post("/v1/events", json=huge, headers=AUTH)
+    assert answer.status_code == 413
+    assert "262144 bytes" in answer.json()["detail"]
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(300):
+            yield b"x" * 1024
+
+    chunked = await client.post("/v1/events", content=streamed(), headers=AUTH)
+    assert chunked.status_code == 413
+    assert await services.store.event_counts() == {}
+
+
+async def test_healthz_and_metrics(client: httpx.AsyncClient) -> None:
+    health = await client.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    await client.post("/v1/events", json=body(), headers=AUTH)
+    await client.post("/v1/events", json=body(id="x-2", type="mystery.thing"), headers=AUTH)
+    assert (await client.get("/metrics")).status_code == 401
+    text = (await client.get("/metrics", headers=AUTH)).text
+    assert 'vouch_events_received_total{type="purchase.completed"} 1.0' in text
+    assert 'vouch_events_received_total{type="other"} 1.0' in text
+    assert 'vouch_outbox_rows{state="queued"} 0.0' in text
+    assert "vouch_send_seconds_bucket" in text

@@ -1,0 +1,133 @@
+"""The SQLite store: migrations, idempotent events, outbox leases, suppressions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from daemon.clock import FakeClock
+from daemon.config import Config
+from daemon.events import EventIn
+from daemon.outbox import NewEmail, Outcome, Settlement, State
+from daemon.store import Recorded, SQLiteStore
+from daemon.store.migrations import MIGRATIONS
+
+
+def email(key: str, to: str = "ann@example.com", due: datetime | None = None) -> NewEmail:
+    return NewEmail(
+        dedupe_key=key,
+        kind="test",
+        recipient=to,
+        envelope_from="hello@harborlane.example",
+        message_id=f"<{key}@harborlane.example>",
+        message=b"Subject: hi\r\n\r\nbody\r\n",
+        not_before=due or datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+
+
+def event(event_id: str = "ev-1", name: str = "Ann") -> EventIn:
+    return EventIn.model_validate(
+        {
+            "id": event_id,
+            "type": "purchase.completed",
+            "occurred_at": "2026-03-01T10:00:00+01:00",
+            "customer": {"email": "Ann@Example.com", "name": name, "tags": ["vip"]},
+            "data": {"order": 17},
+        }
+    )
+
+
+async def test_migrations_apply_once_and_reopen(config: Config) -> None:
+    first = await SQLiteStore.open(config.store_path)
+    assert await first.schema_version() == MIGRATIONS[-1][0]
+    await first.close()
+    again = await SQLiteStore.open(config.store_path)  # applying again would fail on CREATE TABLE
+    assert await again.schema_version() == MIGRATIONS[-1][0]
+    await again.close()
+
+
+async def test_wal_mode(store: SQLiteStore) -> None:
+    assert (store.path.parent / (store.path.name + "-wal")).exists()
+
+
+async def test_event_recorded_once_per_id(store: SQLiteStore, clock: FakeClock) -> None:
+    first = await store.record_event(event(), clock.now())
+    replay = await store.record_event(event(), clock.now())
+    conflict = await store.record_event(event(name="Someone else"), clock.now())
+    assert first.recorded is Recorded.NEW
+    assert replay.recorded is Recorded.REPLAY and replay.receipt == first.receipt
+    assert conflict.recorded is Recorded.CONFLICT
+    assert await store.event_counts() == {"purchase.completed": 1}
+    customer = await store.customer_by_email("ann@example.com")
+    assert customer is not None and customer.name == "Ann" and customer.tags == ("vip",)
+
+
+async def test_enqueue_is_deduplicated(store: SQLiteStore, clock: FakeClock) -> None:
+    assert await store.enqueue(email("a"), clock.now()) is not None
+    assert await store.enqueue(email("a"), clock.now()) is None
+    assert (await store.outbox_counts())[State.QUEUED] == 1
+
+
+async def test_claim_leases_due_rows_only(store: SQLiteStore, clock: FakeClock) -> None:
+    await store.enqueue(email("now"), clock.now())
+    await store.enqueue(email("later", due=clock.now() + timedelta(hours=1)), clock.now())
+    rows = await store.claim("a", clock.now(), 60, 10)
+    assert [r.dedupe_key for r in rows] == ["now"]
+    assert await store.claim("b", clock.now(), 60, 10) == []  # leased to a
+    clock.advance(61)  # the lease ran out: the row comes back, never dropped
+    assert [r.dedupe_key for r in await store.claim("b", clock.now(), 60, 10)] == ["now"]
+
+
+async def test_release_returns_only_my_leases(store: SQLiteStore, clock: FakeClock) -> None:
+    for key in "abc":
+        await store.enqueue(email(key), clock.now())
+    await store.claim("me", clock.now(), 300, 2)
+    await store.claim("other", clock.now(), 300, 1)
+    assert await store.release_leases("me", clock.now()) == 2
+    assert len(await store.claim("me", clock.now(), 300, 10)) == 2
+
+
+async def test_settle_records_each_outcome(store: SQLiteStore, clock: FakeClock) -> None:
+    ids = [await store.enqueue(email(k, to=f"{k}@example.com"), clock.now()) for k in "abcd"]
+    await store.claim("me", clock.now(), 300, 10)
+    a, b, c, d = (i for i in ids if i is not None)
+    await store.settle(
+        [
+            Settlement(a, Outcome.SENT),
+            Settlement(b, Outcome.RETRY, "451 busy", retry_at=clock.now() + timedelta(minutes=5)),
+            Settlement(c, Outcome.FAILED, "550 no such user", suppress="c@example.com"),
+            Settlement(d, Outcome.SUPPRESSED, "address is suppressed"),
+        ],
+        clock.now(),
+    )
+    states = {i: (await store.outbox_row(i)) for i in (a, b, c, d)}
+    assert {i: (r.state, r.attempts) for i, r in states.items() if r} == {
+        a: (State.SENT, 1),
+        b: (State.QUEUED, 1),
+        c: (State.FAILED, 1),
+        d: (State.SUPPRESSED, 0),
+    }
+    assert await store.suppressed(["C@example.com", "a@example.com"]) == {"c@example.com"}
+    assert await store.claim("me", clock.now(), 300, 10) == []  # b waits for its retry time
+    clock.advance(300)
+    assert [r.id for r in await store.claim("me", clock.now(), 300, 10)] == [b]
+
+
+async def test_enqueue_to_suppressed_address_is_recorded_not_queued(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    await store.suppress("ann@example.com", "unsubscribed", clock.now())
+    row_id = await store.enqueue(email("x", to="ANN@example.com"), clock.now())
+    assert row_id is not None
+    row = await store.outbox_row(row_id)
+    assert row is not None and row.state is State.SUPPRESSED
+    assert await store.claim("me", clock.now(), 300, 10) == []
+
+
+async def test_claim_query_uses_the_due_index(store: SQLiteStore) -> None:
+    plan = await store.explain(
+        "SELECT id FROM outbox WHERE state IN ('queued', 'sending') AND due_at <= ? "
+        "ORDER BY due_at LIMIT 10",
+        (0,),
+    )
+    assert any("USING INDEX outbox_due" in step for step in plan), plan
+    assert not any(step.startswith("SCAN outbox") and "INDEX" not in step for step in plan), plan
