@@ -140,7 +140,7 @@ async def _send_test_async(config: Config, address: str) -> int:
         row_id = await enqueue_email(
             services,
             kind="test",
-            context={"recipient": address, "sent_at": clock.now().isoformat(timespec="seconds")},
+            context={"recipient": address, "sent_at": clock.now()},
             to_email=address,
             dedupe_key=f"test:{uuid.uuid4()}",
         )

@@ -20,6 +20,7 @@ import asyncio
 import email
 import email.policy
 import ssl
+import time
 from collections import deque
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -310,6 +311,14 @@ class ThreadedSmtpServer(_Base):
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def wait_for_messages(self, count: int, timeout: float) -> None:
+        """Block until the server holds `count` messages (it runs on another thread)."""
+        deadline = time.monotonic() + timeout
+        while len(self.handler.messages) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.handler.messages)} of {count} messages arrived")
+            time.sleep(0.01)
 
     def __enter__(self) -> Self:
         return self.start()

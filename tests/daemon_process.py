@@ -1,0 +1,88 @@
+"""Run `vouch run` as a real subprocess and watch what it logs (for crash and signal tests)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+from helpers import ENV
+
+
+class DaemonProcess:
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.env = {**os.environ, **ENV, **(env or {})}
+        self.lines: list[str] = []
+        self.url = ""
+        self._changed = threading.Condition()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> Self:
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "--config", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+        )
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self._reader.start()
+        match = self.wait_for(r"listening on (http://\S+)")
+        self.url = match.group(1)
+        return self
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        """Wait until a logged line matches; fail with everything logged so far."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._changed:
+            while True:
+                for line in self.lines[seen:]:
+                    if found := regex.search(line):
+                        return found
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                assert self.proc is not None
+                if left <= 0 or (self.proc.poll() is not None and seen == len(self.lines)):
+                    log = "\n".join(self.lines)
+                    raise AssertionError(f"daemon never logged {pattern!r}; it logged:\n{log}")
+                self._changed.wait(min(left, 0.2))
+
+    def signal(self, signum: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        code = self.proc.wait(timeout)
+        self._close()
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+            self._close()
+
+    def _close(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        self._reader.join(10)
+        self.proc.stderr.close()
