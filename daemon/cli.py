@@ -107,7 +107,10 @@ def _check(args: argparse.Namespace) -> int:
     from daemon.runtime import load_checked
 
     config, _ = load_checked(args.config, os.environ, SystemClock())
-    print(f"{config.path}: ok ({len(KINDS)} email kinds rendered with sample data)")
+    print(
+        f"{config.path}: ok ({len(config.surveys)} surveys; "
+        f"{len(KINDS)} email kinds rendered with sample data)"
+    )
     return EXIT_OK
 
 

@@ -9,53 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from daemon.errors import ConfigError, Problem
-from daemon.settings_errors import read_toml, validation_problems
+from daemon.settings import Email, EnvName, Section, TimeZone, Url, read_toml, validation_problems
+from daemon.surveys import Survey, load_surveys
 
 MIN_SECRET_LENGTH = 16
-
-
-def _email(value: str) -> str:
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("unknown time zone") from None
-    return value
-
-
-def _url(value: str) -> str:
-    if not value.startswith(("http://", "https://")) or len(value) < 10:
-        raise ValueError("not an http(s) URL")
-    return value.rstrip("/")
-
-
-def _env_name(value: str) -> str:
-    if not value.replace("_", "").isalnum() or value[0].isdigit():
-        raise ValueError("not an environment variable name")
-    return value
-
-
-Email = Annotated[str, AfterValidator(_email)]
-TimeZone = Annotated[str, AfterValidator(_timezone)]
-Url = Annotated[str, AfterValidator(_url)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Business(Section):
@@ -171,6 +133,7 @@ class Config:
     path: Path
     settings: Settings
     secrets: Secrets
+    surveys: Mapping[str, Survey]
 
     @property
     def root(self) -> Path:
@@ -186,10 +149,6 @@ class Config:
     @property
     def templates_dir(self) -> Path:
         return self.root / "templates" / "email"
-
-    @property
-    def surveys_dir(self) -> Path:
-        return self.root / "surveys"
 
     @property
     def message_id_domain(self) -> str:
@@ -212,7 +171,11 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(exc, Settings, label)) from None
+        problems += validation_problems(exc, Settings, label)
+    surveys, survey_problems = load_surveys(path.parent / "surveys", path.parent)
+    problems += survey_problems
+    if problems:
+        raise ConfigError(problems)
 
     secrets = Secrets(
         api_token=environ.get(settings.api.token_env) or None,
@@ -226,7 +189,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         problems += _secret_problems(settings, secrets, label)
     if problems:
         raise ConfigError(problems)
-    return Config(path=path, settings=settings, secrets=secrets)
+    return Config(path=path, settings=settings, secrets=secrets, surveys=surveys)
 
 
 def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[Problem]:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from daemon.config import Email, TimeZone
+from daemon.settings import Email, TimeZone
 
 KNOWN_TYPES = frozenset(
     {

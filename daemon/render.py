@@ -267,7 +267,7 @@ class Renderer:
                     file, line = self._file(frame.f_code.co_filename), lineno
             if isinstance(exc, jinja2.UndefinedError):
                 names = ", ".join(sorted([*_kind(kind).sample, *PROVIDED]))
-                message = f"{exc.message} (the variables this email gets: {names})"
+                message = f"{exc.message} in the {kind!r} email (its variables: {names})"
             elif isinstance(exc, jinja2.TemplateNotFound):
                 message = f'uses a template that does not exist: "{exc.name}"'
             else:
@@ -283,6 +283,8 @@ class Renderer:
 
     def _datetime(self, moment: datetime) -> str:
         """The `datetime` filter: a moment in the business's zone, "2 March 2026, 09:30 GMT"."""
+        if moment.tzinfo is None:
+            raise ValueError("the datetime filter needs a timezone-aware datetime")
         local = moment.astimezone(self._zone)
         return f"{local.day} {local:%B %Y, %H:%M} {local.tzname()}"
 
@@ -374,8 +376,8 @@ def _words(text: str) -> list[str]:
 def _encoded_words(text: str) -> list[str]:
     """RFC 2047 base64 encoded-words, split between characters; decoders join them, spaceless.
 
-    Splits go after a space where one is near: Python's address parser wrongly puts a space
-    between adjacent encoded-words, and there it only doubles one.
+    A split goes just after a space when one is near: Python's own address parser wrongly puts
+    a space between adjacent encoded-words, and there that only doubles a space.
     """
     data = text.encode("utf-8")
     words = []

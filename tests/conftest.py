@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ENV, write_business
-from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
@@ -18,6 +16,9 @@ from daemon.metrics import Metrics
 from daemon.render import Renderer
 from daemon.services import Services
 from daemon.store import SQLiteStore
+
+from helpers import ENV, write_business
+from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
 
 __all__ = ["smtp_server", "smtp_server_starttls", "smtp_tls", "threaded_smtp_server"]
 

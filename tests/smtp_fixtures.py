@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+
 from smtp_server import RecordingHandler, SmtpServer, ThreadedSmtpServer, TlsMaterial
 
 

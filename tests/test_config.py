@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ENV, REPO, write_business
 
 from daemon.config import load_config
 from daemon.errors import ConfigError
+
+from helpers import ENV, REPO, write_business
 
 
 def problems(tmp_path: Path, changes: dict[str, Any], environ: dict[str, str] = ENV) -> list[str]:
@@ -151,3 +152,35 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     config = load_config(write_business(tmp_path / "shop"), ENV)
     assert config.store_path == tmp_path / "shop" / "var" / "vouch.sqlite3"
     assert config.message_id_domain == "harborlane.example"
+
+
+def test_the_repo_surveys_load(tmp_path: Path) -> None:
+    config = load_config(write_business(tmp_path), ENV)
+    assert set(config.surveys) == {"post_purchase", "project_completion"}
+    assert config.surveys["post_purchase"].trigger == "purchase.completed"
+    assert config.surveys["post_purchase"].delay_days == 3
+    assert config.surveys["project_completion"].delay_days == 1
+
+
+def test_survey_problems_name_the_survey_file(tmp_path: Path) -> None:
+    path = write_business(tmp_path)
+    (tmp_path / "surveys" / "winter.toml").write_text(
+        'trigger = "purchase.done"\ndelay_days = -1\nquestion = "How likely {{ business.name "\n'
+        "[follow_up]\npromotor = 'x'\n"
+    )
+    (tmp_path / "surveys" / "broken.toml").write_text('trigger = "purchase.completed\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV)
+    found = [str(p) for p in caught.value.problems]
+    assert found[0].startswith("surveys/broken.toml: line 1: not valid TOML")
+    assert found[1].startswith(
+        "surveys/winter.toml: trigger: must be one of the event types: complaint.resolved, "
+    )
+    assert found[1].endswith('got "purchase.done" (unknown event type)')
+    assert (
+        found[2] == "surveys/winter.toml: delay_days: must be days after the event, 0-365, got -1"
+    )
+    assert found[3].startswith("surveys/winter.toml: question: must be the question, a Jinja2")
+    assert "template error" in found[3]
+    assert found[4].startswith("surveys/winter.toml: follow_up.promotor: unknown key; did you mean")
+    assert len(found) == 5

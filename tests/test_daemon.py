@@ -10,14 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from daemon_process import DaemonProcess
-from smtp_server import ThreadedSmtpServer
 
 from daemon.clock import SystemClock
 from daemon.config import load_config
 from daemon.outbox import NewEmail, State
 from daemon.store import SQLiteStore
+
+from daemon_process import DaemonProcess
 from helpers import ENV, TOKEN, write_business
+from smtp_server import ThreadedSmtpServer
 
 pytestmark = pytest.mark.slow
 

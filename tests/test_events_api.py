@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import TOKEN
 
 from daemon.services import Services
 from daemon.web import create_app
+
+from helpers import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from smtp_server import PASSWORD, PASSWORD_ENV, SmtpServer
-
 from daemon.clock import FakeClock
 from daemon.compose import enqueue_email
 from daemon.config import Config, load_config
@@ -20,7 +18,9 @@ from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import build_transport
+
 from helpers import ENV
+from smtp_server import PASSWORD, PASSWORD_ENV, SmtpServer
 
 
 def smtp_config(make_config: Callable[..., Config], server: SmtpServer, **smtp: Any) -> Config:

@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from daemon.clock import Clock, FakeClock, SystemClock
+from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
+from daemon.transport.smtp import SmtpTransport
+
 from smtp_server import (
     PASSWORD,
     USERNAME,
@@ -17,10 +22,6 @@ from smtp_server import (
     ThreadedSmtpServer,
     TlsMaterial,
 )
-
-from daemon.clock import Clock, FakeClock, SystemClock
-from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
-from daemon.transport.smtp import SmtpTransport
 
 SENDER = "hello@acme.test"
 

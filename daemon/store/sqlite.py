@@ -183,7 +183,7 @@ class SQLiteStore:
     # outbox -------------------------------------------------------------------------------
 
     async def enqueue(self, email: NewEmail, now: datetime) -> int | None:
-        """Add an email unless its dedupe key exists; to a suppressed address: recorded, not queued."""
+        """Add an email unless its key exists; to a suppressed address: recorded, not queued."""
         async with self._write() as db:
             cursor = await db.execute(
                 "SELECT 1 FROM suppressions WHERE email = ?", (email.recipient.lower(),)

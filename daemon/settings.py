@@ -1,4 +1,4 @@
-"""Turn pydantic validation errors into owner-facing problems: file, key path, what is valid."""
+"""Owner-edited TOML files, typed: strict sections; problems name file, key and what is valid."""
 
 from __future__ import annotations
 
@@ -8,12 +8,53 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ValidationError
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
 from daemon.errors import Problem
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown time zone") from None
+    return value
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise ValueError("not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _env_name(value: str) -> str:
+    if not value.replace("_", "").isalnum() or value[0].isdigit():
+        raise ValueError("not an environment variable name")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+Url = Annotated[str, AfterValidator(_url)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+class Section(BaseModel):
+    """A table of an owner's file: unknown keys are mistakes, values never change after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def read_toml(path: Path, label: str) -> tuple[dict[str, Any] | None, list[Problem]]:

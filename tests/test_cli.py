@@ -1,0 +1,125 @@
+"""The `vouch` commands an owner types: check, preview, send-test, event."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from pathlib import Path
+
+import pytest
+
+from daemon.cli import main
+
+from helpers import ENV, write_business
+from smtp_server import ThreadedSmtpServer
+
+
+@pytest.fixture(autouse=True)
+def secrets_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_check_passes_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_business(tmp_path)
+    assert main(["check", "--config", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_check_lists_every_problem_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VOUCH_API_TOKEN")
+    path = write_business(
+        tmp_path, {"server": {"port": "abc"}, "business": {"timezone": "Nowhere"}}
+    )
+    assert main(["check", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err
+    assert (
+        'config.toml: server.port: must be an integer 0-65535 (0: any free port), got "abc"' in err
+    )
+    assert "config.toml: business.timezone: must be an IANA time zone" in err
+
+
+def test_check_names_the_template_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_business(tmp_path)
+    template = tmp_path / "templates" / "email" / "test.txt"
+    lines = template.read_text().splitlines()
+    line = lines.index("Your email settings work.")
+    lines[line] = (
+        "Your email settings work, {{ customer_name }}."  # the test email has no such name
+    )
+    template.write_text("\n".join(lines) + "\n")
+    assert main(["check", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"templates/email/test.txt: line {line + 1}" in err
+    assert "customer_name" in err
+
+
+def test_preview_prints_and_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_business(tmp_path)
+    out = tmp_path / "preview.html"
+    assert main(["preview", "test", "--html", str(out), "--config", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "Subject: Test email from Harbor Lane Renovations" in printed
+    assert "<html" in out.read_text().lower() and "style=" in out.read_text()
+    assert main(["preview", "nope", "--config", str(path)]) == 2
+    assert "unknown email kind 'nope'" in capsys.readouterr().err
+
+
+def test_send_test_to_the_maildir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_business(tmp_path)
+    assert main(["send-test", "sam@example.com", "--config", str(path)]) == 0
+    assert "sent a test email to sam@example.com via maildir" in capsys.readouterr().out
+    (written,) = (tmp_path / "var" / "maildir" / "new").glob("*.eml")
+    message = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "sam@example.com"
+
+
+def test_send_test_over_smtp_reports_a_refusal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ThreadedSmtpServer() as server:
+        smtp = {"host": server.host, "port": server.port, "security": "none"}
+        path = write_business(tmp_path, {"email": {"transport": "smtp", "smtp": smtp}})
+        assert main(["send-test", "sam@example.com", "--config", str(path)]) == 0
+        server.handler.fail_rcpt("550 5.1.1 unknown user", times=None)
+        assert main(["send-test", "nobody@example.com", "--config", str(path)]) == 1
+        assert len(server.handler.messages) == 1
+    captured = capsys.readouterr()
+    assert "via smtp" in captured.out
+    assert "not sent: failed: recipient refused: 550 5.1.1 unknown user" in captured.err
+
+
+def test_event_records_like_the_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_business(tmp_path)
+    args = [
+        "event",
+        "project.completed",
+        "--email",
+        "ann@example.com",
+        "--name",
+        "Ann",
+        "--id",
+        "job-7",
+        "--occurred-at",
+        "2026-03-02T10:00:00+00:00",
+        "--data",
+        "job=7",
+        "--data",
+        'crew="north"',
+        "--config",
+        str(path),
+    ]
+    assert main(args) == 0
+    receipt = json.loads(capsys.readouterr().out)
+    assert receipt == {"id": "job-7", "type": "project.completed", "status": "recorded"}
+    assert main(args) == 0  # the same id again: answered as before, recorded once
+    assert json.loads(capsys.readouterr().out) == receipt
+    bad = ["event", "project.completed", "--email", "not-an-address", "--config", str(path)]
+    assert main(bad) == 2
+    assert "customer.email" in capsys.readouterr().err
