@@ -150,12 +150,30 @@ class GatedTransport(MemoryTransport):
     def __init__(self) -> None:
         super().__init__(concurrency=8)
         self.gate = asyncio.Event()
+        self.full = asyncio.Event()  # every slot holds a waiting send
         self.waiting = 0
 
     async def send(self, envelope_from: str, recipient: str, message: bytes, *, key: str) -> str:
         self.waiting += 1
+        if self.waiting == self.concurrency:
+            self.full.set()
         await self.gate.wait()
         return await super().send(envelope_from, recipient, message, key=key)
+
+
+class CountingTransport(MemoryTransport):
+    """Says when it has sent `until` messages."""
+
+    def __init__(self, until: int) -> None:
+        super().__init__()
+        self.until = until
+        self.reached = asyncio.Event()
+
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, key: str) -> str:
+        reply = await super().send(envelope_from, recipient, message, key=key)
+        if len(self.sent) >= self.until:
+            self.reached.set()
+        return reply
 
 
 async def test_leases_never_exceed_max_in_flight(
@@ -166,8 +184,7 @@ async def test_leases_never_exceed_max_in_flight(
     transport = GatedTransport()
     sender = make_sender(store, transport, clock, config)
     draining = asyncio.create_task(sender.drain())
-    for _ in range(50):
-        await asyncio.sleep(0)  # let the sender claim as much as it will
+    await asyncio.wait_for(transport.full.wait(), timeout=10)
     counts = await store.outbox_counts()
     assert counts[State.SENDING] == 10
     assert transport.waiting == 8  # the transport's concurrency bounds the sends themselves
@@ -183,8 +200,7 @@ async def test_run_stops_cleanly_and_releases_unsent_rows(
     transport = GatedTransport()
     sender = make_sender(store, transport, clock, config)
     running = asyncio.create_task(sender.run(grace_seconds=0.05))
-    for _ in range(50):
-        await asyncio.sleep(0)
+    await asyncio.wait_for(transport.full.wait(), timeout=10)
     assert (await store.outbox_counts())[State.SENDING] == 20
     sender.stop()
     await running  # the gate never opens: the grace period ends and the sends are released
@@ -199,13 +215,10 @@ async def test_run_restores_leases_from_before_a_crash(
     await store.claim(
         config.settings.sender.instance, clock.now(), 300, 5
     )  # a crashed run's leases
-    transport = MemoryTransport()
+    transport = CountingTransport(until=5)
     sender = make_sender(store, transport, clock, config)
     running = asyncio.create_task(sender.run())
-    for _ in range(200):
-        if len(transport.sent) == 5:
-            break
-        await asyncio.sleep(0)
+    await asyncio.wait_for(transport.reached.wait(), timeout=10)
     sender.stop()
     await running
     assert (await store.outbox_counts())[State.SENT] == 5

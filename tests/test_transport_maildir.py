@@ -96,7 +96,9 @@ async def test_memory_transport_records_and_fails_on_demand() -> None:
 def config(tmp_path: Path, email_settings: EmailSettings) -> Config:
     business = Business(name="Acme", email="hello@example.com", owner_email="owner@example.com")
     settings = Settings(business=business, email=email_settings)
-    return Config(tmp_path / "config.toml", settings, Secrets(api_token=None, smtp_password=None))
+    return Config(
+        tmp_path / "config.toml", settings, Secrets(api_token=None, smtp_password=None), {}
+    )
 
 
 def test_build_transport_defaults_to_a_maildir_under_the_config(tmp_path: Path) -> None:
