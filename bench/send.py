@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.connection
+import os
 import shutil
 import statistics
 import sys
@@ -217,7 +218,8 @@ async def bench(args: argparse.Namespace, sink: Sink, workdir: Path) -> int:
     print(
         f"prepared {args.emails} rendered emails in {time.perf_counter() - started:.1f} s "
         f"(one message: {len(message)} bytes); sink on {HOST}:{sink.port}, "
-        f"{args.connections} connections, {args.runs} run(s) each",
+        f"{args.connections} connections, {args.runs} run(s) each; "
+        f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
 

@@ -24,6 +24,8 @@ from daemon.intake import accept_event
 from daemon.metrics import Metrics
 from daemon.outbox import State
 from daemon.render import KINDS, Renderer
+from daemon.report import FORMATS, MAX_MONTHS, month_starts, render
+from daemon.report import build as build_report
 from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import Recorded, SQLiteStore
@@ -91,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
         "--data", action="append", default=[], metavar="KEY=VALUE", help="repeatable; JSON values"
     )
     event.set_defaults(handler=_event)
+
+    report = sub.add_parser(
+        "report", parents=[common], help="NPS, segments, response rate and trend, by survey and tag"
+    )
+    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument(
+        "--months", type=int, default=12, help=f"months in the trend, 1-{MAX_MONTHS} (default 12)"
+    )
+    report.set_defaults(handler=_report)
     return parser
 
 
@@ -234,3 +245,32 @@ async def _record(config: Config, event: EventIn) -> int:
         return EXIT_INVALID
     print(json.dumps(outcome.receipt, indent=2))
     return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    if not 1 <= args.months <= MAX_MONTHS:
+        print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
+        return EXIT_INVALID
+    config = load_config(args.config, os.environ)
+    print(asyncio.run(_report_async(config, args.format, args.months)), end="")
+    return EXIT_OK
+
+
+async def _report_async(config: Config, fmt: str, months: int) -> str:
+    now = SystemClock().now()
+    timezone = config.settings.business.timezone
+    starts = month_starts(now, timezone, months)
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        report = build_report(
+            now=now,
+            timezone=timezone,
+            starts=starts,
+            surveys=config.surveys,
+            scores=await store.score_tallies(),
+            sent=await store.sent_tallies(),
+            monthly=await store.monthly_tallies(starts),
+        )
+    finally:
+        await store.close()
+    return render(report, fmt)

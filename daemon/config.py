@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.settings import Email, EnvName, Section, TimeZone, Url, read_toml, validation_problems
 from daemon.surveys import Survey, load_surveys
@@ -45,10 +47,69 @@ class Store(Section):
     path: Path = Field(Path("var/vouch.sqlite3"), description="a path to the SQLite file")
 
 
-class Api(Section):
-    token_env: EnvName = Field(
+class SecretNames(Section):
+    """Where the secrets live: names of environment variables, never the values."""
+
+    api_token_env: EnvName = Field(
         "VOUCH_API_TOKEN",
         description="the name of the environment variable holding the admin token",
+    )
+    signing_key_env: EnvName = Field(
+        "VOUCH_SECRET_KEY",
+        description="the name of the environment variable holding the key that signs links",
+    )
+    old_signing_keys_env: EnvName | None = Field(
+        None,
+        description="the name of an environment variable holding retired signing keys, "
+        "comma-separated (links signed with them keep working)",
+    )
+
+
+class SendWindowSettings(Section):
+    """When customers may receive a survey, in their own time zone."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        ["mon", "tue", "wed", "thu", "fri"],
+        min_length=1,
+        description='a list of days such as ["mon", "tue", "wed", "thu", "fri"]',
+    )
+    start: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description='a time "HH:MM"')
+    end: str = Field("18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description='a time "HH:MM"')
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SendWindowSettings:
+        if self.start >= self.end:
+            raise ValueError(
+                f"start ({self.start}) must come before end ({self.end}) on the same day"
+            )
+        return self
+
+    def window(self) -> SendWindow:
+        order = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        return SendWindow(
+            days=frozenset(order.index(day) for day in self.days),
+            start=time.fromisoformat(self.start),
+            end=time.fromisoformat(self.end),
+        )
+
+
+class Answers(Section):
+    """How survey answers are taken."""
+
+    click_confirm_seconds: float = Field(
+        15,
+        ge=1,
+        le=600,
+        description="seconds, 1-600: a score clicked in an email counts once no other score "
+        "was clicked for the same survey within this time (link scanners click them all)",
+    )
+
+
+class Recovery(Section):
+    """Service recovery for detractors."""
+
+    we_hear_you: bool = Field(
+        True, description='true or false: send the detractor a short "we hear you" email'
     )
 
 
@@ -115,15 +176,19 @@ class Settings(Section):
     business: Business
     server: Server = Server()
     store: Store = Store()
-    api: Api = Api()
+    secrets: SecretNames = SecretNames()
     email: EmailSettings = EmailSettings()
     sender: Sender = Sender()
+    send_window: SendWindowSettings = SendWindowSettings()
+    answers: Answers = Answers()
+    recovery: Recovery = Recovery()
 
 
 @dataclass(frozen=True)
 class Secrets:
     api_token: str | None
     smtp_password: str | None
+    signing_keys: tuple[str, ...] = ()  # the first signs; all verify
 
 
 @dataclass(frozen=True)
@@ -178,12 +243,13 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         raise ConfigError(problems)
 
     secrets = Secrets(
-        api_token=environ.get(settings.api.token_env) or None,
+        api_token=environ.get(settings.secrets.api_token_env) or None,
         smtp_password=(
             environ.get(settings.email.smtp.password_env) or None
             if settings.email.smtp and settings.email.smtp.password_env
             else None
         ),
+        signing_keys=_signing_keys(settings.secrets, environ),
     )
     if need_secrets:
         problems += _secret_problems(settings, secrets, label)
@@ -194,17 +260,24 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
 
 def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[Problem]:
     problems = []
-    name = settings.api.token_env
-    if secrets.api_token is None:
-        problems.append(Problem(label, "api.token_env", f"environment variable {name} is not set"))
-    elif len(secrets.api_token) < MIN_SECRET_LENGTH:
-        problems.append(
-            Problem(
-                label,
-                "api.token_env",
-                f"environment variable {name} must hold at least {MIN_SECRET_LENGTH} characters",
+    for key, value in (
+        ("api_token_env", secrets.api_token),
+        ("signing_key_env", secrets.signing_keys[0] if secrets.signing_keys else None),
+    ):
+        name = getattr(settings.secrets, key)
+        if value is None:
+            problems.append(
+                Problem(label, f"secrets.{key}", f"environment variable {name} is not set")
             )
-        )
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(
+                Problem(
+                    label,
+                    f"secrets.{key}",
+                    f"environment variable {name} must hold at least {MIN_SECRET_LENGTH} "
+                    "characters",
+                )
+            )
     smtp = settings.email.smtp
     if (
         settings.email.transport == "smtp"
@@ -220,3 +293,10 @@ def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[P
             )
         )
     return problems
+
+
+def _signing_keys(names: SecretNames, environ: Mapping[str, str]) -> tuple[str, ...]:
+    current = environ.get(names.signing_key_env) or None
+    old = environ.get(names.old_signing_keys_env, "") if names.old_signing_keys_env else ""
+    retired = [key.strip() for key in old.split(",") if key.strip()]
+    return tuple([current] if current else []) + tuple(retired)

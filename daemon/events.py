@@ -27,7 +27,7 @@ KNOWN_TYPES = frozenset(
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a time zone offset, e.g. 2026-03-02T09:00:00Z")
     return value
@@ -62,7 +62,7 @@ class EventIn(BaseModel):
 
     id: str = Field(min_length=1, max_length=200, description="the caller's idempotency key")
     type: str = Field(pattern=TYPE_PATTERN, max_length=100)
-    occurred_at: Annotated[datetime, AfterValidator(_aware)]
+    occurred_at: Annotated[datetime, AfterValidator(aware)]
     customer: CustomerIn | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 

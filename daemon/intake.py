@@ -13,4 +13,5 @@ async def accept_event(services: Services, event: EventIn) -> EventOutcome:
     if outcome.recorded is Recorded.NEW:
         # Unknown types share one label so a caller cannot grow the metric without bound.
         services.metrics.events.labels(event.type if event.known else "other").inc()
+        services.nudge()  # the scheduler plans what the event calls for
     return outcome

@@ -48,11 +48,46 @@ class Kind:
     sample: Mapping[str, object]
 
 
+_SURVEY_SAMPLE: dict[str, object] = {
+    "customer_name": "Sam",
+    "question": "How likely are you to recommend Harbor Lane Renovations to a friend or colleague?",
+    "low_label": "Not at all likely",
+    "high_label": "Extremely likely",
+    "scores": [
+        {"score": n, "url": f"https://vouch.example.com/s/sample-token-{n}"} for n in range(11)
+    ],
+    "survey_url": "https://vouch.example.com/s/sample-token",
+    "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+}
+
 #: Adding a kind: one entry here, plus templates/email/KIND.html and KIND.txt.
 KINDS: dict[str, Kind] = {
     "test": Kind(
         "what `vouch send-test ADDRESS` sends, to show that the mail transport works",
         {"recipient": "sam@example.com", "sent_at": datetime(2026, 3, 2, 9, 30, tzinfo=UTC)},
+    ),
+    "survey": Kind("the survey: the question and eleven one-click scores", _SURVEY_SAMPLE),
+    "reminder": Kind("the one reminder to a customer who has not answered", _SURVEY_SAMPLE),
+    "owner_alert": Kind(
+        "to the owner at once when a customer answers 0-6",
+        {
+            "customer": {"name": "Sam Sample", "email": "sam@example.com"},
+            "score": 3,
+            "comment": "The crew left a mess and nobody called back.",
+            "survey": "post_purchase",
+            "answered_at": datetime(2026, 3, 5, 14, 10, tzinfo=UTC),
+            "history": [
+                {"at": datetime(2026, 3, 5, 14, 10, tzinfo=UTC), "what": "answered 3 (detractor)"},
+                {"at": datetime(2026, 3, 4, 9, 0, tzinfo=UTC), "what": "survey post_purchase sent"},
+                {"at": datetime(2026, 3, 1, 16, 0, tzinfo=UTC), "what": "event purchase.completed"},
+            ],
+            "complaint_id": 12,
+            "resolve_command": "vouch resolve 12 --note 'called, fixed'",
+        },
+    ),
+    "we_hear_you": Kind(
+        "a short, human note to a detractor (recovery.we_hear_you)",
+        {"customer_name": "Sam", "unsubscribe_url": "https://vouch.example.com/u/sample-token"},
     ),
 }
 
@@ -140,6 +175,8 @@ class Renderer:
             else ""
         )
         self._pairs: dict[str, tuple[jinja2.Template, jinja2.Template]] = {}
+        self._text_env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+        self._questions: dict[str, jinja2.Template] = {}
 
     def render(
         self,
@@ -168,6 +205,13 @@ class Renderer:
         html = self._body(kind, html_template, variables)
         message = self._message(subject, text, html, to_email, to_name, message_id, headers)
         return RenderedEmail(subject, html, text, message)
+
+    def survey_question(self, source: str) -> str:
+        """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line."""
+        template = self._questions.get(source)
+        if template is None:
+            template = self._questions[source] = self._text_env.from_string(source)
+        return one_line(template.render(business=self._business))
 
     def preview(self, kind: str) -> RenderedEmail:
         """A kind rendered with its sample data, for `vouch preview`."""

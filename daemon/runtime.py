@@ -19,9 +19,10 @@ import uvicorn
 
 from daemon.clock import Clock
 from daemon.config import Config, load_config
-from daemon.errors import ConfigError, VouchError
+from daemon.errors import ConfigError, Problem, VouchError
 from daemon.metrics import Metrics
 from daemon.render import Renderer
+from daemon.scheduler import Scheduler
 from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import SQLiteStore
@@ -36,6 +37,13 @@ def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[
     config = load_config(path, environ, need_secrets=True)
     renderer = Renderer(config, clock)
     problems = renderer.check()
+    for name, survey in config.surveys.items():
+        try:
+            renderer.survey_question(survey.question)
+        except Exception as exc:  # an owner's Jinja2: anything can go wrong, name it
+            problems.append(
+                Problem(f"surveys/{name}.toml", "question", f"{type(exc).__name__}: {exc}")
+            )
     if problems:
         raise ConfigError(problems)
     return config, renderer
@@ -69,6 +77,8 @@ class Daemon:
                 config.settings.sender,
                 metrics,
             )
+            self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake)
+            self.services.nudge = self.scheduler.wake
             server_settings = config.settings.server
             sock = _listen(server_settings.host, server_settings.port)
             host, port = sock.getsockname()[:2]
@@ -92,6 +102,7 @@ class Daemon:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.server.serve(sockets=[sock]))
                 tasks.create_task(self.sender.run())
+                tasks.create_task(self.scheduler.run())
                 tasks.create_task(self._stop_when_asked())
         finally:
             with contextlib.suppress(Exception):
@@ -106,6 +117,7 @@ class Daemon:
         await self._stopped.wait()
         log.info("stopping: no new requests, finishing in-flight emails")
         self.server.should_exit = True
+        self.scheduler.stop()
         self.sender.stop()
 
     def _install_signals(self) -> None:

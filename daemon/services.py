@@ -6,13 +6,19 @@ long as the process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from daemon.clock import Clock
 from daemon.config import Config
 from daemon.metrics import Metrics
 from daemon.render import Renderer
 from daemon.store import Store
+from daemon.tokens import Signer
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass
@@ -22,3 +28,12 @@ class Services:
     store: Store
     clock: Clock
     metrics: Metrics
+    #: "there is work": the daemon wakes its scheduler and sender; a CLI command does nothing
+    nudge: Callable[[], None] = field(default=_nothing)
+
+    @property
+    def signer(self) -> Signer:
+        return Signer(self.config.secrets.signing_keys)
+
+    def url(self, path: str) -> str:
+        return self.config.settings.business.public_url + path

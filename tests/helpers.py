@@ -24,7 +24,7 @@ BASE_CONFIG: dict[str, Any] = {
     },
     "server": {"host": "127.0.0.1", "port": 0},
     "store": {"path": "var/vouch.sqlite3"},
-    "api": {"token_env": "VOUCH_API_TOKEN"},
+    "secrets": {"api_token_env": "VOUCH_API_TOKEN", "signing_key_env": "VOUCH_SECRET_KEY"},
     "email": {"transport": "maildir", "maildir": {"path": "var/maildir"}},
     "sender": {"max_attempts": 5, "backoff_base_seconds": 60, "backoff_max_seconds": 3600},
 }

@@ -119,16 +119,17 @@ def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
         environ={},
     )
     assert found == [
-        "config.toml: api.token_env: environment variable VOUCH_API_TOKEN is not set",
+        "config.toml: secrets.api_token_env: environment variable VOUCH_API_TOKEN is not set",
+        "config.toml: secrets.signing_key_env: environment variable VOUCH_SECRET_KEY is not set",
         "config.toml: email.smtp.password_env: environment variable SMTP_PW is not set",
     ]
 
 
 def test_short_token_is_refused(tmp_path: Path) -> None:
-    found = problems(tmp_path, {}, environ={"VOUCH_API_TOKEN": "changeme"})
+    found = problems(tmp_path, {}, environ={**ENV, "VOUCH_API_TOKEN": "changeme"})
     assert found == [
-        "config.toml: api.token_env: environment variable VOUCH_API_TOKEN must hold at least "
-        "16 characters"
+        "config.toml: secrets.api_token_env: environment variable VOUCH_API_TOKEN must hold "
+        "at least 16 characters"
     ]
 
 

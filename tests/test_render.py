@@ -358,10 +358,12 @@ def test_a_broken_base_is_reported_once_in_the_base(site: Path) -> None:
 
 def test_a_missing_base_is_reported_where_it_is_used(site: Path) -> None:
     (site.parent / "templates" / "email" / "base.txt").unlink()
-    [problem] = renderer_for(site).check()
-    line = line_of(site, "test.txt", "{% extends")
-    assert (problem.file, problem.where) == ("templates/email/test.txt", f"line {line}")
-    assert '"base.txt"' in problem.message
+    problems = renderer_for(site).check()
+    assert len(problems) == len(KINDS)  # once in each kind's .txt, where the owner must look
+    for kind, problem in zip(KINDS, problems, strict=True):
+        line = line_of(site, f"{kind}.txt", "{% extends")
+        assert (problem.file, problem.where) == (f"templates/email/{kind}.txt", f"line {line}")
+        assert '"base.txt"' in problem.message
 
 
 def test_missing_files_and_subjects_are_all_reported(site: Path) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from daemon.events import EventIn
+from daemon.answers import Closed, answer_invitation, record
+from daemon.engine.segments import segment
+from daemon.events import EventIn, aware
 from daemon.intake import accept_event
 from daemon.services import Services
+from daemon.settings import Email
 from daemon.store import Recorded
+from daemon.store.base import Answer, Saved
+from daemon.tokens import read_survey_token
 from daemon.web.auth import require_token
 
 router = APIRouter()
@@ -54,3 +61,111 @@ async def metrics(request: Request) -> Response:
     svc = services(request)
     svc.metrics.set_outbox(await svc.store.outbox_counts())
     return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+class CustomerRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: Email
+
+
+class ResponseIn(BaseModel):
+    """A response collected elsewhere (an in-app widget, a form tool, an SMS gateway)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = Field(None, min_length=1, max_length=200, description="idempotency key")
+    invitation: str | None = Field(None, max_length=512, description="a survey link's token")
+    customer: CustomerRef | None = None
+    survey: str | None = Field(None, max_length=64)
+    score: int = Field(ge=0, le=10, strict=True)
+    comment: str | None = Field(None, max_length=5000)
+    answered_at: Annotated[datetime, AfterValidator(aware)] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_it(self) -> ResponseIn:
+        by_token = self.invitation is not None
+        by_customer = self.customer is not None or self.survey is not None
+        if by_token == by_customer:
+            raise ValueError(
+                'give either "invitation" (a survey token) or "customer" and "survey", not both'
+            )
+        if by_customer and (self.customer is None or self.survey is None):
+            raise ValueError('"customer" and "survey" go together')
+        return self
+
+
+def _problem(status: int, field: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={
+            "error": "invalid request" if status == 422 else "not recorded",
+            "detail": f"{field}: {message}",
+            "problems": [{"field": field, "message": message}],
+        },
+    )
+
+
+@admin.post("/v1/responses", status_code=202)
+async def post_response(body: ResponseIn, request: Request) -> JSONResponse:
+    """Record a response from elsewhere, with the same effects as an answer on the survey page."""
+    svc = services(request)
+    now = svc.clock.now()
+    if body.id is not None and (known := await svc.store.response_by_external_id(body.id)):
+        return JSONResponse(
+            status_code=202,
+            content={"response": known, "status": "recorded"},
+            headers={"Idempotent-Replayed": "true"},
+        )
+    if body.invitation is not None:
+        parsed = read_survey_token(svc.signer, body.invitation)
+        invitation = await svc.store.invitation_by_public_id(parsed[0]) if parsed else None
+        if invitation is None:
+            return _problem(422, "invitation", "not a valid survey token")
+    else:
+        assert body.customer is not None and body.survey is not None
+        if body.survey not in svc.config.surveys:
+            known_surveys = ", ".join(sorted(svc.config.surveys))
+            return _problem(
+                422, "survey", f"unknown survey {body.survey!r} (known: {known_surveys})"
+            )
+        customer = await svc.store.ensure_customer(body.customer.email, now)
+        invitation = await svc.store.open_invitation(customer.id, body.survey, now)
+        if invitation is None:
+            saved = await record(
+                svc,
+                Answer(
+                    customer_id=customer.id,
+                    survey=body.survey,
+                    score=body.score,
+                    segment=segment(body.score).value,
+                    comment=body.comment,
+                    source="webhook",
+                    answered_at=body.answered_at or now,
+                    external_id=body.id,
+                ),
+            )
+            return _recorded(saved, body.score)
+    outcome = await answer_invitation(
+        svc,
+        invitation,
+        body.score,
+        body.comment,
+        source="webhook",
+        answered_at=body.answered_at,
+        external_id=body.id,
+    )
+    if isinstance(outcome, Closed):
+        return _problem(409, "invitation", f"the survey closed on {outcome.expired_at:%Y-%m-%d}")
+    return _recorded(outcome, body.score)
+
+
+def _recorded(saved: Saved, score: int) -> JSONResponse:
+    return JSONResponse(
+        status_code=202,
+        content={
+            "response": saved.response_id,
+            "status": "recorded" if saved.new else "updated",
+            "segment": segment(score).value,
+        },
+    )

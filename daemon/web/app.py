@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
 from daemon import __version__
 from daemon.services import Services
-from daemon.web import api
+from daemon.web import api, pages, reports
 from daemon.web.limits import BodyLimit
+
+_HERE = Path(__file__).parent
 
 
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Vouch", version=__version__, docs_url=None, redoc_url=None)
     app.state.services = services
+    app.state.pages = Jinja2Templates(directory=_HERE / "templates")  # autoescapes
     app.include_router(api.router)
     app.include_router(api.admin)
+    app.include_router(pages.router)
+    app.include_router(reports.router)
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
     return app

@@ -1,0 +1,68 @@
+"""Whether and when a survey goes to a customer: never at the cash register, never too often,
+never to someone who said no. Pure: the shell passes in the history and the time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from daemon.engine.window import SendWindow, next_in_window
+from daemon.surveys import Survey
+
+
+@dataclass(frozen=True)
+class History:
+    """What the store knows about the customer that bears on a new survey."""
+
+    suppressed: str | None  # the suppression reason, if any
+    last_surveyed_at: datetime | None  # the latest survey due or sent to them, by any survey
+
+
+@dataclass(frozen=True)
+class Plan:
+    due_at: datetime  # inside the send window
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+def plan_invitation(
+    survey: Survey,
+    occurred_at: datetime,
+    zone: ZoneInfo,
+    window: SendWindow,
+    history: History,
+    now: datetime,
+) -> Plan | Skip:
+    """The invitation for an event that triggers `survey`, or why there is none."""
+    if history.suppressed:
+        return Skip(f"address is suppressed ({history.suppressed})")
+    life = timedelta(days=survey.expiry_days)
+    wanted = occurred_at + timedelta(days=survey.delay_days)
+    if wanted + life <= now:
+        return Skip(
+            f"the event is older than the survey's life ({survey.expiry_days:g} days after "
+            f"its {survey.delay_days:g}-day delay)"
+        )
+    due = next_in_window(max(wanted, now), zone, window)
+    if history.last_surveyed_at is not None:
+        quiet = timedelta(days=survey.throttle_days)
+        if abs(due - history.last_surveyed_at) < quiet:
+            return Skip(
+                f"throttled: surveyed on {history.last_surveyed_at:%Y-%m-%d}, and no customer "
+                f"gets a second survey within {survey.throttle_days:g} days"
+            )
+    return Plan(due_at=due, expires_at=due + life)
+
+
+def reminder_at(
+    survey: Survey, sent_at: datetime, zone: ZoneInfo, window: SendWindow
+) -> datetime | None:
+    """When the one reminder goes to a customer who has not answered (None: no reminder)."""
+    if survey.reminder_days <= 0:
+        return None
+    return next_in_window(sent_at + timedelta(days=survey.reminder_days), zone, window)

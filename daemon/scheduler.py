@@ -1,0 +1,288 @@
+"""The scheduler: turns what the store says is due into emails in the outbox.
+
+Each sweep is a small indexed query for due rows, then idempotent work: every email it
+enqueues has a dedupe key, and the row is marked done only after the enqueue, so a crash in
+between repeats the sweep without doubling anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from daemon.answers import answer_invitation
+from daemon.compose import enqueue_email
+from daemon.engine.clicks import judge
+from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
+from daemon.engine.window import in_window, next_in_window
+from daemon.links import score_links, survey_url, unsubscribe_headers, unsubscribe_url
+from daemon.render import one_line
+from daemon.services import Services
+from daemon.store.base import Customer, Invitation, NewInvitation, StoredEvent
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+class Scheduler:
+    def __init__(self, services: Services, on_enqueued: Callable[[], None] | None = None) -> None:
+        self.services = services
+        self._on_enqueued = on_enqueued
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self, poll_seconds: float = 1.0) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                if await self.tick() and self._on_enqueued:
+                    self._on_enqueued()
+            except Exception:  # a bad row must not stop the daemon: log it, try next tick
+                log.exception("scheduler tick failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_seconds):
+                    await self._wake.wait()
+
+    async def tick(self) -> int:
+        """Do everything due now; returns how many items were handled."""
+        done = await self.plan_events()
+        done += await self.send_invitations()
+        done += await self.send_reminders()
+        done += await self.confirm_clicks()
+        done += await self.alert_complaints()
+        return done
+
+    # events → invitations -------------------------------------------------------------------
+
+    async def plan_events(self) -> int:
+        store = self.services.store
+        events = await store.unprocessed_events(BATCH)
+        for stored in events:
+            plans = await self._plans(stored)
+            await store.settle_event(
+                stored.seq, stored.customer_id, plans, self.services.clock.now()
+            )
+        return len(events)
+
+    async def _plans(self, stored: StoredEvent) -> list[NewInvitation]:
+        services, event = self.services, stored.event
+        if event.type == "complaint.resolved":
+            await self._resolve(stored)
+            return []
+        surveys = [s for s in services.config.surveys.values() if s.trigger == event.type]
+        if not surveys or stored.customer_id is None or event.customer is None:
+            return []
+        customer = await services.store.customer(stored.customer_id)
+        assert customer is not None
+        history = History(
+            suppressed=await services.store.suppression_reason(customer.email),
+            last_surveyed_at=await services.store.last_surveyed_at(customer.id),
+        )
+        plans = []
+        for survey in surveys:
+            decided = plan_invitation(
+                survey,
+                event.occurred_at,
+                self._zone(customer),
+                services.config.settings.send_window.window(),
+                history,
+                services.clock.now(),
+            )
+            if isinstance(decided, Plan):
+                plans.append(NewInvitation(survey.id, decided.due_at, decided.expires_at))
+                history = History(history.suppressed, decided.due_at)  # one survey per event
+            else:
+                log.info("no %s survey for customer %d: %s", survey.id, customer.id, decided.reason)
+                plans.append(NewInvitation(survey.id, None, None, reason=decided.reason))
+        return plans
+
+    async def _resolve(self, stored: StoredEvent) -> None:
+        """complaint.resolved: data.complaint_id closes that one; else all of the customer's."""
+        data = stored.event.data
+        complaint_id = data.get("complaint_id")
+        note = str(data.get("note") or "resolved (event)")
+        closed = (
+            await self.services.store.resolve_complaints(
+                customer_id=stored.customer_id,
+                complaint_id=complaint_id if isinstance(complaint_id, int) else None,
+                note=note,
+                now=self.services.clock.now(),
+            )
+            if (stored.customer_id is not None or isinstance(complaint_id, int))
+            else 0
+        )
+        log.info("event %s resolved %d complaint(s)", stored.event.id, closed)
+
+    # invitations and reminders --------------------------------------------------------------
+
+    async def send_invitations(self) -> int:
+        services = self.services
+        store, now = services.store, services.clock.now()
+        due = await store.due_invitations(now, BATCH)
+        for invitation in due:
+            customer = await self._ready(invitation)
+            if customer is None:
+                continue
+            survey = services.config.surveys[invitation.survey]
+            await self._enqueue_survey("survey", f"survey:{invitation.id}", invitation, customer)
+            sent_at = services.clock.now()
+            window = services.config.settings.send_window.window()
+            await store.invitation_sent(
+                invitation.id, sent_at, reminder_at(survey, sent_at, self._zone(customer), window)
+            )
+        return len(due)
+
+    async def send_reminders(self) -> int:
+        services = self.services
+        store, now = services.store, services.clock.now()
+        due = await store.due_reminders(now, BATCH)
+        for invitation in due:
+            if invitation.expires_at is not None and now >= invitation.expires_at:
+                await store.invitation_reminded(invitation.id, now)  # too late: none at all
+                continue
+            customer = await self._ready(invitation, reminder=True)
+            if customer is None:
+                continue
+            await self._enqueue_survey(
+                "reminder", f"reminder:{invitation.id}", invitation, customer
+            )
+            await store.invitation_reminded(invitation.id, services.clock.now())
+        return len(due)
+
+    async def _ready(self, invitation: Invitation, reminder: bool = False) -> Customer | None:
+        """The customer, if this email may go now; otherwise skip or move it, and None."""
+        services = self.services
+        store, now = services.store, services.clock.now()
+        customer = await store.customer(invitation.customer_id)
+        assert customer is not None
+        if invitation.survey not in services.config.surveys:
+            await store.skip_invitation(invitation.id, f"survey {invitation.survey!r} was removed")
+            return None
+        suppressed = await store.suppression_reason(customer.email)
+        if suppressed:
+            await store.skip_invitation(invitation.id, f"address is suppressed ({suppressed})")
+            return None
+        zone, window = self._zone(customer), services.config.settings.send_window.window()
+        if not in_window(now, zone, window):  # e.g. the daemon was down: still never at night
+            later = next_in_window(now, zone, window)
+            await store.move_invitation(invitation.id, later, reminder=reminder)
+            return None
+        return customer
+
+    async def _enqueue_survey(
+        self, kind: str, key: str, invitation: Invitation, customer: Customer
+    ) -> None:
+        services = self.services
+        survey = services.config.surveys[invitation.survey]
+        question = services.renderer.survey_question(survey.question)
+        await enqueue_email(
+            services,
+            kind=kind,
+            context={
+                "customer_name": _first_name(customer),
+                "question": question,
+                "low_label": survey.low_label,
+                "high_label": survey.high_label,
+                "scores": score_links(services, invitation),
+                "survey_url": survey_url(services, invitation),
+                "unsubscribe_url": unsubscribe_url(services, customer),
+            },
+            to_email=customer.email,
+            to_name=customer.name,
+            dedupe_key=key,
+            customer_id=customer.id,
+            headers=unsubscribe_headers(services, customer),
+        )
+
+    # clicks → answers -------------------------------------------------------------------------
+
+    async def confirm_clicks(self) -> int:
+        services = self.services
+        store, now = services.store, services.clock.now()
+        window = timedelta(seconds=services.config.settings.answers.click_confirm_seconds)
+        pending = await store.pending_clicks(BATCH)
+        decided = 0
+        for invitation_id, clicks in pending.items():
+            verdict = judge(clicks, now, window)
+            if verdict.scanner:
+                log.info(
+                    "invitation %d: %d clicks looked like a mail scanner's",
+                    invitation_id,
+                    len(verdict.scanner),
+                )
+            if verdict.confirm is not None:
+                invitation = await store.invitation(invitation_id)
+                assert invitation is not None
+                await answer_invitation(
+                    services,
+                    invitation,
+                    verdict.confirm.score,
+                    None,
+                    source="click",
+                    answered_at=verdict.confirm.at,
+                )
+            await store.settle_clicks(verdict.scanner, verdict.settled)
+            decided += len(verdict.settled)
+        return decided
+
+    # complaints → the owner -------------------------------------------------------------------
+
+    async def alert_complaints(self) -> int:
+        services = self.services
+        store = services.store
+        alerts = await store.unalerted_complaints(BATCH)
+        for alert in alerts:
+            history = await store.customer_history(alert.customer.id, 12)
+            customer = alert.customer
+            await enqueue_email(
+                services,
+                kind="owner_alert",
+                context={
+                    "customer": {"name": customer.name, "email": customer.email},
+                    "score": alert.score,
+                    "comment": alert.comment,
+                    "survey": alert.survey,
+                    "answered_at": alert.answered_at,
+                    "history": [{"at": h.at, "what": h.what} for h in history],
+                    "complaint_id": alert.complaint_id,
+                    "resolve_command": f"vouch resolve {alert.complaint_id} --note '...'",
+                },
+                to_email=services.config.settings.business.owner_email,
+                dedupe_key=f"owner-alert:{alert.complaint_id}",
+                customer_id=customer.id,
+            )
+            if services.config.settings.recovery.we_hear_you:
+                await enqueue_email(
+                    services,
+                    kind="we_hear_you",
+                    context={
+                        "customer_name": _first_name(customer),
+                        "unsubscribe_url": unsubscribe_url(services, customer),
+                    },
+                    to_email=customer.email,
+                    to_name=customer.name,
+                    dedupe_key=f"we-hear-you:{alert.complaint_id}",
+                    customer_id=customer.id,
+                    headers=unsubscribe_headers(services, customer),
+                )
+            await store.complaint_alerted(alert.complaint_id)
+        return len(alerts)
+
+    def _zone(self, customer: Customer) -> ZoneInfo:
+        return ZoneInfo(customer.timezone or self.services.config.settings.business.timezone)
+
+
+def _first_name(customer: Customer) -> str | None:
+    return one_line(customer.name).split(" ")[0] if customer.name else None

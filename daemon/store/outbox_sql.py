@@ -1,0 +1,172 @@
+"""The outbox (leased claims, batched settlements) and the suppression list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from daemon.clock import from_ms, to_ms
+from daemon.outbox import NewEmail, OutboxRow, Outcome, Settlement, State
+from daemon.store._sql import SQL
+
+_ROW_COLUMNS = (
+    "id, dedupe_key, kind, recipient, envelope_from, message_id, message, state, attempts, "
+    "last_error"
+)
+
+
+class OutboxSQL(SQL):
+    async def enqueue(self, email: NewEmail, now: datetime) -> int | None:
+        """Add an email unless its key exists; to a suppressed address: recorded, not queued."""
+        async with self._write() as db:
+            cursor = await db.execute(
+                "SELECT 1 FROM suppressions WHERE email = ?", (email.recipient.lower(),)
+            )
+            suppressed = await cursor.fetchone() is not None
+            cursor = await db.execute(
+                """
+                INSERT INTO outbox (dedupe_key, kind, customer_id, recipient, envelope_from,
+                                    message_id, message, state, due_at, last_error,
+                                    created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (dedupe_key) DO NOTHING
+                RETURNING id
+                """,
+                (
+                    email.dedupe_key,
+                    email.kind,
+                    email.customer_id,
+                    email.recipient,
+                    email.envelope_from,
+                    email.message_id,
+                    email.message,
+                    State.SUPPRESSED if suppressed else State.QUEUED,
+                    to_ms(email.not_before),
+                    "address is suppressed" if suppressed else None,
+                    to_ms(now),
+                    to_ms(now),
+                ),
+            )
+            row = await cursor.fetchone()
+        return int(row[0]) if row else None
+
+    async def claim(
+        self, owner: str, now: datetime, lease_seconds: float, limit: int, ids: Sequence[int] = ()
+    ) -> list[OutboxRow]:
+        """Lease up to `limit` due rows to `owner`. A lease that runs out returns its row."""
+        now_ms = to_ms(now)
+        lease_until = now_ms + int(lease_seconds * 1000)
+        only = f"AND id IN ({', '.join('?' * len(ids))})" if ids else ""
+        async with self._write() as db:
+            cursor = await db.execute(
+                f"""
+                UPDATE outbox SET state = 'sending', lease_owner = ?, due_at = ?, updated_at = ?
+                WHERE id IN (
+                    SELECT id FROM outbox
+                    WHERE state IN ('queued', 'sending') AND due_at <= ? {only}
+                    ORDER BY due_at LIMIT ?
+                )
+                RETURNING {_ROW_COLUMNS}
+                """,
+                (owner, lease_until, now_ms, now_ms, *ids, limit),
+            )
+            rows = await cursor.fetchall()
+        return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+
+    async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
+        """Record many outcomes in one transaction (the sender batches them)."""
+        if not settlements:
+            return
+        now_ms = to_ms(now)
+        async with self._write() as db:
+            for s in settlements:
+                if s.outcome is Outcome.SENT:
+                    await db.execute(
+                        "UPDATE outbox SET state = 'sent', lease_owner = NULL, sent_at = ?, "
+                        "attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
+                        (now_ms, now_ms, s.row_id),
+                    )
+                elif s.outcome is Outcome.RETRY:
+                    assert s.retry_at is not None
+                    await db.execute(
+                        "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = ?, "
+                        "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
+                        (to_ms(s.retry_at), s.error, now_ms, s.row_id),
+                    )
+                else:
+                    tried = 1 if s.outcome is Outcome.FAILED else 0
+                    await db.execute(
+                        "UPDATE outbox SET state = ?, lease_owner = NULL, "
+                        "attempts = attempts + ?, last_error = ?, updated_at = ? WHERE id = ?",
+                        (s.outcome.value, tried, s.error, now_ms, s.row_id),
+                    )
+                if s.suppress:
+                    await db.execute(
+                        "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (email) DO NOTHING",
+                        (s.suppress.lower(), s.error or "permanent failure", now_ms),
+                    )
+
+    async def release_leases(self, owner: str, now: datetime) -> int:
+        """Return this owner's leased rows to the queue (restart after a crash, or a clean stop)."""
+        async with self._write() as db:
+            cursor = await db.execute(
+                "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = ?, "
+                "updated_at = ? WHERE state = 'sending' AND lease_owner = ?",
+                (to_ms(now), to_ms(now), owner),
+            )
+            return int(cursor.rowcount)
+
+    async def outbox_counts(self) -> dict[State, int]:
+        rows = await self._read("SELECT state, count(*) FROM outbox GROUP BY state")
+        counts = dict.fromkeys(State, 0)
+        counts.update({State(r[0]): int(r[1]) for r in rows})
+        return counts
+
+    async def outbox_row(self, row_id: int) -> OutboxRow | None:
+        rows = await self._read(f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
+        return _outbox_row(rows[0]) if rows else None
+
+    async def next_due(self) -> datetime | None:
+        rows = await self._read(
+            "SELECT min(due_at) FROM outbox WHERE state IN ('queued', 'sending')"
+        )
+        return from_ms(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def suppress(self, email: str, reason: str, now: datetime) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (email) DO NOTHING",
+                (email.lower(), reason, to_ms(now)),
+            )
+
+    async def suppression_reason(self, email: str) -> str | None:
+        rows = await self._read("SELECT reason FROM suppressions WHERE email = ?", (email.lower(),))
+        return str(rows[0][0]) if rows else None
+
+    async def suppressed(self, emails: Iterable[str]) -> set[str]:
+        wanted = sorted({e.lower() for e in emails})
+        if not wanted:
+            return set()
+        rows = await self._read(
+            f"SELECT email FROM suppressions WHERE email IN ({', '.join('?' * len(wanted))})",
+            wanted,
+        )
+        return {str(r[0]) for r in rows}
+
+
+def _outbox_row(r: Any) -> OutboxRow:
+    return OutboxRow(
+        id=int(r[0]),
+        dedupe_key=r[1],
+        kind=r[2],
+        recipient=r[3],
+        envelope_from=r[4],
+        message_id=r[5],
+        message=bytes(r[6]),
+        state=State(r[7]),
+        attempts=int(r[8]),
+        last_error=r[9],
+    )

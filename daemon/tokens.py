@@ -1,0 +1,82 @@
+"""Signed, unguessable tokens for public links (survey scores, unsubscribe).
+
+A token is `base64url(payload) "." base64url(HMAC-SHA256(key, purpose \\0 payload))[:16 bytes]`.
+The payload carries a random public id (never a row id), so a token can neither be guessed nor
+forged, and the purpose keeps an unsubscribe token from working as a survey token. The first key
+signs; every key verifies, so keys can be rotated without breaking links already sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+_MAC_BYTES = 16
+
+
+class Signer:
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("a Signer needs at least one key")
+        self._keys = [key.encode() for key in keys]
+
+    def sign(self, purpose: str, payload: bytes) -> str:
+        return f"{_b64(payload)}.{_b64(self._mac(self._keys[0], purpose, payload))}"
+
+    def verify(self, purpose: str, token: str) -> bytes | None:
+        """The payload of a genuine token for this purpose; None for anything else."""
+        body, dot, mac = token.partition(".")
+        if not dot or len(token) > 512:
+            return None
+        try:
+            payload, given = _unb64(body), _unb64(mac)
+        except (binascii.Error, ValueError):
+            return None
+        for key in self._keys:
+            if hmac.compare_digest(given, self._mac(key, purpose, payload)):
+                return payload
+        return None
+
+    @staticmethod
+    def _mac(key: bytes, purpose: str, payload: bytes) -> bytes:
+        return hmac.new(key, purpose.encode() + b"\0" + payload, hashlib.sha256).digest()[
+            :_MAC_BYTES
+        ]
+
+
+def survey_token(signer: Signer, invitation_public_id: str, score: int | None) -> str:
+    """The token in a survey link: the invitation, and the score clicked (None: no score yet)."""
+    payload = bytes.fromhex(invitation_public_id) + (bytes([score]) if score is not None else b"")
+    return signer.sign("survey", payload)
+
+
+def read_survey_token(signer: Signer, token: str) -> tuple[str, int | None] | None:
+    payload = signer.verify("survey", token)
+    if payload is None or len(payload) not in (16, 17):
+        return None
+    score = payload[16] if len(payload) == 17 else None
+    if score is not None and score > 10:
+        return None
+    return payload[:16].hex(), score
+
+
+def unsubscribe_token(signer: Signer, customer_public_id: str) -> str:
+    return signer.sign("unsubscribe", bytes.fromhex(customer_public_id))
+
+
+def read_unsubscribe_token(signer: Signer, token: str) -> str | None:
+    payload = signer.verify("unsubscribe", token)
+    return payload.hex() if payload is not None and len(payload) == 16 else None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not text.isascii():
+        raise ValueError("not base64")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -1,0 +1,37 @@
+"""GET /v1/reports/nps: the report `vouch report --format json` prints, over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from daemon import report
+from daemon.services import Services
+from daemon.web.auth import require_token
+
+router = APIRouter(dependencies=[Depends(require_token)])
+
+
+@router.get("/v1/reports/nps")
+async def nps_report(
+    request: Request,
+    months: Annotated[int, Query(ge=1, le=report.MAX_MONTHS, description="trend length")] = 12,
+) -> dict[str, Any]:
+    """NPS with its 95% interval, segments, distribution, response rate and monthly trend,
+    overall, per survey and per customer tag (shape: daemon/report.py)."""
+    services: Services = request.app.state.services
+    config, store = services.config, services.store
+    timezone = config.settings.business.timezone
+    now = services.clock.now()
+    starts = report.month_starts(now, timezone, months)
+    built = report.build(
+        now=now,
+        timezone=timezone,
+        starts=starts,
+        surveys=config.surveys,
+        scores=await store.score_tallies(),
+        sent=await store.sent_tallies(),
+        monthly=await store.monthly_tallies(starts),
+    )
+    return report.to_json(built)

@@ -1,0 +1,107 @@
+"""A whole Vouch in one test: real app (HTTP client), real store, real templates, scheduler,
+sender over real SMTP to a recording aiosmtpd server, and a fake clock to travel with."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+
+from daemon.clock import FakeClock
+from daemon.metrics import Metrics
+from daemon.scheduler import Scheduler
+from daemon.sender import Sender
+from daemon.services import Services
+from daemon.transport import build_transport
+
+from helpers import TOKEN
+from smtp_server import SmtpServer
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Loop:
+    services: Services
+    scheduler: Scheduler
+    sender: Sender
+    client: httpx.AsyncClient
+    smtp: SmtpServer
+    clock: FakeClock
+    seen: int = field(default=0)
+
+    @classmethod
+    def build(cls, services: Services, smtp: SmtpServer, client: httpx.AsyncClient) -> Loop:
+        assert isinstance(services.clock, FakeClock)
+        sender = Sender(
+            services.store,
+            build_transport(services.config, services.clock),
+            services.clock,
+            services.config.settings.sender,
+            Metrics(),
+        )
+        return cls(services, Scheduler(services), sender, client, smtp, services.clock)
+
+    async def event(self, type_: str, email_: str, when: str, **extra: Any) -> httpx.Response:
+        body: dict[str, Any] = {
+            "id": extra.pop("id", f"{type_}-{email_}-{when}"),
+            "type": type_,
+            "occurred_at": when,
+            "customer": {"email": email_, "name": extra.pop("name", "Ann Example"), **extra},
+        }
+        answer = await self.client.post("/v1/events", json=body, headers=AUTH)
+        assert answer.status_code == 202, answer.text
+        return answer
+
+    async def run(self) -> None:
+        """What the daemon does in a moment: the scheduler's sweeps, then the sender's."""
+        await self.scheduler.tick()
+        await self.sender.drain()
+
+    async def travel(self, delta: timedelta, step: timedelta = timedelta(hours=1)) -> None:
+        """Move through time in steps, letting the daemon work at each, as it would."""
+        end = self.clock.now() + delta
+        while self.clock.now() < end:
+            self.clock.advance(min(step, end - self.clock.now()))
+            await self.run()
+
+    def mail(self) -> list[EmailMessage]:
+        return [m.message() for m in self.smtp.handler.messages]
+
+    def new_mail(self) -> list[EmailMessage]:
+        """Messages received since the last call."""
+        messages = self.mail()[self.seen :]
+        self.seen += len(messages)
+        return messages
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
+
+
+def score_links(message: EmailMessage) -> dict[int, str]:
+    """The eleven score links of a survey email's text part, by score."""
+    found = re.findall(r"^(\d+): (http\S+)$", text_of(message), flags=re.MULTILINE)
+    return {int(score): url for score, url in found}
+
+
+def path_of(url: str) -> str:
+    return httpx.URL(url).raw_path.decode()
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
