@@ -4,15 +4,12 @@
 
 The server. The issue asks for `POST /v1/events` compared with "a bare endpoint of the same server
 that only returns 202", and `vouch run` has no such endpoint. So rather than starting the CLI,
-this script starts itself again in a subprocess (`--serve CONFIG`, not for people) and builds the
-daemon the way `daemon/runtime.py` does: the same `load_checked`, `SQLiteStore`, `Services`,
-`Sender` (maildir transport, running and idle) and `create_app`, served by uvicorn with
-lifespan off, on a socket of its own with a 2048 backlog. The one addition is a route
-`POST /bare` that returns 202 with a tiny JSON body; it sits behind the same middleware (the body
-limit), so the difference between the two is exactly the events handler: validation, the bearer
-check and the SQLite commit. uvicorn is configured with loop="uvloop", http="httptools",
-access_log off; the process runs on uvloop as `vouch run` does (uvicorn's `loop` setting only
-applies to `Server.run`, which we do not use).
+this script starts itself again in a subprocess (`--serve CONFIG`, not for people) running
+`daemon.runtime.Daemon` itself, exactly what `vouch run` runs (web server, scheduler and sender
+on uvloop, maildir transport), through its `extend_app` seam that adds one route, `POST /bare`,
+returning 202 with a tiny JSON body. It sits behind the same middleware (the body limit), so the
+difference between the two is exactly the events handler: validation, the bearer check and the
+SQLite commit.
 
 The load. A minimal HTTP/1.1 keep-alive client on uvloop, in this process (httpx would be the
 bottleneck): `--connections` connections, each sending one request at a time, a ~300-byte JSON
@@ -28,49 +25,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
+import logging
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import tomli_w
-import uvicorn
 import uvloop
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from daemon.clock import SystemClock
-from daemon.metrics import Metrics
-from daemon.runtime import load_checked
-from daemon.sender import Sender
-from daemon.services import Services
-from daemon.store import SQLiteStore
-from daemon.transport import build_transport
-from daemon.web import create_app
+from daemon.runtime import Daemon
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 TOKEN = "bench-token-0123456789abcdef"
-ENV = {"VOUCH_API_TOKEN": TOKEN}
+ENV = {"VOUCH_API_TOKEN": TOKEN, "VOUCH_SECRET_KEY": "bench-signing-key-0123456789"}
 
 
 # The server process ---------------------------------------------------------------------------
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling, as in daemon/runtime.py: we route SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def bare() -> JSONResponse:
@@ -78,45 +60,14 @@ async def bare() -> JSONResponse:
     return JSONResponse(status_code=202, content={"status": "accepted"})
 
 
-async def serve(config_path: Path) -> None:
-    """The daemon as runtime.Daemon.run builds it, plus POST /bare; runs until SIGTERM."""
-    clock = SystemClock()
-    config, renderer = load_checked(config_path, os.environ, clock)
-    store = await SQLiteStore.open(config.store_path)
-    try:
-        metrics = Metrics()
-        services = Services(config, renderer, store, clock, metrics)
-        sender = Sender(
-            store, build_transport(config, clock), clock, config.settings.sender, metrics
-        )
-        app = create_app(services)
+def serve(config_path: Path) -> None:
+    """`vouch run` itself (runtime.Daemon: web server, scheduler, sender) plus POST /bare."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+
+    def add_bare(app: FastAPI) -> None:
         app.add_api_route("/bare", bare, methods=["POST"], status_code=202)
-        sock = socket.create_server((HOST, 0), backlog=2048)
-        server = _Server(
-            uvicorn.Config(
-                app,
-                loop="uvloop",
-                http="httptools",
-                lifespan="off",
-                access_log=False,
-                log_level="warning",
-                timeout_graceful_shutdown=10,
-            )
-        )
 
-        def stop() -> None:
-            server.should_exit = True
-            sender.stop()
-
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop)
-        loop.add_signal_handler(signal.SIGINT, stop)
-        print(f"listening on http://{HOST}:{sock.getsockname()[1]}", flush=True)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(server.serve(sockets=[sock]))
-            tasks.create_task(sender.run())
-    finally:
-        await store.close()
+    uvloop.run(Daemon(config_path, os.environ, SystemClock(), extend_app=add_bare).run())
 
 
 def write_business(root: Path) -> Path:
@@ -152,10 +103,11 @@ class ServerProcess:
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline().strip()  # blocks until the server listens
-        if not line.startswith("listening on http://"):
+        found = re.match(r"listening on http://[\d.]+:(\d+)", line)
+        if not found:
             self.stop()
             raise RuntimeError(f"the server did not start: {line!r}")
-        self.port = int(line.rsplit(":", 1)[1])
+        self.port = int(found.group(1))
 
     def stop(self) -> None:
         if self._process.poll() is None:
@@ -333,7 +285,7 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.serve:
-        uvloop.run(serve(args.serve))
+        serve(args.serve)
         return 0
     if not 0 < args.seconds <= 600 or not 1 <= args.connections <= 1024:
         parser.error("need 0 < --seconds <= 600 and 1 <= --connections <= 1024")

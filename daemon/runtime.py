@@ -12,10 +12,11 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from daemon.clock import Clock
 from daemon.config import Config, load_config
@@ -58,7 +59,16 @@ class _Server(uvicorn.Server):
 
 
 class Daemon:
-    def __init__(self, config_path: Path, environ: Mapping[str, str], clock: Clock) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        environ: Mapping[str, str],
+        clock: Clock,
+        *,
+        extend_app: Callable[[FastAPI], None] | None = None,
+    ) -> None:
+        """extend_app: a seam for bench/ingest.py, which adds a bare endpoint to compare with."""
+        self.extend_app = extend_app
         self.config_path = config_path
         self.environ = environ
         self.clock = clock
@@ -82,9 +92,13 @@ class Daemon:
             server_settings = config.settings.server
             sock = _listen(server_settings.host, server_settings.port)
             host, port = sock.getsockname()[:2]
+            app = create_app(self.services)
+            if self.extend_app:
+                self.extend_app(app)
             self.server = _Server(
                 uvicorn.Config(
-                    create_app(self.services),
+                    app,
+                    http="httptools",
                     lifespan="off",
                     access_log=False,
                     log_level="warning",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 import types
@@ -18,7 +19,9 @@ from pydantic.fields import FieldInfo
 from daemon.errors import Problem
 
 
+@functools.lru_cache(maxsize=4096)
 def _email(value: str) -> str:
+    """Cached: the same customers' addresses arrive again and again, and checking is costly."""
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:

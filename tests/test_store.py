@@ -131,3 +131,19 @@ async def test_claim_query_uses_the_due_index(store: SQLiteStore) -> None:
     )
     assert any("USING INDEX outbox_due" in step for step in plan), plan
     assert not any(step.startswith("SCAN outbox") and "INDEX" not in step for step in plan), plan
+
+
+async def test_concurrent_events_commit_together_with_exact_answers(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    import asyncio
+
+    events = [event(f"ev-{i}", name=f"N{i}") for i in range(60)]
+    events += [event("ev-3", name="N3"), event("ev-4", name="someone else")]  # replay, conflict
+    outcomes = await asyncio.gather(*(store.record_event(e, clock.now()) for e in events))
+    assert [o.recorded for o in outcomes[:60]] == [Recorded.NEW] * 60
+    assert outcomes[60].recorded is Recorded.REPLAY and outcomes[60].receipt == outcomes[3].receipt
+    assert outcomes[61].recorded is Recorded.CONFLICT
+    assert await store.event_counts() == {"purchase.completed": 60}
+    customer = await store.customer_by_email("ann@example.com")
+    assert customer is not None and customer.name == "N59"  # the last event's name wins

@@ -46,13 +46,14 @@ class SendWindow:
 
 def _first_reading(day: date, wall: time, zone: ZoneInfo) -> datetime:
     """The first instant (in UTC) at which a clock in `zone` reads `wall` on `day`, or later."""
-    local = datetime.combine(day, wall)
-    first = local.replace(tzinfo=zone, fold=1).astimezone(UTC)  # fold=0: a repeated time's first occurrence
-    if first.astimezone(zone).replace(tzinfo=None) == local:
+    # fold=0 (even if `wall` carries fold=1): a repeated reading means its first occurrence.
+    local = datetime.combine(day, wall, tzinfo=zone).replace(fold=0)
+    first = local.astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
         return first
     # `local` is skipped. fold=0 read it with the offset from before the change, which lands after
     # the gap; fold=1 with the offset from after, which lands before it. Bisect for the change.
-    before = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    before = local.replace(fold=1).astimezone(UTC)
     offset = first.astimezone(zone).utcoffset()
     while first - before > timedelta(microseconds=1):
         middle = before + (first - before) // 2

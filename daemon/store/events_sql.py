@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+import aiosqlite
 
 from daemon.clock import to_ms
 from daemon.events import EventIn
@@ -19,71 +23,130 @@ def customer_row(r: Any) -> Customer:
     return Customer(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7])
 
 
+_UPSERT_CUSTOMER = """
+    INSERT INTO customers (email, name, external_id, timezone, locale, tags,
+                           created_at, updated_at, public_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (email) DO UPDATE SET
+        name = coalesce(excluded.name, name),
+        external_id = coalesce(excluded.external_id, external_id),
+        timezone = coalesce(excluded.timezone, timezone),
+        locale = coalesce(excluded.locale, locale),
+        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
+        updated_at = excluded.updated_at
+"""
+
+_INSERT_EVENT = """
+    INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
+                        body_hash, payload, receipt)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_BATCH = 500
+
+Pending = tuple[EventIn, datetime, "asyncio.Future[EventOutcome]"]
+
+
 class EventsSQL(SQL):
+    """Events are written by group commit: every event that arrives while a transaction is
+    being written joins the next one, so a burst of API calls costs a few transactions rather
+    than one each. Each caller still gets its answer only after its event is committed."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        super().__init__(db, path)
+        self._pending: list[Pending] = []
+        self._writer: asyncio.Task[None] | None = None
+
     async def record_event(self, event: EventIn, now: datetime) -> EventOutcome:
-        body_hash = event.body_hash()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[EventOutcome] = loop.create_future()
+        self._pending.append((event, now, future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_events())
+        return await asyncio.shield(future)  # a caller who gives up does not undo the batch
+
+    async def _write_events(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
+            try:
+                outcomes = await self._record_batch([(e, now) for e, now, _ in batch])
+            except Exception as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+    async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
+        """One transaction for many events, in a fixed number of statements."""
+        hashes = [event.body_hash() for event, _ in batch]
+        ids = sorted({event.id for event, _ in batch})
+        outcomes: list[EventOutcome] = []
         async with self._write() as db:
-            cursor = await db.execute(
-                "SELECT body_hash, receipt FROM events WHERE id = ?", (event.id,)
+            rows = await db.execute_fetchall(
+                f"SELECT id, body_hash, receipt FROM events WHERE id IN ({_marks(ids)})", ids
             )
-            seen = await cursor.fetchone()
-            if seen is not None:
-                same = seen[0] == body_hash
-                return EventOutcome(
-                    Recorded.REPLAY if same else Recorded.CONFLICT, json.loads(seen[1])
+            seen: dict[str, tuple[str, dict[str, Any]]] = {
+                r[0]: (r[1], json.loads(r[2])) for r in rows
+            }
+            new: list[tuple[EventIn, datetime, str]] = []
+            for (event, now), body_hash in zip(batch, hashes, strict=True):
+                if event.id in seen:
+                    earlier_hash, receipt = seen[event.id]
+                    same = earlier_hash == body_hash
+                    outcomes.append(
+                        EventOutcome(Recorded.REPLAY if same else Recorded.CONFLICT, receipt)
+                    )
+                else:
+                    receipt = event.receipt()
+                    seen[event.id] = (body_hash, receipt)
+                    new.append((event, now, body_hash))
+                    outcomes.append(EventOutcome(Recorded.NEW, receipt))
+            customers = [(e.customer, now) for e, now, _ in new if e.customer is not None]
+            customer_ids: dict[str, int] = {}
+            if customers:
+                await db.executemany(
+                    _UPSERT_CUSTOMER,
+                    [
+                        (
+                            c.email.lower(),
+                            c.name,
+                            c.external_id,
+                            c.timezone,
+                            c.locale,
+                            json.dumps(sorted(set(c.tags))),
+                            to_ms(now),
+                            to_ms(now),
+                            secrets.token_hex(16),
+                        )
+                        for c, now in customers
+                    ],
                 )
-            customer_id = None
-            if event.customer is not None:
-                c = event.customer
-                cursor = await db.execute(
-                    """
-                    INSERT INTO customers (email, name, external_id, timezone, locale, tags,
-                                           created_at, updated_at, public_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (email) DO UPDATE SET
-                        name = coalesce(excluded.name, name),
-                        external_id = coalesce(excluded.external_id, external_id),
-                        timezone = coalesce(excluded.timezone, timezone),
-                        locale = coalesce(excluded.locale, locale),
-                        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
-                        updated_at = excluded.updated_at
-                    RETURNING id
-                    """,
+                emails = sorted({c.email.lower() for c, _ in customers})
+                rows = await db.execute_fetchall(
+                    f"SELECT email, id FROM customers WHERE email IN ({_marks(emails)})", emails
+                )
+                customer_ids = {str(r[0]): int(r[1]) for r in rows}
+            await db.executemany(
+                _INSERT_EVENT,
+                [
                     (
-                        c.email.lower(),
-                        c.name,
-                        c.external_id,
-                        c.timezone,
-                        c.locale,
-                        json.dumps(sorted(set(c.tags))),
+                        e.id,
+                        e.type,
+                        int(e.known),
+                        to_ms(e.occurred_at),
                         to_ms(now),
-                        to_ms(now),
-                        secrets.token_hex(16),
-                    ),
-                )
-                row = await cursor.fetchone()
-                assert row is not None
-                customer_id = int(row[0])
-            receipt = event.receipt()
-            await db.execute(
-                """
-                INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
-                                    body_hash, payload, receipt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                (
-                    event.id,
-                    event.type,
-                    int(event.known),
-                    to_ms(event.occurred_at),
-                    to_ms(now),
-                    customer_id,
-                    body_hash,
-                    event.model_dump_json(),
-                    json.dumps(receipt),
-                ),
+                        customer_ids[e.customer.email.lower()] if e.customer else None,
+                        body_hash,
+                        e.model_dump_json(),
+                        json.dumps(seen[e.id][1]),
+                    )
+                    for e, now, body_hash in new
+                ],
             )
-        return EventOutcome(Recorded.NEW, receipt)
+        return outcomes
 
     async def customer_by_email(self, email: str) -> Customer | None:
         rows = await self._read(
@@ -121,3 +184,7 @@ class EventsSQL(SQL):
     async def event_counts(self) -> dict[str, int]:
         rows = await self._read("SELECT type, count(*) FROM events GROUP BY type")
         return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _marks(values: list[str]) -> str:
+    return ", ".join("?" * len(values))

@@ -7,7 +7,8 @@ import hmac
 from fastapi import HTTPException, Request
 
 
-def require_token(request: Request) -> None:
+async def require_token(request: Request) -> None:
+    """Async on purpose: a plain def would run in a thread pool, a round-trip per request."""
     expected = request.app.state.services.config.secrets.api_token
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
