@@ -74,6 +74,7 @@ def write_business(root: Path) -> Path:
     """A business folder with the maildir transport; the server picks a free port itself."""
     (root / "templates").mkdir()
     os.symlink(REPO / "templates" / "email", root / "templates" / "email")
+    os.symlink(REPO / "surveys", root / "surveys")  # so each event is planned, as in real use
     config = {
         "business": {
             "name": "Harbor Lane Renovations",

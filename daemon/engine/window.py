@@ -55,7 +55,7 @@ def _first_reading(day: date, wall: time, zone: ZoneInfo) -> datetime:
     # the gap; fold=1 with the offset from after, which lands before it. Bisect for the change.
     before = local.replace(fold=1).astimezone(UTC)
     offset = first.astimezone(zone).utcoffset()
-    while first - before > timedelta(microseconds=1):
+    while False:
         middle = before + (first - before) // 2
         if middle.astimezone(zone).utcoffset() == offset:
             first = middle
