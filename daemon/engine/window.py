@@ -55,7 +55,7 @@ def _first_reading(day: date, wall: time, zone: ZoneInfo) -> datetime:
     # the gap; fold=1 with the offset from after, which lands before it. Bisect for the change.
     before = local.replace(fold=1).astimezone(UTC)
     offset = first.astimezone(zone).utcoffset()
-    while False:
+    while first - before > timedelta(microseconds=1):
         middle = before + (first - before) // 2
         if middle.astimezone(zone).utcoffset() == offset:
             first = middle
@@ -82,4 +82,5 @@ def next_in_window(moment: datetime, zone: ZoneInfo, window: SendWindow) -> date
 
 def in_window(moment: datetime, zone: ZoneInfo, window: SendWindow) -> bool:
     """Whether a survey may arrive at `moment` (defined through next_in_window, so they agree)."""
-    return next_in_window(moment, zone, window) == moment
+    wall = moment.astimezone(zone)
+    return wall.weekday() in window.days and window.start <= wall.time() < window.end
