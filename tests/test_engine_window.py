@@ -335,18 +335,22 @@ any_clock_time = st.builds(time, st.integers(0, 23), st.integers(0, 59))
 
 @st.composite
 def scenes(draw: st.DrawFn) -> tuple[datetime, ZoneInfo, SendWindow]:
-    """A moment, a zone and a window: anything in 2020–2035, or (half the time) a moment
-    within two days of an offset change, with window edges near the clock times around it."""
+    """A moment, a zone and a window: anything in 2020–2035, or (half the time) a moment within
+    a day of an offset change, with window edges at clock times around it, gaps included."""
     days = draw(st.frozensets(st.integers(0, 6), min_size=1))
     if draw(st.booleans()):
         moment, zone = draw(anywhen), draw(st.sampled_from(ZONES))
         times = any_clock_time
     else:
         name, change = draw(st.sampled_from(CHANGES))
-        moment, zone = change + timedelta(minutes=draw(st.integers(-2880, 2880))), ZoneInfo(name)
-        nearby = [(change + timedelta(minutes=m)).astimezone(zone) for m in range(-90, 91, 15)]
-        times = st.one_of(st.sampled_from([t.time() for t in nearby]), any_clock_time)
-        days |= {nearby[0].weekday(), nearby[-1].weekday()}
+        moment, zone = change + timedelta(minutes=draw(st.integers(-1440, 1440))), ZoneInfo(name)
+        # The last reading before the change and the first after, then naive steps around them.
+        edges = [(change + timedelta(minutes=m)).astimezone(zone) for m in (-1, 0)]
+        times = st.sampled_from(
+            [(edge + timedelta(minutes=m)).time() for edge in edges for m in range(-60, 61, 15)]
+        )
+        days |= {edge.weekday() for edge in edges}
+    times = st.builds(time.replace, times, fold=st.integers(0, 1))  # fold must not matter
     start, end = sorted(draw(st.lists(times, min_size=2, max_size=2, unique=True)))
     return moment, zone, SendWindow(days, start, end)
 

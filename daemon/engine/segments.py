@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import sqrt
 
-Z95 = 1.96  # two-sided 95% quantile of the standard normal
+_Z95 = 1.96  # two-sided 95% quantile of the standard normal
 _PSEUDO = 0.75  # adjusted-Wald: ¾ of a promoter and ¾ of a detractor (so 1½ passives) added
 
 
@@ -52,7 +52,7 @@ def _adjusted(promoters: int, passives: int, detractors: int) -> tuple[float, fl
     pro = (promoters + _PSEUDO) / n
     det = (detractors + _PSEUDO) / n
     var = pro + det - (pro - det) ** 2
-    return 100 * (pro - det), 100 * Z95 * sqrt(var / n)
+    return 100 * (pro - det), 100 * _Z95 * sqrt(var / n)
 
 
 @dataclass(frozen=True)
@@ -62,23 +62,21 @@ class Nps:
     Each response counts +1 (promoter), 0 (passive) or −1 (detractor); NPS is 100 × their mean,
     and the variance of one response is var = p_pro + p_det − (p_pro − p_det)².
 
-    The textbook (Wald) margin is 1.96 · sqrt(var / n) · 100, the normal approximation. We do
-    not use it as is: Vouch's owners have small samples, and there Wald is badly wrong: ten
-    promoters out of ten give var = 0 and a margin of 0, "100, exactly"; for n = 10 and a true
-    90% promoters / 5% detractors it covers the truth about 65% of the time, not 95%.
+    The textbook margin, 1.96 · sqrt(var / n) · 100 (Wald: the normal approximation), is badly
+    wrong at the sample sizes a small business has: ten promoters out of ten give var = 0, so
+    "100, exactly"; with a true mix of 90% promoters and 5% detractors, n = 10 covers the truth
+    about 65% of the time, not 95%.
 
-    Instead `margin` is the adjusted-Wald interval (Rocks 2016, The American Statistician; the
-    method Sauro and Lewis recommend for NPS): add ¾ promoter, ¾ detractor and 1½ passive
-    (n' = n + 3), take p' = (promoters + ¾) / n' and d' = (detractors + ¾) / n', then
+    So `margin` is the adjusted-Wald half-width (Rocks 2016, The American Statistician; what
+    Sauro and Lewis recommend for NPS), Agresti–Coull's idea for three bands: add ¾ promoter,
+    ¾ detractor and 1½ passive, n' = n + 3, p' = (promoters + ¾)/n', d' = (detractors + ¾)/n':
 
         margin = 1.96 · sqrt((p' + d' − (p' − d')²) / n') · 100,  centre = 100 · (p' − d').
 
-    Like Agresti–Coull for a proportion, it stays near 95% coverage for small n (by exact
-    enumeration over several true mixes, n = 10–50: 91–96%, where Wald gives 40–95%) and
-    tends to Wald as n grows. The interval is
-    centred on the adjusted estimate, which is pulled toward 0, so use `low`/`high` rather than
-    `score ± margin`. At n = 1 the shrunk interval would miss the single extreme answer itself;
-    `low`/`high` are widened just enough to include `score`, and clamped to [−100, 100].
+    By exact enumeration over several true mixes at n = 10–50 it covers 91–96% (Wald 40–95%),
+    and it tends to Wald as n grows. The interval is centred on the adjusted estimate, pulled
+    toward 0, so show `low`–`high` rather than `score ± margin`. `low`/`high` are clamped to
+    [−100, 100] and widened to include `score`, which only matters at n = 1.
     """
 
     responses: int

@@ -82,5 +82,4 @@ def next_in_window(moment: datetime, zone: ZoneInfo, window: SendWindow) -> date
 
 def in_window(moment: datetime, zone: ZoneInfo, window: SendWindow) -> bool:
     """Whether a survey may arrive at `moment` (defined through next_in_window, so they agree)."""
-    wall = moment.astimezone(zone)
-    return wall.weekday() in window.days and window.start <= wall.time() < window.end
+    return next_in_window(moment, zone, window) == moment
