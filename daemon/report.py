@@ -117,9 +117,8 @@ def build(
     trend: defaultdict[tuple[str, str], list[list[int]]] = defaultdict(
         lambda: [[0] * 11 for _ in range(months)]
     )
-    counts["overall", ""]
-    for survey in surveys:
-        counts["survey", survey]
+    for group in [("overall", ""), *(("survey", survey) for survey in surveys)]:
+        counts[group] = [0] * 11  # shown even before any response
     for kind, key, score, n, uninvited in scores:
         for group in _with_overall(kind, key):
             counts[group][score] += n

@@ -130,7 +130,7 @@ async def build(
     )
 
 
-def figures(nps: dict[str, Any] | None) -> float | None:
+def nps_score(nps: dict[str, Any] | None) -> float | None:
     return None if nps is None else nps["score"]
 
 
@@ -214,17 +214,17 @@ async def test_figures_overall_per_survey_and_per_tag(
 
     assert list(surveys) == ["post_purchase", "project_completion"]
     pp, pc = surveys["post_purchase"], surveys["project_completion"]
-    assert (pp["responses"], figures(pp["nps"])) == (5, 20.0)
+    assert (pp["responses"], nps_score(pp["nps"])) == (5, 20.0)
     assert pp["segments"] == {"promoter": 2, "passive": 2, "detractor": 1}
     assert pp["response_rate"] == {"sent": 5, "answered": 4, "rate": 0.8, "without_invitation": 1}
-    assert (pc["responses"], figures(pc["nps"])) == (2, 0.0)
+    assert (pc["responses"], nps_score(pc["nps"])) == (2, 0.0)
     assert pc["distribution"] == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]
     assert pc["response_rate"] == {"sent": 3, "answered": 2, "rate": 0.667, "without_invitation": 0}
 
     assert list(tags) == ["kitchen", "vip"]
     kitchen, vip = tags["kitchen"], tags["vip"]
     assert kitchen["segments"] == {"promoter": 2, "passive": 1, "detractor": 1}
-    assert figures(kitchen["nps"]) == 25.0
+    assert nps_score(kitchen["nps"]) == 25.0
     assert kitchen["response_rate"] == {
         "sent": 5,
         "answered": 4,
@@ -232,7 +232,7 @@ async def test_figures_overall_per_survey_and_per_tag(
         "without_invitation": 0,
     }
     assert vip["segments"] == {"promoter": 2, "passive": 1, "detractor": 0}
-    assert figures(vip["nps"]) == 66.7
+    assert nps_score(vip["nps"]) == 66.7
     assert vip["response_rate"]["rate"] == 0.6
     for group in (overall, pp, pc, kitchen, vip):
         expected = Nps.from_counts(*group["segments"].values())
@@ -247,7 +247,7 @@ async def test_monthly_trend_uses_the_business_months(
 
     def trend(group: dict[str, Any]) -> dict[str, tuple[int, float | None]]:
         return {
-            t["month"]: (t["responses"], figures(t["nps"]))
+            t["month"]: (t["responses"], nps_score(t["nps"]))
             for t in group["trend"]
             if t["responses"]
         }

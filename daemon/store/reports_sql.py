@@ -3,6 +3,10 @@
 Every tally is keyed by (kind, key): kind "survey" with the survey id, or kind "tag" with one
 customer tag (a customer with several tags counts under each). Scores stay scores here: the
 NPS bands are the engine's business, not the query's.
+
+Each query reads its rows once, grouped by survey and by the customer's tag list (few distinct
+lists), then splits that small result into per-survey and per-tag tallies; json_each unpacks a
+tag list once per group, not once per response. About 0.2-0.3 s a query on 100k responses.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ from itertools import pairwise
 from daemon.clock import to_ms
 from daemon.store._sql import SQL
 
-# Tags come from the customers' JSON list; json_each yields one row per tag.
-_TAGGED = "JOIN customers c ON c.id = {table}.customer_id JOIN json_each(c.tags) t"
+_TAGS = "(SELECT c.tags FROM customers c WHERE c.id = {alias}.customer_id) AS tags"
 
 
 class ReportsSQL(SQL):
@@ -23,11 +26,15 @@ class ReportsSQL(SQL):
         """(kind, key, score, responses, responses without an invitation), all time."""
         rows = await self._read(
             f"""
-            SELECT 'survey', survey, score, count(*), count(*) - count(invitation_id)
-            FROM responses GROUP BY survey, score
+            WITH x AS MATERIALIZED (
+                SELECT r.survey, r.score, {_TAGS.format(alias="r")},
+                       count(*) AS n, count(*) - count(r.invitation_id) AS u
+                FROM responses r GROUP BY r.survey, r.score, tags
+            )
+            SELECT 'survey', survey, score, sum(n), sum(u) FROM x GROUP BY survey, score
             UNION ALL
-            SELECT 'tag', t.value, r.score, count(*), count(*) - count(r.invitation_id)
-            FROM responses r {_TAGGED.format(table="r")} GROUP BY t.value, r.score
+            SELECT 'tag', t.value, score, sum(n), sum(u)
+            FROM x JOIN json_each(x.tags) t GROUP BY t.value, score
             """
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
@@ -36,14 +43,14 @@ class ReportsSQL(SQL):
         """(kind, key, invitations sent, of those answered), all time."""
         rows = await self._read(
             f"""
-            SELECT 'survey', i.survey, count(*), count(r.id)
-            FROM invitations i LEFT JOIN responses r ON r.invitation_id = i.id
-            WHERE i.sent_at IS NOT NULL GROUP BY i.survey
+            WITH x AS MATERIALIZED (
+                SELECT i.survey, {_TAGS.format(alias="i")}, count(*) AS n, count(r.id) AS a
+                FROM invitations i LEFT JOIN responses r ON r.invitation_id = i.id
+                WHERE i.sent_at IS NOT NULL GROUP BY i.survey, tags
+            )
+            SELECT 'survey', survey, sum(n), sum(a) FROM x GROUP BY survey
             UNION ALL
-            SELECT 'tag', t.value, count(*), count(r.id)
-            FROM invitations i {_TAGGED.format(table="i")}
-            LEFT JOIN responses r ON r.invitation_id = i.id
-            WHERE i.sent_at IS NOT NULL GROUP BY t.value
+            SELECT 'tag', t.value, sum(n), sum(a) FROM x JOIN json_each(x.tags) t GROUP BY t.value
             """
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
@@ -51,27 +58,27 @@ class ReportsSQL(SQL):
     async def monthly_tallies(
         self, starts: Sequence[datetime]
     ) -> list[tuple[str, str, int, int, int]]:
-        """(kind, key, month, score, responses) with month i the answers in
-        [starts[i], starts[i + 1]); each month is a range on the responses_answered index."""
+        """(kind, key, month, score, responses): month i holds the answers in
+        [starts[i], starts[i + 1]), a range on the responses_answered index."""
         if len(starts) < 2:
             return []
-        bounds = [to_ms(start) for start in starts]
-        months = ", ".join("(?, ?, ?)" for _ in bounds[1:])
         params: list[int] = []
-        for i, (start, stop) in enumerate(pairwise(bounds)):
+        for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
             params += [i, start, stop]
+        months = ", ".join("(?, ?, ?)" for _ in starts[1:])
         rows = await self._read(
             f"""
             WITH months(m, start, stop) AS (VALUES {months}),
-            answered AS (
-                SELECT m.m, r.survey, r.score, r.customer_id
+            x AS MATERIALIZED (
+                SELECT m.m, r.survey, r.score, {_TAGS.format(alias="r")}, count(*) AS n
                 FROM months m JOIN responses r
                 ON r.answered_at >= m.start AND r.answered_at < m.stop
+                GROUP BY m.m, r.survey, r.score, tags
             )
-            SELECT 'survey', survey, m, score, count(*) FROM answered GROUP BY survey, m, score
+            SELECT 'survey', survey, m, score, sum(n) FROM x GROUP BY survey, m, score
             UNION ALL
-            SELECT 'tag', t.value, a.m, a.score, count(*)
-            FROM answered a {_TAGGED.format(table="a")} GROUP BY t.value, a.m, a.score
+            SELECT 'tag', t.value, m, score, sum(n)
+            FROM x JOIN json_each(x.tags) t GROUP BY t.value, m, score
             """,
             params,
         )
