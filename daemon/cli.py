@@ -102,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         "--months", type=int, default=12, help=f"months in the trend, 1-{MAX_MONTHS} (default 12)"
     )
     report.set_defaults(handler=_report)
+
+    resolve = sub.add_parser(
+        "resolve", parents=[common], help="mark a detractor's complaint resolved"
+    )
+    resolve.add_argument("complaint", type=int, help="the complaint id from the owner alert")
+    resolve.add_argument("--note", default="resolved", help="what was done (kept with it)")
+    resolve.set_defaults(handler=_resolve)
     return parser
 
 
@@ -274,3 +281,23 @@ async def _report_async(config: Config, fmt: str, months: int) -> str:
     finally:
         await store.close()
     return render(report, fmt)
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+    closed = asyncio.run(_resolve_async(config, args.complaint, args.note))
+    if not closed:
+        print(f"no open complaint {args.complaint}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"complaint {args.complaint} resolved; referral asks may resume for this customer")
+    return EXIT_OK
+
+
+async def _resolve_async(config: Config, complaint: int, note: str) -> int:
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        return await store.resolve_complaints(
+            customer_id=None, complaint_id=complaint, note=note, now=SystemClock().now()
+        )
+    finally:
+        await store.close()

@@ -3,6 +3,7 @@ segment, alerts, unsubscribe, reminders; with a fake clock and a real SMTP serve
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -325,3 +326,24 @@ async def test_due_invitation_queries_use_their_indexes(loop: Loop) -> None:
     ):
         plan = " ".join(await store.explain(sql))
         assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (sql, plan)
+
+
+async def test_owner_resolves_from_the_cli(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon.cli import main
+
+    from helpers import ENV
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    links = await survey_for(loop)
+    await loop.client.post(path_of(links[1]), data={"score": "1", "via": "form"})
+    await loop.run()
+    alert = next(m for m in loop.new_mail() if m["To"].addresses[0].addr_spec == OWNER)
+    found = re.search(r"vouch resolve (\d+)", text_of(alert))
+    assert found is not None
+    path = str(loop.services.config.path)
+    args = ["resolve", found.group(1), "--note", "called, fixed", "--config", path]
+    assert await asyncio.to_thread(main, args) == 0
+    customer = await loop.services.store.customer_by_email("ann@example.com")
+    assert customer is not None and await loop.services.store.open_complaints(customer.id) == 0
+    assert await asyncio.to_thread(main, args) == 1  # already resolved
