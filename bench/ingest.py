@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,8 @@ class ServerProcess:
             self.stop()
             raise RuntimeError(f"the server did not start: {line!r}")
         self.port = int(found.group(1))
+        # keep reading what the server logs, or a full pipe would stall it mid-benchmark
+        threading.Thread(target=self._process.stdout.read, daemon=True).start()
 
     def stop(self) -> None:
         if self._process.poll() is None:

@@ -131,7 +131,8 @@ def write_business(root: Path) -> Config:
     }
     path = root / "config.toml"
     path.write_text(tomli_w.dumps(config))
-    return load_config(path, {"VOUCH_API_TOKEN": TOKEN}, need_secrets=True)
+    environ = {"VOUCH_API_TOKEN": TOKEN, "VOUCH_SECRET_KEY": TOKEN}
+    return load_config(path, environ, need_secrets=True)
 
 
 async def prepare_store(config: Config, emails: int) -> tuple[Path, bytes]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.answers import answer_invitation
@@ -43,8 +43,12 @@ class Scheduler:
         self._stopping.set()
         self._wake.set()
 
-    async def run(self, poll_seconds: float = 1.0) -> None:
+    async def run(self, poll_seconds: float = 1.0, gather_seconds: float = 0.05) -> None:
+        """Tick when woken or every poll; a woken tick waits `gather_seconds` first, so a burst
+        of events is planned in one batch rather than one tick each."""
         while not self._stopping.is_set():
+            if self._wake.is_set():
+                await asyncio.sleep(gather_seconds)
             self._wake.clear()
             try:
                 if await self.tick() and self._on_enqueued:
@@ -67,31 +71,39 @@ class Scheduler:
     # events → invitations -------------------------------------------------------------------
 
     async def plan_events(self) -> int:
-        store = self.services.store
+        """Plan what new events call for, a batch at a time in a fixed number of queries."""
+        services = self.services
+        store = services.store
         events = await store.unprocessed_events(BATCH)
+        if not events:
+            return 0
+        customers = await store.customers(e.customer_id for e in events if e.customer_id)
+        suppressed = await store.suppression_reasons(c.email for c in customers.values())
+        last = await store.last_surveyed(list(customers))
+        decided: list[tuple[int, int | None, Sequence[NewInvitation]]] = []
         for stored in events:
-            plans = await self._plans(stored)
-            await store.settle_event(
-                stored.seq, stored.customer_id, plans, self.services.clock.now()
-            )
+            customer = customers.get(stored.customer_id or 0)
+            if stored.event.type == "complaint.resolved":
+                await self._resolve(stored)
+            plans = self._plans(stored, customer, suppressed, last)
+            decided.append((stored.seq, stored.customer_id, plans))
+        await store.settle_events(decided, services.clock.now())
         return len(events)
 
-    async def _plans(self, stored: StoredEvent) -> list[NewInvitation]:
+    def _plans(
+        self,
+        stored: StoredEvent,
+        customer: Customer | None,
+        suppressed: dict[str, str],
+        last: dict[int, datetime],
+    ) -> list[NewInvitation]:
         services, event = self.services, stored.event
-        if event.type == "complaint.resolved":
-            await self._resolve(stored)
-            return []
         surveys = [s for s in services.config.surveys.values() if s.trigger == event.type]
-        if not surveys or stored.customer_id is None or event.customer is None:
+        if not surveys or customer is None:
             return []
-        customer = await services.store.customer(stored.customer_id)
-        assert customer is not None
-        history = History(
-            suppressed=await services.store.suppression_reason(customer.email),
-            last_surveyed_at=await services.store.last_surveyed_at(customer.id),
-        )
         plans = []
         for survey in surveys:
+            history = History(suppressed.get(customer.email), last.get(customer.id))
             decided = plan_invitation(
                 survey,
                 event.occurred_at,
@@ -102,9 +114,9 @@ class Scheduler:
             )
             if isinstance(decided, Plan):
                 plans.append(NewInvitation(survey.id, decided.due_at, decided.expires_at))
-                history = History(history.suppressed, decided.due_at)  # one survey per event
+                last[customer.id] = decided.due_at  # the next event in this batch sees it
             else:
-                log.info("no %s survey for customer %d: %s", survey.id, customer.id, decided.reason)
+                log.debug("no %s survey for %d: %s", survey.id, customer.id, decided.reason)
                 plans.append(NewInvitation(survey.id, None, None, reason=decided.reason))
         return plans
 

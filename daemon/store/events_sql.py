@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,16 @@ class EventsSQL(SQL):
             row = await cursor.fetchone()
         assert row is not None
         return customer_row(row)
+
+    async def customers(self, customer_ids: Iterable[int]) -> dict[int, Customer]:
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return {}
+        rows = await self._read(
+            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id IN ({', '.join('?' * len(ids))})",
+            ids,
+        )
+        return {int(r[0]): customer_row(r) for r in rows}
 
     async def customer(self, customer_id: int) -> Customer | None:
         rows = await self._read(

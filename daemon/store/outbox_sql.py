@@ -143,8 +143,17 @@ class OutboxSQL(SQL):
             )
 
     async def suppression_reason(self, email: str) -> str | None:
-        rows = await self._read("SELECT reason FROM suppressions WHERE email = ?", (email.lower(),))
-        return str(rows[0][0]) if rows else None
+        return (await self.suppression_reasons([email])).get(email.lower())
+
+    async def suppression_reasons(self, emails: Iterable[str]) -> dict[str, str]:
+        wanted = sorted({e.lower() for e in emails})
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._read(
+            f"SELECT email, reason FROM suppressions WHERE email IN ({marks})", wanted
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
 
     async def suppressed(self, emails: Iterable[str]) -> set[str]:
         wanted = sorted({e.lower() for e in emails})

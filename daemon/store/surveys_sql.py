@@ -60,57 +60,83 @@ class SurveysSQL(SQL):
         )
         return [StoredEvent(r[0], EventIn.model_validate_json(r[1]), r[2]) for r in rows]
 
-    async def last_surveyed_at(self, customer_id: int) -> datetime | None:
+    async def last_surveyed(self, customer_ids: Sequence[int]) -> dict[int, datetime]:
+        """The latest survey due or sent to each customer, by any survey (for the throttle)."""
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return {}
         rows = await self._read(
-            "SELECT max(coalesce(sent_at, due_at)) FROM invitations "
-            "WHERE customer_id = ? AND state != 'skipped'",
-            (customer_id,),
+            "SELECT customer_id, max(coalesce(sent_at, due_at)) FROM invitations "
+            f"WHERE customer_id IN ({', '.join('?' * len(ids))}) AND state != 'skipped' "
+            "GROUP BY customer_id",
+            ids,
         )
-        return _at(rows[0][0]) if rows else None
+        return {int(r[0]): from_ms(r[1]) for r in rows if r[1] is not None}
 
     async def settle_event(
         self, seq: int, customer_id: int | None, plans: Sequence[NewInvitation], now: datetime
     ) -> list[int]:
-        """Record the engine's invitations for an event and mark it processed, atomically.
+        return (await self.settle_events([(seq, customer_id, plans)], now))[0]
+
+    async def settle_events(
+        self,
+        decided: Sequence[tuple[int, int | None, Sequence[NewInvitation]]],
+        now: datetime,
+    ) -> list[list[int]]:
+        """Record the engine's invitations for events and mark them processed, atomically.
 
         Safe to repeat: an event already processed, or an (event, survey) pair already planned,
-        adds nothing.
+        adds nothing. Returns the new invitation ids, event by event.
         """
-        added: list[int] = []
+        seqs = [seq for seq, _, _ in decided]
+        marks = ", ".join("?" * len(seqs))
         async with self._write() as db:
-            cursor = await db.execute(
-                "UPDATE events SET processed_at = ? WHERE seq = ? AND processed_at IS NULL "
-                "RETURNING id",
-                (to_ms(now), seq),
+            claimed = await db.execute_fetchall(
+                f"UPDATE events SET processed_at = ? WHERE seq IN ({marks}) "
+                "AND processed_at IS NULL RETURNING seq, id",
+                (to_ms(now), *seqs),
             )
-            row = await cursor.fetchone()
-            if row is None or customer_id is None:
-                return added
-            for plan in plans:
-                cursor = await db.execute(
+            event_ids = {int(r[0]): str(r[1]) for r in claimed}
+            rows = [
+                (
+                    secrets.token_hex(16),
+                    customer_id,
+                    plan.survey,
+                    event_ids[seq],
+                    "skipped" if plan.reason else "scheduled",
+                    plan.reason,
+                    _ms(plan.due_at),
+                    _ms(plan.expires_at),
+                    to_ms(now),
+                )
+                for seq, customer_id, plans in decided
+                if seq in event_ids and customer_id is not None
+                for plan in plans
+            ]
+            if rows:
+                await db.executemany(
                     """
                     INSERT INTO invitations (public_id, customer_id, survey, event_id, state,
                                              reason, due_at, expires_at, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (event_id, survey) DO NOTHING
-                    RETURNING id
                     """,
-                    (
-                        secrets.token_hex(16),
-                        customer_id,
-                        plan.survey,
-                        row[0],
-                        "skipped" if plan.reason else "scheduled",
-                        plan.reason,
-                        _ms(plan.due_at),
-                        _ms(plan.expires_at),
-                        to_ms(now),
-                    ),
+                    rows,
                 )
-                inserted = await cursor.fetchone()
-                if inserted:
-                    added.append(int(inserted[0]))
-        return added
+            ids = sorted(set(event_ids.values()))
+            found = (
+                await db.execute_fetchall(
+                    f"SELECT event_id, id FROM invitations WHERE event_id IN "
+                    f"({', '.join('?' * len(ids))}) ORDER BY id",
+                    ids,
+                )
+                if ids
+                else []
+            )
+        by_event: dict[str, list[int]] = {}
+        for event_id, invitation_id in found:
+            by_event.setdefault(str(event_id), []).append(int(invitation_id))
+        return [by_event.get(event_ids.get(seq, ""), []) for seq in seqs]
 
     async def due_invitations(self, now: datetime, limit: int) -> list[Invitation]:
         rows = await self._read(
