@@ -43,7 +43,7 @@ class Scheduler:
         self._stopping.set()
         self._wake.set()
 
-    async def run(self, poll_seconds: float = 1.0, gather_seconds: float = 0.05) -> None:
+    async def run(self, poll_seconds: float = 1.0, gather_seconds: float = 0.25) -> None:
         """Tick when woken or every poll; a woken tick waits `gather_seconds` first, so a burst
         of events is planned in one batch rather than one tick each."""
         while not self._stopping.is_set():
@@ -83,7 +83,7 @@ class Scheduler:
         decided: list[tuple[int, int | None, Sequence[NewInvitation]]] = []
         for stored in events:
             customer = customers.get(stored.customer_id or 0)
-            if stored.event.type == "complaint.resolved":
+            if stored.type == "complaint.resolved":
                 await self._resolve(stored)
             plans = self._plans(stored, customer, suppressed, last)
             decided.append((stored.seq, stored.customer_id, plans))
@@ -97,8 +97,8 @@ class Scheduler:
         suppressed: dict[str, str],
         last: dict[int, datetime],
     ) -> list[NewInvitation]:
-        services, event = self.services, stored.event
-        surveys = [s for s in services.config.surveys.values() if s.trigger == event.type]
+        services = self.services
+        surveys = [s for s in services.config.surveys.values() if s.trigger == stored.type]
         if not surveys or customer is None:
             return []
         plans = []
@@ -106,7 +106,7 @@ class Scheduler:
             history = History(suppressed.get(customer.email), last.get(customer.id))
             decided = plan_invitation(
                 survey,
-                event.occurred_at,
+                stored.occurred_at,
                 self._zone(customer),
                 services.config.settings.send_window.window(),
                 history,
@@ -122,7 +122,7 @@ class Scheduler:
 
     async def _resolve(self, stored: StoredEvent) -> None:
         """complaint.resolved: data.complaint_id closes that one; else all of the customer's."""
-        data = stored.event.data
+        data = stored.data
         complaint_id = data.get("complaint_id")
         note = str(data.get("note") or "resolved (event)")
         closed = (
@@ -135,7 +135,7 @@ class Scheduler:
             if (stored.customer_id is not None or isinstance(complaint_id, int))
             else 0
         )
-        log.info("event %s resolved %d complaint(s)", stored.event.id, closed)
+        log.info("event %s resolved %d complaint(s)", stored.id, closed)
 
     # invitations and reminders --------------------------------------------------------------
 

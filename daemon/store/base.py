@@ -120,9 +120,14 @@ class Store(Protocol):
 
 @dataclass(frozen=True)
 class StoredEvent:
+    """What the scheduler needs of a recorded event (validated once, when it arrived)."""
+
     seq: int
-    event: EventIn
+    id: str
+    type: str
+    occurred_at: datetime
     customer_id: int | None
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True)

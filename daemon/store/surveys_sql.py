@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,7 +10,6 @@ from typing import Any
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.clicks import Click
-from daemon.events import EventIn
 from daemon.store._sql import SQL
 from daemon.store.base import (
     Answer,
@@ -54,11 +54,14 @@ def _invitation(r: Any) -> Invitation:
 class SurveysSQL(SQL):
     async def unprocessed_events(self, limit: int) -> list[StoredEvent]:
         rows = await self._read(
-            "SELECT seq, payload, customer_id FROM events WHERE processed_at IS NULL "
-            "ORDER BY seq LIMIT ?",
+            "SELECT seq, id, type, occurred_at, customer_id, json_extract(payload, '$.data') "
+            "FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT ?",
             (limit,),
         )
-        return [StoredEvent(r[0], EventIn.model_validate_json(r[1]), r[2]) for r in rows]
+        return [
+            StoredEvent(r[0], r[1], r[2], from_ms(r[3]), r[4], json.loads(r[5] or "{}"))
+            for r in rows
+        ]
 
     async def last_surveyed(self, customer_ids: Sequence[int]) -> dict[int, datetime]:
         """The latest survey due or sent to each customer, by any survey (for the throttle)."""
