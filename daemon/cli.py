@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import csv
 import json
 import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from daemon import referrals, sources
 from daemon.clock import SystemClock
 from daemon.compose import enqueue_email
 from daemon.config import Config, load_config
@@ -97,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", parents=[common], help="NPS, segments, response rate and trend, by survey and tag"
     )
+    report.add_argument(
+        "what", nargs="?", choices=["nps", "referrals"], default="nps", help="(default: nps)"
+    )
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
         "--months", type=int, default=12, help=f"months in the trend, 1-{MAX_MONTHS} (default 12)"
@@ -109,6 +115,28 @@ def _parser() -> argparse.ArgumentParser:
     resolve.add_argument("complaint", type=int, help="the complaint id from the owner alert")
     resolve.add_argument("--note", default="resolved", help="what was done (kept with it)")
     resolve.set_defaults(handler=_resolve)
+
+    referral = sub.add_parser("referral", parents=[common], help="move a referral on")
+    referral.add_argument("id", help="the referral id (r_...), from the owner's email or the API")
+    referral.add_argument("status", choices=["contacted", "meeting", "won", "lost"])
+    referral.add_argument("--value", type=float, help="the business won (with won)")
+    referral.add_argument("--note", help="a few words the advocate may see")
+    referral.add_argument(
+        "--share",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tell the advocate (default: yes for contacted, no for meeting and lost)",
+    )
+    referral.set_defaults(handler=_referral)
+
+    reward = sub.add_parser("reward", parents=[common], help="approve rewards, load codes")
+    reward_sub = reward.add_subparsers(required=True, metavar="ACTION")
+    approve = reward_sub.add_parser("approve", parents=[common], help="release a held reward")
+    approve.add_argument("id", help="the referral id (r_...)")
+    approve.set_defaults(handler=_reward_approve)
+    load = reward_sub.add_parser("load", parents=[common], help="add codes to the reward pool")
+    load.add_argument("file", type=Path, help="a text file, one code a line")
+    load.set_defaults(handler=_reward_load)
     return parser
 
 
@@ -255,6 +283,8 @@ async def _record(config: Config, event: EventIn) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.what == "referrals":
+        return _report_referrals(args)
     if not 1 <= args.months <= MAX_MONTHS:
         print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
         return EXIT_INVALID
@@ -301,3 +331,122 @@ async def _resolve_async(config: Config, complaint: int, note: str) -> int:
         )
     finally:
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _services(config: Config) -> AsyncIterator[Services]:
+    """The store and what goes with it, for a command that records and lets the daemon send."""
+    clock = SystemClock()
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        yield Services(config, Renderer(config, clock), store, clock, Metrics())
+    finally:
+        await store.close()
+
+
+def _report_referrals(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+
+    async def build() -> dict[str, Any]:
+        async with _services(config) as services:
+            store = services.store
+            return sources.report(await store.referral_facts(), await store.tags_by_kind())
+
+    data = asyncio.run(build())
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(
+            [
+                "advocate",
+                "email",
+                "referrals",
+                "grade_a",
+                "grade_b",
+                "grade_c",
+                "contacted",
+                "won",
+                "value_won",
+                "conversion",
+                "median_days_to_close",
+            ]
+        )
+        for s in data["advocates"]:
+            writer.writerow(
+                [
+                    s["advocate"],
+                    s["email"],
+                    s["referrals"],
+                    s["by_grade"]["A"],
+                    s["by_grade"]["B"],
+                    s["by_grade"]["C"],
+                    s["contacted"],
+                    s["won"],
+                    s["value_won"],
+                    s["conversion"],
+                    s["median_days_to_close"],
+                ]
+            )
+    else:
+        print(sources.table(data), end="")
+    return EXIT_OK
+
+
+def _referral(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ, need_secrets=True)
+
+    async def move() -> str:
+        async with _services(config) as services:
+            referral = await services.store.referral(args.id)
+            if referral is None:
+                raise VouchError(f"no referral {args.id!r}")
+            try:
+                moved = await referrals.change_status(
+                    services,
+                    referral,
+                    args.status,
+                    value=args.value,
+                    note=args.note,
+                    share=args.share,
+                )
+            except referrals.ReferralError as exc:
+                raise VouchError(str(exc)) from None
+            return moved.status
+
+    status = asyncio.run(move())
+    print(f"referral {args.id} is now {status}; the daemon sends any notes due")
+    return EXIT_OK
+
+
+def _reward_approve(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+
+    async def approve() -> bool:
+        async with _services(config) as services:
+            referral = await services.store.referral(args.id)
+            if referral is None:
+                raise VouchError(f"no referral {args.id!r}")
+            return (
+                await services.store.approve_reward(referral.id, services.clock.now()) is not None
+            )
+
+    if not asyncio.run(approve()):
+        print(f"no reward waiting for approval on {args.id}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"reward for {args.id} approved; the daemon sends the thank-you")
+    return EXIT_OK
+
+
+def _reward_load(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+    codes = [line.strip() for line in args.file.read_text(encoding="utf-8").splitlines()]
+    codes = [c for c in codes if c and not c.startswith("#")]
+    state = "awaiting_approval" if config.settings.referrals.reward.approval else "issued"
+
+    async def load() -> int:
+        async with _services(config) as services:
+            return await services.store.load_reward_codes(codes, services.clock.now(), state)
+
+    print(f"{asyncio.run(load())} new codes in the pool ({len(codes)} in the file)")
+    return EXIT_OK

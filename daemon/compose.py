@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from daemon.outbox import NewEmail
-from daemon.render import new_message_id
+from daemon.render import Attachment, new_message_id
 from daemon.services import Services
 
 
@@ -22,12 +22,19 @@ async def enqueue_email(
     not_before: datetime | None = None,
     customer_id: int | None = None,
     headers: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> int | None:
     """Render and enqueue; None when this dedupe key was enqueued before (nothing is added)."""
     config = services.config
     message_id = new_message_id(config.message_id_domain)
     rendered = services.renderer.render(
-        kind, context, to_email=to_email, to_name=to_name, message_id=message_id, headers=headers
+        kind,
+        context,
+        to_email=to_email,
+        to_name=to_name,
+        message_id=message_id,
+        headers=headers,
+        attachments=attachments,
     )
     now = services.clock.now()
     return await services.store.enqueue(

@@ -30,6 +30,9 @@ class Business(Section):
     reply_to: Email | None = Field(None, description="an email address for replies")
     owner_email: Email = Field(description="the owner's address for alerts and digests")
     timezone: TimeZone = Field("UTC", description='an IANA time zone such as "Europe/London"')
+    about: str | None = Field(
+        None, max_length=600, description="what the business does, in a sentence or two"
+    )
     public_url: Url = Field(
         "http://127.0.0.1:8080", description='the public base URL, e.g. "https://vouch.example.com"'
     )
@@ -172,6 +175,60 @@ class Sender(Section):
     )
 
 
+class Material(Section):
+    file: Path = Field(description="a file to attach to referral asks, e.g. materials/brochure.pdf")
+    name: str | None = Field(None, max_length=120, description="the name the promoter sees")
+
+
+class Link(Section):
+    title: str = Field(min_length=1, max_length=120, description="the link's text")
+    url: Url = Field(description="an http(s) URL")
+
+
+class Incentive(Section):
+    text: str | None = Field(
+        None, max_length=400, description="the incentive in plain words, one or two sentences"
+    )
+    choices: list[str] = Field(
+        [], max_length=10, description='a list of rewards the advocate may choose, e.g. ["…", "…"]'
+    )
+
+
+class RewardSettings(Section):
+    kind: Literal["generated", "pool", "choice"] = Field(
+        "generated",
+        description='"generated" (a code made by Vouch), "pool" (codes you load) or "choice" '
+        "(the gift the advocate chose from incentive.choices)",
+    )
+    description: str = Field(
+        "a thank-you voucher", min_length=1, max_length=200, description="the reward in plain words"
+    )
+    code_prefix: str = Field(
+        "THANKS-", pattern=r"^[A-Z0-9-]{0,12}$", description="capitals, digits and -, 0-12 long"
+    )
+    approval: bool = Field(
+        False, description="true or false: hold each reward until you approve it"
+    )
+
+
+class Referrals(Section):
+    cool_down_days: float = Field(60, ge=0, le=3650, description="days between two asks, 0-3650")
+    yearly_cap: int = Field(3, ge=0, le=52, description="asks a customer gets in 12 months, 0-52")
+    score_window_days: float = Field(
+        180, ge=1, le=3650, description="days a score counts as recent, 1-3650"
+    )
+    ask_delay_days: float = Field(
+        1, ge=0, le=60, description="days between the moment and the ask, 0-60"
+    )
+    introductions_per_hour: int = Field(
+        10, ge=1, le=1000, description="introduce-a-friend forms one advocate may send an hour"
+    )
+    incentive: Incentive = Incentive()
+    reward: RewardSettings = RewardSettings()
+    materials: list[Material] = Field([], max_length=10, description="files to attach")
+    links: list[Link] = Field([], max_length=10, description="links to show")
+
+
 class Settings(Section):
     business: Business
     server: Server = Server()
@@ -182,6 +239,7 @@ class Settings(Section):
     send_window: SendWindowSettings = SendWindowSettings()
     answers: Answers = Answers()
     recovery: Recovery = Recovery()
+    referrals: Referrals = Referrals()
 
 
 @dataclass(frozen=True)
@@ -237,6 +295,14 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems += validation_problems(exc, Settings, label)
+    else:
+        for n, material in enumerate(settings.referrals.materials):
+            if not (path.parent / material.file).is_file():
+                problems.append(
+                    Problem(
+                        label, f"referrals.materials.{n}.file", f"file not found: {material.file}"
+                    )
+                )
     surveys, survey_problems = load_surveys(path.parent / "surveys", path.parent)
     problems += survey_problems
     if problems:

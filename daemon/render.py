@@ -8,9 +8,11 @@ The MIME envelope is written here rather than by `email.message.EmailMessage`: t
 and flattens a message in ~2.5 ms (the daemon's first bottleneck), and its folder turns long ASCII
 values such as List-Unsubscribe URLs into RFC 2047 encoded-words, which breaks them. The shape
 written here is small and fixed: multipart/alternative, text/plain then text/html, both UTF-8 in
-quoted-printable; header text goes through `one_line` and non-ASCII text becomes base64
-encoded-words, so no value can ever start a header of its own. The tests parse every shape back
-with the stdlib parser (`email.policy.default`).
+quoted-printable; with attachments, that alternative is the first part of a multipart/mixed and
+each attachment follows in base64. Header text goes through `one_line` and non-ASCII text becomes
+base64 encoded-words (RFC 2231 parameters for attachment filenames), so no value can ever start
+a header of its own. The tests parse every shape back with the stdlib parser
+(`email.policy.default`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import os
 import re
 import secrets
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import css_inline
@@ -89,6 +93,85 @@ KINDS: dict[str, Kind] = {
         "a short, human note to a detractor (recovery.we_hear_you)",
         {"customer_name": "Sam", "unsubscribe_url": "https://vouch.example.com/u/sample-token"},
     ),
+    "referral_ask": Kind(
+        "the referral ask to a promoter at a moment: the personal link, the incentive, materials",
+        {
+            "customer_name": "Sam",
+            # "project_completed", "testimonial", "referral_won" or "survey_answer"
+            "moment": "project_completed",
+            "referral_url": "https://vouch.example.com/r/sam-k3x9q",
+            "introduce_url": "https://vouch.example.com/r/sam-k3x9q/introduce",
+            "education_url": "https://harborlane.example/recommending-us",  # or None
+            "incentive": (  # or None
+                "As a thank-you, we give you a £50 voucher for every friend who becomes a client."
+            ),
+            "incentive_choices": ["a £50 voucher", "£50 to the Harbour Food Bank"],  # maybe []
+            "materials": [  # the attachments' names
+                {"name": "Harbor Lane Renovations brochure 2026.pdf"},
+                {"name": "Harbor Lane Renovations.vcf"},
+            ],
+            "links": [
+                {"title": "Our recent projects", "url": "https://harborlane.example/projects"},
+                {"title": "What our clients say", "url": "https://harborlane.example/reviews"},
+            ],
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
+    "advocate_thanks": Kind(
+        "to the advocate at once after they introduce a friend: thanks and what happens next",
+        {
+            "customer_name": "Sam",
+            "friend_name": "Alex Morgan",  # or None
+            "expects_contact": True,
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
+    "friend_note": Kind(
+        "a short personal note to a referred friend who agreed to be contacted",
+        {
+            "friend_name": "Alex",  # or None
+            "advocate_name": "Sam Carter",
+            "need": "A new kitchen, ideally before the summer.",  # or None
+            "unsubscribe_url": "https://vouch.example.com/u/sample-friend-token",
+        },
+    ),
+    "owner_referral": Kind(
+        "to the owner at once when an advocate introduces a friend",
+        {
+            "advocate": {"name": "Sam Carter", "email": "sam@example.com"},
+            "friend": {"name": "Alex Morgan", "email": "alex@example.net", "phone": "07700 900123"},
+            "need": "A new kitchen, ideally before the summer.",  # need, timing, relationship:
+            "timing": "Within the next three months",  # each may be None
+            "relationship": "Neighbour",
+            "expects_contact": True,
+            "advocate_introduces": False,
+            "grade": "B",  # "A", "B" or "C"
+            "flag": None,  # or why it may be a self-referral
+            "referral_id": "r_8f3k2m9x",
+            "status_command": "vouch referral r_8f3k2m9x contacted",
+        },
+    ),
+    "advocate_update": Kind(
+        "news to the advocate as their referral moves: contacted, meeting, lost",
+        {
+            "customer_name": "Sam",
+            "friend_name": "Alex Morgan",  # or None
+            "status": "contacted",  # "contacted", "meeting" or "lost"
+            # the owner's words, or None
+            "note": "Alex and I had a good chat on the phone this morning.",
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
+    "advocate_reward": Kind(
+        "to the advocate when their referral became business: thanks and the reward",
+        {
+            "customer_name": "Sam",
+            "friend_name": "Alex Morgan",  # or None
+            "reward": "a £50 voucher",
+            "reward_code": "HARBOR-7Q2M-50",  # or None
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
 }
 
 #: Variables every template gets besides its kind's own (`subject` only in the message bodies).
@@ -107,6 +190,28 @@ class RenderedEmail:
     html: str  # CSS inlined
     text: str
     message: bytes  # the flattened RFC 5322 message, CRLF line endings
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an email, such as the owner's brochure or vCard.
+
+    Any filename is accepted: it is sent as `attachment_filename(filename)` shows. The content
+    type must be a plain `type/subtype` without parameters, and neither multipart/* nor
+    message/* (which base64 may not carry); anything else is a ValueError.
+    """
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        kind, _, _ = self.content_type.partition("/")
+        if not _MEDIA_TYPE.fullmatch(self.content_type) or kind.lower() in _COMPOSITE:
+            raise ValueError(
+                f"not a content type for an attachment: {self.content_type!r} "
+                "(write type/subtype, such as application/pdf or text/vcard)"
+            )
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -135,11 +240,33 @@ _OWN_FIELDS = frozenset(
 _FOLD_AT = 76  # RFC 2047's limit for lines with encoded-words; within RFC 5322's 78
 _LONGEST_WORD = 900  # RFC 5322 allows 998 characters a line
 _CHUNK = 36  # UTF-8 bytes an encoded-word carries: 48 base64 characters, 60 in all
+_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"  # RFC 6838 restricted-name
+_MEDIA_TYPE = re.compile(f"{_NAME}/{_NAME}")
+_COMPOSITE = frozenset({"multipart", "message"})
+_FILENAME_BYTES = 200  # UTF-8 bytes of an attachment's filename: room in any file system's 255
+_EXTENSION_BYTES = 16  # a longer "extension" is not kept when a filename is shortened
+_PARAM_WIDTH = 56  # characters of a parameter value a line: lines stay within 76
+_ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 2231 attribute-char besides letters and digits
 
 
 def one_line(value: str) -> str:
     """Header-safe text: control characters dropped, all whitespace (CR, LF too) one space."""
     return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def attachment_filename(name: str) -> str:
+    """The filename an attachment is sent under: one line, no control characters, no double
+    quotes (they become '), backslashes or slashes (they become _), no leading or trailing dots
+    and spaces, at most 200 bytes of UTF-8 keeping a short extension; "attachment" if empty."""
+    name = one_line(name.replace('"', "'").replace("\\", "_").replace("/", "_")).strip(". ")
+    if len(name.encode("utf-8")) > _FILENAME_BYTES:
+        stem, extension = os.path.splitext(name)
+        if len(extension.encode("utf-8")) > _EXTENSION_BYTES:
+            stem, extension = name, ""
+        keep = _FILENAME_BYTES - len(extension.encode("utf-8"))
+        stem = stem.encode("utf-8")[:keep].decode("utf-8", "ignore").rstrip(". ")
+        name = stem + extension
+    return name or "attachment"
 
 
 def new_message_id(domain: str) -> str:
@@ -187,9 +314,11 @@ class Renderer:
         to_name: str | None = None,
         message_id: str,
         headers: Mapping[str, str] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> RenderedEmail:
-        """Build one email. Raises TemplateError for an owner's template mistake, ValueError for
-        a caller's (unknown kind, context names other than the kind's sample, a bad address)."""
+        """Build one email, with the attachments (if any) after the text and HTML. Raises
+        TemplateError for an owner's template mistake, ValueError for a caller's (unknown kind,
+        context names other than the kind's sample, a bad address)."""
         spec = _kind(kind)
         if context.keys() != spec.sample.keys():
             wanted, got = sorted(spec.sample), sorted(context)
@@ -203,7 +332,9 @@ class Renderer:
         variables["subject"] = subject
         text = self._body(kind, text_template, variables)
         html = self._body(kind, html_template, variables)
-        message = self._message(subject, text, html, to_email, to_name, message_id, headers)
+        message = self._message(
+            subject, text, html, to_email, to_name, message_id, headers, attachments
+        )
         return RenderedEmail(subject, html, text, message)
 
     def survey_question(self, source: str) -> str:
@@ -341,10 +472,12 @@ class Renderer:
         to_name: str | None,
         message_id: str,
         headers: Mapping[str, str] | None,
+        attachments: Sequence[Attachment],
     ) -> bytes:
         if not _MESSAGE_ID.fullmatch(message_id):
             raise ValueError(f"not a Message-ID: {message_id!r}")
-        boundary = "=_" + secrets.token_hex(12)  # "=" is always escaped in quoted-printable
+        # "=" is always escaped in quoted-printable and ends base64; "-" is in neither.
+        boundary = "=_" + secrets.token_hex(12)
         head = [
             self._from,
             _address_header("To", to_name or "", to_email),
@@ -354,21 +487,29 @@ class Renderer:
             f"Message-ID: {message_id}\r\n",
         ]
         head += [_extra_header(name, value) for name, value in (headers or {}).items()]
-        head.append(
-            f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n'
-        )
+        head.append("MIME-Version: 1.0\r\n")
+        if attachments:  # multipart/mixed: the alternative below is its first part
+            mixed = "=_" + secrets.token_hex(
+                12
+            )  # as long as `boundary`: neither prefixes the other
+            head.append(f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n\r\n--{mixed}\r\n')
+        head.append(f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n')
         part = "\r\n--{}\r\nContent-Type: text/{}; charset=utf-8\r\n"
         part += "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        return b"".join(
-            (
-                "".join(head).encode("ascii"),
-                part.format(boundary, "plain").encode("ascii"),
-                _quoted_printable(text),
-                part.format(boundary, "html").encode("ascii"),
-                _quoted_printable(html),
-                f"\r\n--{boundary}--\r\n".encode("ascii"),
-            )
-        )
+        chunks = [
+            "".join(head).encode("ascii"),
+            part.format(boundary, "plain").encode("ascii"),
+            _quoted_printable(text),
+            part.format(boundary, "html").encode("ascii"),
+            _quoted_printable(html),
+        ]
+        if not attachments:
+            chunks.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
+        else:
+            chunks.append(f"\r\n--{boundary}--".encode("ascii"))
+            chunks += [_attachment_part(mixed, attachment) for attachment in attachments]
+            chunks.append(f"\r\n--{mixed}--\r\n".encode("ascii"))
+        return b"".join(chunks)
 
 
 def _kind(kind: str) -> Kind:
@@ -384,6 +525,71 @@ def _quoted_printable(body: str) -> bytes:
     """UTF-8, CRLF lines ending in one, quoted-printable: 7-bit, lines of at most 76."""
     lines = body.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n") + "\r\n"
     return binascii.b2a_qp(lines.encode("utf-8"), istext=True)  # a CRLF present → CRLF soft breaks
+
+
+def _attachment_part(boundary: str, attachment: Attachment) -> bytes:
+    """One attachment as a MIME part, its delimiter first: base64 in lines of 76, CRLF."""
+    filename = attachment_filename(attachment.filename)
+    content_type = [
+        f"{attachment.content_type.lower()};",
+        *_parameter("name", _ascii_filename(filename)),
+    ]
+    head = (
+        f"\r\n--{boundary}\r\n"
+        + _fold("Content-Type", content_type)
+        + _fold("Content-Disposition", ["attachment;", *_parameter("filename", filename)])
+        + "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    body = base64.encodebytes(attachment.data).replace(b"\n", b"\r\n")
+    return head.encode("ascii") + body.removesuffix(b"\r\n")
+
+
+def _ascii_filename(filename: str) -> str:
+    """A plain-ASCII stand-in for a filename, for mail apps that ignore RFC 2231: accents
+    dropped ("Broschüre.pdf" → "Broschure.pdf"), other characters and "?" become "_", and a
+    name left without letters or digits becomes "attachment" with its extension."""
+    chars = []
+    for char in unicodedata.normalize("NFKD", filename):
+        if char.isascii():
+            chars.append("_" if char == "?" else char)
+        elif not unicodedata.combining(char):
+            chars.append("_")
+    name = attachment_filename(re.sub("_+", "_", "".join(chars)))  # NFKD makes ＂ a " again
+    stem, extension = os.path.splitext(name)
+    if not any(char.isalnum() for char in stem):
+        name = "attachment" + (extension if extension[1:].isalnum() else "")
+    return name
+
+
+def _parameter(name: str, value: str) -> list[str]:
+    """A MIME parameter (value from `attachment_filename`) as words for `_fold`, joined by ";".
+
+    Plain ASCII is quoted (`name="value"`); anything else, and ASCII holding "=?" (which mail
+    apps would decode as an RFC 2047 word), is RFC 2231 `name*=utf-8''percent-encoded`. A long
+    value is split into RFC 2231 continuations (`name*0`, `name*1` ...), between characters.
+    """
+    if value.isascii() and "=?" not in value:
+        pieces = [value[i : i + _PARAM_WIDTH] for i in range(0, len(value), _PARAM_WIDTH)]
+        words = (
+            [f'{name}="{value}"']
+            if len(pieces) == 1
+            else [f'{name}*{n}="{piece}"' for n, piece in enumerate(pieces)]
+        )
+    else:
+        pieces, piece = [], "utf-8''"
+        for char in value:
+            encoded = quote(char, safe=_ATTR_CHARS)
+            if len(piece) + len(encoded) > _PARAM_WIDTH:
+                pieces.append(piece)
+                piece = ""
+            piece += encoded
+        pieces.append(piece)
+        words = (
+            [f"{name}*={pieces[0]}"]
+            if len(pieces) == 1
+            else [f"{name}*{n}*={piece}" for n, piece in enumerate(pieces)]
+        )
+    return [word + ";" for word in words[:-1]] + words[-1:]
 
 
 def _ascii_domain(domain: str) -> str:

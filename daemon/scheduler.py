@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from daemon import referrals
 from daemon.answers import answer_invitation
 from daemon.compose import enqueue_email
+from daemon.engine.asks import Moment
 from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
 from daemon.engine.window import in_window, next_in_window
@@ -66,6 +68,7 @@ class Scheduler:
         done += await self.send_reminders()
         done += await self.confirm_clicks()
         done += await self.alert_complaints()
+        done += await referrals.sweep(self.services)
         return done
 
     # events → invitations -------------------------------------------------------------------
@@ -85,6 +88,7 @@ class Scheduler:
             customer = customers.get(stored.customer_id or 0)
             if stored.type == "complaint.resolved":
                 await self._resolve(stored)
+            await self._referral_moment(stored, customer)
             plans = self._plans(stored, customer, suppressed, last)
             decided.append((stored.seq, stored.customer_id, plans))
         await store.settle_events(decided, services.clock.now())
@@ -119,6 +123,54 @@ class Scheduler:
                 log.debug("no %s survey for %d: %s", survey.id, customer.id, decided.reason)
                 plans.append(NewInvitation(survey.id, None, None, reason=decided.reason))
         return plans
+
+    async def _referral_moment(self, stored: StoredEvent, customer: Customer | None) -> None:
+        """Events that are referral moments, or move a referral on."""
+        services = self.services
+        if stored.type == "referral.status_changed":
+            await self._status_event(stored)
+        if customer is None:
+            return
+        if stored.type == "project.completed":
+            await referrals.consider(
+                services, customer, Moment.PROJECT_COMPLETED, f"event:{stored.id}"
+            )
+        elif stored.type == "testimonial.received":
+            text = str(stored.data.get("text") or "").strip()
+            solicited = stored.data.get("solicited") is not False  # only explicit praise asks
+            if text:
+                await services.store.add_testimonial(
+                    customer.id,
+                    text,
+                    str(stored.data.get("source") or "event"),
+                    solicited,
+                    f"event:{stored.id}",
+                    stored.occurred_at,
+                )
+            if not solicited:  # praise nobody asked for: the moment to ask
+                await referrals.consider(
+                    services, customer, Moment.TESTIMONIAL, f"event:{stored.id}"
+                )
+
+    async def _status_event(self, stored: StoredEvent) -> None:
+        data = stored.data
+        referral = await self.services.store.referral(str(data.get("referral") or ""))
+        if referral is None:
+            log.warning("event %s: no referral %r", stored.id, data.get("referral"))
+            return
+        value = data.get("value")
+        share = data.get("share")
+        try:
+            await referrals.change_status(
+                self.services,
+                referral,
+                str(data.get("status") or ""),
+                value=float(value) if isinstance(value, int | float) else None,
+                note=str(data["note"]) if data.get("note") else None,
+                share=share if isinstance(share, bool) else None,
+            )
+        except referrals.ReferralError as exc:
+            log.warning("event %s: %s", stored.id, exc)
 
     async def _resolve(self, stored: StoredEvent) -> None:
         """complaint.resolved: data.complaint_id closes that one; else all of the customer's."""

@@ -45,8 +45,9 @@ def write_business(root: Path, changes: dict[str, Any] | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "templates").exists():
         shutil.copytree(REPO / "templates", root / "templates")
-    if (REPO / "surveys").exists() and not (root / "surveys").exists():
-        shutil.copytree(REPO / "surveys", root / "surveys")
+    for folder in ("surveys", "materials"):
+        if (REPO / folder).exists() and not (root / folder).exists():
+            shutil.copytree(REPO / folder, root / folder)
     path = root / "config.toml"
     path.write_text(tomli_w.dumps(merge(BASE_CONFIG, changes or {})))
     return path

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from daemon.engine.clicks import Click
+from daemon.engine.grades import Introduction
 from daemon.events import EventIn
 from daemon.outbox import NewEmail, OutboxRow, Settlement, State
 
@@ -110,6 +111,103 @@ class Store(Protocol):
     ) -> int: ...
     async def customer_history(self, customer_id: int, limit: int) -> list[HistoryLine]: ...
 
+    # the referral engine
+    async def ask_facts(
+        self, customer_id: int
+    ) -> tuple[str | None, int, tuple[int, datetime] | None, list[datetime]]: ...
+    async def add_ask(
+        self,
+        customer_id: int,
+        moment: str,
+        source: str,
+        *,
+        state: str,
+        reason: str | None,
+        due_at: datetime | None,
+        expires_at: datetime | None,
+        now: datetime,
+    ) -> int | None: ...
+    async def update_ask(
+        self, ask_id: int, *, state: str, reason: str | None, due_at: datetime | None
+    ) -> None: ...
+    async def ask_sent(self, ask_id: int, at: datetime) -> None: ...
+    async def due_asks(self, now: datetime, limit: int) -> list[AskRow]: ...
+    async def waiting_asks(self, now: datetime, limit: int) -> list[tuple[AskRow, bool]]: ...
+    async def asks_of(self, customer_id: int) -> list[AskRow]: ...
+    async def ensure_advocate(self, customer_id: int, now: datetime) -> Advocate: ...
+    async def advocate_by_code(self, code: str) -> Advocate | None: ...
+    async def advocate(self, advocate_id: int) -> Advocate | None: ...
+    async def add_testimonial(
+        self,
+        customer_id: int,
+        text: str,
+        source: str,
+        solicited: bool,
+        origin: str,
+        at: datetime,
+    ) -> int | None: ...
+    async def sent_email(self, message_id: str) -> tuple[int, int | None, str] | None: ...
+    async def add_reply(
+        self,
+        *,
+        customer_id: int | None,
+        outbox_id: int | None,
+        from_addr: str,
+        subject: str | None,
+        text: str,
+        verdict: str,
+        explanation: str,
+        dedupe: str,
+        at: datetime,
+    ) -> int | None: ...
+    async def has_history(self, email: str) -> bool: ...
+    async def add_referral(
+        self,
+        advocate_id: int,
+        intro: Introduction,
+        *,
+        grade: str,
+        channel: str,
+        flag: str | None,
+        friend_customer_id: int | None,
+        now: datetime,
+    ) -> Referral: ...
+    async def referral(self, public_id: str) -> Referral | None: ...
+    async def referral_by_id(self, referral_id: int) -> Referral | None: ...
+    async def referrals_since(self, advocate_id: int, since: datetime) -> int: ...
+    async def unnotified_referrals(self, limit: int) -> list[Referral]: ...
+    async def referral_notified(self, referral_id: int) -> None: ...
+    async def move_referral(
+        self,
+        referral_id: int,
+        status: str,
+        *,
+        value: float | None,
+        note: str | None,
+        shared: bool,
+        now: datetime,
+    ) -> None: ...
+    async def unnotified_steps(self, limit: int) -> list[Step]: ...
+    async def step_notified(self, step_id: int) -> None: ...
+    async def create_reward(
+        self,
+        referral: Referral,
+        *,
+        description: str,
+        kind: str,
+        code_prefix: str,
+        approval: bool,
+        now: datetime,
+    ) -> Reward: ...
+    async def load_reward_codes(self, codes: Sequence[str], now: datetime, state: str) -> int: ...
+    async def approve_reward(self, referral_id: int, now: datetime) -> Reward | None: ...
+    async def unnotified_rewards(self, limit: int) -> list[Reward]: ...
+    async def reward_notified(self, reward_id: int) -> None: ...
+    async def rewards_of(self, advocate_id: int) -> list[Reward]: ...
+
+    async def referral_facts(self) -> list[tuple[Any, ...]]: ...
+    async def tags_by_kind(self) -> list[tuple[str, int, int]]: ...
+
     # reports (daemon.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...
     async def sent_tallies(self) -> list[tuple[str, str, int, int]]: ...
@@ -202,3 +300,61 @@ class ComplaintAlert:
 class HistoryLine:
     at: datetime
     what: str
+
+
+@dataclass(frozen=True)
+class AskRow:
+    id: int
+    customer_id: int
+    moment: str
+    source: str
+    state: str
+    reason: str | None
+    due_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Advocate:
+    id: int
+    customer_id: int
+    code: str
+
+
+@dataclass(frozen=True)
+class Referral:
+    id: int
+    public_id: str
+    advocate_id: int
+    friend_name: str | None
+    friend_email: str | None
+    friend_phone: str | None
+    need: str | None
+    timing: str | None
+    relationship: str | None
+    expects_contact: bool
+    advocate_introduces: bool
+    reward_choice: str | None
+    grade: str
+    channel: str
+    flag: str | None
+    status: str
+    value: float | None
+
+
+@dataclass(frozen=True)
+class Step:
+    id: int
+    referral: Referral
+    status: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Reward:
+    id: int
+    referral_id: int
+    advocate_id: int
+    description: str
+    code: str | None
+    state: str

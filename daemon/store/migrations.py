@@ -135,4 +135,117 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX complaints_unalerted ON complaints(id) WHERE alerted = 0;
         """,
     ),
+    (
+        3,
+        "the referral engine: advocates, asks, testimonials, replies, referrals, rewards",
+        """
+        CREATE TABLE advocates (
+            id          INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL UNIQUE REFERENCES customers(id),
+            code        TEXT NOT NULL UNIQUE,           -- /r/{code}: unguessable, stable
+            created_at  INTEGER NOT NULL
+        );
+
+        CREATE TABLE asks (                             -- one row per moment considered
+            id          INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            moment      TEXT NOT NULL,                  -- project_completed, testimonial, ...
+            source      TEXT NOT NULL,                  -- what made the moment (event, reply...)
+            state       TEXT NOT NULL,                  -- waiting, scheduled, sent, skipped
+            reason      TEXT,                           -- why not (skipped), what for (waiting)
+            due_at      INTEGER,
+            expires_at  INTEGER,                        -- a waiting moment lapses after this
+            sent_at     INTEGER,
+            created_at  INTEGER NOT NULL,
+            UNIQUE (moment, source)
+        );
+        CREATE INDEX asks_due ON asks(due_at) WHERE state = 'scheduled';
+        CREATE INDEX asks_waiting ON asks(customer_id) WHERE state = 'waiting';
+        CREATE INDEX asks_customer ON asks(customer_id, sent_at);
+
+        CREATE TABLE testimonials (
+            id          INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            text        TEXT NOT NULL,
+            source      TEXT NOT NULL,                  -- email, review, owner, reply
+            solicited   INTEGER NOT NULL,
+            origin      TEXT NOT NULL UNIQUE,           -- the event id or reply id it came from
+            received_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE replies (                          -- inbound replies to Vouch emails
+            id          INTEGER PRIMARY KEY,
+            customer_id INTEGER REFERENCES customers(id),
+            outbox_id   INTEGER REFERENCES outbox(id),
+            from_addr   TEXT NOT NULL,
+            subject     TEXT,
+            text        TEXT NOT NULL,                  -- the new part, quotes stripped
+            verdict     TEXT NOT NULL,                  -- score, praise, other, unmatched
+            explanation TEXT NOT NULL,                  -- why, in words, for the owner
+            dedupe      TEXT NOT NULL UNIQUE,
+            received_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE referrals (
+            id                  INTEGER PRIMARY KEY,
+            public_id           TEXT NOT NULL UNIQUE,   -- in the API and CLI, never the row id
+            advocate_id         INTEGER NOT NULL REFERENCES advocates(id),
+            friend_customer_id  INTEGER REFERENCES customers(id),
+            friend_name         TEXT,
+            friend_email        TEXT,
+            friend_phone        TEXT,
+            need                TEXT,
+            timing              TEXT,
+            relationship        TEXT,
+            expects_contact     INTEGER NOT NULL,
+            advocate_introduces INTEGER NOT NULL,
+            public_thanks_ok    INTEGER NOT NULL DEFAULT 0,
+            reward_choice       TEXT,
+            grade               TEXT NOT NULL,          -- A, B, C
+            channel             TEXT NOT NULL,          -- introduce (advocate), landing (friend)
+            flag                TEXT,                   -- e.g. a self-referral: no reward
+            status              TEXT NOT NULL,          -- new, contacted, meeting, won, lost
+            value               REAL,
+            created_at          INTEGER NOT NULL,
+            updated_at          INTEGER NOT NULL,
+            contacted_at        INTEGER,
+            closed_at           INTEGER,
+            notified            INTEGER NOT NULL DEFAULT 0  -- owner, advocate, friend emails queued
+        );
+        CREATE INDEX referrals_unnotified ON referrals(id) WHERE notified = 0;
+        CREATE INDEX referrals_advocate ON referrals(advocate_id, created_at);
+
+        CREATE TABLE referral_steps (
+            id          INTEGER PRIMARY KEY,
+            referral_id INTEGER NOT NULL REFERENCES referrals(id),
+            status      TEXT NOT NULL,
+            note        TEXT,
+            shared      INTEGER NOT NULL,               -- the advocate is to be told
+            notified    INTEGER NOT NULL DEFAULT 0,     -- and the note is in the outbox
+            at          INTEGER NOT NULL
+        );
+        CREATE INDEX referral_steps_unnotified ON referral_steps(id) WHERE notified = 0;
+        CREATE INDEX referral_steps_referral ON referral_steps(referral_id, at);
+
+        CREATE TABLE rewards (
+            id          INTEGER PRIMARY KEY,
+            referral_id INTEGER NOT NULL UNIQUE REFERENCES referrals(id),  -- never two
+            advocate_id INTEGER NOT NULL REFERENCES advocates(id),
+            description TEXT NOT NULL,
+            code        TEXT,
+            state       TEXT NOT NULL,                  -- awaiting_approval, awaiting_code, issued
+            created_at  INTEGER NOT NULL,
+            issued_at   INTEGER,
+            notified    INTEGER NOT NULL DEFAULT 0      -- the thank-you with the reward is queued
+        );
+        CREATE INDEX rewards_unnotified ON rewards(id) WHERE notified = 0 AND state = 'issued';
+
+        CREATE TABLE reward_codes (                     -- a pool the owner loads
+            code        TEXT PRIMARY KEY,
+            reward_id   INTEGER UNIQUE REFERENCES rewards(id),
+            loaded_at   INTEGER NOT NULL
+        );
+        CREATE INDEX reward_codes_free ON reward_codes(loaded_at) WHERE reward_id IS NULL;
+        """,
+    ),
 ]

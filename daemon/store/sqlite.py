@@ -9,11 +9,12 @@ import aiosqlite
 from daemon.store.events_sql import EventsSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.outbox_sql import OutboxSQL
+from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
 from daemon.store.surveys_sql import SurveysSQL
 
 
-class SQLiteStore(EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL):
+class SQLiteStore(EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL, ReferralsSQL):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
         """Open (creating if needed) and migrate the store at path."""

@@ -13,7 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from daemon import __version__
 from daemon.services import Services
-from daemon.web import api, pages, reports
+from daemon.web import api, pages, referral_pages, referrals_api, reports
 from daemon.web.limits import BodyLimit
 
 _HERE = Path(__file__).parent
@@ -26,6 +26,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api.admin)
     app.include_router(pages.router)
+    app.include_router(referral_pages.router)
+    app.include_router(referrals_api.router)
     app.include_router(reports.router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ def _services(request: Request) -> Services:
     return found
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.pages
     context["business"] = _services(request).config.settings.business
     response = templates.TemplateResponse(request, name, context, status_code=status)
@@ -34,8 +34,8 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     return response
 
 
-def _not_found(request: Request) -> HTMLResponse:
-    return _page(
+def not_found(request: Request) -> HTMLResponse:
+    return page(
         request,
         "message.html",
         404,
@@ -45,7 +45,7 @@ def _not_found(request: Request) -> HTMLResponse:
 
 
 def _closed(request: Request) -> HTMLResponse:
-    return _page(
+    return page(
         request,
         "message.html",
         410,
@@ -64,10 +64,10 @@ async def _invitation(request: Request, token: str) -> tuple[Invitation, int | N
 
 
 @router.get("/s/{token}")
-async def survey_page(request: Request, token: str) -> Response:
+async def surveypage(request: Request, token: str) -> Response:
     found = await _invitation(request, token)
     if found is None:
-        return _not_found(request)
+        return not_found(request)
     invitation, score = found
     services = _services(request)
     if (
@@ -107,7 +107,7 @@ def _survey_form(
         if chosen is not None
         else "Anything you would like to add?"
     )
-    return _page(
+    return page(
         request,
         "survey.html",
         400 if error else 200,
@@ -129,7 +129,7 @@ def _survey_form(
 async def survey_answer(request: Request, token: str) -> Response:
     found = await _invitation(request, token)
     if found is None:
-        return _not_found(request)
+        return not_found(request)
     invitation, _ = found
     services = _services(request)
     form = await request.form()
@@ -155,7 +155,7 @@ async def survey_answer(request: Request, token: str) -> Response:
         return _closed(request)
     previous = await services.store.invitation_response(invitation.id)
     plain = survey_token(services.signer, invitation.public_id, None)
-    return _page(
+    return page(
         request,
         "thanks.html",
         segment=segment(score).value,
@@ -173,14 +173,14 @@ def _score(value: object) -> int | None:
 
 
 @router.get("/u/{token}")
-async def unsubscribe_page(request: Request, token: str) -> Response:
+async def unsubscribepage(request: Request, token: str) -> Response:
     services = _services(request)
     public_id = read_unsubscribe_token(services.signer, token)
     customer = await services.store.customer_by_public_id(public_id) if public_id else None
     if customer is None:
-        return _not_found(request)
+        return not_found(request)
     done = await services.store.suppression_reason(customer.email) is not None
-    return _page(request, "unsubscribe.html", email=customer.email, done=done, action=f"/u/{token}")
+    return page(request, "unsubscribe.html", email=customer.email, done=done, action=f"/u/{token}")
 
 
 @router.post("/u/{token}")
@@ -190,6 +190,6 @@ async def unsubscribe(request: Request, token: str) -> Response:
     public_id = read_unsubscribe_token(services.signer, token)
     customer = await services.store.customer_by_public_id(public_id) if public_id else None
     if customer is None:
-        return _not_found(request)
+        return not_found(request)
     await services.store.suppress(customer.email, "unsubscribed", services.clock.now())
-    return _page(request, "unsubscribe.html", email=customer.email, done=True, action=f"/u/{token}")
+    return page(request, "unsubscribe.html", email=customer.email, done=True, action=f"/u/{token}")

@@ -1,0 +1,95 @@
+"""Grading a referral, and checking the introduce-a-friend form.
+
+Not every referral is equal: a name and an address is a lead (C); a friend who asked for a
+recommendation and expects contact, with a need given, is B; an advocate who makes the
+introduction or sets up the meeting is A.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+MAX_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class Introduction:
+    """What the form captures: who, what they need, how soon, how to reach them, consent."""
+
+    friend_name: str | None
+    friend_email: str | None
+    friend_phone: str | None
+    need: str | None
+    timing: str | None
+    relationship: str | None
+    expects_contact: bool
+    advocate_introduces: bool
+    public_thanks_ok: bool = False
+    reward_choice: str | None = None
+
+
+def grade(intro: Introduction) -> str:
+    if intro.advocate_introduces:
+        return "A"
+    if intro.expects_contact and intro.need:
+        return "B"
+    return "C"
+
+
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
+
+
+def check(
+    form: dict[str, str], reward_choices: list[str]
+) -> tuple[Introduction | None, dict[str, str]]:
+    """Validate the submitted form: an Introduction, or the problems by field, in words."""
+
+    def text(name: str, limit: int = 200) -> str | None:
+        value = (
+            " ".join(form.get(name, "").split()) if name != "need" else form.get(name, "").strip()
+        )
+        if len(value) > limit:
+            problems[name] = f"please keep this under {limit} characters"
+        return value or None
+
+    problems: dict[str, str] = {}
+    name = text("friend_name", 120)
+    email = text("friend_email", 254)
+    phone = text("friend_phone", 30)
+    need = text("need", MAX_TEXT)
+    timing = text("timing", 200)
+    relationship = text("relationship", 200)
+    if not name:
+        problems["friend_name"] = "please give your friend's name"
+    if email:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            problems["friend_email"] = f"this does not look like an email address ({exc})"
+    if phone and not _PHONE.match(phone):
+        problems["friend_phone"] = "digits, spaces and + ( ) - only"
+    if not email and not phone:
+        problems.setdefault("friend_email", "please give an email address or a phone number")
+    choice = text("reward_choice", 200)
+    if choice and choice not in reward_choices:
+        problems["reward_choice"] = "please pick one of the rewards offered"
+    if problems:
+        return None, problems
+    return (
+        Introduction(
+            friend_name=name,
+            friend_email=email,
+            friend_phone=phone,
+            need=need,
+            timing=timing,
+            relationship=relationship,
+            expects_contact=form.get("expects_contact") == "yes",
+            advocate_introduces=form.get("advocate_introduces") == "yes",
+            public_thanks_ok=form.get("public_thanks_ok") == "yes",
+            reward_choice=choice,
+        ),
+        {},
+    )

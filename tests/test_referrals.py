@@ -1,0 +1,456 @@
+"""The referral engine end to end: moments → asks (with materials) → introductions →
+follow-up → rewards → sources; fake clock, real app, real store, real SMTP server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from loop import AUTH, Loop, path_of, text_of
+
+from daemon.clock import FakeClock
+from daemon.metrics import Metrics
+from daemon.render import Renderer
+from daemon.services import Services
+from daemon.store import SQLiteStore
+from daemon.web import create_app
+
+from smtp_server import SmtpServer
+
+OWNER = "owner@harborlane.example"
+ANN = "ann@example.com"
+
+
+@pytest.fixture
+async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
+    smtp = {"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
+    referrals = {
+        "materials": [
+            {"file": "materials/brochure.pdf", "name": "Harbor Lane brochure.pdf"},
+            {"file": "materials/harbor-lane.vcf"},
+        ],
+        "links": [{"title": "Recent projects", "url": "https://harborlane.example/projects"}],
+        "incentive": {
+            "text": "For every friend who becomes a client, a £50 voucher.",
+            "choices": ["a £50 voucher", "£50 to the Harbour Food Bank"],
+        },
+    }
+    config = make_config({"email": {"transport": "smtp", "smtp": smtp}, "referrals": referrals})
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
+    store = await SQLiteStore.open(config.store_path)
+    services = Services(config, Renderer(config, clock), store, clock, Metrics())
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as client:
+        loop = Loop.build(services, smtp_server, client)
+        yield loop
+        await loop.sender.transport.aclose()
+    await store.close()
+
+
+def to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:
+    return [m for m in messages if m["To"].addresses[0].addr_spec == address]
+
+
+async def score(loop: Loop, email: str, value: int, when: str = "2026-03-02T09:00:00Z") -> None:
+    answer = await loop.client.post(
+        "/v1/responses",
+        json={
+            "customer": {"email": email},
+            "survey": "post_purchase",
+            "score": value,
+            "answered_at": when,
+        },
+        headers=AUTH,
+    )
+    assert answer.status_code == 202, answer.text
+
+
+async def asks(loop: Loop, email: str = ANN) -> list[tuple[str, str, str | None]]:
+    customer = await loop.services.store.customer_by_email(email)
+    assert customer is not None
+    return [(a.moment, a.state, a.reason) for a in await loop.services.store.asks_of(customer.id)]
+
+
+async def get_ask(loop: Loop) -> EmailMessage:
+    """Travel until the referral ask arrives and return it."""
+    for _ in range(6):
+        await loop.travel(timedelta(hours=12), step=timedelta(hours=1))
+        found = [m for m in loop.new_mail() if m.get_content_type() == "multipart/mixed"]
+        if found:
+            (ask,) = found
+            return ask
+    raise AssertionError("no referral ask arrived")
+
+
+def codes(ask: EmailMessage) -> str:
+    found = re.search(r"/r/([A-Za-z0-9_-]+)\b", text_of(ask))
+    assert found is not None
+    return found.group(1)
+
+
+async def introduce(loop: Loop, code: str, **form: str) -> httpx.Response:
+    return await loop.client.post(f"/r/{code}/introduce", data=form)
+
+
+async def promoter_with_ask(loop: Loop, email: str = ANN) -> str:
+    await loop.event("purchase.completed", email, "2026-02-20T10:00:00Z", name="Ann Example")
+    await score(loop, email, 10)
+    await loop.event("project.completed", email, "2026-03-02T09:00:00Z", name="Ann Example")
+    return codes(await get_ask(loop))
+
+
+async def test_promoter_project_completed_gets_the_ask_with_materials(loop: Loop) -> None:
+    await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z", name="Ann Example")
+    await score(loop, ANN, 10)
+    await loop.event("project.completed", ANN, "2026-03-02T09:00:00Z", name="Ann Example")
+    await loop.run()
+    mixed = [m for m in loop.new_mail() if m.get_content_type() == "multipart/mixed"]
+    assert mixed == []  # a day later, not at once
+    ask = await get_ask(loop)
+    assert ask["To"].addresses[0].addr_spec == ANN
+    assert ask["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    attachments = {a.get_filename(): a.get_content() for a in ask.iter_attachments()}
+    assert attachments["Harbor Lane brochure.pdf"].startswith(b"%PDF")
+    assert "BEGIN:VCARD" in str(attachments["harbor-lane.vcf"])
+    body = text_of(ask)
+    assert "£50 voucher" in body and "Recent projects" in body
+    code = codes(ask)
+    landing = await loop.client.get(f"/r/{code}")
+    assert landing.status_code == 200 and "Ann thinks you would like" in landing.text
+    form = await loop.client.get(f"/r/{code}/introduce")
+    assert form.status_code == 200 and "Introduce a friend" in form.text
+    assert await asks(loop) == [("project_completed", "sent", None)]
+
+
+async def test_detractor_is_never_asked_and_the_reason_is_kept(loop: Loop) -> None:
+    await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z")
+    await score(loop, ANN, 4)
+    await loop.run()  # the owner alert and the complaint
+    loop.new_mail()
+    await loop.event("project.completed", ANN, "2026-03-02T09:00:00Z")
+    await loop.travel(timedelta(days=3), step=timedelta(hours=6))
+    assert [m for m in loop.new_mail() if m.get_content_type() == "multipart/mixed"] == []
+    ((moment, state, reason),) = await asks(loop)
+    assert (moment, state) == ("project_completed", "skipped")
+    assert reason == "a complaint is open: no asks until the owner resolves it"
+
+
+async def test_a_passive_is_not_asked(loop: Loop) -> None:
+    await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z")
+    await score(loop, ANN, 8)
+    await loop.event("project.completed", ANN, "2026-03-02T09:00:00Z")
+    await loop.run()
+    ((_, state, reason),) = await asks(loop)
+    assert state == "skipped" and reason is not None
+    assert reason.startswith("latest score 8 (passive) on 2026-03-02: only promoters are asked")
+
+
+async def test_no_recent_score_survey_first_then_the_ask(loop: Loop) -> None:
+    await loop.event("project.completed", ANN, "2026-03-02T09:00:00Z", name="Ann Example")
+    await loop.run()
+    ((_, state, reason),) = await asks(loop)
+    assert state == "waiting" and reason is not None and "no score" in reason
+    await loop.travel(timedelta(days=1, hours=2))
+    (survey,) = loop.new_mail()  # the project-completion survey goes first
+    links = {int(s): u for s, u in re.findall(r"^(\d+): (http\S+)$", text_of(survey), re.M)}
+    await loop.client.post(path_of(links[9]), data={"score": "9", "via": "form"})
+    ask = await get_ask(loop)  # the moment was carried, not lost
+    assert "Ann" in text_of(ask)
+    assert (await asks(loop))[0][1] == "sent"
+
+
+async def test_unsolicited_testimonial_is_a_moment(loop: Loop) -> None:
+    await loop.event(
+        "testimonial.received", ANN, "2026-03-02T09:00:00Z", name="Ann Example", id="t-1"
+    )
+    # the loop helper sends no data: post one with text and solicited: false
+    body = {
+        "id": "t-2",
+        "type": "testimonial.received",
+        "occurred_at": "2026-03-02T09:30:00Z",
+        "customer": {"email": "bo@example.com", "name": "Bo Lee"},
+        "data": {"text": "You saved our kitchen!", "source": "email", "solicited": False},
+    }
+    assert (await loop.client.post("/v1/events", json=body, headers=AUTH)).status_code == 202
+    solicited = {**body, "id": "t-3", "customer": {"email": "cy@example.com"}}
+    solicited["data"] = {"text": "Fine work.", "source": "review", "solicited": True}
+    assert (await loop.client.post("/v1/events", json=solicited, headers=AUTH)).status_code == 202
+    ask = await get_ask(loop)
+    assert ask["To"].addresses[0].addr_spec == "bo@example.com"
+    assert await asks(loop, "bo@example.com") == [("testimonial", "sent", None)]
+    customer = await loop.services.store.customer_by_email("cy@example.com")
+    assert customer is not None and await loop.services.store.asks_of(customer.id) == []
+
+
+async def test_cool_down_and_yearly_cap(loop: Loop) -> None:
+    code = await promoter_with_ask(loop)
+    assert code
+    for n, day in enumerate((10, 70, 140, 210, 280), start=2):
+        body = {
+            "id": f"praise-{n}",
+            "type": "testimonial.received",
+            "occurred_at": (datetime(2026, 3, 2, tzinfo=UTC) + timedelta(days=day)).isoformat(),
+            "customer": {"email": ANN},
+            "data": {"text": "Still delighted", "solicited": False},
+        }
+        loop.clock.advance(
+            datetime(2026, 3, 2, 9, 0, tzinfo=UTC) + timedelta(days=day) - loop.clock.now()
+        )
+        await loop.client.post("/v1/events", json=body, headers=AUTH)
+        await loop.travel(timedelta(days=2), step=timedelta(hours=6))
+    decided = await asks(loop)
+    assert [state for _, state, _ in decided] == [
+        "sent",  # day 0: project completed
+        "skipped",  # day 10: cool-down
+        "sent",  # day 70
+        "sent",  # day 140: the third in 12 months
+        "skipped",  # day 210: yearly cap
+        "skipped",  # day 280: yearly cap
+    ]
+    assert decided[1][2] is not None and decided[1][2].startswith("cool-down: asked on 2026-03-03")
+    assert decided[4][2] == "yearly cap: 3 asks in the last 12 months"
+
+
+async def test_introductions_graded_and_the_friend_contacted_only_with_consent(loop: Loop) -> None:
+    code = await promoter_with_ask(loop)
+    grade_a = await introduce(
+        loop,
+        code,
+        friend_name="Dee Friend",
+        friend_email="dee@example.com",
+        need="A new bathroom",
+        timing="before summer",
+        relationship="neighbour",
+        expects_contact="yes",
+        advocate_introduces="yes",
+        reward_choice="a £50 voucher",
+    )
+    assert grade_a.status_code == 200 and "Thank you, Ann!" in grade_a.text
+    grade_b = await introduce(
+        loop,
+        code,
+        friend_name="Eli",
+        friend_email="eli@example.com",
+        need="A loft",
+        expects_contact="yes",
+    )
+    grade_c = await introduce(
+        loop,
+        code,
+        friend_name="Fay",
+        friend_email="fay@example.com",
+        expects_contact="no",
+    )
+    assert grade_b.status_code == grade_c.status_code == 200
+    await loop.run()
+    mail = loop.new_mail()
+    owner = to(mail, OWNER)
+    grades = [re.search(r"Grade:\s+([ABC])", text_of(m)) for m in owner]
+    assert sorted(g.group(1) for g in grades if g) == ["A", "B", "C"]
+    assert len(to(mail, ANN)) == 3  # a thank-you for each
+    assert len(to(mail, "dee@example.com")) == 1 and "Ann" in text_of(
+        to(mail, "dee@example.com")[0]
+    )
+    assert len(to(mail, "eli@example.com")) == 1
+    assert to(mail, "fay@example.com") == []  # never without consent
+
+
+async def test_introduce_form_says_what_is_wrong(loop: Loop) -> None:
+    code = await promoter_with_ask(loop)
+    bad = await introduce(loop, code, friend_name="", friend_email="not-an-address")
+    assert bad.status_code == 400
+    assert (
+        "please give your friend&#39;s name" in bad.text
+        or "please give your friend's name" in bad.text
+    )
+    assert "this does not look like an email address" in bad.text
+    assert (await loop.client.get("/r/no-such-code")).status_code == 404
+    assert (await introduce(loop, "no-such-code", friend_name="x")).status_code == 404
+
+
+async def test_rate_limit_per_advocate(loop: Loop) -> None:
+    code = await promoter_with_ask(loop)
+    for n in range(10):
+        ok = await introduce(loop, code, friend_name=f"F{n}", friend_email=f"f{n}@example.com")
+        assert ok.status_code == 200
+    limited = await introduce(loop, code, friend_name="F11", friend_email="f11@example.com")
+    assert limited.status_code == 429
+    loop.clock.advance(timedelta(hours=1, seconds=1))
+    assert (
+        await introduce(loop, code, friend_name="G", friend_email="g@example.com")
+    ).status_code == 200
+
+
+async def referral_id(loop: Loop) -> str:
+    owner = [m for m in loop.new_mail() if m["To"].addresses[0].addr_spec == OWNER]
+    found = re.search(r"vouch referral (r_[A-Za-z0-9_-]+)", text_of(owner[-1]))
+    assert found is not None
+    return found.group(1)
+
+
+async def status(loop: Loop, rid: str, **body: Any) -> httpx.Response:
+    return await loop.client.post(f"/v1/referrals/{rid}/status", json=body, headers=AUTH)
+
+
+async def test_follow_up_contacted_won_reward_never_twice(loop: Loop) -> None:
+    code = await promoter_with_ask(loop)
+    await introduce(
+        loop,
+        code,
+        friend_name="Dee Friend",
+        friend_email="dee@example.com",
+        need="Bathroom",
+        expects_contact="yes",
+    )
+    await loop.run()
+    rid = await referral_id(loop)
+    answer = await status(loop, rid, status="contacted")
+    assert answer.status_code == 200 and answer.json()["referral"]["status"] == "contacted"
+    await loop.run()
+    (note,) = to(loop.new_mail(), ANN)
+    assert "we have been in touch with dee" in text_of(note).lower()
+    await status(loop, rid, status="meeting")  # not shared by default
+    await loop.run()
+    assert to(loop.new_mail(), ANN) == []
+    won = await status(loop, rid, status="won", value=12500)
+    assert won.json()["referral"]["value"] == 12500
+    await loop.run()
+    (thanks,) = to(loop.new_mail(), ANN)
+    reward_code = re.search(r"THANKS-[0-9A-F]{8}", text_of(thanks))
+    assert reward_code is not None and "a thank-you voucher" in text_of(thanks)
+    again = await status(loop, rid, status="won", value=12500)  # the same news twice
+    assert again.status_code == 200
+    await loop.event(
+        "referral.status_changed", ANN, "2026-03-05T10:00:00Z", id="replayed-win"
+    )  # a stray event without data changes nothing
+    await loop.run()
+    assert to(loop.new_mail(), ANN) == []
+    assert (await status(loop, rid, status="lost")).status_code == 409
+    # the advocate may be asked again after the win (subject to the cool-down)
+    decided = await asks(loop)
+    assert decided[-1][0] == "referral_won"
+
+
+async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_path: Any) -> None:
+    from daemon.referrals import change_status
+
+    services = loop.services
+    config = services.config
+    reward = config.settings.referrals.reward.model_copy(update={"kind": "pool"})
+    referrals_settings = config.settings.referrals.model_copy(update={"reward": reward})
+    settings = config.settings.model_copy(update={"referrals": referrals_settings})
+    services.config = type(config)(config.path, settings, config.secrets, config.surveys)
+    store = services.store
+    assert await store.load_reward_codes(["POOL-1", "POOL-2"], loop.clock.now(), "issued") == 2
+    code = await promoter_with_ask(loop)
+    for name in ("Dee", "Eli", "Fay"):
+        await introduce(loop, code, friend_name=name, friend_email=f"{name.lower()}@example.com")
+    await loop.run()
+    loop.new_mail()
+    advocate = await store.advocate_by_code(code)
+    assert advocate is not None
+    rows = [r for r in await store.referral_facts()]
+    assert len(rows) == 3
+    found = [await store.referral(r.public_id) for r in await _referrals(loop)]
+    for referral in found:
+        assert referral is not None
+        await change_status(services, referral, "won", value=100)
+    rewards = await store.rewards_of(advocate.id)
+    assert sorted(((r.code or ""), r.state) for r in rewards) == [
+        ("", "awaiting_code"),
+        ("POOL-1", "issued"),
+        ("POOL-2", "issued"),
+    ]
+    assert await store.load_reward_codes(["POOL-2", "POOL-3"], loop.clock.now(), "issued") == 1
+    rewards = await store.rewards_of(advocate.id)
+    assert sorted(r.code or "" for r in rewards) == ["POOL-1", "POOL-2", "POOL-3"]  # each once
+
+
+async def _referrals(loop: Loop) -> list[Any]:
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    rows = await store._read("SELECT public_id FROM referrals ORDER BY id")
+    return [type("R", (), {"public_id": r[0]}) for r in rows]
+
+
+async def test_self_referral_is_flagged_and_earns_nothing(loop: Loop) -> None:
+    code = await promoter_with_ask(loop)
+    await loop.event("purchase.completed", "bo@example.com", "2026-02-01T10:00:00Z")
+    await introduce(loop, code, friend_name="Me Again", friend_email=ANN, expects_contact="yes")
+    await introduce(loop, code, friend_name="Bo", friend_email="bo@example.com")
+    await loop.run()
+    owner = to(loop.new_mail(), OWNER)
+    flags = [text_of(m) for m in owner]
+    assert any("self-referral" in t for t in flags)
+    assert any("already a customer" in t for t in flags)
+    for ref in await _referrals(loop):
+        assert (await status(loop, ref.public_id, status="won")).status_code == 200
+    await loop.run()
+    advocate = await loop.services.store.advocate_by_code(code)
+    assert advocate is not None and await loop.services.store.rewards_of(advocate.id) == []
+
+
+async def test_landing_page_lets_the_friend_ask_for_contact(loop: Loop) -> None:
+    code = await promoter_with_ask(loop)
+    bad = await loop.client.post(
+        f"/r/{code}", data={"friend_name": "Gus", "friend_email": "gus@example.com"}
+    )
+    assert bad.status_code == 400 and "what you have in mind" in bad.text
+    ok = await loop.client.post(
+        f"/r/{code}",
+        data={"friend_name": "Gus", "friend_email": "gus@example.com", "need": "A new kitchen"},
+    )
+    assert ok.status_code == 200 and "Thank you, Gus" in ok.text
+    await loop.run()
+    mail = loop.new_mail()
+    assert re.search(r"Grade:\s+B", text_of(to(mail, OWNER)[0]))
+    assert len(to(mail, "gus@example.com")) == 1
+
+
+async def test_sources_report_on_a_seeded_set(loop: Loop) -> None:
+    from daemon.referrals import change_status
+
+    code_ann = await promoter_with_ask(loop)
+    code_bo = await promoter_with_ask(loop, "bo@example.com")
+    store, services = loop.services.store, loop.services
+    made = [
+        (code_ann, "d1@example.com", {"advocate_introduces": "yes"}, ("won", 1000.0)),
+        (code_ann, "d2@example.com", {"expects_contact": "yes", "need": "x"}, ("won", 3000.0)),
+        (code_ann, "d3@example.com", {}, ("lost", None)),
+        (code_bo, "e1@example.com", {"expects_contact": "yes", "need": "y"}, ("contacted", None)),
+    ]
+    for code, email, extra, _ in made:
+        await introduce(loop, code, friend_name="F", friend_email=email, **extra)
+    for (_, _, _, (state, value)), ref in zip(made, await _referrals(loop), strict=True):
+        referral = await store.referral(ref.public_id)
+        assert referral is not None
+        loop.clock.advance(timedelta(days=2))
+        await change_status(services, referral, state, value=value)
+    data = (await loop.client.get("/v1/referrals", headers=AUTH)).json()
+    ann, bo = data["advocates"]
+    assert ann == {
+        "advocate": "Ann Example",
+        "email": ANN,
+        "referrals": 3,
+        "by_grade": {"A": 1, "B": 1, "C": 1},
+        "contacted": 0,
+        "won": 2,
+        "value_won": 4000.0,
+        "conversion": 0.667,
+        "median_days_to_close": 3.0,
+    }
+    assert bo["referrals"] == 1 and bo["contacted"] == 1 and bo["won"] == 0
+    assert [c["email"] for c in data["champions"]] == [ANN, "bo@example.com"]
+    assert data["totals"] == {
+        "referrals": 4,
+        "won": 2,
+        "value_won": 4000.0,
+        "advocates": 2,
+        "other_customers": 0,
+    }
+    assert (await loop.client.get("/v1/referrals")).status_code == 401
