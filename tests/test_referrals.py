@@ -454,3 +454,55 @@ async def test_sources_report_on_a_seeded_set(loop: Loop) -> None:
         "other_customers": 0,
     }
     assert (await loop.client.get("/v1/referrals")).status_code == 401
+
+
+async def test_owner_moves_referrals_from_the_cli(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from daemon.cli import main
+    from helpers import ENV
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    code = await promoter_with_ask(loop)
+    await introduce(
+        loop,
+        code,
+        friend_name="Dee",
+        friend_email="dee@example.com",
+        expects_contact="yes",
+        need="Bathroom",
+    )
+    await loop.run()
+    rid = await referral_id(loop)
+    config = str(loop.services.config.path)
+    assert await asyncio.to_thread(main, ["referral", rid, "contacted", "--config", config]) == 0
+    assert (
+        await asyncio.to_thread(
+            main, ["referral", rid, "won", "--value", "900", "--config", config]
+        )
+        == 0
+    )
+    assert await asyncio.to_thread(main, ["referral", rid, "lost", "--config", config]) == 1
+    assert "cannot become lost" in capsys.readouterr().err
+    await loop.run()  # the daemon sends what the CLI recorded
+    subjects = sorted(str(m["Subject"]) for m in to(loop.new_mail(), ANN))
+    assert len(subjects) == 2
+    assert await asyncio.to_thread(main, ["report", "referrals", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "Ann Example" in out and "900.00" in out
+    assert (
+        await asyncio.to_thread(
+            main, ["report", "referrals", "--format", "json", "--config", config]
+        )
+        == 0
+    )
+    assert '"value_won": 900.0' in capsys.readouterr().out
+    codes_file = tmp_path / "codes.txt"
+    codes_file.write_text("# voucher codes\nCODE-1\nCODE-2\n\nCODE-1\n")
+    assert (
+        await asyncio.to_thread(main, ["reward", "load", str(codes_file), "--config", config]) == 0
+    )
+    assert "2 new codes in the pool" in capsys.readouterr().out
