@@ -229,6 +229,17 @@ class Referrals(Section):
     links: list[Link] = Field([], max_length=10, description="links to show")
 
 
+class Inbound(Section):
+    """Replies to Vouch emails: by POST /v1/inbound always, by SMTP when enabled here."""
+
+    smtp: bool = Field(False, description="true or false: listen for replies by SMTP")
+    host: str = Field("127.0.0.1", description="the interface the SMTP listener uses")
+    port: int = Field(2525, ge=0, le=65535, description="an integer 0-65535")
+    max_bytes: int = Field(
+        1_000_000, ge=10_000, le=50_000_000, description="the largest reply accepted, in bytes"
+    )
+
+
 class Settings(Section):
     business: Business
     server: Server = Server()
@@ -240,6 +251,7 @@ class Settings(Section):
     answers: Answers = Answers()
     recovery: Recovery = Recovery()
     referrals: Referrals = Referrals()
+    inbound: Inbound = Inbound()
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,12 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from daemon import inbound
 from daemon.clock import Clock
 from daemon.config import Config, load_config
+from daemon.engine.replies import InboundMail
 from daemon.errors import ConfigError, Problem, VouchError
+from daemon.inbound_smtp import InboundListener
 from daemon.metrics import Metrics
 from daemon.render import Renderer
 from daemon.scheduler import Scheduler
@@ -113,12 +116,16 @@ class Daemon:
                 config.store_path,
                 config.settings.email.transport,
             )
+            self.listener = await self._inbound(config)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.server.serve(sockets=[sock]))
                 tasks.create_task(self.sender.run())
                 tasks.create_task(self.scheduler.run())
                 tasks.create_task(self._stop_when_asked())
         finally:
+            listener: InboundListener | None = getattr(self, "listener", None)
+            if listener is not None:
+                await listener.stop()
             with contextlib.suppress(Exception):
                 await self.sender.transport.aclose()
             await store.close()
@@ -126,6 +133,21 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopped.set()
+
+    async def _inbound(self, config: Config) -> InboundListener | None:
+        """The optional SMTP listener for replies (inbound.smtp = true)."""
+        settings = config.settings.inbound
+        if not settings.smtp:
+            return None
+
+        async def handle(mail: InboundMail) -> None:
+            await inbound.handle(self.services, mail)
+
+        listener = await InboundListener(
+            handle, settings.host, settings.port, settings.max_bytes
+        ).start()
+        log.info("listening for replies on smtp://%s:%d", settings.host, listener.port)
+        return listener
 
     async def _stop_when_asked(self) -> None:
         await self._stopped.wait()

@@ -462,6 +462,7 @@ async def test_owner_moves_referrals_from_the_cli(
     import asyncio
 
     from daemon.cli import main
+
     from helpers import ENV
 
     for name, value in ENV.items():
@@ -506,3 +507,130 @@ async def test_owner_moves_referrals_from_the_cli(
         await asyncio.to_thread(main, ["reward", "load", str(codes_file), "--config", config]) == 0
     )
     assert "2 new codes in the pool" in capsys.readouterr().out
+
+
+async def replies(loop: Loop) -> list[tuple[str, str]]:
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    rows = await store._read("SELECT verdict, explanation FROM replies ORDER BY id")
+    return [(r[0], r[1]) for r in rows]
+
+
+async def survey_email(loop: Loop, email: str = ANN) -> EmailMessage:
+    await loop.event("purchase.completed", email, "2026-03-02T10:00:00Z", name="Ann Example")
+    await loop.travel(timedelta(days=3, hours=2))
+    (survey,) = loop.new_mail()
+    return survey
+
+
+async def reply(loop: Loop, to_message: EmailMessage, text: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "from": str(to_message["To"].addresses[0].addr_spec),
+        "to": "hello@harborlane.example",
+        "subject": "Re: " + str(to_message["Subject"]),
+        "text": text,
+        "in_reply_to": str(to_message["Message-ID"]),
+        **extra,
+    }
+    answer = await loop.client.post("/v1/inbound", json=body, headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def test_a_reply_of_praise_is_a_testimonial_and_a_moment(loop: Loop) -> None:
+    survey = await survey_email(loop)
+    quoted = "\n\nOn Thu, 5 Mar 2026 at 10:00, Harbor Lane <hello@harborlane.example> wrote:\n> How likely…"
+    verdict = await reply(
+        loop, survey, "You saved us! We couldn't be happier with the new kitchen." + quoted
+    )
+    assert verdict["verdict"] == "praise"
+    assert verdict["explanation"].startswith("Taken as praise")
+    assert "ask scheduled" in verdict["explanation"]
+    ask = await get_ask(loop)
+    assert ask["To"].addresses[0].addr_spec == ANN
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    (testimonial,) = await store._read("SELECT text, source, solicited FROM testimonials")
+    assert testimonial == ("You saved us! We couldn't be happier with the new kitchen.", "reply", 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks.",
+        "The crew was nice but the invoice is wrong and nobody answers my calls.",
+        "When will you come back to fix the tap?",
+    ],
+)
+async def test_a_neutral_or_negative_reply_is_kept_for_the_owner(loop: Loop, text: str) -> None:
+    survey = await survey_email(loop)
+    verdict = await reply(loop, survey, text)
+    assert verdict["verdict"] == "other"
+    assert verdict["explanation"].startswith("Not taken as praise")
+    await loop.travel(timedelta(days=3), step=timedelta(hours=6))
+    assert [m for m in loop.new_mail() if m.get_content_type() == "multipart/mixed"] == []
+    assert (await replies(loop))[0] == ("other", verdict["explanation"])
+
+
+async def test_a_survey_reply_starting_with_a_score_is_the_answer(loop: Loop) -> None:
+    survey = await survey_email(loop)
+    verdict = await reply(loop, survey, "9 - great crew\n\n> How likely are you…")
+    assert verdict == {
+        "verdict": "score",
+        "explanation": "starts with a score: recorded 9 as the answer",
+    }
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    rows = await store._read("SELECT score, segment, comment, source FROM responses")
+    assert rows == [(9, "promoter", "great crew", "reply")]
+    again = await reply(
+        loop, survey, "9 - great crew\n\n> How likely are you…", message_id="<r1@x>"
+    )
+    assert again["verdict"] == "score"  # a different message, the same answer: still one response
+    assert len(await store._read("SELECT id FROM responses")) == 1
+
+
+async def test_unsubscribe_by_mail_and_unknown_senders(loop: Loop) -> None:
+    survey = await survey_email(loop)
+    verdict = await reply(loop, survey, "", subject="unsubscribe")
+    assert verdict["verdict"] == "unsubscribe"
+    assert await loop.services.store.suppressed([ANN]) == {ANN}
+    stranger = await loop.client.post(
+        "/v1/inbound",
+        json={"from": "who@example.com", "subject": "Hi", "text": "You are wonderful people!"},
+        headers=AUTH,
+    )
+    assert stranger.json()["verdict"] == "unmatched"
+    assert (
+        await loop.client.post("/v1/inbound", json={"text": "x"}, headers=AUTH)
+    ).status_code == 422
+
+
+async def test_replies_by_smtp_take_the_same_path(loop: Loop) -> None:
+    import aiosmtplib
+
+    from daemon import inbound
+    from daemon.engine.replies import InboundMail
+    from daemon.inbound_smtp import InboundListener
+
+    survey = await survey_email(loop)
+
+    async def handle(mail: InboundMail) -> None:
+        await inbound.handle(loop.services, mail)
+
+    async with InboundListener(handle, "127.0.0.1", 0) as listener:
+        message = EmailMessage()
+        message["From"] = ANN
+        message["To"] = "hello@harborlane.example"
+        message["Subject"] = "Re: " + str(survey["Subject"])
+        message["In-Reply-To"] = str(survey["Message-ID"])
+        message["Message-ID"] = "<reply-1@example.com>"
+        message.set_content("10! Couldn't be happier.\n\nOn Thu, Harbor Lane wrote:\n> How likely")
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=listener.port)
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    assert await store._read("SELECT score, comment, source FROM responses") == [
+        (10, "Couldn't be happier.", "reply")
+    ]
+    assert (await replies(loop))[0][0] == "score"

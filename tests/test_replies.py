@@ -177,6 +177,8 @@ def test_strip_quoted_keeps_only_the_new_part(reply: str, expected: str) -> None
         "Great work -- really.",
         "Price: fair\nTo: be honest, the best we have had.",
         "Sent the photos yesterday, did they arrive?",
+        "On the invoice you wrote:\n“£450”, but we agreed on £400.",
+        "on the phone Anna wrote: call first",
     ],
 )
 def test_strip_quoted_leaves_the_customers_own_words_alone(own_words: str) -> None:
@@ -195,6 +197,13 @@ def test_strip_quoted_leaves_the_customers_own_words_alone(own_words: str) -> No
 )
 def test_a_reply_with_nothing_of_its_own_is_empty(only_quote: str) -> None:
     assert strip_quoted(only_quote) == ""
+
+
+def test_a_hostile_reply_is_handled_in_one_pass() -> None:
+    nested = "On Mon, Demo wrote:\n> q\n" * 50_000  # as deep as a 1 MB message allows
+    assert strip_quoted(nested + "the answer") == "the answer"
+    long_line = "On " + "x" * 1_000_000 + " wrote:"
+    assert strip_quoted(long_line) == long_line
 
 
 FRAGMENTS = st.sampled_from(
@@ -342,6 +351,7 @@ PRAISE = [
     "Hi Anna,\n\nYou saved the day, the new roof held through the storm.\nBrilliant work!\n\n"
     "Best regards,\nTom",
     "Sorry for the slow reply!\nYou guys were amazing, the kitchen is perfect.",
+    "Hey you guys rock, the new deck is perfect!",
 ]
 
 
@@ -369,6 +379,7 @@ NOT_PRAISE = [
     ("Best regards,\nAnna", "the reply has only a greeting, thanks or a sign-off"),
     ("", "Not taken as praise: the reply has no text of its own"),
     ("Great job!", "“Great job!” is too short for a testimonial (2 words; at least 3 needed)"),
+    ("Dear Demo Plumbing team,\n\nGreat job!\n\nKind regards,\nAnna Example", "“Great job!”"),
     (
         "Great crew but the invoice is wrong and nobody answers",
         "an open problem (“nobody answers”)",
@@ -409,6 +420,16 @@ def test_the_threshold_is_the_callers() -> None:
     assert not strict.is_praise
     assert strict.explanation == (
         f"Not taken as praise: sentiment +{strict.compound:.2f} is below +0.95"
+    )
+
+
+def test_a_letter_is_left_to_the_owner() -> None:
+    letter = "The crew were friendly, professional and fast. " * 120
+    praise = judge_praise(letter)
+    assert not praise.is_praise
+    assert praise.explanation == (
+        "Not taken as praise: 5,640 characters is a letter for the owner to read, "
+        "not a testimonial (at most 5,000)"
     )
 
 

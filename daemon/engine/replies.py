@@ -5,6 +5,7 @@ Pure: no I/O. (vaderSentiment reads the lexicon that ships inside its package on
 
 - `strip_quoted(text)` keeps what the customer wrote, not the email they answered.
 - `leading_score(text)` reads "9 - great crew" as score 9 with the comment "great crew".
+- `InboundMail` is a reply as it arrived, by SMTP (daemon/inbound_smtp.py) or HTTP.
 - `judge_praise(text)` decides whether a reply is an unsolicited testimonial (a moment to ask for
   a referral) and says why in one sentence for the owner. When in doubt it says no: the reply is
   then stored for the owner, who can still record it as a testimonial by hand, whereas a wrong
@@ -46,7 +47,7 @@ _HEADER_MAX = 400  # an attribution line is short; longer lines are the customer
 
 # "On Mon, 2 Mar 2026 at 10:15, Vouch <hello@example.com> wrote:" and its cousins.
 _ATTRIBUTION = re.compile(
-    r"\s*(?:On|Le|Am|El|Op|Il|Em|Den)\s.*"
+    r"\s*(?-i:On|Le|Am|El|Op|Il|Em|Den)\s.*"
     r"\b(?:wrote|a\s+écrit|schrieb|escribió|schreef|ha\s+scritto|escreveu|skrev)\b[^:]{0,200}:\s*",
     re.IGNORECASE,
 )
@@ -83,9 +84,11 @@ def _is_outlook_block(lines: list[str], i: int) -> bool:
     return sum(1 for line in following if _BLOCK_FIELD.match(line)) >= 2
 
 
-def _marker(lines: list[str]) -> tuple[int, int, bool] | None:
-    """The first reply header or separator: (first line, line after it, is an attribution)."""
-    for i, line in enumerate(lines):
+def _marker(lines: list[str], begin: int) -> tuple[int, int, bool] | None:
+    """The first reply header or separator from line `begin` on: (its first line, the line after
+    it, whether it is an attribution)."""
+    for i in range(begin, len(lines)):
+        line = lines[i]
         if len(line) > _HEADER_MAX or _quoted(line):
             continue
         if _ATTRIBUTION.fullmatch(line):
@@ -119,21 +122,23 @@ def strip_quoted(text: str) -> str:
     underscores, "Sent from my iPhone", the "-- " signature delimiter). Line ends become "\\n".
 
     Conservative: text written above the first header is always kept. When there is none, a
-    bottom-posted answer (text below the quoted lines after "On … wrote:") is returned instead;
+    bottom-posted answer (text below the quoted lines after "On … wrote:") is returned instead,
+    and an "On … wrote:" line with no quoted line under it is taken as the customer's own words;
     "" only when the reply holds nothing but the quote.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    found = _marker(lines)
-    if found is None:
-        return _tidy(lines)
-    start, end, attribution = found
-    above = _tidy(lines[:start])
-    if above or not attribution:
-        return above
-    below = lines[end:]
-    if any(_quoted(line) for line in below):
-        return strip_quoted("\n".join(below))
-    return ""
+    last_quoted = max((i for i, line in enumerate(lines) if _quoted(line)), default=-1)
+    top = begin = 0
+    while (found := _marker(lines, begin)) is not None:
+        start, end, attribution = found
+        above = _tidy(lines[top:start])
+        if above or not attribution:
+            return above
+        if last_quoted >= end:
+            top = end  # bottom-posted: the answer is below the quoted lines
+        # else "On … wrote:" with no quote under it: the customer's own words, kept
+        begin = end
+    return _tidy(lines[top:])
 
 
 # --- a score typed at the start of a reply --------------------------------------------------------
@@ -141,7 +146,7 @@ def strip_quoted(text: str) -> str:
 _LABEL = re.compile(r"(?:score|rating|note|bewertung)\s*[:=]?\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"(10|[0-9])(?![0-9])")
 _OUT_OF_TEN = re.compile(r"\s*(?:/|out of|sur|von)\s*10(?![0-9]|[.,][0-9])", re.IGNORECASE)
-_COMMENT_START = " \t\n-–—:.,;!)|*"
+_COMMENT_START = " \t\n-–—:.,;!)"
 # A number followed by one of these words is a quantity, a time or a price, not a score.
 _UNIT_WORDS = frozenset(
     """
@@ -164,7 +169,7 @@ def leading_score(text: str) -> tuple[int, str] | None:
     - leading whitespace and one label ("Score:", "Rating:", "Note :", "Bewertung:") are skipped;
     - then a whole number 0–10 with no digit after it ("100", "11", "2026" are not scores);
     - an optional "/10", "out of 10" ("8/10 good job"); any other "/" ("3/4", "5/5") is not;
-    - then the end, whitespace, or one of . , : ; ! ) | - – —; but "9.5" and "9,5" (decimals),
+    - then the end, whitespace, or one of . , : ; ! ) - – —; but "9.5" and "9,5" (decimals),
       "10:30" (a time) and "9?" (a question) are not scores, nor is a number glued to anything
       else ("9am", "3%", "2nd");
     - a number followed, after whitespace only, by a unit or counting word ("3 weeks late",
@@ -190,7 +195,7 @@ def leading_score(text: str) -> tuple[int, str] | None:
             words = rest.split(maxsplit=1)
             if words and words[0].lower().rstrip(".,;:!") in _UNIT_WORDS:
                 return None
-        elif first not in _COMMENT_START or first in "|*":
+        elif first not in _COMMENT_START:
             return None  # "9am", "3%", "5/5", "9?"
         elif first in ".,:" and rest[1:2].isdigit():
             return None  # "9.5", "9,5", "10:30"
@@ -205,6 +210,7 @@ def leading_score(text: str) -> tuple[int, str] | None:
 PRAISE_THRESHOLD = 0.6  # VADER compound score at which a reply counts as praise
 NEGATIVE_SENTENCE = -0.25  # one sentence (or clause) at or below this makes a reply not praise
 MIN_WORDS = 3  # fewer words (after greetings, thanks and the sign-off) is politeness
+MAX_CHARS = 5_000  # longer is a letter for the owner to read, not a testimonial (and VADER is slow)
 _QUOTE_MAX = 80
 
 
@@ -255,7 +261,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _GREETING = re.compile(
     r"\W*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|bonjour|hallo|guten tag)\b"
-    r"[^.!?]{0,40}?[,!:]?\s*",
+    r"(?:\s+(?:(?-i:[A-Z])[\w'.&-]*|team|all|there|everyone|folks|guys)){0,3}\s*[,!:]?\s*",
     re.IGNORECASE,
 )
 _VALEDICTION = re.compile(
@@ -284,8 +290,8 @@ def _compound(text: str) -> float:
 
 
 def _content(text: str) -> str:
-    """The text without a greeting line, well-wishes, and the sign-off (which VADER reads as
-    praise: "Best regards", "Kind regards", "Have a great weekend!")."""
+    """The text without a greeting line ("Dear Anna,"), well-wishes and the sign-off, which VADER
+    reads as praise ("Dear", "Kind regards", "Cheers", "Have a great weekend!")."""
     lines = text.replace("’", "'").strip().split("\n")
     if lines and _GREETING.fullmatch(lines[0]):
         lines = lines[1:]
@@ -323,18 +329,27 @@ def judge_praise(text: str, threshold: float = PRAISE_THRESHOLD) -> Praise:
     """Whether a reply (its new part: `strip_quoted` output) is an unsolicited testimonial.
 
     Praise needs all of:
+    - at most `MAX_CHARS` (5,000) characters;
     - at least `MIN_WORDS` (3) words once a greeting line, "have a great day" and the sign-off
       ("Thanks!", "Best regards, Anna") are set aside: "Thanks so much!" is polite, not praise;
     - no phrase that says a problem is still open ("still waiting", "not working", "refund",
       "nobody answered"), which VADER tends to score as neutral;
-    - no sentence, nor clause after "but"/"however"/"although", scoring `NEGATIVE_SENTENCE`
-      (−0.25) or less: "Great crew but the invoice is wrong" is a complaint;
+    - no sentence, nor part of one cut at "but"/"however"/"although"/"though"/"except",
+      scoring `NEGATIVE_SENTENCE` (−0.25) or less: "Great crew but the invoice is wrong" is a
+      complaint (so is "I was worried at first but you nailed it": a false no, on purpose);
     - fewer than half of the sentences are questions (else it is a request to answer);
     - the VADER compound score of the whole text ≥ `threshold` (+0.60 by default).
     A few idioms VADER misreads ("couldn't be happier", "you saved us", "above and beyond") are
     scored as their plain meaning. VADER knows English only: other languages score near 0 and
     are stored for the owner.
     """
+    if len(text) > MAX_CHARS:
+        return Praise(
+            False,
+            0.0,
+            f"Not taken as praise: {len(text):,} characters is a letter for the owner to read, "
+            f"not a testimonial (at most {MAX_CHARS:,})",
+        )
     content = _content(text)
     sentences = _sentences(content)
     if not sentences:
@@ -361,7 +376,7 @@ def judge_praise(text: str, threshold: float = PRAISE_THRESHOLD) -> Praise:
     if words < MIN_WORDS:
         plural = "" if words == 1 else "s"
         return no(
-            f"{_quote(content)} is too short for a testimonial "
+            f"{_quote(' '.join(content.split()))} is too short for a testimonial "
             f"({words} word{plural}; at least {MIN_WORDS} needed)"
         )
     if compound < threshold:

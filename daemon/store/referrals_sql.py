@@ -202,12 +202,13 @@ class ReferralsSQL(SQL):
             row = await cursor.fetchone()
         return int(row[0]) if row else None
 
-    async def sent_email(self, message_id: str) -> tuple[int, int | None, str] | None:
-        """(outbox id, customer id, kind) of an email Vouch sent, found by its Message-ID."""
+    async def sent_email(self, message_id: str) -> tuple[int, int | None, str, str] | None:
+        """(outbox id, customer id, kind, dedupe key) of an email Vouch sent, by Message-ID."""
         rows = await self._read(
-            "SELECT id, customer_id, kind FROM outbox WHERE message_id = ?", (message_id,)
+            "SELECT id, customer_id, kind, dedupe_key FROM outbox WHERE message_id = ?",
+            (message_id,),
         )
-        return (int(rows[0][0]), rows[0][1], str(rows[0][2])) if rows else None
+        return (int(rows[0][0]), rows[0][1], str(rows[0][2]), str(rows[0][3])) if rows else None
 
     async def add_reply(
         self,

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from daemon import inbound
 from daemon.answers import Closed, answer_invitation, record
+from daemon.engine.replies import InboundMail
 from daemon.engine.segments import segment
 from daemon.events import EventIn, aware
 from daemon.intake import accept_event
@@ -169,3 +171,34 @@ def _recorded(saved: Saved, score: int) -> JSONResponse:
             "segment": segment(score).value,
         },
     )
+
+
+class InboundIn(BaseModel):
+    """A reply to a Vouch email, as a mail provider's inbound webhook delivers it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    from_: Email = Field(alias="from")
+    to: list[str] | str = Field(default_factory=list)
+    subject: str = Field("", max_length=1000)
+    text: str = Field(max_length=200_000)
+    in_reply_to: str | None = Field(None, max_length=1000)
+    references: list[str] = Field(default_factory=list, max_length=100)
+    message_id: str | None = Field(None, max_length=1000)
+
+
+@admin.post("/v1/inbound", status_code=202)
+async def post_inbound(body: InboundIn, request: Request) -> dict[str, str]:
+    """Take a reply: a score, praise (a referral moment), an unsubscribe, or a note kept for
+    the owner; the answer says which and why."""
+    mail = InboundMail(
+        from_addr=body.from_,
+        to_addrs=[body.to] if isinstance(body.to, str) else list(body.to),
+        subject=body.subject,
+        text=body.text,
+        in_reply_to=body.in_reply_to,
+        references=list(body.references),
+        message_id=body.message_id,
+    )
+    verdict = await inbound.handle(services(request), mail)
+    return {"verdict": verdict.verdict, "explanation": verdict.explanation}

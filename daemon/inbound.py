@@ -1,0 +1,92 @@
+"""Replies to Vouch emails, however they arrive (POST /v1/inbound or the SMTP listener).
+
+A reply is matched to the email it answers (In-Reply-To / References → the outbox's Message-ID)
+and so to its customer; the quoted part is dropped; then, in order:
+- "unsubscribe" as the subject (the List-Unsubscribe mailto) suppresses the address;
+- a reply to a survey that starts with a score ("9 - great crew") is that answer;
+- strong, unprompted praise is a testimonial, and a moment to ask for a referral;
+- anything else is kept for the owner. Each reply is stored with the verdict and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from daemon import referrals
+from daemon.answers import Closed, answer_invitation
+from daemon.engine.asks import Moment
+from daemon.engine.replies import InboundMail, judge_praise, leading_score, strip_quoted
+from daemon.services import Services
+from daemon.store.base import Customer
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # unsubscribe, score, praise, other, unmatched, duplicate
+    explanation: str
+
+
+async def handle(services: Services, mail: InboundMail) -> Verdict:
+    store, now = services.store, services.clock.now()
+    dedupe = (
+        mail.message_id
+        or hashlib.sha256(f"{mail.from_addr}\0{mail.subject}\0{mail.text}".encode()).hexdigest()
+    )
+    answered = None
+    for message_id in [mail.in_reply_to, *reversed(mail.references)]:
+        if message_id and (answered := await store.sent_email(message_id)):
+            break
+    customer: Customer | None = None
+    if answered and answered[1] is not None:
+        customer = await store.customer(answered[1])
+    if customer is None:
+        customer = await store.customer_by_email(mail.from_addr)
+    text = strip_quoted(mail.text)
+    verdict = await _judge(services, mail, customer, answered, text, dedupe)
+    added = await store.add_reply(
+        customer_id=customer.id if customer else None,
+        outbox_id=answered[0] if answered else None,
+        from_addr=mail.from_addr.lower(),
+        subject=mail.subject,
+        text=text,
+        verdict=verdict.verdict,
+        explanation=verdict.explanation,
+        dedupe=dedupe,
+        at=now,
+    )
+    return verdict if added is not None else Verdict("duplicate", "this reply was received before")
+
+
+async def _judge(
+    services: Services,
+    mail: InboundMail,
+    customer: Customer | None,
+    answered: tuple[int, int | None, str, str] | None,
+    text: str,
+    dedupe: str,
+) -> Verdict:
+    store, now = services.store, services.clock.now()
+    if mail.subject.strip().lower() == "unsubscribe":
+        await store.suppress(mail.from_addr, "unsubscribed (by email)", now)
+        return Verdict("unsubscribe", "the subject asks to unsubscribe: the address is suppressed")
+    if customer is None:
+        return Verdict("unmatched", "no customer has this address and it answers no Vouch email")
+    if answered and answered[2] in ("survey", "reminder"):
+        scored = leading_score(text)
+        invitation_id = int(answered[3].split(":", 1)[1])
+        invitation = await store.invitation(invitation_id)
+        if scored is not None and invitation is not None:
+            score, comment = scored
+            outcome = await answer_invitation(
+                services, invitation, score, comment or None, source="reply"
+            )
+            if isinstance(outcome, Closed):
+                return Verdict("other", f"a score of {score}, but the survey has closed")
+            return Verdict("score", f"starts with a score: recorded {score} as the answer")
+    praise = judge_praise(text)
+    if not praise.is_praise:
+        return Verdict("other", praise.explanation)
+    await store.add_testimonial(customer.id, text, "reply", False, f"reply:{dedupe}", now)
+    decided = await referrals.consider(services, customer, Moment.TESTIMONIAL, f"reply:{dedupe}")
+    return Verdict("praise", f"{praise.explanation}; {decided}")
