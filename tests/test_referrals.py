@@ -540,7 +540,10 @@ async def reply(loop: Loop, to_message: EmailMessage, text: str, **extra: Any) -
 
 async def test_a_reply_of_praise_is_a_testimonial_and_a_moment(loop: Loop) -> None:
     survey = await survey_email(loop)
-    quoted = "\n\nOn Thu, 5 Mar 2026 at 10:00, Harbor Lane <hello@harborlane.example> wrote:\n> How likely…"
+    quoted = (
+        "\n\nOn Thu, 5 Mar 2026 at 10:00, Harbor Lane <hello@harborlane.example> wrote:\n"
+        "> How likely…"
+    )
     verdict = await reply(
         loop, survey, "You saved us! We couldn't be happier with the new kitchen." + quoted
     )
