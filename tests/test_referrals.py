@@ -637,3 +637,22 @@ async def test_replies_by_smtp_take_the_same_path(loop: Loop) -> None:
         (10, "Couldn't be happier.", "reply")
     ]
     assert (await replies(loop))[0][0] == "score"
+
+
+async def test_the_owner_sees_why_a_customer_was_not_asked(loop: Loop) -> None:
+    await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z", name="Ann Example")
+    await score(loop, ANN, 8)
+    await loop.event("project.completed", ANN, "2026-03-02T09:00:00Z", name="Ann Example")
+    await loop.run()
+    answer = await loop.client.get(f"/v1/customers/{ANN}", headers=AUTH)
+    assert answer.status_code == 200
+    story = answer.json()
+    assert story["name"] == "Ann Example" and story["suppressed"] is None
+    assert [r["score"] for r in story["responses"]] == [8]
+    (ask,) = story["asks"]
+    assert ask["state"] == "skipped" and "only promoters are asked" in ask["reason"]
+    assert {e["type"] for e in story["events"]} == {"purchase.completed", "project.completed"}
+    assert (
+        await loop.client.get("/v1/customers/nobody@example.com", headers=AUTH)
+    ).status_code == 404
+    assert (await loop.client.get(f"/v1/customers/{ANN}")).status_code == 401

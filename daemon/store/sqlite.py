@@ -6,6 +6,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from daemon.store.customers_sql import CustomersSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.outbox_sql import OutboxSQL
@@ -14,7 +15,7 @@ from daemon.store.reports_sql import ReportsSQL
 from daemon.store.surveys_sql import SurveysSQL
 
 
-class SQLiteStore(EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL, ReferralsSQL):
+class SQLiteStore(EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL, ReferralsSQL, CustomersSQL):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
         """Open (creating if needed) and migrate the store at path."""

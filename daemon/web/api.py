@@ -202,3 +202,26 @@ async def post_inbound(body: InboundIn, request: Request) -> dict[str, str]:
     )
     verdict = await inbound.handle(services(request), mail)
     return {"verdict": verdict.verdict, "explanation": verdict.explanation}
+
+
+@admin.get("/v1/customers/{email}")
+async def get_customer(email: str, request: Request) -> JSONResponse:
+    """One customer's story: events, surveys (and why any was skipped), answers, complaints,
+    referral asks (and why not), referrals, replies (and how they were read), emails."""
+    store = services(request).store
+    customer = await store.customer_by_email(email)
+    if customer is None:
+        return JSONResponse(status_code=404, content={"error": f"no customer {email!r}"})
+    suppressed = await store.suppression_reason(customer.email)
+    return JSONResponse(
+        content={
+            "email": customer.email,
+            "name": customer.name,
+            "external_id": customer.external_id,
+            "timezone": customer.timezone,
+            "locale": customer.locale,
+            "tags": list(customer.tags),
+            "suppressed": suppressed,
+            **await store.customer_overview(customer.id),
+        }
+    )
