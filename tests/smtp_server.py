@@ -22,6 +22,7 @@ import email.policy
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -314,10 +315,15 @@ class ThreadedSmtpServer(_Base):
 
     def wait_for_messages(self, count: int, timeout: float) -> None:
         """Block until the server holds `count` messages (it runs on another thread)."""
+        self.wait_until(lambda: len(self.handler.messages) >= count, timeout)
+
+    def wait_until(self, done: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while len(self.handler.messages) < count:
+        while not done():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{len(self.handler.messages)} of {count} messages arrived")
+                raise AssertionError(
+                    f"gave up after {timeout} s: {len(self.handler.messages)} messages"
+                )
             time.sleep(0.01)
 
     def __enter__(self) -> Self:

@@ -88,7 +88,7 @@ async def get_ask(loop: Loop) -> EmailMessage:
 
 
 def codes(ask: EmailMessage) -> str:
-    found = re.search(r"/r/([A-Za-z0-9_-]+)\b", text_of(ask))
+    found = re.search(r"/r/([A-Za-z0-9_-]+)", text_of(ask))  # codes may end in - or _
     assert found is not None
     return found.group(1)
 
