@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     check = sub.add_parser("check", parents=[common], help="validate config and templates")
+    check.add_argument(
+        "--deliverability",
+        action="store_true",
+        help="then show the DNS records (SPF, DKIM, DMARC) to publish for the sending domain",
+    )
     check.set_defaults(handler=_check)
 
     preview = sub.add_parser("preview", parents=[common], help="render an email with sample data")
@@ -137,6 +142,27 @@ def _parser() -> argparse.ArgumentParser:
     load = reward_sub.add_parser("load", parents=[common], help="add codes to the reward pool")
     load.add_argument("file", type=Path, help="a text file, one code a line")
     load.set_defaults(handler=_reward_load)
+
+    forget = sub.add_parser(
+        "forget", parents=[common], help="erase a person's data (anonymous figures stay)"
+    )
+    forget.add_argument("address", help="the person's email address")
+    forget.set_defaults(handler=_forget)
+    export_person = sub.add_parser(
+        "export-person", parents=[common], help="print everything stored about a person (JSON)"
+    )
+    export_person.add_argument("address", help="the person's email address")
+    export_person.set_defaults(handler=_export_person)
+    backup = sub.add_parser(
+        "backup", parents=[common], help="copy the store (safe while the daemon runs)"
+    )
+    backup.add_argument("path", type=Path, help="the backup file to write")
+    backup.set_defaults(handler=_backup)
+    restore = sub.add_parser(
+        "restore", parents=[common], help="put a backup in place of the store (daemon stopped)"
+    )
+    restore.add_argument("path", type=Path, help="a file made by vouch backup")
+    restore.set_defaults(handler=_restore)
     return parser
 
 
@@ -157,6 +183,10 @@ def _check(args: argparse.Namespace) -> int:
         f"{config.path}: ok ({len(config.surveys)} surveys; "
         f"{len(KINDS)} email kinds rendered with sample data)"
     )
+    if args.deliverability:
+        from daemon.deliverability import dns_advice
+
+        print(f"\n{dns_advice(config)}", end="")
     return EXIT_OK
 
 
@@ -449,4 +479,59 @@ def _reward_load(args: argparse.Namespace) -> int:
             return await services.store.load_reward_codes(codes, services.clock.now(), state)
 
     print(f"{asyncio.run(load())} new codes in the pool ({len(codes)} in the file)")
+    return EXIT_OK
+
+
+def _forget(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+
+    async def forget() -> dict[str, Any]:
+        async with _services(config) as services:
+            return await services.store.forget(args.address, services.clock.now())
+
+    done = asyncio.run(forget())
+    changed = ", ".join(f"{n} {what}" for what, n in done["changed"].items() if n)
+    if not done["changed"]["customer"]:
+        print(f"no customer {args.address!r}; erased what mentioned it ({changed or 'nothing'})")
+    else:
+        print(f"forgotten {args.address} (now {done['placeholder']}): {changed}")
+    print("the address stays suppressed, stored only as its SHA-256 hash")
+    if not done["wal_truncated"]:
+        print("note: the write-ahead log is in use; old copies leave it at the next checkpoint")
+    return EXIT_OK
+
+
+def _export_person(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+
+    async def export() -> dict[str, Any]:
+        async with _services(config) as services:
+            return await services.store.person_export(args.address)
+
+    print(json.dumps(asyncio.run(export()), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from daemon.store.backup import backup
+
+    config = load_config(args.config, os.environ)
+    copied = asyncio.run(backup(config.store_path, args.path))
+    print(
+        f"backed up {config.store_path} to {copied.path} ({copied.pages} pages, "
+        f"schema {copied.schema_version}, integrity ok)"
+    )
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from daemon.store.backup import restore
+
+    config = load_config(args.config, os.environ)
+    copied = asyncio.run(restore(args.path, config.store_path))
+    kept = copied.path.with_name(copied.path.name + ".before-restore")
+    print(
+        f"restored {args.path} to {copied.path} (schema {copied.schema_version})"
+        + (f"; the old store is kept as {kept}" if kept.exists() else "")
+    )
     return EXIT_OK

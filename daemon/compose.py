@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from daemon.links import unsubscribe_headers, unsubscribe_url
 from daemon.outbox import NewEmail
 from daemon.render import Attachment, new_message_id
 from daemon.services import Services
+from daemon.store.base import Customer
 
 
 async def enqueue_email(
@@ -37,6 +39,9 @@ async def enqueue_email(
         attachments=attachments,
     )
     now = services.clock.now()
+    message = rendered.message
+    if config.dkim is not None:  # signed once here: every retry sends these same bytes
+        message = config.dkim.sign(message, now)
     return await services.store.enqueue(
         NewEmail(
             dedupe_key=dedupe_key,
@@ -44,9 +49,32 @@ async def enqueue_email(
             recipient=to_email,
             envelope_from=config.settings.business.email,
             message_id=message_id,
-            message=rendered.message,
+            message=message,
             not_before=not_before or now,
             customer_id=customer_id,
         ),
         now,
+    )
+
+
+async def enqueue_to_customer(
+    services: Services,
+    customer: Customer,
+    *,
+    kind: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    attachments: Sequence[Attachment] = (),
+) -> int | None:
+    """A customer-facing email: always with the unsubscribe link and RFC 8058 headers."""
+    return await enqueue_email(
+        services,
+        kind=kind,
+        context={**context, "unsubscribe_url": unsubscribe_url(services, customer)},
+        to_email=customer.email,
+        to_name=customer.name,
+        dedupe_key=dedupe_key,
+        customer_id=customer.id,
+        headers=unsubscribe_headers(services, customer),
+        attachments=attachments,
     )

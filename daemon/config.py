@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from daemon.dkim import DkimKeyError, DkimSigner
 from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.settings import Email, EnvName, Section, TimeZone, Url, read_toml, validation_problems
@@ -43,6 +44,15 @@ class Server(Section):
     port: int = Field(8080, ge=0, le=65535, description="an integer 0-65535 (0: any free port)")
     max_body_bytes: int = Field(
         256 * 1024, ge=1024, le=16 * 1024 * 1024, description="a size in bytes, 1024-16777216"
+    )
+    public_rate_per_minute: int = Field(
+        60, ge=1, le=100_000, description="requests a minute per address to /s/, /u/, /r/ pages"
+    )
+    public_burst: int = Field(
+        30, ge=1, le=100_000, description="requests at once per address to the public pages"
+    )
+    trusted_proxies: list[str] = Field(
+        [], description='proxy addresses whose X-Forwarded-For is believed, e.g. ["127.0.0.1"]'
     )
 
 
@@ -146,6 +156,25 @@ class Smtp(Section):
         return self
 
 
+_DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_LABELS = rf"^{_DNS_LABEL}(?:\.{_DNS_LABEL})*$"  # one or more, dotted
+
+
+class Dkim(Section):
+    """DKIM signatures on every outgoing email (`vouch check --deliverability` shows the DNS)."""
+
+    selector: str = Field(
+        pattern=_DNS_LABELS, max_length=63, description='a DNS label such as "vouch2026"'
+    )
+    key_file: Path = Field(description="a PEM RSA private key file, e.g. dkim/vouch.pem")
+    domain: str | None = Field(
+        None,
+        pattern=_DNS_LABELS,
+        max_length=253,
+        description="the signing domain (default: the business email's domain)",
+    )
+
+
 class EmailSettings(Section):
     transport: Literal["maildir", "smtp"] = Field(
         "maildir", description='"maildir" (write .eml files) or "smtp"'
@@ -155,6 +184,7 @@ class EmailSettings(Section):
     )
     maildir: Maildir = Maildir()
     smtp: Smtp | None = None
+    dkim: Dkim | None = None
 
     @model_validator(mode="after")
     def _smtp_needs_section(self) -> EmailSettings:
@@ -240,6 +270,28 @@ class Inbound(Section):
     )
 
 
+class Integrations(Section):
+    """Shops and payment platforms that report purchases by signed webhook."""
+
+    stripe_secret_env: EnvName | None = Field(
+        None, description="the name of the environment variable holding Stripe's signing secret"
+    )
+    stripe_tolerance_seconds: int = Field(
+        300, ge=30, le=3600, description="seconds a Stripe signature stays valid, 30-3600"
+    )
+    shopify_secret_env: EnvName | None = Field(
+        None, description="the name of the environment variable holding Shopify's webhook secret"
+    )
+
+
+class Bounces(Section):
+    """Bounces and complaints that come back as mail (DSNs, ARF reports) by the inbound paths."""
+
+    soft_limit: int = Field(
+        3, ge=1, le=100, description="an integer 1-100 (soft bounces before suppressing)"
+    )
+
+
 class Settings(Section):
     business: Business
     server: Server = Server()
@@ -251,7 +303,9 @@ class Settings(Section):
     answers: Answers = Answers()
     recovery: Recovery = Recovery()
     referrals: Referrals = Referrals()
+    integrations: Integrations = Integrations()
     inbound: Inbound = Inbound()
+    bounces: Bounces = Bounces()
 
 
 @dataclass(frozen=True)
@@ -259,6 +313,8 @@ class Secrets:
     api_token: str | None
     smtp_password: str | None
     signing_keys: tuple[str, ...] = ()  # the first signs; all verify
+    stripe_secret: str | None = None
+    shopify_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,6 +325,7 @@ class Config:
     settings: Settings
     secrets: Secrets
     surveys: Mapping[str, Survey]
+    dkim: DkimSigner | None = None  # [email.dkim], its key loaded once
 
     @property
     def root(self) -> Path:
@@ -303,6 +360,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
     raw, problems = read_toml(path, label)
     if raw is None:
         raise ConfigError(problems)
+    dkim: DkimSigner | None = None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
@@ -315,6 +373,15 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
                         label, f"referrals.materials.{n}.file", f"file not found: {material.file}"
                     )
                 )
+        if (dkim_settings := settings.email.dkim) is not None:
+            try:
+                dkim = DkimSigner.load(
+                    path.parent / dkim_settings.key_file,
+                    domain=dkim_settings.domain or settings.business.email.rsplit("@", 1)[1],
+                    selector=dkim_settings.selector,
+                )
+            except DkimKeyError as exc:
+                problems.append(Problem(label, "email.dkim.key_file", str(exc)))
     surveys, survey_problems = load_surveys(path.parent / "surveys", path.parent)
     problems += survey_problems
     if problems:
@@ -328,12 +395,14 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
             else None
         ),
         signing_keys=_signing_keys(settings.secrets, environ),
+        stripe_secret=_optional(environ, settings.integrations.stripe_secret_env),
+        shopify_secret=_optional(environ, settings.integrations.shopify_secret_env),
     )
     if need_secrets:
         problems += _secret_problems(settings, secrets, label)
     if problems:
         raise ConfigError(problems)
-    return Config(path=path, settings=settings, secrets=secrets, surveys=surveys)
+    return Config(path=path, settings=settings, secrets=secrets, surveys=surveys, dkim=dkim)
 
 
 def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[Problem]:
@@ -378,3 +447,7 @@ def _signing_keys(names: SecretNames, environ: Mapping[str, str]) -> tuple[str, 
     old = environ.get(names.old_signing_keys_env, "") if names.old_signing_keys_env else ""
     retired = [key.strip() for key in old.split(",") if key.strip()]
     return tuple([current] if current else []) + tuple(retired)
+
+
+def _optional(environ: Mapping[str, str], name: str | None) -> str | None:
+    return (environ.get(name) or None) if name else None

@@ -6,6 +6,9 @@ and so to its customer; the quoted part is dropped; then, in order:
 - a reply to a survey that starts with a score ("9 - great crew") is that answer;
 - strong, unprompted praise is a testimonial, and a moment to ask for a referral;
 - anything else is kept for the owner. Each reply is stored with the verdict and why.
+
+Before all that, a bounce or complaint that comes back as mail (an RFC 3464 DSN or an RFC 5965
+ARF report, read from the raw message) is taken out: see `_bounce`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from daemon import referrals
 from daemon.answers import Closed, answer_invitation
 from daemon.engine.asks import Moment
+from daemon.engine.bounces import Failure, parse_report
 from daemon.engine.replies import InboundMail, judge_praise, leading_score, strip_quoted
 from daemon.services import Services
 from daemon.store.base import Customer
@@ -23,11 +27,13 @@ from daemon.store.base import Customer
 
 @dataclass(frozen=True)
 class Verdict:
-    verdict: str  # unsubscribe, score, praise, other, unmatched, duplicate
+    verdict: str  # unsubscribe, score, praise, other, unmatched, duplicate, bounce, complaint
     explanation: str
 
 
 async def handle(services: Services, mail: InboundMail) -> Verdict:
+    if mail.raw and (bounced := await _bounce(services, mail)) is not None:
+        return bounced
     store, now = services.store, services.clock.now()
     dedupe = (
         mail.message_id
@@ -90,3 +96,55 @@ async def _judge(
     await store.add_testimonial(customer.id, text, "reply", False, f"reply:{dedupe}", now)
     decided = await referrals.consider(services, customer, Moment.TESTIMONIAL, f"reply:{dedupe}")
     return Verdict("praise", f"{praise.explanation}; {decided}")
+
+
+async def _bounce(services: Services, mail: InboundMail) -> Verdict | None:
+    """A DSN or ARF report: record each failed recipient; suppress a hard bounce or a complaint
+    at once, a soft bounce when the address has `[bounces] soft_limit` of them (one undelivered
+    email counts once, however many delay warnings it caused). None when `mail` is no report."""
+    report = parse_report(mail.raw)
+    if report is None:
+        return None
+    store, now = services.store, services.clock.now()
+    limit = services.config.settings.bounces.soft_limit
+    dedupe = mail.message_id or hashlib.sha256(mail.raw).hexdigest()
+    failures = list(report.failures)
+    if not failures and report.original_message_id:  # a complaint with the recipient redacted
+        sent = await store.sent_email(report.original_message_id)
+        customer = await store.customer(sent[1]) if sent and sent[1] is not None else None
+        if customer is not None:
+            failures = [Failure(customer.email, "complaint", None, report.feedback_type)]
+    if not failures:
+        return Verdict(
+            "complaint",
+            f"a spam complaint (ARF {report.feedback_type}) about {report.original_message_id}, "
+            "which is no email Vouch sent: nothing suppressed",
+        )
+    said: list[str] = []
+    for failure in failures:
+        soft = await store.record_bounce(
+            email=failure.address,
+            kind=failure.kind,
+            status=failure.status,
+            diagnostic=failure.diagnostic,
+            original_message_id=report.original_message_id,
+            dedupe=dedupe,
+            at=now,
+        )
+        if failure.kind == "complaint":
+            await store.suppress(failure.address, f"complaint (ARF {failure.diagnostic})", now)
+            said.append(f"{failure.address} reported a Vouch email as spam: suppressed")
+            continue
+        why = " ".join(filter(None, [failure.status, failure.diagnostic]))
+        if failure.kind == "hard_bounce":
+            await store.suppress(failure.address, f"hard bounce: {why}", now)
+            said.append(f"{failure.address} bounced for good ({why}): suppressed")
+        elif soft >= limit:
+            await store.suppress(failure.address, f"{soft} soft bounces, the last: {why}", now)
+            said.append(f"{failure.address} soft bounce {soft} of {limit} ({why}): suppressed")
+        else:
+            said.append(
+                f"{failure.address} soft bounce {soft} of {limit} ({why}): not suppressed yet"
+            )
+    verdict = "complaint" if report.kind == "complaint" else "bounce"
+    return Verdict(verdict, "; ".join(said))

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon.compose import enqueue_email
+from daemon.compose import enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade
 from daemon.engine.window import in_window, next_in_window
@@ -157,8 +157,9 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
         return
     advocate = await store.ensure_advocate(customer.id, now)
     settings = services.config.settings.referrals
-    await enqueue_email(
+    await enqueue_to_customer(
         services,
+        customer,
         kind="referral_ask",
         context={
             "customer_name": first_name(customer),
@@ -170,13 +171,8 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
             "incentive_choices": list(settings.incentive.choices),
             "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],
             "links": [{"title": link.title, "url": link.url} for link in settings.links],
-            "unsubscribe_url": unsubscribe_url(services, customer),
         },
-        to_email=customer.email,
-        to_name=customer.name,
         dedupe_key=f"ask:{ask.id}",
-        customer_id=customer.id,
-        headers=unsubscribe_headers(services, customer),
         attachments=materials(services),
     )
     await store.ask_sent(ask.id, services.clock.now())
@@ -266,20 +262,16 @@ async def notify_referrals(services: Services) -> int:
             to_email=services.config.settings.business.owner_email,
             dedupe_key=f"referral-owner:{referral.id}",
         )
-        await enqueue_email(
+        await enqueue_to_customer(
             services,
+            customer,
             kind="advocate_thanks",
             context={
                 "customer_name": first_name(customer),
                 "friend_name": referral.friend_name or "your friend",
                 "expects_contact": referral.expects_contact,
-                "unsubscribe_url": unsubscribe_url(services, customer),
             },
-            to_email=customer.email,
-            to_name=customer.name,
             dedupe_key=f"referral-thanks:{referral.id}",
-            customer_id=customer.id,
-            headers=unsubscribe_headers(services, customer),
         )
         if referral.expects_contact and referral.friend_email:  # never without their consent
             friend = await store.customer_by_email(referral.friend_email)
@@ -370,21 +362,17 @@ async def notify_steps(services: Services) -> int:
         assert advocate is not None
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
-        await enqueue_email(
+        await enqueue_to_customer(
             services,
+            customer,
             kind="advocate_update",
             context={
                 "customer_name": first_name(customer),
                 "friend_name": step.referral.friend_name or "your friend",
                 "status": step.status,
                 "note": step.note,
-                "unsubscribe_url": unsubscribe_url(services, customer),
             },
-            to_email=customer.email,
-            to_name=customer.name,
             dedupe_key=f"referral-step:{step.id}",
-            customer_id=customer.id,
-            headers=unsubscribe_headers(services, customer),
         )
         await store.step_notified(step.id)
     return len(steps)
@@ -399,21 +387,17 @@ async def notify_rewards(services: Services) -> int:
         assert referral is not None and advocate is not None
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
-        await enqueue_email(
+        await enqueue_to_customer(
             services,
+            customer,
             kind="advocate_reward",
             context={
                 "customer_name": first_name(customer),
                 "friend_name": referral.friend_name or "your friend",
                 "reward": reward.description,
                 "reward_code": reward.code,
-                "unsubscribe_url": unsubscribe_url(services, customer),
             },
-            to_email=customer.email,
-            to_name=customer.name,
             dedupe_key=f"reward:{reward.id}",
-            customer_id=customer.id,
-            headers=unsubscribe_headers(services, customer),
         )
         await store.reward_notified(reward.id)
     return len(rewards)

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from daemon import referrals
 from daemon.answers import answer_invitation
-from daemon.compose import enqueue_email
+from daemon.compose import enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Moment
 from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
 from daemon.engine.window import in_window, next_in_window
-from daemon.links import score_links, survey_url, unsubscribe_headers, unsubscribe_url
+from daemon.links import score_links, survey_url
 from daemon.render import one_line
 from daemon.services import Services
 from daemon.store.base import Customer, Invitation, NewInvitation, StoredEvent
@@ -251,8 +251,9 @@ class Scheduler:
         services = self.services
         survey = services.config.surveys[invitation.survey]
         question = services.renderer.survey_question(survey.question)
-        await enqueue_email(
+        await enqueue_to_customer(
             services,
+            customer,
             kind=kind,
             context={
                 "customer_name": _first_name(customer),
@@ -261,13 +262,8 @@ class Scheduler:
                 "high_label": survey.high_label,
                 "scores": score_links(services, invitation),
                 "survey_url": survey_url(services, invitation),
-                "unsubscribe_url": unsubscribe_url(services, customer),
             },
-            to_email=customer.email,
-            to_name=customer.name,
             dedupe_key=key,
-            customer_id=customer.id,
-            headers=unsubscribe_headers(services, customer),
         )
 
     # clicks → answers -------------------------------------------------------------------------
@@ -328,18 +324,14 @@ class Scheduler:
                 customer_id=customer.id,
             )
             if services.config.settings.recovery.we_hear_you:
-                await enqueue_email(
+                await enqueue_to_customer(
                     services,
+                    customer,
                     kind="we_hear_you",
                     context={
                         "customer_name": _first_name(customer),
-                        "unsubscribe_url": unsubscribe_url(services, customer),
                     },
-                    to_email=customer.email,
-                    to_name=customer.name,
                     dedupe_key=f"we-hear-you:{alert.complaint_id}",
-                    customer_id=customer.id,
-                    headers=unsubscribe_headers(services, customer),
                 )
             await store.complaint_alerted(alert.complaint_id)
         return len(alerts)

@@ -3,27 +3,58 @@ sender over real SMTP to a recording aiosmtpd server, and a fake clock to travel
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 
 from daemon.clock import FakeClock
+from daemon.config import Config
 from daemon.metrics import Metrics
+from daemon.render import Renderer
 from daemon.scheduler import Scheduler
 from daemon.sender import Sender
 from daemon.services import Services
+from daemon.store import SQLiteStore
 from daemon.transport import build_transport
+from daemon.web import create_app
 
 from helpers import TOKEN
 from smtp_server import SmtpServer
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config, smtp: SmtpServer) -> AsyncIterator[Loop]:
+    """The whole of Vouch on `config` (its transport pointed at `smtp`), from Monday 2 March."""
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    store = await SQLiteStore.open(config.store_path)
+    services = Services(config, Renderer(config, clock), store, clock, Metrics())
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as client:
+        loop = Loop.build(services, smtp, client)
+        try:
+            yield loop
+        finally:
+            await loop.sender.transport.aclose()
+            await store.close()
+
+
+def smtp_changes(smtp: SmtpServer) -> dict[str, Any]:
+    return {
+        "email": {
+            "transport": "smtp",
+            "smtp": {"host": smtp.host, "port": smtp.port, "security": "none"},
+        }
+    }
 
 
 @dataclass

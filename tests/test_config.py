@@ -62,7 +62,8 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
     found = problems(tmp_path, {"server": {"prot": 8080}})
     assert found == [
         "config.toml: server.prot: unknown key; did you mean 'port'? "
-        "(valid keys here: host, max_body_bytes, port)"
+        "(valid keys here: host, max_body_bytes, port, public_burst, public_rate_per_minute, "
+        "trusted_proxies)"
     ]
 
 

@@ -11,14 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from loop import AUTH, Loop, path_of, text_of
+from loop import AUTH, Loop, path_of, running, smtp_changes, text_of
 
-from daemon.clock import FakeClock
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.services import Services
 from daemon.store import SQLiteStore
-from daemon.web import create_app
 
 from smtp_server import SmtpServer
 
@@ -28,7 +23,6 @@ ANN = "ann@example.com"
 
 @pytest.fixture
 async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    smtp = {"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
     referrals = {
         "materials": [
             {"file": "materials/brochure.pdf", "name": "Harbor Lane brochure.pdf"},
@@ -40,16 +34,9 @@ async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]
             "choices": ["a £50 voucher", "£50 to the Harbour Food Bank"],
         },
     }
-    config = make_config({"email": {"transport": "smtp", "smtp": smtp}, "referrals": referrals})
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
-    store = await SQLiteStore.open(config.store_path)
-    services = Services(config, Renderer(config, clock), store, clock, Metrics())
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as client:
-        loop = Loop.build(services, smtp_server, client)
+    config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
+    async with running(config, smtp_server) as loop:
         yield loop
-        await loop.sender.transport.aclose()
-    await store.close()
 
 
 def to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:

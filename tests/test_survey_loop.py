@@ -7,18 +7,12 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import httpx
 import pytest
-from loop import AUTH, Loop, html_of, path_of, score_links, text_of
+from loop import AUTH, Loop, html_of, path_of, running, score_links, smtp_changes, text_of
 
-from daemon.clock import FakeClock
-from daemon.config import Config
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.services import Services
 from daemon.store import SQLiteStore
-from daemon.web import create_app
 
 from smtp_server import SmtpServer
 
@@ -26,20 +20,9 @@ OWNER = "owner@harborlane.example"
 
 
 @pytest.fixture
-async def loop(
-    make_config: object, smtp_server: SmtpServer, tmp_path: object
-) -> AsyncIterator[Loop]:
-    smtp = {"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
-    config: Config = make_config({"email": {"transport": "smtp", "smtp": smtp}})  # type: ignore[operator]
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
-    store = await SQLiteStore.open(config.store_path)
-    services = Services(config, Renderer(config, clock), store, clock, Metrics())
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as client:
-        loop = Loop.build(services, smtp_server, client)
+async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
+    async with running(make_config(smtp_changes(smtp_server)), smtp_server) as loop:
         yield loop
-        await loop.sender.transport.aclose()
-    await store.close()
 
 
 async def invitations(loop: Loop) -> list[tuple[str, str | None, str | None]]:

@@ -66,6 +66,26 @@ class Store(Protocol):
     async def suppressed(self, emails: Iterable[str]) -> set[str]: ...
     async def suppression_reason(self, email: str) -> str | None: ...
 
+    # a person's data (daemon/store/privacy_sql.py)
+    async def person_export(self, email: str) -> dict[str, Any]: ...
+    async def forget(self, email: str, now: datetime) -> dict[str, Any]: ...
+    async def checkpoint(self) -> bool: ...
+
+    # bounces and complaints that arrive as mail
+    async def record_bounce(
+        self,
+        *,
+        email: str,
+        kind: str,
+        status: str | None,
+        diagnostic: str | None,
+        original_message_id: str | None,
+        dedupe: str,
+        at: datetime,
+    ) -> int: ...
+    async def soft_bounces(self, email: str) -> int: ...
+    async def bounces_of(self, email: str) -> list[Bounce]: ...
+
     # the survey loop
     async def customer(self, customer_id: int) -> Customer | None: ...
     async def customer_by_public_id(self, public_id: str) -> Customer | None: ...
@@ -215,6 +235,18 @@ class Store(Protocol):
     async def monthly_tallies(
         self, starts: Sequence[datetime]
     ) -> list[tuple[str, str, int, int, int]]: ...
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """A bounce or complaint that arrived as mail (a DSN or an ARF report), one per address."""
+
+    email: str
+    kind: str  # hard_bounce, soft_bounce, complaint
+    status: str | None
+    diagnostic: str | None
+    original_message_id: str | None
+    received_at: datetime
 
 
 @dataclass(frozen=True)

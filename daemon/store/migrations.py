@@ -248,4 +248,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX reward_codes_free ON reward_codes(loaded_at) WHERE reward_id IS NULL;
         """,
     ),
+    (
+        4,
+        "bounces and complaints that arrive as mail (RFC 3464 DSNs, RFC 5965 ARF reports)",
+        """
+        CREATE TABLE bounces (
+            id                  INTEGER PRIMARY KEY,
+            email               TEXT NOT NULL,          -- lower-cased
+            kind                TEXT NOT NULL,          -- hard_bounce, soft_bounce, complaint
+            status              TEXT,                   -- 5.1.1, 4.2.2; NULL for a complaint
+            diagnostic          TEXT,                   -- the server's words; the ARF type
+            original_message_id TEXT,                   -- the Vouch email that bounced
+            dedupe              TEXT NOT NULL,          -- the report's Message-ID or hash
+            received_at         INTEGER NOT NULL,
+            UNIQUE (dedupe, email)                      -- a report delivered twice counts once
+        );
+        CREATE INDEX bounces_email ON bounces(email, kind);
+        """,
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,8 @@ class OutboxSQL(SQL):
         """Add an email unless its key exists; to a suppressed address: recorded, not queued."""
         async with self._write() as db:
             cursor = await db.execute(
-                "SELECT 1 FROM suppressions WHERE email = ?", (email.recipient.lower(),)
+                "SELECT 1 FROM suppressions WHERE email IN (?, ?)",
+                suppression_keys(email.recipient),
             )
             suppressed = await cursor.fetchone() is not None
             cursor = await db.execute(
@@ -146,24 +148,25 @@ class OutboxSQL(SQL):
         return (await self.suppression_reasons([email])).get(email.lower())
 
     async def suppression_reasons(self, emails: Iterable[str]) -> dict[str, str]:
-        wanted = sorted({e.lower() for e in emails})
-        if not wanted:
+        """By lower-cased address; a forgotten address is found by its hash (`sha256:...`)."""
+        keys = {key: e.lower() for e in emails for key in suppression_keys(e)}
+        if not keys:
             return {}
+        wanted = sorted(keys)
         marks = ", ".join("?" * len(wanted))
         rows = await self._read(
             f"SELECT email, reason FROM suppressions WHERE email IN ({marks})", wanted
         )
-        return {str(r[0]): str(r[1]) for r in rows}
+        return {keys[str(r[0])]: str(r[1]) for r in rows}
 
     async def suppressed(self, emails: Iterable[str]) -> set[str]:
-        wanted = sorted({e.lower() for e in emails})
-        if not wanted:
-            return set()
-        rows = await self._read(
-            f"SELECT email FROM suppressions WHERE email IN ({', '.join('?' * len(wanted))})",
-            wanted,
-        )
-        return {str(r[0]) for r in rows}
+        return set(await self.suppression_reasons(emails))
+
+
+def suppression_keys(email: str) -> tuple[str, str]:
+    """How an address can stand in the suppression list: as itself, or hashed once forgotten."""
+    address = email.lower()
+    return address, "sha256:" + hashlib.sha256(address.encode()).hexdigest()
 
 
 def _outbox_row(r: Any) -> OutboxRow:

@@ -59,8 +59,8 @@ class ReferralsSQL(SQL):
         rows = await self._read(
             """
             SELECT
-              (SELECT s.reason FROM suppressions s JOIN customers c ON c.email = s.email
-               WHERE c.id = :c),
+              (SELECT s.reason FROM suppressions s JOIN customers c
+               ON s.email IN (c.email, 'sha256:' || vouch_sha256(c.email)) WHERE c.id = :c),
               (SELECT count(*) FROM complaints WHERE customer_id = :c AND state = 'open'),
               (SELECT score FROM responses WHERE customer_id = :c
                ORDER BY answered_at DESC LIMIT 1),

@@ -6,16 +6,20 @@ from pathlib import Path
 
 import aiosqlite
 
+from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.migrations import MIGRATIONS
-from daemon.store.outbox_sql import OutboxSQL
+from daemon.store.outbox_sql import OutboxSQL, suppression_keys
+from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
 from daemon.store.surveys_sql import SurveysSQL
 
 
-class SQLiteStore(EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL, ReferralsSQL, CustomersSQL):
+class SQLiteStore(
+    EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL, ReferralsSQL, CustomersSQL, BouncesSQL, PrivacySQL
+):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
         """Open (creating if needed) and migrate the store at path."""
@@ -26,6 +30,9 @@ class SQLiteStore(EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL, ReferralsSQL, Cu
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
+            await db.create_function(  # a forgotten address is suppressed by its hash only
+                "vouch_sha256", 1, lambda e: suppression_keys(e)[1][7:], deterministic=True
+            )
             store = cls(db, path)
             await store._migrate()
         except BaseException:

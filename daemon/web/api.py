@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -14,6 +16,7 @@ from daemon.answers import Closed, answer_invitation, record
 from daemon.engine.replies import InboundMail
 from daemon.engine.segments import segment
 from daemon.events import EventIn, aware
+from daemon.inbound_smtp import parse_inbound
 from daemon.intake import accept_event
 from daemon.services import Services
 from daemon.settings import Email
@@ -174,31 +177,59 @@ def _recorded(saved: Saved, score: int) -> JSONResponse:
 
 
 class InboundIn(BaseModel):
-    """A reply to a Vouch email, as a mail provider's inbound webhook delivers it."""
+    """A reply to a Vouch email, as a mail provider's inbound webhook delivers it.
+
+    `raw` is the whole message as received (headers and body), as a string: plain text by
+    default, or base64 with `"raw_encoding": "base64"` (for 8-bit messages). With `raw`, a
+    bounce or complaint report (DSN, ARF) in it is acted on, and `from`, `text` and the rest
+    may be left out: they are read from the message (a field that is given wins)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    from_: Email = Field(alias="from")
+    from_: Email | None = Field(None, alias="from")
     to: list[str] | str = Field(default_factory=list)
-    subject: str = Field("", max_length=1000)
-    text: str = Field(max_length=200_000)
+    subject: str | None = Field(None, max_length=1000)
+    text: str | None = Field(None, max_length=200_000)
     in_reply_to: str | None = Field(None, max_length=1000)
     references: list[str] = Field(default_factory=list, max_length=100)
     message_id: str | None = Field(None, max_length=1000)
+    raw: str | None = Field(None, max_length=20_000_000)
+    raw_encoding: Literal["plain", "base64"] = "plain"
+
+    @model_validator(mode="after")
+    def _from_and_text_or_raw(self) -> InboundIn:
+        if self.raw is None and (self.from_ is None or self.text is None):
+            raise ValueError('"from" and "text" are required unless "raw" holds the message')
+        try:
+            self.raw_bytes()
+        except binascii.Error as error:
+            raise ValueError(f'"raw" is not base64 ({error})') from None
+        return self
+
+    def raw_bytes(self) -> bytes:
+        if self.raw is None:
+            return b""
+        if self.raw_encoding == "plain":
+            return self.raw.encode("utf-8", "surrogateescape")
+        return base64.b64decode(self.raw)
 
 
 @admin.post("/v1/inbound", status_code=202)
 async def post_inbound(body: InboundIn, request: Request) -> dict[str, str]:
     """Take a reply: a score, praise (a referral moment), an unsubscribe, or a note kept for
-    the owner; the answer says which and why."""
+    the owner; or a bounce or spam complaint in `raw`. The answer says which and why."""
+    raw = body.raw_bytes()
+    parsed = parse_inbound(raw) if raw else None
+    to = [body.to] if isinstance(body.to, str) else list(body.to)
     mail = InboundMail(
-        from_addr=body.from_,
-        to_addrs=[body.to] if isinstance(body.to, str) else list(body.to),
-        subject=body.subject,
-        text=body.text,
-        in_reply_to=body.in_reply_to,
-        references=list(body.references),
-        message_id=body.message_id,
+        from_addr=body.from_ or (parsed.from_addr if parsed else ""),
+        to_addrs=to or (parsed.to_addrs if parsed else []),
+        subject=body.subject if body.subject is not None else parsed.subject if parsed else "",
+        text=body.text if body.text is not None else parsed.text if parsed else "",
+        in_reply_to=body.in_reply_to or (parsed.in_reply_to if parsed else None),
+        references=list(body.references) or (parsed.references if parsed else []),
+        message_id=body.message_id or (parsed.message_id if parsed else None),
+        raw=raw,
     )
     verdict = await inbound.handle(services(request), mail)
     return {"verdict": verdict.verdict, "explanation": verdict.explanation}

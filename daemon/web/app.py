@@ -13,8 +13,11 @@ from starlette.templating import Jinja2Templates
 
 from daemon import __version__
 from daemon.services import Services
-from daemon.web import api, pages, referral_pages, referrals_api, reports
+from daemon.web import api, integrations, pages, referral_pages, referrals_api, reports
 from daemon.web.limits import BodyLimit
+from daemon.web.privacy_api import router as privacy_router
+from daemon.web.ratelimit import PublicRateLimit
+from daemon.web.security import SecurityHeaders
 
 _HERE = Path(__file__).parent
 
@@ -28,10 +31,21 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(referral_pages.router)
     app.include_router(referrals_api.router)
+    app.include_router(integrations.router)
     app.include_router(reports.router)
+    app.include_router(privacy_router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
+    server = services.config.settings.server
+    app.add_middleware(
+        PublicRateLimit,
+        clock=services.clock,
+        rate_per_minute=server.public_rate_per_minute,
+        burst=server.public_burst,
+        trusted_proxies=server.trusted_proxies,
+    )
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers
     return app
 
 

@@ -1,0 +1,55 @@
+"""Bounces and complaints that arrived as mail (DSNs, ARF reports), and the soft-bounce count."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from daemon.clock import from_ms, to_ms
+from daemon.store._sql import SQL
+from daemon.store.base import Bounce
+
+# One undelivered email counts once: a "delayed" warning and the final failure of the same
+# original message are one soft bounce; reports that name no original message count one each.
+_SOFT_COUNT = (
+    "SELECT count(DISTINCT coalesce(original_message_id, 'report:' || id)) FROM bounces "
+    "WHERE email = ? AND kind = 'soft_bounce'"
+)
+
+
+class BouncesSQL(SQL):
+    async def record_bounce(
+        self,
+        *,
+        email: str,
+        kind: str,
+        status: str | None,
+        diagnostic: str | None,
+        original_message_id: str | None,
+        dedupe: str,
+        at: datetime,
+    ) -> int:
+        """Record one recipient's bounce or complaint (a report seen before, by its `dedupe`
+        key, is not recorded twice) and return the soft bounces counted for that address."""
+        address = email.lower()
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO bounces (email, kind, status, diagnostic, original_message_id, "
+                "dedupe, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (dedupe, email) DO NOTHING",
+                (address, kind, status, diagnostic, original_message_id, dedupe, to_ms(at)),
+            )
+            cursor = await db.execute(_SOFT_COUNT, (address,))
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def soft_bounces(self, email: str) -> int:
+        rows = await self._read(_SOFT_COUNT, (email.lower(),))
+        return int(rows[0][0])
+
+    async def bounces_of(self, email: str) -> list[Bounce]:
+        rows = await self._read(
+            "SELECT email, kind, status, diagnostic, original_message_id, received_at "
+            "FROM bounces WHERE email = ? ORDER BY received_at, id",
+            (email.lower(),),
+        )
+        return [Bounce(r[0], r[1], r[2], r[3], r[4], from_ms(r[5])) for r in rows]

@@ -1,0 +1,112 @@
+"""A per-address token bucket for the public pages (/s/, /u/, /r/), as plain ASGI.
+
+Each client address may make `rate_per_minute` requests a minute with bursts of `burst`; beyond
+that it gets a plain 429 page with `Retry-After`. The address is the connection's peer, unless
+that peer is one of `server.trusted_proxies`: then it is the right-most X-Forwarded-For entry
+that is not itself a trusted proxy. Buckets live in memory, at most `max_buckets` of them; the
+least recently seen go first (a forgotten bucket is a full one, so eviction only ever forgives).
+Admin endpoints need the token and are not limited here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from daemon.clock import Clock
+
+PUBLIC_PREFIXES = ("/s/", "/u/", "/r/")
+
+_PAGE = b"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Too many requests</title>
+<link rel="stylesheet" href="/static/page.css"></head>
+<body><main><h1>Too many requests</h1>
+<p>This page was asked for too often from your connection. Please wait a minute and try again.</p>
+</main></body></html>
+"""
+
+
+class TokenBuckets:
+    """Buckets keyed by address: `burst` tokens, refilled at `rate_per_minute / 60` a second."""
+
+    def __init__(
+        self, clock: Clock, rate_per_minute: int, burst: int, max_buckets: int = 10_000
+    ) -> None:
+        self.clock = clock
+        self.rate = rate_per_minute / 60.0
+        self.burst = float(burst)
+        self.max_buckets = max_buckets
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, key: str) -> float:
+        """0 when a request may go ahead (and a token is spent), else seconds until it may."""
+        now = self.clock.monotonic()
+        tokens, at = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate if self.rate > 0 else math.inf
+        self._buckets[key] = (tokens, now)  # most recently seen last
+        while len(self._buckets) > self.max_buckets:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+class PublicRateLimit:
+    def __init__(
+        self,
+        app: ASGIApp,
+        clock: Clock,
+        rate_per_minute: int,
+        burst: int,
+        trusted_proxies: Iterable[str] = (),
+        max_buckets: int = 10_000,
+    ) -> None:
+        self.app = app
+        self.buckets = TokenBuckets(clock, rate_per_minute, burst, max_buckets)
+        self.trusted = frozenset(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PUBLIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        wait = self.buckets.take(self.address(scope))
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = str(max(1, math.ceil(wait))) if math.isfinite(wait) else "60"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(_PAGE)).encode()),
+                    (b"retry-after", retry.encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": _PAGE})
+
+    def address(self, scope: Scope) -> str:
+        client = scope.get("client")
+        peer = str(client[0]) if client else "unknown"
+        if peer not in self.trusted:
+            return peer
+        forwarded: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for":
+                forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
+        for hop in reversed(forwarded):
+            if hop and hop not in self.trusted:
+                return hop
+        return peer

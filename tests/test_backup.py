@@ -1,0 +1,142 @@
+"""`vouch backup` beside a busy daemon, and `vouch restore` (only with the daemon stopped)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sender import enqueue, make_sender
+
+from daemon.cli import main
+from daemon.clock import FakeClock
+from daemon.config import Config
+from daemon.errors import VouchError
+from daemon.events import EventIn
+from daemon.outbox import NewEmail, State
+from daemon.store import Recorded, SQLiteStore
+from daemon.store.backup import backup, restore
+from daemon.transport import MemoryTransport
+
+from helpers import ENV
+
+ROWS = 1500
+
+
+def checked(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one file, no -wal
+    return db
+
+
+async def test_backup_while_the_sender_writes_then_restore_and_go_on(
+    store: SQLiteStore, clock: FakeClock, config: Config, tmp_path: Path
+) -> None:
+    await enqueue(store, clock, ROWS)
+    sender = make_sender(store, MemoryTransport(concurrency=8), clock, config)
+    draining = asyncio.create_task(sender.drain())
+    copies = []
+    while not draining.done() or not copies:
+        copies.append(await backup(config.store_path, tmp_path / f"copy-{len(copies)}.sqlite3"))
+        await asyncio.sleep(0)
+    assert await draining == ROWS
+    sent_seen = set()
+    for copy in copies:
+        db = checked(copy.path)
+        states = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+        assert sum(states.values()) == ROWS  # every row, in one state or another
+        sent_seen.add(states.get("sent", 0))
+        db.close()
+    assert len(sent_seen) > 1  # copies taken at different moments of the drain
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".partial")]
+
+    final = await backup(config.store_path, tmp_path / "final.sqlite3")
+    fresh = tmp_path / "elsewhere" / "vouch.sqlite3"
+    restored = await restore(final.path, fresh)
+    assert restored.schema_version == final.schema_version
+    assert not fresh.with_name("vouch.sqlite3.before-restore").exists()  # nothing was there
+    reopened = await SQLiteStore.open(fresh)
+    try:
+        assert (await reopened.outbox_counts())[State.SENT] == ROWS
+        event = EventIn.model_validate(
+            {
+                "id": "after-restore",
+                "type": "purchase.completed",
+                "occurred_at": clock.now().isoformat(),
+                "customer": {"email": "new@example.com"},
+            }
+        )
+        assert (await reopened.record_event(event, clock.now())).recorded is Recorded.NEW
+    finally:
+        await reopened.close()
+
+
+async def test_restore_refuses_a_store_in_use_and_keeps_the_old_one(
+    clock: FakeClock, config: Config, tmp_path: Path
+) -> None:
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        await enqueue(store, clock, 3)
+        copy = await backup(config.store_path, tmp_path / "copy.sqlite3")
+        with pytest.raises(VouchError, match="is in use"):
+            await restore(copy.path, config.store_path)  # the "daemon" holds it open
+        await enqueue_more(store, clock)
+    finally:
+        await store.close()
+    await restore(copy.path, config.store_path)
+    kept = config.store_path.with_name(config.store_path.name + ".before-restore")
+    assert checked(kept).execute("SELECT count(*) FROM outbox").fetchone() == (4,)
+    reopened = await SQLiteStore.open(config.store_path)
+    try:
+        assert sum((await reopened.outbox_counts()).values()) == 3
+    finally:
+        await reopened.close()
+
+
+async def enqueue_more(store: SQLiteStore, clock: FakeClock) -> None:
+    await store.enqueue(
+        NewEmail(
+            dedupe_key="extra",
+            kind="test",
+            recipient="x@example.com",
+            envelope_from="hello@harborlane.example",
+            message_id="<extra@harborlane.example>",
+            message=b"Message-ID: <extra@harborlane.example>\r\n\r\nx\r\n",
+            not_before=clock.now(),
+        ),
+        clock.now(),
+    )
+
+
+async def test_restore_refuses_what_is_not_a_store(config: Config, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(VouchError, match=r"junk\.sqlite3"):
+        await restore(junk, tmp_path / "store.sqlite3")
+    with pytest.raises(VouchError, match="no backup at"):
+        await restore(tmp_path / "missing", tmp_path / "store.sqlite3")
+
+
+def test_cli_backup_and_restore(
+    make_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    config = make_config()
+    args: list[Any] = ["--config", str(config.path)]
+    assert main(["event", "purchase.completed", "--email", "ann@example.com", *args]) == 0
+    target = tmp_path / "b.sqlite3"
+    assert main(["backup", str(target), *args]) == 0
+    assert "integrity ok" in capsys.readouterr().out
+    assert main(["restore", str(target), *args]) == 0
+    assert "before-restore" in capsys.readouterr().out
+    assert main(["restore", str(tmp_path / "nope"), *args]) == 1
+    assert "no backup at" in capsys.readouterr().err
