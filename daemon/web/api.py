@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from daemon import inbound
@@ -25,8 +25,45 @@ from daemon.store.base import Answer, Saved
 from daemon.tokens import read_survey_token
 from daemon.web.auth import require_token
 
+
+class Detail(BaseModel):
+    detail: str
+
+
+class Problem(BaseModel):
+    field: str
+    message: str
+
+
+class Invalid(BaseModel):
+    """A 422 (and a refusal about a field): what is wrong, in words, field by field."""
+
+    error: str
+    detail: str
+    problems: list[Problem]
+
+
+class Refused(BaseModel):
+    """A refusal that is not about one field: not found, a conflict, a body too large."""
+
+    error: str
+    detail: str | None = None
+
+
+Responses = dict[int | str, dict[str, Any]]
+# The answers the schema documents (schemathesis checks every response against them).
+UNAUTHORIZED: Responses = {401: {"model": Detail, "description": "missing or wrong bearer token"}}
+INVALID: Responses = {
+    422: {"model": Invalid, "description": "the request is not valid (each field named)"},
+}
+NOT_FOUND: Responses = {404: {"model": Refused, "description": "no such record"}}
+BODY: Responses = {  # what a route with a JSON body adds
+    400: {"model": Detail, "description": "the body could not be read (e.g. not UTF-8)"},
+    413: {"model": Refused, "description": "the body is over server.max_body_bytes"},
+}
+
 router = APIRouter()
-admin = APIRouter(dependencies=[Depends(require_token)])
+admin = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
 
 
 def services(request: Request) -> Services:
@@ -37,7 +74,11 @@ def services(request: Request) -> Services:
 @admin.post(
     "/v1/events",
     status_code=202,
-    responses={409: {"description": "the id was already used for a different event"}},
+    responses={
+        409: {"model": Refused, "description": "the id was already used for a different event"},
+        **INVALID,
+        **BODY,
+    },
 )
 async def post_event(event: EventIn, request: Request) -> JSONResponse:
     """Record an event. The id is an idempotency key; the event is committed before the 202."""
@@ -61,7 +102,7 @@ async def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "outbox": {state.value: n for state, n in counts.items()}}
 
 
-@admin.get("/metrics")
+@admin.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     svc = services(request)
     svc.metrics.set_outbox(await svc.store.outbox_counts())
@@ -111,7 +152,15 @@ def _problem(status: int, field: str, message: str) -> JSONResponse:
     )
 
 
-@admin.post("/v1/responses", status_code=202)
+@admin.post(
+    "/v1/responses",
+    status_code=202,
+    responses={
+        409: {"model": Invalid, "description": "the survey closed"},
+        **INVALID,
+        **BODY,
+    },
+)
 async def post_response(body: ResponseIn, request: Request) -> JSONResponse:
     """Record a response from elsewhere, with the same effects as an answer on the survey page."""
     svc = services(request)
@@ -214,7 +263,7 @@ class InboundIn(BaseModel):
         return base64.b64decode(self.raw)
 
 
-@admin.post("/v1/inbound", status_code=202)
+@admin.post("/v1/inbound", status_code=202, responses={**INVALID, **BODY})
 async def post_inbound(body: InboundIn, request: Request) -> dict[str, str]:
     """Take a reply: a score, praise (a referral moment), an unsubscribe, or a note kept for
     the owner; or a bounce or spam complaint in `raw`. The answer says which and why."""
@@ -235,7 +284,7 @@ async def post_inbound(body: InboundIn, request: Request) -> dict[str, str]:
     return {"verdict": verdict.verdict, "explanation": verdict.explanation}
 
 
-@admin.get("/v1/customers/{email}")
+@admin.get("/v1/customers/{email}", responses={**NOT_FOUND, **INVALID})
 async def get_customer(email: str, request: Request) -> JSONResponse:
     """One customer's story: events, surveys (and why any was skipped), answers, complaints,
     referral asks (and why not), referrals, replies (and how they were read), emails."""

@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from daemon.services import Services
+from daemon.web.api import INVALID, UNAUTHORIZED
 from daemon.web.auth import require_token
 
-router = APIRouter(dependencies=[Depends(require_token)])
+router = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
 
 
-@router.delete("/v1/customers/{email}")
+@router.delete("/v1/customers/{email}", responses=INVALID)
 async def forget_customer(email: str, request: Request) -> dict[str, Any]:
     """Erase the person's data, keep the anonymous facts (scores, dates, counts) and a hashed
     suppression. Safe to repeat: a second call finds nothing left to erase."""

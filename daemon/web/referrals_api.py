@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon import referrals, sources
 from daemon.services import Services
 from daemon.store.base import Referral
+from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused
 from daemon.web.auth import require_token
 
-router = APIRouter(dependencies=[Depends(require_token)])
+router = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
 
 
 def _services(request: Request) -> Services:
@@ -51,7 +52,15 @@ def referral_json(referral: Referral) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/referrals/{referral_id}/status")
+@router.post(
+    "/v1/referrals/{referral_id}/status",
+    responses={
+        409: {"model": Refused, "description": "the referral cannot move to that status"},
+        **NOT_FOUND,
+        **INVALID,
+        **BODY,
+    },
+)
 async def post_status(referral_id: str, body: StatusIn, request: Request) -> JSONResponse:
     services = _services(request)
     referral = await services.store.referral(referral_id)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from daemon import report
 from daemon.services import Services
+from daemon.web.api import INVALID, UNAUTHORIZED
 from daemon.web.auth import require_token
 
-router = APIRouter(dependencies=[Depends(require_token)])
+router = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
 
 
-@router.get("/v1/reports/nps")
+@router.get("/v1/reports/nps", responses=INVALID)
 async def nps_report(
     request: Request,
     months: Annotated[int, Query(ge=1, le=report.MAX_MONTHS, description="trend length")] = 12,
