@@ -178,13 +178,15 @@ class Tally:
     sent: int = 0
 
 
-def event_request(port: int, path: str, event_id: str, email: str) -> bytes:
+def event_request(
+    port: int, path: str, event_id: str, email: str, occurred_at: str = "2026-03-02T10:00:00Z"
+) -> bytes:
     """One POST with a ~300-byte event, as a real integration would send it."""
     body = json.dumps(
         {
             "id": event_id,
             "type": "purchase.completed",
-            "occurred_at": "2026-03-02T10:00:00Z",
+            "occurred_at": occurred_at,
             "customer": {
                 "email": email,
                 "name": "Ann Example",

@@ -43,7 +43,6 @@ import asyncio
 import collections
 import email
 import email.policy
-import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -61,7 +60,8 @@ import tomli_w
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import HOST, TOKEN, HttpClient, ServerProcess, percentile
+from ingest import HOST, HttpClient, ServerProcess, percentile
+from ingest import event_request as ingest_event
 
 REPO = Path(__file__).resolve().parent.parent
 SURVEY_TOKEN = re.compile(r"/s/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
@@ -182,30 +182,9 @@ def write_business(root: Path, smtp_port: int) -> Path:
 
 
 def event_request(port: int, event_id: str) -> bytes:
+    """An event for a new customer, happening now, so its survey (delay 0) is due at once."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = json.dumps(
-        {
-            "id": event_id,
-            "type": "purchase.completed",
-            "occurred_at": now,
-            "customer": {
-                "email": f"{event_id}@example.com",
-                "name": "Ann Example",
-                "external_id": event_id,
-                "timezone": "Europe/London",
-                "locale": "en-GB",
-                "tags": ["bench"],
-            },
-            "data": {"order": event_id, "amount": "149.00", "currency": "GBP"},
-        },
-        separators=(",", ":"),
-    ).encode()
-    head = (
-        f"POST /v1/events HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode("ascii") + body
+    return ingest_event(port, "/v1/events", event_id, f"{event_id}@example.com", now)
 
 
 def page_request(port: int, token: str, address: str, answer: int | None) -> bytes:
