@@ -27,6 +27,35 @@ async def enqueue_email(
     attachments: Sequence[Attachment] = (),
 ) -> int | None:
     """Render and enqueue; None when this dedupe key was enqueued before (nothing is added)."""
+    email = build_email(
+        services,
+        kind=kind,
+        context=context,
+        to_email=to_email,
+        to_name=to_name,
+        dedupe_key=dedupe_key,
+        not_before=not_before,
+        customer_id=customer_id,
+        headers=headers,
+        attachments=attachments,
+    )
+    return await services.store.enqueue(email, services.clock.now())
+
+
+def build_email(
+    services: Services,
+    *,
+    kind: str,
+    context: Mapping[str, Any],
+    to_email: str,
+    to_name: str | None = None,
+    dedupe_key: str,
+    not_before: datetime | None = None,
+    customer_id: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> NewEmail:
+    """Render (and DKIM-sign) one email into an outbox row, not yet stored."""
     config = services.config
     message_id = new_message_id(config.message_id_domain)
     rendered = services.renderer.render(
@@ -42,18 +71,15 @@ async def enqueue_email(
     message = rendered.message
     if config.dkim is not None:  # signed once here: every retry sends these same bytes
         message = config.dkim.sign(message, now)
-    return await services.store.enqueue(
-        NewEmail(
-            dedupe_key=dedupe_key,
-            kind=kind,
-            recipient=to_email,
-            envelope_from=config.settings.business.email,
-            message_id=message_id,
-            message=message,
-            not_before=not_before or now,
-            customer_id=customer_id,
-        ),
-        now,
+    return NewEmail(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        recipient=to_email,
+        envelope_from=config.settings.business.email,
+        message_id=message_id,
+        message=message,
+        not_before=not_before or now,
+        customer_id=customer_id,
     )
 
 
@@ -67,7 +93,27 @@ async def enqueue_to_customer(
     attachments: Sequence[Attachment] = (),
 ) -> int | None:
     """A customer-facing email: always with the unsubscribe link and RFC 8058 headers."""
-    return await enqueue_email(
+    email = build_for_customer(
+        services,
+        customer,
+        kind=kind,
+        context=context,
+        dedupe_key=dedupe_key,
+        attachments=attachments,
+    )
+    return await services.store.enqueue(email, services.clock.now())
+
+
+def build_for_customer(
+    services: Services,
+    customer: Customer,
+    *,
+    kind: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    attachments: Sequence[Attachment] = (),
+) -> NewEmail:
+    return build_email(
         services,
         kind=kind,
         context={**context, "unsubscribe_url": unsubscribe_url(services, customer)},

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 
 from daemon import referrals
 from daemon.answers import answer_invitation
-from daemon.compose import enqueue_email, enqueue_to_customer
+from daemon.compose import build_for_customer, enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Moment
 from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
 from daemon.engine.window import in_window, next_in_window
 from daemon.links import score_links, survey_url
+from daemon.outbox import NewEmail
 from daemon.render import one_line
 from daemon.services import Services
 from daemon.store.base import Customer, Invitation, NewInvitation, StoredEvent
@@ -192,72 +193,77 @@ class Scheduler:
     # invitations and reminders --------------------------------------------------------------
 
     async def send_invitations(self) -> int:
+        """Due surveys, a batch at a time: a few set-based queries, then one render each."""
         services = self.services
         store, now = services.store, services.clock.now()
         due = await store.due_invitations(now, BATCH)
-        for invitation in due:
-            customer = await self._ready(invitation)
-            if customer is None:
-                continue
+        ready = await self._ready(due, reminder=False)
+        emails, sent = [], []
+        window = services.config.settings.send_window.window()
+        for invitation, customer in ready:
             survey = services.config.surveys[invitation.survey]
-            await self._enqueue_survey("survey", f"survey:{invitation.id}", invitation, customer)
-            sent_at = services.clock.now()
-            window = services.config.settings.send_window.window()
-            await store.invitation_sent(
-                invitation.id, sent_at, reminder_at(survey, sent_at, self._zone(customer), window)
+            emails.append(
+                self._survey_email("survey", f"survey:{invitation.id}", invitation, customer)
             )
+            later = reminder_at(survey, now, self._zone(customer), window)
+            sent.append((invitation.id, now, later))
+        await store.enqueue_many(emails, now)  # before marking: a crash repeats, dedupe holds
+        await store.invitations_sent(sent)
         return len(due)
 
     async def send_reminders(self) -> int:
         services = self.services
         store, now = services.store, services.clock.now()
         due = await store.due_reminders(now, BATCH)
-        for invitation in due:
-            if invitation.expires_at is not None and now >= invitation.expires_at:
-                await store.invitation_reminded(invitation.id, now)  # too late: none at all
-                continue
-            customer = await self._ready(invitation, reminder=True)
-            if customer is None:
-                continue
-            await self._enqueue_survey(
-                "reminder", f"reminder:{invitation.id}", invitation, customer
-            )
-            await store.invitation_reminded(invitation.id, services.clock.now())
+        lapsed = [i for i in due if i.expires_at is not None and now >= i.expires_at]
+        await store.invitations_reminded([i.id for i in lapsed], now)  # too late: none at all
+        ready = await self._ready([i for i in due if i not in lapsed], reminder=True)
+        emails = [
+            self._survey_email("reminder", f"reminder:{invitation.id}", invitation, customer)
+            for invitation, customer in ready
+        ]
+        await store.enqueue_many(emails, now)
+        await store.invitations_reminded([invitation.id for invitation, _ in ready], now)
         return len(due)
 
-    async def _ready(self, invitation: Invitation, reminder: bool = False) -> Customer | None:
-        """The customer, if this email may go now; otherwise skip or move it, and None."""
+    async def _ready(
+        self, due: list[Invitation], *, reminder: bool
+    ) -> list[tuple[Invitation, Customer]]:
+        """Those that may go now, with their customers; the rest are skipped or moved."""
         services = self.services
         store, now = services.store, services.clock.now()
-        customer = await store.customer(invitation.customer_id)
-        assert customer is not None
-        if invitation.survey not in services.config.surveys:
-            await store.skip_invitation(invitation.id, f"survey {invitation.survey!r} was removed")
-            return None
-        suppressed = await store.suppression_reason(customer.email)
-        if suppressed:
-            await store.skip_invitation(invitation.id, f"address is suppressed ({suppressed})")
-            return None
-        zone, window = self._zone(customer), services.config.settings.send_window.window()
-        if not in_window(now, zone, window):  # e.g. the daemon was down: still never at night
-            later = next_in_window(now, zone, window)
-            await store.move_invitation(invitation.id, later, reminder=reminder)
-            return None
-        return customer
+        customers = await store.customers(i.customer_id for i in due)
+        suppressed = await store.suppression_reasons(c.email for c in customers.values())
+        window = services.config.settings.send_window.window()
+        ready = []
+        for invitation in due:
+            customer = customers[invitation.customer_id]
+            reason = suppressed.get(customer.email.lower())
+            if invitation.survey not in services.config.surveys:
+                await store.skip_invitation(
+                    invitation.id, f"survey {invitation.survey!r} was removed"
+                )
+            elif reason:
+                await store.skip_invitation(invitation.id, f"address is suppressed ({reason})")
+            elif not in_window(now, self._zone(customer), window):  # e.g. after downtime
+                later = next_in_window(now, self._zone(customer), window)
+                await store.move_invitation(invitation.id, later, reminder=reminder)
+            else:
+                ready.append((invitation, customer))
+        return ready
 
-    async def _enqueue_survey(
+    def _survey_email(
         self, kind: str, key: str, invitation: Invitation, customer: Customer
-    ) -> None:
+    ) -> NewEmail:
         services = self.services
         survey = services.config.surveys[invitation.survey]
-        question = services.renderer.survey_question(survey.question)
-        await enqueue_to_customer(
+        return build_for_customer(
             services,
             customer,
             kind=kind,
             context={
                 "customer_name": _first_name(customer),
-                "question": question,
+                "question": services.renderer.survey_question(survey.question),
                 "low_label": survey.low_label,
                 "high_label": survey.high_label,
                 "scores": score_links(services, invitation),

@@ -53,6 +53,39 @@ class OutboxSQL(SQL):
             row = await cursor.fetchone()
         return int(row[0]) if row else None
 
+    async def enqueue_many(self, emails: Sequence[NewEmail], now: datetime) -> None:
+        """Many emails in one transaction (a scheduler sweep); same rules as `enqueue`."""
+        if not emails:
+            return
+        blocked = set(await self.suppression_reasons(e.recipient for e in emails))
+        async with self._write() as db:
+            await db.executemany(
+                """
+                INSERT INTO outbox (dedupe_key, kind, customer_id, recipient, envelope_from,
+                                    message_id, message, state, due_at, last_error,
+                                    created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (dedupe_key) DO NOTHING
+                """,
+                [
+                    (
+                        e.dedupe_key,
+                        e.kind,
+                        e.customer_id,
+                        e.recipient,
+                        e.envelope_from,
+                        e.message_id,
+                        e.message,
+                        State.SUPPRESSED if e.recipient.lower() in blocked else State.QUEUED,
+                        to_ms(e.not_before),
+                        "address is suppressed" if e.recipient.lower() in blocked else None,
+                        to_ms(now),
+                        to_ms(now),
+                    )
+                    for e in emails
+                ],
+            )
+
     async def claim(
         self, owner: str, now: datetime, lease_seconds: float, limit: int, ids: Sequence[int] = ()
     ) -> list[OutboxRow]:

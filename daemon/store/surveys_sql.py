@@ -168,6 +168,22 @@ class SurveysSQL(SQL):
                 (to_ms(sent_at), _ms(reminder_at), invitation_id),
             )
 
+    async def invitations_sent(self, sent: Sequence[tuple[int, datetime, datetime | None]]) -> None:
+        """Mark many invitations sent at once: (id, sent_at, reminder_at)."""
+        async with self._write() as db:
+            await db.executemany(
+                "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
+                "WHERE id = ? AND state = 'scheduled'",
+                [(to_ms(at), _ms(reminder), invitation_id) for invitation_id, at, reminder in sent],
+            )
+
+    async def invitations_reminded(self, ids: Sequence[int], at: datetime) -> None:
+        async with self._write() as db:
+            await db.executemany(
+                "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
+                [(to_ms(at), invitation_id) for invitation_id in ids],
+            )
+
     async def invitation_reminded(self, invitation_id: int, at: datetime) -> None:
         async with self._write() as db:
             await db.execute(
