@@ -200,13 +200,14 @@ class Scheduler:
         ready = await self._ready(due, reminder=False)
         emails, sent = [], []
         window = services.config.settings.send_window.window()
-        for invitation, customer in ready:
+        for n, (invitation, customer) in enumerate(ready):
             survey = services.config.surveys[invitation.survey]
             emails.append(
                 self._survey_email("survey", f"survey:{invitation.id}", invitation, customer)
             )
             later = reminder_at(survey, now, self._zone(customer), window)
             sent.append((invitation.id, now, later))
+            await _breathe(n)
         await store.enqueue_many(emails, now)  # before marking: a crash repeats, dedupe holds
         await store.invitations_sent(sent)
         return len(due)
@@ -218,10 +219,12 @@ class Scheduler:
         lapsed = [i for i in due if i.expires_at is not None and now >= i.expires_at]
         await store.invitations_reminded([i.id for i in lapsed], now)  # too late: none at all
         ready = await self._ready([i for i in due if i not in lapsed], reminder=True)
-        emails = [
-            self._survey_email("reminder", f"reminder:{invitation.id}", invitation, customer)
-            for invitation, customer in ready
-        ]
+        emails = []
+        for n, (invitation, customer) in enumerate(ready):
+            emails.append(
+                self._survey_email("reminder", f"reminder:{invitation.id}", invitation, customer)
+            )
+            await _breathe(n)
         await store.enqueue_many(emails, now)
         await store.invitations_reminded([invitation.id for invitation, _ in ready], now)
         return len(due)
@@ -348,3 +351,10 @@ class Scheduler:
 
 def _first_name(customer: Customer) -> str | None:
     return one_line(customer.name).split(" ")[0] if customer.name else None
+
+
+async def _breathe(n: int, every: int = 8) -> None:
+    """Rendering is CPU work on the event loop: let requests in every few emails, so a big
+    batch of surveys never holds up an API call for long."""
+    if n % every == every - 1:
+        await asyncio.sleep(0)
