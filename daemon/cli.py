@@ -32,6 +32,7 @@ from daemon.report import build as build_report
 from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import Recorded, SQLiteStore
+from daemon.store.export_sql import EXPORTS
 from daemon.transport import build_transport
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -113,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
         "--months", type=int, default=12, help=f"months in the trend, 1-{MAX_MONTHS} (default 12)"
     )
     report.set_defaults(handler=_report)
+
+    export = sub.add_parser(
+        "export", parents=[common], help="write responses, referrals or customers as CSV"
+    )
+    export.add_argument("what", choices=["responses", "referrals", "customers"])
+    export.add_argument("--out", type=Path, help="a file to write (default: standard output)")
+    export.set_defaults(handler=_export)
 
     resolve = sub.add_parser(
         "resolve", parents=[common], help="mark a detractor's complaint resolved"
@@ -534,4 +542,27 @@ def _restore(args: argparse.Namespace) -> int:
         f"restored {args.path} to {copied.path} (schema {copied.schema_version})"
         + (f"; the old store is kept as {kept}" if kept.exists() else "")
     )
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+    header, _ = EXPORTS[args.what]
+
+    async def write(out: Any) -> int:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        count = 0
+        async with _services(config) as services:
+            async for row in services.store.export_rows(args.what):
+                writer.writerow(row)
+                count += 1
+        return count
+
+    if args.out:
+        with args.out.open("w", newline="", encoding="utf-8") as out:
+            count = asyncio.run(write(out))
+        print(f"wrote {count} {args.what} to {args.out}", file=sys.stderr)
+    else:
+        asyncio.run(write(sys.stdout))
     return EXIT_OK

@@ -643,3 +643,41 @@ async def test_the_owner_sees_why_a_customer_was_not_asked(loop: Loop) -> None:
         await loop.client.get("/v1/customers/nobody@example.com", headers=AUTH)
     ).status_code == 404
     assert (await loop.client.get(f"/v1/customers/{ANN}")).status_code == 401
+
+
+async def test_export_csv_in_pages(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import csv
+
+    from daemon.cli import main
+    from daemon.store import export_sql
+
+    from helpers import ENV
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(export_sql, "PAGE", 2)  # several pages even on a small store
+    code = await promoter_with_ask(loop)
+    for n in range(3):
+        await introduce(loop, code, friend_name=f"F{n}", friend_email=f"f{n}@example.com")
+    await score(loop, "bo@example.com", 3, "2026-03-03T10:00:00Z")
+    config = str(loop.services.config.path)
+    out = tmp_path / "referrals.csv"
+    args = ["export", "referrals", "--out", str(out), "--config", config]
+    assert await asyncio.to_thread(main, args) == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [r["friend_name"] for r in rows] == ["F0", "F1", "F2"]
+    assert all(r["advocate_email"] == ANN and r["id"].startswith("r_") for r in rows)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["export", "responses", "--config", config]) == 0
+    responses = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert sorted((r["email"], r["score"], r["segment"]) for r in responses) == [
+        (ANN, "10", "promoter"),
+        ("bo@example.com", "3", "detractor"),
+    ]
+    assert responses[0]["answered_at"].startswith("2026-03-02T09:00:00")
+    assert await asyncio.to_thread(main, ["export", "customers", "--config", config]) == 0
+    emails = {r["email"] for r in csv.DictReader(capsys.readouterr().out.splitlines())}
+    assert {ANN, "bo@example.com"} <= emails

@@ -7,7 +7,7 @@ leases, so `FOR UPDATE SKIP LOCKED` can serve them there) and run under the same
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -232,6 +232,7 @@ class Store(Protocol):
 
     async def referral_facts(self) -> list[tuple[Any, ...]]: ...
     async def customer_overview(self, customer_id: int) -> dict[str, Any]: ...
+    def export_rows(self, name: str) -> AsyncIterator[list[Any]]: ...
     async def tags_by_kind(self) -> list[tuple[str, int, int]]: ...
 
     # reports (daemon.report shapes these; kind is "survey" or "tag")

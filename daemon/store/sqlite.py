@@ -9,6 +9,7 @@ import aiosqlite
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.events_sql import EventsSQL
+from daemon.store.export_sql import ExportSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.outbox_sql import OutboxSQL, suppression_keys
 from daemon.store.privacy_sql import PrivacySQL
@@ -18,7 +19,15 @@ from daemon.store.surveys_sql import SurveysSQL
 
 
 class SQLiteStore(
-    EventsSQL, OutboxSQL, SurveysSQL, ReportsSQL, ReferralsSQL, CustomersSQL, BouncesSQL, PrivacySQL
+    EventsSQL,
+    OutboxSQL,
+    SurveysSQL,
+    ReportsSQL,
+    ReferralsSQL,
+    CustomersSQL,
+    BouncesSQL,
+    PrivacySQL,
+    ExportSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
