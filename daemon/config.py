@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from daemon.dkim import DkimKeyError, DkimSigner
+from daemon.education import Education, load_education
 from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.settings import Email, EnvName, Section, TimeZone, Url, read_toml, validation_problems
@@ -325,6 +326,7 @@ class Config:
     settings: Settings
     secrets: Secrets
     surveys: Mapping[str, Survey]
+    education: Education | None = None
     dkim: DkimSigner | None = None  # [email.dkim], its key loaded once
 
     @property
@@ -384,6 +386,8 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
                 problems.append(Problem(label, "email.dkim.key_file", str(exc)))
     surveys, survey_problems = load_surveys(path.parent / "surveys", path.parent)
     problems += survey_problems
+    education, education_problems = load_education(path.parent)
+    problems += education_problems
     if problems:
         raise ConfigError(problems)
 
@@ -402,7 +406,14 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         problems += _secret_problems(settings, secrets, label)
     if problems:
         raise ConfigError(problems)
-    return Config(path=path, settings=settings, secrets=secrets, surveys=surveys, dkim=dkim)
+    return Config(
+        path=path,
+        settings=settings,
+        secrets=secrets,
+        surveys=surveys,
+        dkim=dkim,
+        education=education,
+    )
 
 
 def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[Problem]:

@@ -166,7 +166,9 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
             "moment": "survey_answer" if ask.moment == Moment.SURVEY_ANSWER else ask.moment,
             "referral_url": services.url(f"/r/{advocate.code}"),
             "introduce_url": services.url(f"/r/{advocate.code}/introduce"),
-            "education_url": None,
+            "education_url": services.url(f"/r/{advocate.code}/learn")
+            if services.config.education
+            else None,
             "incentive": settings.incentive.text,
             "incentive_choices": list(settings.incentive.choices),
             "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],

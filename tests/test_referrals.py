@@ -681,3 +681,36 @@ async def test_export_csv_in_pages(
     assert await asyncio.to_thread(main, ["export", "customers", "--config", config]) == 0
     emails = {r["email"] for r in csv.DictReader(capsys.readouterr().out.splitlines())}
     assert {ANN, "bo@example.com"} <= emails
+
+
+async def test_the_ask_links_to_the_education_page_from_the_owners_file(loop: Loop) -> None:
+    await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z", name="Ann Example")
+    await score(loop, ANN, 10)
+    await loop.event("project.completed", ANN, "2026-03-02T09:00:00Z", name="Ann Example")
+    ask = await get_ask(loop)
+    code = codes(ask)
+    assert f"/r/{code}/learn" in text_of(ask)
+    page = await loop.client.get(f"/r/{code}/learn")
+    assert page.status_code == 200
+    education = loop.services.config.education
+    assert education is not None
+    assert education.core_message in page.text.replace("&#39;", "'")
+    assert "Our last builder never turned up." in page.text
+    assert (await loop.client.get("/r/nobody/learn")).status_code == 404
+
+
+def test_a_broken_education_file_fails_the_check(tmp_path: Any) -> None:
+    from daemon.config import load_config
+    from daemon.errors import ConfigError
+
+    from helpers import ENV, write_business
+
+    path = write_business(tmp_path)
+    education = tmp_path / "templates" / "pages" / "referral_education.toml"
+    education.write_text('ideal_client = ""\ncore_message = "We build."\nlisten_for = []\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV)
+    found = [str(p) for p in caught.value.problems]
+    assert found[0].startswith("templates/pages/referral_education.toml: ideal_client: must be")
+    assert any(p.startswith("templates/pages/referral_education.toml: listen_for:") for p in found)
+    assert any("after_referral: required" in p for p in found)

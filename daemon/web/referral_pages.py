@@ -161,3 +161,20 @@ async def introduce_submit(request: Request, code: str) -> Response:
         done=True,
         action=f"/r/{code}/introduce",
     )
+
+
+@router.get("/r/{code}/learn")
+async def education(request: Request, code: str) -> Response:
+    """How to refer: the owner's own words from templates/pages/referral_education.toml."""
+    found = await _advocate(request, code)
+    taught = _services(request).config.education
+    if found is None or taught is None:
+        return not_found(request)
+    return page(
+        request,
+        "education.html",
+        advocate_name=_name(found[1]),
+        education=taught,
+        introduce=f"/r/{code}/introduce",
+        landing=f"/r/{code}",
+    )
