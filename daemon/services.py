@@ -31,9 +31,15 @@ class Services:
     #: "there is work": the daemon wakes its scheduler and sender; a CLI command does nothing
     nudge: Callable[[], None] = field(default=_nothing)
 
+    _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
+
     @property
     def signer(self) -> Signer:
-        return Signer(self.config.secrets.signing_keys)
+        """The link signer for the config in force, built once per config (a reload swaps it);
+        every survey email signs twelve links, so this is on the scheduler's hot path."""
+        if self._signer is None or self._signer[0] is not self.config:
+            self._signer = (self.config, Signer(self.config.secrets.signing_keys))
+        return self._signer[1]
 
     def url(self, path: str) -> str:
         return self.config.settings.business.public_url + path
