@@ -164,9 +164,12 @@ def table(data: dict[str, Any]) -> str:
         f"{'offer':<16} {'asked':>6} {'asks':>5} {'referred':>8} {'refs':>5} {'A/B/C':>9} "
         f"{'won':>4} {'value':>10} {'rate':>6}  {'95% interval':<13}"
     )
+    header = header.rstrip()
     lines = [f"Offer tests (control: {data['control']})", "", header, "-" * len(header)]
     for o in data["offers"]:
         name = o["id"] + (" (retired)" if o["retired"] else "")
+        if not o["configured"]:
+            name = o["id"] + " (removed)"
         grades = "/".join(str(o["by_grade"][g]) for g in "ABC")
         rate, interval = "—", ""
         if o["referral_rate"]:
