@@ -56,13 +56,12 @@ class Influence:
 
 def parse_mark(value: object) -> int:
     """An owner's mark from any input (CLI, API, an import cell): a whole number 0-10."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            value = int(text)
-    if isinstance(value, bool) or not isinstance(value, int) or value not in MARK_RANGE:
+    mark = value
+    if isinstance(value, str) and value.strip().isdigit():
+        mark = int(value.strip())
+    if isinstance(mark, bool) or not isinstance(mark, int) or mark not in MARK_RANGE:
         raise ValueError(f"influence must be a whole number from 0 to 10, got {value!r}")
-    return value
+    return mark
 
 
 def influence(facts: Facts, tag_weights: Mapping[str, float]) -> Influence:
