@@ -226,3 +226,35 @@ async def test_the_advocates_report_ranks_and_says_why(
     assert await cli(loop, "report", "advocates", "--format", "json") == 0
     assert json.loads(capsys.readouterr().out) == data
     assert (await loop.client.get("/v1/reports/advocates")).status_code == 401
+
+
+async def test_a_held_ask_whose_moment_would_pass_is_skipped_with_its_reason(
+    make_config: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    referrals = {"daily_ask_cap": 1, "moment_life_days": 1}
+    config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
+    async with running(config, smtp_server) as ran:
+        await promoter(ran, ANN)
+        await promoter(ran, BO)
+        await ran.client.put(f"/v1/customers/{BO}/influence", json={"mark": 2}, headers=AUTH)
+        await ran.run()
+        assert await asked_until(ran, "2026-03-04") == [BO]
+        (dropped,) = await ask_story(ran, ANN)
+        assert dropped["state"] == "skipped"
+        assert dropped["reason"] == (
+            "daily cap of 1 ask reached on 2026-03-03: influence 0 ranks 2nd of 2 asks for the "
+            "day; the moment of 2026-03-02 is more than 1 day old by the next day, so it is not "
+            "carried over"
+        )
+
+
+async def test_the_mark_is_personal_data(loop: Loop) -> None:
+    await promoter(loop, ANN)
+    await loop.client.put(f"/v1/customers/{ANN}/influence", json={"mark": 6}, headers=AUTH)
+    store = loop.services.store
+    exported = await store.person_export(ANN)
+    assert [(m["mark"], m["source"]) for m in exported["influence_mark"]] == [(6, "api")]
+    forgotten = await store.forget(ANN, loop.clock.now())
+    assert forgotten["changed"]["influence_mark"] == 1
+    assert isinstance(store, SQLiteStore)
+    assert await store._read("SELECT count(*) FROM influence_marks") == [(0,)]

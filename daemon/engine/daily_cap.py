@@ -50,13 +50,13 @@ def ration(
             decided.send.append(candidate.ask_id)
             continue
         why = (
-            f"daily cap of {cap} asks reached on {now:%Y-%m-%d}: influence "
+            f"daily cap of {_many(cap, 'ask')} reached on {now:%Y-%m-%d}: influence "
             f"{candidate.influence:g} ranks {_ordinal(rank)} of {len(ranked)} asks for the day"
         )
         if next_day - candidate.created_at > moment_life:
             decided.drop[candidate.ask_id] = (
                 f"{why}; the moment of {candidate.created_at:%Y-%m-%d} is more than "
-                f"{moment_life / timedelta(days=1):g} days old by the next day, "
+                f"{_many(moment_life / timedelta(days=1), 'day')} old by the next day, "
                 "so it is not carried over"
             )
         else:
@@ -67,3 +67,7 @@ def ration(
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def _many(n: float, thing: str) -> str:
+    return f"{n:g} {thing}{'' if n == 1 else 's'}"
