@@ -17,10 +17,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon import referrals, sources
+from daemon import influence, offers, referrals, sources
 from daemon.clock import SystemClock
 from daemon.compose import enqueue_email
 from daemon.config import Config, load_config
+from daemon.engine.influence import Influence, parse_mark
 from daemon.errors import ConfigError, VouchError
 from daemon.events import EventIn
 from daemon.intake import accept_event
@@ -107,7 +108,11 @@ def _parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="NPS, segments, response rate and trend, by survey and tag"
     )
     report.add_argument(
-        "what", nargs="?", choices=["nps", "referrals"], default="nps", help="(default: nps)"
+        "what",
+        nargs="?",
+        choices=["nps", "referrals", "offers", "advocates"],
+        default="nps",
+        help="(default: nps)",
     )
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
@@ -150,6 +155,17 @@ def _parser() -> argparse.ArgumentParser:
     load = reward_sub.add_parser("load", parents=[common], help="add codes to the reward pool")
     load.add_argument("file", type=Path, help="a text file, one code a line")
     load.set_defaults(handler=_reward_load)
+
+    customer = sub.add_parser("customer", parents=[common], help="the owner's marks on a customer")
+    customer_sub = customer.add_subparsers(required=True, metavar="ACTION")
+    mark = customer_sub.add_parser(
+        "mark", parents=[common], help="set how influential a customer is (0-10)"
+    )
+    mark.add_argument("email", help="the customer's email address")
+    marked = mark.add_mutually_exclusive_group(required=True)
+    marked.add_argument("--influence", help="0-10: your judgement of their influence")
+    marked.add_argument("--clear", action="store_true", help="remove the mark")
+    mark.set_defaults(handler=_customer_mark)
 
     forget = sub.add_parser(
         "forget", parents=[common], help="erase a person's data (anonymous figures stay)"
@@ -323,6 +339,8 @@ async def _record(config: Config, event: EventIn) -> int:
 def _report(args: argparse.Namespace) -> int:
     if args.what == "referrals":
         return _report_referrals(args)
+    if args.what in ("offers", "advocates"):
+        return _report_advocacy(args)
     if not 1 <= args.months <= MAX_MONTHS:
         print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
         return EXIT_INVALID
@@ -428,6 +446,50 @@ def _report_referrals(args: argparse.Namespace) -> int:
             )
     else:
         print(sources.table(data), end="")
+    return EXIT_OK
+
+
+def _report_advocacy(args: argparse.Namespace) -> int:
+    """`vouch report offers|advocates`: the offer test, or customers ranked by influence."""
+    if args.format == "csv":
+        print(f"report {args.what}: use --format table or json", file=sys.stderr)
+        return EXIT_INVALID
+    config = load_config(args.config, os.environ)
+
+    async def build() -> dict[str, Any]:
+        async with _services(config) as services:
+            if args.what == "advocates":
+                return await influence.report(services)
+            terms = offers.configured(config.settings.referrals)
+            return offers.report(terms, await services.store.offer_facts())
+
+    data = asyncio.run(build())
+    if args.format == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print((influence.table if args.what == "advocates" else offers.table)(data), end="")
+    return EXIT_OK
+
+
+def _customer_mark(args: argparse.Namespace) -> int:
+    try:
+        mark = None if args.clear else parse_mark(args.influence)
+    except ValueError as exc:
+        print(f"--influence: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    config = load_config(args.config, os.environ)
+
+    async def set_it() -> Influence:
+        async with _services(config) as services:
+            try:
+                return await influence.set_mark(services, args.email, mark, "owner")
+            except LookupError as exc:
+                raise VouchError(str(exc)) from None
+
+    scored = asyncio.run(set_it())
+    what = "mark removed" if mark is None else f"marked {mark}"
+    why = "; ".join(scored.reasons) or "nothing counts yet"
+    print(f"{args.email}: {what}; influence now {scored.score:g} ({why})")
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -242,6 +242,38 @@ class RewardSettings(Section):
     )
 
 
+class Offer(Section):
+    """One incentive in an offer test (`[[referrals.offers]]`); the first listed is the control."""
+
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description='a short name such as "voucher50" (lower-case letters, digits, - and _)',
+    )
+    text: str = Field(
+        min_length=1, max_length=400, description="the incentive in plain words, as the ask says it"
+    )
+    reward: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="what a won referral earns, in plain words (default: reward.description)",
+    )
+    choices: list[str] = Field(
+        [], max_length=10, description='gifts the advocate may choose between, e.g. ["…", "…"]'
+    )
+    retired: bool = Field(
+        False, description="true or false: no new advocate gets it; those who have it keep it"
+    )
+
+
+class InfluenceSettings(Section):
+    """What makes a customer influential, beyond the owner's mark and their history."""
+
+    tags: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(
+        {}, description='customer tags and what each adds, 0-10, e.g. { "board-member" = 3 }'
+    )
+
+
 class Referrals(Section):
     cool_down_days: float = Field(60, ge=0, le=3650, description="days between two asks, 0-3650")
     yearly_cap: int = Field(3, ge=0, le=52, description="asks a customer gets in 12 months, 0-52")
@@ -258,6 +290,33 @@ class Referrals(Section):
     reward: RewardSettings = RewardSettings()
     materials: list[Material] = Field([], max_length=10, description="files to attach")
     links: list[Link] = Field([], max_length=10, description="links to show")
+    offers: list[Offer] = Field(
+        [], max_length=20, description="incentives to test against each other, the control first"
+    )
+    influence: InfluenceSettings = InfluenceSettings()
+    daily_ask_cap: int | None = Field(
+        None, ge=1, le=100_000, description="asks sent a day at most, the most influential first"
+    )
+    moment_life_days: float = Field(
+        14, ge=1, le=365, description="days an ask held back by daily_ask_cap may still go, 1-365"
+    )
+
+    @model_validator(mode="after")
+    def _offers(self) -> Referrals:
+        if not self.offers:
+            return self
+        if self.incentive.text or self.incentive.choices:
+            raise ValueError(
+                "[referrals.incentive] and [[referrals.offers]] are both set: with offers, "
+                "give each offer its own text (and choices)"
+            )
+        ids = [offer.id for offer in self.offers]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"offer ids must differ: {', '.join(twice)} appears more than once")
+        if all(offer.retired for offer in self.offers):
+            raise ValueError("every offer is retired: keep at least one open for new advocates")
+        return self
 
 
 class Inbound(Section):

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from daemon import ask_cap, offers
 from daemon.compose import enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade
@@ -135,7 +136,10 @@ async def resolve_waiting(services: Services) -> int:
 
 async def send_asks(services: Services) -> int:
     store, now = services.store, services.clock.now()
-    due = await store.due_asks(now, BATCH)
+    if services.config.settings.referrals.daily_ask_cap:
+        due = await ask_cap.within_cap(services)  # the most influential first, the rest wait
+    else:
+        due = await store.due_asks(now, BATCH)
     for ask in due:
         await _send_ask(services, ask)
     return len(due)
@@ -156,6 +160,7 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
         await store.update_ask(ask.id, state="scheduled", reason=None, due_at=later)
         return
     advocate = await store.ensure_advocate(customer.id, now)
+    terms = await offers.terms_for(services, advocate)
     settings = services.config.settings.referrals
     await enqueue_to_customer(
         services,
@@ -169,8 +174,8 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
             "education_url": services.url(f"/r/{advocate.code}/learn")
             if services.config.education
             else None,
-            "incentive": settings.incentive.text,
-            "incentive_choices": list(settings.incentive.choices),
+            "incentive": terms.text,
+            "incentive_choices": list(terms.choices),
             "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],
             "links": [{"title": link.title, "url": link.url} for link in settings.links],
         },
@@ -340,7 +345,7 @@ async def _reward(services: Services, referral: Referral) -> None:
     advocate = await store.advocate(referral.advocate_id)
     assert advocate is not None
     if referral.flag is None:
-        description = settings.description
+        description = (await offers.terms_for(services, advocate)).reward  # as promised
         if settings.kind == "choice" and referral.reward_choice:
             description = referral.reward_choice
         await store.create_reward(

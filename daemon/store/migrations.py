@@ -266,4 +266,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX bounces_email ON bounces(email, kind);
         """,
     ),
+    (
+        9,
+        "offer tests (each advocate's promised offer) and influence (the owner's mark)",
+        """
+        CREATE TABLE offer_assignments (                -- the offer an advocate was promised
+            advocate_id INTEGER PRIMARY KEY REFERENCES advocates(id),
+            offer_id    TEXT NOT NULL,
+            text        TEXT,                           -- the terms as they stood: kept
+            reward      TEXT NOT NULL,
+            choices     TEXT NOT NULL DEFAULT '[]',     -- JSON list
+            assigned_at INTEGER NOT NULL
+        );
+        CREATE INDEX offer_assignments_offer ON offer_assignments(offer_id);
+
+        CREATE TABLE influence_marks (                  -- the owner's judgement, 0-10
+            customer_id INTEGER PRIMARY KEY REFERENCES customers(id),
+            mark        INTEGER NOT NULL CHECK (mark BETWEEN 0 AND 10),
+            source      TEXT NOT NULL,                  -- owner, api, import
+            set_at      INTEGER NOT NULL
+        );
+
+        CREATE INDEX asks_sent_at ON asks(sent_at) WHERE state = 'sent';
+        CREATE INDEX testimonials_customer ON testimonials(customer_id);
+        """,
+    ),
 ]

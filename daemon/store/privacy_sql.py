@@ -168,6 +168,9 @@ class PrivacySQL(SQL):
                     "FROM asks WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
+                "influence_mark": await _dicts(
+                    db, "SELECT mark, source, set_at FROM influence_marks WHERE customer_id = :c", p
+                ),
                 "testimonials": await _dicts(
                     db,
                     "SELECT text, source, solicited, received_at FROM testimonials "
@@ -279,6 +282,7 @@ class PrivacySQL(SQL):
                 "WHERE customer_id = :c AND reminder_at IS NOT NULL",
                 "asks": "UPDATE asks SET state = 'skipped', reason = :why "
                 "WHERE customer_id = :c AND state IN ('scheduled', 'waiting')",
+                "influence_mark": "DELETE FROM influence_marks WHERE customer_id = :c",
             }
             for name, sql in statements.items():
                 cursor = await db.execute(sql, p)

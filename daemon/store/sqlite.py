@@ -10,7 +10,9 @@ from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
+from daemon.store.influence_sql import InfluenceSQL
 from daemon.store.migrations import MIGRATIONS
+from daemon.store.offers_sql import OffersSQL
 from daemon.store.outbox_sql import OutboxSQL, suppression_keys
 from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
@@ -28,6 +30,8 @@ class SQLiteStore(
     BouncesSQL,
     PrivacySQL,
     ExportSQL,
+    OffersSQL,
+    InfluenceSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

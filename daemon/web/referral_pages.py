@@ -11,8 +11,9 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from daemon import referrals
+from daemon import offers, referrals
 from daemon.engine.grades import check
+from daemon.engine.offers import Terms
 from daemon.services import Services
 from daemon.store.base import Advocate, Customer
 from daemon.web.pages import not_found, page
@@ -112,26 +113,27 @@ async def introduce_form(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
-    return _introducepage(request, code, found[1], form={}, problems={})
+    terms = await offers.terms_for(_services(request), found[0])
+    return _introducepage(request, code, found[1], terms, form={}, problems={})
 
 
 def _introducepage(
     request: Request,
     code: str,
     customer: Customer,
+    terms: Terms,
     *,
     form: dict[str, str],
     problems: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:
-    settings = _services(request).config.settings.referrals
     return page(
         request,
         "introduce.html",
         status,
         advocate_name=_name(customer),
-        incentive=settings.incentive.text,
-        reward_choices=settings.incentive.choices,
+        incentive=terms.text,  # the advocate's own offer, as promised
+        reward_choices=list(terms.choices),
         form=form,
         problems=problems,
         action=f"/r/{code}/introduce",
@@ -148,9 +150,12 @@ async def introduce_submit(request: Request, code: str) -> Response:
     if await _limited(services, advocate):
         return _too_many(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    intro, problems = check(form, services.config.settings.referrals.incentive.choices)
+    terms = await offers.terms_for(services, advocate)
+    intro, problems = check(form, list(terms.choices))
     if intro is None:
-        return _introducepage(request, code, customer, form=form, problems=problems, status=400)
+        return _introducepage(
+            request, code, customer, terms, form=form, problems=problems, status=400
+        )
     await referrals.introduce(services, advocate, intro, channel="introduce")
     return page(
         request,

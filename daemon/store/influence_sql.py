@@ -1,0 +1,102 @@
+"""Influence: the owner's mark, the facts the influence score is made of, and the queries the
+daily ask cap needs (asks planned for a day, asks sent in a day)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from daemon.clock import to_ms
+from daemon.engine.influence import Facts
+from daemon.store._sql import SQL
+from daemon.store.base import AskRow
+from daemon.store.referrals_sql import _ASK, _ask
+
+_FACTS = """
+    SELECT c.id, m.mark, m.source, c.tags,
+      (SELECT count(*) FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+       WHERE a.customer_id = c.id AND r.flag IS NULL),
+      (SELECT count(*) FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+       WHERE a.customer_id = c.id AND r.flag IS NULL AND r.grade = 'A'),
+      (SELECT count(*) FROM testimonials t WHERE t.customer_id = c.id),
+      (SELECT count(*) FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+       WHERE a.customer_id = c.id AND r.flag IS NULL AND r.status = 'won'),
+      c.email, c.name
+    FROM customers c LEFT JOIN influence_marks m ON m.customer_id = c.id
+"""
+
+
+def _facts(row: Any) -> Facts:
+    return Facts(
+        customer_id=int(row[0]),
+        mark=row[1],
+        mark_source=row[2],
+        tags=tuple(json.loads(row[3] or "[]")),
+        referrals=int(row[4]),
+        grade_a=int(row[5]),
+        testimonials=int(row[6]),
+        wins=int(row[7]),
+    )
+
+
+class InfluenceSQL(SQL):
+    async def set_influence_mark(
+        self, customer_id: int, mark: int | None, *, source: str, now: datetime
+    ) -> None:
+        """The owner's mark (0-10, see daemon.engine.influence.parse_mark); None removes it.
+        source says where it came from: "owner" (CLI), "api", "import"."""
+        async with self._write() as db:
+            if mark is None:
+                await db.execute(
+                    "DELETE FROM influence_marks WHERE customer_id = ?", (customer_id,)
+                )
+                return
+            await db.execute(
+                "INSERT INTO influence_marks (customer_id, mark, source, set_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET "
+                "mark = excluded.mark, source = excluded.source, set_at = excluded.set_at",
+                (customer_id, mark, source, to_ms(now)),
+            )
+
+    async def influence_facts(self, customer_ids: Sequence[int]) -> dict[int, Facts]:
+        rows = await self._read(
+            f"{_FACTS} WHERE c.id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(customer_ids)),),
+        )
+        return {int(r[0]): _facts(r) for r in rows}
+
+    async def influential(self, tags: Sequence[str]) -> list[tuple[Facts, str, str | None]]:
+        """(facts, email, name) of every customer with anything that counts: a mark, one of
+        `tags`, a referral made or a testimonial. Forgotten people are left out."""
+        rows = await self._read(
+            f"""
+            {_FACTS} WHERE c.id IN (
+                SELECT customer_id FROM influence_marks
+                UNION SELECT a.customer_id FROM advocates a
+                      WHERE EXISTS (SELECT 1 FROM referrals r WHERE r.advocate_id = a.id)
+                UNION SELECT customer_id FROM testimonials
+                UNION SELECT c2.id FROM customers c2, json_each(c2.tags) t
+                      WHERE t.value IN (SELECT value FROM json_each(:tags)))
+            AND NOT (c.email LIKE 'forgotten-%' AND c.email LIKE '%@invalid')
+            """,
+            {"tags": json.dumps(list(tags))},
+        )
+        return [(_facts(r), str(r[8]), r[9]) for r in rows]
+
+    async def asks_planned_before(self, before: datetime, limit: int) -> list[AskRow]:
+        """Scheduled asks due before `before` (the end of today), for the daily cap to rank."""
+        rows = await self._read(
+            f"SELECT {_ASK} FROM asks WHERE state = 'scheduled' AND due_at < ? "
+            "ORDER BY due_at LIMIT ?",
+            (to_ms(before), limit),
+        )
+        return [_ask(r) for r in rows]
+
+    async def asks_sent_between(self, start: datetime, end: datetime) -> int:
+        rows = await self._read(
+            "SELECT count(*) FROM asks WHERE state = 'sent' AND sent_at >= ? AND sent_at < ?",
+            (to_ms(start), to_ms(end)),
+        )
+        return int(rows[0][0])

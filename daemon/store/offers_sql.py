@@ -1,0 +1,70 @@
+"""Offer tests: the offer each advocate was promised, and the figures per offer."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from daemon.clock import to_ms
+from daemon.engine.offers import Terms
+from daemon.store._sql import SQL
+
+
+def _terms(row: Any) -> Terms:
+    return Terms(str(row[0]), row[1], str(row[2]), tuple(json.loads(row[3])))
+
+
+class OffersSQL(SQL):
+    async def offer_terms(self, advocate_id: int) -> Terms | None:
+        rows = await self._read(
+            "SELECT offer_id, text, reward, choices FROM offer_assignments WHERE advocate_id = ?",
+            (advocate_id,),
+        )
+        return _terms(rows[0]) if rows else None
+
+    async def assign_offer(self, advocate_id: int, terms: Terms, now: datetime) -> Terms:
+        """Promise `terms` to the advocate unless something was promised before: the first
+        promise stands, and is what this returns."""
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO offer_assignments (advocate_id, offer_id, text, reward, choices, "
+                "assigned_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (advocate_id) DO NOTHING",
+                (
+                    advocate_id,
+                    terms.id,
+                    terms.text,
+                    terms.reward,
+                    json.dumps(list(terms.choices), ensure_ascii=False),
+                    to_ms(now),
+                ),
+            )
+            rows = await db.execute_fetchall(
+                "SELECT offer_id, text, reward, choices FROM offer_assignments "
+                "WHERE advocate_id = ?",
+                (advocate_id,),
+            )
+        return _terms(next(iter(rows)))
+
+    async def offer_facts(self) -> list[tuple[Any, ...]]:
+        """Per offer: (offer id, advocates asked, asks sent, advocates who referred, referrals,
+        grade A, B, C, won, value won, text, reward). Flagged referrals do not count."""
+        rows = await self._read(
+            """
+            SELECT o.offer_id, count(*), coalesce(sum(k.n), 0), coalesce(sum(r.n > 0), 0),
+                   coalesce(sum(r.n), 0), coalesce(sum(r.a), 0), coalesce(sum(r.b), 0),
+                   coalesce(sum(r.c), 0), coalesce(sum(r.won), 0), coalesce(sum(r.value), 0),
+                   max(o.text), max(o.reward)
+            FROM offer_assignments o JOIN advocates a ON a.id = o.advocate_id
+            LEFT JOIN (SELECT customer_id, count(*) AS n FROM asks WHERE state = 'sent'
+                       GROUP BY customer_id) k ON k.customer_id = a.customer_id
+            LEFT JOIN (SELECT advocate_id, count(*) AS n, sum(grade = 'A') AS a,
+                              sum(grade = 'B') AS b, sum(grade = 'C') AS c,
+                              sum(status = 'won') AS won,
+                              sum(CASE WHEN status = 'won' THEN coalesce(value, 0) END) AS value
+                       FROM referrals WHERE flag IS NULL GROUP BY advocate_id) r
+                   ON r.advocate_id = o.advocate_id
+            GROUP BY o.offer_id
+            """
+        )
+        return [tuple(r) for r in rows]
