@@ -223,6 +223,7 @@ class Attachment:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_BREAKING_SPACE = re.compile("[^\\S\u00a0\u202f]+")  # whitespace a line may break at
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ADDRESS = re.compile(rf"{_ATEXT}@{_DOMAIN.pattern}")
@@ -365,11 +366,13 @@ class Renderer:
         return RenderedEmail(subject, html, text, message)
 
     def survey_question(self, source: str) -> str:
-        """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line."""
+        """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line;
+        no-break spaces stay (French puts one before "?")."""
         template = self._questions.get(source)
         if template is None:
             template = self._questions[source] = self._text_env.from_string(source)
-        return one_line(template.render(business=self._business))
+        text = _CONTROL.sub(" ", template.render(business=self._business))
+        return _BREAKING_SPACE.sub(" ", text).strip(" ")
 
     def language(self, kind: str, locale: str | None) -> str:
         """The locale a reader of `locale` gets `kind` in: the first of its fallbacks, then the
