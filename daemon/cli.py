@@ -25,6 +25,7 @@ from daemon.engine.influence import Influence, parse_mark
 from daemon.errors import ConfigError, VouchError
 from daemon.events import EventIn
 from daemon.intake import accept_event
+from daemon.locales import TAG
 from daemon.metrics import Metrics
 from daemon.outbox import State
 from daemon.render import KINDS, Renderer
@@ -81,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", parents=[common], help="render an email with sample data")
     preview.add_argument("template", help=f"an email kind: {', '.join(sorted(KINDS))}")
     preview.add_argument("--html", type=Path, help="write the HTML part to this file")
+    preview.add_argument(
+        "--locale", help="the reader's locale, such as fr or fr-CA (default: the business's)"
+    )
     preview.set_defaults(handler=_preview)
 
     send_test = sub.add_parser(
@@ -202,10 +206,12 @@ def _run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from daemon.runtime import load_checked
 
-    config, _ = load_checked(args.config, os.environ, SystemClock())
+    config, renderer = load_checked(args.config, os.environ, SystemClock())
+    translated = ", ".join(renderer.locales())
     print(
         f"{config.path}: ok ({len(config.surveys)} surveys; "
-        f"{len(KINDS)} email kinds rendered with sample data)"
+        f"{len(KINDS)} email kinds rendered with sample data"
+        + (f", and their translations: {translated})" if translated else ")")
     )
     if args.deliverability:
         from daemon.deliverability import dns_advice
@@ -222,7 +228,14 @@ def _preview(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INVALID
-    rendered = Renderer(config, SystemClock()).preview(args.template)
+    if args.locale is not None and not TAG.fullmatch(args.locale):
+        print(f'not a locale: {args.locale!r} (write e.g. "fr" or "fr-CA")', file=sys.stderr)
+        return EXIT_INVALID
+    renderer = Renderer(config, SystemClock())
+    language = renderer.language(args.template, args.locale)
+    if args.locale is not None:
+        print(f"({args.template} for a reader of {args.locale}: written in {language})")
+    rendered = renderer.preview(args.template, args.locale)
     if args.html:
         args.html.write_text(rendered.html, encoding="utf-8")
         print(f"wrote {args.html}")

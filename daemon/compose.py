@@ -25,8 +25,10 @@ async def enqueue_email(
     customer_id: int | None = None,
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
+    locale: str | None = None,
 ) -> int | None:
-    """Render and enqueue; None when this dedupe key was enqueued before (nothing is added)."""
+    """Render and enqueue; None when this dedupe key was enqueued before (nothing is added).
+    `locale`: the reader's; None (the owner, a test) writes in the business's language."""
     email = build_email(
         services,
         kind=kind,
@@ -38,6 +40,7 @@ async def enqueue_email(
         customer_id=customer_id,
         headers=headers,
         attachments=attachments,
+        locale=locale,
     )
     return await services.store.enqueue(email, services.clock.now())
 
@@ -54,6 +57,7 @@ def build_email(
     customer_id: int | None = None,
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
+    locale: str | None = None,
 ) -> NewEmail:
     """Render (and DKIM-sign) one email into an outbox row, not yet stored."""
     config = services.config
@@ -66,6 +70,7 @@ def build_email(
         message_id=message_id,
         headers=headers,
         attachments=attachments,
+        locale=locale,
     )
     now = services.clock.now()
     message = rendered.message
@@ -92,7 +97,8 @@ async def enqueue_to_customer(
     dedupe_key: str,
     attachments: Sequence[Attachment] = (),
 ) -> int | None:
-    """A customer-facing email: always with the unsubscribe link and RFC 8058 headers."""
+    """A customer-facing email: always with the unsubscribe link and RFC 8058 headers, in
+    the customer's language (their locale, with the renderer's fallbacks)."""
     email = build_for_customer(
         services,
         customer,
@@ -123,4 +129,5 @@ def build_for_customer(
         customer_id=customer.id,
         headers=unsubscribe_headers(services, customer),
         attachments=attachments,
+        locale=customer.locale,
     )

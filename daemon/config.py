@@ -18,6 +18,7 @@ from daemon.dkim import DkimKeyError, DkimSigner
 from daemon.education import Education, load_education
 from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
+from daemon.locales import TAG
 from daemon.settings import Email, EnvName, Section, TimeZone, Url, read_toml, validation_problems
 from daemon.surveys import Survey, load_surveys
 
@@ -37,6 +38,11 @@ class Business(Section):
     )
     public_url: Url = Field(
         "http://127.0.0.1:8080", description='the public base URL, e.g. "https://vouch.example.com"'
+    )
+    locale: str = Field(
+        "en",
+        pattern=TAG.pattern,
+        description='the language of the business and its owner, a locale tag such as "en"',
     )
 
 

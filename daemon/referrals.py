@@ -275,7 +275,7 @@ async def notify_referrals(services: Services) -> int:
             kind="advocate_thanks",
             context={
                 "customer_name": first_name(customer),
-                "friend_name": referral.friend_name or "your friend",
+                "friend_name": referral.friend_name,
                 "expects_contact": referral.expects_contact,
             },
             dedupe_key=f"referral-thanks:{referral.id}",
@@ -297,6 +297,7 @@ async def notify_referrals(services: Services) -> int:
                 dedupe_key=f"referral-friend:{referral.id}",
                 customer_id=friend.id,
                 headers=unsubscribe_headers(services, friend),
+                locale=friend.locale or customer.locale,  # the friend's, else the advocate's
             )
         await store.referral_notified(referral.id)
     return len(fresh)
@@ -375,7 +376,7 @@ async def notify_steps(services: Services) -> int:
             kind="advocate_update",
             context={
                 "customer_name": first_name(customer),
-                "friend_name": step.referral.friend_name or "your friend",
+                "friend_name": step.referral.friend_name,
                 "status": step.status,
                 "note": step.note,
             },
@@ -400,7 +401,7 @@ async def notify_rewards(services: Services) -> int:
             kind="advocate_reward",
             context={
                 "customer_name": first_name(customer),
-                "friend_name": referral.friend_name or "your friend",
+                "friend_name": referral.friend_name,
                 "reward": reward.description,
                 "reward_code": reward.code,
             },

@@ -4,6 +4,12 @@ Every email kind is a pair of owner-editable Jinja2 templates, `KIND.txt` (which
 subject in `{% block subject %}`) and `KIND.html`, sharing `base.txt` / `base.html`. The result is
 flattened RFC 5322 bytes (CRLF), ready for SMTP `sendmail` and stored in the outbox as they are.
 
+Translations sit beside them: `KIND.fr.txt` and `KIND.fr.html`. A reader of "fr-CA" gets the
+first pair that exists of fr-CA, fr, the business's own locale, else the unsuffixed pair; a kind
+is translated as a pair or not at all, so an email never mixes two languages. Inside a
+translation, `{% extends "base.html" %}` and `{% include "_scale.html" %}` find `base.fr.html`
+and `_scale.fr.html` the same way, else the unsuffixed files.
+
 The MIME envelope is written here rather than by `email.message.EmailMessage`: the stdlib builds
 and flattens a message in ~2.5 ms (the daemon's first bottleneck), and its folder turns long ASCII
 values such as List-Unsubscribe URLs into RFC 2047 encoded-words, which breaks them. The shape
@@ -40,6 +46,7 @@ from jinja2.runtime import Context
 from daemon.clock import Clock
 from daemon.config import Config
 from daemon.errors import ConfigError, Problem
+from daemon.locales import canonical, fallbacks, pick, split, suffixed
 
 
 @dataclass(frozen=True)
@@ -174,8 +181,9 @@ KINDS: dict[str, Kind] = {
     ),
 }
 
-#: Variables every template gets besides its kind's own (`subject` only in the message bodies).
-PROVIDED = ("business", "subject")
+#: Variables every template gets besides its kind's own (`subject` only in the message bodies;
+#: `locale`: the tag of the language the email is written in, such as "fr" or "en").
+PROVIDED = ("business", "locale", "subject")
 
 SAMPLE_TO = ("Sam Sample", "sam@example.com")  # the To of `vouch preview`
 
@@ -215,6 +223,7 @@ class Attachment:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_BREAKING_SPACE = re.compile("[^\\S\u00a0\u202f]+")  # whitespace a line may break at
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ADDRESS = re.compile(rf"{_ATEXT}@{_DOMAIN.pattern}")
@@ -274,26 +283,41 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_urlsafe(18)}@{_ascii_domain(domain)}>"
 
 
+class _Translated(jinja2.BaseLoader):
+    """Loads NAME as its first translation that exists (`base.fr.html` for "base.html" and the
+    tags ["fr-CA", "fr"]), else NAME itself: what a translated email extends or includes
+    follows its language without the owner spelling it out."""
+
+    def __init__(self, files: jinja2.FileSystemLoader, tags: list[str], names: frozenset[str]):
+        self._files, self._tags, self._names = files, tags, names
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        for tag in self._tags:
+            if (name := suffixed(template, tag)) in self._names:
+                return self._files.get_source(environment, name)
+        return self._files.get_source(environment, template)
+
+
 class Renderer:
     """Renders the owner's templates for one config; a config reload builds a new Renderer."""
 
     def __init__(self, config: Config, clock: Clock) -> None:
         business = config.settings.business
         self._business = business
+        self._locale = canonical(business.locale)
+        self._surveys = config.surveys
         self._clock = clock
         self._zone = ZoneInfo(business.timezone)
         self._root = config.root
         self._dir = str(config.templates_dir) + os.sep
         self._message_id_domain = config.message_id_domain
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(config.templates_dir),
-            autoescape=jinja2.select_autoescape(("html",), default_for_string=False),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
-        self._env.filters["datetime"] = self._datetime
+        self._files = jinja2.FileSystemLoader(config.templates_dir)
+        directory = config.templates_dir
+        self._names = frozenset(os.listdir(directory) if directory.is_dir() else ())
+        self._envs: dict[str | None, jinja2.Environment] = {}  # by translation; None: default
+        self._translated: dict[str, set[str]] = {}  # by kind
         self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
         self._from = _address_header("From", business.name, business.email)
         self._reply_to = (
@@ -301,7 +325,7 @@ class Renderer:
             if business.reply_to
             else ""
         )
-        self._pairs: dict[str, tuple[jinja2.Template, jinja2.Template]] = {}
+        self._pairs: dict[tuple[str, str | None], tuple[jinja2.Template, jinja2.Template]] = {}
         self._text_env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
         self._questions: dict[str, jinja2.Template] = {}
 
@@ -315,19 +339,23 @@ class Renderer:
         message_id: str,
         headers: Mapping[str, str] | None = None,
         attachments: Sequence[Attachment] = (),
+        locale: str | None = None,
     ) -> RenderedEmail:
-        """Build one email, with the attachments (if any) after the text and HTML. Raises
-        TemplateError for an owner's template mistake, ValueError for a caller's (unknown kind,
-        context names other than the kind's sample, a bad address)."""
+        """Build one email, with the attachments (if any) after the text and HTML, in the
+        language `language(kind, locale)` names (the reader's locale; None: the business's).
+        Raises TemplateError for an owner's template mistake, ValueError for a caller's
+        (unknown kind, context names other than the kind's sample, a bad address)."""
         spec = _kind(kind)
         if context.keys() != spec.sample.keys():
             wanted, got = sorted(spec.sample), sorted(context)
             raise ValueError(f"the {kind!r} email takes the variables {wanted}, got {got}")
-        pair = self._pairs.get(kind)
+        tag = self._translation(kind, locale)
+        pair = self._pairs.get((kind, tag))
         if pair is None:
-            pair = self._pairs[kind] = (self._template(kind, "txt"), self._template(kind, "html"))
+            pair = (self._template(kind, "txt", tag), self._template(kind, "html", tag))
+            self._pairs[kind, tag] = pair
         text_template, html_template = pair
-        variables = {**context, "business": self._business}
+        variables = {**context, "business": self._business, "locale": tag or self._locale}
         subject = self._subject(kind, text_template, variables)
         variables["subject"] = subject
         text = self._body(kind, text_template, variables)
@@ -338,62 +366,147 @@ class Renderer:
         return RenderedEmail(subject, html, text, message)
 
     def survey_question(self, source: str) -> str:
-        """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line."""
+        """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line;
+        no-break spaces stay (French puts one before "?")."""
         template = self._questions.get(source)
         if template is None:
             template = self._questions[source] = self._text_env.from_string(source)
-        return one_line(template.render(business=self._business))
+        text = _CONTROL.sub(" ", template.render(business=self._business))
+        return _BREAKING_SPACE.sub(" ", text).strip(" ")
 
-    def preview(self, kind: str) -> RenderedEmail:
-        """A kind rendered with its sample data, for `vouch preview`."""
+    def language(self, kind: str, locale: str | None) -> str:
+        """The locale a reader of `locale` gets `kind` in: the first of its fallbacks, then the
+        business's, with both KIND.TAG.txt and KIND.TAG.html; else the business's own locale
+        (the unsuffixed pair). Texts that go into the email, such as a survey's question,
+        should be taken in this same locale."""
+        return self._translation(kind, locale) or self._locale
+
+    def locales(self) -> list[str]:
+        """The locales some email kind is translated into, as the template files name them."""
+        return sorted({tag for kind in KINDS for tag in self._translations(kind)})
+
+    def preview(self, kind: str, locale: str | None = None) -> RenderedEmail:
+        """A kind rendered with its sample data, for `vouch preview`; a survey email shows the
+        first survey's own question and labels in that language."""
         name, address = SAMPLE_TO
+        sample = dict(_kind(kind).sample)
+        if "question" in sample and self._surveys:
+            words = next(iter(self._surveys.values())).words(self.language(kind, locale))
+            sample |= {
+                "question": self.survey_question(words.question),
+                "low_label": words.low_label,
+                "high_label": words.high_label,
+            }
         return self.render(
             kind,
-            _kind(kind).sample,
+            sample,
             to_email=address,
             to_name=name,
             message_id=new_message_id(self._message_id_domain),
+            locale=locale,
         )
 
     def check(self) -> list[Problem]:
-        """Render every kind with its sample data; return every problem found (file and line)."""
+        """Render every kind with its sample data, in the default language and in each of its
+        translations; return every problem found (file and line), and every translation file
+        that cannot be used (no twin, or its tag spelled another way)."""
         problems: list[Problem] = []
-        for kind, spec in KINDS.items():
-            templates: dict[str, jinja2.Template] = {}
-            for suffix in ("txt", "html"):
-                try:
-                    templates[suffix] = self._template(kind, suffix)
-                except TemplateError as exc:
-                    problems += exc.problems
-            variables = {**spec.sample, "business": self._business}
-            subject = "(the subject)"
-            if "txt" in templates:
-                try:
-                    subject = self._subject(kind, templates["txt"], variables)
-                except TemplateError as exc:
-                    problems += exc.problems
-            variables["subject"] = subject
-            for template in templates.values():
-                try:
-                    self._body(kind, template, variables)
-                except TemplateError as exc:
-                    problems += exc.problems
+        for kind in KINDS:
+            for tag in [None, *sorted(self._translations(kind))]:
+                problems += self._check(kind, tag)
+        problems += self._unusable()
         return list(dict.fromkeys(problems))  # a broken base.html is reported once, not per kind
 
-    def _template(self, kind: str, suffix: str) -> jinja2.Template:
+    def _check(self, kind: str, tag: str | None) -> list[Problem]:
+        problems: list[Problem] = []
+        templates: dict[str, jinja2.Template] = {}
+        for suffix in ("txt", "html"):
+            try:
+                templates[suffix] = self._template(kind, suffix, tag)
+            except TemplateError as exc:
+                problems += exc.problems
+        variables = {**_kind(kind).sample, "business": self._business}
+        variables["locale"] = tag or self._locale
+        subject = "(the subject)"
+        if "txt" in templates:
+            try:
+                subject = self._subject(kind, templates["txt"], variables)
+            except TemplateError as exc:
+                problems += exc.problems
+        variables["subject"] = subject
+        for template in templates.values():
+            try:
+                self._body(kind, template, variables)
+            except TemplateError as exc:
+                problems += exc.problems
+        return problems
+
+    def _unusable(self) -> list[Problem]:
+        problems = []
+        for name in sorted(self._names):
+            plain, tag = split(name)
+            if tag is None:
+                continue
+            if canonical(tag) != tag:
+                message = f'write the locale as "{canonical(tag)}" in the file name'
+                problems.append(Problem(self._file(name), "", message))
+                continue
+            kind, _, suffix = plain.rpartition(".")
+            twin = suffixed(f"{kind}.{'html' if suffix == 'txt' else 'txt'}", tag)
+            if kind in KINDS and suffix in ("txt", "html") and twin not in self._names:
+                message = (
+                    f"has no twin {twin}: a translation needs both files, and until it has "
+                    f"them the {kind!r} email goes out in the default language"
+                )
+                problems.append(Problem(self._file(name), "", message))
+        return problems
+
+    def _translations(self, kind: str) -> set[str]:
+        """The tags `kind` is translated into: both of its files exist."""
+        found = self._translated.get(kind)
+        if found is None:
+            tags = {split(name)[1] for name in self._names if name.startswith(f"{kind}.")}
+            found = self._translated[kind] = {
+                tag
+                for tag in tags
+                if tag
+                and suffixed(f"{kind}.txt", tag) in self._names
+                and suffixed(f"{kind}.html", tag) in self._names
+            }
+        return found
+
+    def _translation(self, kind: str, locale: str | None) -> str | None:
+        return pick(locale, self._locale, self._translations(kind))
+
+    def _env(self, tag: str | None) -> jinja2.Environment:
+        env = self._envs.get(tag)
+        if env is None:
+            env = self._envs[tag] = jinja2.Environment(
+                loader=_Translated(self._files, fallbacks(tag), self._names),
+                autoescape=jinja2.select_autoescape(("html",), default_for_string=False),
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                auto_reload=False,
+            )
+            env.filters["datetime"] = self._datetime
+        return env
+
+    def _template(self, kind: str, suffix: str, tag: str | None) -> jinja2.Template:
         name = f"{kind}.{suffix}"
+        file = suffixed(name, tag) if tag else name
         try:
-            return self._env.get_template(name)
+            return self._env(tag).get_template(name)
         except jinja2.TemplateNotFound as exc:
             if exc.name != name:
-                raise self._error(kind, name, exc) from exc
+                raise self._error(kind, file, exc) from exc
             message = f"missing: every email kind needs {kind}.html and {kind}.txt"
             raise TemplateError([Problem(self._file(name), "", message)]) from None
         except Exception as exc:
-            raise self._error(kind, name, exc) from exc
+            raise self._error(kind, file, exc) from exc
 
     def _subject(self, kind: str, template: jinja2.Template, variables: dict[str, Any]) -> str:
-        name = str(template.name)
+        name = str(template.filename or template.name)
         block = template.blocks.get("subject")
         if block is None:
             message = "no subject: write it as {% block subject %}...{% endblock %} in this file"
@@ -416,10 +529,10 @@ class Renderer:
         try:
             return "".join(block(template.new_context(variables)))
         except Exception:
-            self._env.handle_exception()
+            template.environment.handle_exception()
 
     def _body(self, kind: str, template: jinja2.Template, variables: dict[str, Any]) -> str:
-        name = str(template.name)
+        name = str(template.filename or template.name)
         try:
             body = template.render(variables)
             if name.endswith(".html"):

@@ -42,12 +42,18 @@ def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[
     renderer = Renderer(config, clock)
     problems = renderer.check()
     for name, survey in config.surveys.items():
-        try:
-            renderer.survey_question(survey.question)
-        except Exception as exc:  # an owner's Jinja2: anything can go wrong, name it
-            problems.append(
-                Problem(f"surveys/{name}.toml", "question", f"{type(exc).__name__}: {exc}")
-            )
+        questions = {"question": survey.question} | {
+            f"locales.{tag}.question": words.question
+            for tag, words in survey.locales.items()
+            if words.question is not None
+        }
+        for key, question in questions.items():
+            try:
+                renderer.survey_question(question)
+            except Exception as exc:  # an owner's Jinja2: anything can go wrong, name it
+                problems.append(
+                    Problem(f"surveys/{name}.toml", key, f"{type(exc).__name__}: {exc}")
+                )
     if problems:
         raise ConfigError(problems)
     return config, renderer

@@ -260,15 +260,16 @@ class Scheduler:
     ) -> NewEmail:
         services = self.services
         survey = services.config.surveys[invitation.survey]
+        words = survey.words(services.renderer.language(kind, customer.locale))
         return build_for_customer(
             services,
             customer,
             kind=kind,
             context={
                 "customer_name": _first_name(customer),
-                "question": services.renderer.survey_question(survey.question),
-                "low_label": survey.low_label,
-                "high_label": survey.high_label,
+                "question": services.renderer.survey_question(words.question),
+                "low_label": words.low_label,
+                "high_label": words.high_label,
                 "scores": score_links(services, invitation),
                 "survey_url": survey_url(services, invitation),
             },

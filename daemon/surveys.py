@@ -1,10 +1,14 @@
 """Survey definitions: one owner-edited file a survey, `surveys/*.toml`.
 
 Validated like config.toml: every problem names the file and key and what would be valid.
+Translations sit in the same file, `[locales.fr]` (question, labels) and
+`[locales.fr.follow_up]`; each text a translation leaves out falls back to the next tag
+("fr-CA" → "fr") and then to the survey's own text.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from daemon.errors import Problem
 from daemon.events import KNOWN_TYPES
+from daemon.locales import canonical, fallbacks
 from daemon.settings import Section, read_toml, validation_problems
 
 
@@ -36,6 +41,40 @@ class FollowUp(Section):
     )
 
 
+class FollowUpWords(Section):
+    promoter: str | None = Field(None, min_length=1, description="a question (text)")
+    passive: str | None = Field(None, min_length=1, description="a question (text)")
+    detractor: str | None = Field(None, min_length=1, description="a question (text)")
+
+
+class SurveyWords(Section):
+    """One translation, `[locales.TAG]`: any of the texts; those left out fall back."""
+
+    question: str | None = Field(
+        None,
+        min_length=1,
+        description="the question, a Jinja2 string such as '… {{ business.name }} …'",
+    )
+    low_label: str | None = Field(None, min_length=1, description="the label under 0")
+    high_label: str | None = Field(None, min_length=1, description="the label under 10")
+    follow_up: FollowUpWords = FollowUpWords()
+
+    @field_validator("question")
+    @classmethod
+    def _question_parses(cls, value: str | None) -> str | None:
+        return None if value is None else _template(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A survey's texts in one language, every fallback resolved."""
+
+    question: str
+    low_label: str
+    high_label: str
+    follow_up: dict[str, str]  # by segment: promoter, passive, detractor
+
+
 class Survey(Section):
     id: str = Field(
         pattern=r"^[a-z][a-z0-9_]{0,63}$", description="a lower-case name (a-z, 0-9, _)"
@@ -50,6 +89,9 @@ class Survey(Section):
     low_label: str = Field("Not at all likely", min_length=1, description="the label under 0")
     high_label: str = Field("Extremely likely", min_length=1, description="the label under 10")
     follow_up: FollowUp = FollowUp()
+    locales: dict[str, SurveyWords] = Field(
+        {}, description="translations by locale tag, such as [locales.fr] or [locales.fr-CA]"
+    )
     reminder_days: float = Field(
         4, ge=0, le=60, description="days before the one reminder to non-responders, 0 for none"
     )
@@ -69,6 +111,37 @@ class Survey(Section):
     @classmethod
     def _question_parses(cls, value: str) -> str:
         return _template(value)
+
+    @field_validator("locales")
+    @classmethod
+    def _locale_tags(cls, value: dict[str, SurveyWords]) -> dict[str, SurveyWords]:
+        """Tags spelled one way ("fr_ca" is "fr-CA"), so lookups find them."""
+        tags: dict[str, SurveyWords] = {}
+        for tag, words in value.items():
+            spelled = canonical(tag)  # a ValueError names the bad tag
+            if spelled in tags:
+                raise ValueError(f"[locales.{tag}] is the same language as another table")
+            tags[spelled] = words
+        return tags
+
+    def words(self, locale: str | None) -> Words:
+        """The texts for a reader of `locale`, each from the most specific translation that
+        has it ("fr-CA", then "fr"), else the survey's own."""
+        found = [self.locales[tag] for tag in fallbacks(locale) if tag in self.locales]
+
+        def text(name: str, default: str) -> str:
+            return next((v for w in found if (v := getattr(w, name)) is not None), default)
+
+        def follow(name: str) -> str:
+            own: str = getattr(self.follow_up, name)
+            return next((v for w in found if (v := getattr(w.follow_up, name))), own)
+
+        return Words(
+            question=text("question", self.question),
+            low_label=text("low_label", self.low_label),
+            high_label=text("high_label", self.high_label),
+            follow_up={name: follow(name) for name in ("promoter", "passive", "detractor")},
+        )
 
 
 def load_surveys(directory: Path, root: Path) -> tuple[dict[str, Survey], list[Problem]]:

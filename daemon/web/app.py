@@ -26,6 +26,7 @@ from daemon.web.limits import BodyLimit
 from daemon.web.privacy_api import router as privacy_router
 from daemon.web.ratelimit import PublicRateLimit
 from daemon.web.security import SecurityHeaders
+from daemon.web.words import PageWords
 
 _HERE = Path(__file__).parent
 
@@ -34,6 +35,7 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Vouch", version=__version__, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.pages = Jinja2Templates(directory=_HERE / "templates")  # autoescapes
+    app.state.words = PageWords()  # the pages' words, by language
     app.include_router(api.router)
     app.include_router(api.admin)
     app.include_router(pages.router)

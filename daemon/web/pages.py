@@ -2,6 +2,7 @@
 
 Reached only through signed tokens. A GET never changes anything (mail scanners fetch every
 link); answers and unsubscribes are POSTs. An unknown or tampered token gets a plain 404.
+Each page speaks the language of the customer the token names (`daemon/web/words.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from daemon.engine.segments import segment
 from daemon.services import Services
 from daemon.store.base import Invitation
 from daemon.tokens import read_survey_token, read_unsubscribe_token, survey_token
+from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,41 +28,41 @@ def _services(request: Request) -> Services:
     return found
 
 
-def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    request: Request, name: str, status: int = 200, *, locale: str | None = None, **context: Any
+) -> HTMLResponse:
+    """A page in the reader's language: `locale` is the customer's, None the business's."""
     templates: Jinja2Templates = request.app.state.pages
-    context["business"] = _services(request).config.settings.business
+    business = _services(request).config.settings.business
+    words: PageWords = request.app.state.words
+    context["business"] = business
+    context["t"] = words.for_reader(locale, business.locale)
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def not_found(request: Request) -> HTMLResponse:
-    return page(
-        request,
-        "message.html",
-        404,
-        title="Page not found",
-        text="This link is not valid. Please use the link from your email as it is.",
-    )
+    return page(request, "message.html", 404, message="not_found")
 
 
-def _closed(request: Request) -> HTMLResponse:
-    return page(
-        request,
-        "message.html",
-        410,
-        title="This survey has closed",
-        text="Thank you for wanting to answer. This survey is no longer open.",
-    )
+def _closed(request: Request, locale: str | None) -> HTMLResponse:
+    return page(request, "message.html", 410, locale=locale, message="closed")
 
 
-async def _invitation(request: Request, token: str) -> tuple[Invitation, int | None] | None:
+async def _invitation(
+    request: Request, token: str
+) -> tuple[Invitation, int | None, str | None] | None:
+    """The invitation a survey token names, the score it carries, and the customer's locale."""
     services = _services(request)
     parsed = read_survey_token(services.signer, token)
     if parsed is None:
         return None
     invitation = await services.store.invitation_by_public_id(parsed[0])
-    return (invitation, parsed[1]) if invitation else None
+    if invitation is None:
+        return None
+    customer = await services.store.customer(invitation.customer_id)
+    return invitation, parsed[1], customer.locale if customer else None
 
 
 @router.get("/s/{token}")
@@ -68,13 +70,13 @@ async def surveypage(request: Request, token: str) -> Response:
     found = await _invitation(request, token)
     if found is None:
         return not_found(request)
-    invitation, score = found
+    invitation, score, locale = found
     services = _services(request)
     if (
         not is_open(invitation, services.clock.now())
         or invitation.survey not in services.config.surveys
     ):
-        return _closed(request)
+        return _closed(request, locale)
     previous = await services.store.invitation_response(invitation.id)
     chosen = score if score is not None else (previous.score if previous else None)
     return _survey_form(
@@ -82,6 +84,7 @@ async def surveypage(request: Request, token: str) -> Response:
         invitation,
         token,
         chosen,
+        locale,
         comment=previous.comment if previous else None,
         recorded=previous.score if previous else None,
         autorecord=score is not None and (previous is None or previous.score != score),
@@ -93,29 +96,29 @@ def _survey_form(
     invitation: Invitation,
     token: str,
     chosen: int | None,
+    locale: str | None,
     *,
     comment: str | None = None,
     recorded: int | None = None,
     autorecord: bool = False,
-    error: str | None = None,
+    error: bool = False,
 ) -> HTMLResponse:
+    """The survey's texts are taken in the page's language, so question and page agree."""
     services = _services(request)
     survey = services.config.surveys[invitation.survey]
-    follow_up = survey.follow_up
-    prompt = (
-        getattr(follow_up, segment(chosen).value)
-        if chosen is not None
-        else "Anything you would like to add?"
-    )
+    words: PageWords = request.app.state.words
+    language = words.for_reader(locale, services.config.settings.business.locale).locale
+    texts = survey.words(language)
     return page(
         request,
         "survey.html",
         400 if error else 200,
-        question=services.renderer.survey_question(survey.question),
-        low_label=survey.low_label,
-        high_label=survey.high_label,
-        follow_up=follow_up,
-        prompt=prompt,
+        locale=locale,
+        question=services.renderer.survey_question(texts.question),
+        low_label=texts.low_label,
+        high_label=texts.high_label,
+        follow_up=texts.follow_up,
+        prompt=texts.follow_up[segment(chosen).value] if chosen is not None else None,
         chosen=chosen,
         comment=comment,
         recorded=recorded,
@@ -130,7 +133,7 @@ async def survey_answer(request: Request, token: str) -> Response:
     found = await _invitation(request, token)
     if found is None:
         return not_found(request)
-    invitation, _ = found
+    invitation, _, locale = found
     services = _services(request)
     form = await request.form()
     raw_score, comment = form.get("score"), form.get("comment")
@@ -142,22 +145,16 @@ async def survey_answer(request: Request, token: str) -> Response:
         await services.store.add_click(invitation.id, score, services.clock.now())
         return PlainTextResponse("held", status_code=202)
     if score is None:
-        return _survey_form(
-            request,
-            invitation,
-            token,
-            None,
-            comment=comment,
-            error="Please choose a score from 0 to 10.",
-        )
+        return _survey_form(request, invitation, token, None, locale, comment=comment, error=True)
     saved = await answer_invitation(services, invitation, score, comment, source="page")
     if isinstance(saved, Closed):
-        return _closed(request)
+        return _closed(request, locale)
     previous = await services.store.invitation_response(invitation.id)
     plain = survey_token(services.signer, invitation.public_id, None)
     return page(
         request,
         "thanks.html",
+        locale=locale,
         segment=segment(score).value,
         score=score,
         comment=previous.comment if previous else None,
@@ -180,7 +177,14 @@ async def unsubscribepage(request: Request, token: str) -> Response:
     if customer is None:
         return not_found(request)
     done = await services.store.suppression_reason(customer.email) is not None
-    return page(request, "unsubscribe.html", email=customer.email, done=done, action=f"/u/{token}")
+    return page(
+        request,
+        "unsubscribe.html",
+        locale=customer.locale,
+        email=customer.email,
+        done=done,
+        action=f"/u/{token}",
+    )
 
 
 @router.post("/u/{token}")
@@ -192,4 +196,11 @@ async def unsubscribe(request: Request, token: str) -> Response:
     if customer is None:
         return not_found(request)
     await services.store.suppress(customer.email, "unsubscribed", services.clock.now())
-    return page(request, "unsubscribe.html", email=customer.email, done=True, action=f"/u/{token}")
+    return page(
+        request,
+        "unsubscribe.html",
+        locale=customer.locale,
+        email=customer.email,
+        done=True,
+        action=f"/u/{token}",
+    )

@@ -1,7 +1,8 @@
 """The referral pages: the friend's landing page and the advocate's introduce-a-friend form.
 
 Addressed by the advocate's unguessable code. Plain forms, no JavaScript; validated on the
-server with messages next to each field; rate-limited per advocate.
+server with messages next to each field; rate-limited per advocate. The pages speak the
+advocate's language (the friend on the landing page most likely shares it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from daemon.engine.offers import Terms
 from daemon.services import Services
 from daemon.store.base import Advocate, Customer
 from daemon.web.pages import not_found, page
+from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,8 +39,12 @@ async def _advocate(request: Request, code: str) -> tuple[Advocate, Customer] | 
     return (advocate, customer) if customer else None
 
 
-def _name(customer: Customer) -> str:
-    return referrals.first_name(customer) or "A friend"
+def _name(request: Request, customer: Customer) -> str:
+    if name := referrals.first_name(customer):
+        return name
+    words: PageWords = request.app.state.words
+    business = _services(request).config.settings.business
+    return words.for_reader(customer.locale, business.locale)("referral.a_friend")
 
 
 async def _limited(services: Services, advocate: Advocate) -> bool:
@@ -47,15 +53,8 @@ async def _limited(services: Services, advocate: Advocate) -> bool:
     return await services.store.referrals_since(advocate.id, since) >= limit
 
 
-def _too_many(request: Request) -> HTMLResponse:
-    return page(
-        request,
-        "message.html",
-        429,
-        title="Thank you: that is plenty for now",
-        text="We have received many introductions from this link in the last hour. "
-        "Please try again a little later.",
-    )
+def _too_many(request: Request, customer: Customer) -> HTMLResponse:
+    return page(request, "message.html", 429, locale=customer.locale, message="too_many")
 
 
 @router.get("/r/{code}")
@@ -66,7 +65,8 @@ async def landing(request: Request, code: str) -> Response:
     return page(
         request,
         "referral_landing.html",
-        advocate_name=_name(found[1]),
+        locale=found[1].locale,
+        advocate_name=_name(request, found[1]),
         form={},
         problems={},
         action=f"/r/{code}",
@@ -82,7 +82,7 @@ async def landing_submit(request: Request, code: str) -> Response:
     advocate, customer = found
     services = _services(request)
     if await _limited(services, advocate):
-        return _too_many(request)
+        return _too_many(request, customer)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     form |= {"expects_contact": "yes", "advocate_introduces": "", "reward_choice": ""}
     intro, problems = check(form, [])
@@ -93,7 +93,8 @@ async def landing_submit(request: Request, code: str) -> Response:
             request,
             "referral_landing.html",
             400,
-            advocate_name=_name(customer),
+            locale=customer.locale,
+            advocate_name=_name(request, customer),
             form=form,
             problems=problems,
             action=f"/r/{code}",
@@ -102,7 +103,8 @@ async def landing_submit(request: Request, code: str) -> Response:
     return page(
         request,
         "referral_landing.html",
-        advocate_name=_name(customer),
+        locale=customer.locale,
+        advocate_name=_name(request, customer),
         friend_name=intro.friend_name,
         done=True,
     )
@@ -131,7 +133,8 @@ def _introducepage(
         request,
         "introduce.html",
         status,
-        advocate_name=_name(customer),
+        locale=customer.locale,
+        advocate_name=_name(request, customer),
         incentive=terms.text,  # the advocate's own offer, as promised
         reward_choices=list(terms.choices),
         form=form,
@@ -148,7 +151,7 @@ async def introduce_submit(request: Request, code: str) -> Response:
     advocate, customer = found
     services = _services(request)
     if await _limited(services, advocate):
-        return _too_many(request)
+        return _too_many(request, customer)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     terms = await offers.terms_for(services, advocate)
     intro, problems = check(form, list(terms.choices))
@@ -160,7 +163,8 @@ async def introduce_submit(request: Request, code: str) -> Response:
     return page(
         request,
         "introduce.html",
-        advocate_name=_name(customer),
+        locale=customer.locale,
+        advocate_name=_name(request, customer),
         friend_name=intro.friend_name,
         expects_contact=intro.expects_contact,
         done=True,
@@ -178,7 +182,8 @@ async def education(request: Request, code: str) -> Response:
     return page(
         request,
         "education.html",
-        advocate_name=_name(found[1]),
+        locale=found[1].locale,
+        advocate_name=_name(request, found[1]),
         education=taught,
         introduce=f"/r/{code}/introduce",
         landing=f"/r/{code}",
