@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon import referrals, sources
+from daemon import partner_cli, partner_report, referrals, sources
 from daemon.clock import SystemClock
 from daemon.compose import enqueue_email
 from daemon.config import Config, load_config
@@ -107,7 +107,11 @@ def _parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="NPS, segments, response rate and trend, by survey and tag"
     )
     report.add_argument(
-        "what", nargs="?", choices=["nps", "referrals"], default="nps", help="(default: nps)"
+        "what",
+        nargs="?",
+        choices=["nps", "referrals", "partners"],
+        default="nps",
+        help="(default: nps)",
     )
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
@@ -141,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
         help="tell the advocate (default: yes for contacted, no for meeting and lost)",
     )
     referral.set_defaults(handler=_referral)
+
+    partner_cli.add_parser(sub, common)
 
     reward = sub.add_parser("reward", parents=[common], help="approve rewards, load codes")
     reward_sub = reward.add_subparsers(required=True, metavar="ACTION")
@@ -323,6 +329,8 @@ async def _record(config: Config, event: EventIn) -> int:
 def _report(args: argparse.Namespace) -> int:
     if args.what == "referrals":
         return _report_referrals(args)
+    if args.what == "partners":
+        return _report_partners(args)
     if not 1 <= args.months <= MAX_MONTHS:
         print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
         return EXIT_INVALID
@@ -428,6 +436,23 @@ def _report_referrals(args: argparse.Namespace) -> int:
             )
     else:
         print(sources.table(data), end="")
+    return EXIT_OK
+
+
+def _report_partners(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+
+    async def build() -> dict[str, Any]:
+        async with _services(config) as services:
+            return partner_report.report(await services.store.partner_facts())
+
+    data = asyncio.run(build())
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+    elif args.format == "csv":
+        csv.writer(sys.stdout).writerows(partner_report.csv_rows(data))
+    else:
+        print(partner_report.table(data), end="")
     return EXIT_OK
 
 

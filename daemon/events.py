@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daemon.settings import Email, TimeZone
 
@@ -21,8 +21,11 @@ KNOWN_TYPES = frozenset(
         "testimonial.received",
         "referral.status_changed",
         "complaint.resolved",
+        "partner.joined_organization",  # data.partner (id or code) or data.email; organization
     }
 )
+
+PARTNER_KEYS = ("partner", "email")
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
@@ -65,6 +68,20 @@ class EventIn(BaseModel):
     occurred_at: Annotated[datetime, AfterValidator(aware)]
     customer: CustomerIn | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _partner_joined(self) -> EventIn:
+        """The partner moment names who and where; anything less is refused at the door."""
+        if self.type == "partner.joined_organization":
+            data = self.data
+            organization = data.get("organization")
+            if not isinstance(organization, str) or not 0 < len(organization.strip()) <= 200:
+                raise ValueError("data.organization: the organization's name, 1-200 characters")
+            if not any(isinstance(data.get(k), str) and data[k].strip() for k in PARTNER_KEYS):
+                raise ValueError(
+                    "data.partner (the partner's id or code) or data.email is required"
+                )
+        return self
 
     @property
     def known(self) -> bool:

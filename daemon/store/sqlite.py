@@ -12,6 +12,7 @@ from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.outbox_sql import OutboxSQL, suppression_keys
+from daemon.store.partners_sql import PartnersSQL
 from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
@@ -28,6 +29,7 @@ class SQLiteStore(
     BouncesSQL,
     PrivacySQL,
     ExportSQL,
+    PartnersSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

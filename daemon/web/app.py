@@ -13,7 +13,15 @@ from starlette.templating import Jinja2Templates
 
 from daemon import __version__
 from daemon.services import Services
-from daemon.web import api, integrations, pages, referral_pages, referrals_api, reports
+from daemon.web import (
+    api,
+    integrations,
+    pages,
+    partners_api,
+    referral_pages,
+    referrals_api,
+    reports,
+)
 from daemon.web.limits import BodyLimit
 from daemon.web.privacy_api import router as privacy_router
 from daemon.web.ratelimit import PublicRateLimit
@@ -31,6 +39,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(referral_pages.router)
     app.include_router(referrals_api.router)
+    app.include_router(partners_api.router)
     app.include_router(integrations.router)
     app.include_router(reports.router)
     app.include_router(privacy_router)

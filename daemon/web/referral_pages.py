@@ -11,10 +11,10 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from daemon import referrals
+from daemon import partner_notes, referrals
 from daemon.engine.grades import check
 from daemon.services import Services
-from daemon.store.base import Advocate, Customer
+from daemon.store.base import Advocate, Customer, Partner
 from daemon.web.pages import not_found, page
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +25,10 @@ def _services(request: Request) -> Services:
     return found
 
 
-async def _advocate(request: Request, code: str) -> tuple[Advocate, Customer] | None:
+async def _advocate(
+    request: Request, code: str
+) -> tuple[Advocate, Customer, Partner | None] | None:
+    """The advocate behind a code, with the partner it is (None: a customer)."""
     services = _services(request)
     if len(code) > 64:
         return None
@@ -33,11 +36,20 @@ async def _advocate(request: Request, code: str) -> tuple[Advocate, Customer] | 
     if advocate is None:
         return None
     customer = await services.store.customer(advocate.customer_id)
-    return (advocate, customer) if customer else None
+    partner = await services.store.partner_by_advocate(advocate.id)
+    return (advocate, customer, partner) if customer else None
 
 
-def _name(customer: Customer) -> str:
+def _name(customer: Customer, partner: Partner | None = None) -> str:
+    """Who the pages thank: a customer's first name, a partner's contact (or business)."""
+    if partner is not None:
+        return partner_notes.greeting(partner)
     return referrals.first_name(customer) or "A friend"
+
+
+def _label(customer: Customer, partner: Partner | None) -> str:
+    """Who the friend's page names as recommending: a partner with its business."""
+    return partner_notes.label(partner) if partner else _name(customer)
 
 
 async def _limited(services: Services, advocate: Advocate) -> bool:
@@ -65,7 +77,7 @@ async def landing(request: Request, code: str) -> Response:
     return page(
         request,
         "referral_landing.html",
-        advocate_name=_name(found[1]),
+        advocate_name=_label(found[1], found[2]),
         form={},
         problems={},
         action=f"/r/{code}",
@@ -78,7 +90,7 @@ async def landing_submit(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
-    advocate, customer = found
+    advocate, customer, partner = found
     services = _services(request)
     if await _limited(services, advocate):
         return _too_many(request)
@@ -92,7 +104,7 @@ async def landing_submit(request: Request, code: str) -> Response:
             request,
             "referral_landing.html",
             400,
-            advocate_name=_name(customer),
+            advocate_name=_label(customer, partner),
             form=form,
             problems=problems,
             action=f"/r/{code}",
@@ -101,7 +113,7 @@ async def landing_submit(request: Request, code: str) -> Response:
     return page(
         request,
         "referral_landing.html",
-        advocate_name=_name(customer),
+        advocate_name=_label(customer, partner),
         friend_name=intro.friend_name,
         done=True,
     )
@@ -112,26 +124,35 @@ async def introduce_form(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
-    return _introducepage(request, code, found[1], form={}, problems={})
+    return _introducepage(request, code, found[1], found[2], form={}, problems={})
+
+
+def _choices(request: Request, partner: Partner | None) -> list[str]:
+    """The rewards on offer: none for a partner who takes none."""
+    if partner is not None and not partner.reward:
+        return []
+    return list(_services(request).config.settings.referrals.incentive.choices)
 
 
 def _introducepage(
     request: Request,
     code: str,
     customer: Customer,
+    partner: Partner | None,
     *,
     form: dict[str, str],
     problems: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:
     settings = _services(request).config.settings.referrals
+    rewarded = partner is None or partner.reward
     return page(
         request,
         "introduce.html",
         status,
-        advocate_name=_name(customer),
-        incentive=settings.incentive.text,
-        reward_choices=settings.incentive.choices,
+        advocate_name=_name(customer, partner),
+        incentive=settings.incentive.text if rewarded else None,
+        reward_choices=_choices(request, partner),
         form=form,
         problems=problems,
         action=f"/r/{code}/introduce",
@@ -143,19 +164,21 @@ async def introduce_submit(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
-    advocate, customer = found
+    advocate, customer, partner = found
     services = _services(request)
     if await _limited(services, advocate):
         return _too_many(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    intro, problems = check(form, services.config.settings.referrals.incentive.choices)
+    intro, problems = check(form, _choices(request, partner))
     if intro is None:
-        return _introducepage(request, code, customer, form=form, problems=problems, status=400)
+        return _introducepage(
+            request, code, customer, partner, form=form, problems=problems, status=400
+        )
     await referrals.introduce(services, advocate, intro, channel="introduce")
     return page(
         request,
         "introduce.html",
-        advocate_name=_name(customer),
+        advocate_name=_name(customer, partner),
         friend_name=intro.friend_name,
         expects_contact=intro.expects_contact,
         done=True,
@@ -173,7 +196,7 @@ async def education(request: Request, code: str) -> Response:
     return page(
         request,
         "education.html",
-        advocate_name=_name(found[1]),
+        advocate_name=_name(found[1], found[2]),
         education=taught,
         introduce=f"/r/{code}/introduce",
         landing=f"/r/{code}",
