@@ -215,6 +215,14 @@ async def test_referrals_given_to_a_partner_appear_in_the_balance(loop: Loop) ->
         ("Ed Fox", "given"),
     ]
     assert (await loop.client.get("/v1/reports/partners")).status_code == 401
+    sources = (await loop.client.get("/v1/referrals", headers=AUTH)).json()
+    assert sources["advocates"] == []  # the customer sources report is about customers
+
+    forgotten = await loop.client.delete("/v1/customers/cy@example.org", headers=AUTH)
+    assert forgotten.json()["changed"]["given_to_partners"] == 1
+    shown = (await loop.client.get(f"/v1/partners/{pid}", headers=AUTH)).json()
+    assert shown["given"][0]["client"] == {"name": None, "email": None}
+    assert shown["given"][0]["status"] == "won"  # the fact stays, the person goes
 
 
 async def test_the_balance_report_from_the_cli(
