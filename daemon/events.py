@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from daemon.settings import Email, TimeZone
 
@@ -69,19 +69,17 @@ class EventIn(BaseModel):
     customer: CustomerIn | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _partner_joined(self) -> EventIn:
+    @field_validator("data")
+    @classmethod
+    def _partner_joined(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """The partner moment names who and where; anything less is refused at the door."""
-        if self.type == "partner.joined_organization":
-            data = self.data
+        if info.data.get("type") == "partner.joined_organization":
             organization = data.get("organization")
             if not isinstance(organization, str) or not 0 < len(organization.strip()) <= 200:
-                raise ValueError("data.organization: the organization's name, 1-200 characters")
+                raise ValueError("organization: the organization's name, 1-200 characters")
             if not any(isinstance(data.get(k), str) and data[k].strip() for k in PARTNER_KEYS):
-                raise ValueError(
-                    "data.partner (the partner's id or code) or data.email is required"
-                )
-        return self
+                raise ValueError("partner (the partner's id or code) or email is required")
+        return data
 
     @property
     def known(self) -> bool:

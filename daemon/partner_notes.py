@@ -61,9 +61,9 @@ async def send_thanks(services: Services, step: Step, customer: Customer) -> Non
     )
 
 
-async def send_intro_ask(services: Services, ask: AskRow, customer: Customer) -> bool:
-    """The note for a partner who joined an organization; False (and the ask skipped, with
-    the reason) when there is no longer a partner or an organization to name."""
+async def send_intro_ask(services: Services, ask: AskRow, customer: Customer) -> None:
+    """The note for a partner who joined an organization; the ask is skipped, with the reason,
+    when there is no longer a partner or an organization to name."""
     store = services.store
     advocate = await store.ensure_advocate(customer.id, services.clock.now())
     partner = await store.partner_by_advocate(advocate.id)
@@ -71,7 +71,7 @@ async def send_intro_ask(services: Services, ask: AskRow, customer: Customer) ->
     if partner is None or not organization:
         reason = "no partner with this address" if partner is None else "no organization named"
         await store.update_ask(ask.id, state="skipped", reason=reason, due_at=None)
-        return False
+        return
     await enqueue_to_customer(
         services,
         customer,
@@ -86,7 +86,6 @@ async def send_intro_ask(services: Services, ask: AskRow, customer: Customer) ->
         dedupe_key=f"ask:{ask.id}",
     )
     await store.ask_sent(ask.id, services.clock.now())
-    return True
 
 
 def _first(partner: Partner) -> str | None:

@@ -291,13 +291,25 @@ async def test_the_partner_joined_moment_sends_one_note_within_the_cool_down(loo
     assert loop.new_mail() == []  # the same event again: one note
 
 
-async def test_the_partner_joined_event_is_checked(loop: Loop) -> None:
+async def test_the_partner_joined_event_is_checked(
+    loop: Loop, capsys: pytest.CaptureFixture[str]
+) -> None:
     now = loop.clock.now()
     missing = await joined(loop, "j-bad", now, partner="p_x")
     assert missing.status_code == 422
-    assert "data.organization" in missing.json()["detail"]
+    assert missing.json()["problems"] == [
+        {"field": "data", "message": "organization: the organization's name, 1-200 characters"}
+    ]
     nobody = await joined(loop, "j-nobody", now, organization="Harbour Health")
-    assert nobody.status_code == 422 and "data.partner" in nobody.json()["detail"]
+    assert nobody.status_code == 422
+    assert nobody.json()["detail"] == (
+        "data: partner (the partner's id or code) or email is required"
+    )
+    by_hand = ["event", "partner.joined_organization", "--data", "partner=p_x"]
+    assert await cli(*by_hand, loop=loop) == 2
+    assert (
+        capsys.readouterr().err == "data: organization: the organization's name, 1-200 characters\n"
+    )
     unknown = await joined(loop, "j-unknown", now, partner="p_nobody", organization="Harbour")
     assert unknown.status_code == 202  # recorded; no partner, so nothing is sent
     await loop.travel(timedelta(days=2), step=timedelta(hours=6))
