@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon import influence, offers, referrals, sources
+from daemon import influence, offers, partner_cli, partner_report, referrals, sources
 from daemon.clock import SystemClock
 from daemon.compose import enqueue_email
 from daemon.config import Config, load_config
@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "what",
         nargs="?",
-        choices=["nps", "referrals", "offers", "advocates"],
+        choices=["nps", "referrals", "offers", "advocates", "partners"],
         default="nps",
         help="(default: nps)",
     )
@@ -150,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
         help="tell the advocate (default: yes for contacted, no for meeting and lost)",
     )
     referral.set_defaults(handler=_referral)
+
+    partner_cli.add_parser(sub, common)
 
     reward = sub.add_parser("reward", parents=[common], help="approve rewards, load codes")
     reward_sub = reward.add_subparsers(required=True, metavar="ACTION")
@@ -354,6 +356,8 @@ def _report(args: argparse.Namespace) -> int:
         return _report_referrals(args)
     if args.what in ("offers", "advocates"):
         return _report_advocacy(args)
+    if args.what == "partners":
+        return _report_partners(args)
     if not 1 <= args.months <= MAX_MONTHS:
         print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
         return EXIT_INVALID
@@ -503,6 +507,23 @@ def _customer_mark(args: argparse.Namespace) -> int:
     what = "mark removed" if mark is None else f"marked {mark}"
     why = "; ".join(scored.reasons) or "nothing counts yet"
     print(f"{args.email}: {what}; influence now {scored.score:g} ({why})")
+    return EXIT_OK
+
+
+def _report_partners(args: argparse.Namespace) -> int:
+    config = load_config(args.config, os.environ)
+
+    async def build() -> dict[str, Any]:
+        async with _services(config) as services:
+            return partner_report.report(await services.store.partner_facts())
+
+    data = asyncio.run(build())
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+    elif args.format == "csv":
+        csv.writer(sys.stdout).writerows(partner_report.csv_rows(data))
+    else:
+        print(partner_report.table(data), end="")
     return EXIT_OK
 
 

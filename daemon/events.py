@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from daemon.settings import Email, TimeZone
 
@@ -21,8 +21,11 @@ KNOWN_TYPES = frozenset(
         "testimonial.received",
         "referral.status_changed",
         "complaint.resolved",
+        "partner.joined_organization",  # data.partner (id or code) or data.email; organization
     }
 )
+
+PARTNER_KEYS = ("partner", "email")
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
@@ -65,6 +68,18 @@ class EventIn(BaseModel):
     occurred_at: Annotated[datetime, AfterValidator(aware)]
     customer: CustomerIn | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("data")
+    @classmethod
+    def _partner_joined(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """The partner moment names who and where; anything less is refused at the door."""
+        if info.data.get("type") == "partner.joined_organization":
+            organization = data.get("organization")
+            if not isinstance(organization, str) or not 0 < len(organization.strip()) <= 200:
+                raise ValueError("organization: the organization's name, 1-200 characters")
+            if not any(isinstance(data.get(k), str) and data[k].strip() for k in PARTNER_KEYS):
+                raise ValueError("partner (the partner's id or code) or email is required")
+        return data
 
     @property
     def known(self) -> bool:

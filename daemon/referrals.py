@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon import ask_cap, offers
+from daemon import ask_cap, offers, partner_notes
 from daemon.compose import enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade
@@ -159,6 +159,9 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
         later = next_in_window(now, place, _window(services))
         await store.update_ask(ask.id, state="scheduled", reason=None, due_at=later)
         return
+    if ask.moment == Moment.PARTNER_JOINED:
+        await partner_notes.send_intro_ask(services, ask, customer)
+        return
     advocate = await store.ensure_advocate(customer.id, now)
     terms = await offers.terms_for(services, advocate)
     settings = services.config.settings.referrals
@@ -246,11 +249,12 @@ async def notify_referrals(services: Services) -> int:
         assert advocate is not None
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
+        source = await partner_notes.source_name(store, advocate, customer)
         await enqueue_email(
             services,
             kind="owner_referral",
             context={
-                "advocate": {"name": customer.name, "email": customer.email},
+                "advocate": {"name": source, "email": customer.email},
                 "friend": {
                     "name": referral.friend_name,
                     "email": referral.friend_email,
@@ -288,7 +292,7 @@ async def notify_referrals(services: Services) -> int:
                 kind="friend_note",
                 context={
                     "friend_name": first_name(friend) or referral.friend_name,
-                    "advocate_name": one_line(customer.name or customer.email),
+                    "advocate_name": one_line(source or customer.email),
                     "need": referral.need,
                     "unsubscribe_url": unsubscribe_url(services, friend),
                 },
@@ -329,8 +333,9 @@ async def change_status(
         raise ReferralError("value must be 0 or more")
     store, now = services.store, services.clock.now()
     shared = status == "contacted" if share is None else share
-    if status == "won":
-        shared = False  # the win has its own email: the thank-you with the reward
+    if status == "won":  # the win has its own email: the thank-you with the reward, or for a
+        # partner who takes none, the shared step becomes a plain thank-you
+        shared = await partner_notes.thanks_on_win(services.store, referral)
     await store.move_referral(referral.id, status, value=value, note=note, shared=shared, now=now)
     moved = await store.referral_by_id(referral.id)
     assert moved is not None
@@ -345,7 +350,7 @@ async def _reward(services: Services, referral: Referral) -> None:
     settings = services.config.settings.referrals.reward
     advocate = await store.advocate(referral.advocate_id)
     assert advocate is not None
-    if referral.flag is None:
+    if referral.flag is None and await partner_notes.rewarded(store, referral):
         description = (await offers.terms_for(services, advocate)).reward  # as promised
         if settings.kind == "choice" and referral.reward_choice:
             description = referral.reward_choice
@@ -359,7 +364,8 @@ async def _reward(services: Services, referral: Referral) -> None:
         )
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
-        await consider(services, customer, Moment.REFERRAL_WON, f"referral:{referral.id}")
+        if await store.partner_by_advocate(advocate.id) is None:  # partners have their link
+            await consider(services, customer, Moment.REFERRAL_WON, f"referral:{referral.id}")
 
 
 async def notify_steps(services: Services) -> int:
@@ -370,6 +376,10 @@ async def notify_steps(services: Services) -> int:
         assert advocate is not None
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
+        if step.status == "won":  # only a partner's win without a reward is a shared step
+            await partner_notes.send_thanks(services, step, customer)
+            await store.step_notified(step.id)
+            continue
         await enqueue_to_customer(
             services,
             customer,

@@ -179,6 +179,27 @@ KINDS: dict[str, Kind] = {
             "unsubscribe_url": "https://vouch.example.com/u/sample-token",
         },
     ),
+    "partner_intro_ask": Kind(
+        "to a partner who joined an organization: a short note asking to be introduced there",
+        {
+            "contact_name": "Dana",  # the partner's contact, first name, or None
+            "partner_name": "Harbor Physio",  # the partner's business
+            "organization": "Harbour Health Centre",
+            "referral_url": "https://vouch.example.com/r/p-k3x9q",
+            "introduce_url": "https://vouch.example.com/r/p-k3x9q/introduce",
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
+    "partner_thanks": Kind(
+        "to a partner (who takes no reward) when the client they sent became business",
+        {
+            "contact_name": "Dana",  # or None
+            "partner_name": "Harbor Physio",
+            "friend_name": "Alex Morgan",  # or None
+            "note": "Alex loves the new kitchen.",  # the owner's words, or None
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
 }
 
 #: Variables every template gets besides its kind's own (`subject` only in the message bodies;

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon import referrals
+from daemon import partners, referrals
 from daemon.answers import answer_invitation
 from daemon.compose import build_for_customer, enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Moment
@@ -130,6 +130,8 @@ class Scheduler:
         services = self.services
         if stored.type == "referral.status_changed":
             await self._status_event(stored)
+        if stored.type == "partner.joined_organization":
+            await partners.joined(services, stored)
         if customer is None:
             return
         if stored.type == "project.completed":

@@ -634,6 +634,8 @@ REFERRAL_KINDS = [
     "owner_referral",
     "advocate_update",
     "advocate_reward",
+    "partner_intro_ask",
+    "partner_thanks",
 ]
 
 

@@ -20,6 +20,7 @@ class Moment(enum.StrEnum):
     TESTIMONIAL = "testimonial"  # praise the business did not ask for
     REFERRAL_WON = "referral_won"  # after thanking them for a referral that became business
     SURVEY_ANSWER = "survey_answer"  # the carried moment: a promoter answer after a project
+    PARTNER_JOINED = "partner_joined"  # a partner joined an organization: ask to be introduced
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def decide(moment: Moment, history: AskHistory, rules: Rules, now: datetime) -> 
     ):
         return NoAsk(_not_promoter(recent) if recent else "no answer to the survey")
     # TESTIMONIAL and REFERRAL_WON: they just showed they are promoters, whatever an old score
-    # says (a detractor with an open complaint was refused above).
+    # says (a detractor with an open complaint was refused above). PARTNER_JOINED: a partner is
+    # a business that refers both ways, not a customer with a score.
     if history.asks:
         last = max(history.asks)
         if now - last < rules.cool_down:

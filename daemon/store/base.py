@@ -251,6 +251,50 @@ class Store(Protocol):
     async def asks_planned_before(self, before: datetime, limit: int) -> list[AskRow]: ...
     async def asks_sent_between(self, start: datetime, end: datetime) -> int: ...
 
+    # partners (daemon/store/partners_sql.py)
+    async def add_partner(
+        self,
+        *,
+        email: str,
+        name: str,
+        contact: str | None,
+        trade: str,
+        wants: str,
+        reward: bool,
+        now: datetime,
+    ) -> Partner | None: ...
+    async def update_partner(
+        self,
+        partner_id: int,
+        *,
+        name: str | None,
+        contact: str | None,
+        trade: str | None,
+        wants: str | None,
+        reward: bool | None,
+        now: datetime,
+    ) -> Partner: ...
+    async def partners_matching(self, ref: str) -> list[Partner]: ...
+    async def partner_by_advocate(self, advocate_id: int) -> Partner | None: ...
+    async def partners(self) -> list[Partner]: ...
+    async def referrals_from(self, advocate_id: int) -> list[Referral]: ...
+    async def give_referral(
+        self,
+        partner_id: int,
+        *,
+        client_name: str | None,
+        client_email: str | None,
+        note: str | None,
+        now: datetime,
+    ) -> GivenReferral: ...
+    async def given_referral(self, public_id: str) -> GivenReferral | None: ...
+    async def close_given(
+        self, given_id: int, status: str, value: float | None, now: datetime
+    ) -> GivenReferral: ...
+    async def given_to(self, partner_id: int) -> list[GivenReferral]: ...
+    async def organization_joined(self, event_id: str) -> str | None: ...
+    async def partner_facts(self) -> list[tuple[Any, ...]]: ...
+
     # reports (daemon.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...
     async def sent_tallies(self) -> list[tuple[str, str, int, int]]: ...
@@ -413,3 +457,38 @@ class Reward:
     description: str
     code: str | None
     state: str
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A business that refers clients and receives them: an advocate with a trade. Its contact
+    (the person we write to) and address are its customers row's name and email."""
+
+    id: int
+    public_id: str
+    advocate_id: int
+    customer_id: int
+    code: str
+    name: str
+    contact: str | None
+    email: str
+    trade: str
+    wants: str
+    reward: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GivenReferral:
+    """A client the owner sent to a partner."""
+
+    id: int
+    public_id: str
+    partner_id: int
+    client_name: str | None
+    client_email: str | None
+    note: str | None
+    status: str  # given, won, lost
+    value: float | None
+    created_at: datetime
+    closed_at: datetime | None

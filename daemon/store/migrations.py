@@ -267,6 +267,45 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        8,
+        "partners: businesses that refer clients both ways",
+        """
+        -- A partner refers through the same machinery as a customer. Its contact address is a
+        -- row in customers (as a referred friend's is) with an advocates row, so its code lives
+        -- in the one code namespace (advocates.code is UNIQUE: a partner's code cannot collide
+        -- with a customer's) and its referrals, steps, follow-up notes, rewards and asks are the
+        -- ordinary rows keyed by advocate_id or customer_id. So referrals needs no rebuild and
+        -- advocate_id stays NOT NULL. New here: the partner's own facts (partners) and the
+        -- referrals the owner gives TO a partner (partner_referrals), which have no advocate,
+        -- no form and no emails, only a client, a note and an outcome.
+        CREATE TABLE partners (
+            id          INTEGER PRIMARY KEY,
+            public_id   TEXT NOT NULL UNIQUE,           -- p_...: in the API and CLI
+            advocate_id INTEGER NOT NULL UNIQUE REFERENCES advocates(id),
+            name        TEXT NOT NULL,                  -- the business
+            trade       TEXT NOT NULL,                  -- what they do
+            wants       TEXT NOT NULL,                  -- the kind of client they want
+            reward      INTEGER NOT NULL DEFAULT 0,     -- their referrals earn the reward
+            created_at  INTEGER NOT NULL,
+            updated_at  INTEGER NOT NULL
+        );
+
+        CREATE TABLE partner_referrals (                -- given by the owner TO a partner
+            id           INTEGER PRIMARY KEY,
+            public_id    TEXT NOT NULL UNIQUE,          -- g_...
+            partner_id   INTEGER NOT NULL REFERENCES partners(id),
+            client_name  TEXT,
+            client_email TEXT,
+            note         TEXT,
+            status       TEXT NOT NULL,                 -- given, won, lost
+            value        REAL,
+            created_at   INTEGER NOT NULL,
+            closed_at    INTEGER
+        );
+        CREATE INDEX partner_referrals_partner ON partner_referrals(partner_id, created_at);
+        """,
+    ),
+    (
         9,
         "offer tests (each advocate's promised offer) and influence (the owner's mark)",
         """

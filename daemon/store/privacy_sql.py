@@ -195,6 +195,14 @@ class PrivacySQL(SQL):
                     "WHERE r.friend_customer_id = :c OR lower(r.friend_email) = :e ORDER BY r.id",
                     p,
                 ),
+                "given_to_partners": await _dicts(
+                    db,
+                    "SELECT g.public_id AS id, p.name AS partner, g.client_name, g.client_email, "
+                    "g.note, g.status, g.created_at, g.closed_at FROM partner_referrals g "
+                    "JOIN partners p ON p.id = g.partner_id WHERE lower(g.client_email) = :e "
+                    "ORDER BY g.id",
+                    p,
+                ),
                 "rewards": await _dicts(
                     db,
                     "SELECT description, code, state, created_at, issued_at FROM rewards "
@@ -271,6 +279,8 @@ class PrivacySQL(SQL):
                       friend_phone = NULL, need = NULL, timing = NULL, relationship = NULL,
                       updated_at = :now
                     WHERE id IN {referrals}""",
+                "given_to_partners": "UPDATE partner_referrals SET client_name = NULL, "
+                "client_email = NULL, note = NULL WHERE lower(client_email) = :e",
                 "responses": "UPDATE responses SET comment = NULL WHERE customer_id = :c "
                 "AND comment IS NOT NULL",
                 "testimonials": "UPDATE testimonials SET text = '' WHERE customer_id = :c",

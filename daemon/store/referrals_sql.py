@@ -478,13 +478,15 @@ class ReferralsSQL(SQL):
     # sources ----------------------------------------------------------------------------------
 
     async def referral_facts(self) -> list[tuple[Any, ...]]:
-        """One row per referral with its advocate: the raw material of the sources report."""
+        """One row per referral with its advocate: the raw material of the sources report.
+        Partners' referrals are in their own report (partner_facts)."""
         rows = await self._read(
             """
             SELECT a.id, c.name, c.email, r.grade, r.status, r.value, r.flag,
                    r.created_at, r.contacted_at, r.closed_at
             FROM referrals r JOIN advocates a ON a.id = r.advocate_id
             JOIN customers c ON c.id = a.customer_id
+            WHERE a.id NOT IN (SELECT advocate_id FROM partners)
             ORDER BY a.id, r.id
             """
         )
@@ -492,11 +494,12 @@ class ReferralsSQL(SQL):
 
     async def tags_by_kind(self) -> list[tuple[str, int, int]]:
         """Per tag: how many advocates (customers who referred) and other customers carry it,
-        plus a ("", advocates, others) row with the totals."""
+        plus a ("", advocates, others) row with the totals. Partners are not customers."""
         rows = await self._read(
             """
             WITH refs AS (SELECT DISTINCT a.customer_id AS id FROM referrals r
-                          JOIN advocates a ON a.id = r.advocate_id),
+                          JOIN advocates a ON a.id = r.advocate_id
+                          WHERE a.id NOT IN (SELECT advocate_id FROM partners)),
                  real AS (SELECT DISTINCT customer_id AS id FROM events
                           WHERE customer_id IS NOT NULL),
                  people AS (SELECT c.id, c.tags, c.id IN (SELECT id FROM refs) AS advocate

@@ -14,6 +14,7 @@ from daemon.store.influence_sql import InfluenceSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.offers_sql import OffersSQL
 from daemon.store.outbox_sql import OutboxSQL, suppression_keys
+from daemon.store.partners_sql import PartnersSQL
 from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
@@ -32,6 +33,7 @@ class SQLiteStore(
     ExportSQL,
     OffersSQL,
     InfluenceSQL,
+    PartnersSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

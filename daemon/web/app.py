@@ -18,6 +18,7 @@ from daemon.web import (
     api,
     integrations,
     pages,
+    partners_api,
     referral_pages,
     referrals_api,
     reports,
@@ -42,6 +43,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(referral_pages.router)
     app.include_router(referrals_api.router)
     app.include_router(advocates_api.router)
+    app.include_router(partners_api.router)
     app.include_router(integrations.router)
     app.include_router(reports.router)
     app.include_router(privacy_router)

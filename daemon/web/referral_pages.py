@@ -12,11 +12,11 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from daemon import offers, referrals
+from daemon import offers, partner_notes, referrals
 from daemon.engine.grades import check
 from daemon.engine.offers import Terms
 from daemon.services import Services
-from daemon.store.base import Advocate, Customer
+from daemon.store.base import Advocate, Customer, Partner
 from daemon.web.pages import not_found, page
 from daemon.web.words import PageWords
 
@@ -28,7 +28,10 @@ def _services(request: Request) -> Services:
     return found
 
 
-async def _advocate(request: Request, code: str) -> tuple[Advocate, Customer] | None:
+async def _advocate(
+    request: Request, code: str
+) -> tuple[Advocate, Customer, Partner | None] | None:
+    """The advocate behind a code, with the partner it is (None: a customer)."""
     services = _services(request)
     if len(code) > 64:
         return None
@@ -36,15 +39,24 @@ async def _advocate(request: Request, code: str) -> tuple[Advocate, Customer] | 
     if advocate is None:
         return None
     customer = await services.store.customer(advocate.customer_id)
-    return (advocate, customer) if customer else None
+    partner = await services.store.partner_by_advocate(advocate.id)
+    return (advocate, customer, partner) if customer else None
 
 
-def _name(request: Request, customer: Customer) -> str:
+def _name(request: Request, customer: Customer, partner: Partner | None = None) -> str:
+    """Who the pages thank: a customer's first name, a partner's contact (or business)."""
+    if partner is not None:
+        return partner_notes.greeting(partner)
     if name := referrals.first_name(customer):
         return name
     words: PageWords = request.app.state.words
     business = _services(request).config.settings.business
     return words.for_reader(customer.locale, business.locale)("referral.a_friend")
+
+
+def _label(request: Request, customer: Customer, partner: Partner | None) -> str:
+    """Who the friend's page names as recommending: a partner with its business."""
+    return partner_notes.label(partner) if partner else _name(request, customer)
 
 
 async def _limited(services: Services, advocate: Advocate) -> bool:
@@ -66,7 +78,7 @@ async def landing(request: Request, code: str) -> Response:
         request,
         "referral_landing.html",
         locale=found[1].locale,
-        advocate_name=_name(request, found[1]),
+        advocate_name=_label(request, found[1], found[2]),
         form={},
         problems={},
         action=f"/r/{code}",
@@ -79,7 +91,7 @@ async def landing_submit(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
-    advocate, customer = found
+    advocate, customer, partner = found
     services = _services(request)
     if await _limited(services, advocate):
         return _too_many(request, customer)
@@ -94,7 +106,7 @@ async def landing_submit(request: Request, code: str) -> Response:
             "referral_landing.html",
             400,
             locale=customer.locale,
-            advocate_name=_name(request, customer),
+            advocate_name=_label(request, customer, partner),
             form=form,
             problems=problems,
             action=f"/r/{code}",
@@ -104,7 +116,7 @@ async def landing_submit(request: Request, code: str) -> Response:
         request,
         "referral_landing.html",
         locale=customer.locale,
-        advocate_name=_name(request, customer),
+        advocate_name=_label(request, customer, partner),
         friend_name=intro.friend_name,
         done=True,
     )
@@ -115,15 +127,24 @@ async def introduce_form(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
-    terms = await offers.terms_for(_services(request), found[0])
-    return _introducepage(request, code, found[1], terms, form={}, problems={})
+    advocate, customer, partner = found
+    terms = await _terms(_services(request), advocate, partner)
+    return _introducepage(request, code, customer, partner, terms, form={}, problems={})
+
+
+async def _terms(services: Services, advocate: Advocate, partner: Partner | None) -> Terms | None:
+    """The offer on the form: the advocate's own; none for a partner who takes no reward."""
+    if partner is not None and not partner.reward:
+        return None
+    return await offers.terms_for(services, advocate)
 
 
 def _introducepage(
     request: Request,
     code: str,
     customer: Customer,
-    terms: Terms,
+    partner: Partner | None,
+    terms: Terms | None,
     *,
     form: dict[str, str],
     problems: dict[str, str],
@@ -134,9 +155,9 @@ def _introducepage(
         "introduce.html",
         status,
         locale=customer.locale,
-        advocate_name=_name(request, customer),
-        incentive=terms.text,  # the advocate's own offer, as promised
-        reward_choices=list(terms.choices),
+        advocate_name=_name(request, customer, partner),
+        incentive=terms.text if terms else None,  # the advocate's own offer, as promised
+        reward_choices=list(terms.choices) if terms else [],
         form=form,
         problems=problems,
         action=f"/r/{code}/introduce",
@@ -148,23 +169,23 @@ async def introduce_submit(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
-    advocate, customer = found
+    advocate, customer, partner = found
     services = _services(request)
     if await _limited(services, advocate):
         return _too_many(request, customer)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    terms = await offers.terms_for(services, advocate)
-    intro, problems = check(form, list(terms.choices))
+    terms = await _terms(services, advocate, partner)
+    intro, problems = check(form, list(terms.choices) if terms else [])
     if intro is None:
         return _introducepage(
-            request, code, customer, terms, form=form, problems=problems, status=400
+            request, code, customer, partner, terms, form=form, problems=problems, status=400
         )
     await referrals.introduce(services, advocate, intro, channel="introduce")
     return page(
         request,
         "introduce.html",
         locale=customer.locale,
-        advocate_name=_name(request, customer),
+        advocate_name=_name(request, customer, partner),
         friend_name=intro.friend_name,
         expects_contact=intro.expects_contact,
         done=True,
@@ -183,7 +204,7 @@ async def education(request: Request, code: str) -> Response:
         request,
         "education.html",
         locale=found[1].locale,
-        advocate_name=_name(request, found[1]),
+        advocate_name=_name(request, found[1], found[2]),
         education=taught,
         introduce=f"/r/{code}/introduce",
         landing=f"/r/{code}",

@@ -1,0 +1,77 @@
+"""The partner balance: per partner, the clients received and given, won both ways, and the
+balance (received − given: above 0, the partner has sent more clients than it has been sent).
+
+Pure: shapes the store's rows into what `vouch report partners` prints and
+`GET /v1/reports/partners` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+COLUMNS = (
+    "id",
+    "partner",
+    "contact",
+    "email",
+    "received",
+    "received_won",
+    "value_won",
+    "given",
+    "given_won",
+    "balance",
+)
+
+
+def report(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """rows: (public id, name, contact, email, received, received won, value won, given,
+    given won), as the store's partner_facts gives them."""
+    partners = [
+        {
+            "id": r[0],
+            "partner": r[1],
+            "contact": r[2],
+            "email": r[3],
+            "received": int(r[4]),
+            "received_won": int(r[5]),
+            "value_won": round(float(r[6]), 2),
+            "given": int(r[7]),
+            "given_won": int(r[8]),
+            "balance": int(r[4]) - int(r[7]),
+        }
+        for r in rows
+    ]
+    totals = {
+        key: sum(p[key] for p in partners)
+        for key in ("received", "received_won", "given", "given_won", "balance")
+    }
+    totals["value_won"] = round(sum(p["value_won"] for p in partners), 2)
+    return {"partners": partners, "totals": totals}
+
+
+def table(data: dict[str, Any]) -> str:
+    """The report for a terminal."""
+    header = (
+        f"{'partner':<28} {'received':>8} {'won':>4} {'value':>10} {'given':>6} {'won':>4} "
+        f"{'balance':>8}"
+    )
+    lines = ["Partners", "", header, "-" * len(header)]
+    for p in data["partners"]:
+        lines.append(
+            f"{p['partner'][:28]:<28} {p['received']:>8} {p['received_won']:>4} "
+            f"{p['value_won']:>10,.2f} {p['given']:>6} {p['given_won']:>4} {p['balance']:>+8}"
+        )
+    t = data["totals"]
+    lines += [
+        "",
+        f"Received {t['received']} ({t['received_won']} won), gave {t['given']} "
+        f"({t['given_won']} won).",
+        "Balance: received minus given; above 0, the partner has sent you more than you sent it.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def csv_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """The report as CSV rows, the header first."""
+    return [list(COLUMNS)] + [[p[c] for c in COLUMNS] for p in data["partners"]]

@@ -1,0 +1,245 @@
+"""Partners: their facts, the referrals they send (ordinary referrals, by their advocate row) and
+the referrals the owner gives them."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from daemon.clock import from_ms, to_ms
+from daemon.store._sql import SQL
+from daemon.store.base import GivenReferral, Partner, Referral
+from daemon.store.referrals_sql import _REFERRAL, _referral
+
+_PARTNER = (
+    "SELECT p.id, p.public_id, p.advocate_id, a.customer_id, a.code, p.name, c.name, c.email, "
+    "p.trade, p.wants, p.reward, p.created_at FROM partners p "
+    "JOIN advocates a ON a.id = p.advocate_id JOIN customers c ON c.id = a.customer_id"
+)
+_GIVEN = (
+    "id, public_id, partner_id, client_name, client_email, note, status, value, created_at, "
+    "closed_at"
+)
+
+
+def _partner(r: Any) -> Partner:
+    return Partner(
+        id=int(r[0]),
+        public_id=str(r[1]),
+        advocate_id=int(r[2]),
+        customer_id=int(r[3]),
+        code=str(r[4]),
+        name=str(r[5]),
+        contact=r[6],
+        email=str(r[7]),
+        trade=str(r[8]),
+        wants=str(r[9]),
+        reward=bool(r[10]),
+        created_at=from_ms(r[11]),
+    )
+
+
+def _given(r: Any) -> GivenReferral:
+    return GivenReferral(
+        id=int(r[0]),
+        public_id=str(r[1]),
+        partner_id=int(r[2]),
+        client_name=r[3],
+        client_email=r[4],
+        note=r[5],
+        status=str(r[6]),
+        value=r[7],
+        created_at=from_ms(r[8]),
+        closed_at=from_ms(r[9]) if r[9] is not None else None,
+    )
+
+
+async def _one_partner(db: aiosqlite.Connection, partner_id: int) -> Partner:
+    rows = list(await db.execute_fetchall(f"{_PARTNER} WHERE p.id = ?", (partner_id,)))
+    return _partner(rows[0])
+
+
+class PartnersSQL(SQL):
+    async def add_partner(
+        self,
+        *,
+        email: str,
+        name: str,
+        contact: str | None,
+        trade: str,
+        wants: str,
+        reward: bool,
+        now: datetime,
+    ) -> Partner | None:
+        """A new partner with its code; None when this address is a partner already. An address
+        that is a customer's keeps its row and code (the same person, the same links)."""
+        at = to_ms(now)
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO customers (email, created_at, updated_at, public_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
+                (email.lower(), at, at, secrets.token_hex(16)),
+            )
+            if contact:
+                await db.execute(
+                    "UPDATE customers SET name = ?, updated_at = ? WHERE email = ?",
+                    (contact, at, email.lower()),
+                )
+            await db.execute(
+                "INSERT INTO advocates (customer_id, code, created_at) "
+                "SELECT id, ?, ? FROM customers WHERE email = ? "
+                "ON CONFLICT (customer_id) DO NOTHING",
+                (secrets.token_urlsafe(9), at, email.lower()),
+            )
+            cursor = await db.execute(
+                "INSERT INTO partners (public_id, advocate_id, name, trade, wants, reward, "
+                "created_at, updated_at) SELECT ?, a.id, ?, ?, ?, ?, ?, ? FROM advocates a "
+                "JOIN customers c ON c.id = a.customer_id WHERE c.email = ? "
+                "ON CONFLICT (advocate_id) DO NOTHING RETURNING id",
+                (
+                    "p_" + secrets.token_urlsafe(9),
+                    name,
+                    trade,
+                    wants,
+                    int(reward),
+                    at,
+                    at,
+                    email.lower(),
+                ),
+            )
+            row = await cursor.fetchone()
+            await cursor.close()
+            return await _one_partner(db, int(row[0])) if row else None
+
+    async def update_partner(
+        self,
+        partner_id: int,
+        *,
+        name: str | None,
+        contact: str | None,
+        trade: str | None,
+        wants: str | None,
+        reward: bool | None,
+        now: datetime,
+    ) -> Partner:
+        """Change what is given (None keeps a field); the contact is the customers row's name."""
+        at = to_ms(now)
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE partners SET name = coalesce(?, name), trade = coalesce(?, trade), "
+                "wants = coalesce(?, wants), reward = coalesce(?, reward), updated_at = ? "
+                "WHERE id = ?",
+                (name, trade, wants, None if reward is None else int(reward), at, partner_id),
+            )
+            if contact is not None:
+                await db.execute(
+                    "UPDATE customers SET name = ?, updated_at = ? WHERE id = (SELECT "
+                    "a.customer_id FROM partners p JOIN advocates a ON a.id = p.advocate_id "
+                    "WHERE p.id = ?)",
+                    (contact or None, at, partner_id),
+                )
+            return await _one_partner(db, partner_id)
+
+    async def partners_matching(self, ref: str) -> list[Partner]:
+        """Partners by public id, code, address or (case-insensitively) business name."""
+        rows = await self._read(
+            f"{_PARTNER} WHERE p.public_id = :r OR a.code = :r OR c.email = lower(:r) "
+            "OR lower(p.name) = lower(:r) ORDER BY p.id",
+            {"r": ref},
+        )
+        return [_partner(r) for r in rows]
+
+    async def partner_by_advocate(self, advocate_id: int) -> Partner | None:
+        rows = await self._read(f"{_PARTNER} WHERE p.advocate_id = ?", (advocate_id,))
+        return _partner(rows[0]) if rows else None
+
+    async def partners(self) -> list[Partner]:
+        return [_partner(r) for r in await self._read(f"{_PARTNER} ORDER BY lower(p.name), p.id")]
+
+    async def referrals_from(self, advocate_id: int) -> list[Referral]:
+        rows = await self._read(
+            f"SELECT {_REFERRAL} FROM referrals WHERE advocate_id = ? ORDER BY id", (advocate_id,)
+        )
+        return [_referral(r) for r in rows]
+
+    async def give_referral(
+        self,
+        partner_id: int,
+        *,
+        client_name: str | None,
+        client_email: str | None,
+        note: str | None,
+        now: datetime,
+    ) -> GivenReferral:
+        async with self._write() as db:
+            rows = await db.execute_fetchall(
+                f"INSERT INTO partner_referrals (public_id, partner_id, client_name, client_email, "
+                f"note, status, created_at) VALUES (?, ?, ?, ?, ?, 'given', ?) RETURNING {_GIVEN}",
+                (
+                    "g_" + secrets.token_urlsafe(9),
+                    partner_id,
+                    client_name,
+                    client_email,
+                    note,
+                    to_ms(now),
+                ),
+            )
+        return _given(next(iter(rows)))
+
+    async def given_referral(self, public_id: str) -> GivenReferral | None:
+        rows = await self._read(
+            f"SELECT {_GIVEN} FROM partner_referrals WHERE public_id = ?", (public_id,)
+        )
+        return _given(rows[0]) if rows else None
+
+    async def close_given(
+        self, given_id: int, status: str, value: float | None, now: datetime
+    ) -> GivenReferral:
+        async with self._write() as db:
+            rows = await db.execute_fetchall(
+                f"UPDATE partner_referrals SET status = ?, value = coalesce(?, value), "
+                f"closed_at = ? WHERE id = ? RETURNING {_GIVEN}",
+                (status, value, to_ms(now), given_id),
+            )
+        return _given(next(iter(rows)))
+
+    async def given_to(self, partner_id: int) -> list[GivenReferral]:
+        rows = await self._read(
+            f"SELECT {_GIVEN} FROM partner_referrals WHERE partner_id = ? ORDER BY id",
+            (partner_id,),
+        )
+        return [_given(r) for r in rows]
+
+    async def organization_joined(self, event_id: str) -> str | None:
+        """The organization a `partner.joined_organization` event named (validated on entry)."""
+        rows = await self._read(
+            "SELECT json_extract(payload, '$.data.organization') FROM events "
+            "WHERE id = ? AND type = 'partner.joined_organization'",
+            (event_id,),
+        )
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
+    async def partner_facts(self) -> list[tuple[Any, ...]]:
+        """Per partner: (public id, name, contact, email, received, received won, value won,
+        given, given won). Flagged referrals (self-referrals, existing customers) do not count."""
+        rows = await self._read(
+            """
+            SELECT p.public_id, p.name, c.name, c.email,
+                   (SELECT count(*) FROM referrals r
+                    WHERE r.advocate_id = p.advocate_id AND r.flag IS NULL),
+                   (SELECT count(*) FROM referrals r
+                    WHERE r.advocate_id = p.advocate_id AND r.flag IS NULL AND r.status = 'won'),
+                   (SELECT coalesce(sum(r.value), 0) FROM referrals r
+                    WHERE r.advocate_id = p.advocate_id AND r.flag IS NULL AND r.status = 'won'),
+                   (SELECT count(*) FROM partner_referrals g WHERE g.partner_id = p.id),
+                   (SELECT count(*) FROM partner_referrals g
+                    WHERE g.partner_id = p.id AND g.status = 'won')
+            FROM partners p JOIN advocates a ON a.id = p.advocate_id
+            JOIN customers c ON c.id = a.customer_id
+            ORDER BY lower(p.name), p.id
+            """
+        )
+        return [tuple(r) for r in rows]

@@ -1,0 +1,161 @@
+"""The admin API for partners: add, list, show, change; the clients given to a partner and how
+they went; clients a partner sent, recorded by hand; and the balance report. Partners and
+referrals are named by their public ids (p_..., g_..., r_...), never by row ids."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from daemon import partner_report, partners
+from daemon.partners import ClientIn, PartnerChange, PartnerIn
+from daemon.services import Services
+from daemon.store.base import Partner
+from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused, Responses
+from daemon.web.auth import require_token
+from daemon.web.referrals_api import referral_json
+
+router = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
+
+CONFLICT: Responses = {
+    409: {"model": Refused, "description": "the change cannot be made (in words)"}
+}
+
+
+class ReceivedIn(ClientIn):
+    expects_contact: bool = Field(
+        False, description="the client expects us to get in touch (then they get a short note)"
+    )
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: Literal["won", "lost"]
+    value: float | None = Field(None, ge=0, description="the business the partner won, if known")
+
+
+def _services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+async def _partner(services: Services, partner_id: str) -> Partner | None:
+    found = await services.store.partners_matching(partner_id)
+    return next((p for p in found if p.public_id == partner_id), None)
+
+
+def _missing(partner_id: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=404,
+        content={"error": f"no partner {partner_id!r}", "detail": "GET /v1/partners lists them"},
+    )
+
+
+@router.post("/v1/partners", status_code=201, responses={**CONFLICT, **INVALID, **BODY})
+async def post_partner(body: PartnerIn, request: Request) -> JSONResponse:
+    services = _services(request)
+    try:
+        partner = await partners.add(services, body)
+    except partners.PartnerError as exc:
+        return JSONResponse(status_code=409, content={"error": "not added", "detail": str(exc)})
+    return JSONResponse(
+        status_code=201, content={"partner": partners.partner_json(services, partner)}
+    )
+
+
+@router.get("/v1/partners")
+async def get_partners(request: Request) -> dict[str, Any]:
+    services = _services(request)
+    found = await services.store.partners()
+    return {"partners": [partners.partner_json(services, p) for p in found]}
+
+
+@router.get("/v1/partners/{partner_id}", responses=NOT_FOUND)
+async def get_partner(partner_id: str, request: Request) -> JSONResponse:
+    """A partner with the clients it sent (referrals) and the clients it was given."""
+    services = _services(request)
+    partner = await _partner(services, partner_id)
+    if partner is None:
+        return _missing(partner_id)
+    received = await services.store.referrals_from(partner.advocate_id)
+    given = await services.store.given_to(partner.id)
+    return JSONResponse(
+        content={
+            "partner": partners.partner_json(services, partner),
+            "received": [referral_json(r) for r in received],
+            "given": [partners.given_json(g) for g in given],
+        }
+    )
+
+
+@router.patch("/v1/partners/{partner_id}", responses={**NOT_FOUND, **INVALID, **BODY})
+async def patch_partner(partner_id: str, body: PartnerChange, request: Request) -> JSONResponse:
+    services = _services(request)
+    partner = await _partner(services, partner_id)
+    if partner is None:
+        return _missing(partner_id)
+    changed = await partners.change(services, partner, body)
+    return JSONResponse(content={"partner": partners.partner_json(services, changed)})
+
+
+@router.post(
+    "/v1/partners/{partner_id}/given", status_code=201, responses={**NOT_FOUND, **INVALID, **BODY}
+)
+async def post_given(partner_id: str, body: ClientIn, request: Request) -> JSONResponse:
+    """A client the owner sent to the partner."""
+    services = _services(request)
+    partner = await _partner(services, partner_id)
+    if partner is None:
+        return _missing(partner_id)
+    given = await partners.give(services, partner, body)
+    return JSONResponse(status_code=201, content={"given": partners.given_json(given)})
+
+
+@router.post(
+    "/v1/partners/{partner_id}/given/{given_id}/outcome",
+    responses={**NOT_FOUND, **CONFLICT, **INVALID, **BODY},
+)
+async def post_outcome(
+    partner_id: str, given_id: str, body: OutcomeIn, request: Request
+) -> JSONResponse:
+    """How a client given to the partner went: won or lost."""
+    services = _services(request)
+    partner = await _partner(services, partner_id)
+    if partner is None:
+        return _missing(partner_id)
+    given = await services.store.given_referral(given_id)
+    if given is None or given.partner_id != partner.id:
+        return JSONResponse(
+            status_code=404,
+            content={"error": f"no referral {given_id!r} given to {partner.public_id}"},
+        )
+    try:
+        closed = await partners.close(services, given, body.status, body.value)
+    except partners.PartnerError as exc:
+        return JSONResponse(status_code=409, content={"error": "not changed", "detail": str(exc)})
+    return JSONResponse(content={"given": partners.given_json(closed)})
+
+
+@router.post(
+    "/v1/partners/{partner_id}/received",
+    status_code=201,
+    responses={**NOT_FOUND, **INVALID, **BODY},
+)
+async def post_received(partner_id: str, body: ReceivedIn, request: Request) -> JSONResponse:
+    """A client the partner sent by phone or in person: a referral with the usual follow-up."""
+    services = _services(request)
+    partner = await _partner(services, partner_id)
+    if partner is None:
+        return _missing(partner_id)
+    referral = await partners.receive(services, partner, body, expects_contact=body.expects_contact)
+    return JSONResponse(status_code=201, content={"referral": referral_json(referral)})
+
+
+@router.get("/v1/reports/partners")
+async def partners_report(request: Request) -> dict[str, Any]:
+    """Per partner: clients received and given, won both ways, and the balance."""
+    return partner_report.report(await _services(request).store.partner_facts())
