@@ -58,22 +58,35 @@ def build_email(
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
     locale: str | None = None,
+    personal: frozenset[str] = frozenset(),
 ) -> NewEmail:
-    """Render (and DKIM-sign) one email into an outbox row, not yet stored."""
+    """Render (and DKIM-sign) one email into an outbox row, not yet stored. `personal` names
+    the context values that differ per recipient in a batch: such emails come from a stamp."""
     config = services.config
     message_id = new_message_id(config.message_id_domain)
-    rendered = services.renderer.render(
-        kind,
-        context,
-        to_email=to_email,
-        to_name=to_name,
-        message_id=message_id,
-        headers=headers,
-        attachments=attachments,
-        locale=locale,
-    )
+    if personal and not attachments:
+        message = services.stamps.render(
+            kind,
+            context,
+            personal=personal,
+            to_email=to_email,
+            to_name=to_name,
+            message_id=message_id,
+            headers=headers,
+            locale=locale,
+        )
+    else:
+        message = services.renderer.render(
+            kind,
+            context,
+            to_email=to_email,
+            to_name=to_name,
+            message_id=message_id,
+            headers=headers,
+            attachments=attachments,
+            locale=locale,
+        ).message
     now = services.clock.now()
-    message = rendered.message
     if config.dkim is not None:  # signed once here: every retry sends these same bytes
         message = config.dkim.sign(message, now)
     return NewEmail(
@@ -118,16 +131,19 @@ def build_for_customer(
     context: Mapping[str, Any],
     dedupe_key: str,
     attachments: Sequence[Attachment] = (),
+    personal: frozenset[str] = frozenset(),
 ) -> NewEmail:
+    link = unsubscribe_url(services, customer)
     return build_email(
         services,
         kind=kind,
-        context={**context, "unsubscribe_url": unsubscribe_url(services, customer)},
+        context={**context, "unsubscribe_url": link},
         to_email=customer.email,
         to_name=customer.name,
         dedupe_key=dedupe_key,
         customer_id=customer.id,
-        headers=unsubscribe_headers(services, customer),
+        headers=unsubscribe_headers(services, customer, link),
         attachments=attachments,
         locale=customer.locale,
+        personal=personal | {"unsubscribe_url"} if personal else personal,
     )

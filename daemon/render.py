@@ -366,6 +366,23 @@ class Renderer:
         language `language(kind, locale)` names (the reader's locale; None: the business's).
         Raises TemplateError for an owner's template mistake, ValueError for a caller's
         (unknown kind, context names other than the kind's sample, a bad address)."""
+        subject, text, html = self.parts(kind, context, locale)
+        message = self.envelope(
+            subject,
+            quoted_printable(text),
+            quoted_printable(html),
+            to_email=to_email,
+            to_name=to_name,
+            message_id=message_id,
+            headers=headers,
+            attachments=attachments,
+        )
+        return RenderedEmail(subject, html, text, message)
+
+    def parts(
+        self, kind: str, context: Mapping[str, object], locale: str | None = None
+    ) -> tuple[str, str, str]:
+        """The subject, text and HTML (CSS inlined) of one email; raises as `render` does."""
         spec = _kind(kind)
         if context.keys() != spec.sample.keys():
             wanted, got = sorted(spec.sample), sorted(context)
@@ -379,12 +396,11 @@ class Renderer:
         variables = {**context, "business": self._business, "locale": tag or self._locale}
         subject = self._subject(kind, text_template, variables)
         variables["subject"] = subject
-        text = self._body(kind, text_template, variables)
-        html = self._body(kind, html_template, variables)
-        message = self._message(
-            subject, text, html, to_email, to_name, message_id, headers, attachments
+        return (
+            subject,
+            self._body(kind, text_template, variables),
+            self._body(kind, html_template, variables),
         )
-        return RenderedEmail(subject, html, text, message)
 
     def survey_question(self, source: str) -> str:
         """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line;
@@ -597,17 +613,19 @@ class Renderer:
         local = moment.astimezone(self._zone)
         return f"{local.day} {local:%B %Y, %H:%M} {local.tzname()}"
 
-    def _message(
+    def envelope(
         self,
         subject: str,
-        text: str,
-        html: str,
+        text_qp: bytes,
+        html_qp: bytes,
+        *,
         to_email: str,
         to_name: str | None,
         message_id: str,
-        headers: Mapping[str, str] | None,
-        attachments: Sequence[Attachment],
+        headers: Mapping[str, str] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> bytes:
+        """The flattened message around bodies already in quoted-printable (`quoted_printable`)."""
         if not _MESSAGE_ID.fullmatch(message_id):
             raise ValueError(f"not a Message-ID: {message_id!r}")
         # "=" is always escaped in quoted-printable and ends base64; "-" is in neither.
@@ -633,9 +651,9 @@ class Renderer:
         chunks = [
             "".join(head).encode("ascii"),
             part.format(boundary, "plain").encode("ascii"),
-            _quoted_printable(text),
+            text_qp,
             part.format(boundary, "html").encode("ascii"),
-            _quoted_printable(html),
+            html_qp,
         ]
         if not attachments:
             chunks.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
@@ -655,7 +673,7 @@ def _kind(kind: str) -> Kind:
         ) from None
 
 
-def _quoted_printable(body: str) -> bytes:
+def quoted_printable(body: str) -> bytes:
     """UTF-8, CRLF lines ending in one, quoted-printable: 7-bit, lines of at most 76."""
     lines = body.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n") + "\r\n"
     return binascii.b2a_qp(lines.encode("utf-8"), istext=True)  # a CRLF present → CRLF soft breaks

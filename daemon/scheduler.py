@@ -30,6 +30,8 @@ from daemon.store.base import Customer, Invitation, NewInvitation, StoredEvent
 log = logging.getLogger(__name__)
 
 BATCH = 500
+#: What differs between the survey emails of one survey: filled into a stamp (daemon/stamp.py).
+_PERSONAL = frozenset({"customer_name", "scores", "survey_url"})
 
 
 class Scheduler:
@@ -54,10 +56,15 @@ class Scheduler:
                 await asyncio.sleep(gather_seconds)
             self._wake.clear()
             try:
-                if await self.tick() and self._on_enqueued:
+                handled = await self.tick()
+                if handled and self._on_enqueued:
                     self._on_enqueued()
             except Exception:  # a bad row must not stop the daemon: log it, try next tick
                 log.exception("scheduler tick failed")
+                handled = 0
+            if handled >= BATCH:  # a full batch: more is likely due, go on at once
+                await asyncio.sleep(0)
+                continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll_seconds):
                     await self._wake.wait()
@@ -276,6 +283,7 @@ class Scheduler:
                 "survey_url": survey_url(services, invitation),
             },
             dedupe_key=key,
+            personal=_PERSONAL,
         )
 
     # clicks → answers -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from daemon.clock import Clock
 from daemon.config import Config
 from daemon.metrics import Metrics
 from daemon.render import Renderer
+from daemon.stamp import Stamps
 from daemon.store import Store
 from daemon.tokens import Signer
 
@@ -32,6 +33,7 @@ class Services:
     nudge: Callable[[], None] = field(default=_nothing)
 
     _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
+    _stamps: tuple[Renderer, Stamps] | None = field(default=None, init=False, repr=False)
 
     @property
     def signer(self) -> Signer:
@@ -40,6 +42,13 @@ class Services:
         if self._signer is None or self._signer[0] is not self.config:
             self._signer = (self.config, Signer(self.config.secrets.signing_keys))
         return self._signer[1]
+
+    @property
+    def stamps(self) -> Stamps:
+        """Bulk emails' stamps for the templates in force (a reload brings a new Renderer)."""
+        if self._stamps is None or self._stamps[0] is not self.renderer:
+            self._stamps = (self.renderer, Stamps(self.renderer))
+        return self._stamps[1]
 
     def url(self, path: str) -> str:
         return self.config.settings.business.public_url + path
