@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon import referrals, sources
+from daemon import referrals, sources, stages
 from daemon.clock import SystemClock
 from daemon.compose import enqueue_email
 from daemon.config import Config, load_config
@@ -107,7 +107,11 @@ def _parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="NPS, segments, response rate and trend, by survey and tag"
     )
     report.add_argument(
-        "what", nargs="?", choices=["nps", "referrals"], default="nps", help="(default: nps)"
+        "what",
+        nargs="?",
+        choices=["nps", "referrals", "stages"],
+        default="nps",
+        help="nps, the referral sources, or the customers' life-cycle stages (default: nps)",
     )
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
@@ -327,6 +331,9 @@ def _report(args: argparse.Namespace) -> int:
         print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
         return EXIT_INVALID
     config = load_config(args.config, os.environ)
+    if args.what == "stages":
+        print(stages.render(asyncio.run(_report_stages(config, args.months)), args.format), end="")
+        return EXIT_OK
     print(asyncio.run(_report_async(config, args.format, args.months)), end="")
     return EXIT_OK
 
@@ -349,6 +356,15 @@ async def _report_async(config: Config, fmt: str, months: int) -> str:
     finally:
         await store.close()
     return render(report, fmt)
+
+
+async def _report_stages(config: Config, months: int) -> dict[str, Any]:
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        timezone = config.settings.business.timezone
+        return await stages.report(store, SystemClock().now(), timezone, months)
+    finally:
+        await store.close()
 
 
 def _resolve(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from daemon.engine.lifecycle import LIFECYCLE_EVENTS
 from daemon.settings import Email, TimeZone
 
 KNOWN_TYPES = frozenset(
@@ -21,6 +22,9 @@ KNOWN_TYPES = frozenset(
         "testimonial.received",
         "referral.status_changed",
         "complaint.resolved",
+        # the customer's early steps, sent by the owner: lead.created, newsletter.subscribed,
+        # content.engaged, consultation.booked, quote.requested, trial.started
+        *LIFECYCLE_EVENTS,
     }
 )
 
