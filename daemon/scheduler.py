@@ -31,7 +31,7 @@ from daemon.store.base import Customer, Invitation, NewInvitation, StoredEvent
 log = logging.getLogger(__name__)
 
 BATCH = 500
-STAGE_BACKFILL = 2000  # customers a tick whose life-cycle stage an upgrade left to work out
+STAGE_BACKFILL = 1000  # customers a tick whose life-cycle stage an upgrade left to work out
 
 
 class Scheduler:

@@ -256,6 +256,11 @@ async def test_a_referral_makes_the_advocate_refer_and_the_friend_know(picky: Lo
         "know",
         [("know", loop.clock.now().isoformat(), "referred")],
     )
+    store = loop.services.store
+    exported = await store.person_export(ANN)  # the road is theirs to see
+    assert [(m["stage"], m["by"]) for m in exported["life_cycle"]][-1] == ("refer", "referral")
+    await store.forget(ANN, loop.clock.now())  # an anonymous figure: it stays counted
+    assert (await store.stage_counts()).at["refer"] == 1
 
 
 def test_min_stage_must_be_a_stage(tmp_path: Path) -> None:

@@ -28,10 +28,11 @@ class Stage(enum.StrEnum):
     @property
     def rank(self) -> int:
         """The position on the road (compare ranks, never the names: "buy" < "know")."""
-        return ORDER.index(self)
+        return _RANKS[self]
 
 
 ORDER: tuple[Stage, ...] = tuple(Stage)
+_RANKS = {stage: n for n, stage in enumerate(ORDER)}
 NAMES: tuple[str, ...] = tuple(stage.value for stage in ORDER)
 
 PURCHASE = "purchase.completed"  # the first is Buy, the second Repeat

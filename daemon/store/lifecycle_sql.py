@@ -132,18 +132,44 @@ async def _refresh(db: aiosqlite.Connection, ids: list[int]) -> None:
     )
     for c, referral_id, at in rows:
         history[int(c)].append(Fact(from_ms(at), REFERRED, f"referred:{referral_id}"))
-    roads = {c: road(facts) for c, facts in history.items()}
-    for table in ("stage_moves", "customer_stages", "stage_pending"):
-        await db.execute(f"DELETE FROM {table} WHERE customer_id IN ({marks})", ids)
+    rows = await db.execute_fetchall(
+        f"SELECT customer_id, stage, at, kind, source FROM stage_moves "
+        f"WHERE customer_id IN ({marks})",
+        ids,
+    )
+    have: dict[int, set[tuple[str, int, str, str]]] = {i: set() for i in ids}
+    for c, stage, at, kind, source in rows:
+        have[int(c)].add((str(stage), int(at), str(kind), str(source)))
+    changed: dict[int, list[Move]] = {}
+    for c, facts in history.items():
+        moves = road(facts)
+        if {(m.stage.value, to_ms(m.at), m.fact.kind, m.fact.ref) for m in moves} != have[c]:
+            changed[c] = moves
+    # Write only what changed: most refreshes (an event that shows no step forward) write
+    # nothing, and a step forward is one row here and one in customer_stages.
     await db.executemany(
-        "INSERT INTO stage_moves (customer_id, stage, at, kind, source) VALUES (?, ?, ?, ?, ?)",
+        "DELETE FROM stage_moves WHERE customer_id = ? AND stage = ?",
         [
-            (c, m.stage.value, to_ms(m.at), m.fact.kind, m.fact.ref)
-            for c, moves in roads.items()
-            for m in moves
+            (c, stage)
+            for c, moves in changed.items()
+            for stage in {row[0] for row in have[c]} - {m.stage.value for m in moves}
         ],
     )
     await db.executemany(
-        "INSERT INTO customer_stages (customer_id, stage, since) VALUES (?, ?, ?)",
-        [(c, moves[-1].stage.value, to_ms(moves[-1].at)) for c, moves in roads.items() if moves],
+        "INSERT INTO stage_moves (customer_id, stage, at, kind, source) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (customer_id, stage) DO UPDATE SET "
+        "at = excluded.at, kind = excluded.kind, source = excluded.source",
+        [
+            (c, m.stage.value, to_ms(m.at), m.fact.kind, m.fact.ref)
+            for c, moves in changed.items()
+            for m in moves
+            if (m.stage.value, to_ms(m.at), m.fact.kind, m.fact.ref) not in have[c]
+        ],
     )
+    await db.executemany(
+        "INSERT INTO customer_stages (customer_id, stage, since) VALUES (?, ?, ?) "
+        "ON CONFLICT (customer_id) DO UPDATE SET stage = excluded.stage, since = excluded.since",
+        [(c, moves[-1].stage.value, to_ms(moves[-1].at)) for c, moves in changed.items() if moves],
+        # (a history only grows, so a road that changed is never empty)
+    )
+    await db.execute(f"DELETE FROM stage_pending WHERE customer_id IN ({marks})", ids)

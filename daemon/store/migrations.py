@@ -285,7 +285,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             source      TEXT NOT NULL,                  -- event:<seq> or referral:<id>, never a key
             PRIMARY KEY (customer_id, stage)
         );
-        CREATE INDEX stage_moves_at ON stage_moves(at);
+        CREATE INDEX stage_moves_at ON stage_moves(at, stage);   -- the monthly counts, covered
 
         CREATE TABLE stage_pending (                    -- customers whose road is to be worked out
             customer_id INTEGER PRIMARY KEY
