@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon import influence, offers, partner_cli, partner_report, referrals, sources
+from daemon import influence, offers, partner_cli, partner_report, referrals, sources, stages
 from daemon.clock import SystemClock
 from daemon.compose import enqueue_email
 from daemon.config import Config, load_config
@@ -114,9 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "what",
         nargs="?",
-        choices=["nps", "referrals", "offers", "advocates", "partners"],
+        choices=["nps", "referrals", "offers", "advocates", "partners", "stages"],
         default="nps",
-        help="(default: nps)",
+        help="nps, the referral sources, the offer test, advocates by influence, the partner "
+        "balance, or the customers' life-cycle stages (default: nps)",
     )
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
@@ -362,6 +363,9 @@ def _report(args: argparse.Namespace) -> int:
         print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
         return EXIT_INVALID
     config = load_config(args.config, os.environ)
+    if args.what == "stages":
+        print(stages.render(asyncio.run(_report_stages(config, args.months)), args.format), end="")
+        return EXIT_OK
     print(asyncio.run(_report_async(config, args.format, args.months)), end="")
     return EXIT_OK
 
@@ -384,6 +388,15 @@ async def _report_async(config: Config, fmt: str, months: int) -> str:
     finally:
         await store.close()
     return render(report, fmt)
+
+
+async def _report_stages(config: Config, months: int) -> dict[str, Any]:
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        timezone = config.settings.business.timezone
+        return await stages.report(store, SystemClock().now(), timezone, months)
+    finally:
+        await store.close()
 
 
 def _resolve(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from daemon.dkim import DkimKeyError, DkimSigner
 from daemon.education import Education, load_education
+from daemon.engine.lifecycle import Stage
 from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.locales import TAG
@@ -291,6 +292,12 @@ class Referrals(Section):
     )
     introductions_per_hour: int = Field(
         10, ge=1, le=1000, description="introduce-a-friend forms one advocate may send an hour"
+    )
+    min_stage: Stage | None = Field(
+        None,
+        description="a life-cycle stage: "
+        + ", ".join(f'"{stage}"' for stage in Stage)
+        + " (only customers at it or beyond are asked)",
     )
     incentive: Incentive = Incentive()
     reward: RewardSettings = RewardSettings()

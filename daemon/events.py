@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from daemon.engine.lifecycle import LIFECYCLE_EVENTS
 from daemon.settings import Email, TimeZone
 
 KNOWN_TYPES = frozenset(
@@ -22,6 +23,9 @@ KNOWN_TYPES = frozenset(
         "referral.status_changed",
         "complaint.resolved",
         "partner.joined_organization",  # data.partner (id or code) or data.email; organization
+        # the customer's early steps, sent by the owner: lead.created, newsletter.subscribed,
+        # content.engaged, consultation.booked, quote.requested, trial.started
+        *LIFECYCLE_EVENTS,
     }
 )
 

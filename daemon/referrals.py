@@ -18,6 +18,7 @@ from daemon import ask_cap, offers, partner_notes
 from daemon.compose import enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade
+from daemon.engine.lifecycle import short_of
 from daemon.engine.window import in_window, next_in_window
 from daemon.links import unsubscribe_headers, unsubscribe_url
 from daemon.render import Attachment, one_line
@@ -67,6 +68,8 @@ async def consider(services: Services, customer: Customer, moment: Moment, sourc
     store, now = services.store, services.clock.now()
     suppressed, complaints, latest, asks = await store.ask_facts(customer.id)
     decided = decide(moment, AskHistory(suppressed, complaints, latest, asks), rules(services), now)
+    if isinstance(decided, Ask):
+        decided = await _below_min_stage(services, customer.id) or decided
     if isinstance(decided, Ask):
         due = next_in_window(decided.due_at, zone(services, customer), _window(services))
         await store.add_ask(
@@ -126,12 +129,23 @@ async def resolve_waiting(services: Services) -> int:
             continue
         decided = decide(Moment.SURVEY_ANSWER, history, rules(services), now)
         if isinstance(decided, Ask):
+            decided = await _below_min_stage(services, customer.id) or decided
+        if isinstance(decided, Ask):
             due = next_in_window(decided.due_at, zone(services, customer), _window(services))
             await store.update_ask(ask.id, state="scheduled", reason=None, due_at=due)
         else:
             reason = decided.reason
             await store.update_ask(ask.id, state="skipped", reason=reason, due_at=None)
     return len(waiting)
+
+
+async def _below_min_stage(services: Services, customer_id: int) -> NoAsk | None:
+    """referrals.min_stage: a customer short of it is not asked (yet: stages only go up)."""
+    minimum = services.config.settings.referrals.min_stage
+    if minimum is None:
+        return None
+    reason = short_of(await services.store.stage_of(customer_id), minimum)
+    return NoAsk(reason) if reason else None
 
 
 async def send_asks(services: Services) -> int:
@@ -237,6 +251,7 @@ async def introduce(
         friend_customer_id=friend_id,
         now=now,
     )
+    await store.refresh_stages([customer.id, *([friend_id] if friend_id else [])])  # Refer, Know
     services.nudge()
     return referral
 

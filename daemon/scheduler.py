@@ -20,6 +20,7 @@ from daemon.compose import build_for_customer, enqueue_email, enqueue_to_custome
 from daemon.engine.asks import Moment
 from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
+from daemon.engine.lifecycle import EVENT_STAGES
 from daemon.engine.window import in_window, next_in_window
 from daemon.links import score_links, survey_url
 from daemon.outbox import NewEmail
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 #: What differs between the survey emails of one survey: filled into a stamp (daemon/stamp.py).
 _PERSONAL = frozenset({"customer_name", "scores", "survey_url"})
+STAGE_BACKFILL = 1000  # customers a tick whose life-cycle stage an upgrade left to work out
 
 
 class Scheduler:
@@ -77,6 +79,7 @@ class Scheduler:
         done += await self.confirm_clicks()
         done += await self.alert_complaints()
         done += await referrals.sweep(self.services)
+        done += await self.services.store.refresh_pending_stages(STAGE_BACKFILL)
         return done
 
     # events → invitations -------------------------------------------------------------------
@@ -88,6 +91,9 @@ class Scheduler:
         events = await store.unprocessed_events(BATCH)
         if not events:
             return 0
+        await store.refresh_stages(  # before the moments below: referrals.min_stage reads it
+            e.customer_id for e in events if e.customer_id and e.type in EVENT_STAGES
+        )
         customers = await store.customers(e.customer_id for e in events if e.customer_id)
         suppressed = await store.suppression_reasons(c.email for c in customers.values())
         last = await store.last_surveyed(list(customers))

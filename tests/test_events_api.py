@@ -83,10 +83,10 @@ async def test_same_id_different_event_is_a_conflict(client: httpx.AsyncClient) 
 async def test_unknown_type_is_stored_and_reported(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    answer = await client.post("/v1/events", json=body(type="lead.created"), headers=AUTH)
+    answer = await client.post("/v1/events", json=body(type="carrier.pigeon_landed"), headers=AUTH)
     assert answer.status_code == 202
-    assert "unknown event type 'lead.created'" in answer.json()["warnings"][0]
-    assert await services.store.event_counts() == {"lead.created": 1}
+    assert "unknown event type 'carrier.pigeon_landed'" in answer.json()["warnings"][0]
+    assert await services.store.event_counts() == {"carrier.pigeon_landed": 1}
 
 
 @pytest.mark.parametrize(

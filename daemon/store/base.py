@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from daemon.engine.clicks import Click
 from daemon.engine.grades import Introduction
 from daemon.engine.influence import Facts
+from daemon.engine.lifecycle import Move, Stage
 from daemon.engine.offers import Terms
 from daemon.events import EventIn
 from daemon.outbox import NewEmail, OutboxRow, Settlement, State
@@ -295,6 +296,16 @@ class Store(Protocol):
     async def organization_joined(self, event_id: str) -> str | None: ...
     async def partner_facts(self) -> list[tuple[Any, ...]]: ...
 
+    # the customer life cycle (daemon/store/lifecycle_sql.py; daemon.stages shapes the report)
+    async def refresh_stages(self, customer_ids: Iterable[int]) -> int: ...
+    async def refresh_pending_stages(self, limit: int) -> int: ...
+    async def stage_of(self, customer_id: int) -> Stage | None: ...
+    async def customer_road(self, customer_id: int) -> list[Move]: ...
+    async def stage_counts(self) -> StageCounts: ...
+    async def stage_moves_by_month(
+        self, starts: Sequence[datetime]
+    ) -> list[tuple[int, str, int]]: ...
+
     # reports (daemon.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...
     async def sent_tallies(self) -> list[tuple[str, str, int, int]]: ...
@@ -492,3 +503,10 @@ class GivenReferral:
     value: float | None
     created_at: datetime
     closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    at: dict[str, int]  # customers standing at each stage now, every stage named (0 included)
+    unstaged: int  # customers nothing has placed on the road yet
+    pending: int  # customers whose stage the backfill after an upgrade has yet to work out

@@ -330,4 +330,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX testimonials_customer ON testimonials(customer_id);
         """,
     ),
+    (
+        11,
+        "the customer life cycle: each customer's stage and the road that led there",
+        """
+        CREATE TABLE customer_stages (                  -- where each customer stands now
+            customer_id INTEGER PRIMARY KEY REFERENCES customers(id),
+            stage       TEXT NOT NULL,                  -- know, like, trust, try, buy, ...
+            since       INTEGER NOT NULL                -- when they reached it
+        );
+        CREATE INDEX customer_stages_stage ON customer_stages(stage);
+
+        CREATE TABLE stage_moves (                      -- the road: one row per stage reached
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            stage       TEXT NOT NULL,
+            at          INTEGER NOT NULL,               -- when the fact that moved them happened
+            kind        TEXT NOT NULL,                  -- an event type, referral or referred
+            source      TEXT NOT NULL,                  -- event:<seq> or referral:<id>, never a key
+            PRIMARY KEY (customer_id, stage)
+        );
+        CREATE INDEX stage_moves_at ON stage_moves(at, stage);   -- the monthly counts, covered
+
+        CREATE TABLE stage_pending (                    -- customers whose road is to be worked out
+            customer_id INTEGER PRIMARY KEY
+        );
+        INSERT INTO stage_pending (customer_id) SELECT id FROM customers;  -- the backfill
+
+        CREATE INDEX referrals_friend ON referrals(friend_customer_id);
+        """,
+    ),
 ]

@@ -141,6 +141,12 @@ class PrivacySQL(SQL):
                     "FROM events WHERE customer_id = :c ORDER BY occurred_at, seq",
                     p,
                 ),
+                "life_cycle": await _dicts(
+                    db,
+                    "SELECT stage, at, kind AS by FROM stage_moves WHERE customer_id = :c "
+                    "ORDER BY at",
+                    p,
+                ),
                 "invitations": await _dicts(
                     db,
                     "SELECT survey, event_id, state, reason, due_at, sent_at, reminded_at, "

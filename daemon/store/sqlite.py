@@ -11,6 +11,7 @@ from daemon.store.customers_sql import CustomersSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
 from daemon.store.influence_sql import InfluenceSQL
+from daemon.store.lifecycle_sql import LifecycleSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.offers_sql import OffersSQL
 from daemon.store.outbox_sql import OutboxSQL, suppression_keys
@@ -34,6 +35,7 @@ class SQLiteStore(
     OffersSQL,
     InfluenceSQL,
     PartnersSQL,
+    LifecycleSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

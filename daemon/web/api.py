@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from daemon import inbound
+from daemon import inbound, stages
 from daemon.answers import Closed, answer_invitation, record
 from daemon.engine.replies import InboundMail
 from daemon.engine.segments import segment
@@ -286,8 +286,9 @@ async def post_inbound(body: InboundIn, request: Request) -> dict[str, str]:
 
 @admin.get("/v1/customers/{email}", responses={**NOT_FOUND, **INVALID})
 async def get_customer(email: str, request: Request) -> JSONResponse:
-    """One customer's story: events, surveys (and why any was skipped), answers, complaints,
-    referral asks (and why not), referrals, replies (and how they were read), emails."""
+    """One customer's story: their life-cycle stage and the road there, events, surveys (and
+    why any was skipped), answers, complaints, referral asks (and why not), referrals, replies
+    (and how they were read), emails."""
     store = services(request).store
     customer = await store.customer_by_email(email)
     if customer is None:
@@ -302,6 +303,7 @@ async def get_customer(email: str, request: Request) -> JSONResponse:
             "locale": customer.locale,
             "tags": list(customer.tags),
             "suppressed": suppressed,
+            **await stages.customer_view(store, customer.id),  # stage and road
             **await store.customer_overview(customer.id),
         }
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from daemon import report
+from daemon import report, stages
 from daemon.services import Services
 from daemon.web.api import INVALID, UNAUTHORIZED
 from daemon.web.auth import require_token
@@ -36,3 +36,15 @@ async def nps_report(
         monthly=await store.monthly_tallies(starts),
     )
     return report.to_json(built)
+
+
+@router.get("/v1/reports/stages", responses=INVALID)
+async def stages_report(
+    request: Request,
+    months: Annotated[int, Query(ge=1, le=report.MAX_MONTHS, description="months shown")] = 12,
+) -> dict[str, Any]:
+    """The customer life cycle: how many customers stand at each stage now and how many moved
+    into each stage month by month (shape: daemon/stages.py)."""
+    services: Services = request.app.state.services
+    timezone = services.config.settings.business.timezone
+    return await stages.report(services.store, services.clock.now(), timezone, months)
