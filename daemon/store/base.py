@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from daemon.engine.clicks import Click
 from daemon.engine.grades import Introduction
+from daemon.engine.webhooks import Fact
 from daemon.events import EventIn
 from daemon.outbox import NewEmail, OutboxRow, Settlement, State
 
@@ -234,6 +235,12 @@ class Store(Protocol):
     async def customer_overview(self, customer_id: int) -> dict[str, Any]: ...
     def export_rows(self, name: str) -> AsyncIterator[list[Any]]: ...
     async def tags_by_kind(self) -> list[tuple[str, int, int]]: ...
+
+    # outbound webhooks (daemon/webhooks.py)
+    async def unreported_facts(self, limit: int) -> list[Fact]: ...
+    async def report_facts(
+        self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
+    ) -> None: ...
 
     # reports (daemon.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...

@@ -16,6 +16,7 @@ from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
 from daemon.store.surveys_sql import SurveysSQL
+from daemon.store.webhooks_sql import WebhooksSQL
 
 
 class SQLiteStore(
@@ -28,6 +29,7 @@ class SQLiteStore(
     BouncesSQL,
     PrivacySQL,
     ExportSQL,
+    WebhooksSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
