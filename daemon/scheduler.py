@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon import referrals, webhooks
+from daemon import digest, referrals, webhooks
 from daemon.answers import answer_invitation
 from daemon.compose import build_for_customer, enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Moment
@@ -71,6 +71,7 @@ class Scheduler:
         done += await self.alert_complaints()
         done += await referrals.sweep(self.services)
         done += await webhooks.sweep(self.services)
+        done += await digest.sweep(self.services)
         return done
 
     # events → invitations -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from daemon.engine.clicks import Click
+from daemon.engine.digest import DigestFacts
 from daemon.engine.grades import Introduction
 from daemon.engine.webhooks import Fact
 from daemon.events import EventIn
@@ -241,6 +242,12 @@ class Store(Protocol):
     async def report_facts(
         self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
     ) -> None: ...
+
+    # the owner's digest (daemon/digest.py)
+    async def outbox_has(self, dedupe_key: str) -> bool: ...
+    async def digest_facts(
+        self, start: datetime, end: datetime, previous_start: datetime
+    ) -> DigestFacts: ...
 
     # reports (daemon.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...

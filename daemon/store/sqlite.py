@@ -8,6 +8,7 @@ import aiosqlite
 
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
+from daemon.store.digest_sql import DigestSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
 from daemon.store.migrations import MIGRATIONS
@@ -30,6 +31,7 @@ class SQLiteStore(
     PrivacySQL,
     ExportSQL,
     WebhooksSQL,
+    DigestSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
