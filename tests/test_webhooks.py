@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +17,15 @@ import pytest
 from loop import AUTH, Loop, running, smtp_changes
 from test_referrals import introduce, promoter_with_ask, referral_id, status
 
+from daemon.clock import FakeClock
 from daemon.config import Config, load_config
-from daemon.errors import ConfigError, TemporaryDeliveryError
+from daemon.errors import ConfigError, PermanentDeliveryError, TemporaryDeliveryError
 from daemon.outbox import WEBHOOK
 from daemon.store import SQLiteStore
+from daemon.store import sqlite as sqlite_store
+from daemon.store.base import Answer
+from daemon.store.migrations import MIGRATIONS
+from daemon.store.webhooks_sql import _QUERIES
 from daemon.transport.webhook import WebhookTransport
 
 from helpers import ENV, write_business
@@ -220,15 +224,25 @@ async def test_each_endpoint_gets_the_events_it_asked_for(
             assert (await status(loop, rid, status="contacted")).status_code == 200
             assert (await status(loop, rid, status="won", value=9000)).status_code == 200
             await loop.run()
-        all_types = [d["type"] for d in documents(crm)]
-        assert all_types == [
-            "response.recorded",
+        # Sent concurrently, so not necessarily in order: the ids say which is which.
+        got = {d["id"]: d for d in documents(crm)}
+        assert sorted(d["type"] for d in got.values()) == [
             "referral.created",
             "referral.status_changed",
             "referral.status_changed",
+            "response.recorded",
             "reward.issued",
         ]
-        created, contacted, won, reward = documents(crm)[1:]
+        assert len(got) == 5
+        steps = sorted(
+            (d for d in got.values() if d["type"] == "referral.status_changed"),
+            key=lambda d: int(d["id"].rsplit(":", 1)[1]),
+        )
+        ((created,), (contacted, won), (reward,)) = (
+            [d for d in got.values() if d["type"] == "referral.created"],
+            steps,
+            [d for d in got.values() if d["type"] == "reward.issued"],
+        )
         assert created["data"]["referral"] == rid and created["data"]["timing"] == "before summer"
         assert created["data"]["friend"]["email"] == "dee@example.com"
         assert created["data"]["advocate"]["email"] == ANN
@@ -239,8 +253,7 @@ async def test_each_endpoint_gets_the_events_it_asked_for(
         assert (won["data"]["previous_status"], won["data"]["status"]) == ("contacted", "won")
         assert won["data"]["value"] == 9000
         assert reward["data"]["code"].startswith("THANKS-")
-        assert [d["type"] for d in documents(chat)] == ["referral.created", "reward.issued"]
-        assert [d["id"] for d in documents(chat)] == [created["id"], reward["id"]]
+        assert sorted(d["id"] for d in documents(chat)) == sorted([created["id"], reward["id"]])
 
 
 async def test_not_configured_no_rows_and_later_only_what_is_new(
@@ -294,19 +307,23 @@ async def test_an_endpoint_removed_from_config_is_not_posted_to(
         assert state == "failed" and "no longer a configured webhook" in str(error)
 
 
-async def test_transport_classifies_answers(receiver: Receiver, hooks_config: Any) -> None:
-    from daemon.clock import SystemClock
-
+async def test_transport_classifies_answers(
+    receiver: Receiver, hooks_config: Any, clock: FakeClock
+) -> None:
     config = hooks_config(hook(receiver.url + "/t"))
-    transport = WebhookTransport(lambda: config, SystemClock())
+    transport = WebhookTransport(lambda: config, clock)
     try:
-        receiver.answer(503)
-        with pytest.raises(TemporaryDeliveryError) as caught:
+        receiver.answer(503, 301, 201)
+        with pytest.raises(TemporaryDeliveryError) as retry:
             await transport.send("", receiver.url + "/t", b"{}", key="k")
-        assert caught.value.code == 503
-        assert await transport.send("", receiver.url + "/t", b"{}", key="k") == "HTTP 200: ok"
+        assert retry.value.code == 503
+        with pytest.raises(PermanentDeliveryError) as failed:  # a redirect is not followed
+            await transport.send("", receiver.url + "/t", b"{}", key="k")
+        assert str(failed.value) == "HTTP 301: refused with 301"
+        assert await transport.send("", receiver.url + "/t", b"{}", key="k") == "HTTP 201: ok"
         header = receiver.requests[-1].headers["Vouch-Signature"]
-        assert verify(SECRET, header, b"{}", time.time())
+        assert header.startswith(f"t={int(clock.now().timestamp())},v1=")
+        assert verify(SECRET, header, b"{}", clock.now().timestamp())
     finally:
         await transport.aclose()
 
@@ -342,3 +359,36 @@ def test_config_names_the_webhook_key(tmp_path: Path) -> None:
     assert "webhooks.0.secret_env: environment variable VOUCH_WEBHOOK_SECRET must be set" in str(
         caught.value
     )
+
+
+async def test_each_tick_finds_unreported_facts_by_their_partial_indexes(
+    store: SQLiteStore,
+) -> None:
+    for table, sql in _QUERIES.values():
+        plan = await store.explain(sql, (10,))
+        assert plan[0].endswith(f"USING INDEX {table}_unreported"), plan
+
+
+async def test_history_from_before_webhooks_is_not_news(
+    config: Config, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def detractor(customer_id: int) -> Answer:
+        return Answer(customer_id, "post_purchase", 2, "detractor", "No", "page", clock.now())
+
+    older = [migration for migration in MIGRATIONS if migration[0] < 7]
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", older)
+    store = await SQLiteStore.open(config.store_path)
+    ann = await store.ensure_customer(ANN, clock.now())
+    await store.save_answer(detractor(ann.id), clock.now())  # a response and a complaint
+    await store.close()
+    monkeypatch.undo()
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        assert await store.unreported_facts(10) == []
+        bo = await store.ensure_customer("bo@example.com", clock.now())
+        await store.save_answer(detractor(bo.id), clock.now())
+        facts = await store.unreported_facts(10)
+        assert sorted(f.type for f in facts) == ["complaint.opened", "response.recorded"]
+        assert {f.customer_id for f in facts} == {bo.id}
+    finally:
+        await store.close()
