@@ -392,3 +392,22 @@ async def test_history_from_before_webhooks_is_not_news(
         assert {f.customer_id for f in facts} == {bo.id}
     finally:
         await store.close()
+
+
+async def test_forgetting_a_person_stops_and_erases_their_queued_deliveries(
+    loop: Loop, receiver: Receiver
+) -> None:
+    receiver.answer(503)
+    await answer(loop, ANN, 10, "Ann's words")
+    await loop.run()
+    assert len(receiver.requests) == 1  # refused for now: queued for a retry
+    gone = await loop.client.delete(f"/v1/customers/{ANN}", headers=AUTH)
+    assert gone.status_code == 200, gone.text
+    await loop.travel(timedelta(hours=2))
+    assert len(receiver.requests) == 1  # never posted again
+    ((_, state, _, _),) = await webhook_rows(loop)
+    assert state == "suppressed"
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    (row,) = await store._read("SELECT message FROM outbox WHERE kind = ?", (WEBHOOK,))
+    assert bytes(row[0]) == b""
