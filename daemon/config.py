@@ -7,10 +7,10 @@ from the environment the caller passes in (never read deeper in the code).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -365,6 +365,49 @@ class Bounces(Section):
     )
 
 
+WebhookEvent = Literal[
+    "response.recorded",
+    "complaint.opened",
+    "referral.created",
+    "referral.status_changed",
+    "reward.issued",
+]
+WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
+
+
+class Webhook(Section):
+    """An owner's endpoint that hears of what happens, by signed HTTP POST (daemon/webhooks.py)."""
+
+    url: Url = Field(description='the endpoint\'s http(s) URL, e.g. "https://crm.example/vouch"')
+    events: list[WebhookEvent] = Field(
+        min_length=1,
+        description="a list of one or more events, from: "
+        + ", ".join(f'"{e}"' for e in WEBHOOK_EVENTS),
+    )
+    secret_env: EnvName = Field(
+        description="the name of the environment variable holding the signing secret"
+    )
+    timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="seconds to wait for the endpoint, more than 0, at most 60"
+    )
+
+
+class Digest(Section):
+    """The owner's digest email: what happened in the last day or week, and what to do."""
+
+    every: Literal["daily", "weekly", "off"] = Field(
+        "off", description='"daily", "weekly" or "off"'
+    )
+    at: str = Field(
+        "08:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description='a time "HH:MM" in the business time zone',
+    )
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        "mon", description='the day a weekly digest comes, e.g. "mon"'
+    )
+
+
 class Settings(Section):
     business: Business
     server: Server = Server()
@@ -379,6 +422,8 @@ class Settings(Section):
     integrations: Integrations = Integrations()
     inbound: Inbound = Inbound()
     bounces: Bounces = Bounces()
+    webhooks: list[Webhook] = Field([], max_length=20, description="up to 20 [[webhooks]] tables")
+    digest: Digest = Digest()
 
 
 @dataclass(frozen=True)
@@ -388,6 +433,7 @@ class Secrets:
     signing_keys: tuple[str, ...] = ()  # the first signs; all verify
     stripe_secret: str | None = None
     shopify_secret: str | None = None
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict)  # by endpoint URL
 
 
 @dataclass(frozen=True)
@@ -456,6 +502,13 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
                 )
             except DkimKeyError as exc:
                 problems.append(Problem(label, "email.dkim.key_file", str(exc)))
+        seen: set[str] = set()
+        for n, hook in enumerate(settings.webhooks):
+            if hook.url in seen:
+                problems.append(
+                    Problem(label, f"webhooks.{n}.url", f"{hook.url} is listed twice; list once")
+                )
+            seen.add(hook.url)
     surveys, survey_problems = load_surveys(path.parent / "surveys", path.parent)
     problems += survey_problems
     education, education_problems = load_education(path.parent)
@@ -473,6 +526,11 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         signing_keys=_signing_keys(settings.secrets, environ),
         stripe_secret=_optional(environ, settings.integrations.stripe_secret_env),
         shopify_secret=_optional(environ, settings.integrations.shopify_secret_env),
+        webhook_secrets={
+            hook.url: secret
+            for hook in settings.webhooks
+            if (secret := _optional(environ, hook.secret_env))
+        },
     )
     if need_secrets:
         problems += _secret_problems(settings, secrets, label)
@@ -506,6 +564,17 @@ def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[P
                     f"secrets.{key}",
                     f"environment variable {name} must hold at least {MIN_SECRET_LENGTH} "
                     "characters",
+                )
+            )
+    for n, hook in enumerate(settings.webhooks):
+        secret = secrets.webhook_secrets.get(hook.url)
+        if secret is None or len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                Problem(
+                    label,
+                    f"webhooks.{n}.secret_env",
+                    f"environment variable {hook.secret_env} must be set to at least "
+                    f"{MIN_SECRET_LENGTH} characters",
                 )
             )
     smtp = settings.email.smtp

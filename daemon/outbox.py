@@ -1,4 +1,4 @@
-"""The outbox: every email is a row before it is sent.
+"""The outbox: every email (and every webhook delivery) is a row before it is sent.
 
 The types the store and the sender share, and the pure retry policy. Rows hold the flattened
 message bytes, rendered once, so a retry sends exactly what the first attempt sent.
@@ -10,6 +10,11 @@ import enum
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+#: The kind of outbox rows that are webhook deliveries, not emails: recipient is the endpoint's
+#: URL, message the JSON body; the sender hands them to the HTTP transport, and suppressions
+#: never apply to them.
+WEBHOOK = "webhook"
 
 
 class State(enum.StrEnum):

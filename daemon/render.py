@@ -200,6 +200,58 @@ KINDS: dict[str, Kind] = {
             "unsubscribe_url": "https://vouch.example.com/u/sample-token",
         },
     ),
+    "owner_digest": Kind(
+        "to the owner once a day or week ([digest]): answers and NPS, complaints, referrals, "
+        "rewards to send, thank-you notes due",
+        {
+            "every": "weekly",  # or "daily"
+            "period_start": datetime(2026, 3, 2, 8, 0, tzinfo=UTC),  # included
+            "period_end": datetime(2026, 3, 9, 8, 0, tzinfo=UTC),  # not included
+            "responses": {"count": 7, "promoters": 4, "passives": 2, "detractors": 1},
+            "nps": 43,  # None without answers
+            "previous_nps": 25,  # the period before; None without answers
+            "nps_change": 18,  # None unless both are known
+            "complaints": [  # open now, oldest first
+                {
+                    "customer": {"name": "Sam Sample", "email": "sam@example.com"},
+                    "score": 3,
+                    "comment": "The crew left a mess and nobody called back.",  # or None
+                    "opened_at": datetime(2026, 3, 5, 14, 10, tzinfo=UTC),
+                    "resolve_command": "vouch resolve 12 --note '...'",
+                }
+            ],
+            "referrals": [  # made in the period
+                {
+                    "friend": "Alex Morgan",
+                    "advocate": "Sam Carter",
+                    "grade": "B",
+                    "need": "A new kitchen",  # need, timing, flag: each may be None
+                    "timing": "Within the next three months",
+                    "status": "contacted",
+                    "flag": None,
+                }
+            ],
+            "rewards": [  # waiting for the owner
+                {
+                    "advocate": "Sam Carter",
+                    "friend": "Alex Morgan",
+                    "reward": "a £50 voucher",
+                    "waiting_for": "your approval",  # or "a code from your pool"
+                    "command": "vouch reward approve r_8f3k2m9x",
+                }
+            ],
+            "thank_you_notes": [  # advocates whose referral was won in the period
+                {
+                    "advocate": "Sam Carter",
+                    "email": "sam@example.com",
+                    "friend": "Alex Morgan",
+                    "won_at": datetime(2026, 3, 6, 16, 0, tzinfo=UTC),
+                    "value": 12500.0,  # or None
+                }
+            ],
+            "public_thanks": [{"advocate": "Sam Carter", "referrals": 1}],  # they agreed to it
+        },
+    ),
 }
 
 #: Variables every template gets besides its kind's own (`subject` only in the message bodies;

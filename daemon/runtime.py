@@ -31,6 +31,7 @@ from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import build_transport
+from daemon.transport.webhook import WebhookTransport
 from daemon.web import create_app
 
 log = logging.getLogger("vouch")
@@ -95,6 +96,7 @@ class Daemon:
                 self.clock,
                 config.settings.sender,
                 metrics,
+                webhooks=WebhookTransport(lambda: self.services.config, self.clock),
             )
             self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake)
             self.services.nudge = self.scheduler.wake
@@ -134,6 +136,9 @@ class Daemon:
                 await listener.stop()
             with contextlib.suppress(Exception):
                 await self.sender.transport.aclose()
+            with contextlib.suppress(Exception):
+                if self.sender.webhooks is not None:
+                    await self.sender.webhooks.aclose()
             await store.close()
             log.info("stopped")
 

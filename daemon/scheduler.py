@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon import partners, referrals
+from daemon import digest, partners, referrals, webhooks
 from daemon.answers import answer_invitation
 from daemon.compose import build_for_customer, enqueue_email, enqueue_to_customer
 from daemon.engine.asks import Moment
@@ -80,6 +80,8 @@ class Scheduler:
         done += await self.alert_complaints()
         done += await referrals.sweep(self.services)
         done += await self.services.store.refresh_pending_stages(STAGE_BACKFILL)
+        done += await webhooks.sweep(self.services)
+        done += await digest.sweep(self.services)
         return done
 
     # events → invitations -------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The outbox worker: claims due rows, hands them to the transport, records each outcome.
 
+Webhook rows (kind `webhook`) go to the HTTP transport instead, with their own concurrency;
+suppressions never apply to them and a permanent refusal suppresses nothing.
+
 Invariants (see DESIGN.md, "Known pitfalls"):
 - a row is marked sent only after the transport confirmed it (SMTP 250 to DATA);
 - rows are claimed as leases; a crashed sender's rows come back when its lease ends, or at once
@@ -21,7 +24,7 @@ from daemon.clock import Clock
 from daemon.config import Sender as SenderSettings
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.metrics import Metrics
-from daemon.outbox import OutboxRow, Outcome, RetryPolicy, Settlement
+from daemon.outbox import WEBHOOK, OutboxRow, Outcome, RetryPolicy, Settlement
 from daemon.store import Store
 from daemon.transport import Transport
 
@@ -45,9 +48,13 @@ class Sender:
         *,
         owner: str | None = None,
         rng: random.Random | None = None,
+        webhooks: Transport | None = None,
     ) -> None:
+        """webhooks: the HTTP transport for webhook rows (daemon/transport/webhook.py)."""
         self.store = store
         self.transport = transport
+        self.webhooks = webhooks
+        self._hook_slots = asyncio.Semaphore(webhooks.concurrency if webhooks else 1)
         self.clock = clock
         self.settings = settings
         self.metrics = metrics
@@ -165,9 +172,9 @@ class Sender:
     async def _start(self, rows: list[OutboxRow]) -> None:
         if not rows:
             return
-        blocked = await self.store.suppressed(row.recipient for row in rows)
+        blocked = await self.store.suppressed(r.recipient for r in rows if r.kind != WEBHOOK)
         for row in rows:
-            if row.recipient.lower() in blocked:
+            if row.kind != WEBHOOK and row.recipient.lower() in blocked:
                 settlement = Settlement(row.id, Outcome.SUPPRESSED, "address is suppressed")
                 self._finished.append(Result(row, settlement))
             else:
@@ -189,16 +196,24 @@ class Sender:
         return len(batch)
 
     async def _deliver(self, row: OutboxRow) -> Result:
-        async with self._slots:
-            transport = self.transport
+        webhook = row.kind == WEBHOOK
+        async with self._hook_slots if webhook else self._slots:
+            transport = self.webhooks if webhook else self.transport
             started = self.clock.monotonic()
             try:
+                if transport is None:
+                    raise TemporaryDeliveryError("this sender has no webhook transport")
                 await transport.send(
                     row.envelope_from, row.recipient, row.message, key=row.message_id
                 )
             except PermanentDeliveryError as exc:
                 log.warning("email %d to %s refused: %s", row.id, row.recipient, exc)
-                outcome = Settlement(row.id, Outcome.FAILED, str(exc), suppress=row.recipient)
+                outcome = Settlement(
+                    row.id,
+                    Outcome.FAILED,
+                    str(exc),
+                    suppress=None if webhook else row.recipient,  # a URL is not an address
+                )
             except TemporaryDeliveryError as exc:
                 outcome = self._retry(row, str(exc))
             except Exception as exc:  # a bug or an unforeseen fault: keep the row, try later

@@ -24,6 +24,7 @@ from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import build_transport
+from daemon.transport.webhook import WebhookTransport
 from daemon.web import create_app
 
 from helpers import TOKEN
@@ -45,6 +46,8 @@ async def running(config: Config, smtp: SmtpServer) -> AsyncIterator[Loop]:
             yield loop
         finally:
             await loop.sender.transport.aclose()
+            if loop.sender.webhooks is not None:
+                await loop.sender.webhooks.aclose()
             await store.close()
 
 
@@ -76,6 +79,7 @@ class Loop:
             services.clock,
             services.config.settings.sender,
             Metrics(),
+            webhooks=WebhookTransport(lambda: services.config, services.clock),
         )
         return cls(services, Scheduler(services), sender, client, smtp, services.clock)
 

@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from daemon.engine.clicks import Click
+from daemon.engine.digest import DigestFacts
 from daemon.engine.grades import Introduction
 from daemon.engine.influence import Facts
 from daemon.engine.lifecycle import Move, Stage
 from daemon.engine.offers import Terms
+from daemon.engine.webhooks import Fact
 from daemon.events import EventIn
 from daemon.outbox import NewEmail, OutboxRow, Settlement, State
 
@@ -305,6 +307,18 @@ class Store(Protocol):
     async def stage_moves_by_month(
         self, starts: Sequence[datetime]
     ) -> list[tuple[int, str, int]]: ...
+
+    # outbound webhooks (daemon/webhooks.py)
+    async def unreported_facts(self, limit: int) -> list[Fact]: ...
+    async def report_facts(
+        self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
+    ) -> None: ...
+
+    # the owner's digest (daemon/digest.py)
+    async def outbox_has(self, dedupe_key: str) -> bool: ...
+    async def digest_facts(
+        self, start: datetime, end: datetime, previous_start: datetime
+    ) -> DigestFacts: ...
 
     # reports (daemon.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...

@@ -267,6 +267,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        7,
+        "webhooks: which facts are in the outbox for the owner's endpoints",
+        """
+        ALTER TABLE responses ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE complaints ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE referrals ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE referral_steps ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE rewards ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
+        -- What happened before webhooks existed is history, not news.
+        UPDATE responses SET reported = 1;
+        UPDATE complaints SET reported = 1;
+        UPDATE referrals SET reported = 1;
+        UPDATE referral_steps SET reported = 1;
+        UPDATE rewards SET reported = 1 WHERE state = 'issued';
+        CREATE INDEX responses_unreported ON responses(id) WHERE reported = 0;
+        CREATE INDEX complaints_unreported ON complaints(id) WHERE reported = 0;
+        CREATE INDEX referrals_unreported ON referrals(id) WHERE reported = 0;
+        CREATE INDEX referral_steps_unreported ON referral_steps(id) WHERE reported = 0;
+        CREATE INDEX rewards_unreported ON rewards(id) WHERE reported = 0 AND state = 'issued';
+        """,
+    ),
+    (
         8,
         "partners: businesses that refer clients both ways",
         """

@@ -59,32 +59,7 @@ class OutboxSQL(SQL):
             return
         blocked = set(await self.suppression_reasons(e.recipient for e in emails))
         async with self._write() as db:
-            await db.executemany(
-                """
-                INSERT INTO outbox (dedupe_key, kind, customer_id, recipient, envelope_from,
-                                    message_id, message, state, due_at, last_error,
-                                    created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (dedupe_key) DO NOTHING
-                """,
-                [
-                    (
-                        e.dedupe_key,
-                        e.kind,
-                        e.customer_id,
-                        e.recipient,
-                        e.envelope_from,
-                        e.message_id,
-                        e.message,
-                        State.SUPPRESSED if e.recipient.lower() in blocked else State.QUEUED,
-                        to_ms(e.not_before),
-                        "address is suppressed" if e.recipient.lower() in blocked else None,
-                        to_ms(now),
-                        to_ms(now),
-                    )
-                    for e in emails
-                ],
-            )
+            await insert_rows(db, emails, now, blocked)
 
     async def claim(
         self, owner: str, now: datetime, lease_seconds: float, limit: int, ids: Sequence[int] = ()
@@ -194,6 +169,42 @@ class OutboxSQL(SQL):
 
     async def suppressed(self, emails: Iterable[str]) -> set[str]:
         return set(await self.suppression_reasons(emails))
+
+
+async def insert_rows(
+    db: Any,
+    emails: Sequence[NewEmail],
+    now: datetime,
+    blocked: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Outbox rows inside the caller's transaction; those to a `blocked` address are recorded
+    as suppressed, never queued; a dedupe key seen before adds nothing."""
+    await db.executemany(
+        """
+        INSERT INTO outbox (dedupe_key, kind, customer_id, recipient, envelope_from,
+                            message_id, message, state, due_at, last_error,
+                            created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (dedupe_key) DO NOTHING
+        """,
+        [
+            (
+                e.dedupe_key,
+                e.kind,
+                e.customer_id,
+                e.recipient,
+                e.envelope_from,
+                e.message_id,
+                e.message,
+                State.SUPPRESSED if e.recipient.lower() in blocked else State.QUEUED,
+                to_ms(e.not_before),
+                "address is suppressed" if e.recipient.lower() in blocked else None,
+                to_ms(now),
+                to_ms(now),
+            )
+            for e in emails
+        ],
+    )
 
 
 def suppression_keys(email: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ import aiosqlite
 
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
+from daemon.store.digest_sql import DigestSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
 from daemon.store.influence_sql import InfluenceSQL
@@ -20,6 +21,7 @@ from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
 from daemon.store.surveys_sql import SurveysSQL
+from daemon.store.webhooks_sql import WebhooksSQL
 
 
 class SQLiteStore(
@@ -36,6 +38,8 @@ class SQLiteStore(
     InfluenceSQL,
     PartnersSQL,
     LifecycleSQL,
+    WebhooksSQL,
+    DigestSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

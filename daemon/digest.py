@@ -1,0 +1,43 @@
+"""The owner's digest: once a period (daily or weekly, `[digest]`), what happened and what is
+waiting, by email to business.owner_email.
+
+Each tick looks for the latest period that has ended; its digest is made once (dedupe key
+`digest:<period start>`), so a restart, a second daemon or a repeated tick never sends a second
+copy. After downtime only the latest period's digest is made, not one for each period missed.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from zoneinfo import ZoneInfo
+
+from daemon.compose import enqueue_email
+from daemon.engine import digest
+from daemon.services import Services
+
+
+async def sweep(services: Services) -> int:
+    """Enqueue the latest period's digest if it is not in the outbox yet; 1 if it was made."""
+    settings = services.config.settings
+    period = digest.latest_period(
+        services.clock.now(),
+        settings.digest.every,
+        time.fromisoformat(settings.digest.at),
+        settings.digest.weekday,
+        ZoneInfo(settings.business.timezone),
+    )
+    if period is None:
+        return 0
+    key = f"digest:{period.start:%Y-%m-%dT%H:%MZ}"  # UTC
+    store = services.store
+    if await store.outbox_has(key):
+        return 0
+    facts = await store.digest_facts(period.start, period.end, period.previous_start)
+    made = await enqueue_email(
+        services,
+        kind="owner_digest",
+        context=digest.build(facts, period, settings.digest.every),
+        to_email=settings.business.owner_email,
+        dedupe_key=key,
+    )
+    return 1 if made is not None else 0

@@ -1,0 +1,96 @@
+"""What the owner's digest reports for one period (daemon/engine/digest.py builds it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from daemon.clock import from_ms, to_ms
+from daemon.engine.digest import DigestFacts, OpenComplaint, PendingReward, ReferralLine
+from daemon.store._sql import SQL
+
+_LINE = """
+    SELECT f.public_id, c.name, c.email, f.friend_name, f.need, f.timing, f.grade, f.status,
+           f.flag, f.public_thanks_ok, f.created_at, f.closed_at, f.value
+    FROM referrals f JOIN advocates a ON a.id = f.advocate_id
+    JOIN customers c ON c.id = a.customer_id
+"""
+
+
+def _line(r: Any) -> ReferralLine:
+    return ReferralLine(
+        public_id=r[0],
+        advocate_name=r[1],
+        advocate_email=r[2],
+        friend_name=r[3],
+        need=r[4],
+        timing=r[5],
+        grade=r[6],
+        status=r[7],
+        flag=r[8],
+        public_thanks_ok=bool(r[9]),
+        created_at=from_ms(r[10]),
+        closed_at=from_ms(r[11]) if r[11] is not None else None,
+        value=r[12],
+    )
+
+
+def _segments(rows: Any, period: str) -> tuple[int, int, int]:
+    counts = {str(r[1]): int(r[2]) for r in rows if r[0] == period}
+    return counts.get("promoter", 0), counts.get("passive", 0), counts.get("detractor", 0)
+
+
+class DigestSQL(SQL):
+    async def outbox_has(self, dedupe_key: str) -> bool:
+        """Whether an email with this key was ever enqueued (a digest already made)."""
+        return bool(await self._read("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)))
+
+    async def digest_facts(
+        self, start: datetime, end: datetime, previous_start: datetime
+    ) -> DigestFacts:
+        """What happened in [start, end), the answers of [previous_start, start), and what is
+        waiting for the owner now."""
+        p = {"s": to_ms(start), "e": to_ms(end), "p": to_ms(previous_start)}
+        segments = await self._read(
+            """
+            SELECT CASE WHEN answered_at >= :s THEN 'now' ELSE 'before' END, segment, count(*)
+            FROM responses WHERE answered_at >= :p AND answered_at < :e
+            GROUP BY 1, 2
+            """,
+            p,
+        )
+        complaints = await self._read(
+            """
+            SELECT k.id, c.name, c.email, r.score, r.comment, k.opened_at
+            FROM complaints k JOIN responses r ON r.id = k.response_id
+            JOIN customers c ON c.id = k.customer_id
+            WHERE k.state = 'open' ORDER BY k.opened_at, k.id
+            """
+        )
+        new = await self._read(
+            _LINE + "WHERE f.created_at >= :s AND f.created_at < :e ORDER BY f.id", p
+        )
+        won = await self._read(
+            _LINE + "WHERE f.status = 'won' AND f.closed_at >= :s AND f.closed_at < :e "
+            "ORDER BY f.closed_at, f.id",
+            p,
+        )
+        rewards = await self._read(
+            """
+            SELECT f.public_id, c.name, c.email, f.friend_name, w.description, w.state
+            FROM rewards w JOIN referrals f ON f.id = w.referral_id
+            JOIN advocates a ON a.id = w.advocate_id JOIN customers c ON c.id = a.customer_id
+            WHERE w.state IN ('awaiting_approval', 'awaiting_code') ORDER BY w.id
+            """
+        )
+        return DigestFacts(
+            segments=_segments(segments, "now"),
+            previous_segments=_segments(segments, "before"),
+            open_complaints=[
+                OpenComplaint(int(r[0]), r[1], str(r[2]), int(r[3]), r[4], from_ms(r[5]))
+                for r in complaints
+            ],
+            new_referrals=[_line(r) for r in new],
+            won=[_line(r) for r in won],
+            pending_rewards=[PendingReward(*r) for r in rewards],
+        )

@@ -1,0 +1,136 @@
+"""Facts not yet reported to the owner's webhooks, and reporting them (outbox rows + the mark)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from daemon.clock import from_ms
+from daemon.engine.webhooks import Fact
+from daemon.outbox import NewEmail
+from daemon.store._sql import SQL
+from daemon.store.outbox_sql import insert_rows
+
+# Each fact type: the table whose `reported` flag marks it, and the query for the unreported.
+_ADVOCATE = "JOIN advocates a ON a.id = f.advocate_id JOIN customers c ON c.id = a.customer_id"
+_QUERIES: dict[str, tuple[str, str]] = {
+    "response.recorded": (
+        "responses",
+        """SELECT r.id, r.answered_at, r.customer_id, c.email, c.name,
+                  r.survey, r.score, r.segment, r.comment, r.source
+           FROM responses r JOIN customers c ON c.id = r.customer_id
+           WHERE r.reported = 0 ORDER BY r.id LIMIT ?""",
+    ),
+    "complaint.opened": (
+        "complaints",
+        """SELECT k.id, k.opened_at, k.customer_id, c.email, c.name,
+                  r.survey, r.score, r.comment
+           FROM complaints k JOIN responses r ON r.id = k.response_id
+           JOIN customers c ON c.id = k.customer_id
+           WHERE k.reported = 0 ORDER BY k.id LIMIT ?""",
+    ),
+    "referral.created": (
+        "referrals",
+        f"""SELECT f.id, f.created_at, a.customer_id, c.email, c.name,
+                   f.public_id, f.friend_name, f.friend_email, f.friend_phone, f.need, f.timing,
+                   f.relationship, f.expects_contact, f.advocate_introduces, f.grade,
+                   f.channel, f.flag
+            FROM referrals f {_ADVOCATE}
+            WHERE f.reported = 0 ORDER BY f.id LIMIT ?""",
+    ),
+    "referral.status_changed": (
+        "referral_steps",
+        f"""SELECT s.id, s.at, a.customer_id, c.email, c.name,
+                   f.public_id, f.friend_name, s.status,
+                   coalesce((SELECT p.status FROM referral_steps p
+                             WHERE p.referral_id = s.referral_id AND p.id < s.id
+                             ORDER BY p.id DESC LIMIT 1), 'new'),
+                   s.note, f.value
+            FROM referral_steps s JOIN referrals f ON f.id = s.referral_id {_ADVOCATE}
+            WHERE s.reported = 0 ORDER BY s.id LIMIT ?""",
+    ),
+    "reward.issued": (
+        "rewards",
+        """SELECT w.id, w.issued_at, a.customer_id, c.email, c.name,
+                  f.public_id, f.friend_name, w.description, w.code
+           FROM rewards w JOIN referrals f ON f.id = w.referral_id
+           JOIN advocates a ON a.id = w.advocate_id JOIN customers c ON c.id = a.customer_id
+           WHERE w.reported = 0 AND w.state = 'issued' ORDER BY w.id LIMIT ?""",
+    ),
+}
+
+
+def _data(kind: str, r: Any) -> dict[str, Any]:
+    person = {"email": r[3], "name": r[4]}
+    if kind == "response.recorded":
+        return {
+            "customer": person,
+            "survey": r[5],
+            "score": r[6],
+            "segment": r[7],
+            "comment": r[8],
+            "source": r[9],
+        }
+    if kind == "complaint.opened":
+        return {
+            "complaint_id": r[0],
+            "customer": person,
+            "survey": r[5],
+            "score": r[6],
+            "comment": r[7],
+        }
+    if kind == "referral.created":
+        return {
+            "referral": r[5],
+            "advocate": person,
+            "friend": {"name": r[6], "email": r[7], "phone": r[8]},
+            "need": r[9],
+            "timing": r[10],
+            "relationship": r[11],
+            "expects_contact": bool(r[12]),
+            "advocate_introduces": bool(r[13]),
+            "grade": r[14],
+            "channel": r[15],
+            "flag": r[16],
+        }
+    if kind == "referral.status_changed":
+        return {
+            "referral": r[5],
+            "advocate": person,
+            "friend": {"name": r[6]},
+            "status": r[7],
+            "previous_status": r[8],
+            "note": r[9],
+            "value": r[10],
+        }
+    return {
+        "referral": r[5],
+        "advocate": person,
+        "friend": {"name": r[6]},
+        "reward": r[7],
+        "code": r[8],
+    }
+
+
+class WebhooksSQL(SQL):
+    async def unreported_facts(self, limit: int) -> list[Fact]:
+        """Up to `limit` facts of each type that no sweep has reported yet, oldest first."""
+        facts = []
+        for kind, (_, sql) in _QUERIES.items():
+            for r in await self._read(sql, (limit,)):
+                facts.append(Fact(kind, int(r[0]), from_ms(r[1]), r[2], _data(kind, r)))
+        return sorted(facts, key=lambda f: (f.occurred_at, f.type, f.row_id))
+
+    async def report_facts(
+        self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
+    ) -> None:
+        """The deliveries into the outbox and the facts marked reported, in one transaction:
+        a crash leaves either both or neither (and a repeat adds no second delivery)."""
+        if not facts:
+            return
+        async with self._write() as db:
+            await insert_rows(db, deliveries, now)  # never suppressed: a URL is no address
+            for kind, (table, _) in _QUERIES.items():
+                ids = [(f.row_id,) for f in facts if f.type == kind]
+                await db.executemany(f"UPDATE {table} SET reported = 1 WHERE id = ?", ids)
