@@ -14,9 +14,9 @@ $(BIN)/.installed: pyproject.toml
 # Development secrets for `make run` only, made once and kept out of git (var/ is ignored).
 var/dev.env:
 	mkdir -p var
-	$(PYTHON) -c 'import secrets; print(f"VOUCH_API_TOKEN={secrets.token_urlsafe(32)}\nVOUCH_SECRET_KEY={secrets.token_urlsafe(32)}")' > $@
+	$(PYTHON) -c 'import secrets; print(f"VOUCH_API_TOKEN={secrets.token_urlsafe(32)}\nVOUCH_SECRET_KEY={secrets.token_urlsafe(32)}\nVOUCH_DASHBOARD_PASSWORD={secrets.token_urlsafe(18)}")' > $@
 	chmod 600 $@
-	@echo "made var/dev.env (the admin API token for this machine)"
+	@echo "made var/dev.env (the admin API token and the /admin password for this machine)"
 
 run: $(BIN)/.installed var/dev.env
 	set -a && . ./var/dev.env && set +a && exec $(BIN)/vouch run --config config.toml

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from daemon.store.admin_sql import AdminSQL
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.events_sql import EventsSQL
@@ -28,6 +29,7 @@ class SQLiteStore(
     BouncesSQL,
     PrivacySQL,
     ExportSQL,
+    AdminSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

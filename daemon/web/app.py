@@ -13,7 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from daemon import __version__
 from daemon.services import Services
-from daemon.web import api, integrations, pages, referral_pages, referrals_api, reports
+from daemon.web import admin, api, integrations, pages, referral_pages, referrals_api, reports
 from daemon.web.limits import BodyLimit
 from daemon.web.privacy_api import router as privacy_router
 from daemon.web.ratelimit import PublicRateLimit
@@ -34,6 +34,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(reports.router)
     app.include_router(privacy_router)
+    admin.install(app)  # the owner's dashboard at /admin
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
