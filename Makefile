@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: lint typecheck pytest
 bench: $(BIN)/.installed
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/ingest.py
+
+# docs/dashboard.png and docs/survey-phone.png, from the browser tests (needs /usr/bin/chromium)
+screenshots: $(BIN)/.installed
+	VOUCH_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_dashboard_browser.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -20,31 +20,33 @@ PASSWORD_ENV = "VOUCH_DASHBOARD_PASSWORD"
 ENV_EXTRA = {PASSWORD_ENV: PASSWORD}
 CONFIG_CHANGES = {"secrets": {"dashboard_password_env": PASSWORD_ENV}}
 
-# (month, name, score, comment): answers to the post-purchase survey, the month's 10th.
+# (day, name, score, comment): answers to the post-purchase survey.
 ANSWERS: list[tuple[str, str, int, str | None]] = [
-    ("2025-10", "Olivia Bennett", 9, "Great kitchen fit, very tidy crew."),
-    ("2025-10", "Harry Collins", 6, "Took longer than quoted."),
-    ("2025-10", "Amelia Hughes", 8, None),
-    ("2025-10", "George Ward", 10, None),
-    ("2025-11", "Isla Turner", 9, "Would use again."),
-    ("2025-11", "Jack Morris", 5, "The skirting boards were left unpainted."),
-    ("2025-11", "Ava Price", 10, "Loved the new bathroom."),
-    ("2025-11", "Noah Foster", 7, None),
-    ("2025-11", "Mia Russell", 9, None),
-    ("2025-12", "Leo Griffiths", 10, "Finished before Christmas, as promised!"),
-    ("2025-12", "Grace Palmer", 8, "Good, a little noisy."),
-    ("2025-12", "Oscar Mason", 9, None),
-    ("2026-01", "Freya Lloyd", 10, "Superb loft conversion."),
-    ("2026-01", "Charlie Kelly", 9, "Clear quote, no surprises."),
-    ("2026-01", "Ella Barker", 3, "Water damage after the plumber left."),
-    ("2026-01", "Alfie Fox", 10, None),
-    ("2026-01", "Lily Webb", 8, None),
-    ("2026-02", "Thomas Hunt", 10, "Best builders we have had."),
-    ("2026-02", "Sophie Wells", 9, "Friendly and on time."),
-    ("2026-02", "Henry Cole", 10, None),
-    ("2026-02", "Poppy Reid", 9, "Spotless site every evening."),
-    ("2026-02", "Archie Ross", 7, "Fine, but parking was a pain."),
-    ("2026-02", "Evie Shaw", 10, None),
+    ("2025-10-10", "Olivia Bennett", 9, "Great kitchen fit, very tidy crew."),
+    ("2025-10-10", "Harry Collins", 6, "Took longer than quoted."),
+    ("2025-10-10", "Amelia Hughes", 8, None),
+    ("2025-10-10", "George Ward", 10, None),
+    ("2025-11-10", "Isla Turner", 9, "Would use again."),
+    ("2025-11-10", "Jack Morris", 5, "The skirting boards were left unpainted."),
+    ("2025-11-10", "Ava Price", 10, "Loved the new bathroom."),
+    ("2025-11-10", "Noah Foster", 7, None),
+    ("2025-11-10", "Mia Russell", 9, None),
+    ("2025-12-10", "Leo Griffiths", 10, "Finished before Christmas, as promised!"),
+    ("2025-12-10", "Grace Palmer", 8, "Good, a little noisy."),
+    ("2025-12-10", "Oscar Mason", 9, None),
+    ("2026-01-10", "Freya Lloyd", 10, "Superb loft conversion."),
+    ("2026-01-10", "Charlie Kelly", 9, "Clear quote, no surprises."),
+    ("2026-01-10", "Ella Barker", 3, "Water damage after the plumber left."),
+    ("2026-01-10", "Alfie Fox", 10, None),
+    ("2026-01-10", "Lily Webb", 8, None),
+    ("2026-02-10", "Thomas Hunt", 10, "Best builders we have had."),
+    ("2026-02-10", "Sophie Wells", 9, "Friendly and on time."),
+    ("2026-02-10", "Henry Cole", 10, None),
+    ("2026-02-10", "Poppy Reid", 9, "Spotless site every evening."),
+    ("2026-02-10", "Archie Ross", 7, "Fine, but parking was a pain."),
+    ("2026-02-10", "Evie Shaw", 10, None),
+    ("2026-03-01", "Jacob Hall", 9, "Great value for money."),
+    ("2026-03-01", "Emily Clarke", 10, None),
 ]
 DETRACTOR = (
     "Ruby Stone",
@@ -108,8 +110,8 @@ async def _answer(
 async def seed(services: Services, client: httpx.AsyncClient) -> Seeded:
     """Everything through the admin API and the public pages, except the advocate's code, which
     an ask would have carried (made here directly rather than waiting for an ask)."""
-    for month, name, score, comment in ANSWERS:
-        await _answer(client, name, address(name), score, comment, f"{month}-10")
+    for day, name, score, comment in ANSWERS:
+        await _answer(client, name, address(name), score, comment, day)
     for complaint in await services.store.open_complaint_list(100):  # the owner dealt with these
         await services.store.resolve_complaints(
             customer_id=None,
@@ -119,6 +121,15 @@ async def seed(services: Services, client: httpx.AsyncClient) -> Seeded:
         )
     name, email, score, comment = DETRACTOR
     await _answer(client, name, email, score, comment, "2026-03-01")
+    for email in (address("Archie Ross"), DETRACTOR[1]):  # moments that will not lead to asks
+        event = {
+            "id": f"project-{email}",
+            "type": "project.completed",
+            "occurred_at": "2026-03-02T08:00:00Z",
+            "customer": {"email": email},
+        }
+        answer = await client.post("/v1/events", json=event, headers=AUTH)
+        assert answer.status_code == 202, answer.text
     name, email = ADVOCATE
     await _answer(client, name, email, 10, "Could not be happier.", "2026-02-20")
     customer = await services.store.customer_by_email(email)

@@ -215,7 +215,7 @@ async def test_dashboard_shows_nps_charts_complaints_pipeline_and_skips(loop: Lo
     assert page.count('<g class="bar ') == 11
     assert f"<title>score 10: {scores.count(10)} responses</title>" in page
     assert f"<title>score 2: {scores.count(2)} response</title>" in page
-    february = Nps.of([10, 9, 10, 9, 7, 10, 10])  # and the advocate's answer on the 20th
+    february = Nps.of([a[2] for a in ANSWERS if a[0].startswith("2026-02")] + [10])  # and Olivia's
     assert february.score is not None
     assert f"<title>2026-02: NPS {half_up(february.score):+d} (95% interval" in page
     assert DETRACTOR[3] in page  # the open complaint's comment
@@ -223,7 +223,9 @@ async def test_dashboard_shows_nps_charts_complaints_pipeline_and_skips(loop: Lo
     for name, *_ in FRIENDS:
         assert name in page
     assert "Olivia Bennett" in page.split('id="champions"')[1]
-    assert 'id="skipped"' in page
+    skipped = page.split('id="skipped"')[1]
+    assert "a complaint is open: no asks until the owner resolves it" in skipped
+    assert "only promoters are asked" in skipped
 
 
 async def test_comments_are_escaped(loop: Loop) -> None:

@@ -51,6 +51,7 @@ Owner = Annotated[Session, Depends(owner)]
 
 TREND_MONTHS = 12
 LIST_LIMIT = 20
+RESPONSES_SHOWN = 12
 PIPELINE_PER_STATUS = 25
 DONE = {
     "resolved": "Complaint resolved. Referral asks may resume for this customer.",
@@ -193,7 +194,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         distribution=charts.distribution(overall.distribution),
         trend=charts.trend(built.months, overall.trend),
         complaints=await store.open_complaint_list(LIST_LIMIT),
-        responses=await store.latest_responses(LIST_LIMIT),
+        responses=await store.latest_responses(RESPONSES_SHOWN),
         statuses=referrals.STATUSES,
         pipeline={s: [r for r in pipeline if r.status == s] for s in referrals.STATUSES},
         pipeline_counts=counts,

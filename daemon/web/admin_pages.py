@@ -226,5 +226,6 @@ async def page_preview(
             "back": "#",
         }
     templates: Jinja2Templates = request.app.state.pages
-    html = templates.get_template(f"{page}.html").render(context)
+    name = "admin/preview_survey.html" if page == "survey" else "thanks.html"
+    html = templates.get_template(name).render(context)
     return _frame(html)
