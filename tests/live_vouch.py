@@ -71,7 +71,7 @@ class LiveVouch:
         self._aloop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         sock = socket.create_server(("127.0.0.1", 0))
-        self.url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # listening: clients queue
         async with SmtpServer(RecordingHandler()) as smtp:
             config = self.make_config(smtp, self.url)
             async with running(config, smtp) as loop:
@@ -85,10 +85,6 @@ class LiveVouch:
                     )
                 )
                 serving = asyncio.create_task(server.serve(sockets=[sock]))
-                while not server.started and not serving.done():
-                    await asyncio.sleep(0.01)
-                if serving.done():
-                    await serving  # raises what stopped it
                 self._ready.set_result(None)
                 await self._stop.wait()
                 server.should_exit = True

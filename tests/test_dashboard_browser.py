@@ -149,6 +149,11 @@ def test_owner_logs_in_and_reads_the_dashboard(page: Page, live: LiveVouch, shot
     expect(bars).to_have_count(11)
     expect(page.locator("#complaints")).to_contain_text(DETRACTOR[3])
     page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    # every email kind and survey page previewed in its sandboxed frame (a CSP refusal fails)
+    page.get_by_role("link", name="Templates").click()
+    expect(page.frame_locator("#survey iframe").locator("body")).to_contain_text("0")
+    expect(page.locator("iframe.phone")).to_have_count(12)
+    page.go_back()
     # a sent email, as the customer saw it, in its sandboxed frame
     page.get_by_role("link", name="Olivia Bennett").first.click()
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()

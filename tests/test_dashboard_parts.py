@@ -1,4 +1,4 @@
-"""The dashboard's pure parts: chart geometry, the session cookie and CSRF token, the login guard."""
+"""The dashboard's pure parts: chart geometry, session cookie and CSRF token, login guard."""
 
 from __future__ import annotations
 
