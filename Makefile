@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,9 @@ $(BIN)/.installed: pyproject.toml
 # Development secrets for `make run` only, made once and kept out of git (var/ is ignored).
 var/dev.env:
 	mkdir -p var
-	$(PYTHON) -c 'import secrets; print(f"VOUCH_API_TOKEN={secrets.token_urlsafe(32)}\nVOUCH_SECRET_KEY={secrets.token_urlsafe(32)}")' > $@
+	$(PYTHON) -c 'import secrets; print(f"VOUCH_API_TOKEN={secrets.token_urlsafe(32)}\nVOUCH_SECRET_KEY={secrets.token_urlsafe(32)}\nVOUCH_DASHBOARD_PASSWORD={secrets.token_urlsafe(18)}")' > $@
 	chmod 600 $@
-	@echo "made var/dev.env (the admin API token for this machine)"
+	@echo "made var/dev.env (the admin API token and the /admin password for this machine)"
 
 run: $(BIN)/.installed var/dev.env
 	set -a && . ./var/dev.env && set +a && exec $(BIN)/vouch run --config config.toml
@@ -36,6 +36,10 @@ test: lint typecheck pytest
 bench: $(BIN)/.installed
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/ingest.py
+
+# docs/dashboard.png and docs/survey-phone.png, from the browser tests (needs /usr/bin/chromium)
+screenshots: $(BIN)/.installed
+	VOUCH_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_dashboard_browser.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

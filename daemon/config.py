@@ -84,6 +84,11 @@ class SecretNames(Section):
         description="the name of an environment variable holding retired signing keys, "
         "comma-separated (links signed with them keep working)",
     )
+    dashboard_password_env: EnvName | None = Field(
+        None,
+        description="the name of the environment variable holding the owner's password for "
+        "the dashboard at /admin (unset: the dashboard is off)",
+    )
 
 
 class SendWindowSettings(Section):
@@ -434,6 +439,7 @@ class Secrets:
     stripe_secret: str | None = None
     shopify_secret: str | None = None
     webhook_secrets: Mapping[str, str] = field(default_factory=dict)  # by endpoint URL
+    dashboard_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -531,6 +537,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
             for hook in settings.webhooks
             if (secret := _optional(environ, hook.secret_env))
         },
+        dashboard_password=_optional(environ, settings.secrets.dashboard_password_env),
     )
     if need_secrets:
         problems += _secret_problems(settings, secrets, label)
@@ -577,6 +584,16 @@ def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[P
                     f"{MIN_SECRET_LENGTH} characters",
                 )
             )
+    password = secrets.dashboard_password
+    if password is not None and len(password) < MIN_SECRET_LENGTH:
+        problems.append(
+            Problem(
+                label,
+                "secrets.dashboard_password_env",
+                f"environment variable {settings.secrets.dashboard_password_env} must hold at "
+                f"least {MIN_SECRET_LENGTH} characters",
+            )
+        )
     smtp = settings.email.smtp
     if (
         settings.email.transport == "smtp"

@@ -38,6 +38,11 @@ _NEXT = {
 }
 
 
+def next_statuses(status: str) -> tuple[str, ...]:
+    """Where a referral in `status` may move, in pipeline order (the dashboard's buttons)."""
+    return tuple(s for s in STATUSES if s in _NEXT.get(status, set()))
+
+
 class ReferralError(ValueError):
     """A status change that cannot be made, in words for the owner."""
 

@@ -21,6 +21,16 @@ from daemon.engine.offers import Terms
 from daemon.engine.webhooks import Fact
 from daemon.events import EventIn
 from daemon.outbox import NewEmail, OutboxRow, Settlement, State
+from daemon.store.admin_sql import (
+    FailedEmail,
+    OpenComplaint,
+    Person,
+    PipelineReferral,
+    ResponseLine,
+    SkippedAsk,
+    StoredEmail,
+    TimelineEntry,
+)
 
 
 class Recorded(enum.Enum):
@@ -319,6 +329,21 @@ class Store(Protocol):
     async def digest_facts(
         self, start: datetime, end: datetime, previous_start: datetime
     ) -> DigestFacts: ...
+
+    # the owner's dashboard (daemon/store/admin_sql.py)
+    async def open_complaint_list(self, limit: int) -> list[OpenComplaint]: ...
+    async def latest_responses(self, limit: int) -> list[ResponseLine]: ...
+    async def referral_pipeline(
+        self, per_status: int
+    ) -> tuple[dict[str, int], list[PipelineReferral]]: ...
+    async def failed_emails(self, limit: int) -> list[FailedEmail]: ...
+    async def retry_email(self, row_id: int, now: datetime) -> bool: ...
+    async def skipped_asks(self, limit: int) -> list[SkippedAsk]: ...
+    async def find_customers(self, text: str, limit: int) -> list[Person]: ...
+    async def stored_email(self, row_id: int) -> StoredEmail | None: ...
+    async def customer_timeline(
+        self, customer_id: int, limit: int = 200
+    ) -> list[TimelineEntry]: ...
 
     # reports (daemon.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...

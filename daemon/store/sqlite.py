@@ -6,6 +6,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from daemon.store.admin_sql import AdminSQL
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.digest_sql import DigestSQL
@@ -40,6 +41,7 @@ class SQLiteStore(
     LifecycleSQL,
     WebhooksSQL,
     DigestSQL,
+    AdminSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

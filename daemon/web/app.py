@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 from daemon import __version__
 from daemon.services import Services
 from daemon.web import (
+    admin,
     advocates_api,
     api,
     integrations,
@@ -47,6 +48,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(reports.router)
     app.include_router(privacy_router)
+    admin.install(app)  # the owner's dashboard at /admin
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)

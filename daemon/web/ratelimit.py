@@ -98,15 +98,21 @@ class PublicRateLimit:
         await send({"type": "http.response.body", "body": _PAGE})
 
     def address(self, scope: Scope) -> str:
-        client = scope.get("client")
-        peer = str(client[0]) if client else "unknown"
-        if peer not in self.trusted:
-            return peer
-        forwarded: list[str] = []
-        for name, value in scope["headers"]:
-            if name == b"x-forwarded-for":
-                forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
-        for hop in reversed(forwarded):
-            if hop and hop not in self.trusted:
-                return hop
+        return client_address(scope, self.trusted)
+
+
+def client_address(scope: Scope, trusted: frozenset[str]) -> str:
+    """The connection's peer, or behind a trusted proxy the right-most untrusted
+    X-Forwarded-For entry (also what the dashboard's login guard counts by)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else "unknown"
+    if peer not in trusted:
         return peer
+    forwarded: list[str] = []
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-for":
+            forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
+    for hop in reversed(forwarded):
+        if hop and hop not in trusted:
+            return hop
+    return peer

@@ -1,0 +1,389 @@
+"""What the owner's dashboard reads (and the one thing only it changes: re-queuing a failed email).
+
+Each list is bounded: the dashboard shows the latest and the open, never the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from daemon.clock import from_ms, to_ms
+from daemon.store._sql import SQL
+
+
+@dataclass(frozen=True)
+class Person:
+    """A customer as the dashboard links to them: by public id, never the row id."""
+
+    public_id: str
+    email: str
+    name: str | None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
+
+
+@dataclass(frozen=True)
+class OpenComplaint:
+    id: int
+    opened_at: datetime
+    customer: Person
+    survey: str
+    score: int
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ResponseLine:
+    answered_at: datetime
+    customer: Person
+    survey: str
+    score: int
+    segment: str
+    comment: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class PipelineReferral:
+    public_id: str
+    status: str
+    grade: str
+    friend_name: str | None
+    friend_email: str | None
+    friend_phone: str | None
+    need: str | None
+    timing: str | None
+    flag: str | None
+    value: float | None
+    advocate: Person
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class FailedEmail:
+    id: int
+    kind: str
+    recipient: str
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+    customer: Person | None
+
+
+@dataclass(frozen=True)
+class SkippedAsk:
+    created_at: datetime
+    customer: Person
+    moment: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class StoredEmail:
+    """One outbox row as the owner may read it: the message exactly as it was (or will be) sent."""
+
+    id: int
+    kind: str
+    recipient: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    message: bytes
+    customer: Person | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a customer's story. `email_id` links a sent email; `complaint_id` an open
+    complaint the owner may resolve."""
+
+    at: datetime
+    kind: (
+        str  # event, survey, email, response, complaint, testimonial, ask, referral, reward, reply
+    )
+    text: str
+    detail: str | None = None
+    email_id: int | None = None
+    complaint_id: int | None = None
+
+
+_PERSON = "c.public_id, c.email, c.name"
+
+
+def _person(r: Any, at: int) -> Person:
+    return Person(str(r[at]), str(r[at + 1]), r[at + 2])
+
+
+def _maybe(r: Any, at: int) -> Person | None:
+    return _person(r, at) if r[at] is not None else None
+
+
+class AdminSQL(SQL):
+    async def open_complaint_list(self, limit: int) -> list[OpenComplaint]:
+        rows = await self._read(
+            f"""
+            SELECT k.id, k.opened_at, r.survey, r.score, r.comment, {_PERSON}
+            FROM complaints k JOIN responses r ON r.id = k.response_id
+            JOIN customers c ON c.id = k.customer_id
+            WHERE k.state = 'open' ORDER BY k.opened_at DESC LIMIT ?
+            """,
+            (limit,),
+        )
+        return [
+            OpenComplaint(int(r[0]), from_ms(r[1]), _person(r, 5), r[2], int(r[3]), r[4])
+            for r in rows
+        ]
+
+    async def latest_responses(self, limit: int) -> list[ResponseLine]:
+        rows = await self._read(
+            f"""
+            SELECT r.answered_at, r.survey, r.score, r.segment, r.comment, r.source, {_PERSON}
+            FROM responses r JOIN customers c ON c.id = r.customer_id
+            ORDER BY r.answered_at DESC, r.id DESC LIMIT ?
+            """,
+            (limit,),
+        )
+        return [
+            ResponseLine(from_ms(r[0]), _person(r, 6), r[1], int(r[2]), r[3], r[4], r[5])
+            for r in rows
+        ]
+
+    async def referral_pipeline(
+        self, per_status: int
+    ) -> tuple[dict[str, int], list[PipelineReferral]]:
+        """Referrals by status: how many in each, and the latest `per_status` of each."""
+        counts = await self._read("SELECT status, count(*) FROM referrals GROUP BY status")
+        rows = await self._read(
+            f"""
+            SELECT * FROM (
+                SELECT r.public_id, r.status, r.grade, r.friend_name, r.friend_email,
+                       r.friend_phone, r.need, r.timing, r.flag, r.value, r.updated_at,
+                       {_PERSON},
+                       row_number() OVER (PARTITION BY r.status ORDER BY r.updated_at DESC,
+                                          r.id DESC) AS n
+                FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+                JOIN customers c ON c.id = a.customer_id
+            ) WHERE n <= ? ORDER BY updated_at DESC
+            """,
+            (per_status,),
+        )
+        return {str(r[0]): int(r[1]) for r in counts}, [
+            PipelineReferral(
+                public_id=r[0],
+                status=r[1],
+                grade=r[2],
+                friend_name=r[3],
+                friend_email=r[4],
+                friend_phone=r[5],
+                need=r[6],
+                timing=r[7],
+                flag=r[8],
+                value=r[9],
+                updated_at=from_ms(r[10]),
+                advocate=_person(r, 11),
+            )
+            for r in rows
+        ]
+
+    async def failed_emails(self, limit: int) -> list[FailedEmail]:
+        rows = await self._read(
+            f"""
+            SELECT o.id, o.kind, o.recipient, o.attempts, o.last_error, o.updated_at, {_PERSON}
+            FROM outbox o LEFT JOIN customers c ON c.id = o.customer_id
+            WHERE o.state = 'failed' ORDER BY o.updated_at DESC LIMIT ?
+            """,
+            (limit,),
+        )
+        return [
+            FailedEmail(int(r[0]), r[1], r[2], int(r[3]), r[4], from_ms(r[5]), _maybe(r, 6))
+            for r in rows
+        ]
+
+    async def retry_email(self, row_id: int, now: datetime) -> bool:
+        """A failed row back to the queue, due now, with its attempts counted afresh (the owner
+        fixed the cause). The same bytes go out: the row keeps its message and dedupe key."""
+        async with self._write() as db:
+            cursor = await db.execute(
+                "UPDATE outbox SET state = 'queued', due_at = ?, attempts = 0, lease_owner = NULL, "
+                "updated_at = ? WHERE id = ? AND state = 'failed'",
+                (to_ms(now), to_ms(now), row_id),
+            )
+            return cursor.rowcount == 1
+
+    async def skipped_asks(self, limit: int) -> list[SkippedAsk]:
+        rows = await self._read(
+            f"""
+            SELECT a.created_at, a.moment, a.reason, {_PERSON}
+            FROM asks a JOIN customers c ON c.id = a.customer_id
+            WHERE a.state = 'skipped' ORDER BY a.id DESC LIMIT ?
+            """,
+            (limit,),
+        )
+        return [SkippedAsk(from_ms(r[0]), _person(r, 3), r[1], r[2]) for r in rows]
+
+    async def find_customers(self, text: str, limit: int) -> list[Person]:
+        """Customers whose address contains `text` (case-insensitive), exact matches first."""
+        needle = text.strip().lower()
+        if not needle:
+            return []
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await self._read(
+            f"SELECT {_PERSON} FROM customers c WHERE c.email LIKE ? ESCAPE '\\' "
+            "ORDER BY c.email != ?, c.email LIMIT ?",
+            (pattern, needle, limit),
+        )
+        return [_person(r, 0) for r in rows]
+
+    async def stored_email(self, row_id: int) -> StoredEmail | None:
+        rows = await self._read(
+            f"""
+            SELECT o.id, o.kind, o.recipient, o.state, o.attempts, o.last_error, o.created_at,
+                   o.sent_at, o.message, {_PERSON}
+            FROM outbox o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?
+            """,
+            (row_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return StoredEmail(
+            id=int(r[0]),
+            kind=r[1],
+            recipient=r[2],
+            state=r[3],
+            attempts=int(r[4]),
+            last_error=r[5],
+            created_at=from_ms(r[6]),
+            sent_at=from_ms(r[7]) if r[7] is not None else None,
+            message=bytes(r[8]),
+            customer=_maybe(r, 9),
+        )
+
+    async def customer_timeline(self, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
+        """Everything that happened with one customer, newest first, each kind capped at limit."""
+        c = {"c": customer_id, "n": limit}
+        entries: list[TimelineEntry] = []
+        for r in await self._read(
+            "SELECT occurred_at, type, id FROM events WHERE customer_id = :c "
+            "ORDER BY occurred_at DESC LIMIT :n",
+            c,
+        ):
+            entries.append(TimelineEntry(from_ms(r[0]), "event", f"event {r[1]}", f"id {r[2]}"))
+        for r in await self._read(
+            "SELECT created_at, survey, state, reason, due_at, sent_at FROM invitations "
+            "WHERE customer_id = :c ORDER BY id DESC LIMIT :n",
+            c,
+        ):
+            if r[2] == "skipped":
+                text, detail = f"survey {r[1]} not sent", r[3]
+            elif r[2] == "scheduled":
+                text, detail = f"survey {r[1]} planned", f"due {from_ms(r[4]):%Y-%m-%d %H:%M} UTC"
+            else:
+                text, detail = f"survey {r[1]} {r[2]}", None
+            entries.append(TimelineEntry(from_ms(r[5] or r[0]), "survey", text, detail))
+        for r in await self._read(
+            "SELECT id, created_at, kind, state, last_error, sent_at FROM outbox "
+            "WHERE customer_id = :c ORDER BY id DESC LIMIT :n",
+            c,
+        ):
+            entries.append(
+                TimelineEntry(
+                    from_ms(r[5] or r[1]),
+                    "email",
+                    f"email {r[2]} {r[3]}",
+                    r[4],
+                    email_id=int(r[0]),
+                )
+            )
+        for r in await self._read(
+            "SELECT answered_at, survey, score, segment, comment, source FROM responses "
+            "WHERE customer_id = :c ORDER BY answered_at DESC LIMIT :n",
+            c,
+        ):
+            text = f"answered {r[2]} ({r[3]}) to {r[1]}, by {r[5]}"
+            entries.append(TimelineEntry(from_ms(r[0]), "response", text, r[4]))
+        for r in await self._read(
+            "SELECT id, state, opened_at, resolved_at, resolution FROM complaints "
+            "WHERE customer_id = :c ORDER BY id DESC LIMIT :n",
+            c,
+        ):
+            is_open = r[1] == "open"
+            entries.append(
+                TimelineEntry(
+                    from_ms(r[2]),
+                    "complaint",
+                    f"complaint {r[0]} opened",
+                    None,
+                    complaint_id=int(r[0]) if is_open else None,
+                )
+            )
+            if r[3] is not None:
+                text = f"complaint {r[0]} resolved"
+                entries.append(TimelineEntry(from_ms(r[3]), "complaint", text, r[4]))
+        for r in await self._read(
+            "SELECT received_at, source, solicited, text FROM testimonials "
+            "WHERE customer_id = :c ORDER BY id DESC LIMIT :n",
+            c,
+        ):
+            asked = "asked for" if r[2] else "unsolicited"
+            text = f"testimonial ({asked}, {r[1]})"
+            entries.append(TimelineEntry(from_ms(r[0]), "testimonial", text, r[3]))
+        for r in await self._read(
+            "SELECT created_at, moment, state, reason, sent_at FROM asks "
+            "WHERE customer_id = :c ORDER BY id DESC LIMIT :n",
+            c,
+        ):
+            text = f"referral ask at {r[1]}: {r[2]}"
+            entries.append(TimelineEntry(from_ms(r[4] or r[0]), "ask", text, r[3]))
+        for r in await self._read(
+            """
+            SELECT r.created_at, r.public_id, r.friend_name, r.friend_email, r.grade, r.status,
+                   r.value, r.updated_at
+            FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+            WHERE a.customer_id = :c ORDER BY r.id DESC LIMIT :n
+            """,
+            c,
+        ):
+            friend = r[2] or r[3] or "a friend"
+            text = f"introduced {friend} (grade {r[4]}, {r[1]})"
+            entries.append(TimelineEntry(from_ms(r[0]), "referral", text))
+            if r[5] != "new":
+                value = f", value {r[6]:g}" if r[6] is not None else ""
+                text = f"referral {r[1]} of {friend} is {r[5]}{value}"
+                entries.append(TimelineEntry(from_ms(r[7]), "referral", text))
+        for r in await self._read(
+            f"""
+            SELECT r.created_at, r.public_id, {_PERSON}
+            FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+            JOIN customers c ON c.id = a.customer_id
+            WHERE r.friend_customer_id = :c ORDER BY r.id DESC LIMIT :n
+            """,
+            c,
+        ):
+            text = f"referred by {r[4] or r[3]} ({r[1]})"
+            entries.append(TimelineEntry(from_ms(r[0]), "referral", text))
+        for r in await self._read(
+            """
+            SELECT w.created_at, w.issued_at, w.description, w.code, w.state
+            FROM rewards w JOIN advocates a ON a.id = w.advocate_id
+            WHERE a.customer_id = :c ORDER BY w.id DESC LIMIT :n
+            """,
+            c,
+        ):
+            text = f"reward {r[2]}: {r[4].replace('_', ' ')}"
+            entries.append(TimelineEntry(from_ms(r[1] or r[0]), "reward", text, r[3]))
+        for r in await self._read(
+            "SELECT received_at, verdict, explanation, text FROM replies "
+            "WHERE customer_id = :c ORDER BY id DESC LIMIT :n",
+            c,
+        ):
+            text = f"reply read as {r[1]}: {r[2]}"
+            entries.append(TimelineEntry(from_ms(r[0]), "reply", text, r[3]))
+        entries.sort(key=lambda e: e.at, reverse=True)
+        return entries

@@ -1,0 +1,284 @@
+"""The owner's dashboard at /admin: log in, see how customers feel, act on it.
+
+Server-rendered, no JavaScript. The actions are the CLI's and the API's own code paths: resolving
+a complaint is `vouch resolve`, moving a referral on is `referrals.change_status` (so the advocate
+hears what the referral engine says they should), and a failed email goes back to the outbox
+with the bytes it had. Every change is a POST with the session's CSRF token, answered with a
+redirect back (so a reload never repeats it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from daemon import referrals, report, sources
+from daemon.web import admin_pages, charts
+from daemon.web.owner import (
+    LOGIN,
+    LoginRequired,
+    Refused,
+    admin_page,
+    back_to,
+    checked_form,
+    login_required,
+    owner,
+    refused,
+    safe_back,
+    services,
+    when_filter,
+)
+from daemon.web.ratelimit import client_address
+from daemon.web.session import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_LIFE,
+    LoginGuard,
+    Session,
+    login_nonce,
+    login_nonce_ok,
+    new_session,
+    password_ok,
+    session_cookie,
+)
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+Owner = Annotated[Session, Depends(owner)]
+
+TREND_MONTHS = 12
+LIST_LIMIT = 20
+RESPONSES_SHOWN = 12
+PIPELINE_PER_STATUS = 25
+DONE = {
+    "resolved": "Complaint resolved. Referral asks may resume for this customer.",
+    "contacted": "Referral marked contacted; the advocate is told.",
+    "meeting": "Referral marked meeting.",
+    "won": "Referral won. The advocate gets their thank-you with the reward.",
+    "lost": "Referral marked lost.",
+    "retried": "The email is back in the queue and goes out at the next send.",
+}
+
+
+def install(app: FastAPI) -> None:
+    """The dashboard's routes, its login guard, its date filter and its two refusals."""
+    svc = app.state.services
+    app.state.login_guard = LoginGuard(svc.clock)
+    pages: Jinja2Templates = app.state.pages
+    pages.env.filters.update(when=when_filter(svc), signed=charts.signed, whole=charts.whole)
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(Refused, refused)
+    app.include_router(router)
+    app.include_router(admin_pages.router)
+
+
+# login ------------------------------------------------------------------------------------------
+
+
+def _login_page(
+    request: Request, status: int = 200, error: str | None = None, next_: str = "/admin"
+) -> HTMLResponse:
+    svc = services(request)
+    nonce = login_nonce(svc.signer)
+    response = admin_page(
+        request,
+        None,
+        "admin/login.html",
+        status,
+        enabled=bool(svc.config.secrets.dashboard_password),
+        env_name=svc.config.settings.secrets.dashboard_password_env,
+        nonce=nonce,
+        error=error,
+        next=safe_back(next_),
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=3600,
+        path=LOGIN,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "/admin") -> Response:
+    return _login_page(request, next_=next)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    svc = services(request)
+    guard: LoginGuard = request.app.state.login_guard
+    address = client_address(request.scope, frozenset(svc.config.settings.server.trusted_proxies))
+    form = await request.form()
+    next_ = safe_back(form.get("next"))
+    wait = guard.locked_for(address)
+    if wait > 0:
+        minutes = math.ceil(wait / 60)
+        locked = _login_page(
+            request,
+            429,
+            f"Too many wrong passwords from your address. Try again in {minutes} minute"
+            f"{'' if minutes == 1 else 's'}.",
+            next_,
+        )
+        locked.headers["Retry-After"] = str(math.ceil(wait))
+        return locked
+    if not login_nonce_ok(svc.signer, request.cookies.get(LOGIN_COOKIE), form.get("nonce")):
+        return _login_page(
+            request, 403, "The login form expired. Please enter your password again.", next_
+        )
+    if not svc.config.secrets.dashboard_password:
+        return _login_page(request, 403, None, next_)
+    if not password_ok(svc.config.secrets.dashboard_password, form.get("password")):
+        guard.failed(address)
+        return _login_page(request, 401, "That is not the dashboard password.", next_)
+    guard.succeeded(address)
+    session = new_session(svc.clock.now())
+    response = RedirectResponse(next_, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_cookie(svc.signer, session),
+        max_age=int(SESSION_LIFE.total_seconds()),
+        path="/admin",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path=LOGIN)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: Owner) -> Response:
+    await checked_form(request, session)
+    response = RedirectResponse(LOGIN, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/admin")
+    return response
+
+
+# the dashboard ----------------------------------------------------------------------------------
+
+
+@router.get("")
+async def dashboard(request: Request, session: Owner, done: str | None = None) -> Response:
+    svc = services(request)
+    store, config = svc.store, svc.config
+    timezone = config.settings.business.timezone
+    starts = report.month_starts(svc.clock.now(), timezone, TREND_MONTHS)
+    built = report.build(
+        now=svc.clock.now(),
+        timezone=timezone,
+        starts=starts,
+        surveys=config.surveys,
+        scores=await store.score_tallies(),
+        sent=await store.sent_tallies(),
+        monthly=await store.monthly_tallies(starts),
+    )
+    overall = built.overall
+    counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
+    champions = sources.report(await store.referral_facts(), await store.tags_by_kind())
+    return admin_page(
+        request,
+        session,
+        "admin/dashboard.html",
+        notice=DONE.get(done or ""),
+        overall=overall,
+        nps=overall.nps,
+        distribution=charts.distribution(overall.distribution),
+        trend=charts.trend(built.months, overall.trend),
+        complaints=await store.open_complaint_list(LIST_LIMIT),
+        responses=await store.latest_responses(RESPONSES_SHOWN),
+        statuses=referrals.STATUSES,
+        pipeline={s: [r for r in pipeline if r.status == s] for s in referrals.STATUSES},
+        pipeline_counts=counts,
+        next_statuses=referrals.next_statuses,
+        champions=champions["champions"],
+        totals=champions["totals"],
+        outbox=await store.outbox_counts(),
+        failed=await store.failed_emails(LIST_LIMIT),
+        skipped=await store.skipped_asks(LIST_LIMIT),
+    )
+
+
+# actions ----------------------------------------------------------------------------------------
+
+
+@router.post("/complaints/{complaint_id}/resolve")
+async def resolve(request: Request, complaint_id: int, session: Owner) -> Response:
+    """`vouch resolve ID --note ...`, from the dashboard."""
+    form = await checked_form(request, session)
+    svc = services(request)
+    note = form.get("note")
+    note = note.strip()[:1000] if isinstance(note, str) and note.strip() else "resolved"
+    closed = await svc.store.resolve_complaints(
+        customer_id=None, complaint_id=complaint_id, note=note, now=svc.clock.now()
+    )
+    if not closed:
+        raise Refused(409, "Not resolved", f"There is no open complaint {complaint_id}.")
+    svc.nudge()
+    return back_to(form, "resolved")
+
+
+@router.post("/referrals/{referral_id}/status")
+async def move_referral(request: Request, referral_id: str, session: Owner) -> Response:
+    """`vouch referral ID STATUS` / `POST /v1/referrals/{id}/status`, from the dashboard."""
+    form = await checked_form(request, session)
+    svc = services(request)
+    found = await svc.store.referral(referral_id)
+    if found is None:
+        raise Refused(404, "Not moved", f"There is no referral {referral_id}.")
+    status = str(form.get("status") or "")
+    note = form.get("note")
+    note = note.strip()[:1000] if isinstance(note, str) and note.strip() else None
+    try:
+        moved = await referrals.change_status(
+            svc,
+            found,
+            status,
+            value=_value(form.get("value")),
+            note=note,
+            share={"yes": True, "no": False}.get(str(form.get("share") or "")),
+        )
+    except referrals.ReferralError as exc:
+        raise Refused(409, "Not moved", str(exc)) from None
+    return back_to(form, moved.status)
+
+
+def _value(raw: object) -> float | None:
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        value = float(raw.strip().replace(",", ""))
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise Refused(400, "Not moved", f"The value must be a number, 0 or more (not {raw!r}).")
+    return value
+
+
+@router.post("/outbox/{row_id}/retry")
+async def retry(request: Request, row_id: int, session: Owner) -> Response:
+    """A failed email back to the queue, unless its address is suppressed (an unsubscribe or a
+    permanent refusal: nothing is ever sent there)."""
+    form = await checked_form(request, session)
+    svc = services(request)
+    row = await svc.store.outbox_row(row_id)
+    if row is None or row.state != "failed":
+        raise Refused(409, "Not retried", f"Email {row_id} is not a failed email.")
+    reason = await svc.store.suppression_reason(row.recipient)
+    if reason is not None:
+        raise Refused(
+            409,
+            "Not retried",
+            f"{row.recipient} is on the suppression list ({reason}); nothing is sent to it.",
+        )
+    await svc.store.retry_email(row_id, svc.clock.now())
+    svc.nudge()
+    return back_to(form, "retried")

@@ -1,0 +1,231 @@
+"""The dashboard's reading pages: a customer's timeline, one sent email as it was sent, the
+customer search, and a preview of every email and public page with sample data.
+
+An email's HTML (or a page preview) is shown in a sandboxed iframe whose own response forbids
+scripts, remote images and forms: the owner sees the message as the customer did, and nothing
+in it can act in the dashboard.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import inspect
+import re
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from daemon.engine.segments import Segment
+from daemon.render import KINDS, RenderedEmail, Renderer
+from daemon.web.owner import Refused, admin_page, owner, services
+from daemon.web.session import Session
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+Owner = Annotated[Session, Depends(owner)]
+
+SEARCH_LIMIT = 25
+#: What a preview frame may do: show itself with its own styles, nothing else.
+FRAME_POLICY = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:; "
+    "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+PAGES = ("survey", "thanks")
+SAMPLE_SCORES = {Segment.PROMOTER: 10, Segment.PASSIVE: 8, Segment.DETRACTOR: 4}
+SAMPLE_COMMENTS = {
+    Segment.PROMOTER: "The crew were tidy and finished a day early.",
+    Segment.PASSIVE: "Good work, but the start date slipped twice.",
+    Segment.DETRACTOR: "Nobody called back about the leaking tap.",
+}
+
+
+def _frame(html: str) -> HTMLResponse:
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": FRAME_POLICY,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# customers --------------------------------------------------------------------------------------
+
+
+@router.get("/customers")
+async def search(request: Request, session: Owner, email: str = "") -> Response:
+    found = await services(request).store.find_customers(email, SEARCH_LIMIT) if email else []
+    if len(found) == 1 or (found and found[0].email == email.strip().lower()):
+        return RedirectResponse(f"/admin/customers/{found[0].public_id}", status_code=303)
+    return admin_page(request, session, "admin/customers.html", query=email, found=found)
+
+
+@router.get("/customers/{public_id}")
+async def customer(
+    request: Request, public_id: str, session: Owner, done: str | None = None
+) -> Response:
+    store = services(request).store
+    found = await store.customer_by_public_id(public_id) if len(public_id) == 32 else None
+    if found is None:
+        raise Refused(404, "No such customer", "There is no customer at this address.")
+    return admin_page(
+        request,
+        session,
+        "admin/customer.html",
+        customer=found,
+        notice="Complaint resolved." if done == "resolved" else None,
+        suppressed=await store.suppression_reason(found.email),
+        timeline=await store.customer_timeline(found.id),
+    )
+
+
+# sent emails ------------------------------------------------------------------------------------
+
+
+def _parts(raw: bytes) -> tuple[EmailMessage, str | None, str | None, list[str]]:
+    """The message, its text and HTML parts, and its attachments' names."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    text_part, html_part = message.get_body(("plain",)), message.get_body(("html",))
+    text = _content(text_part)
+    html = _content(html_part)
+    names = [str(part.get_filename() or "unnamed") for part in message.iter_attachments()]
+    return message, text, html, names
+
+
+def _content(part: Any) -> str | None:
+    return str(part.get_content()).replace("\r\n", "\n") if part is not None else None
+
+
+@router.get("/emails/{row_id}")
+async def sent_email(request: Request, row_id: int, session: Owner) -> Response:
+    stored = await services(request).store.stored_email(row_id)
+    if stored is None:
+        raise Refused(404, "No such email", f"There is no email {row_id} in the outbox.")
+    message, text, html, attachments = _parts(stored.message)
+    return admin_page(
+        request,
+        session,
+        "admin/email.html",
+        stored=stored,
+        headers={k: str(message[k]) for k in ("From", "To", "Subject", "Date") if message[k]},
+        text=text,
+        has_html=html is not None,
+        attachments=attachments,
+    )
+
+
+@router.get("/emails/{row_id}/html")
+async def sent_email_html(request: Request, row_id: int, session: Owner) -> Response:
+    stored = await services(request).store.stored_email(row_id)
+    html = _parts(stored.message)[2] if stored else None
+    if html is None:
+        raise Refused(404, "No such email", f"Email {row_id} has no HTML part.")
+    return _frame(html)
+
+
+# templates --------------------------------------------------------------------------------------
+
+
+def _locale(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not _LOCALE.match(raw):
+        raise Refused(400, "Unknown locale", f"{raw!r} is not a locale such as fr or pt-BR.")
+    return raw
+
+
+def _takes_locale(renderer: Renderer) -> bool:
+    return "locale" in inspect.signature(renderer.preview).parameters
+
+
+def _preview(renderer: Renderer, kind: str, locale: str | None) -> RenderedEmail:
+    """A kind with its sample data, in `locale` when the renderer knows about locales."""
+    if locale and _takes_locale(renderer):
+        preview: Callable[..., RenderedEmail] = renderer.preview
+        return preview(kind, locale=locale)
+    return renderer.preview(kind)
+
+
+@router.get("/templates")
+async def templates_page(request: Request, session: Owner, locale: str | None = None) -> Response:
+    svc = services(request)
+    chosen = _locale(locale)
+    previews: list[dict[str, Any]] = []
+    for kind, spec in KINDS.items():
+        try:
+            rendered = _preview(svc.renderer, kind, chosen)
+            previews.append(
+                {
+                    "kind": kind,
+                    "about": spec.description,
+                    "subject": rendered.subject,
+                    "text": rendered.text,
+                    "error": None,
+                }
+            )
+        except Exception as exc:  # an owner's template: show the problem, keep the page
+            previews.append({"kind": kind, "about": spec.description, "error": str(exc)})
+    return admin_page(
+        request,
+        session,
+        "admin/templates.html",
+        previews=previews,
+        locale=chosen,
+        locales_supported=_takes_locale(svc.renderer),
+        surveys=sorted(svc.config.surveys),
+        segments=[s.value for s in Segment],
+    )
+
+
+@router.get("/templates/{kind}/html")
+async def template_html(
+    request: Request, kind: str, session: Owner, locale: str | None = None
+) -> Response:
+    if kind not in KINDS:
+        raise Refused(404, "No such email", f"There is no email kind {kind!r}.")
+    return _frame(_preview(services(request).renderer, kind, _locale(locale)).html)
+
+
+@router.get("/templates/pages/{survey_id}/{segment}/{page}")
+async def page_preview(
+    request: Request, survey_id: str, segment: str, page: str, session: Owner
+) -> Response:
+    """The survey page (with a score of that segment chosen) or the thanks page after it."""
+    svc = services(request)
+    survey = svc.config.surveys.get(survey_id)
+    if survey is None or segment not in {s.value for s in Segment} or page not in PAGES:
+        raise Refused(404, "No such page", "There is no such page preview.")
+    band = Segment(segment)
+    context: dict[str, Any] = {"business": svc.config.settings.business}
+    if page == "survey":
+        context |= {
+            "question": svc.renderer.survey_question(survey.question),
+            "low_label": survey.low_label,
+            "high_label": survey.high_label,
+            "follow_up": survey.follow_up,
+            "prompt": getattr(survey.follow_up, band.value),
+            "chosen": SAMPLE_SCORES[band],
+            "comment": None,
+            "recorded": None,
+            "autorecord": False,
+            "error": None,
+            "action": "#",
+        }
+    else:
+        context |= {
+            "segment": band.value,
+            "score": SAMPLE_SCORES[band],
+            "comment": SAMPLE_COMMENTS[band],
+            "back": "#",
+        }
+    templates: Jinja2Templates = request.app.state.pages
+    name = "admin/preview_survey.html" if page == "survey" else "thanks.html"
+    html = templates.get_template(name).render(context)
+    return _frame(html)

@@ -1,0 +1,121 @@
+"""What every /admin page needs: the owner's session, the CSRF check, the page helper, refusals.
+
+A request without a valid session gets the login page (a GET is redirected there; anything else
+is refused with 401). Every POST must carry the session's CSRF token, or it is refused with 403
+before anything is read or changed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+from starlette.templating import Jinja2Templates
+
+from daemon.services import Services
+from daemon.web.session import SESSION_COOKIE, Session, csrf_ok, csrf_token, read_session
+
+LOGIN = "/admin/login"
+_BACK = re.compile(r"^/admin(/[A-Za-z0-9_-]+)*$")  # where a form may send the owner back to
+
+
+class LoginRequired(Exception):
+    """No valid session: the owner must log in first."""
+
+
+class Refused(Exception):
+    """A request the dashboard will not carry out, with the reason in words."""
+
+    def __init__(self, status: int, title: str, text: str) -> None:
+        super().__init__(text)
+        self.status, self.title, self.text = status, title, text
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+async def owner(request: Request) -> Session:
+    """The dependency every /admin route but the login takes."""
+    svc = services(request)
+    session = read_session(svc.signer, request.cookies.get(SESSION_COOKIE), svc.clock.now())
+    if session is None or not svc.config.secrets.dashboard_password:
+        raise LoginRequired()
+    return session
+
+
+async def checked_form(request: Request, session: Session) -> FormData:
+    """The POSTed form, once its CSRF token has been checked against the session."""
+    form = await request.form()
+    if not csrf_ok(services(request).signer, session, form.get("csrf")):
+        raise Refused(
+            403,
+            "Form expired",
+            "This form was not sent from your dashboard session (its security token is missing "
+            "or does not match). Nothing was changed. Go back, reload the page and try again.",
+        )
+    return form
+
+
+def back_to(form: FormData, done: str) -> RedirectResponse:
+    """After a change, back to the page the form came from (an /admin path only), saying so."""
+    return RedirectResponse(f"{safe_back(form.get('back'))}?done={quote(done)}", status_code=303)
+
+
+def safe_back(value: object) -> str:
+    """A path inside the dashboard to return to; anything else (another site) is /admin."""
+    return value if isinstance(value, str) and _BACK.match(value) else "/admin"
+
+
+def admin_page(
+    request: Request, session: Session | None, name: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.pages
+    svc = services(request)
+    context["business"] = svc.config.settings.business
+    context["csrf"] = csrf_token(svc.signer, session) if session else None
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def login_required(request: Request, exc: Exception) -> Response:
+    if request.method in ("GET", "HEAD"):
+        return RedirectResponse(f"{LOGIN}?next={quote(request.url.path)}", status_code=303)
+    return admin_page(
+        request,
+        None,
+        "admin/message.html",
+        401,
+        title="Please log in",
+        text="Your dashboard session has ended. Nothing was changed; log in and try again.",
+        link=LOGIN,
+    )
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    svc = services(request)
+    session = read_session(svc.signer, request.cookies.get(SESSION_COOKIE), svc.clock.now())
+    return admin_page(
+        request, session, "admin/message.html", exc.status, title=exc.title, text=exc.text
+    )
+
+
+def when_filter(svc: Services) -> Any:
+    """The `when` filter: a moment in the business's time zone, "2 Mar 2026, 09:30"."""
+
+    def when(moment: datetime | None) -> str:
+        if moment is None:
+            return "—"
+        local = moment.astimezone(ZoneInfo(svc.config.settings.business.timezone))
+        return f"{local.day} {local:%b %Y, %H:%M}"
+
+    return when

@@ -1,0 +1,232 @@
+"""The dashboard and the survey page in a real browser: Playwright driving Debian's Chromium
+against the real app on a loopback port, with a real SMTP server (tests/live_vouch.py).
+
+Screenshots go to $VOUCH_SCREENSHOTS when it is set (`make screenshots` writes docs/), else to
+the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from loop import Loop, path_of, score_links, text_of
+
+from daemon.config import Config, load_config
+from daemon.engine.segments import Nps
+from daemon.web.charts import signed, whole
+
+from dashboard_data import ANSWERS, CONFIG_CHANGES, DETRACTOR, ENV_EXTRA, FRIENDS, PASSWORD, seed
+from helpers import ENV, merge, write_business
+from live_vouch import LiveVouch
+from smtp_server import SmtpServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
+    ),
+]
+
+if CHROMIUM.exists():
+    from playwright.sync_api import (
+        Browser,
+        ConsoleMessage,
+        Page,
+        Response,
+        expect,
+        sync_playwright,
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveVouch]:
+    def make(smtp: SmtpServer, url: str) -> Config:
+        changes = {
+            "business": {"public_url": url},
+            "email": {
+                "transport": "smtp",
+                "smtp": {"host": smtp.host, "port": smtp.port, "security": "none"},
+            },
+        }
+        path = write_business(tmp_path / "biz", merge(CONFIG_CHANGES, changes))
+        return load_config(path, {**ENV, **ENV_EXTRA}, need_secrets=True)
+
+    with LiveVouch(make) as running:
+        yield running
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("VOUCH_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser: Browser, live: LiveVouch) -> Iterator[Page]:
+    """A desktop-sized page that fails the test on a console error (a CSP refusal says so there)
+    or a failed response, but the browser's own favicon guess and the wrong password's 401."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=live.url)
+    opened = context.new_page()
+    errors: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    def response(answer: Response) -> None:
+        expected = answer.url.endswith("/favicon.ico") or (
+            answer.status == 401 and answer.url.endswith("/admin/login")
+        )
+        if answer.status >= 400 and not expected:
+            errors.append(f"{answer.status} {answer.url}")
+
+    opened.on("console", console)
+    opened.on("response", response)
+    yield opened
+    context.close()
+    assert errors == []
+
+
+def seeded(live: LiveVouch) -> None:
+    async def work(loop: Loop) -> None:
+        await seed(loop.services, loop.client)
+        await loop.run()
+
+    live.call(work)
+
+
+def log_in(page: Page) -> None:
+    page.goto("/admin")
+    expect(page).to_have_url(re.compile(r"/admin/login\?next=/admin$"))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="NPS now")).to_be_visible()
+
+
+def test_owner_logs_in_and_reads_the_dashboard(page: Page, live: LiveVouch, shots: Path) -> None:
+    seeded(live)
+    page.goto("/admin")
+    page.get_by_label("Password").fill("a wrong password, surely")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("That is not the dashboard password.")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    nps = Nps.of([a[2] for a in ANSWERS] + [DETRACTOR[2], 10])
+    assert nps.score is not None and nps.margin is not None
+    expect(page.locator(".kpi .big").first).to_have_text(
+        f"{signed(nps.score)} ±{whole(nps.margin)}"
+    )
+    trend = page.get_by_role("img", name="NPS by month")
+    expect(trend).to_be_visible()
+    expect(trend.locator("circle")).to_have_count(6)
+    bars = page.get_by_role("img", name="Score distribution").locator("g.bar")
+    expect(bars).to_have_count(11)
+    expect(page.locator("#complaints")).to_contain_text(DETRACTOR[3])
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    # every email kind and survey page previewed in its sandboxed frame (a CSP refusal fails)
+    page.get_by_role("link", name="Templates").click()
+    expect(page.frame_locator("#survey iframe").locator("body")).to_contain_text("0")
+    expect(page.locator("iframe.phone")).to_have_count(12)
+    page.go_back()
+    # a sent email, as the customer saw it, in its sandboxed frame
+    page.get_by_role("link", name="Olivia Bennett").first.click()
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    page.get_by_role("link", name="email advocate_thanks sent").first.click()
+    frame = page.frame_locator("iframe.preview")
+    expect(frame.locator("body")).to_contain_text("Thank you")
+
+
+def test_owner_resolves_a_complaint(page: Page, live: LiveVouch) -> None:
+    seeded(live)
+    log_in(page)
+    complaint = page.locator("#complaints li.complaint")
+    expect(complaint).to_have_count(1)
+    complaint.get_by_placeholder("What was done").fill("New tiles fitted on Friday")
+    complaint.get_by_role("button", name="Resolve").click()
+    expect(page.get_by_role("status")).to_contain_text("Complaint resolved")
+    expect(page.locator("#complaints li.complaint")).to_have_count(0)
+
+    async def still_open(loop: Loop) -> int:
+        customer = await loop.services.store.customer_by_email(DETRACTOR[1])
+        assert customer is not None
+        return await loop.services.store.open_complaints(customer.id)
+
+    assert live.call(still_open) == 0
+
+
+def test_owner_moves_a_referral_to_won_and_the_advocate_hears(page: Page, live: LiveVouch) -> None:
+    seeded(live)
+    before = len(live.mail_to("olivia.bennett@example.com"))
+    log_in(page)
+    friend = FRIENDS[0][0]
+    card = page.get_by_role("article", name=f"Referral of {friend}")
+    card.get_by_text("Note, value").click()
+    card.get_by_label("Value won").fill("8400")
+    card.get_by_role("button", name="Won").click()
+    expect(page.get_by_role("status")).to_contain_text("Referral won")
+    expect(page.locator(".stage.won")).to_contain_text(friend)
+    live.call(lambda loop: loop.run())  # what the daemon does when woken
+    (reward,) = live.mail_to("olivia.bennett@example.com")[before:]
+    assert friend in text_of(reward) and "THANKS-" in text_of(reward)
+
+
+def test_customer_answers_the_survey_on_a_phone(
+    browser: Browser, live: LiveVouch, shots: Path
+) -> None:
+    async def survey_arrives(loop: Loop) -> None:
+        await loop.event("purchase.completed", "maya@example.com", "2026-03-02T09:00:00Z")
+        await loop.travel(timedelta(days=4), step=timedelta(hours=6))
+
+    live.call(survey_arrives)
+    (survey,) = live.mail_to("maya@example.com")
+    link = path_of(score_links(survey)[9])
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        base_url=live.url,
+    )
+    try:
+        page = phone.new_page()
+        page.goto(link)
+        expect(page.get_by_role("radio", name="9")).to_be_checked()
+        expect(page.get_by_text("Wonderful! What did we do best?")).to_be_visible()
+        page.get_by_role("textbox").fill("Quick, tidy and friendly. Thank you!")
+        page.screenshot(path=str(shots / "survey-phone.png"))
+        page.get_by_role("button", name="Send").click()
+        expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    finally:
+        phone.close()
+
+    async def answer(loop: Loop) -> tuple[int, str | None]:
+        (line,) = await loop.services.store.latest_responses(1)
+        return line.score, line.comment
+
+    assert live.call(answer) == (9, "Quick, tidy and friendly. Thank you!")
