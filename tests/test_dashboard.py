@@ -438,6 +438,11 @@ async def test_templates_page_previews_every_kind_and_each_segment_page(loop: Lo
         assert thanks.status_code == 200 and "Thank" in thanks.text
     with_locale = await loop.client.get("/admin/templates", params={"locale": "fr"})
     assert with_locale.status_code == 200 and "?locale=fr" in with_locale.text
+    assert "Une petite question de" in with_locale.text  # the French survey's subject
+    french = await loop.client.get(
+        "/admin/templates/pages/post_purchase/promoter/thanks", params={"locale": "fr"}
+    )
+    assert french.status_code == 200 and "Merci" in french.text
     bad = await loop.client.get("/admin/templates", params={"locale": "<x>"})
     assert bad.status_code == 400 and "&lt;x&gt;" in bad.text
     missing = await loop.client.get("/admin/templates/pages/nope/promoter/survey")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import inspect
 import re
-from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Annotated, Any
 
@@ -24,6 +22,7 @@ from daemon.engine.segments import Segment
 from daemon.render import KINDS, RenderedEmail, Renderer
 from daemon.web.owner import Refused, admin_page, owner, services
 from daemon.web.session import Session
+from daemon.web.words import PageWords
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Owner = Annotated[Session, Depends(owner)]
@@ -141,16 +140,9 @@ def _locale(raw: str | None) -> str | None:
     return raw
 
 
-def _takes_locale(renderer: Renderer) -> bool:
-    return "locale" in inspect.signature(renderer.preview).parameters
-
-
 def _preview(renderer: Renderer, kind: str, locale: str | None) -> RenderedEmail:
-    """A kind with its sample data, in `locale` when the renderer knows about locales."""
-    if locale and _takes_locale(renderer):
-        preview: Callable[..., RenderedEmail] = renderer.preview
-        return preview(kind, locale=locale)
-    return renderer.preview(kind)
+    """A kind with its sample data, as a reader of `locale` gets it (None: the business's)."""
+    return renderer.preview(kind, locale)
 
 
 @router.get("/templates")
@@ -178,7 +170,7 @@ async def templates_page(request: Request, session: Owner, locale: str | None = 
         "admin/templates.html",
         previews=previews,
         locale=chosen,
-        locales_supported=_takes_locale(svc.renderer),
+        locales=svc.renderer.locales(),
         surveys=sorted(svc.config.surveys),
         segments=[s.value for s in Segment],
     )
@@ -195,7 +187,12 @@ async def template_html(
 
 @router.get("/templates/pages/{survey_id}/{segment}/{page}")
 async def page_preview(
-    request: Request, survey_id: str, segment: str, page: str, session: Owner
+    request: Request,
+    survey_id: str,
+    segment: str,
+    page: str,
+    session: Owner,
+    locale: str | None = None,
 ) -> Response:
     """The survey page (with a score of that segment chosen) or the thanks page after it."""
     svc = services(request)
@@ -203,14 +200,18 @@ async def page_preview(
     if survey is None or segment not in {s.value for s in Segment} or page not in PAGES:
         raise Refused(404, "No such page", "There is no such page preview.")
     band = Segment(segment)
-    context: dict[str, Any] = {"business": svc.config.settings.business}
+    business = svc.config.settings.business
+    words: PageWords = request.app.state.words
+    t = words.for_reader(_locale(locale), business.locale)
+    texts = survey.words(t.locale)
+    context: dict[str, Any] = {"business": business, "t": t}
     if page == "survey":
         context |= {
-            "question": svc.renderer.survey_question(survey.question),
-            "low_label": survey.low_label,
-            "high_label": survey.high_label,
-            "follow_up": survey.follow_up,
-            "prompt": getattr(survey.follow_up, band.value),
+            "question": svc.renderer.survey_question(texts.question),
+            "low_label": texts.low_label,
+            "high_label": texts.high_label,
+            "follow_up": texts.follow_up,
+            "prompt": texts.follow_up[band.value],
             "chosen": SAMPLE_SCORES[band],
             "comment": None,
             "recorded": None,
