@@ -36,6 +36,8 @@ class Signer:
             payload, given = _unb64(body), _unb64(mac)
         except (binascii.Error, ValueError):
             return None
+        if _b64(payload) != body or _b64(given) != mac:  # one spelling per token, no other
+            return None
         for key in self._keys:
             if hmac.compare_digest(given, self._mac(key, purpose, payload)):
                 return payload
