@@ -216,6 +216,25 @@ async def test_throttle_one_survey_per_90_days(loop: Loop) -> None:
         assert reason.startswith("throttled: surveyed on 2026-03-05")
 
 
+async def test_an_answer_by_webhook_counts_as_surveyed(loop: Loop) -> None:
+    """A customer who already answered (say by SMS, through POST /v1/responses) before the
+    purchase event is planned is not surveyed again within the throttle."""
+    answered = await loop.client.post(
+        "/v1/responses",
+        json={"customer": {"email": "ann@example.com"}, "survey": "post_purchase", "score": 9},
+        headers=AUTH,
+    )
+    assert answered.status_code == 202
+    await loop.event("purchase.completed", "ann@example.com", "2026-03-02T08:00:00Z")
+    await loop.run()
+    [(survey, state, reason)] = await invitations(loop)
+    assert (survey, state) == ("post_purchase", "skipped")
+    assert reason is not None and reason.startswith("throttled: surveyed on 2026-03-02")
+    loop.clock.advance(timedelta(days=5))
+    await loop.run()
+    assert [m for m in loop.new_mail() if m["To"].addresses[0].addr_spec == "ann@example.com"] == []
+
+
 async def test_old_events_do_not_flood_inboxes(loop: Loop) -> None:
     await loop.event("purchase.completed", "ann@example.com", "2025-12-01T10:00:00Z")
     await loop.run()

@@ -64,15 +64,20 @@ class SurveysSQL(SQL):
         ]
 
     async def last_surveyed(self, customer_ids: Sequence[int]) -> dict[int, datetime]:
-        """The latest survey due or sent to each customer, by any survey (for the throttle)."""
+        """The latest survey due or sent to each customer, by any survey, or answer they gave
+        (for the throttle: an answer by webhook, with no survey of ours, counts as surveyed)."""
         ids = sorted(set(customer_ids))
         if not ids:
             return {}
+        marks = ", ".join("?" * len(ids))
         rows = await self._read(
-            "SELECT customer_id, max(coalesce(sent_at, due_at)) FROM invitations "
-            f"WHERE customer_id IN ({', '.join('?' * len(ids))}) AND state != 'skipped' "
-            "GROUP BY customer_id",
-            ids,
+            "SELECT customer_id, max(at) FROM ("
+            "  SELECT customer_id, coalesce(sent_at, due_at) AS at FROM invitations"
+            f"  WHERE customer_id IN ({marks}) AND state != 'skipped'"
+            "  UNION ALL"
+            f"  SELECT customer_id, answered_at FROM responses WHERE customer_id IN ({marks})"
+            ") GROUP BY customer_id",
+            [*ids, *ids],
         )
         return {int(r[0]): from_ms(r[1]) for r in rows if r[1] is not None}
 
