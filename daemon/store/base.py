@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from daemon.engine.clicks import Click
 from daemon.engine.grades import Introduction
-from daemon.events import EventIn
+from daemon.events import CustomerIn, EventIn
 from daemon.outbox import NewEmail, OutboxRow, Settlement, State
 
 
@@ -49,6 +49,9 @@ class Store(Protocol):
     async def record_event(self, event: EventIn, now: datetime) -> EventOutcome: ...
     async def customer_by_email(self, email: str) -> Customer | None: ...
     async def event_counts(self) -> dict[str, int]: ...
+    async def import_customers(
+        self, customers: Sequence[CustomerIn], now: datetime
+    ) -> tuple[int, int]: ...
 
     # outbox
     async def enqueue(self, email: NewEmail, now: datetime) -> int | None: ...

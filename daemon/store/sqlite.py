@@ -10,6 +10,7 @@ from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
+from daemon.store.imports_sql import ImportsSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.outbox_sql import OutboxSQL, suppression_keys
 from daemon.store.privacy_sql import PrivacySQL
@@ -28,6 +29,7 @@ class SQLiteStore(
     BouncesSQL,
     PrivacySQL,
     ExportSQL,
+    ImportsSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
