@@ -178,9 +178,10 @@ def read_line(header: Header, values: list[str], zone: ZoneInfo, now: datetime) 
         return bad
     event_type = EVENT_TYPES[header.kind]
     own_id = data.get(ID_COLUMNS[header.kind])
-    facts = {"email": customer.email.lower(), "occurred_at": when.isoformat(), "data": data}
-    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
-    event_id = f"import:{header.kind}:{own_id}" if own_id else f"import:{header.kind}:{digest}"
+    if not own_id:  # the line is its own id: the address, the date and what it says
+        facts = {"email": customer.email.lower(), "occurred_at": when.isoformat(), "data": data}
+        own_id = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+    event_id = f"import:{header.kind}:{own_id}"
     event = EventIn(id=event_id, type=event_type, occurred_at=when, customer=customer, data=data)
     return Good(event_id, customer, event)
 

@@ -347,8 +347,8 @@ def _target(what: list[str]) -> tuple[str, Path]:
                     Problem(
                         path.name,
                         "",
-                        "cannot tell from the name whether it holds customers, purchases or projects: "
-                        f"say which, e.g. vouch import purchases {path}",
+                        "cannot tell from the name whether it holds customers, purchases or "
+                        f"projects: say which, e.g. vouch import purchases {path}",
                     )
                 ]
             )
