@@ -132,6 +132,36 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="a file to write (default: standard output)")
     export.set_defaults(handler=_export)
 
+    import_ = sub.add_parser(
+        "import", parents=[common], help="import customers, purchases or projects from CSV"
+    )
+    import_.add_argument(
+        "what",
+        nargs="+",
+        metavar="[KIND] FILE",
+        help="KIND: customers, purchases or projects (default: the one the file's name says)",
+    )
+    import_.add_argument("--dry-run", action="store_true", help="check every line, write nothing")
+    import_.add_argument(
+        "--survey-history",
+        action="store_true",
+        help="survey past purchases and projects now (default: none for an event older than "
+        "its survey's life)",
+    )
+    import_.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: on a terminal)",
+    )
+    import_.set_defaults(handler=_import)
+
+    init = sub.add_parser(
+        "init", parents=[common], help="start a new business folder from the default files"
+    )
+    init.add_argument("dir", type=Path, help="a new or empty folder")
+    init.set_defaults(handler=_init)
+
     resolve = sub.add_parser(
         "resolve", parents=[common], help="mark a detractor's complaint resolved"
     )
@@ -674,4 +704,27 @@ def _export(args: argparse.Namespace) -> int:
         print(f"wrote {count} {args.what} to {args.out}", file=sys.stderr)
     else:
         asyncio.run(write(sys.stdout))
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from daemon import importer
+
+    return importer.run(
+        load_config(args.config, os.environ),
+        args.what,
+        SystemClock(),
+        dry_run=args.dry_run,
+        survey_history=args.survey_history,
+        progress=args.progress,
+    )
+
+
+def _init(args: argparse.Namespace) -> int:
+    from daemon.starter import init, next_steps
+
+    copied = init(args.dir)
+    made = [name if n == 1 else f"{name}/ ({n} files)" for name, n in copied.items()]
+    print(f"created {args.dir}: {', '.join(made)}")
+    print(next_steps(args.dir / "config.toml"))
     return EXIT_OK

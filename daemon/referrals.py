@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -68,11 +68,29 @@ def first_name(customer: Customer | None) -> str | None:
 # moments → asks ---------------------------------------------------------------------------------
 
 
-async def consider(services: Services, customer: Customer, moment: Moment, source: str) -> str:
-    """Decide whether this moment leads to an ask; record the decision with its reason."""
+async def consider(
+    services: Services,
+    customer: Customer,
+    moment: Moment,
+    source: str,
+    *,
+    occurred_at: datetime | None = None,
+) -> str:
+    """Decide whether this moment leads to an ask; record the decision with its reason.
+
+    occurred_at: when the moment happened, if not now; a moment older than its life (a past
+    project reported late or imported) is history, not a moment to ask.
+    """
     store, now = services.store, services.clock.now()
-    suppressed, complaints, latest, asks = await store.ask_facts(customer.id)
-    decided = decide(moment, AskHistory(suppressed, complaints, latest, asks), rules(services), now)
+    survey = services.config.surveys.get("project_completion")  # a moment lasts its survey's life
+    life = timedelta(days=(survey.delay_days + survey.expiry_days) if survey else 31)
+    decided: Ask | Wait | NoAsk
+    if occurred_at is not None and occurred_at + life <= now:
+        decided = NoAsk(f"the moment is past: it happened on {occurred_at:%Y-%m-%d}")
+    else:
+        suppressed, complaints, latest, asks = await store.ask_facts(customer.id)
+        history = AskHistory(suppressed, complaints, latest, asks)
+        decided = decide(moment, history, rules(services), now)
     if isinstance(decided, Ask):
         decided = await _below_min_stage(services, customer.id) or decided
     if isinstance(decided, Ask):
@@ -89,8 +107,6 @@ async def consider(services: Services, customer: Customer, moment: Moment, sourc
         )
         return f"ask scheduled for {due:%Y-%m-%d %H:%M} UTC"
     if isinstance(decided, Wait):
-        survey = services.config.surveys.get("project_completion")
-        life = timedelta(days=(survey.delay_days + survey.expiry_days) if survey else 31)
         await store.add_ask(
             customer.id,
             moment,

@@ -131,6 +131,7 @@ class Scheduler:
                 services.config.settings.send_window.window(),
                 history,
                 services.clock.now(),
+                any_age=stored.data.get("survey_history") is True,  # vouch import --survey-history
             )
             if isinstance(decided, Plan):
                 plans.append(NewInvitation(survey.id, decided.due_at, decided.expires_at))
@@ -151,7 +152,11 @@ class Scheduler:
             return
         if stored.type == "project.completed":
             await referrals.consider(
-                services, customer, Moment.PROJECT_COMPLETED, f"event:{stored.id}"
+                services,
+                customer,
+                Moment.PROJECT_COMPLETED,
+                f"event:{stored.id}",
+                occurred_at=stored.occurred_at,
             )
         elif stored.type == "testimonial.received":
             text = str(stored.data.get("text") or "").strip()

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.engine.clicks import Click, judge
-from daemon.engine.invitations import History, Plan, Skip, plan_invitation, reminder_at
+from daemon.engine.invitations import (
+    History,
+    Plan,
+    Skip,
+    plan_invitation,
+    reminder_at,
+    too_old,
+)
 from daemon.engine.window import SendWindow
 from daemon.surveys import Survey
 
@@ -53,6 +60,20 @@ def test_late_events_go_out_now_or_not_at_all() -> None:
     assert isinstance(late, Plan) and late.due_at == now
     too_old = plan_invitation(SURVEY, MONDAY, LONDON, WINDOW, NOBODY, MONDAY + timedelta(days=40))
     assert isinstance(too_old, Skip) and "older than the survey's life" in too_old.reason
+
+
+def test_history_is_surveyed_now_only_when_asked() -> None:
+    end = MONDAY + timedelta(days=33)  # 3 days' delay, then 30 days' life
+    assert not too_old(SURVEY, MONDAY, end - timedelta(microseconds=1))
+    assert too_old(SURVEY, MONDAY, end)
+    later = end + timedelta(days=402)  # a Tuesday, 11:00 in London
+    assert isinstance(plan_invitation(SURVEY, MONDAY, LONDON, WINDOW, NOBODY, later), Skip)
+    asked = plan_invitation(SURVEY, MONDAY, LONDON, WINDOW, NOBODY, later, any_age=True)
+    assert asked == Plan(due_at=later, expires_at=later + timedelta(days=30))
+    history = History("unsubscribed", None)  # never past an unsubscribe or the throttle
+    assert isinstance(
+        plan_invitation(SURVEY, MONDAY, LONDON, WINDOW, history, later, any_age=True), Skip
+    )
 
 
 def test_reminder_is_optional_and_in_the_window() -> None:

@@ -21,8 +21,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from schemathesis import APIOperation, Case, GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis import APIOperation, Case, GenerationMode, Response
+from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -44,7 +44,15 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-EXTRA = {GenerationMode.POSITIVE: [], GenerationMode.NEGATIVE: [negative_data_rejection]}
+
+
+def rejected(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """Invalid data must be refused; a body over server.max_body_bytes is, with 413 (which
+    schemathesis does not count among refusals)."""
+    return None if response.status_code == 413 else negative_data_rejection(ctx, response, case)
+
+
+EXTRA = {GenerationMode.POSITIVE: [], GenerationMode.NEGATIVE: [rejected]}
 EXAMPLES = 25
 KNOWN = "ann@example.com"
 

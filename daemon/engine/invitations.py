@@ -37,13 +37,18 @@ def plan_invitation(
     window: SendWindow,
     history: History,
     now: datetime,
+    *,
+    any_age: bool = False,
 ) -> Plan | Skip:
-    """The invitation for an event that triggers `survey`, or why there is none."""
+    """The invitation for an event that triggers `survey`, or why there is none.
+
+    any_age: the owner asked to survey past events now (`vouch import --survey-history`).
+    """
     if history.suppressed:
         return Skip(f"address is suppressed ({history.suppressed})")
     life = timedelta(days=survey.expiry_days)
     wanted = occurred_at + timedelta(days=survey.delay_days)
-    if wanted + life <= now:
+    if not any_age and too_old(survey, occurred_at, now):
         return Skip(
             f"the event is older than the survey's life ({survey.expiry_days:g} days after "
             f"its {survey.delay_days:g}-day delay)"
@@ -57,6 +62,13 @@ def plan_invitation(
                 f"gets a second survey within {survey.throttle_days:g} days"
             )
     return Plan(due_at=due, expires_at=due + life)
+
+
+def too_old(survey: Survey, occurred_at: datetime, now: datetime) -> bool:
+    """Whether the survey's life (its delay, then expiry_days) ended before now: history, not
+    a moment to ask about."""
+    wanted = occurred_at + timedelta(days=survey.delay_days)
+    return wanted + timedelta(days=survey.expiry_days) <= now
 
 
 def reminder_at(

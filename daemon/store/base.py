@@ -19,7 +19,7 @@ from daemon.engine.influence import Facts
 from daemon.engine.lifecycle import Move, Stage
 from daemon.engine.offers import Terms
 from daemon.engine.webhooks import Fact
-from daemon.events import EventIn
+from daemon.events import CustomerIn, EventIn
 from daemon.outbox import NewEmail, OutboxRow, Settlement, State
 from daemon.store.admin_sql import (
     FailedEmail,
@@ -64,6 +64,9 @@ class Store(Protocol):
     async def record_event(self, event: EventIn, now: datetime) -> EventOutcome: ...
     async def customer_by_email(self, email: str) -> Customer | None: ...
     async def event_counts(self) -> dict[str, int]: ...
+    async def import_customers(
+        self, customers: Sequence[CustomerIn], now: datetime
+    ) -> tuple[int, int]: ...
 
     # outbox
     async def enqueue(self, email: NewEmail, now: datetime) -> int | None: ...

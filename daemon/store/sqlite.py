@@ -12,6 +12,7 @@ from daemon.store.customers_sql import CustomersSQL
 from daemon.store.digest_sql import DigestSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
+from daemon.store.imports_sql import ImportsSQL
 from daemon.store.influence_sql import InfluenceSQL
 from daemon.store.lifecycle_sql import LifecycleSQL
 from daemon.store.migrations import MIGRATIONS
@@ -42,6 +43,7 @@ class SQLiteStore(
     WebhooksSQL,
     DigestSQL,
     AdminSQL,
+    ImportsSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

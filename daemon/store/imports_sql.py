@@ -1,0 +1,67 @@
+"""Customers from an owner's file (`vouch import customers`), a batch a transaction."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from daemon.clock import to_ms
+from daemon.events import CustomerIn
+from daemon.store._sql import SQL
+
+# The same merge as an event's customer (an empty value keeps what is stored), but a row
+# that would change nothing is left alone, so importing a file again touches nothing.
+_UPSERT = """
+    INSERT INTO customers (email, name, external_id, timezone, locale, tags,
+                           created_at, updated_at, public_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (email) DO UPDATE SET
+        name = coalesce(excluded.name, name),
+        external_id = coalesce(excluded.external_id, external_id),
+        timezone = coalesce(excluded.timezone, timezone),
+        locale = coalesce(excluded.locale, locale),
+        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
+        updated_at = excluded.updated_at
+    WHERE coalesce(excluded.name, name) IS NOT name
+       OR coalesce(excluded.external_id, external_id) IS NOT external_id
+       OR coalesce(excluded.timezone, timezone) IS NOT timezone
+       OR coalesce(excluded.locale, locale) IS NOT locale
+       OR (excluded.tags != '[]' AND excluded.tags IS NOT tags)
+"""
+
+
+class ImportsSQL(SQL):
+    async def import_customers(
+        self, customers: Sequence[CustomerIn], now: datetime
+    ) -> tuple[int, int]:
+        """Add or update customers (each address once in the batch); returns (new, updated)."""
+        emails = [c.email.lower() for c in customers]
+        if not emails:
+            return 0, 0
+        async with self._write() as db:
+            rows = await db.execute_fetchall(
+                f"SELECT count(*) FROM customers WHERE email IN ({', '.join('?' * len(emails))})",
+                emails,
+            )
+            known = int(next(iter(rows))[0])
+            cursor = await db.executemany(
+                _UPSERT,
+                [
+                    (
+                        c.email.lower(),
+                        c.name,
+                        c.external_id,
+                        c.timezone,
+                        c.locale,
+                        json.dumps(sorted(set(c.tags))),
+                        to_ms(now),
+                        to_ms(now),
+                        secrets.token_hex(16),
+                    )
+                    for c in customers
+                ],
+            )
+            changed = cursor.rowcount  # inserted plus updated; unchanged rows are not counted
+        return len(emails) - known, changed - (len(emails) - known)
