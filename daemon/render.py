@@ -400,7 +400,8 @@ class Renderer:
         )
         self._pairs: dict[tuple[str, str | None], tuple[jinja2.Template, jinja2.Template]] = {}
         self._text_env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-        self._questions: dict[str, jinja2.Template] = {}
+        self._questions: dict[str, str] = {}  # each survey's question, filled in once
+        self._picked: dict[tuple[str, str | None], str | None] = {}  # (kind, locale) → tag
 
     def render(
         self,
@@ -457,11 +458,12 @@ class Renderer:
     def survey_question(self, source: str) -> str:
         """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line;
         no-break spaces stay (French puts one before "?")."""
-        template = self._questions.get(source)
-        if template is None:
-            template = self._questions[source] = self._text_env.from_string(source)
-        text = _CONTROL.sub(" ", template.render(business=self._business))
-        return _BREAKING_SPACE.sub(" ", text).strip(" ")
+        question = self._questions.get(source)
+        if question is None:
+            text = self._text_env.from_string(source).render(business=self._business)
+            question = _BREAKING_SPACE.sub(" ", _CONTROL.sub(" ", text)).strip(" ")
+            self._questions[source] = question
+        return question
 
     def language(self, kind: str, locale: str | None) -> str:
         """The locale a reader of `locale` gets `kind` in: the first of its fallbacks, then the
@@ -565,7 +567,14 @@ class Renderer:
         return found
 
     def _translation(self, kind: str, locale: str | None) -> str | None:
-        return pick(locale, self._locale, self._translations(kind))
+        """The tag of the pair a reader of `locale` gets (None: the unsuffixed pair); asked for
+        every email of a batch, so remembered (a bounded number of locales)."""
+        key = (kind, locale)
+        if key not in self._picked:
+            if len(self._picked) >= 4096:
+                self._picked.clear()
+            self._picked[key] = pick(locale, self._locale, self._translations(kind))
+        return self._picked[key]
 
     def _env(self, tag: str | None) -> jinja2.Environment:
         env = self._envs.get(tag)

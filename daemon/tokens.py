@@ -43,6 +43,12 @@ class Signer:
                 return payload
         return None
 
+    def keyed(self, purpose: str) -> hmac.HMAC:
+        """The signing key's MAC with the purpose absorbed, for many payloads in a row."""
+        mac = self._keys[0].copy()
+        mac.update(purpose.encode() + b"\0")
+        return mac
+
     @staticmethod
     def _mac(key: hmac.HMAC, purpose: str, payload: bytes) -> bytes:
         mac = key.copy()
@@ -51,9 +57,17 @@ class Signer:
 
 
 def survey_tokens(signer: Signer, invitation_public_id: str) -> list[str]:
-    """The eleven score tokens of one survey email (0 to 10), in order."""
+    """The eleven score tokens of one survey email (0 to 10), in order: the same as
+    `survey_token` for each score, with the shared part of the MAC absorbed once."""
     base = bytes.fromhex(invitation_public_id)
-    return [signer.sign("survey", base + bytes((score,))) for score in range(11)]
+    shared = signer.keyed("survey")
+    shared.update(base)
+    tokens = []
+    for score in range(11):
+        mac = shared.copy()
+        mac.update(bytes((score,)))
+        tokens.append(f"{_b64(base + bytes((score,)))}.{_b64(mac.digest()[:_MAC_BYTES])}")
+    return tokens
 
 
 def survey_token(signer: Signer, invitation_public_id: str, score: int | None) -> str:

@@ -12,6 +12,7 @@ from daemon.tokens import (
     read_survey_token,
     read_unsubscribe_token,
     survey_token,
+    survey_tokens,
     unsubscribe_token,
 )
 
@@ -24,6 +25,14 @@ scores = st.none() | st.integers(min_value=0, max_value=10)
 def test_survey_tokens_round_trip(public_id: str, score: int | None) -> None:
     signer = Signer([KEY])
     assert read_survey_token(signer, survey_token(signer, public_id, score)) == (public_id, score)
+
+
+@given(public_ids)
+def test_an_emails_eleven_tokens_are_each_scores_token(public_id: str) -> None:
+    signer = Signer([KEY, "old-key-" * 4])
+    assert survey_tokens(signer, public_id) == [
+        survey_token(signer, public_id, score) for score in range(11)
+    ]
 
 
 @given(public_ids, scores, st.data())
