@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from daemon.engine.influence import parse_mark
 from daemon.errors import ConfigError, Problem
 from daemon.events import CustomerIn, EventIn
 
@@ -45,6 +46,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         *_CUSTOMER[:2],
         Column("external_id", ("external id", "customer id", "client id", "id")),
         *_CUSTOMER[3:],
+        Column("influence", ("influence", "influence mark")),  # the owner's mark, 0-10
     ),
     "purchases": (
         *_CUSTOMER,
@@ -151,6 +153,7 @@ class Good:
     key: str  # what makes two lines the same: the address, or the event id
     customer: CustomerIn
     event: EventIn | None  # None for a customers file
+    influence: int | None = None  # the owner's mark from a customers file (None: no mark)
 
 
 def read_line(header: Header, values: list[str], zone: ZoneInfo, now: datetime) -> Good | list[Bad]:
@@ -165,7 +168,15 @@ def read_line(header: Header, values: list[str], zone: ZoneInfo, now: datetime) 
             bad.append(Bad(header.label(column.name), "empty: a value is required"))
     customer = _customer(header, cell, bad)
     if header.kind == "customers":
-        return bad if bad or customer is None else Good(customer.email.lower(), customer, None)
+        mark = None
+        if cell.get("influence"):
+            try:
+                mark = parse_mark(cell["influence"])
+            except ValueError as exc:
+                bad.append(Bad(header.label("influence"), str(exc)))
+        if bad or customer is None:
+            return bad
+        return Good(customer.email.lower(), customer, None, mark)
     data: dict[str, Any] = {}
     for name in DATA_COLUMNS[header.kind]:
         text = cell.get(name, "")

@@ -226,6 +226,13 @@ async def _write(
     assert services is not None
     if options.kind == "customers":
         new, updated = await services.store.import_customers([g.customer for _, g in batch], now)
+        for _, good in batch:
+            if good.influence is not None:
+                customer = await services.store.customer_by_email(good.key)
+                assert customer is not None  # imported just above
+                await services.store.set_influence_mark(
+                    customer.id, good.influence, source="import", now=now
+                )
         tally.new += new
         tally.updated += updated
         tally.unchanged += len(batch) - new - updated

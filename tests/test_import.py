@@ -138,6 +138,31 @@ async def test_customers_bad_and_repeated_lines_are_listed_the_rest_imported(
     assert counts(services.config)["customers"] == 2
 
 
+async def test_an_influence_column_marks_customers(services: Services, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "customers.csv",
+        [
+            ["email", "name", "influence"],
+            ["ann@example.com", "Ann", "8"],
+            ["bo@example.com", "Bo", ""],
+            ["cy@example.com", "Cy", "11"],
+        ],
+    )
+    tally, errors = await do_import(services, path, "customers")
+    assert errors == [
+        "line 4, column 'influence': influence must be a whole number from 0 to 10, got '11'"
+    ]
+    assert (tally.new, tally.bad) == (2, 1)
+    marks = (
+        "SELECT c.email, m.mark, m.source FROM influence_marks m "
+        "JOIN customers c ON c.id = m.customer_id"
+    )
+    assert table(services.config, marks) == [("ann@example.com", 8, "import")]
+    before = table(services.config, "SELECT * FROM influence_marks")
+    await do_import(services, path, "customers")
+    assert table(services.config, "SELECT * FROM influence_marks") == before  # again: untouched
+
+
 # headers ---------------------------------------------------------------------------------------
 
 

@@ -56,7 +56,8 @@ class InfluenceSQL(SQL):
             await db.execute(
                 "INSERT INTO influence_marks (customer_id, mark, source, set_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET "
-                "mark = excluded.mark, source = excluded.source, set_at = excluded.set_at",
+                "mark = excluded.mark, source = excluded.source, set_at = excluded.set_at "
+                "WHERE mark != excluded.mark OR source != excluded.source",  # the same: as it was
                 (customer_id, mark, source, to_ms(now)),
             )
 
