@@ -24,7 +24,8 @@ def customer_row(r: Any) -> Customer:
     return Customer(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7])
 
 
-_UPSERT_CUSTOMER = """
+# An event's customer: an empty value keeps what is stored.
+UPSERT_CUSTOMER = """
     INSERT INTO customers (email, name, external_id, timezone, locale, tags,
                            created_at, updated_at, public_id)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -109,7 +110,7 @@ class EventsSQL(SQL):
             customer_ids: dict[str, int] = {}
             if customers:
                 await db.executemany(
-                    _UPSERT_CUSTOMER,
+                    UPSERT_CUSTOMER,
                     [
                         (
                             c.email.lower(),

@@ -10,26 +10,20 @@ from datetime import datetime
 from daemon.clock import to_ms
 from daemon.events import CustomerIn
 from daemon.store._sql import SQL
+from daemon.store.events_sql import UPSERT_CUSTOMER
 
-# The same merge as an event's customer (an empty value keeps what is stored), but a row
-# that would change nothing is left alone, so importing a file again touches nothing.
-_UPSERT = """
-    INSERT INTO customers (email, name, external_id, timezone, locale, tags,
-                           created_at, updated_at, public_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (email) DO UPDATE SET
-        name = coalesce(excluded.name, name),
-        external_id = coalesce(excluded.external_id, external_id),
-        timezone = coalesce(excluded.timezone, timezone),
-        locale = coalesce(excluded.locale, locale),
-        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
-        updated_at = excluded.updated_at
+# The same merge as an event's customer, but a row that would change nothing is left alone,
+# so importing a file again touches nothing.
+_UPSERT = (
+    UPSERT_CUSTOMER
+    + """
     WHERE coalesce(excluded.name, name) IS NOT name
        OR coalesce(excluded.external_id, external_id) IS NOT external_id
        OR coalesce(excluded.timezone, timezone) IS NOT timezone
        OR coalesce(excluded.locale, locale) IS NOT locale
        OR (excluded.tags != '[]' AND excluded.tags IS NOT tags)
 """
+)
 
 
 class ImportsSQL(SQL):
