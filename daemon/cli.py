@@ -29,8 +29,8 @@ from daemon.locales import TAG
 from daemon.metrics import Metrics
 from daemon.outbox import State
 from daemon.render import KINDS, Renderer
-from daemon.report import FORMATS, MAX_MONTHS, month_starts, render
-from daemon.report import build as build_report
+from daemon.report import FORMATS, MAX_MONTHS, render
+from daemon.report import from_store as report_from_store
 from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import Recorded, SQLiteStore
@@ -401,19 +401,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 async def _report_async(config: Config, fmt: str, months: int) -> str:
-    now = SystemClock().now()
-    timezone = config.settings.business.timezone
-    starts = month_starts(now, timezone, months)
     store = await SQLiteStore.open(config.store_path)
     try:
-        report = build_report(
-            now=now,
-            timezone=timezone,
-            starts=starts,
-            surveys=config.surveys,
-            scores=await store.score_tallies(),
-            sent=await store.sent_tallies(),
-            monthly=await store.monthly_tallies(starts),
+        timezone = config.settings.business.timezone
+        report = await report_from_store(
+            store, config.surveys, timezone, SystemClock().now(), months
         )
     finally:
         await store.close()

@@ -49,6 +49,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.engine.segments import Nps, Segment, segment
+from daemon.store.base import Store
 
 CONFIDENCE = 0.95
 NONE = "—"
@@ -97,6 +98,22 @@ def month_starts(now: datetime, timezone: str, months: int) -> list[datetime]:
     local = now.astimezone(zone)
     first = local.year * 12 + local.month - 1 - (months - 1)
     return [datetime(m // 12, m % 12 + 1, 1, tzinfo=zone) for m in range(first, first + months + 1)]
+
+
+async def from_store(
+    store: Store, surveys: Iterable[str], timezone: str, now: datetime, months: int
+) -> Report:
+    """The report on what the store holds now: the CLI, the API and the dashboard show this."""
+    starts = month_starts(now, timezone, months)
+    return build(
+        now=now,
+        timezone=timezone,
+        starts=starts,
+        surveys=surveys,
+        scores=await store.score_tallies(),
+        sent=await store.sent_tallies(),
+        monthly=await store.monthly_tallies(starts),
+    )
 
 
 def build(

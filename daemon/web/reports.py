@@ -22,18 +22,13 @@ async def nps_report(
     """NPS with its 95% interval, segments, distribution, response rate and monthly trend,
     overall, per survey and per customer tag (shape: daemon/report.py)."""
     services: Services = request.app.state.services
-    config, store = services.config, services.store
-    timezone = config.settings.business.timezone
-    now = services.clock.now()
-    starts = report.month_starts(now, timezone, months)
-    built = report.build(
-        now=now,
-        timezone=timezone,
-        starts=starts,
-        surveys=config.surveys,
-        scores=await store.score_tallies(),
-        sent=await store.sent_tallies(),
-        monthly=await store.monthly_tallies(starts),
+    config = services.config
+    built = await report.from_store(
+        services.store,
+        config.surveys,
+        config.settings.business.timezone,
+        services.clock.now(),
+        months,
     )
     return report.to_json(built)
 
