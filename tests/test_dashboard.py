@@ -24,7 +24,7 @@ from daemon.config import Config, load_config
 from daemon.engine.segments import Nps
 from daemon.errors import ConfigError
 from daemon.render import KINDS
-from daemon.web import admin, admin_pages
+from daemon.web import admin, admin_advocates, admin_pages, admin_partners
 
 from dashboard_data import (
     ANSWERS,
@@ -79,15 +79,17 @@ async def csrf(client: httpx.AsyncClient, path: str = "/admin") -> str:
 
 
 async def test_every_admin_page_and_action_needs_a_session(loop: Loop) -> None:
-    """Every route of the dashboard's routers (but the login), found from the routers."""
+    """Every route of the routers the dashboard installs (but the login), found from them."""
     routes = [
         (method, route.path)
-        for router in (admin.router, admin_pages.router)
+        for router in admin.ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute) and route.path != "/admin/login"
         for method in route.methods
     ]
-    assert len(routes) >= 12
+    assert len(routes) >= 17
+    for router in (admin_pages.router, admin_partners.router, admin_advocates.router):
+        assert router in admin.ROUTERS
     await seed(loop.services, loop.client)
     for method, path in routes:
         url = re.sub(r"\{[^}]+\}", "x", path)
