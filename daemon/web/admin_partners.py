@@ -54,7 +54,11 @@ async def _list_page(
     balance = partner_report.report(await svc.store.partner_facts())
     by_id = {row["id"]: row for row in balance["partners"]}
     rows = [
-        {"partner": p, "link": partners.partner_json(svc, p)["referral_url"], **by_id[p.public_id]}
+        {
+            "partner": p,
+            "link": partners.partner_json(svc, p)["referral_url"],
+            "figures": by_id[p.public_id],
+        }
         for p in await svc.store.partners()
     ]
     return admin_page(

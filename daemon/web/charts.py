@@ -155,8 +155,8 @@ def trend(months: Sequence[str], scores: Sequence[Nps]) -> Trend:
     return Trend(tuple(points), line, grid)
 
 
-ROAD_LEFT, ROAD_ROW = 70, 26  # room for the stage names; one row's height
-_ROAD_RIGHT = 56  # room for the count after the longest bar
+ROAD_LEFT, ROAD_ROW, ROAD_BAR = 84, 38, 28  # room for the stage names; a row's height; a bar's
+_ROAD_RIGHT = 60  # room for the count after the longest bar
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,7 @@ class Road:
     bars: tuple[StageBar, ...]
     height: int  # the chart's height: one row per stage
     left: int = ROAD_LEFT  # where the bars start, after the stage names
+    bar: int = ROAD_BAR  # a bar's thickness
 
     @property
     def summary(self) -> str:
