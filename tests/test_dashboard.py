@@ -7,7 +7,9 @@ failed email (it goes out).
 
 from __future__ import annotations
 
+import asyncio
 import html
+import json
 import math
 import re
 from collections.abc import AsyncIterator, Callable
@@ -20,11 +22,13 @@ import pytest
 from fastapi.routing import APIRoute
 from loop import Loop, parse, running, smtp_changes, text_of
 
+from daemon.cli import main
 from daemon.config import Config, load_config
+from daemon.engine.lifecycle import NAMES
 from daemon.engine.segments import Nps
 from daemon.errors import ConfigError
 from daemon.render import KINDS
-from daemon.web import admin, admin_pages
+from daemon.web import admin, admin_advocates, admin_pages, admin_partners
 
 from dashboard_data import (
     ANSWERS,
@@ -79,15 +83,17 @@ async def csrf(client: httpx.AsyncClient, path: str = "/admin") -> str:
 
 
 async def test_every_admin_page_and_action_needs_a_session(loop: Loop) -> None:
-    """Every route of the dashboard's routers (but the login), found from the routers."""
+    """Every route of the routers the dashboard installs (but the login), found from them."""
     routes = [
         (method, route.path)
-        for router in (admin.router, admin_pages.router)
+        for router in admin.ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute) and route.path != "/admin/login"
         for method in route.methods
     ]
-    assert len(routes) >= 12
+    assert len(routes) >= 17
+    for router in (admin_pages.router, admin_partners.router, admin_advocates.router):
+        assert router in admin.ROUTERS
     await seed(loop.services, loop.client)
     for method, path in routes:
         url = re.sub(r"\{[^}]+\}", "x", path)
@@ -447,3 +453,332 @@ async def test_templates_page_previews_every_kind_and_each_segment_page(loop: Lo
     assert bad.status_code == 400 and "&lt;x&gt;" in bad.text
     missing = await loop.client.get("/admin/templates/pages/nope/promoter/survey")
     assert missing.status_code == 404
+
+
+# partners ---------------------------------------------------------------------------------------
+
+PARTNER = {
+    "name": "Harbor Physio",
+    "contact": "Dana Lee",
+    "email": "Dana@Physio.example",
+    "trade": "physiotherapy",
+    "wants": "people recovering from an injury",
+}
+BALANCE = ("received", "received-won", "given", "given-won", "balance")
+
+
+async def partners_report(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """`vouch report partners --format json`, as the owner would type it."""
+    for name, value in {**ENV, **ENV_EXTRA}.items():
+        monkeypatch.setenv(name, value)
+    args = ["report", "partners", "--format", "json", "--config", str(loop.services.config.path)]
+    assert await asyncio.to_thread(main, args) == 0
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return data
+
+
+def partner_row(page: str, partner_id: str) -> tuple[str, dict[str, int]]:
+    """A partner's row of the list, and its balance figures by column."""
+    row = page.split(f'<tr id="{partner_id}">')[1].split("</tr>")[0]
+    figures = {c: int(re.findall(rf'<td class="num {c}">([+-]?\d+)</td>', row)[0]) for c in BALANCE}
+    return row, figures
+
+
+def field_errors(page: str) -> dict[str, str]:
+    return {
+        name: html.unescape(text)
+        for name, text in re.findall(r'<p class="field-error" id="e-(\w+)">([^<]*)</p>', page)
+    }
+
+
+async def test_adding_a_partner_through_the_form_lists_it_as_the_report_does(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = loop.services.store
+    await login(loop.client)
+    empty = await loop.client.get("/admin/partners")
+    assert empty.status_code == 200 and "No partners yet" in empty.text
+    token = field(empty.text, "csrf")
+    forged = await loop.client.post("/admin/partners", data=PARTNER)
+    assert forged.status_code == 403 and await store.partners() == []
+    bad = await loop.client.post(
+        "/admin/partners",
+        data={**PARTNER, "csrf": token, "email": "dana at physio", "trade": "  "},
+    )
+    assert bad.status_code == 400 and "The partner was not added" in bad.text
+    errors = field_errors(bad.text)
+    assert errors == {"email": "An email address must have an @-sign.", "trade": "required"}
+    assert 'value="Harbor Physio"' in bad.text and 'value="dana at physio"' in bad.text  # kept
+    assert await store.partners() == []
+    added = await loop.client.post(
+        "/admin/partners", data={**PARTNER, "csrf": token, "reward": "yes"}
+    )
+    assert added.status_code == 303 and added.headers["location"] == "/admin/partners?done=added"
+    (partner,) = await store.partners()
+    assert (partner.name, partner.contact, partner.email, partner.reward) == (
+        "Harbor Physio",
+        "Dana Lee",
+        "dana@physio.example",
+        True,
+    )
+    page = (await loop.client.get(added.headers["location"])).text
+    assert "Partner added" in page
+    row, figures = partner_row(page, partner.public_id)
+    for shown in (
+        f'<a href="/admin/partners/{partner.public_id}">Harbor Physio</a>',
+        "Dana Lee",
+        "dana@physio.example",
+        "physiotherapy",
+        "people recovering from an injury",
+        f"http://vouch.test/r/{partner.code}",
+    ):
+        assert shown in row, shown
+    assert figures == dict.fromkeys(BALANCE, 0)
+    report = await partners_report(loop, monkeypatch, capsys)
+    assert report["partners"] == [
+        {
+            "id": partner.public_id,
+            "partner": "Harbor Physio",
+            "contact": "Dana Lee",
+            "email": "dana@physio.example",
+            "received": 0,
+            "received_won": 0,
+            "value_won": 0.0,
+            "given": 0,
+            "given_won": 0,
+            "balance": 0,
+        }
+    ]
+    twice = await loop.client.post(
+        "/admin/partners",
+        data={
+            **PARTNER,
+            "name": "Harbour Physio Ltd",
+            "email": "dana@physio.example",
+            "csrf": token,
+        },
+    )
+    assert twice.status_code == 409
+    assert "already a partner: Harbor Physio" in field_errors(twice.text)["email"]
+    assert len(await store.partners()) == 1
+
+
+async def test_a_client_given_and_its_outcome_change_the_balance(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = loop.services.store
+    await login(loop.client)
+    token = await csrf(loop.client, "/admin/partners")
+    await loop.client.post("/admin/partners", data={**PARTNER, "csrf": token})
+    (partner,) = await store.partners()
+    sent = await loop.client.post(  # a client the partner sent us, recorded through the API
+        f"/v1/partners/{partner.public_id}/received",
+        json={"client_name": "Eve Moss", "client_email": "eve@example.net"},
+        headers=AUTH,
+    )
+    assert sent.status_code == 201
+    path = f"/admin/partners/{partner.public_id}"
+    page = (await loop.client.get(path)).text
+    assert "Eve Moss" in page.split('id="received"')[1]
+    give = f"{path}/given"
+    assert (await loop.client.post(give, data={"client": "Fay"})).status_code == 403
+    bad = await loop.client.post(give, data={"csrf": token, "client": "Fay <fay@@example>"})
+    assert bad.status_code == 400 and "Nothing was recorded" in bad.text
+    assert "'fay@@example' is not an email address" in field_errors(bad.text)["client"]
+    assert 'value="Fay &lt;fay@@example&gt;"' in bad.text
+    nobody = await loop.client.post(give, data={"csrf": token, "client": " ", "note": "knee"})
+    assert nobody.status_code == 400
+    assert field_errors(nobody.text) == {"client": "give the client's name, email address or both"}
+    assert await store.given_to(partner.id) == []
+    fay = await loop.client.post(
+        give,
+        data={"csrf": token, "client": "Fay Lin <Fay@Example.net>", "note": "Knee rehab"},
+    )
+    assert fay.status_code == 303 and fay.headers["location"] == f"{path}?done=given"
+    assert (
+        await loop.client.post(give, data={"csrf": token, "client": "gus@example.net"})
+    ).is_redirect
+    given_fay, given_gus = await store.given_to(partner.id)
+    assert (given_fay.client_name, given_fay.client_email, given_fay.note) == (
+        "Fay Lin",
+        "Fay@example.net",  # as `vouch partner gave` takes it: the domain in lower case
+        "Knee rehab",
+    )
+    listed = (await loop.client.get("/admin/partners")).text
+    assert partner_row(listed, partner.public_id)[1] == {
+        "received": 1,
+        "received-won": 0,
+        "given": 2,
+        "given-won": 0,
+        "balance": -1,
+    }
+    outcome = f"{give}/{given_fay.public_id}/outcome"
+    assert (await loop.client.post(outcome, data={"status": "won"})).status_code == 403
+    won = await loop.client.post(outcome, data={"csrf": token, "status": "won", "value": "1,200"})
+    assert won.status_code == 303 and won.headers["location"] == f"{path}?done=won"
+    closed = await store.given_referral(given_fay.public_id)
+    assert closed is not None and (closed.status, closed.value) == ("won", 1200.0)
+    shown = (await loop.client.get(won.headers["location"])).text
+    assert "Marked won." in shown and f"{given_fay.public_id} · given" in shown
+    flip = await loop.client.post(outcome, data={"csrf": token, "status": "lost"})
+    assert flip.status_code == 409 and "it cannot become lost" in flip.text
+    bad_value = await loop.client.post(
+        f"{give}/{given_gus.public_id}/outcome",
+        data={"csrf": token, "status": "lost", "value": "lots"},
+    )
+    assert bad_value.status_code == 400 and "must be a number" in bad_value.text
+    unknown = await loop.client.post(f"{give}/g_nothing/outcome", data={"csrf": token})
+    assert unknown.status_code == 404
+    assert (await store.given_referral(given_gus.public_id)).status == "given"  # type: ignore[union-attr]
+    listed = (await loop.client.get("/admin/partners")).text
+    figures = partner_row(listed, partner.public_id)[1]
+    assert figures == {
+        "received": 1,
+        "received-won": 0,
+        "given": 2,
+        "given-won": 1,
+        "balance": -1,
+    }
+    (reported,) = (await partners_report(loop, monkeypatch, capsys))["partners"]
+    assert {c: reported[c.replace("-", "_")] for c in BALANCE} == figures
+    assert (await loop.client.get("/admin/partners/p_nobody")).status_code == 404
+
+
+# life cycle -------------------------------------------------------------------------------------
+
+
+async def test_life_cycle_on_the_dashboard_matches_the_seeded_history(loop: Loop) -> None:
+    await seed(loop.services, loop.client)
+    for id_, type_, email, when in (
+        ("lead-nina", "lead.created", "nina@example.com", "2026-02-03T10:00:00Z"),
+        ("news-nina", "newsletter.subscribed", "nina@example.com", "2026-02-05T10:00:00Z"),
+        ("consult-omar", "consultation.booked", "omar@example.com", "2025-11-15T10:00:00Z"),
+        ("trial-pia", "trial.started", "pia@example.com", "2026-02-20T10:00:00Z"),
+    ):
+        body = {"id": id_, "type": type_, "occurred_at": when, "customer": {"email": email}}
+        assert (await loop.client.post("/v1/events", json=body, headers=AUTH)).status_code == 202
+    answer = {"customer": {"email": "quinn@example.com"}, "survey": "post_purchase", "score": 8}
+    assert (await loop.client.post("/v1/responses", json=answer, headers=AUTH)).is_success
+    await loop.run()
+    await login(loop.client)
+    page = (await loop.client.get("/admin")).text
+    # By hand: of the 25 who answered, 24 bought once (Buy) and Olivia twice, then introduced
+    # three friends (Refer); Ruby bought (Buy); the two friends who expect contact know us;
+    # Nina likes, Omar trusts, Pia tries; Quinn only answered a survey (no stage).
+    now = {"know": 2, "like": 1, "trust": 1, "try": 1, "buy": 25, "repeat": 0, "refer": 1}
+    for stage, n in now.items():
+        assert f"<title>{stage.capitalize()}: {n} customer{'' if n == 1 else 's'}</title>" in page
+    assert "1 customer with no stage yet" in page
+    # Purchases are put 40 days before each answer: 10 Oct answers bought on 31 Aug, 10 Nov on
+    # 1 Oct, 10 Dec on 31 Oct, 10 Jan on 1 Dec, 10 Feb on 1 Jan, 1 Mar on 20 Jan; Olivia's
+    # second purchase (before her 20 Feb answer) on 11 Jan.
+    moved = {
+        "2025-08": {"buy": 4},
+        "2025-10": {"buy": 5 + 3},
+        "2025-11": {"trust": 1},
+        "2025-12": {"buy": 5},
+        "2026-01": {"buy": 6 + 3, "repeat": 1},
+        "2026-02": {"know": 1, "like": 1, "try": 1},
+        "2026-03": {"know": 2, "refer": 1},
+    }
+    rows = re.findall(r'<tr id="moves-(\d{4}-\d{2})">(.*?)</tr>', page)
+    assert [month for month, _ in rows][::11] == ["2026-03", "2025-04"]  # 12 months, newest first
+    assert len(rows) == 12
+    for month, cells in rows:
+        expected = [moved.get(month, {}).get(stage, 0) for stage in NAMES]
+        figures = [int(n) for n in re.findall(r'<td class="num[^"]*">(\d+)</td>', cells)]
+        assert figures == [*expected, sum(expected)], month
+    report = (await loop.client.get("/v1/reports/stages", headers=AUTH)).json()
+    assert report["now"] == now and report["unstaged"] == 1
+
+
+async def test_the_customer_page_shows_the_road(loop: Loop) -> None:
+    await seed(loop.services, loop.client)
+    await loop.run()
+    store = loop.services.store
+    await login(loop.client)
+    olivia = await store.customer_by_email("olivia.bennett@example.com")
+    assert olivia is not None
+    page = (await loop.client.get(f"/admin/customers/{olivia.public_id}")).text
+    road = page.split('id="road"')[1].split("</section>")[0]
+    assert "Life cycle: stands at Refer" in road
+    steps = re.findall(r'<li class="([a-z ]+)">\s*<strong>(\w+)</strong>\s*(.*?)</li>', road, re.S)
+    assert [(cls, stage) for cls, stage, _ in steps] == [
+        ("ahead", "Know"),
+        ("ahead", "Like"),
+        ("ahead", "Trust"),
+        ("ahead", "Try"),
+        ("reached", "Buy"),
+        ("reached", "Repeat"),
+        ("reached now", "Refer"),
+    ]
+    said = {stage: re.sub(r"<[^>]+>", "", text).strip() for _, stage, text in steps}
+    # in London time: BST in August, GMT in January and March
+    assert said["Buy"] == "31 Aug 2025, 11:00 · purchase.completed"
+    assert said["Repeat"] == "11 Jan 2026, 10:00 · purchase.completed"
+    assert said["Refer"] == "2 Mar 2026, 09:00 · introduced a friend"
+    friend = await store.customer_by_email(FRIENDS[0][1])
+    assert friend is not None
+    shown = (await loop.client.get(f"/admin/customers/{friend.public_id}")).text
+    assert "Life cycle: stands at Know" in shown and "a friend introduced them" in shown
+    stranger = await loop.client.post(
+        "/v1/responses",
+        json={"customer": {"email": "quinn@example.com"}, "survey": "post_purchase", "score": 8},
+        headers=AUTH,
+    )
+    assert stranger.is_success
+    quinn = await store.customer_by_email("quinn@example.com")
+    assert quinn is not None
+    unplaced = (await loop.client.get(f"/admin/customers/{quinn.public_id}")).text
+    assert "Life cycle: no stage yet" in unplaced and 'class="reached' not in unplaced
+
+
+# offers and advocates ---------------------------------------------------------------------------
+
+
+async def test_the_advocates_page_shows_the_offer_test_and_influence(
+    dashboard_config: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    from test_offers import CHARITY, OLD, VOUCHER
+    from test_offers import seed as seed_offers
+
+    offers = [VOUCHER, CHARITY, dict(OLD, retired=True)]
+    async with running(dashboard_config({"referrals": {"offers": offers}}), smtp_server) as loop:
+        await seed_offers(loop)
+        await login(loop.client)
+        answer = await loop.client.get("/admin/advocates")
+    assert answer.status_code == 200
+    page = html.unescape(answer.text)
+
+    def row(offer: str) -> str:
+        found = page.split(f'<tr id="offer-{offer}">')[1].split("</tr>")[0]
+        return " ".join(re.sub(r"<[^>]+>", " ", found).split())
+
+    # the figures test_offers worked by hand: 30 of 200 against 45 of 200
+    assert row("voucher50").startswith("voucher50 control")
+    assert "200 30 30 3 15.0% 10.7% to 20.6% —" in row("voucher50")
+    assert "200 45 50 5 22.5% 17.3% to 28.8% +7.5 pts (-0.2 pts to +15.1 pts)" in row("charity")
+    assert row("charity").endswith("not significant (p = 0.0547)")
+    assert "old10 retired" in row("old10") and "too few to tell" in row("old10")
+    # influence by hand: charity's first five advocates each made two referrals (+2), one a
+    # grade A introduction (+2) that was won (+3): 7, ahead of the control's first (A, won: 6)
+    ranked = re.findall(
+        r'<td class="num">(\d+)</td>\s*<td><a href="[^"]+">([^<]+)</a></td>\s*'
+        r'<td class="num influence">([\d.]+)</td>\s*<td class="why">([^<]*)</td>',
+        page,
+    )
+    assert ranked[:6] == [
+        *(
+            (
+                str(n),
+                f"a{200 + n}@example.com",
+                "7",
+                "2 referrals +2; 1 grade A introduction +2; 1 win +3",
+            )
+            for n in range(1, 6)
+        ),
+        ("6", "a1@example.com", "6", "1 referral +1; 1 grade A introduction +2; 1 win +3"),
+    ]
+    assert len(ranked) == 20 and "(the first 20 of " in page

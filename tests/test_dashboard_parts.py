@@ -61,6 +61,21 @@ def test_trend_points_skip_empty_months_and_span_the_scale() -> None:
         charts.trend(months, scores[:2])
 
 
+def test_stage_bars_follow_the_road_and_scale_to_the_largest() -> None:
+    counts = {"know": 2, "like": 0, "trust": 1, "try": 0, "buy": 8, "repeat": 4, "refer": 1}
+    chart = charts.road(counts)
+    assert [(b.stage, b.count) for b in chart.bars] == list(counts.items())
+    know, like, _, _, buy, repeat, refer = chart.bars
+    assert repeat.width == pytest.approx(buy.width / 2, abs=0.1) and like.width == 0
+    assert know.width == pytest.approx(buy.width / 4, abs=0.1)
+    assert chart.left + buy.width + 40 < charts.WIDTH  # room left for the count after it
+    assert [b.y for b in chart.bars] == sorted({b.y for b in chart.bars})  # one row each
+    assert chart.bars[-1].y + chart.bar <= chart.height
+    assert (know.title, refer.title) == ("Know: 2 customers", "Refer: 1 customer")
+    assert chart.summary.startswith("Customers at each stage now: Know: 2 customers, Like: 0")
+    assert {b.width for b in charts.road(dict.fromkeys(counts, 0)).bars} == {0}
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [(None, "—"), (0.4, "0"), (-0.5, "0"), (0.5, "+1"), (-12.5, "-12"), (48.2, "+48")],

@@ -16,13 +16,14 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from daemon import referrals, report, sources
-from daemon.web import admin_pages, charts
+from daemon import referrals, report, sources, stages
+from daemon.web import admin_advocates, admin_pages, admin_partners, charts
 from daemon.web.owner import (
     LOGIN,
     LoginRequired,
     Refused,
     admin_page,
+    amount,
     back_to,
     checked_form,
     login_required,
@@ -47,6 +48,8 @@ from daemon.web.session import (
 )
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+#: Every router of the dashboard: each route needs the owner's session (but the login's).
+ROUTERS = (router, admin_pages.router, admin_partners.router, admin_advocates.router)
 Owner = Annotated[Session, Depends(owner)]
 
 TREND_MONTHS = 12
@@ -71,8 +74,8 @@ def install(app: FastAPI) -> None:
     pages.env.filters.update(when=when_filter(svc), signed=charts.signed, whole=charts.whole)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(Refused, refused)
-    app.include_router(router)
-    app.include_router(admin_pages.router)
+    for each in ROUTERS:
+        app.include_router(each)
 
 
 # login ------------------------------------------------------------------------------------------
@@ -184,6 +187,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
     overall = built.overall
     counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
     champions = sources.report(await store.referral_facts(), await store.tags_by_kind())
+    life = await stages.report(store, svc.clock.now(), timezone, TREND_MONTHS)
     return admin_page(
         request,
         session,
@@ -204,6 +208,8 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         outbox=await store.outbox_counts(),
         failed=await store.failed_emails(LIST_LIMIT),
         skipped=await store.skipped_asks(LIST_LIMIT),
+        life=life,
+        road=charts.road(life["now"]),
     )
 
 
@@ -242,25 +248,13 @@ async def move_referral(request: Request, referral_id: str, session: Owner) -> R
             svc,
             found,
             status,
-            value=_value(form.get("value")),
+            value=amount(form.get("value"), "Not moved"),
             note=note,
             share={"yes": True, "no": False}.get(str(form.get("share") or "")),
         )
     except referrals.ReferralError as exc:
         raise Refused(409, "Not moved", str(exc)) from None
     return back_to(form, moved.status)
-
-
-def _value(raw: object) -> float | None:
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    try:
-        value = float(raw.strip().replace(",", ""))
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise Refused(400, "Not moved", f"The value must be a number, 0 or more (not {raw!r}).")
-    return value
 
 
 @router.post("/outbox/{row_id}/retry")

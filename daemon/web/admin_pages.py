@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from daemon.engine.lifecycle import ORDER, REFERRAL, REFERRED
 from daemon.engine.segments import Segment
 from daemon.render import KINDS, RenderedEmail, Renderer
 from daemon.web.owner import Refused, admin_page, owner, services
@@ -35,6 +36,8 @@ FRAME_POLICY = (
 )
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 PAGES = ("survey", "thanks")
+#: What moved a customer along the road, in words (otherwise: the event's type).
+MOVED_BY = {REFERRAL: "introduced a friend", REFERRED: "a friend introduced them"}
 SAMPLE_SCORES = {Segment.PROMOTER: 10, Segment.PASSIVE: 8, Segment.DETRACTOR: 4}
 SAMPLE_COMMENTS = {
     Segment.PROMOTER: "The crew were tidy and finished a day early.",
@@ -81,6 +84,10 @@ async def customer(
         notice="Complaint resolved." if done == "resolved" else None,
         suppressed=await store.suppression_reason(found.email),
         timeline=await store.customer_timeline(found.id),
+        stage=await store.stage_of(found.id),  # placed first if the backfill has not yet
+        road={move.stage: move for move in await store.customer_road(found.id)},
+        stages=ORDER,
+        moved_by=MOVED_BY,
     )
 
 

@@ -1,4 +1,4 @@
-"""Geometry for the dashboard's two charts, drawn by the templates as inline SVG.
+"""Geometry for the dashboard's charts, drawn by the templates as inline SVG.
 
 Pure: numbers in, coordinates and words out. The SVG needs no script and no inline style (the
 CSP forbids both); every bar and point carries a <title> and a text label, so the chart reads
@@ -8,7 +8,7 @@ without colour, without a mouse and in a screen reader.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from daemon.engine.segments import Nps, segment
@@ -153,3 +153,42 @@ def trend(months: Sequence[str], scores: Sequence[Nps]) -> Trend:
     line = " ".join(f"{p.x},{p.y}" for p in points if p.y is not None)
     grid = tuple((value, _y(value)) for value in (100, 50, 0, -50, -100))
     return Trend(tuple(points), line, grid)
+
+
+ROAD_LEFT, ROAD_ROW, ROAD_BAR = 84, 38, 28  # room for the stage names; a row's height; a bar's
+_ROAD_RIGHT = 60  # room for the count after the longest bar
+
+
+@dataclass(frozen=True)
+class StageBar:
+    stage: str
+    count: int
+    y: float
+    width: float
+
+    @property
+    def title(self) -> str:
+        return f"{self.stage.capitalize()}: {self.count} customer{'' if self.count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class Road:
+    bars: tuple[StageBar, ...]
+    height: int  # the chart's height: one row per stage
+    left: int = ROAD_LEFT  # where the bars start, after the stage names
+    bar: int = ROAD_BAR  # a bar's thickness
+
+    @property
+    def summary(self) -> str:
+        return "Customers at each stage now: " + ", ".join(b.title for b in self.bars) + "."
+
+
+def road(counts: Mapping[str, int]) -> Road:
+    """One horizontal bar per stage, in the road's order, scaled to the largest."""
+    largest = max([*counts.values(), 1])
+    room = WIDTH - ROAD_LEFT - _ROAD_RIGHT
+    bars = tuple(
+        StageBar(stage, n, 4 + i * ROAD_ROW, round(room * n / largest, 1))
+        for i, (stage, n) in enumerate(counts.items())
+    )
+    return Road(bars, 8 + len(bars) * ROAD_ROW)

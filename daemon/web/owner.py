@@ -7,6 +7,7 @@ before anything is read or changed.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.templating import Jinja2Templates
 
@@ -72,6 +74,36 @@ def back_to(form: FormData, done: str) -> RedirectResponse:
 def safe_back(value: object) -> str:
     """A path inside the dashboard to return to; anything else (another site) is /admin."""
     return value if isinstance(value, str) and _BACK.match(value) else "/admin"
+
+
+def text_fields(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    """The named fields of a form as typed (blank ones left out), to check and to show again."""
+    found = {name: form.get(name) for name in names}
+    return {k: v.strip() for k, v in found.items() if isinstance(v, str) and v.strip()}
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """A model's complaints in words, by form field (the first one for each)."""
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(p) for p in error["loc"]) or "form"
+        said = "required" if error["type"] == "missing" else error["msg"]
+        errors.setdefault(name, said.removeprefix("Value error, "))
+    return errors
+
+
+def amount(raw: object, title: str) -> float | None:
+    """A money field: blank is None; "12,500" is 12500; anything not a number 0 or more is
+    refused (400) under `title`."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        value = float(raw.strip().replace(",", ""))
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise Refused(400, title, f"The value must be a number, 0 or more (not {raw!r}).")
+    return value
 
 
 def admin_page(
