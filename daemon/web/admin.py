@@ -174,16 +174,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
     svc = services(request)
     store, config = svc.store, svc.config
     timezone = config.settings.business.timezone
-    starts = report.month_starts(svc.clock.now(), timezone, TREND_MONTHS)
-    built = report.build(
-        now=svc.clock.now(),
-        timezone=timezone,
-        starts=starts,
-        surveys=config.surveys,
-        scores=await store.score_tallies(),
-        sent=await store.sent_tallies(),
-        monthly=await store.monthly_tallies(starts),
-    )
+    built = await report.from_store(store, config.surveys, timezone, svc.clock.now(), TREND_MONTHS)
     overall = built.overall
     counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
     champions = sources.report(await store.referral_facts(), await store.tags_by_kind())
