@@ -21,6 +21,10 @@ is; the script also reports how many the tick handled, then times the ticks it t
 every due invitation (`--drain`, on by default; each bounded by `--max-ticks`).
 The second tick (the next batch of due invitations) runs under cProfile, and its top entries by
 cumulative and by own time are printed: where the time goes.
+Then the baseline, in the same process (`--baseline` emails, 1,000): one survey email with its
+own name and freshly signed links, rendered in full (Jinja2, CSS inlining, quoted-printable: what
+each email cost before stamps) and stamped (daemon/stamp.py, what the scheduler does now),
+interleaved three times; the medians and their ratio are printed.
 Peak RSS is `resource.getrusage(RUSAGE_SELF).ru_maxrss` of this process after all of that.
 Aims: tick with `--due` invitations < 2 s, RSS < 300 MB.
 
@@ -45,6 +49,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import ENV, write_business
@@ -56,6 +61,7 @@ from daemon.render import Renderer
 from daemon.scheduler import BATCH, Scheduler
 from daemon.services import Services
 from daemon.store import SQLiteStore
+from daemon.tokens import survey_token, survey_tokens, unsubscribe_token
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday, 10:00 in London
 CHUNK = 100_000
@@ -202,11 +208,54 @@ async def measure(root: Path, store_path: Path, args: argparse.Namespace) -> int
                 f"after the first, {rest:.2f} s for {queued - before} emails "
                 f"({rest / max(queued - before, 1) * 1000:.2f} ms each); outbox queued {queued}"
             )
+        if args.baseline:
+            rendering(services, args.baseline)
     finally:
         await store.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:.0f} MB   (aims: tick < 2 s, RSS < 300 MB)")
     return 0
+
+
+def rendering(services: Services, n: int) -> None:
+    """The baseline, in the same process: a survey email rendered in full (Jinja2, CSS
+    inlining, quoted-printable: what every email cost before stamps) against the stamped one
+    the scheduler builds now, each with its own name, links and tokens, interleaved 3 times."""
+    signer, renderer, stamps = services.signer, services.renderer, services.stamps
+    personal = frozenset({"customer_name", "scores", "survey_url", "unsubscribe_url"})
+
+    def context(i: int) -> dict[str, Any]:
+        public_id = f"{i:032x}"
+        tokens = survey_tokens(signer, public_id)
+        return {
+            "customer_name": f"Customer{i}",
+            "question": "How likely are you to recommend us to a friend or colleague?",
+            "low_label": "Not at all likely",
+            "high_label": "Extremely likely",
+            "scores": [{"score": k, "url": services.url(f"/s/{t}")} for k, t in enumerate(tokens)],
+            "survey_url": services.url(f"/s/{survey_token(signer, public_id, None)}"),
+            "unsubscribe_url": services.url(f"/u/{unsubscribe_token(signer, public_id)}"),
+        }
+
+    full, stamped = [], []
+    for _ in range(3):
+        for way, times in (("full", full), ("stamp", stamped)):
+            started = time.perf_counter()
+            for i in range(n):
+                envelope = {"to_email": f"c{i}@example.com", "to_name": f"Customer{i}"}
+                message_id = f"<bench-{i}@harborlane.example>"
+                if way == "full":
+                    renderer.render("survey", context(i), message_id=message_id, **envelope)
+                else:
+                    stamps.render(
+                        "survey", context(i), personal=personal, message_id=message_id, **envelope
+                    )
+            times.append((time.perf_counter() - started) / n * 1e6)
+    a, b = sorted(full)[1], sorted(stamped)[1]
+    print(
+        f"rendering a survey email with its links (median of 3 x {n}): full render {a:.0f} us, "
+        f"stamped {b:.0f} us: {a / b:.1f}x"
+    )
 
 
 def _trim(report: str) -> str:
@@ -226,6 +275,12 @@ def main() -> int:
     parser.add_argument("--no-drain", dest="drain", action="store_false")
     parser.add_argument("--max-ticks", type=int, default=1000, help="bound on --drain (1000)")
     parser.add_argument("--top", type=int, default=20, help="profile entries shown (20)")
+    parser.add_argument(
+        "--baseline",
+        type=int,
+        default=1000,
+        help="emails in the rendering baseline (1000; 0 none)",
+    )
     args = parser.parse_args()
     if not 1 <= args.due <= args.customers <= 10_000_000 or not 0 <= args.events <= 30_000_000:
         parser.error("need 1 <= --due <= --customers <= 10M and 0 <= --events <= 30M")
