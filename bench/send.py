@@ -8,8 +8,9 @@ What is measured, each `--runs` times (the median is reported):
   `sendmail` over C reused connections; no database, no outbox. This is what the SMTP client and
   the sink can do on this machine.
 - sender: the daemon's outbox path. N emails of the `test` kind are rendered with the real
-  Renderer (each its own recipient and Message-ID, through `daemon.compose.enqueue_email`) into
-  a fresh SQLite store once, before any timing; each run works on its own copy of that file.
+  Renderer (each its own recipient and Message-ID, through `daemon.compose.build_email` and
+  `enqueue`) into a fresh SQLite store once, before any timing; each run works on its own copy
+  of that file.
   The timed part is `Sender.drain()` with an `SmtpTransport` of C connections and no rate limit,
   from the first claim to the last settled row (connection set-up included, as for the ceiling).
 
@@ -39,7 +40,7 @@ import uvloop
 from aiosmtplib import SMTP
 
 from daemon.clock import SystemClock
-from daemon.compose import enqueue_email
+from daemon.compose import build_email, enqueue
 from daemon.config import Config, Smtp, load_config
 from daemon.metrics import Metrics
 from daemon.outbox import State
@@ -143,13 +144,16 @@ async def prepare_store(config: Config, emails: int) -> tuple[Path, bytes]:
     try:
         for i in range(emails):
             to = f"customer{i}@example.com"
-            await enqueue_email(
+            await enqueue(
                 services,
-                kind="test",
-                context={"recipient": to, "sent_at": clock.now()},
-                to_email=to,
-                to_name=f"Customer {i}",
-                dedupe_key=f"bench:{i}",
+                build_email(
+                    services,
+                    kind="test",
+                    context={"recipient": to, "sent_at": clock.now()},
+                    to_email=to,
+                    to_name=f"Customer {i}",
+                    dedupe_key=f"bench:{i}",
+                ),
             )
         first = await store.outbox_row(1)
         assert first is not None

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from daemon import influence, offers, partner_cli, partner_report, referrals, sources, stages
 from daemon.clock import SystemClock
-from daemon.compose import enqueue_email
+from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
 from daemon.errors import ConfigError, VouchError
@@ -286,12 +286,15 @@ async def _send_test_async(config: Config, address: str) -> int:
     store = await SQLiteStore.open(config.store_path)
     try:
         services = Services(config, Renderer(config, clock), store, clock, Metrics())
-        row_id = await enqueue_email(
+        row_id = await enqueue(
             services,
-            kind="test",
-            context={"recipient": address, "sent_at": clock.now()},
-            to_email=address,
-            dedupe_key=f"test:{uuid.uuid4()}",
+            build_email(
+                services,
+                kind="test",
+                context={"recipient": address, "sent_at": clock.now()},
+                to_email=address,
+                dedupe_key=f"test:{uuid.uuid4()}",
+            ),
         )
         assert row_id is not None
         transport = build_transport(config, clock)

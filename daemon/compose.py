@@ -13,35 +13,8 @@ from daemon.services import Services
 from daemon.store.base import Customer
 
 
-async def enqueue_email(
-    services: Services,
-    *,
-    kind: str,
-    context: Mapping[str, Any],
-    to_email: str,
-    to_name: str | None = None,
-    dedupe_key: str,
-    not_before: datetime | None = None,
-    customer_id: int | None = None,
-    headers: Mapping[str, str] | None = None,
-    attachments: Sequence[Attachment] = (),
-    locale: str | None = None,
-) -> int | None:
-    """Render and enqueue; None when this dedupe key was enqueued before (nothing is added).
-    `locale`: the reader's; None (the owner, a test) writes in the business's language."""
-    email = build_email(
-        services,
-        kind=kind,
-        context=context,
-        to_email=to_email,
-        to_name=to_name,
-        dedupe_key=dedupe_key,
-        not_before=not_before,
-        customer_id=customer_id,
-        headers=headers,
-        attachments=attachments,
-        locale=locale,
-    )
+async def enqueue(services: Services, email: NewEmail) -> int | None:
+    """Into the outbox; None when this dedupe key was enqueued before (nothing is added)."""
     return await services.store.enqueue(email, services.clock.now())
 
 
@@ -99,28 +72,6 @@ def build_email(
         not_before=not_before or now,
         customer_id=customer_id,
     )
-
-
-async def enqueue_to_customer(
-    services: Services,
-    customer: Customer,
-    *,
-    kind: str,
-    context: Mapping[str, Any],
-    dedupe_key: str,
-    attachments: Sequence[Attachment] = (),
-) -> int | None:
-    """A customer-facing email: always with the unsubscribe link and RFC 8058 headers, in
-    the customer's language (their locale, with the renderer's fallbacks)."""
-    email = build_for_customer(
-        services,
-        customer,
-        kind=kind,
-        context=context,
-        dedupe_key=dedupe_key,
-        attachments=attachments,
-    )
-    return await services.store.enqueue(email, services.clock.now())
 
 
 def build_for_customer(

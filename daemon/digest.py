@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import time
 from zoneinfo import ZoneInfo
 
-from daemon.compose import enqueue_email
+from daemon.compose import build_email, enqueue
 from daemon.engine import digest
 from daemon.services import Services
 
@@ -33,11 +33,14 @@ async def sweep(services: Services) -> int:
     if await store.outbox_has(key):
         return 0
     facts = await store.digest_facts(period.start, period.end, period.previous_start)
-    made = await enqueue_email(
+    made = await enqueue(
         services,
-        kind="owner_digest",
-        context=digest.build(facts, period, settings.digest.every),
-        to_email=settings.business.owner_email,
-        dedupe_key=key,
+        build_email(
+            services,
+            kind="owner_digest",
+            context=digest.build(facts, period, settings.digest.every),
+            to_email=settings.business.owner_email,
+            dedupe_key=key,
+        ),
     )
     return 1 if made is not None else 0

@@ -8,7 +8,7 @@ who joined an organization to introduce the owner there (`partner_intro_ask`).
 
 from __future__ import annotations
 
-from daemon.compose import enqueue_to_customer
+from daemon.compose import build_for_customer, enqueue
 from daemon.render import one_line
 from daemon.services import Services
 from daemon.store import Store
@@ -47,17 +47,20 @@ async def thanks_on_win(store: Store, referral: Referral) -> bool:
 async def send_thanks(services: Services, step: Step, customer: Customer) -> None:
     partner = await services.store.partner_by_advocate(step.referral.advocate_id)
     assert partner is not None
-    await enqueue_to_customer(
+    await enqueue(
         services,
-        customer,
-        kind="partner_thanks",
-        context={
-            "contact_name": _first(partner),
-            "partner_name": partner.name,
-            "friend_name": step.referral.friend_name,
-            "note": step.note,
-        },
-        dedupe_key=f"referral-step:{step.id}",
+        build_for_customer(
+            services,
+            customer,
+            kind="partner_thanks",
+            context={
+                "contact_name": _first(partner),
+                "partner_name": partner.name,
+                "friend_name": step.referral.friend_name,
+                "note": step.note,
+            },
+            dedupe_key=f"referral-step:{step.id}",
+        ),
     )
 
 
@@ -72,18 +75,21 @@ async def send_intro_ask(services: Services, ask: AskRow, customer: Customer) ->
         reason = "no partner with this address" if partner is None else "no organization named"
         await store.update_ask(ask.id, state="skipped", reason=reason, due_at=None)
         return
-    await enqueue_to_customer(
+    await enqueue(
         services,
-        customer,
-        kind="partner_intro_ask",
-        context={
-            "contact_name": _first(partner),
-            "partner_name": partner.name,
-            "organization": one_line(organization),
-            "referral_url": services.url(f"/r/{partner.code}"),
-            "introduce_url": services.url(f"/r/{partner.code}/introduce"),
-        },
-        dedupe_key=f"ask:{ask.id}",
+        build_for_customer(
+            services,
+            customer,
+            kind="partner_intro_ask",
+            context={
+                "contact_name": _first(partner),
+                "partner_name": partner.name,
+                "organization": one_line(organization),
+                "referral_url": services.url(f"/r/{partner.code}"),
+                "introduce_url": services.url(f"/r/{partner.code}/introduce"),
+            },
+            dedupe_key=f"ask:{ask.id}",
+        ),
     )
     await store.ask_sent(ask.id, services.clock.now())
 

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon import ask_cap, offers, partner_notes
-from daemon.compose import enqueue_email, enqueue_to_customer
+from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade
 from daemon.engine.lifecycle import short_of
@@ -200,25 +200,28 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
     advocate = await store.ensure_advocate(customer.id, now)
     terms = await offers.terms_for(services, advocate)
     settings = services.config.settings.referrals
-    await enqueue_to_customer(
+    await enqueue(
         services,
-        customer,
-        kind="referral_ask",
-        context={
-            "customer_name": first_name(customer),
-            "moment": "survey_answer" if ask.moment == Moment.SURVEY_ANSWER else ask.moment,
-            "referral_url": services.url(f"/r/{advocate.code}"),
-            "introduce_url": services.url(f"/r/{advocate.code}/introduce"),
-            "education_url": services.url(f"/r/{advocate.code}/learn")
-            if services.config.education
-            else None,
-            "incentive": terms.text,
-            "incentive_choices": list(terms.choices),
-            "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],
-            "links": [{"title": link.title, "url": link.url} for link in settings.links],
-        },
-        dedupe_key=f"ask:{ask.id}",
-        attachments=materials(services),
+        build_for_customer(
+            services,
+            customer,
+            kind="referral_ask",
+            context={
+                "customer_name": first_name(customer),
+                "moment": "survey_answer" if ask.moment == Moment.SURVEY_ANSWER else ask.moment,
+                "referral_url": services.url(f"/r/{advocate.code}"),
+                "introduce_url": services.url(f"/r/{advocate.code}/introduce"),
+                "education_url": services.url(f"/r/{advocate.code}/learn")
+                if services.config.education
+                else None,
+                "incentive": terms.text,
+                "incentive_choices": list(terms.choices),
+                "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],
+                "links": [{"title": link.title, "url": link.url} for link in settings.links],
+            },
+            dedupe_key=f"ask:{ask.id}",
+            attachments=materials(services),
+        ),
     )
     await store.ask_sent(ask.id, services.clock.now())
 
@@ -286,58 +289,67 @@ async def notify_referrals(services: Services) -> int:
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
         source = await partner_notes.source_name(store, advocate, customer)
-        await enqueue_email(
+        await enqueue(
             services,
-            kind="owner_referral",
-            context={
-                "advocate": {"name": source, "email": customer.email},
-                "friend": {
-                    "name": referral.friend_name,
-                    "email": referral.friend_email,
-                    "phone": referral.friend_phone,
+            build_email(
+                services,
+                kind="owner_referral",
+                context={
+                    "advocate": {"name": source, "email": customer.email},
+                    "friend": {
+                        "name": referral.friend_name,
+                        "email": referral.friend_email,
+                        "phone": referral.friend_phone,
+                    },
+                    "need": referral.need,
+                    "timing": referral.timing,
+                    "relationship": referral.relationship,
+                    "expects_contact": referral.expects_contact,
+                    "advocate_introduces": referral.advocate_introduces,
+                    "grade": referral.grade,
+                    "flag": referral.flag,
+                    "referral_id": referral.public_id,
+                    "status_command": f"vouch referral {referral.public_id} contacted",
                 },
-                "need": referral.need,
-                "timing": referral.timing,
-                "relationship": referral.relationship,
-                "expects_contact": referral.expects_contact,
-                "advocate_introduces": referral.advocate_introduces,
-                "grade": referral.grade,
-                "flag": referral.flag,
-                "referral_id": referral.public_id,
-                "status_command": f"vouch referral {referral.public_id} contacted",
-            },
-            to_email=services.config.settings.business.owner_email,
-            dedupe_key=f"referral-owner:{referral.id}",
+                to_email=services.config.settings.business.owner_email,
+                dedupe_key=f"referral-owner:{referral.id}",
+            ),
         )
-        await enqueue_to_customer(
+        await enqueue(
             services,
-            customer,
-            kind="advocate_thanks",
-            context={
-                "customer_name": first_name(customer),
-                "friend_name": referral.friend_name,
-                "expects_contact": referral.expects_contact,
-            },
-            dedupe_key=f"referral-thanks:{referral.id}",
+            build_for_customer(
+                services,
+                customer,
+                kind="advocate_thanks",
+                context={
+                    "customer_name": first_name(customer),
+                    "friend_name": referral.friend_name,
+                    "expects_contact": referral.expects_contact,
+                },
+                dedupe_key=f"referral-thanks:{referral.id}",
+            ),
         )
         if referral.expects_contact and referral.friend_email:  # never without their consent
             friend = await store.customer_by_email(referral.friend_email)
             assert friend is not None
-            await enqueue_email(
+            await enqueue(
                 services,
-                kind="friend_note",
-                context={
-                    "friend_name": first_name(friend) or referral.friend_name,
-                    "advocate_name": one_line(source or customer.email),
-                    "need": referral.need,
-                    "unsubscribe_url": unsubscribe_url(services, friend),
-                },
-                to_email=referral.friend_email,
-                to_name=referral.friend_name,
-                dedupe_key=f"referral-friend:{referral.id}",
-                customer_id=friend.id,
-                headers=unsubscribe_headers(services, friend),
-                locale=friend.locale or customer.locale,  # the friend's, else the advocate's
+                build_email(
+                    services,
+                    kind="friend_note",
+                    context={
+                        "friend_name": first_name(friend) or referral.friend_name,
+                        "advocate_name": one_line(source or customer.email),
+                        "need": referral.need,
+                        "unsubscribe_url": unsubscribe_url(services, friend),
+                    },
+                    to_email=referral.friend_email,
+                    to_name=referral.friend_name,
+                    dedupe_key=f"referral-friend:{referral.id}",
+                    customer_id=friend.id,
+                    headers=unsubscribe_headers(services, friend),
+                    locale=friend.locale or customer.locale,  # the friend's, else the advocate's
+                ),
             )
         await store.referral_notified(referral.id)
     return len(fresh)
@@ -416,17 +428,20 @@ async def notify_steps(services: Services) -> int:
             await partner_notes.send_thanks(services, step, customer)
             await store.step_notified(step.id)
             continue
-        await enqueue_to_customer(
+        await enqueue(
             services,
-            customer,
-            kind="advocate_update",
-            context={
-                "customer_name": first_name(customer),
-                "friend_name": step.referral.friend_name,
-                "status": step.status,
-                "note": step.note,
-            },
-            dedupe_key=f"referral-step:{step.id}",
+            build_for_customer(
+                services,
+                customer,
+                kind="advocate_update",
+                context={
+                    "customer_name": first_name(customer),
+                    "friend_name": step.referral.friend_name,
+                    "status": step.status,
+                    "note": step.note,
+                },
+                dedupe_key=f"referral-step:{step.id}",
+            ),
         )
         await store.step_notified(step.id)
     return len(steps)
@@ -441,17 +456,20 @@ async def notify_rewards(services: Services) -> int:
         assert referral is not None and advocate is not None
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
-        await enqueue_to_customer(
+        await enqueue(
             services,
-            customer,
-            kind="advocate_reward",
-            context={
-                "customer_name": first_name(customer),
-                "friend_name": referral.friend_name,
-                "reward": reward.description,
-                "reward_code": reward.code,
-            },
-            dedupe_key=f"reward:{reward.id}",
+            build_for_customer(
+                services,
+                customer,
+                kind="advocate_reward",
+                context={
+                    "customer_name": first_name(customer),
+                    "friend_name": referral.friend_name,
+                    "reward": reward.description,
+                    "reward_code": reward.code,
+                },
+                dedupe_key=f"reward:{reward.id}",
+            ),
         )
         await store.reward_notified(reward.id)
     return len(rewards)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from daemon import digest, partners, referrals, webhooks
 from daemon.answers import answer_invitation
-from daemon.compose import build_for_customer, enqueue_email, enqueue_to_customer
+from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Moment
 from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
@@ -351,32 +351,38 @@ class Scheduler:
         for alert in alerts:
             history = await store.customer_history(alert.customer.id, 12)
             customer = alert.customer
-            await enqueue_email(
+            await enqueue(
                 services,
-                kind="owner_alert",
-                context={
-                    "customer": {"name": customer.name, "email": customer.email},
-                    "score": alert.score,
-                    "comment": alert.comment,
-                    "survey": alert.survey,
-                    "answered_at": alert.answered_at,
-                    "history": [{"at": h.at, "what": h.what} for h in history],
-                    "complaint_id": alert.complaint_id,
-                    "resolve_command": f"vouch resolve {alert.complaint_id} --note '...'",
-                },
-                to_email=services.config.settings.business.owner_email,
-                dedupe_key=f"owner-alert:{alert.complaint_id}",
-                customer_id=customer.id,
+                build_email(
+                    services,
+                    kind="owner_alert",
+                    context={
+                        "customer": {"name": customer.name, "email": customer.email},
+                        "score": alert.score,
+                        "comment": alert.comment,
+                        "survey": alert.survey,
+                        "answered_at": alert.answered_at,
+                        "history": [{"at": h.at, "what": h.what} for h in history],
+                        "complaint_id": alert.complaint_id,
+                        "resolve_command": f"vouch resolve {alert.complaint_id} --note '...'",
+                    },
+                    to_email=services.config.settings.business.owner_email,
+                    dedupe_key=f"owner-alert:{alert.complaint_id}",
+                    customer_id=customer.id,
+                ),
             )
             if services.config.settings.recovery.we_hear_you:
-                await enqueue_to_customer(
+                await enqueue(
                     services,
-                    customer,
-                    kind="we_hear_you",
-                    context={
-                        "customer_name": _first_name(customer),
-                    },
-                    dedupe_key=f"we-hear-you:{alert.complaint_id}",
+                    build_for_customer(
+                        services,
+                        customer,
+                        kind="we_hear_you",
+                        context={
+                            "customer_name": _first_name(customer),
+                        },
+                        dedupe_key=f"we-hear-you:{alert.complaint_id}",
+                    ),
                 )
             await store.complaint_alerted(alert.complaint_id)
         return len(alerts)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from daemon import cli
 from daemon.clock import FakeClock
-from daemon.compose import enqueue_email
+from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.deliverability import dns_advice, spf_include, zone_txt
 from daemon.dkim import DkimSigner, public_key_record, signed_fields
@@ -79,14 +79,17 @@ def dkim_config(
 
 
 async def enqueue_test(services: Services, to: str = "ann@example.com") -> int:
-    row_id = await enqueue_email(
+    row_id = await enqueue(
         services,
-        kind="test",
-        context={"recipient": to, "sent_at": services.clock.now()},
-        to_email=to,
-        to_name="Ann Example",
-        dedupe_key=f"test:{to}",
-        headers=UNSUBSCRIBE,
+        build_email(
+            services,
+            kind="test",
+            context={"recipient": to, "sent_at": services.clock.now()},
+            to_email=to,
+            to_name="Ann Example",
+            dedupe_key=f"test:{to}",
+            headers=UNSUBSCRIBE,
+        ),
     )
     assert row_id is not None
     return row_id

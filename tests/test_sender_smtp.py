@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from daemon.clock import FakeClock
-from daemon.compose import enqueue_email
+from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.metrics import Metrics
 from daemon.outbox import State
@@ -32,13 +32,16 @@ async def send_one(
     config: Config, store: SQLiteStore, clock: FakeClock, to: str = "ann@example.com"
 ) -> tuple[Sender, int]:
     services = Services(config, Renderer(config, clock), store, clock, Metrics())
-    row_id = await enqueue_email(
+    row_id = await enqueue(
         services,
-        kind="test",
-        context={"recipient": to, "sent_at": clock.now()},
-        to_email=to,
-        to_name="Ann Example",
-        dedupe_key=f"test:{to}",
+        build_email(
+            services,
+            kind="test",
+            context={"recipient": to, "sent_at": clock.now()},
+            to_email=to,
+            to_name="Ann Example",
+            dedupe_key=f"test:{to}",
+        ),
     )
     assert row_id is not None
     sender = Sender(
