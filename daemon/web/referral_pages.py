@@ -8,6 +8,7 @@ advocate's language (the friend on the landing page most likely shares it).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -74,14 +75,26 @@ async def landing(request: Request, code: str) -> Response:
     found = await _advocate(request, code)
     if found is None:
         return not_found(request)
+    return _landing(request, code, found[1], found[2], form={}, problems={})
+
+
+def _landing(
+    request: Request,
+    code: str,
+    customer: Customer,
+    partner: Partner | None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """The friend's page, naming who recommends the business, in the advocate's language."""
     return page(
         request,
         "referral_landing.html",
-        locale=found[1].locale,
-        advocate_name=_label(request, found[1], found[2]),
-        form={},
-        problems={},
+        status,
+        locale=customer.locale,
+        advocate_name=_label(request, customer, partner),
         action=f"/r/{code}",
+        **context,
     )
 
 
@@ -101,25 +114,9 @@ async def landing_submit(request: Request, code: str) -> Response:
     if intro is not None and not intro.need:
         intro, problems = None, {"need": "please tell us briefly what you have in mind"}
     if intro is None:
-        return page(
-            request,
-            "referral_landing.html",
-            400,
-            locale=customer.locale,
-            advocate_name=_label(request, customer, partner),
-            form=form,
-            problems=problems,
-            action=f"/r/{code}",
-        )
+        return _landing(request, code, customer, partner, 400, form=form, problems=problems)
     await referrals.introduce(services, advocate, intro, channel="landing")
-    return page(
-        request,
-        "referral_landing.html",
-        locale=customer.locale,
-        advocate_name=_label(request, customer, partner),
-        friend_name=intro.friend_name,
-        done=True,
-    )
+    return _landing(request, code, customer, partner, friend_name=intro.friend_name, done=True)
 
 
 @router.get("/r/{code}/introduce")
