@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -82,73 +84,39 @@ class EventsSQL(SQL):
                     future.set_result(outcome)
 
     async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
-        """One transaction for many events, in a fixed number of statements."""
-        hashes = [event.body_hash() for event, _ in batch]
-        ids = sorted({event.id for event, _ in batch})
-        outcomes: list[EventOutcome] = []
-        async with self._write() as db:
-            rows = await db.execute_fetchall(
-                f"SELECT id, body_hash, receipt FROM events WHERE id IN ({_marks(ids)})", ids
+        """One transaction for many events, in a fixed number of statements, run in the
+        connection's thread in one trip. What needs no database (hashes, receipts, JSON) is
+        worked out here first, so the transaction holds the write lock for SQL alone."""
+        prepared = [
+            _Prepared(
+                event.id,
+                event.body_hash(),
+                event.receipt(),
+                (
+                    event.id,
+                    event.type,
+                    int(event.known),
+                    to_ms(event.occurred_at),
+                    to_ms(now),
+                    event.model_dump_json(),
+                ),
+                None
+                if event.customer is None
+                else (
+                    (c := event.customer).email.lower(),
+                    c.name,
+                    c.external_id,
+                    c.timezone,
+                    c.locale,
+                    json.dumps(sorted(set(c.tags))),
+                    to_ms(now),
+                    to_ms(now),
+                    secrets.token_hex(16),
+                ),
             )
-            seen: dict[str, tuple[str, dict[str, Any]]] = {
-                r[0]: (r[1], json.loads(r[2])) for r in rows
-            }
-            new: list[tuple[EventIn, datetime, str]] = []
-            for (event, now), body_hash in zip(batch, hashes, strict=True):
-                if event.id in seen:
-                    earlier_hash, receipt = seen[event.id]
-                    same = earlier_hash == body_hash
-                    outcomes.append(
-                        EventOutcome(Recorded.REPLAY if same else Recorded.CONFLICT, receipt)
-                    )
-                else:
-                    receipt = event.receipt()
-                    seen[event.id] = (body_hash, receipt)
-                    new.append((event, now, body_hash))
-                    outcomes.append(EventOutcome(Recorded.NEW, receipt))
-            customers = [(e.customer, now) for e, now, _ in new if e.customer is not None]
-            customer_ids: dict[str, int] = {}
-            if customers:
-                await db.executemany(
-                    UPSERT_CUSTOMER,
-                    [
-                        (
-                            c.email.lower(),
-                            c.name,
-                            c.external_id,
-                            c.timezone,
-                            c.locale,
-                            json.dumps(sorted(set(c.tags))),
-                            to_ms(now),
-                            to_ms(now),
-                            secrets.token_hex(16),
-                        )
-                        for c, now in customers
-                    ],
-                )
-                emails = sorted({c.email.lower() for c, _ in customers})
-                rows = await db.execute_fetchall(
-                    f"SELECT email, id FROM customers WHERE email IN ({_marks(emails)})", emails
-                )
-                customer_ids = {str(r[0]): int(r[1]) for r in rows}
-            await db.executemany(
-                _INSERT_EVENT,
-                [
-                    (
-                        e.id,
-                        e.type,
-                        int(e.known),
-                        to_ms(e.occurred_at),
-                        to_ms(now),
-                        customer_ids[e.customer.email.lower()] if e.customer else None,
-                        body_hash,
-                        e.model_dump_json(),
-                        json.dumps(seen[e.id][1]),
-                    )
-                    for e, now, body_hash in new
-                ],
-            )
-        return outcomes
+            for event, now in batch
+        ]
+        return await self._transaction(lambda db: _record(db, prepared))
 
     async def customer_by_email(self, email: str) -> Customer | None:
         rows = await self._read(
@@ -196,6 +164,61 @@ class EventsSQL(SQL):
     async def event_counts(self) -> dict[str, int]:
         rows = await self._read("SELECT type, count(*) FROM events GROUP BY type")
         return {str(r[0]): int(r[1]) for r in rows}
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An event ready to store: its row (less customer, hash and receipt) and its customer's."""
+
+    id: str
+    body_hash: str
+    receipt: dict[str, Any]
+    row: tuple[object, ...]  # id, type, known, occurred_at, received_at, payload
+    customer: tuple[object, ...] | None  # UPSERT_CUSTOMER's parameters
+
+
+def _record(db: sqlite3.Connection, batch: list[_Prepared]) -> list[EventOutcome]:
+    """The events of one batch, inside the caller's transaction: a replay of an id with the
+    same body gets its first receipt, a different body under a used id is a conflict."""
+    ids = sorted({p.id for p in batch})
+    rows = db.execute(
+        f"SELECT id, body_hash, receipt FROM events WHERE id IN ({_marks(ids)})", ids
+    ).fetchall()
+    seen: dict[str, tuple[str, dict[str, Any]]] = {r[0]: (r[1], json.loads(r[2])) for r in rows}
+    outcomes: list[EventOutcome] = []
+    new: list[_Prepared] = []
+    for p in batch:
+        if p.id in seen:
+            earlier_hash, receipt = seen[p.id]
+            same = earlier_hash == p.body_hash
+            outcomes.append(EventOutcome(Recorded.REPLAY if same else Recorded.CONFLICT, receipt))
+        else:
+            seen[p.id] = (p.body_hash, p.receipt)
+            new.append(p)
+            outcomes.append(EventOutcome(Recorded.NEW, p.receipt))
+    customers = [p.customer for p in new if p.customer is not None]
+    customer_ids: dict[str, int] = {}
+    if customers:
+        db.executemany(UPSERT_CUSTOMER, customers)
+        emails = sorted({str(c[0]) for c in customers})
+        rows = db.execute(
+            f"SELECT email, id FROM customers WHERE email IN ({_marks(emails)})", emails
+        ).fetchall()
+        customer_ids = {str(r[0]): int(r[1]) for r in rows}
+    db.executemany(
+        _INSERT_EVENT,
+        [
+            (
+                *p.row[:5],
+                customer_ids[str(p.customer[0])] if p.customer else None,
+                p.body_hash,
+                p.row[5],
+                json.dumps(p.receipt),
+            )
+            for p in new
+        ],
+    )
+    return outcomes
 
 
 def _marks(values: list[str]) -> str:
