@@ -6,7 +6,6 @@ a CLI command) queue on SQLite's lock instead of failing half-way through.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -15,13 +14,15 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from daemon.store.turns import Turns
+
 T = TypeVar("T")
 
 
 class SQL:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
-        self._lock = asyncio.Lock()
+        self._lock = Turns()  # an asyncio.Lock whose waiters serving a request go first
         self.path = path
 
     @asynccontextmanager

@@ -10,9 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon import __version__
 from daemon.services import Services
+from daemon.store.turns import serving
 from daemon.web import (
     admin,
     advocates_api,
@@ -60,8 +62,21 @@ def create_app(services: Services) -> FastAPI:
         burst=server.public_burst,
         trusted_proxies=server.trusted_proxies,
     )
-    app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers
+    app.add_middleware(SecurityHeaders)  # every answer carries the headers
+    app.add_middleware(Serving)  # outermost
     return app
+
+
+class Serving:
+    """Marks each request's task as serving someone, so its database work takes the next turn
+    before the scheduler's and the sender's (daemon/store/turns.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        serving()
+        await self.app(scope, receive, send)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
