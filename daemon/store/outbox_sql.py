@@ -122,21 +122,25 @@ class OutboxSQL(SQL):
     async def save_rendered(
         self, owner: str, messages: Mapping[int, bytes], now: datetime
     ) -> set[int]:
-        """Store the bytes of claimed rows rendered at claim, in one transaction, before they
+        """Store the bytes of claimed rows rendered at claim, in one statement, before they
         are sent: a retry (or a restart) sends these bytes. Only rows still leased to `owner`
         and still unrendered take them (a person forgotten meanwhile keeps nothing); returns
         the ids that did, the only ones to send."""
-        saved = set()
+        if not messages:
+            return set()
+        values = ", ".join("(?, ?)" for _ in messages)
         async with self._write() as db:
-            for row_id, message in messages.items():
-                cursor = await db.execute(
-                    "UPDATE outbox SET message = ?, updated_at = ? WHERE id = ? "
-                    "AND state = 'sending' AND lease_owner = ? AND message = X''",
-                    (message, to_ms(now), row_id, owner),
-                )
-                if cursor.rowcount == 1:
-                    saved.add(row_id)
-        return saved
+            cursor = await db.execute(
+                f"""
+                UPDATE outbox SET message = v.column2, updated_at = ?
+                FROM (VALUES {values}) AS v
+                WHERE outbox.id = v.column1 AND outbox.state = 'sending'
+                  AND outbox.lease_owner = ? AND outbox.message = X''
+                RETURNING outbox.id
+                """,
+                (to_ms(now), *(x for pair in messages.items() for x in pair), owner),
+            )
+            return {int(r[0]) for r in await cursor.fetchall()}
 
     async def release_leases(self, owner: str, now: datetime) -> int:
         """Return this owner's leased rows to the queue (restart after a crash, or a clean stop)."""
