@@ -218,7 +218,9 @@ class Sender:
                 ready.append(row)
             elif row.id in saved:
                 ready.append(replace(row, message=messages[row.id]))
-            elif row.id not in messages:
+            elif row.id in messages:
+                log.info("email %d changed while it was rendered (forgotten?): not sent", row.id)
+            else:
                 reason = made.get(row.id)
                 why = reason if isinstance(reason, str) else "the renderer returned nothing"
                 self._finished.append(Result(row, self._retry(row, f"could not render: {why}")))

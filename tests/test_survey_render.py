@@ -289,3 +289,17 @@ async def dashboard_shows_not_rendered_yet(loop: Loop) -> None:
     (got,) = loop.new_mail()
     stored = await loop.services.store.stored_email(row.id)
     assert stored is not None and parse(stored.message)["Message-ID"] == got["Message-ID"]
+
+
+async def test_a_sender_that_cannot_render_keeps_the_row(loop: Loop) -> None:
+    """e.g. `vouch send-test`'s sender, which has no renderer: the row waits for the daemon."""
+    await purchase(loop)
+    row = await queued(loop, "survey")
+    loop.sender.render = None
+    await loop.sender.drain()
+    kept = await loop.services.store.outbox_row(row.id)
+    assert kept is not None and (kept.state, kept.attempts) == (State.QUEUED, 1)
+    assert kept.unrendered and kept.last_error == (
+        "could not render: RuntimeError: this sender cannot render survey emails"
+    )
+    assert loop.smtp.handler.messages == []
