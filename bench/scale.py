@@ -15,15 +15,24 @@ The tick. In this process, with services built as tests/conftest.py does (a temp
 from `ingest.write_business`: the repo's email templates and surveys, maildir transport, not used
 here), `Services(config, Renderer(config, clock), store, clock, Metrics())` and a FakeClock at
 Wednesday 2026-03-04 10:00 UTC (inside the default window, weekdays 09:00-18:00 Europe/London),
-`Scheduler(services).tick()` is timed once. Note: a tick takes at most `scheduler.BATCH` (500)
-due invitations, so one tick renders and enqueues at most 500 survey emails whatever `--due`
-is; the script also reports how many the tick handled, then times the ticks it takes to send
-every due invitation (`--drain`, on by default; each bounded by `--max-ticks`).
+`Scheduler(services).tick()` is timed once. A tick renders nothing: it queues each due survey
+unrendered (recipient, Message-ID, invitation; daemon/survey_email.py), at most
+`scheduler.SURVEY_BATCH` (2,000) a tick whatever `--due` is; the script reports how many the tick
+handled, then times the ticks it takes to queue every due invitation (`--drain`, on by default;
+each bounded by `--max-ticks`).
 The second tick (the next batch of due invitations) runs under cProfile, and its top entries by
 cumulative and by own time are printed: where the time goes.
+Rendering at claim: the work the tick no longer does. After the drain, a `Sender` with the
+daemon's `render` (survey_email.render_claimed) and a transport that discards what it is given
+(8 at a time, like the SMTP pool) runs `drain()` over every queued survey: claim 64 rows, render
+them (two queries, then a stamp each, DKIM off as in the stock config), store their bytes, "send",
+settle. Its wall time is printed as emails/s and ms each, with the part spent inside
+`render_claimed` (the queries and the rendering) on its own; every row is checked sent with its
+bytes stored. Then the same rows are queued again, their bytes stored, and drained once more:
+the sender's cost without rendering, for comparison.
 Then the baseline, in the same process (`--baseline` emails, 1,000): one survey email with its
 own name and freshly signed links, rendered in full (Jinja2, CSS inlining, quoted-printable: what
-each email cost before stamps) and stamped (daemon/stamp.py, what the scheduler does now),
+each email cost before stamps) and stamped (daemon/stamp.py, what the sender does at claim),
 interleaved three times; the medians and their ratio are printed.
 Peak RSS is `resource.getrusage(RUSAGE_SELF).ru_maxrss` of this process after all of that.
 Aims: tick with `--due` invitations < 2 s, RSS < 300 MB.
@@ -47,6 +56,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,11 +64,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import ENV, write_business
 
+from daemon import survey_email
 from daemon.clock import FakeClock, to_ms
 from daemon.config import load_config
 from daemon.metrics import Metrics
+from daemon.outbox import OutboxRow
 from daemon.render import Renderer
-from daemon.scheduler import BATCH, Scheduler
+from daemon.scheduler import SURVEY_BATCH, Scheduler
+from daemon.sender import Sender
 from daemon.services import Services
 from daemon.store import SQLiteStore
 from daemon.tokens import survey_token, survey_tokens, unsubscribe_token
@@ -176,7 +189,7 @@ async def measure(root: Path, store_path: Path, args: argparse.Namespace) -> int
         queued = (await store.outbox_counts()).get("queued", 0)
         print(
             f"one tick: {first:.3f} s, handled {handled} items, outbox queued {queued} "
-            f"(of {args.due} due; a tick takes at most BATCH = {BATCH})",
+            f"(of {args.due} due; a tick takes at most SURVEY_BATCH = {SURVEY_BATCH})",
             flush=True,
         )
         timings = [first]  # seconds per tick, unprofiled
@@ -208,6 +221,8 @@ async def measure(root: Path, store_path: Path, args: argparse.Namespace) -> int
                 f"after the first, {rest:.2f} s for {queued - before} emails "
                 f"({rest / max(queued - before, 1) * 1000:.2f} ms each); outbox queued {queued}"
             )
+        if args.claim:
+            await render_at_claim(services, queued)
         if args.baseline:
             rendering(services, args.baseline)
     finally:
@@ -217,10 +232,64 @@ async def measure(root: Path, store_path: Path, args: argparse.Namespace) -> int
     return 0
 
 
+class Discard:
+    """A transport that takes every message and keeps none (8 at a time, like the SMTP pool)."""
+
+    concurrency = 8
+
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, key: str) -> str:
+        return "250 OK"
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def render_at_claim(services: Services, queued: int) -> None:
+    """The sender over every queued survey: claim, render, store the bytes, discard, settle."""
+    spent, rendered = [0.0], [0]
+
+    async def render(rows: Sequence[OutboxRow]) -> dict[int, bytes | str]:
+        rendered[0] += len(rows)
+        started = time.perf_counter()
+        try:
+            return await survey_email.render_claimed(services, rows)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    store = services.store
+    settings = services.config.settings.sender
+    sender = Sender(store, Discard(), services.clock, settings, Metrics(), render=render)
+    started = time.perf_counter()
+    settled = await sender.drain()
+    took = time.perf_counter() - started
+    sent = (await store.outbox_counts()).get("sent", 0)
+    assert isinstance(store, SQLiteStore)
+    rows = await store._read("SELECT count(*) FROM outbox WHERE state = 'sent' AND message = X''")
+    print(
+        f"\nrendering at claim (Sender.drain, transport discards): {settled} emails in "
+        f"{took:.2f} s, {settled / took:,.0f} emails/s, {took / settled * 1000:.2f} ms each, "
+        f"of which render_claimed {spent[0] / settled * 1000:.2f} ms each; "
+        f"sent {sent} of {queued} queued, {rows[0][0]} sent without stored bytes"
+    )
+    async with store._write() as db:  # the same rows again, their bytes stored: no rendering
+        await db.execute(
+            "UPDATE outbox SET state = 'queued', due_at = ? WHERE state = 'sent'",
+            (to_ms(services.clock.now()),),
+        )
+    before = rendered[0]
+    started = time.perf_counter()
+    again = await sender.drain()
+    took = time.perf_counter() - started
+    print(
+        f"the same drain over those rows again, their bytes stored: {again / took:,.0f} "
+        f"emails/s, {took / again * 1000:.2f} ms each ({rendered[0] - before} rendered)"
+    )
+
+
 def rendering(services: Services, n: int) -> None:
     """The baseline, in the same process: a survey email rendered in full (Jinja2, CSS
     inlining, quoted-printable: what every email cost before stamps) against the stamped one
-    the scheduler builds now, each with its own name, links and tokens, interleaved 3 times."""
+    the sender builds at claim, each with its own name, links and tokens, interleaved 3 times."""
     signer, renderer, stamps = services.signer, services.renderer, services.stamps
     personal = frozenset({"customer_name", "scores", "survey_url", "unsubscribe_url"})
 
@@ -273,6 +342,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the store (prints its path)")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--no-drain", dest="drain", action="store_false")
+    parser.add_argument(
+        "--no-claim", dest="claim", action="store_false", help="skip rendering at claim"
+    )
     parser.add_argument("--max-ticks", type=int, default=1000, help="bound on --drain (1000)")
     parser.add_argument("--top", type=int, default=20, help="profile entries shown (20)")
     parser.add_argument(

@@ -32,11 +32,13 @@ def build_email(
     attachments: Sequence[Attachment] = (),
     locale: str | None = None,
     personal: frozenset[str] = frozenset(),
+    message_id: str | None = None,
 ) -> NewEmail:
     """Render (and DKIM-sign) one email into an outbox row, not yet stored. `personal` names
-    the context values that differ per recipient in a batch: such emails come from a stamp."""
+    the context values that differ per recipient in a batch: such emails come from a stamp.
+    `message_id`: the one chosen when the row was queued unrendered (else a new one)."""
     config = services.config
-    message_id = new_message_id(config.message_id_domain)
+    message_id = message_id or new_message_id(config.message_id_domain)
     if personal and not attachments:
         message = services.stamps.render(
             kind,
@@ -83,6 +85,7 @@ def build_for_customer(
     dedupe_key: str,
     attachments: Sequence[Attachment] = (),
     personal: frozenset[str] = frozenset(),
+    message_id: str | None = None,
 ) -> NewEmail:
     link = unsubscribe_url(services, customer)
     return build_email(
@@ -97,4 +100,5 @@ def build_for_customer(
         attachments=attachments,
         locale=customer.locale,
         personal=personal | {"unsubscribe_url"} if personal else personal,
+        message_id=message_id,
     )

@@ -1,7 +1,9 @@
 """The outbox: every email (and every webhook delivery) is a row before it is sent.
 
 The types the store and the sender share, and the pure retry policy. Rows hold the flattened
-message bytes, rendered once, so a retry sends exactly what the first attempt sent.
+message bytes, rendered once, so a retry sends exactly what the first attempt sent. Survey and
+reminder rows are queued unrendered (an empty message and their invitation) so a scheduler tick
+stays cheap: the sender renders them when it claims them and stores the bytes before sending.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class NewEmail:
     message: bytes
     not_before: datetime
     customer_id: int | None = None
+    invitation_id: int | None = None  # with an empty message: rendered when claimed
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,12 @@ class OutboxRow:
     state: State
     attempts: int
     last_error: str | None
+    invitation_id: int | None = None
+
+    @property
+    def unrendered(self) -> bool:
+        """A survey or reminder queued without its message: the sender renders it first."""
+        return not self.message and self.invitation_id is not None
 
 
 class Outcome(enum.StrEnum):

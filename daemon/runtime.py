@@ -14,12 +14,13 @@ import logging
 import signal
 import socket
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
-from daemon import inbound
+from daemon import inbound, survey_email
 from daemon.clock import Clock
 from daemon.config import Config, load_config
 from daemon.engine.replies import InboundMail
@@ -107,6 +108,7 @@ class Daemon:
                 config.settings.sender,
                 metrics,
                 webhooks=WebhookTransport(lambda: self.services.config, self.clock),
+                render=partial(survey_email.render_claimed, self.services),
             )
             self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake)
             self.services.nudge = self.scheduler.wake

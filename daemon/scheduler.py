@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from daemon import digest, partners, referrals, webhooks
+from daemon import digest, partners, referrals, survey_email, webhooks
 from daemon.answers import answer_invitation
 from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Moment
@@ -22,17 +22,14 @@ from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
 from daemon.engine.lifecycle import EVENT_STAGES
 from daemon.engine.window import in_window, next_in_window
-from daemon.links import score_links, survey_url
 from daemon.outbox import NewEmail
-from daemon.render import one_line
 from daemon.services import Services
 from daemon.store.base import Customer, Invitation, NewInvitation, StoredEvent
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-#: What differs between the survey emails of one survey: filled into a stamp (daemon/stamp.py).
-_PERSONAL = frozenset({"customer_name", "scores", "survey_url"})
+SURVEY_BATCH = 2000  # due surveys (and reminders) a tick queues: cheap, they are not rendered
 STAGE_BACKFILL = 1000  # customers a tick whose life-cycle stage an upgrade left to work out
 
 
@@ -215,23 +212,21 @@ class Scheduler:
     # invitations and reminders --------------------------------------------------------------
 
     async def send_invitations(self) -> int:
-        """Due surveys, a batch at a time: a few set-based queries, then one render each."""
+        """Due surveys, a batch at a time: a few set-based queries, then rows queued unrendered
+        (the sender renders each when it claims it: daemon/survey_email.py)."""
         services = self.services
         store, now = services.store, services.clock.now()
-        due = await store.due_invitations(now, BATCH)
+        due = await store.due_invitations(now, SURVEY_BATCH)
         ready = await self._ready(due, reminder=False)
         emails: list[NewEmail] = []
         sent = []
         window = services.config.settings.send_window.window()
-        for n, (invitation, customer) in enumerate(ready):
+        for invitation, customer in ready:
             survey = services.config.surveys[invitation.survey]
-            emails.append(
-                self._survey_email("survey", f"survey:{invitation.id}", invitation, customer)
-            )
+            emails.append(survey_email.queued(services, "survey", invitation, customer))
             later = reminder_at(survey, now, self._zone(customer), window)
             sent.append((invitation.id, now, later))
             await self._flush(emails)
-            await _breathe(n)
         await self._flush(emails, every=1)  # before marking: a crash repeats, dedupe holds
         await store.invitations_sent(sent)
         return len(due)
@@ -239,17 +234,14 @@ class Scheduler:
     async def send_reminders(self) -> int:
         services = self.services
         store, now = services.store, services.clock.now()
-        due = await store.due_reminders(now, BATCH)
+        due = await store.due_reminders(now, SURVEY_BATCH)
         lapsed = [i for i in due if i.expires_at is not None and now >= i.expires_at]
         await store.invitations_reminded([i.id for i in lapsed], now)  # too late: none at all
         ready = await self._ready([i for i in due if i not in lapsed], reminder=True)
         emails: list[NewEmail] = []
-        for n, (invitation, customer) in enumerate(ready):
-            emails.append(
-                self._survey_email("reminder", f"reminder:{invitation.id}", invitation, customer)
-            )
+        for invitation, customer in ready:
+            emails.append(survey_email.queued(services, "reminder", invitation, customer))
             await self._flush(emails)
-            await _breathe(n)
         await self._flush(emails, every=1)
         await store.invitations_reminded([invitation.id for invitation, _ in ready], now)
         return len(due)
@@ -288,28 +280,6 @@ class Scheduler:
             else:
                 ready.append((invitation, customer))
         return ready
-
-    def _survey_email(
-        self, kind: str, key: str, invitation: Invitation, customer: Customer
-    ) -> NewEmail:
-        services = self.services
-        survey = services.config.surveys[invitation.survey]
-        words = survey.words(services.renderer.language(kind, customer.locale))
-        return build_for_customer(
-            services,
-            customer,
-            kind=kind,
-            context={
-                "customer_name": _first_name(customer),
-                "question": services.renderer.survey_question(words.question),
-                "low_label": words.low_label,
-                "high_label": words.high_label,
-                "scores": score_links(services, invitation),
-                "survey_url": survey_url(services, invitation),
-            },
-            dedupe_key=key,
-            personal=_PERSONAL,
-        )
 
     # clicks → answers -------------------------------------------------------------------------
 
@@ -379,7 +349,7 @@ class Scheduler:
                         customer,
                         kind="we_hear_you",
                         context={
-                            "customer_name": _first_name(customer),
+                            "customer_name": survey_email.first_name(customer),
                         },
                         dedupe_key=f"we-hear-you:{alert.complaint_id}",
                     ),
@@ -389,14 +359,3 @@ class Scheduler:
 
     def _zone(self, customer: Customer) -> ZoneInfo:
         return ZoneInfo(customer.timezone or self.services.config.settings.business.timezone)
-
-
-def _first_name(customer: Customer) -> str | None:
-    return one_line(customer.name).split(" ")[0] if customer.name else None
-
-
-async def _breathe(n: int, every: int = 8) -> None:
-    """Rendering is CPU work on the event loop: let requests in every few emails, so a big
-    batch of surveys never holds up an API call for long."""
-    if n % every == every - 1:
-        await asyncio.sleep(0)

@@ -3,6 +3,10 @@
 Webhook rows (kind `webhook`) go to the HTTP transport instead, with their own concurrency;
 suppressions never apply to them and a permanent refusal suppresses nothing.
 
+Survey and reminder rows are queued unrendered; the sender has them rendered when it claims them
+(`render`, daemon/survey_email.py) and stores the bytes before sending, so a retry or a restart
+sends those same bytes. A row that cannot be rendered is kept and retried like a failed send.
+
 Invariants (see DESIGN.md, "Known pitfalls"):
 - a row is marked sent only after the transport confirmed it (SMTP 250 to DATA);
 - rows are claimed as leases; a crashed sender's rows come back when its lease ends, or at once
@@ -18,7 +22,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from daemon.clock import Clock
 from daemon.config import Sender as SenderSettings
@@ -29,6 +34,10 @@ from daemon.store import Store
 from daemon.transport import Transport
 
 log = logging.getLogger(__name__)
+
+#: Renders claimed rows that were queued unrendered: each one's message by row id, or why it
+#: could not be rendered.
+Render = Callable[[Sequence[OutboxRow]], Awaitable[Mapping[int, bytes | str]]]
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,12 @@ class Sender:
         owner: str | None = None,
         rng: random.Random | None = None,
         webhooks: Transport | None = None,
+        render: Render | None = None,
     ) -> None:
-        """webhooks: the HTTP transport for webhook rows (daemon/transport/webhook.py)."""
+        """webhooks: the HTTP transport for webhook rows (daemon/transport/webhook.py);
+        render: what renders unrendered rows (survey_email.render_claimed with the services)."""
         self.store = store
+        self.render = render
         self.transport = transport
         self.webhooks = webhooks
         self._hook_slots = asyncio.Semaphore(webhooks.concurrency if webhooks else 1)
@@ -173,13 +185,46 @@ class Sender:
         if not rows:
             return
         blocked = await self.store.suppressed(r.recipient for r in rows if r.kind != WEBHOOK)
+        ready = []
         for row in rows:
             if row.kind != WEBHOOK and row.recipient.lower() in blocked:
                 settlement = Settlement(row.id, Outcome.SUPPRESSED, "address is suppressed")
                 self._finished.append(Result(row, settlement))
             else:
-                task = asyncio.create_task(self._deliver(row))
-                self._inflight.add(task)
+                ready.append(row)
+        for row in await self._rendered(ready):
+            task = asyncio.create_task(self._deliver(row))
+            self._inflight.add(task)
+
+    async def _rendered(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """The rows with their messages: unrendered ones rendered and stored first (one
+        transaction). One that could not be rendered is settled as a retry; one no longer
+        ours to send (forgotten meanwhile, or its lease lost) is left as the store has it."""
+        unrendered = [row for row in rows if row.unrendered]
+        if not unrendered:
+            return rows
+        try:
+            if self.render is None:
+                raise RuntimeError("this sender cannot render survey emails")
+            made = await self.render(unrendered)
+        except Exception as exc:  # the whole claim failed to render (a store fault, a bug)
+            log.exception("could not render %d emails", len(unrendered))
+            made = {row.id: f"{type(exc).__name__}: {exc}" for row in unrendered}
+        messages = {i: m for i, m in made.items() if isinstance(m, bytes)}
+        saved = await self.store.save_rendered(self.owner, messages, self.clock.now())
+        ready = []
+        for row in rows:
+            if not row.unrendered:
+                ready.append(row)
+            elif row.id in saved:
+                ready.append(replace(row, message=messages[row.id]))
+            elif row.id in messages:
+                log.info("email %d changed while it was rendered (forgotten?): not sent", row.id)
+            else:
+                reason = made.get(row.id)
+                why = reason if isinstance(reason, str) else "the renderer returned nothing"
+                self._finished.append(Result(row, self._retry(row, f"could not render: {why}")))
+        return ready
 
     def _collect(self) -> None:
         done = {task for task in self._inflight if task.done()}

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 import httpx
 
+from daemon import survey_email
 from daemon.clock import FakeClock
 from daemon.config import Config
 from daemon.metrics import Metrics
@@ -80,6 +82,7 @@ class Loop:
             services.config.settings.sender,
             Metrics(),
             webhooks=WebhookTransport(lambda: services.config, services.clock),
+            render=partial(survey_email.render_claimed, services),
         )
         return cls(services, Scheduler(services), sender, client, smtp, services.clock)
 

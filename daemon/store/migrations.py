@@ -381,4 +381,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX referrals_friend ON referrals(friend_customer_id);
         """,
     ),
+    (
+        12,
+        "survey and reminder emails rendered when the sender claims them",
+        """
+        -- Set on survey and reminder rows: queued with an empty message (X''), rendered from
+        -- this invitation when the sender claims the row; the bytes are stored before sending.
+        ALTER TABLE outbox ADD COLUMN invitation_id INTEGER REFERENCES invitations(id);
+        """,
+    ),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from daemon.store._sql import SQL
 
 _ROW_COLUMNS = (
     "id, dedupe_key, kind, recipient, envelope_from, message_id, message, state, attempts, "
-    "last_error"
+    "last_error, invitation_id"
 )
 
 
@@ -28,10 +28,10 @@ class OutboxSQL(SQL):
             suppressed = await cursor.fetchone() is not None
             cursor = await db.execute(
                 """
-                INSERT INTO outbox (dedupe_key, kind, customer_id, recipient, envelope_from,
-                                    message_id, message, state, due_at, last_error,
-                                    created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient,
+                                    envelope_from, message_id, message, state, due_at,
+                                    last_error, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (dedupe_key) DO NOTHING
                 RETURNING id
                 """,
@@ -39,6 +39,7 @@ class OutboxSQL(SQL):
                     email.dedupe_key,
                     email.kind,
                     email.customer_id,
+                    email.invitation_id,
                     email.recipient,
                     email.envelope_from,
                     email.message_id,
@@ -118,6 +119,29 @@ class OutboxSQL(SQL):
                         (s.suppress.lower(), s.error or "permanent failure", now_ms),
                     )
 
+    async def save_rendered(
+        self, owner: str, messages: Mapping[int, bytes], now: datetime
+    ) -> set[int]:
+        """Store the bytes of claimed rows rendered at claim, in one statement, before they
+        are sent: a retry (or a restart) sends these bytes. Only rows still leased to `owner`
+        and still unrendered take them (a person forgotten meanwhile keeps nothing); returns
+        the ids that did, the only ones to send."""
+        if not messages:
+            return set()
+        values = ", ".join("(?, ?)" for _ in messages)
+        async with self._write() as db:
+            cursor = await db.execute(
+                f"""
+                UPDATE outbox SET message = v.column2, updated_at = ?
+                FROM (VALUES {values}) AS v
+                WHERE outbox.id = v.column1 AND outbox.state = 'sending'
+                  AND outbox.lease_owner = ? AND outbox.message = X''
+                RETURNING outbox.id
+                """,
+                (to_ms(now), *(x for pair in messages.items() for x in pair), owner),
+            )
+            return {int(r[0]) for r in await cursor.fetchall()}
+
     async def release_leases(self, owner: str, now: datetime) -> int:
         """Return this owner's leased rows to the queue (restart after a crash, or a clean stop)."""
         async with self._write() as db:
@@ -181,10 +205,10 @@ async def insert_rows(
     as suppressed, never queued; a dedupe key seen before adds nothing."""
     await db.executemany(
         """
-        INSERT INTO outbox (dedupe_key, kind, customer_id, recipient, envelope_from,
-                            message_id, message, state, due_at, last_error,
+        INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient,
+                            envelope_from, message_id, message, state, due_at, last_error,
                             created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (dedupe_key) DO NOTHING
         """,
         [
@@ -192,6 +216,7 @@ async def insert_rows(
                 e.dedupe_key,
                 e.kind,
                 e.customer_id,
+                e.invitation_id,
                 e.recipient,
                 e.envelope_from,
                 e.message_id,
@@ -225,4 +250,5 @@ def _outbox_row(r: Any) -> OutboxRow:
         state=State(r[7]),
         attempts=int(r[8]),
         last_error=r[9],
+        invitation_id=r[10],
     )

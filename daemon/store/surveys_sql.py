@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -217,6 +217,17 @@ class SurveysSQL(SQL):
             f"SELECT {_INVITATION} FROM invitations WHERE id = ?", (invitation_id,)
         )
         return _invitation(rows[0]) if rows else None
+
+    async def invitations(self, invitation_ids: Iterable[int]) -> dict[int, Invitation]:
+        """Many by id in one query (the sender renders a claimed batch of surveys)."""
+        wanted = sorted(set(invitation_ids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._read(
+            f"SELECT {_INVITATION} FROM invitations WHERE id IN ({marks})", wanted
+        )
+        return {int(r[0]): _invitation(r) for r in rows}
 
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime
