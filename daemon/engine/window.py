@@ -11,6 +11,7 @@ on that date to the first instant it reads `end`. That one rule settles daylight
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -64,8 +65,12 @@ def _first_reading(day: date, wall: time, zone: ZoneInfo) -> datetime:
     return first
 
 
+@functools.lru_cache(maxsize=1024)
 def next_in_window(moment: datetime, zone: ZoneInfo, window: SendWindow) -> datetime:
-    """The earliest instant at or after `moment` inside `window` in `zone`'s local time, in UTC."""
+    """The earliest instant at or after `moment` inside `window` in `zone`'s local time, in UTC.
+
+    Cached: a scheduler tick asks it for every due survey at the same moment, and customers
+    share a handful of zones."""
     if moment.utcoffset() is None:
         raise ValueError(f"next_in_window needs a timezone-aware moment, not {moment!r}")
     moment = moment.astimezone(UTC)
