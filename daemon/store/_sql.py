@@ -48,12 +48,22 @@ class SQL:
             run: Callable[..., Awaitable[T]] = self._db._execute
             return await run(_atomically, self._db._conn, work)
 
+    async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """Each statement run for each of its parameter rows, all in one transaction and one
+        trip (statements with no rows are skipped)."""
+
+        def work(db: sqlite3.Connection) -> None:
+            for sql, rows in statements:
+                if rows:
+                    db.executemany(sql, rows)
+
+        await self._transaction(work)
+
     async def _read(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[aiosqlite.Row]:
         async with self._lock:
-            cursor = await self._db.execute(sql, params)
-            return list(await cursor.fetchall())
+            return list(await self._db.execute_fetchall(sql, params))  # one trip
 
     async def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""

@@ -8,11 +8,10 @@ needs are index scans, not a walk through every customer's events.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import pairwise
-
-import aiosqlite
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.lifecycle import (
@@ -40,20 +39,22 @@ class LifecycleSQL(SQL):
         """Work out these customers' roads again from their history; returns how many."""
         ids = sorted(set(customer_ids))
         if ids:
-            async with self._write() as db:
-                await _refresh(db, ids)
+            await self._transaction(lambda db: _refresh(db, ids))
         return len(ids)
 
     async def refresh_pending_stages(self, limit: int) -> int:
         """The backfill after an upgrade: a batch of customers whose road is not yet known."""
-        async with self._write() as db:
-            rows = await db.execute_fetchall(
+
+        def work(db: sqlite3.Connection) -> int:
+            rows = db.execute(
                 "SELECT customer_id FROM stage_pending ORDER BY customer_id LIMIT ?", (limit,)
-            )
+            ).fetchall()
             ids = [int(r[0]) for r in rows]
             if ids:
-                await _refresh(db, ids)
-        return len(ids)
+                _refresh(db, ids)
+            return len(ids)
+
+        return await self._transaction(work)
 
     async def stage_of(self, customer_id: int) -> Stage | None:
         """Where a customer stands now (worked out first if the backfill has not reached them)."""
@@ -107,32 +108,32 @@ class LifecycleSQL(SQL):
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
-async def _refresh(db: aiosqlite.Connection, ids: list[int]) -> None:
+def _refresh(db: sqlite3.Connection, ids: list[int]) -> None:
     """Replace the stored roads of `ids` with the ones their history shows now."""
     history: dict[int, list[Fact]] = {i: [] for i in ids}
     marks = _marks(ids)
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT customer_id, seq, type, occurred_at FROM events "
         f"WHERE customer_id IN ({marks}) AND type IN ({_marks(_KINDS)})",
         [*ids, *_KINDS],
     )
     for c, seq, kind, at in rows:
         history[int(c)].append(Fact(from_ms(at), str(kind), f"event:{seq}"))
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT a.customer_id, r.id, r.created_at FROM referrals r "
         f"JOIN advocates a ON a.id = r.advocate_id WHERE a.customer_id IN ({marks})",
         ids,
     )
     for c, referral_id, at in rows:
         history[int(c)].append(Fact(from_ms(at), REFERRAL, f"referral:{referral_id}"))
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT friend_customer_id, id, created_at FROM referrals "
         f"WHERE friend_customer_id IN ({marks})",
         ids,
     )
     for c, referral_id, at in rows:
         history[int(c)].append(Fact(from_ms(at), REFERRED, f"referred:{referral_id}"))
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT customer_id, stage, at, kind, source FROM stage_moves "
         f"WHERE customer_id IN ({marks})",
         ids,
@@ -147,7 +148,7 @@ async def _refresh(db: aiosqlite.Connection, ids: list[int]) -> None:
             changed[c] = moves
     # Write only what changed: most refreshes (an event that shows no step forward) write
     # nothing, and a step forward is one row here and one in customer_stages.
-    await db.executemany(
+    db.executemany(
         "DELETE FROM stage_moves WHERE customer_id = ? AND stage = ?",
         [
             (c, stage)
@@ -155,7 +156,7 @@ async def _refresh(db: aiosqlite.Connection, ids: list[int]) -> None:
             for stage in {row[0] for row in have[c]} - {m.stage.value for m in moves}
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO stage_moves (customer_id, stage, at, kind, source) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (customer_id, stage) DO UPDATE SET "
         "at = excluded.at, kind = excluded.kind, source = excluded.source",
@@ -166,10 +167,10 @@ async def _refresh(db: aiosqlite.Connection, ids: list[int]) -> None:
             if (m.stage.value, to_ms(m.at), m.fact.kind, m.fact.ref) not in have[c]
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO customer_stages (customer_id, stage, since) VALUES (?, ?, ?) "
         "ON CONFLICT (customer_id) DO UPDATE SET stage = excluded.stage, since = excluded.since",
         [(c, moves[-1].stage.value, to_ms(moves[-1].at)) for c, moves in changed.items() if moves],
         # (a history only grows, so a road that changed is never empty)
     )
-    await db.execute(f"DELETE FROM stage_pending WHERE customer_id IN ({marks})", ids)
+    db.execute(f"DELETE FROM stage_pending WHERE customer_id IN ({marks})", ids)

@@ -59,8 +59,7 @@ class OutboxSQL(SQL):
         if not emails:
             return
         blocked = set(await self.suppression_reasons(e.recipient for e in emails))
-        async with self._write() as db:
-            await insert_rows(db, emails, now, blocked)
+        await self._write_many([(INSERT_OUTBOX, outbox_rows(emails, now, blocked))])
 
     async def claim(
         self, owner: str, now: datetime, lease_seconds: float, limit: int, ids: Sequence[int] = ()
@@ -69,20 +68,17 @@ class OutboxSQL(SQL):
         now_ms = to_ms(now)
         lease_until = now_ms + int(lease_seconds * 1000)
         only = f"AND id IN ({', '.join('?' * len(ids))})" if ids else ""
-        async with self._write() as db:
-            cursor = await db.execute(
-                f"""
-                UPDATE outbox SET state = 'sending', lease_owner = ?, due_at = ?, updated_at = ?
-                WHERE id IN (
-                    SELECT id FROM outbox
-                    WHERE state IN ('queued', 'sending') AND due_at <= ? {only}
-                    ORDER BY due_at LIMIT ?
-                )
-                RETURNING {_ROW_COLUMNS}
-                """,
-                (owner, lease_until, now_ms, now_ms, *ids, limit),
+        sql = f"""
+            UPDATE outbox SET state = 'sending', lease_owner = ?, due_at = ?, updated_at = ?
+            WHERE id IN (
+                SELECT id FROM outbox
+                WHERE state IN ('queued', 'sending') AND due_at <= ? {only}
+                ORDER BY due_at LIMIT ?
             )
-            rows = await cursor.fetchall()
+            RETURNING {_ROW_COLUMNS}
+            """
+        params = (owner, lease_until, now_ms, now_ms, *ids, limit)
+        rows = await self._transaction(lambda db: db.execute(sql, params).fetchall())
         return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
@@ -90,34 +86,45 @@ class OutboxSQL(SQL):
         if not settlements:
             return
         now_ms = to_ms(now)
-        async with self._write() as db:
-            for s in settlements:
-                if s.outcome is Outcome.SENT:
-                    await db.execute(
-                        "UPDATE outbox SET state = 'sent', lease_owner = NULL, sent_at = ?, "
-                        "attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
-                        (now_ms, now_ms, s.row_id),
-                    )
-                elif s.outcome is Outcome.RETRY:
-                    assert s.retry_at is not None
-                    await db.execute(
-                        "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = ?, "
-                        "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
-                        (to_ms(s.retry_at), s.error, now_ms, s.row_id),
-                    )
-                else:
-                    tried = 1 if s.outcome is Outcome.FAILED else 0
-                    await db.execute(
-                        "UPDATE outbox SET state = ?, lease_owner = NULL, "
-                        "attempts = attempts + ?, last_error = ?, updated_at = ? WHERE id = ?",
-                        (s.outcome.value, tried, s.error, now_ms, s.row_id),
-                    )
-                if s.suppress:
-                    await db.execute(
-                        "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT (email) DO NOTHING",
-                        (s.suppress.lower(), s.error or "permanent failure", now_ms),
-                    )
+        sent: list[tuple[object, ...]] = []
+        retry: list[tuple[object, ...]] = []
+        other: list[tuple[object, ...]] = []
+        suppress: list[tuple[object, ...]] = []
+        for s in settlements:
+            if s.outcome is Outcome.SENT:
+                sent.append((now_ms, now_ms, s.row_id))
+            elif s.outcome is Outcome.RETRY:
+                assert s.retry_at is not None
+                retry.append((to_ms(s.retry_at), s.error, now_ms, s.row_id))
+            else:
+                tried = 1 if s.outcome is Outcome.FAILED else 0
+                other.append((s.outcome.value, tried, s.error, now_ms, s.row_id))
+            if s.suppress:
+                suppress.append((s.suppress.lower(), s.error or "permanent failure", now_ms))
+        await self._write_many(
+            [
+                (
+                    "UPDATE outbox SET state = 'sent', lease_owner = NULL, sent_at = ?, "
+                    "attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
+                    sent,
+                ),
+                (
+                    "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = ?, "
+                    "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
+                    retry,
+                ),
+                (
+                    "UPDATE outbox SET state = ?, lease_owner = NULL, "
+                    "attempts = attempts + ?, last_error = ?, updated_at = ? WHERE id = ?",
+                    other,
+                ),
+                (
+                    "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (email) DO NOTHING",
+                    suppress,
+                ),
+            ]
+        )
 
     async def save_rendered(
         self, owner: str, messages: Mapping[int, bytes], now: datetime
@@ -129,18 +136,16 @@ class OutboxSQL(SQL):
         if not messages:
             return set()
         values = ", ".join("(?, ?)" for _ in messages)
-        async with self._write() as db:
-            cursor = await db.execute(
-                f"""
-                UPDATE outbox SET message = v.column2, updated_at = ?
-                FROM (VALUES {values}) AS v
-                WHERE outbox.id = v.column1 AND outbox.state = 'sending'
-                  AND outbox.lease_owner = ? AND outbox.message = X''
-                RETURNING outbox.id
-                """,
-                (to_ms(now), *(x for pair in messages.items() for x in pair), owner),
-            )
-            return {int(r[0]) for r in await cursor.fetchall()}
+        sql = f"""
+            UPDATE outbox SET message = v.column2, updated_at = ?
+            FROM (VALUES {values}) AS v
+            WHERE outbox.id = v.column1 AND outbox.state = 'sending'
+              AND outbox.lease_owner = ? AND outbox.message = X''
+            RETURNING outbox.id
+            """
+        params = (to_ms(now), *(x for pair in messages.items() for x in pair), owner)
+        rows = await self._transaction(lambda db: db.execute(sql, params).fetchall())
+        return {int(r[0]) for r in rows}
 
     async def release_leases(self, owner: str, now: datetime) -> int:
         """Return this owner's leased rows to the queue (restart after a crash, or a clean stop)."""
@@ -195,41 +200,40 @@ class OutboxSQL(SQL):
         return set(await self.suppression_reasons(emails))
 
 
-async def insert_rows(
-    db: Any,
+INSERT_OUTBOX = """
+    INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient,
+                        envelope_from, message_id, message, state, due_at, last_error,
+                        created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+
+def outbox_rows(
     emails: Sequence[NewEmail],
     now: datetime,
     blocked: set[str] | frozenset[str] = frozenset(),
-) -> None:
-    """Outbox rows inside the caller's transaction; those to a `blocked` address are recorded
-    as suppressed, never queued; a dedupe key seen before adds nothing."""
-    await db.executemany(
-        """
-        INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient,
-                            envelope_from, message_id, message, state, due_at, last_error,
-                            created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (dedupe_key) DO NOTHING
-        """,
-        [
-            (
-                e.dedupe_key,
-                e.kind,
-                e.customer_id,
-                e.invitation_id,
-                e.recipient,
-                e.envelope_from,
-                e.message_id,
-                e.message,
-                State.SUPPRESSED if e.recipient.lower() in blocked else State.QUEUED,
-                to_ms(e.not_before),
-                "address is suppressed" if e.recipient.lower() in blocked else None,
-                to_ms(now),
-                to_ms(now),
-            )
-            for e in emails
-        ],
-    )
+) -> list[tuple[object, ...]]:
+    """INSERT_OUTBOX's parameters: those to a `blocked` address are recorded as suppressed,
+    never queued; a dedupe key seen before adds nothing."""
+    return [
+        (
+            e.dedupe_key,
+            e.kind,
+            e.customer_id,
+            e.invitation_id,
+            e.recipient,
+            e.envelope_from,
+            e.message_id,
+            e.message,
+            State.SUPPRESSED if e.recipient.lower() in blocked else State.QUEUED,
+            to_ms(e.not_before),
+            "address is suppressed" if e.recipient.lower() in blocked else None,
+            to_ms(now),
+            to_ms(now),
+        )
+        for e in emails
+    ]
 
 
 def suppression_keys(email: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -98,12 +99,13 @@ class SurveysSQL(SQL):
         """
         seqs = [seq for seq, _, _ in decided]
         marks = ", ".join("?" * len(seqs))
-        async with self._write() as db:
-            claimed = await db.execute_fetchall(
+
+        def work(db: sqlite3.Connection) -> tuple[dict[int, str], list[Any]]:
+            claimed = db.execute(
                 f"UPDATE events SET processed_at = ? WHERE seq IN ({marks}) "
                 "AND processed_at IS NULL RETURNING seq, id",
                 (to_ms(now), *seqs),
-            )
+            ).fetchall()
             event_ids = {int(r[0]): str(r[1]) for r in claimed}
             rows = [
                 (
@@ -122,7 +124,7 @@ class SurveysSQL(SQL):
                 for plan in plans
             ]
             if rows:
-                await db.executemany(
+                db.executemany(
                     """
                     INSERT INTO invitations (public_id, customer_id, survey, event_id, state,
                                              reason, due_at, expires_at, created_at)
@@ -133,14 +135,17 @@ class SurveysSQL(SQL):
                 )
             ids = sorted(set(event_ids.values()))
             found = (
-                await db.execute_fetchall(
+                db.execute(
                     f"SELECT event_id, id FROM invitations WHERE event_id IN "
                     f"({', '.join('?' * len(ids))}) ORDER BY id",
                     ids,
-                )
+                ).fetchall()
                 if ids
                 else []
             )
+            return event_ids, found
+
+        event_ids, found = await self._transaction(work)
         by_event: dict[str, list[int]] = {}
         for event_id, invitation_id in found:
             by_event.setdefault(str(event_id), []).append(int(invitation_id))
@@ -175,19 +180,25 @@ class SurveysSQL(SQL):
 
     async def invitations_sent(self, sent: Sequence[tuple[int, datetime, datetime | None]]) -> None:
         """Mark many invitations sent at once: (id, sent_at, reminder_at)."""
-        async with self._write() as db:
-            await db.executemany(
-                "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
-                "WHERE id = ? AND state = 'scheduled'",
-                [(to_ms(at), _ms(reminder), invitation_id) for invitation_id, at, reminder in sent],
-            )
+        await self._write_many(
+            [
+                (
+                    "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
+                    "WHERE id = ? AND state = 'scheduled'",
+                    [(to_ms(at), _ms(later), invitation_id) for invitation_id, at, later in sent],
+                )
+            ]
+        )
 
     async def invitations_reminded(self, ids: Sequence[int], at: datetime) -> None:
-        async with self._write() as db:
-            await db.executemany(
-                "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
-                [(to_ms(at), invitation_id) for invitation_id in ids],
-            )
+        await self._write_many(
+            [
+                (
+                    "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
+                    [(to_ms(at), invitation_id) for invitation_id in ids],
+                )
+            ]
+        )
 
     async def invitation_reminded(self, invitation_id: int, at: datetime) -> None:
         async with self._write() as db:

@@ -10,7 +10,7 @@ from daemon.clock import from_ms
 from daemon.engine.webhooks import Fact
 from daemon.outbox import NewEmail
 from daemon.store._sql import SQL
-from daemon.store.outbox_sql import insert_rows
+from daemon.store.outbox_sql import INSERT_OUTBOX, outbox_rows
 
 # Each fact type: the table whose `reported` flag marks it, and the query for the unreported.
 _ADVOCATE = "JOIN advocates a ON a.id = f.advocate_id JOIN customers c ON c.id = a.customer_id"
@@ -129,8 +129,15 @@ class WebhooksSQL(SQL):
         a crash leaves either both or neither (and a repeat adds no second delivery)."""
         if not facts:
             return
-        async with self._write() as db:
-            await insert_rows(db, deliveries, now)  # never suppressed: a URL is no address
-            for kind, (table, _) in _QUERIES.items():
-                ids = [(f.row_id,) for f in facts if f.type == kind]
-                await db.executemany(f"UPDATE {table} SET reported = 1 WHERE id = ?", ids)
+        await self._write_many(
+            [
+                (INSERT_OUTBOX, outbox_rows(deliveries, now)),  # a URL is no address to suppress
+                *(
+                    (
+                        f"UPDATE {table} SET reported = 1 WHERE id = ?",
+                        [(f.row_id,) for f in facts if f.type == kind],
+                    )
+                    for kind, (table, _) in _QUERIES.items()
+                ),
+            ]
+        )
