@@ -145,10 +145,14 @@ class Sender:
     # steps --------------------------------------------------------------------------------
 
     async def _step(self) -> bool:
-        """Record what finished, claim into free slots, wait for a send to finish."""
+        """Record what finished and claim into free slots once a quarter of them are free (a
+        claim, its rendering and its settlement are a few queries whatever their size: so
+        they come in batches, not one row each), then wait for a send to finish."""
         self._wake.clear()  # before looking, so a wake during the look is not lost
-        progressed = await self._flush() > 0
-        progressed = await self._claim() > 0 or progressed
+        progressed = False
+        if len(self._inflight) <= self.settings.max_in_flight * 3 // 4:
+            progressed = await self._flush() > 0
+            progressed = await self._claim() > 0 or progressed
         if self._inflight:
             await asyncio.wait(
                 self._inflight,
