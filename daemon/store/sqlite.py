@@ -54,7 +54,6 @@ class SQLiteStore(
             await db.execute("PRAGMA busy_timeout = 10000")
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA cache_size = -65536")  # 64 MB, not 2: a big store's indexes
             await db.execute("PRAGMA foreign_keys = ON")
             await db.create_function(  # a forgotten address is suppressed by its hash only
                 "vouch_sha256", 1, lambda e: suppression_keys(e)[1][7:], deterministic=True
