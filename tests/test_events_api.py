@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,10 +12,12 @@ import pytest
 
 from daemon.services import Services
 from daemon.web import create_app
+from daemon.web.fast_events import FastEvents
 
 from helpers import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+JSON = {"Content-Type": "application/json"}
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -155,3 +158,87 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient) -> None:
     assert 'vouch_events_received_total{type="other"} 1.0' in text
     assert 'vouch_outbox_rows{state="queued"} 0.0' in text
     assert "vouch_send_seconds_bucket" in text
+
+
+async def test_the_fast_path_answers_exactly_as_the_route(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """application/json events are answered by web/fast_events.py; FastAPI's route answers
+    the other JSON types (`+json`). Same event, same answers: new, replay, conflict."""
+
+    async def post(event: dict[str, Any], content_type: str) -> httpx.Response:
+        return await client.post(
+            "/v1/events",
+            content=json.dumps(event).encode(),
+            headers={**AUTH, "Content-Type": content_type},
+        )
+
+    answers: dict[str, list[httpx.Response]] = {}
+    for content_type, event_id in (
+        ("application/json", "fast-1"),
+        ("application/vnd.vouch+json", "route-1"),
+    ):
+        event = body(id=event_id)
+        answers[content_type] = [
+            await post(event, content_type),
+            await post(event, content_type),  # a replay
+            await post({**event, "data": {"order": "other"}}, content_type),  # a conflict
+        ]
+    fast, route = answers["application/json"], answers["application/vnd.vouch+json"]
+    for a, b in zip(fast, route, strict=True):
+        assert a.status_code == b.status_code
+        assert a.content.replace(b"fast-1", b"route-1") == b.content
+        assert {k: v for k, v in a.headers.items() if k != "content-length"} == {
+            k: v for k, v in b.headers.items() if k != "content-length"
+        }
+    assert [a.status_code for a in fast] == [202, 202, 409]
+    assert fast[1].headers["idempotent-replayed"] == "true"
+    counts = await services.store.event_counts()
+    assert counts == {"purchase.completed": 2}
+
+
+async def test_the_fast_path_leaves_refusals_to_the_route(client: httpx.AsyncClient) -> None:
+    """A wrong token, a body that is not an event: FastAPI's own answers, body intact."""
+    wrong = await client.post(
+        "/v1/events", json=body(), headers={"Authorization": "Bearer not-the-token"}
+    )
+    assert wrong.status_code == 401
+    invalid = await client.post("/v1/events", json=body(type="Not A Type"), headers=AUTH)
+    assert invalid.status_code == 422
+    assert [p["field"] for p in invalid.json()["problems"]] == ["type"]
+
+
+async def test_the_fast_path_records_what_it_accepts_and_hands_on_the_rest(
+    services: Services,
+) -> None:
+    """FastEvents alone, in front of an app that records what reaches it: an authorised,
+    valid event never reaches it; anything else reaches it with its body as it came."""
+    reached: list[bytes] = []
+
+    async def behind(scope: Any, receive: Any, send: Any) -> None:
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        reached.append(b"".join(chunks))
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    transport = httpx.ASGITransport(app=FastEvents(behind, services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as c:
+        accepted = await c.post("/v1/events", json=body(id="fast-only"), headers=AUTH)
+        invalid = json.dumps(body(id="x", occurred_at="yesterday")).encode()
+        declined = [
+            await c.post("/v1/events", content=invalid, headers={**AUTH, **JSON}),
+            await c.post("/v1/events", json=body(id="no-token")),
+            await c.get("/v1/events", headers=AUTH),
+        ]
+    assert accepted.status_code == 202
+    receipt = {"id": "fast-only", "type": "purchase.completed", "status": "recorded"}
+    assert accepted.json() == receipt
+    assert [d.status_code for d in declined] == [418, 418, 418]
+    assert reached[0] == invalid
+    assert json.loads(reached[1])["id"] == "no-token"
+    assert await services.store.event_counts() == {"purchase.completed": 1}

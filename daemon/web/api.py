@@ -20,7 +20,7 @@ from daemon.inbound_smtp import parse_inbound
 from daemon.intake import accept_event
 from daemon.services import Services
 from daemon.settings import Email
-from daemon.store import Recorded
+from daemon.store import EventOutcome, Recorded
 from daemon.store.base import Answer, Saved
 from daemon.tokens import read_survey_token
 from daemon.web.auth import require_token
@@ -81,19 +81,28 @@ def services(request: Request) -> Services:
     },
 )
 async def post_event(event: EventIn, request: Request) -> JSONResponse:
-    """Record an event. The id is an idempotency key; the event is committed before the 202."""
-    outcome = await accept_event(services(request), event)
+    """Record an event. The id is an idempotency key; the event is committed before the 202.
+    (An authorised event that validates is answered by `fast_events` before reaching here.)"""
+    status, content, headers = event_answer(event, await accept_event(services(request), event))
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
+def event_answer(
+    event: EventIn, outcome: EventOutcome
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The status, JSON and headers that answer a recorded event (the route and fast_events)."""
     if outcome.recorded is Recorded.CONFLICT:
-        return JSONResponse(
-            status_code=409,
-            content={
+        return (
+            409,
+            {
                 "error": "event id already used",
                 "detail": f"event {event.id!r} was recorded before with a different body; "
                 "use a new id for a new event",
             },
+            {},
         )
-    headers = {"Idempotent-Replayed": "true"} if outcome.recorded is Recorded.REPLAY else {}
-    return JSONResponse(status_code=202, content=outcome.receipt, headers=headers)
+    replayed = outcome.recorded is Recorded.REPLAY
+    return 202, outcome.receipt, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
 @router.get("/healthz")

@@ -26,6 +26,7 @@ from daemon.web import (
     referrals_api,
     reports,
 )
+from daemon.web.fast_events import FastEvents
 from daemon.web.limits import BodyLimit
 from daemon.web.privacy_api import router as privacy_router
 from daemon.web.ratelimit import PublicRateLimit
@@ -53,6 +54,7 @@ def create_app(services: Services) -> FastAPI:
     admin.install(app)  # the owner's dashboard at /admin
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_middleware(FastEvents, services=services)  # inside BodyLimit: bodies are bounded
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
     server = services.config.settings.server
     app.add_middleware(

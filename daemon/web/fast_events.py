@@ -1,0 +1,115 @@
+"""POST /v1/events, accepted without FastAPI's per-request machinery.
+
+Events are the one endpoint called hundreds of times a second. Under bench/load.py (500 a
+second), FastAPI's routing, dependency solving and response building took more of the daemon's
+CPU than recording the events did (py-spy). This plain ASGI layer answers an authorised event
+that validates, with exactly what the route in `api.py` answers (the same token check, the same
+model validated the same way from the same JSON, `accept_event`, the same JSON receipt). It
+declines everything else: another path or method, no token or a wrong one, a body that is not
+JSON or does not validate. Those go on to FastAPI unchanged, so every refusal, and the OpenAPI
+schema, still come from the route.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from daemon.events import EventIn
+from daemon.intake import accept_event
+from daemon.services import Services
+from daemon.web.api import event_answer
+
+PATH = "/v1/events"
+
+
+class FastEvents:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != PATH
+            or not self._ours(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, messages = await _read(receive)
+        event = _event(body)
+        if event is None:  # the route says what is wrong with it
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        status, content, headers = event_answer(event, await accept_event(self.services, event))
+        await _answer(send, status, content, headers)
+
+    def _ours(self, scope: Scope) -> bool:
+        """Authorised as `auth.require_token` checks it (Starlette reads headers as latin-1),
+        and sent as application/json (other JSON types are left to FastAPI)."""
+        expected = self.services.config.secrets.api_token
+        authorization = content_type = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-type":
+                content_type = value
+        scheme, _, given = authorization.partition(b" ")
+        return (
+            expected is not None
+            and expected != ""
+            and content_type.split(b";")[0].strip().lower() == b"application/json"
+            and scheme.lower() == b"bearer"
+            and hmac.compare_digest(given.decode("latin-1").strip().encode(), expected.encode())
+        )
+
+
+def _event(body: bytes) -> EventIn | None:
+    """The event, validated as FastAPI validates the route's body (JSON, then the model)."""
+    try:
+        return EventIn.model_validate(json.loads(body))
+    except (ValueError, ValidationError):  # not JSON, not UTF-8, or not a valid event
+        return None
+
+
+async def _read(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The whole body (BodyLimit, further out, has already bounded it), and the messages it
+    came in, to hand on unchanged if this layer declines."""
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+async def _answer(
+    send: Send, status: int, content: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """As Starlette's JSONResponse renders it."""
+    body = json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    raw += [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
