@@ -108,6 +108,7 @@ class Daemon:
                 config.settings.sender,
                 metrics,
                 webhooks=WebhookTransport(lambda: self.services.config, self.clock),
+                pressure=self.services.pressure,
                 render=partial(survey_email.render_claimed, self.services),
             )
             self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake)

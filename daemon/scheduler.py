@@ -70,6 +70,7 @@ class Scheduler:
 
     async def tick(self) -> int:
         """Do everything due now; returns how many items were handled."""
+        await self.services.pressure.lull()  # requests being served go first
         done = await self.plan_events()
         done += await self.send_invitations()
         done += await self.send_reminders()

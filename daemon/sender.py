@@ -30,6 +30,7 @@ from daemon.config import Sender as SenderSettings
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.metrics import Metrics
 from daemon.outbox import WEBHOOK, OutboxRow, Outcome, RetryPolicy, Settlement
+from daemon.pressure import Pressure
 from daemon.store import Store
 from daemon.transport import Transport
 
@@ -59,11 +60,13 @@ class Sender:
         rng: random.Random | None = None,
         webhooks: Transport | None = None,
         render: Render | None = None,
+        pressure: Pressure | None = None,
     ) -> None:
         """webhooks: the HTTP transport for webhook rows (daemon/transport/webhook.py);
         render: what renders unrendered rows (survey_email.render_claimed with the services)."""
         self.store = store
         self.render = render
+        self.pressure = pressure or Pressure()
         self.transport = transport
         self.webhooks = webhooks
         self._hook_slots = asyncio.Semaphore(webhooks.concurrency if webhooks else 1)
@@ -151,6 +154,7 @@ class Sender:
         self._wake.clear()  # before looking, so a wake during the look is not lost
         progressed = False
         if len(self._inflight) <= self.settings.max_in_flight * 3 // 4:
+            await self.pressure.lull()  # requests being served go first
             progressed = await self._flush() > 0
             progressed = await self._claim() > 0 or progressed
         if self._inflight:
@@ -247,6 +251,7 @@ class Sender:
     async def _deliver(self, row: OutboxRow) -> Result:
         webhook = row.kind == WEBHOOK
         async with self._hook_slots if webhook else self._slots:
+            await self.pressure.lull()  # requests being served go first
             transport = self.webhooks if webhook else self.transport
             started = self.clock.monotonic()
             try:

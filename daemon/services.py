@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from daemon.clock import Clock
 from daemon.config import Config
 from daemon.metrics import Metrics
+from daemon.pressure import Pressure
 from daemon.render import Renderer
 from daemon.stamp import Stamps
 from daemon.store import Store
@@ -31,6 +32,8 @@ class Services:
     metrics: Metrics
     #: "there is work": the daemon wakes its scheduler and sender; a CLI command does nothing
     nudge: Callable[[], None] = field(default=_nothing)
+    #: requests being served, that background work gives way to
+    pressure: Pressure = field(default_factory=Pressure)
 
     _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
     _stamps: tuple[Renderer, Stamps] | None = field(default=None, init=False, repr=False)

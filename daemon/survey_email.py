@@ -9,7 +9,6 @@ before sending them, and every retry sends those bytes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -25,7 +24,6 @@ log = logging.getLogger(__name__)
 
 #: What differs between the survey emails of one survey: filled into a stamp (daemon/stamp.py).
 PERSONAL = frozenset({"customer_name", "scores", "survey_url"})
-_BREATHE = 8  # emails rendered between two turns of the event loop
 
 
 def first_name(customer: Customer) -> str | None:
@@ -84,15 +82,14 @@ async def render_claimed(services: Services, rows: Sequence[OutboxRow]) -> dict[
     invitations = await store.invitations(r.invitation_id for r in rows if r.invitation_id)
     customers = await store.customers(i.customer_id for i in invitations.values())
     rendered: dict[int, bytes | str] = {}
-    for n, row in enumerate(rows):
+    for row in rows:
         try:
             rendered[row.id] = _render(services, row, invitations, customers)
         except Exception as exc:  # an owner's template can raise anything: keep the row
             reason = str(exc) if isinstance(exc, VouchError) else f"{type(exc).__name__}: {exc}"
             log.warning("email %d (%s): could not render: %s", row.id, row.kind, reason)
             rendered[row.id] = reason
-        if n % _BREATHE == _BREATHE - 1:  # CPU work on the event loop: let requests in
-            await asyncio.sleep(0)
+        await services.pressure.lull()  # CPU work on the event loop: requests first
     return rendered
 
 

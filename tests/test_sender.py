@@ -14,6 +14,7 @@ from daemon.config import Config
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.metrics import Metrics
 from daemon.outbox import NewEmail, RetryPolicy, State
+from daemon.pressure import Pressure
 from daemon.sender import Sender
 from daemon.store import SQLiteStore
 from daemon.transport import MemoryTransport
@@ -235,3 +236,26 @@ def test_backoff_grows_and_stops() -> None:
         delays.append((at - clock.now()).total_seconds())
     assert 15 <= delays[0] <= 30 and 30 <= delays[1] <= 60 and 50 <= delays[3] <= 100
     assert policy.next_try(5, clock.now(), rng) is None
+
+
+async def test_sending_waits_while_a_request_is_being_served(
+    store: SQLiteStore, clock: FakeClock, config: Config
+) -> None:
+    """The sender claims, then gives way (daemon/pressure.py): nothing goes out until the
+    request being served ends (the bound, 60 s here, is never reached)."""
+    await enqueue(store, clock, 3)
+    transport = MemoryTransport(concurrency=4)
+    pressure = Pressure(most_seconds=60)
+    sender = Sender(store, transport, clock, config.settings.sender, Metrics(), pressure=pressure)
+    with pressure.request():
+        draining = asyncio.create_task(sender.drain())
+        for _ in range(400):  # the claim is made in the database's thread
+            if (await store.outbox_counts())[State.SENDING] == 3:
+                break
+            await asyncio.sleep(0.005)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert (await store.outbox_counts())[State.SENDING] == 3
+        assert transport.sent == []
+    assert await draining == 3
+    assert len(transport.sent) == 3

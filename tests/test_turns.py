@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 
+from daemon.services import Services
 from daemon.store.turns import Turns, serving
 
 
@@ -86,14 +87,14 @@ async def test_a_waiter_cancelled_just_as_it_is_handed_the_turn_passes_it_on() -
         pass
 
 
-async def test_the_web_app_marks_each_request_as_serving() -> None:
+async def test_the_web_app_marks_and_counts_each_request_it_serves(services: Services) -> None:
     from daemon.store import turns as turns_module
     from daemon.web.app import Serving
 
-    seen: list[bool] = []
+    seen: list[tuple[bool, int]] = []
 
     async def inner(scope: object, receive: object, send: object) -> None:
-        seen.append(turns_module._serving.get())
+        seen.append((turns_module._serving.get(), services.pressure.serving))
 
     async def nothing() -> dict[str, object]:
         return {}
@@ -101,6 +102,8 @@ async def test_the_web_app_marks_each_request_as_serving() -> None:
     async def ignore(message: object) -> None:
         return None
 
-    await _background(Serving(inner)({"type": "http"}, nothing, ignore))  # type: ignore[arg-type]
-    assert seen == [True]
+    serve = Serving(inner, services)  # type: ignore[arg-type]
+    await _background(serve({"type": "http"}, nothing, ignore))  # type: ignore[arg-type]
+    assert seen == [(True, 1)]
     assert turns_module._serving.get() is False  # the caller's own context is untouched
+    assert services.pressure.serving == 0

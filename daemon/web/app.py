@@ -65,7 +65,7 @@ def create_app(services: Services) -> FastAPI:
         trusted_proxies=server.trusted_proxies,
     )
     app.add_middleware(SecurityHeaders)  # every answer carries the headers
-    app.add_middleware(Serving)  # outermost
+    app.add_middleware(Serving, services=services)  # outermost
     return app
 
 
@@ -73,12 +73,14 @@ class Serving:
     """Marks each request's task as serving someone, so its database work takes the next turn
     before the scheduler's and the sender's (daemon/store/turns.py)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         serving()
-        await self.app(scope, receive, send)
+        with self.services.pressure.request():
+            await self.app(scope, receive, send)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
