@@ -259,3 +259,25 @@ async def test_sending_waits_while_a_request_is_being_served(
         assert transport.sent == []
     assert await draining == 3
     assert len(transport.sent) == 3
+
+
+async def test_a_row_forgotten_while_it_is_being_sent_stays_forgotten(
+    store: SQLiteStore, clock: FakeClock, config: Config
+) -> None:
+    """`vouch forget` lands during the SMTP transaction: the settlement that follows does not
+    bring the row back (state, address and bytes stay as forget left them)."""
+    await enqueue(store, clock, 1, to="ann@example.com")
+
+    class ForgetDuringTheSend(MemoryTransport):
+        async def send(
+            self, envelope_from: str, recipient: str, message: bytes, *, key: str
+        ) -> str:
+            await store.forget(recipient, clock.now())
+            return await super().send(envelope_from, recipient, message, key=key)
+
+    transport = ForgetDuringTheSend()
+    assert await make_sender(store, transport, clock, config).drain() == 1
+    counts = await store.outbox_counts()
+    assert (counts[State.SENT], counts[State.SUPPRESSED]) == (0, 1)
+    row = await store.outbox_row(1)
+    assert row is not None and row.message == b"" and "ann@" not in row.recipient

@@ -82,7 +82,8 @@ class OutboxSQL(SQL):
         return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
-        """Record many outcomes in one transaction (the sender batches them)."""
+        """Record many outcomes in one transaction (the sender batches them). Only rows still
+        being sent take them: one forgotten meanwhile (`vouch forget`) stays as forget left it."""
         if not settlements:
             return
         now_ms = to_ms(now)
@@ -105,17 +106,20 @@ class OutboxSQL(SQL):
             [
                 (
                     "UPDATE outbox SET state = 'sent', lease_owner = NULL, sent_at = ?, "
-                    "attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
+                    "attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ? "
+                    "AND state = 'sending'",
                     sent,
                 ),
                 (
                     "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = ?, "
-                    "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
+                    "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? "
+                    "AND state = 'sending'",
                     retry,
                 ),
                 (
                     "UPDATE outbox SET state = ?, lease_owner = NULL, "
-                    "attempts = attempts + ?, last_error = ?, updated_at = ? WHERE id = ?",
+                    "attempts = attempts + ?, last_error = ?, updated_at = ? WHERE id = ? "
+                    "AND state = 'sending'",
                     other,
                 ),
                 (
