@@ -71,13 +71,17 @@ def create_app(services: Services) -> FastAPI:
 
 class Serving:
     """Marks each request's task as serving someone, so its database work takes the next turn
-    before the scheduler's and the sender's (daemon/store/turns.py)."""
+    before the scheduler's and the sender's (daemon/store/turns.py), and counts it, so their
+    work waits for a lull (daemon/pressure.py)."""
 
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         serving()
         with self.services.pressure.request():
             await self.app(scope, receive, send)
