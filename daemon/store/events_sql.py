@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 
 from daemon.clock import to_ms
-from daemon.events import EventIn
+from daemon.events import CustomerIn, EventIn
 from daemon.store._sql import SQL
 from daemon.store.base import Customer, EventOutcome, Recorded
 
@@ -39,6 +39,23 @@ UPSERT_CUSTOMER = """
         tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
         updated_at = excluded.updated_at
 """
+
+
+def upsert_params(customer: CustomerIn, now: datetime) -> tuple[object, ...]:
+    """UPSERT_CUSTOMER's parameters for an event's (or an import's) customer."""
+    c = customer
+    return (
+        c.email.lower(),
+        c.name,
+        c.external_id,
+        c.timezone,
+        c.locale,
+        json.dumps(sorted(set(c.tags))),
+        to_ms(now),
+        to_ms(now),
+        secrets.token_hex(16),
+    )
+
 
 _INSERT_EVENT = """
     INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
@@ -100,19 +117,7 @@ class EventsSQL(SQL):
                     to_ms(now),
                     event.model_dump_json(),
                 ),
-                None
-                if event.customer is None
-                else (
-                    (c := event.customer).email.lower(),
-                    c.name,
-                    c.external_id,
-                    c.timezone,
-                    c.locale,
-                    json.dumps(sorted(set(c.tags))),
-                    to_ms(now),
-                    to_ms(now),
-                    secrets.token_hex(16),
-                ),
+                None if event.customer is None else upsert_params(event.customer, now),
             )
             for event, now in batch
         ]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from daemon.clock import to_ms
 from daemon.events import CustomerIn
 from daemon.store._sql import SQL
-from daemon.store.events_sql import UPSERT_CUSTOMER
+from daemon.store.events_sql import UPSERT_CUSTOMER, upsert_params
 
 # The same merge as an event's customer, but a row that would change nothing is left alone,
 # so importing a file again touches nothing.
@@ -42,20 +39,7 @@ class ImportsSQL(SQL):
             known = int(next(iter(rows))[0])
             cursor = await db.executemany(
                 _UPSERT,
-                [
-                    (
-                        c.email.lower(),
-                        c.name,
-                        c.external_id,
-                        c.timezone,
-                        c.locale,
-                        json.dumps(sorted(set(c.tags))),
-                        to_ms(now),
-                        to_ms(now),
-                        secrets.token_hex(16),
-                    )
-                    for c in customers
-                ],
+                [upsert_params(c, now) for c in customers],
             )
             changed = cursor.rowcount  # inserted plus updated; unchanged rows are not counted
         return len(emails) - known, changed - (len(emails) - known)
