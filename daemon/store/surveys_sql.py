@@ -292,72 +292,7 @@ class SurveysSQL(SQL):
     async def save_answer(self, answer: Answer, now: datetime) -> Saved:
         """Record or update the answer, mark the invitation answered, open a complaint for a
         detractor: one transaction, so an answer never exists without its consequences."""
-        async with self._write() as db:
-            existing = None
-            if answer.invitation_id is not None:
-                cursor = await db.execute(
-                    "SELECT id FROM responses WHERE invitation_id = ?", (answer.invitation_id,)
-                )
-                existing = await cursor.fetchone()
-            if existing is None and answer.external_id is not None:
-                cursor = await db.execute(
-                    "SELECT id FROM responses WHERE external_id = ?", (answer.external_id,)
-                )
-                existing = await cursor.fetchone()
-            if existing is not None:
-                response_id = int(existing[0])
-                await db.execute(
-                    "UPDATE responses SET score = ?, segment = ?, source = ?, updated_at = ?, "
-                    "comment = coalesce(?, comment) WHERE id = ?",
-                    (
-                        answer.score,
-                        answer.segment,
-                        answer.source,
-                        to_ms(now),
-                        answer.comment,
-                        response_id,
-                    ),
-                )
-            else:
-                cursor = await db.execute(
-                    """
-                    INSERT INTO responses (invitation_id, customer_id, survey, score, segment,
-                                           comment, source, external_id, answered_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    RETURNING id
-                    """,
-                    (
-                        answer.invitation_id,
-                        answer.customer_id,
-                        answer.survey,
-                        answer.score,
-                        answer.segment,
-                        answer.comment,
-                        answer.source,
-                        answer.external_id,
-                        to_ms(answer.answered_at),
-                        to_ms(now),
-                    ),
-                )
-                row = await cursor.fetchone()
-                assert row is not None
-                response_id = int(row[0])
-            if answer.invitation_id is not None:
-                await db.execute(
-                    "UPDATE invitations SET state = 'answered', reminder_at = NULL "
-                    "WHERE id = ? AND state IN ('sent', 'scheduled')",
-                    (answer.invitation_id,),
-                )
-            complaint_id = None
-            if answer.segment == "detractor":
-                cursor = await db.execute(
-                    "INSERT INTO complaints (customer_id, response_id, state, opened_at) "
-                    "VALUES (?, ?, 'open', ?) ON CONFLICT (response_id) DO NOTHING RETURNING id",
-                    (answer.customer_id, response_id, to_ms(now)),
-                )
-                opened = await cursor.fetchone()
-                complaint_id = int(opened[0]) if opened else None
-        return Saved(response_id, existing is None, complaint_id)
+        return await self._transaction(lambda db: _save_answer(db, answer, now))
 
     async def invitation_response(self, invitation_id: int) -> Response | None:
         rows = await self._read(
@@ -448,3 +383,60 @@ class SurveysSQL(SQL):
             {"c": customer_id, "n": limit},
         )
         return [HistoryLine(from_ms(r[0]), str(r[1])) for r in rows]
+
+
+def _save_answer(db: sqlite3.Connection, answer: Answer, now: datetime) -> Saved:
+    existing = None
+    if answer.invitation_id is not None:
+        existing = db.execute(
+            "SELECT id FROM responses WHERE invitation_id = ?", (answer.invitation_id,)
+        ).fetchone()
+    if existing is None and answer.external_id is not None:
+        existing = db.execute(
+            "SELECT id FROM responses WHERE external_id = ?", (answer.external_id,)
+        ).fetchone()
+    if existing is not None:
+        response_id = int(existing[0])
+        db.execute(
+            "UPDATE responses SET score = ?, segment = ?, source = ?, updated_at = ?, "
+            "comment = coalesce(?, comment) WHERE id = ?",
+            (answer.score, answer.segment, answer.source, to_ms(now), answer.comment, response_id),
+        )
+    else:
+        row = db.execute(
+            """
+            INSERT INTO responses (invitation_id, customer_id, survey, score, segment,
+                                   comment, source, external_id, answered_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            RETURNING id
+            """,
+            (
+                answer.invitation_id,
+                answer.customer_id,
+                answer.survey,
+                answer.score,
+                answer.segment,
+                answer.comment,
+                answer.source,
+                answer.external_id,
+                to_ms(answer.answered_at),
+                to_ms(now),
+            ),
+        ).fetchone()
+        assert row is not None
+        response_id = int(row[0])
+    if answer.invitation_id is not None:
+        db.execute(
+            "UPDATE invitations SET state = 'answered', reminder_at = NULL "
+            "WHERE id = ? AND state IN ('sent', 'scheduled')",
+            (answer.invitation_id,),
+        )
+    complaint_id = None
+    if answer.segment == "detractor":
+        opened = db.execute(
+            "INSERT INTO complaints (customer_id, response_id, state, opened_at) "
+            "VALUES (?, ?, 'open', ?) ON CONFLICT (response_id) DO NOTHING RETURNING id",
+            (answer.customer_id, response_id, to_ms(now)),
+        ).fetchone()
+        complaint_id = int(opened[0]) if opened else None
+    return Saved(response_id, existing is None, complaint_id)
