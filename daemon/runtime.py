@@ -67,7 +67,7 @@ def _freeze_startup_objects() -> None:
     process. Frozen, the garbage collector's full passes skip it: under load those passes
     otherwise stop the event loop for 70-120 ms every few seconds (measured with bench/load.py).
     Objects built by a reload are not frozen, so a replaced config is collected, except the
-    start-up one: after the first reload it stays in memory (a few MB, once)."""
+    start-up one: after the first reload it stays in memory (about 1 MB, once)."""
     gc.collect()
     gc.freeze()
 
