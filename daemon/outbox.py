@@ -25,6 +25,7 @@ class State(enum.StrEnum):
     SENT = "sent"  # the server said 250 to DATA (or the maildir file is in place)
     FAILED = "failed"  # permanent refusal, or out of attempts
     SUPPRESSED = "suppressed"  # never sent: the address is on the suppression list
+    CANCELLED = "cancelled"  # never sent: no longer wanted (a reminder after the answer)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,15 @@ class Outcome(enum.StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """What a renderer gives for a row that is no longer to be sent (a reminder to a customer
+    who answered after it was queued): the row is settled cancelled and never sent."""
+
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -29,16 +29,16 @@ from daemon.clock import Clock
 from daemon.config import Sender as SenderSettings
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.metrics import Metrics
-from daemon.outbox import WEBHOOK, OutboxRow, Outcome, RetryPolicy, Settlement
+from daemon.outbox import WEBHOOK, Cancel, OutboxRow, Outcome, RetryPolicy, Settlement
 from daemon.pressure import Pressure
 from daemon.store import Store
 from daemon.transport import Transport
 
 log = logging.getLogger(__name__)
 
-#: Renders claimed rows that were queued unrendered: each one's message by row id, or why it
-#: could not be rendered.
-Render = Callable[[Sequence[OutboxRow]], Awaitable[Mapping[int, bytes | str]]]
+#: Renders claimed rows that were queued unrendered: each one's message by row id, why it
+#: could not be rendered, or that it is no longer to be sent.
+Render = Callable[[Sequence[OutboxRow]], Awaitable[Mapping[int, bytes | str | Cancel]]]
 
 
 @dataclass(frozen=True)
@@ -206,8 +206,9 @@ class Sender:
 
     async def _rendered(self, rows: list[OutboxRow]) -> list[OutboxRow]:
         """The rows with their messages: unrendered ones rendered and stored first (one
-        transaction). One that could not be rendered is settled as a retry; one no longer
-        ours to send (forgotten meanwhile, or its lease lost) is left as the store has it."""
+        transaction). One that could not be rendered is settled as a retry, one no longer
+        wanted as cancelled; one no longer ours to send (forgotten meanwhile, or its lease
+        lost) is left as the store has it."""
         unrendered = [row for row in rows if row.unrendered]
         if not unrendered:
             return rows
@@ -228,6 +229,10 @@ class Sender:
                 ready.append(replace(row, message=messages[row.id]))
             elif row.id in messages:
                 log.info("email %d changed while it was rendered (forgotten?): not sent", row.id)
+            elif isinstance(cancel := made.get(row.id), Cancel):
+                log.info("email %d not sent: %s", row.id, cancel.reason)
+                settlement = Settlement(row.id, Outcome.CANCELLED, cancel.reason)
+                self._finished.append(Result(row, settlement))
             else:
                 reason = made.get(row.id)
                 why = reason if isinstance(reason, str) else "the renderer returned nothing"

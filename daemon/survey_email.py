@@ -4,7 +4,8 @@ A scheduler tick only decides which invitations go now and queues one outbox row
 recipient, a Message-ID, the invitation, an empty message): cheap writes, so a tick with
 thousands due stays short. The sender renders those rows when it claims them (`render_claimed`),
 in a fixed number of queries per claim, from a stamp (daemon/stamp.py); it stores the bytes
-before sending them, and every retry sends those bytes.
+before sending them, and every retry sends those bytes. A reminder whose customer has answered
+since it was queued is cancelled instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from daemon.compose import build_for_customer
 from daemon.errors import VouchError
 from daemon.links import score_links, survey_url
-from daemon.outbox import NewEmail, OutboxRow
+from daemon.outbox import Cancel, NewEmail, OutboxRow
 from daemon.render import new_message_id, one_line
 from daemon.services import Services
 from daemon.store.base import Customer, Invitation
@@ -75,13 +76,16 @@ def build(
     )
 
 
-async def render_claimed(services: Services, rows: Sequence[OutboxRow]) -> dict[int, bytes | str]:
+async def render_claimed(
+    services: Services, rows: Sequence[OutboxRow]
+) -> dict[int, bytes | str | Cancel]:
     """The messages of claimed unrendered rows by row id, or why one could not be rendered
-    (the sender keeps that row and tries again later): two queries for the whole claim."""
+    (the sender keeps that row and tries again later), or that it is no longer to be sent (a
+    reminder to a customer who has answered since it was queued): two queries a claim."""
     store = services.store
     invitations = await store.invitations(r.invitation_id for r in rows if r.invitation_id)
     customers = await store.customers(i.customer_id for i in invitations.values())
-    rendered: dict[int, bytes | str] = {}
+    rendered: dict[int, bytes | str | Cancel] = {}
     for row in rows:
         try:
             rendered[row.id] = _render(services, row, invitations, customers)
@@ -98,10 +102,12 @@ def _render(
     row: OutboxRow,
     invitations: Mapping[int, Invitation],
     customers: Mapping[int, Customer],
-) -> bytes:
+) -> bytes | Cancel:
     invitation = invitations.get(row.invitation_id or 0)
     if invitation is None:
         raise LookupError(f"invitation {row.invitation_id} no longer exists")
+    if row.kind == "reminder" and invitation.state == "answered":
+        return Cancel("the customer answered before the reminder went out")
     customer = customers.get(invitation.customer_id)
     if customer is None:
         raise LookupError(f"customer {invitation.customer_id} no longer exists")

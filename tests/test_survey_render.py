@@ -19,6 +19,7 @@ from loop import AUTH, Loop, parse, running, smtp_changes
 from test_dashboard import login
 
 from daemon import survey_email
+from daemon.answers import answer_invitation
 from daemon.compose import build_for_customer
 from daemon.config import Config, load_config
 from daemon.links import score_links, survey_url
@@ -303,3 +304,25 @@ async def test_a_sender_that_cannot_render_keeps_the_row(loop: Loop) -> None:
         "could not render: RuntimeError: this sender cannot render survey emails"
     )
     assert loop.smtp.handler.messages == []
+
+
+async def test_a_reminder_is_cancelled_when_the_customer_answered_after_it_was_queued(
+    loop: Loop,
+) -> None:
+    """The reminder was queued; the customer then answered the survey (here on its page)
+    before the sender claimed it: it is never sent, and the outbox says why."""
+    await purchase(loop)
+    await queued(loop, "survey")
+    await loop.sender.drain()
+    assert len(loop.new_mail()) == 1
+    reminder = await queued(loop, "reminder")
+    assert reminder.invitation_id is not None
+    invitation = await loop.services.store.invitation(reminder.invitation_id)
+    assert invitation is not None
+    await answer_invitation(loop.services, invitation, 9, "Lovely work", source="page")
+    await loop.sender.drain()
+    assert loop.new_mail() == []
+    row = await loop.services.store.outbox_row(reminder.id)
+    assert row is not None and row.state is State.CANCELLED and row.message == b""
+    assert row.last_error == "the customer answered before the reminder went out"
+    assert row.attempts == 0
