@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import json
 import logging
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,12 @@ from daemon.errors import ConfigError, VouchError
 from daemon.events import EventIn
 from daemon.intake import accept_event
 from daemon.locales import TAG
-from daemon.metrics import Metrics
 from daemon.outbox import State
 from daemon.render import KINDS, Renderer
 from daemon.report import FORMATS, MAX_MONTHS, render
 from daemon.report import from_store as report_from_store
 from daemon.sender import Sender
-from daemon.services import Services
+from daemon.services import opened
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.export_sql import EXPORTS
 from daemon.transport import build_transport
@@ -283,9 +281,7 @@ def _send_test(args: argparse.Namespace) -> int:
 
 async def _send_test_async(config: Config, address: str) -> int:
     clock = SystemClock()
-    store = await SQLiteStore.open(config.store_path)
-    try:
-        services = Services(config, Renderer(config, clock), store, clock, Metrics())
+    async with opened(config, clock) as services:
         row_id = await enqueue(
             services,
             build_email(
@@ -299,7 +295,7 @@ async def _send_test_async(config: Config, address: str) -> int:
         assert row_id is not None
         transport = build_transport(config, clock)
         sender = Sender(
-            store,
+            services.store,
             transport,
             clock,
             config.settings.sender,
@@ -310,9 +306,7 @@ async def _send_test_async(config: Config, address: str) -> int:
             await sender.send_now([row_id])
         finally:
             await transport.aclose()
-        row = await store.outbox_row(row_id)
-    finally:
-        await store.close()
+        row = await services.store.outbox_row(row_id)
     assert row is not None
     how = config.settings.email.transport
     if row.state is State.SENT:
@@ -371,13 +365,8 @@ def _event(args: argparse.Namespace) -> int:
 
 
 async def _record(config: Config, event: EventIn) -> int:
-    clock = SystemClock()
-    store = await SQLiteStore.open(config.store_path)
-    try:
-        services = Services(config, Renderer(config, clock), store, clock, Metrics())
+    async with opened(config) as services:
         outcome = await accept_event(services, event)
-    finally:
-        await store.close()
     if outcome.recorded is Recorded.CONFLICT:
         print(f"event id {event.id!r} was used before for a different event", file=sys.stderr)
         return EXIT_INVALID
@@ -444,22 +433,11 @@ async def _resolve_async(config: Config, complaint: int, note: str) -> int:
         await store.close()
 
 
-@contextlib.asynccontextmanager
-async def _services(config: Config) -> AsyncIterator[Services]:
-    """The store and what goes with it, for a command that records and lets the daemon send."""
-    clock = SystemClock()
-    store = await SQLiteStore.open(config.store_path)
-    try:
-        yield Services(config, Renderer(config, clock), store, clock, Metrics())
-    finally:
-        await store.close()
-
-
 def _report_referrals(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ)
 
     async def build() -> dict[str, Any]:
-        async with _services(config) as services:
+        async with opened(config) as services:
             store = services.store
             return sources.report(await store.referral_facts(), await store.tags_by_kind())
 
@@ -512,7 +490,7 @@ def _report_advocacy(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ)
 
     async def build() -> dict[str, Any]:
-        async with _services(config) as services:
+        async with opened(config) as services:
             if args.what == "advocates":
                 return await influence.report(services)
             terms = offers.configured(config.settings.referrals)
@@ -535,7 +513,7 @@ def _customer_mark(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ)
 
     async def set_it() -> Influence:
-        async with _services(config) as services:
+        async with opened(config) as services:
             try:
                 return await influence.set_mark(services, args.email, mark, "owner")
             except LookupError as exc:
@@ -552,7 +530,7 @@ def _report_partners(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ)
 
     async def build() -> dict[str, Any]:
-        async with _services(config) as services:
+        async with opened(config) as services:
             return partner_report.report(await services.store.partner_facts())
 
     data = asyncio.run(build())
@@ -569,7 +547,7 @@ def _referral(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ, need_secrets=True)
 
     async def move() -> str:
-        async with _services(config) as services:
+        async with opened(config) as services:
             referral = await services.store.referral(args.id)
             if referral is None:
                 raise VouchError(f"no referral {args.id!r}")
@@ -595,7 +573,7 @@ def _reward_approve(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ)
 
     async def approve() -> bool:
-        async with _services(config) as services:
+        async with opened(config) as services:
             referral = await services.store.referral(args.id)
             if referral is None:
                 raise VouchError(f"no referral {args.id!r}")
@@ -617,7 +595,7 @@ def _reward_load(args: argparse.Namespace) -> int:
     state = "awaiting_approval" if config.settings.referrals.reward.approval else "issued"
 
     async def load() -> int:
-        async with _services(config) as services:
+        async with opened(config) as services:
             return await services.store.load_reward_codes(codes, services.clock.now(), state)
 
     print(f"{asyncio.run(load())} new codes in the pool ({len(codes)} in the file)")
@@ -628,7 +606,7 @@ def _forget(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ)
 
     async def forget() -> dict[str, Any]:
-        async with _services(config) as services:
+        async with opened(config) as services:
             return await services.store.forget(args.address, services.clock.now())
 
     done = asyncio.run(forget())
@@ -647,7 +625,7 @@ def _export_person(args: argparse.Namespace) -> int:
     config = load_config(args.config, os.environ)
 
     async def export() -> dict[str, Any]:
-        async with _services(config) as services:
+        async with opened(config) as services:
             return await services.store.person_export(args.address)
 
     print(json.dumps(asyncio.run(export()), indent=2, ensure_ascii=False))
@@ -687,7 +665,7 @@ def _export(args: argparse.Namespace) -> int:
         writer = csv.writer(out)
         writer.writerow(header)
         count = 0
-        async with _services(config) as services:
+        async with opened(config) as services:
             async for row in services.store.export_rows(args.what):
                 writer.writerow(row)
                 count += 1

@@ -41,10 +41,8 @@ from daemon.import_rows import (
     read_line,
 )
 from daemon.intake import accept_event
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.services import Services
-from daemon.store import Recorded, SQLiteStore
+from daemon.services import Services, opened
+from daemon.store import Recorded
 
 KINDS = tuple(COLUMNS)
 _T = TypeVar("_T")
@@ -334,12 +332,8 @@ async def _import(
 ) -> Tally:
     if options.dry_run:  # the store is not even opened
         return await import_file(source, options, config, clock.now(), None, report, advance)
-    store = await SQLiteStore.open(config.store_path)
-    try:
-        services = Services(config, Renderer(config, clock), store, clock, Metrics())
+    async with opened(config, clock) as services:
         return await import_file(source, options, config, clock.now(), services, report, advance)
-    finally:
-        await store.close()
 
 
 def _target(what: list[str]) -> tuple[str, Path]:

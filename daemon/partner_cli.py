@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from daemon import partners
-from daemon.clock import SystemClock
-from daemon.config import Config, load_config
+from daemon.config import load_config
 from daemon.errors import VouchError
-from daemon.metrics import Metrics
 from daemon.partners import ClientIn, PartnerChange, PartnerIn
-from daemon.render import Renderer
-from daemon.services import Services
-from daemon.store import SQLiteStore
+from daemon.services import Services, opened
 from daemon.store.base import Partner
 
 EXIT_OK, EXIT_INVALID = 0, 2
@@ -103,22 +98,12 @@ def _client(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--note", help="what they need, in a few words")
 
 
-@contextlib.asynccontextmanager
-async def _services(config: Config) -> AsyncIterator[Services]:
-    clock = SystemClock()
-    store = await SQLiteStore.open(config.store_path)
-    try:
-        yield Services(config, Renderer(config, clock), store, clock, Metrics())
-    finally:
-        await store.close()
-
-
 def _run(args: argparse.Namespace, work: Callable[[Services], Awaitable[T]]) -> T:
     """Run one piece of work against the store; a PartnerError is the owner's, in words."""
     config = load_config(args.config, os.environ)
 
     async def go() -> T:
-        async with _services(config) as services:
+        async with opened(config) as services:
             try:
                 return await work(services)
             except partners.PartnerError as exc:

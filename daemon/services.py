@@ -6,16 +6,17 @@ long as the process.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from daemon.clock import Clock
+from daemon.clock import Clock, SystemClock
 from daemon.config import Config
 from daemon.metrics import Metrics
 from daemon.pressure import Pressure
 from daemon.render import Renderer
 from daemon.stamp import Stamps
-from daemon.store import Store
+from daemon.store import SQLiteStore, Store
 from daemon.tokens import Signer
 
 
@@ -55,3 +56,15 @@ class Services:
 
     def url(self, path: str) -> str:
         return self.config.settings.business.public_url + path
+
+
+@contextlib.asynccontextmanager
+async def opened(config: Config, clock: Clock | None = None) -> AsyncIterator[Services]:
+    """The store and what goes with it, for a command (not the daemon) that records and lets
+    the daemon send; the store is closed after."""
+    clock = clock or SystemClock()
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        yield Services(config, Renderer(config, clock), store, clock, Metrics())
+    finally:
+        await store.close()
