@@ -39,28 +39,18 @@ def build_email(
     `message_id`: the one chosen when the row was queued unrendered (else a new one)."""
     config = services.config
     message_id = message_id or new_message_id(config.message_id_domain)
+    envelope: dict[str, Any] = {
+        "to_email": to_email,
+        "to_name": to_name,
+        "message_id": message_id,
+        "headers": headers,
+        "locale": locale,
+    }
     if personal and not attachments:
-        message = services.stamps.render(
-            kind,
-            context,
-            personal=personal,
-            to_email=to_email,
-            to_name=to_name,
-            message_id=message_id,
-            headers=headers,
-            locale=locale,
-        )
+        message = services.stamps.render(kind, context, personal=personal, **envelope)
     else:
-        message = services.renderer.render(
-            kind,
-            context,
-            to_email=to_email,
-            to_name=to_name,
-            message_id=message_id,
-            headers=headers,
-            attachments=attachments,
-            locale=locale,
-        ).message
+        rendered = services.renderer.render(kind, context, attachments=attachments, **envelope)
+        message = rendered.message
     now = services.clock.now()
     if config.dkim is not None:  # signed once here: every retry sends these same bytes
         message = config.dkim.sign(message, now)
