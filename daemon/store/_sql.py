@@ -9,11 +9,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
+from daemon.clock import to_ms
 from daemon.store.turns import Turns
 
 T = TypeVar("T")
@@ -80,3 +83,12 @@ def _atomically(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T])
         raise
     db.execute("COMMIT")
     return result
+
+
+def month_values(starts: Sequence[datetime]) -> tuple[str, list[int]]:
+    """A `VALUES` list of (month, start, stop) rows, month i being [starts[i], starts[i + 1])
+    in epoch ms, and its parameters: the months a monthly report joins its facts to."""
+    params: list[int] = []
+    for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
+        params += [i, start, stop]
+    return ", ".join("(?, ?, ?)" for _ in starts[1:]), params

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from itertools import pairwise
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.lifecycle import (
@@ -24,7 +23,7 @@ from daemon.engine.lifecycle import (
     Stage,
     road,
 )
-from daemon.store._sql import SQL
+from daemon.store._sql import SQL, month_values
 from daemon.store.base import StageCounts
 
 _KINDS = sorted(EVENT_STAGES)
@@ -92,10 +91,7 @@ class LifecycleSQL(SQL):
         [starts[i], starts[i + 1]), a range on the stage_moves_at index."""
         if len(starts) < 2:
             return []
-        params: list[int] = []
-        for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
-            params += [i, start, stop]
-        months = ", ".join("(?, ?, ?)" for _ in starts[1:])
+        months, params = month_values(starts)
         rows = await self._read(
             f"""
             WITH months(m, start, stop) AS (VALUES {months})

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import pairwise
 
-from daemon.clock import to_ms
-from daemon.store._sql import SQL
+from daemon.store._sql import SQL, month_values
 
 _TAGS = "(SELECT c.tags FROM customers c WHERE c.id = {alias}.customer_id) AS tags"
 
@@ -62,10 +60,7 @@ class ReportsSQL(SQL):
         [starts[i], starts[i + 1]), a range on the responses_answered index."""
         if len(starts) < 2:
             return []
-        params: list[int] = []
-        for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
-            params += [i, start, stop]
-        months = ", ".join("(?, ?, ?)" for _ in starts[1:])
+        months, params = month_values(starts)
         rows = await self._read(
             f"""
             WITH months(m, start, stop) AS (VALUES {months}),
