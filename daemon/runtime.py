@@ -137,6 +137,10 @@ class Daemon:
                     app,
                     http="httptools",
                     lifespan="off",
+                    # uvicorn would take X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
+                    # as the client: the app decides by server.trusted_proxies alone
+                    # (web/ratelimit.client_address), for its rate limits and login lock
+                    proxy_headers=False,
                     access_log=False,
                     log_level="warning",
                     timeout_graceful_shutdown=10,
