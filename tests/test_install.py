@@ -61,7 +61,8 @@ def import_names(distributions: set[str]) -> set[str]:
 def not_installed_for_owners() -> set[str]:
     """Import names of every installed package an owner's `pip install vouch` lacks."""
     everything = import_names({canonicalize_name(d.name) for d in metadata.distributions()})
-    return everything - import_names(installed_closure()) - {"daemon"}
+    runtime = import_names(installed_closure()) | {"daemon"} | sys.stdlib_module_names
+    return everything - runtime
 
 
 # Runs in a fresh interpreter: make the given packages unimportable, then either import every
