@@ -8,6 +8,9 @@ message into an `InboundMail` and awaits the handler before answering the sendin
   retries, so nothing is lost while the store is unavailable;
 - a message over `max_bytes` → 552, from aiosmtpd (which also announces the limit as SIZE).
 
+aiosmtpd is an optional extra (`pip install 'vouch[inbound]'`): it is imported when a listener
+starts, never when this module is, so the parsing below serves POST /v1/inbound without it.
+
     listener = InboundListener(record_reply, "0.0.0.0", 2525)
     await listener.start()
     ...
@@ -27,11 +30,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
-from typing import Any, Self
-
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from typing import TYPE_CHECKING, Any, Self
 
 from daemon.engine.replies import InboundMail
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,13 @@ Handler = Callable[[InboundMail], Awaitable[str | None]]
 
 RETRY_LATER = "451 4.3.0 try again later"
 SHUTTING_DOWN = "451 4.3.2 shutting down, try again later"
+
+
+def smtp_protocol() -> type[SMTP]:
+    """aiosmtpd's SMTP protocol; ImportError when the `inbound` extra is not installed."""
+    from aiosmtpd.smtp import SMTP
+
+    return SMTP
 
 
 class InboundListener:
@@ -73,9 +84,10 @@ class InboundListener:
     async def start(self) -> Self:
         loop = asyncio.get_running_loop()
         self._stopping = False
+        protocol_class = smtp_protocol()
 
         def factory() -> SMTP:
-            protocol = SMTP(
+            protocol = protocol_class(
                 self,
                 data_size_limit=self.max_bytes,
                 enable_SMTPUTF8=True,

@@ -25,7 +25,7 @@ from daemon.clock import Clock
 from daemon.config import Config, load_config
 from daemon.engine.replies import InboundMail
 from daemon.errors import ConfigError, Problem, VouchError
-from daemon.inbound_smtp import InboundListener
+from daemon.inbound_smtp import InboundListener, smtp_protocol
 from daemon.metrics import Metrics
 from daemon.render import Renderer
 from daemon.scheduler import Scheduler
@@ -57,6 +57,18 @@ def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[
                 problems.append(
                     Problem(f"surveys/{name}.toml", key, f"{type(exc).__name__}: {exc}")
                 )
+    if config.settings.inbound.smtp:
+        try:
+            smtp_protocol()
+        except ImportError as exc:
+            problems.append(
+                Problem(
+                    config.path.name,
+                    "inbound.smtp",
+                    f"the SMTP listener needs the inbound extra ({exc}): "
+                    "pip install 'vouch[inbound]', or set smtp = false",
+                )
+            )
     if problems:
         raise ConfigError(problems)
     return config, renderer
@@ -125,6 +137,10 @@ class Daemon:
                     app,
                     http="httptools",
                     lifespan="off",
+                    # uvicorn would take X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
+                    # as the client: the app decides by server.trusted_proxies alone
+                    # (web/ratelimit.client_address), for its rate limits and login lock
+                    proxy_headers=False,
                     access_log=False,
                     log_level="warning",
                     timeout_graceful_shutdown=10,
