@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,11 +15,14 @@ from urllib.parse import quote
 import pytest
 from loop import AUTH, Loop, running, smtp_changes
 from test_privacy import file_bytes, history
-from test_referrals import ANN
+from test_referrals import ANN, introduce, promoter_with_ask, referral_id, status
+from test_webhooks import ENV_HOOKS, hook
 
 from daemon.cli import main
+from daemon.config import load_config
 
-from helpers import ENV
+from helpers import ENV, write_business
+from http_receiver import Receiver
 from smtp_server import SmtpServer
 
 # Addresses that contain Ann's, are contained in it, or differ from it by a letter.
@@ -278,3 +282,103 @@ async def test_concurrent_forgets_of_one_person(loop: Loop) -> None:
         *(loop.client.delete(f"/v1/customers/{ANN}", headers=AUTH) for _ in range(3))
     )
     assert sorted(a.status_code for a in answers) == [200, 404, 404]
+
+
+async def test_the_owners_digest_that_listed_her_is_erased_and_no_other(
+    make_config: Any, smtp_server: SmtpServer
+) -> None:
+    """The digest names a complaint by the customer's name (not the address): it is found by
+    Ann's complaint and the digest's period, and a digest that did not list her keeps its bytes."""
+    config = make_config({**smtp_changes(smtp_server), "digest": {"every": "daily", "at": "08:00"}})
+    async with running(config, smtp_server) as loop:  # Monday 2 March, 09:00 GMT
+        await loop.run()  # the quiet digest for the day that ended at 08:00
+        loop.clock.advance(3600)
+        for address, name, value in ((ANN, "Ann Example", 3), (NEAR_MISSES[0], "Jo Ann", 2)):
+            await loop.event("purchase.completed", address, "2026-02-24T10:00:00Z", name=name)
+            body = {"customer": {"email": address}, "survey": "post_purchase", "score": value}
+            assert (await loop.client.post("/v1/responses", json=body, headers=AUTH)).is_success
+        await loop.travel(timedelta(days=1))  # Tuesday's digest lists both complaints
+        path = config.store_path
+
+        def digests() -> dict[str, bytes]:
+            db = sqlite3.connect(path)
+            try:
+                rows = db.execute(
+                    "SELECT dedupe_key, message FROM outbox WHERE kind = ?", ("owner_digest",)
+                )
+                return {str(k): bytes(m) for k, m in rows}
+            finally:
+                db.close()
+
+        before = digests()
+        quiet, listed = sorted(before)
+        assert b"Ann Example" in before[listed] and b"Ann Example" not in before[quiet]
+        joann = rows_of(path, NEAR_MISSES[0])
+
+        assert (await loop.client.delete(f"/v1/customers/{ANN}", headers=AUTH)).status_code == 200
+        after = digests()
+        assert after[listed] == b"" and after[quiet] == before[quiet]
+        assert rows_of(path, NEAR_MISSES[0]) == joann
+
+
+def test_cli_forget_without_the_daemons_secret_exits_2(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config()
+    monkeypatch.setenv("VOUCH_API_TOKEN", ENV["VOUCH_API_TOKEN"])
+    monkeypatch.delenv("VOUCH_SECRET_KEY", raising=False)
+    assert cli(config.path, "event", "purchase.completed", "--email", ANN) == 0
+    before = table_rows(config.store_path)
+    assert cli(config.path, "forget", ANN) == 2
+    assert "VOUCH_SECRET_KEY" in capsys.readouterr().err
+    assert table_rows(config.store_path) == before
+
+
+async def test_forgetting_the_friend_erases_the_webhook_bodies_of_her_referral_only(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Webhook deliveries are found by the dedupe keys Vouch made for the friend's referral's
+    facts; a delivery about someone whose address contains hers keeps its bytes."""
+    dee, hidee = "dee@example.com", "hidee@example.com"
+    with Receiver() as crm:
+        changes = {
+            **smtp_changes(smtp_server),
+            "webhooks": [hook(crm.url + "/all")],
+            "referrals": {"materials": [{"file": "materials/brochure.pdf"}]},
+        }
+        config = load_config(
+            write_business(tmp_path / "biz", changes), ENV_HOOKS, need_secrets=True
+        )
+        async with running(config, smtp_server) as loop:
+            code = await promoter_with_ask(loop)
+            form = {"friend_name": "Dee Friend", "friend_email": dee, "need": "Bathroom"}
+            await introduce(loop, code, **form, timing="soon", expects_contact="yes")
+            await loop.event("purchase.completed", hidee, "2026-02-24T10:00:00Z", name="Hi Dee")
+            body = {"customer": {"email": hidee}, "survey": "post_purchase", "score": 9}
+            assert (await loop.client.post("/v1/responses", json=body, headers=AUTH)).is_success
+            await loop.run()
+            rid = await referral_id(loop)
+            assert (await status(loop, rid, status="contacted")).status_code == 200
+            await loop.run()
+
+            def bodies() -> dict[str, bytes]:
+                db = sqlite3.connect(config.store_path)
+                try:
+                    rows = db.execute(
+                        "SELECT dedupe_key, message FROM outbox WHERE kind = 'webhook'"
+                    )
+                    return {str(k).rsplit("/all:", 1)[1]: bytes(m) for k, m in rows}
+                finally:
+                    db.close()
+
+            before = bodies()
+            about_dee = {k for k in before if k.startswith(("referral.", "reward."))}
+            assert len(about_dee) == 2 and all(
+                dee.encode() in before[k] or b"Dee" in before[k] for k in about_dee
+            )
+            assert any(hidee.encode() in m for m in before.values())
+            done = await loop.client.delete(f"/v1/customers/{dee}", headers=AUTH)
+            assert done.status_code == 200, done.text
+            after = bodies()
+            assert {k for k, m in after.items() if m != before[k]} == about_dee
+            assert all(after[k] == b"" for k in about_dee)
