@@ -13,6 +13,23 @@ from daemon.web.auth import require_token
 router = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
 
 
+def _not_an_address(exc: ValueError) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": "invalid request",
+            "detail": f"email: {exc}",
+            "problems": [{"field": "email", "message": str(exc)}],
+        },
+    )
+
+
+@router.delete("/v1/customers/", include_in_schema=False)
+async def forget_nobody() -> JSONResponse:
+    """An empty address names nobody: said as plainly as any other non-address."""
+    return _not_an_address(ValueError("not an email address: '' (it is empty)"))
+
+
 @router.delete("/v1/customers/{email}", responses={**INVALID, **NOT_FOUND})
 async def forget_customer(email: str, request: Request) -> JSONResponse:
     """Erase the person's data, keep the anonymous facts (scores, dates, counts) and a hashed
@@ -21,14 +38,7 @@ async def forget_customer(email: str, request: Request) -> JSONResponse:
     try:
         exact = address(email)
     except ValueError as exc:
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "invalid request",
-                "detail": f"email: {exc}",
-                "problems": [{"field": "email", "message": str(exc)}],
-            },
-        )
+        return _not_an_address(exc)
     found: Services = request.app.state.services
     done = await found.store.forget(exact, found.clock.now())
     if not done["held"]:
