@@ -276,6 +276,10 @@ async def test_forgetting_twice_answers_404_never_500(loop: Loop) -> None:
         assert "nothing held" in again.json()["error"]
     assert table_rows(path) == before
     assert await loop.services.store.suppression_reason(ANN) == "forgotten"
+    # an address never known: nothing held (404), and it is never emailed either
+    never = await loop.client.delete("/v1/customers/never@example.org", headers=AUTH)
+    assert never.status_code == 404, never.text
+    assert await loop.services.store.suppression_reason("never@example.org") == "forgotten"
 
 
 async def test_concurrent_forgets_of_one_person(loop: Loop) -> None:
