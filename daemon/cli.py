@@ -31,6 +31,7 @@ from daemon.report import FORMATS, MAX_MONTHS, render
 from daemon.report import from_store as report_from_store
 from daemon.sender import Sender
 from daemon.services import opened
+from daemon.settings import address
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.export_sql import EXPORTS
 from daemon.transport import build_transport
@@ -603,18 +604,33 @@ def _reward_load(args: argparse.Namespace) -> int:
 
 
 def _forget(args: argparse.Namespace) -> int:
+    try:
+        exact = address(args.address)
+    except ValueError as exc:
+        print(f"error: {exc}; vouch forget takes the person's email address", file=sys.stderr)
+        return EXIT_INVALID
     config = load_config(args.config, os.environ)
+    if not config.secrets.signing_keys:
+        name = config.settings.secrets.signing_key_env
+        print(
+            f"error: set {name}, the daemon's secret: a forgotten person's event ids are kept "
+            "as hashes keyed by it",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
 
     async def forget() -> dict[str, Any]:
         async with opened(config) as services:
-            return await services.store.forget(args.address, services.clock.now())
+            return await services.store.forget(exact, services.clock.now())
 
     done = asyncio.run(forget())
     changed = ", ".join(f"{n} {what}" for what, n in done["changed"].items() if n)
-    if not done["changed"]["customer"]:
-        print(f"no customer {args.address!r}; erased what mentioned it ({changed or 'nothing'})")
+    if not done["held"]:
+        print(f"nothing held about {exact} (already forgotten, or never known)")
+    elif not done["changed"]["customer"]:
+        print(f"no customer {exact}; erased what held the address ({changed})")
     else:
-        print(f"forgotten {args.address} (now {done['placeholder']}): {changed}")
+        print(f"forgotten {exact} (now {done['placeholder']}): {changed}")
     print("the address stays suppressed, stored only as its SHA-256 hash")
     if not done["wal_truncated"]:
         print("note: the write-ahead log is in use; old copies leave it at the next checkpoint")

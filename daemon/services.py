@@ -39,6 +39,11 @@ class Services:
     _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
     _stamps: tuple[Renderer, Stamps] | None = field(default=None, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # A forgotten person's event ids are kept as hashes keyed by the daemon's secret, so
+        # the store needs it to recognise a replay of one (and to forget).
+        self.store.erasure_keys = self.config.secrets.signing_keys
+
     @property
     def signer(self) -> Signer:
         """The link signer for the config in force, built once per config (a reload swaps it);

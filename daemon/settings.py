@@ -28,6 +28,15 @@ def _email(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def address(value: str) -> str:
+    """An address as the store keeps it (normalised, lower-cased), for commands that name a
+    person by it: ValueError saying why when `value` is not one."""
+    try:
+        return _email(value).lower()
+    except ValueError as exc:
+        raise ValueError(f"not an email address: {value!r} ({exc})") from None
+
+
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)

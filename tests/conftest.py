@@ -44,6 +44,7 @@ def config(make_config: Callable[..., Config]) -> Config:
 @pytest.fixture
 async def store(config: Config) -> AsyncIterator[SQLiteStore]:
     opened = await SQLiteStore.open(config.store_path)
+    opened.erasure_keys = config.secrets.signing_keys  # as Services gives it, for `forget`
     yield opened
     await opened.close()
 

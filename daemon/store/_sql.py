@@ -27,6 +27,8 @@ class SQL:
         self._db = db
         self._lock = Turns()  # an asyncio.Lock whose waiters serving a request go first
         self.path = path
+        #: the daemon's secrets (current first) that a forgotten person's keys are hashed with
+        self.erasure_keys: tuple[str, ...] = ()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:

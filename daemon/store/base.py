@@ -58,6 +58,8 @@ class Customer:
 
 
 class Store(Protocol):
+    erasure_keys: tuple[str, ...]  # see PrivacySQL.forget
+
     async def close(self) -> None: ...
 
     # events and customers

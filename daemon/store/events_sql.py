@@ -18,6 +18,7 @@ from daemon.clock import to_ms
 from daemon.events import CustomerIn, EventIn
 from daemon.store._sql import SQL
 from daemon.store.base import Customer, EventOutcome, Recorded
+from daemon.store.privacy_sql import erased_key, erased_keys
 
 CUSTOMER_COLUMNS = "id, email, name, external_id, timezone, locale, tags, public_id"
 
@@ -118,10 +119,12 @@ class EventsSQL(SQL):
                     event.model_dump_json(),
                 ),
                 None if event.customer is None else upsert_params(event.customer, now),
+                tuple(erased_keys(self.erasure_keys, event.id)),
             )
             for event, now in batch
         ]
-        return await self._transaction(lambda db: _record(db, prepared))
+        keys = self.erasure_keys
+        return await self._transaction(lambda db: _record(db, prepared, keys))
 
     async def customer_by_email(self, email: str) -> Customer | None:
         rows = await self._read(
@@ -180,16 +183,26 @@ class _Prepared:
     receipt: dict[str, Any]
     row: tuple[object, ...]  # id, type, known, occurred_at, received_at, payload
     customer: tuple[object, ...] | None  # UPSERT_CUSTOMER's parameters
+    erased: tuple[str, ...]  # the id as forgetting its person would have kept it, by key
 
 
-def _record(db: sqlite3.Connection, batch: list[_Prepared]) -> list[EventOutcome]:
+def _record(
+    db: sqlite3.Connection, batch: list[_Prepared], keys: tuple[str, ...]
+) -> list[EventOutcome]:
     """The events of one batch, inside the caller's transaction: a replay of an id with the
-    same body gets its first receipt, a different body under a used id is a conflict."""
-    ids = sorted({p.id for p in batch})
+    same body gets its first receipt, a different body under a used id is a conflict. An id
+    whose person was forgotten is found by its keyed hash, and compared by its body's."""
+    ids = sorted({p.id for p in batch} | {e for p in batch for e in p.erased})
     rows = db.execute(
         f"SELECT id, body_hash, receipt FROM events WHERE id IN ({_marks(ids)})", ids
     ).fetchall()
     seen: dict[str, tuple[str, dict[str, Any]]] = {r[0]: (r[1], json.loads(r[2])) for r in rows}
+    for p in batch:
+        for n, erased in enumerate(p.erased):
+            if p.id not in seen and erased in seen:
+                body_hash, receipt = seen[erased]
+                same = body_hash == erased_key(keys[n], p.body_hash)
+                seen[p.id] = (p.body_hash if same else body_hash, {**receipt, "id": p.id})
     outcomes: list[EventOutcome] = []
     new: list[_Prepared] = []
     for p in batch:

@@ -23,6 +23,7 @@ from daemon.store.base import (
     StoredEvent,
 )
 from daemon.store.events_sql import CUSTOMER_COLUMNS, customer_row
+from daemon.store.privacy_sql import erased_keys
 
 _INVITATION = (
     "id, public_id, customer_id, survey, state, reason, due_at, sent_at, reminder_at, expires_at"
@@ -302,7 +303,11 @@ class SurveysSQL(SQL):
         return Response(*rows[0]) if rows else None
 
     async def response_by_external_id(self, external_id: str) -> int | None:
-        rows = await self._read("SELECT id FROM responses WHERE external_id = ?", (external_id,))
+        """The answer recorded under a caller's id (kept hashed once its person was forgotten)."""
+        keys = [external_id, *erased_keys(self.erasure_keys, external_id)]
+        rows = await self._read(
+            f"SELECT id FROM responses WHERE external_id IN ({', '.join('?' * len(keys))})", keys
+        )
         return int(rows[0][0]) if rows else None
 
     async def unalerted_complaints(self, limit: int) -> list[ComplaintAlert]:
