@@ -21,9 +21,10 @@ from daemon.clock import SystemClock
 from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
+from daemon.engine.inputs import depth_problem, too_deep
 from daemon.errors import ConfigError, VouchError
 from daemon.events import EventIn
-from daemon.intake import accept_event
+from daemon.intake import Refused, accept_event
 from daemon.locales import TAG
 from daemon.outbox import State
 from daemon.render import KINDS, Renderer
@@ -327,6 +328,9 @@ def _event(args: argparse.Namespace) -> int:
         if not sep or not key:
             print(f"--data {item!r}: expected KEY=VALUE", file=sys.stderr)
             return EXIT_INVALID
+        if too_deep(value.encode()):
+            print(f"--data {key}: {depth_problem()}", file=sys.stderr)
+            return EXIT_INVALID
         try:
             data[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -359,14 +363,34 @@ def _event(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             field = ".".join(str(p) for p in error["loc"])
-            print(f"{field}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+            message = error["msg"].removeprefix("Value error, ")
+            print(_said(field, message), file=sys.stderr)
         return EXIT_INVALID
     return asyncio.run(_record(config, event))
 
 
+def _said(field: str, message: str) -> str:
+    """A problem with an event given by hand, naming the option that gives the field
+    (customer.tags.2: --tag); data's keys are named as they are."""
+    first, _, rest = field.partition(".")
+    if first == "data":
+        return f"{field}: {message}"
+    if first == "customer":
+        part = rest.partition(".")[0]
+        flag = {"": "--email", "tags": "--tag"}.get(part, f"--{part.replace('_', '-')}")
+    else:
+        flag = {"id": "--id", "occurred_at": "--occurred-at"}.get(first, "TYPE")
+    return f"{field}: {message} ({flag})"
+
+
 async def _record(config: Config, event: EventIn) -> int:
     async with opened(config) as services:
-        outcome = await accept_event(services, event)
+        try:
+            outcome = await accept_event(services, event)
+        except Refused as exc:
+            for r in exc.refusals:
+                print(_said(r.field, r.message), file=sys.stderr)
+            return EXIT_INVALID
     if outcome.recorded is Recorded.CONFLICT:
         print(f"event id {event.id!r} was used before for a different event", file=sys.stderr)
         return EXIT_INVALID
