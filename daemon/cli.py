@@ -21,7 +21,7 @@ from daemon.clock import SystemClock
 from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
-from daemon.engine.inputs import depth_problem, too_deep
+from daemon.engine.inputs import depth_problem, text_problem, too_deep
 from daemon.errors import ConfigError, VouchError
 from daemon.events import EventIn
 from daemon.intake import Refused, accept_event
@@ -165,14 +165,16 @@ def _parser() -> argparse.ArgumentParser:
         "resolve", parents=[common], help="mark a detractor's complaint resolved"
     )
     resolve.add_argument("complaint", type=int, help="the complaint id from the owner alert")
-    resolve.add_argument("--note", default="resolved", help="what was done (kept with it)")
+    resolve.add_argument(
+        "--note", default="resolved", type=_note, help="what was done (kept with it)"
+    )
     resolve.set_defaults(handler=_resolve)
 
     referral = sub.add_parser("referral", parents=[common], help="move a referral on")
     referral.add_argument("id", help="the referral id (r_...), from the owner's email or the API")
     referral.add_argument("status", choices=["contacted", "meeting", "won", "lost"])
     referral.add_argument("--value", type=float, help="the business won (with won)")
-    referral.add_argument("--note", help="a few words the advocate may see")
+    referral.add_argument("--note", type=_note, help="a few words the advocate may see")
     referral.add_argument(
         "--share",
         action=argparse.BooleanOptionalAction,
@@ -224,6 +226,13 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("path", type=Path, help="a file made by vouch backup")
     restore.set_defaults(handler=_restore)
     return parser
+
+
+def _note(value: str) -> str:
+    """A note as the dashboard and the API take it (argparse exits 2 with the problem)."""
+    if problem := text_problem(value, free=True):
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def _run(args: argparse.Namespace) -> int:

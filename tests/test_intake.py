@@ -531,3 +531,13 @@ def test_the_rules() -> None:
     assert mailbox('"Lee, Ann" <ann@example.com>') == "ann@example.com"
     with pytest.raises(ValueError, match="non-ASCII characters before the @"):
         address("ü@example.com")
+
+
+@pytest.mark.parametrize("command", [["resolve", "1"], ["referral", "r_x", "contacted"]])
+def test_a_note_given_by_hand_with_control_characters_exits_2(
+    business: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--note", "done\x1b[2J", "--config", str(business)])
+    assert exited.value.code == 2
+    assert "argument --note: contains a control character (U+001B" in capsys.readouterr().err
