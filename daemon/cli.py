@@ -21,9 +21,10 @@ from daemon.clock import SystemClock
 from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
+from daemon.engine.inputs import depth_problem, text_problem, too_deep
 from daemon.errors import ConfigError, VouchError
 from daemon.events import EventIn
-from daemon.intake import accept_event
+from daemon.intake import Refused, accept_event
 from daemon.locales import TAG
 from daemon.outbox import State
 from daemon.render import KINDS, Renderer
@@ -31,7 +32,7 @@ from daemon.report import FORMATS, MAX_MONTHS, render
 from daemon.report import from_store as report_from_store
 from daemon.sender import Sender
 from daemon.services import opened
-from daemon.settings import address
+from daemon.settings import stored_address
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.export_sql import EXPORTS
 from daemon.transport import build_transport
@@ -165,14 +166,16 @@ def _parser() -> argparse.ArgumentParser:
         "resolve", parents=[common], help="mark a detractor's complaint resolved"
     )
     resolve.add_argument("complaint", type=int, help="the complaint id from the owner alert")
-    resolve.add_argument("--note", default="resolved", help="what was done (kept with it)")
+    resolve.add_argument(
+        "--note", default="resolved", type=_note, help="what was done (kept with it)"
+    )
     resolve.set_defaults(handler=_resolve)
 
     referral = sub.add_parser("referral", parents=[common], help="move a referral on")
     referral.add_argument("id", help="the referral id (r_...), from the owner's email or the API")
     referral.add_argument("status", choices=["contacted", "meeting", "won", "lost"])
     referral.add_argument("--value", type=float, help="the business won (with won)")
-    referral.add_argument("--note", help="a few words the advocate may see")
+    referral.add_argument("--note", type=_note, help="a few words the advocate may see")
     referral.add_argument(
         "--share",
         action=argparse.BooleanOptionalAction,
@@ -224,6 +227,13 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("path", type=Path, help="a file made by vouch backup")
     restore.set_defaults(handler=_restore)
     return parser
+
+
+def _note(value: str) -> str:
+    """A note as the dashboard and the API take it (argparse exits 2 with the problem)."""
+    if problem := text_problem(value, free=True):
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -328,6 +338,9 @@ def _event(args: argparse.Namespace) -> int:
         if not sep or not key:
             print(f"--data {item!r}: expected KEY=VALUE", file=sys.stderr)
             return EXIT_INVALID
+        if too_deep(value.encode()):
+            print(f"--data {key}: {depth_problem()}", file=sys.stderr)
+            return EXIT_INVALID
         try:
             data[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -360,14 +373,34 @@ def _event(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             field = ".".join(str(p) for p in error["loc"])
-            print(f"{field}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+            message = error["msg"].removeprefix("Value error, ")
+            print(_said(field, message), file=sys.stderr)
         return EXIT_INVALID
     return asyncio.run(_record(config, event))
 
 
+def _said(field: str, message: str) -> str:
+    """A problem with an event given by hand, naming the option that gives the field
+    (customer.tags.2: --tag); data's keys are named as they are."""
+    first, _, rest = field.partition(".")
+    if first == "data":
+        return f"{field}: {message}"
+    if first == "customer":
+        part = rest.partition(".")[0]
+        flag = {"": "--email", "tags": "--tag"}.get(part, f"--{part.replace('_', '-')}")
+    else:
+        flag = {"id": "--id", "occurred_at": "--occurred-at"}.get(first, "TYPE")
+    return f"{field}: {message} ({flag})"
+
+
 async def _record(config: Config, event: EventIn) -> int:
     async with opened(config) as services:
-        outcome = await accept_event(services, event)
+        try:
+            outcome = await accept_event(services, event)
+        except Refused as exc:
+            for r in exc.refusals:
+                print(_said(r.field, r.message), file=sys.stderr)
+            return EXIT_INVALID
     if outcome.recorded is Recorded.CONFLICT:
         print(f"event id {event.id!r} was used before for a different event", file=sys.stderr)
         return EXIT_INVALID
@@ -605,7 +638,7 @@ def _reward_load(args: argparse.Namespace) -> int:
 
 def _forget(args: argparse.Namespace) -> int:
     try:
-        exact = address(args.address)
+        exact = stored_address(args.address)
     except ValueError as exc:
         print(f"error: {exc}; vouch forget takes the person's email address", file=sys.stderr)
         return EXIT_INVALID

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from daemon.engine.influence import parse_mark
+from daemon.engine.inputs import text_problem, when_problem
 from daemon.errors import ConfigError, Problem
 from daemon.events import CustomerIn, EventIn
 
@@ -234,8 +235,10 @@ def _datum(name: str, text: str, header: Header, bad: list[Bad]) -> Any:
         if not re.fullmatch(r"[A-Za-z]{3}", text):
             bad.append(Bad(label, f"not a currency code: {text!r} (three letters, e.g. EUR)"))
         return text.upper()
-    if len(text) > 150 or any(ch in text for ch in "\r\n"):
-        bad.append(Bad(label, "too long or more than one line (at most 150 characters)"))
+    if len(text) > 150:
+        bad.append(Bad(label, "too long (at most 150 characters)"))
+    elif problem := text_problem(text):
+        bad.append(Bad(label, f"{text!r}: {problem}"))
     return text
 
 
@@ -257,7 +260,7 @@ def _when(text: str, zone: ZoneInfo, now: datetime, label: str, bad: list[Bad]) 
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
-    if when > now + timedelta(days=1):
-        bad.append(Bad(label, f"in the future: {text!r}"))
+    if problem := when_problem(when, now):
+        bad.append(Bad(label, f"{text!r}: {problem}"))
         return None
     return when

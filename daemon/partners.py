@@ -13,15 +13,15 @@ import logging
 import re
 from typing import Annotated, Any
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from daemon import partner_notes, referrals
 from daemon.engine.asks import Moment
 from daemon.engine.grades import Introduction
+from daemon.engine.inputs import address, check_text
 from daemon.render import one_line
 from daemon.services import Services
-from daemon.settings import Email
+from daemon.settings import Email, FreeText
 from daemon.store.base import GivenReferral, Partner, Referral, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class PartnerError(ValueError):
 
 
 def _line(value: str) -> str:
-    value = one_line(value)
+    value = one_line(check_text(value.strip()))
     if not value:
         raise ValueError("must not be empty")
     return value
@@ -76,7 +76,9 @@ class ClientIn(BaseModel):
 
     client_name: Name | None = None
     client_email: Email | None = None
-    note: str | None = Field(None, max_length=1000, description="what they need, in a few words")
+    note: FreeText | None = Field(
+        None, max_length=1000, description="what they need, in a few words"
+    )
 
     @model_validator(mode="after")
     def _someone(self) -> ClientIn:
@@ -95,10 +97,8 @@ def parse_client(text: str) -> dict[str, str]:
     fields = {}
     if found:
         try:
-            fields["client_email"] = validate_email(
-                found.group(1), check_deliverability=False
-            ).normalized
-        except EmailNotValidError as exc:
+            fields["client_email"] = address(found.group(1))
+        except ValueError as exc:
             raise PartnerError(f"{found.group(1)!r} is not an email address: {exc}") from None
         text = text[: found.start()] + text[found.end() :]
     name = one_line(text.strip().strip('"'))

@@ -12,27 +12,18 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
+from daemon.engine.inputs import address, check_text
 from daemon.errors import Problem
 
 
-@functools.lru_cache(maxsize=4096)
-def _email(value: str) -> str:
-    """Cached: the same customers' addresses arrive again and again, and checking is costly."""
+def stored_address(value: str) -> str:
+    """An address as the store keeps it (checked as at intake, then lower-cased), for commands
+    that name a person by it: ValueError saying why when `value` is not one."""
     try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def address(value: str) -> str:
-    """An address as the store keeps it (normalised, lower-cased), for commands that name a
-    person by it: ValueError saying why when `value` is not one."""
-    try:
-        return _email(value).lower()
+        return address(value).lower()
     except ValueError as exc:
         raise ValueError(f"not an email address: {value!r} ({exc})") from None
 
@@ -57,7 +48,9 @@ def _env_name(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(address)]  # sendable: see daemon/engine/inputs.py
+OneLine = Annotated[str, AfterValidator(check_text)]  # no control characters
+FreeText = Annotated[str, AfterValidator(functools.partial(check_text, free=True))]  # + tab, lines
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 Url = Annotated[str, AfterValidator(_url)]
 EnvName = Annotated[str, AfterValidator(_env_name)]

@@ -312,9 +312,13 @@ async def test_follow_up_contacted_won_reward_never_twice(loop: Loop) -> None:
     assert reward_code is not None and "a thank-you voucher" in text_of(thanks)
     again = await status(loop, rid, status="won", value=12500)  # the same news twice
     assert again.status_code == 200
-    await loop.event(
-        "referral.status_changed", ANN, "2026-03-05T10:00:00Z", id="replayed-win"
-    )  # a stray event without data changes nothing
+    replayed = {  # the same news again, as an event
+        "id": "replayed-win",
+        "type": "referral.status_changed",
+        "occurred_at": loop.clock.now().isoformat(),
+        "data": {"referral": rid, "status": "won"},
+    }
+    assert (await loop.client.post("/v1/events", json=replayed, headers=AUTH)).status_code == 202
     await loop.run()
     assert to(loop.new_mail(), ANN) == []
     assert (await status(loop, rid, status="lost")).status_code == 409

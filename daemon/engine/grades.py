@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
+from daemon.engine.inputs import address, text_problem
 
 MAX_TEXT = 1000
 
@@ -48,9 +48,10 @@ def check(
     """Validate the submitted form: an Introduction, or the problems by field, in words."""
 
     def text(name: str, limit: int = 200) -> str | None:
-        value = (
-            " ".join(form.get(name, "").split()) if name != "need" else form.get(name, "").strip()
-        )
+        raw = form.get(name, "")
+        if text_problem(raw.strip(), free=name == "need"):
+            problems[name] = "please take out the control characters (perhaps pasted in)"
+        value = " ".join(raw.split()) if name != "need" else raw.strip()
         if len(value) > limit:
             problems[name] = f"please keep this under {limit} characters"
         return value or None
@@ -63,13 +64,13 @@ def check(
     timing = text("timing", 200)
     relationship = text("relationship", 200)
     if not name:
-        problems["friend_name"] = "please give your friend's name"
-    if email:
+        problems.setdefault("friend_name", "please give your friend's name")
+    if email and "friend_email" not in problems:
         try:
-            email = validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
+            email = address(email)
+        except ValueError as exc:
             problems["friend_email"] = f"this does not look like an email address ({exc})"
-    if phone and not _PHONE.match(phone):
+    if phone and not _PHONE.match(phone) and "friend_phone" not in problems:
         problems["friend_phone"] = "digits, spaces and + ( ) - only"
     if not email and not phone:
         problems.setdefault("friend_email", "please give an email address or a phone number")

@@ -32,7 +32,7 @@ from typing import Any
 import aiosqlite
 
 from daemon.clock import from_ms, to_ms
-from daemon.settings import address as normalised_address
+from daemon.settings import stored_address
 from daemon.store._sql import SQL
 from daemon.store.outbox_sql import suppression_keys
 
@@ -264,7 +264,7 @@ class PrivacySQL(SQL):
         or never known). Rows are found by the customer's id and by columns that hold an
         address exactly, never by searching text, so nobody else's rows change.
         ValueError when `email` is not an address; NoErasureKey without the daemon's secret."""
-        address, hashed = suppression_keys(normalised_address(email))
+        address, hashed = suppression_keys(stored_address(email))
         keys = self.erasure_keys
         if not keys:
             raise NoErasureKey("forgetting needs the daemon's secret (secrets.signing_key_env)")

@@ -27,6 +27,7 @@ from daemon.web.owner import (
     back_to,
     checked_form,
     login_required,
+    note,
     owner,
     refused,
     safe_back,
@@ -212,10 +213,11 @@ async def resolve(request: Request, complaint_id: int, session: Owner) -> Respon
     """`vouch resolve ID --note ...`, from the dashboard."""
     form = await checked_form(request, session)
     svc = services(request)
-    note = form.get("note")
-    note = note.strip()[:1000] if isinstance(note, str) and note.strip() else "resolved"
     closed = await svc.store.resolve_complaints(
-        customer_id=None, complaint_id=complaint_id, note=note, now=svc.clock.now()
+        customer_id=None,
+        complaint_id=complaint_id,
+        note=note(form.get("note"), "Not resolved") or "resolved",
+        now=svc.clock.now(),
     )
     if not closed:
         raise Refused(409, "Not resolved", f"There is no open complaint {complaint_id}.")
@@ -232,15 +234,13 @@ async def move_referral(request: Request, referral_id: str, session: Owner) -> R
     if found is None:
         raise Refused(404, "Not moved", f"There is no referral {referral_id}.")
     status = str(form.get("status") or "")
-    note = form.get("note")
-    note = note.strip()[:1000] if isinstance(note, str) and note.strip() else None
     try:
         moved = await referrals.change_status(
             svc,
             found,
             status,
             value=amount(form.get("value"), "Not moved"),
-            note=note,
+            note=note(form.get("note"), "Not moved"),
             share={"yes": True, "no": False}.get(str(form.get("share") or "")),
         )
     except referrals.ReferralError as exc:

@@ -13,13 +13,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from daemon import inbound, stages
 from daemon.answers import Closed, answer_invitation, record
+from daemon.engine.inputs import mailbox, when_problem
 from daemon.engine.replies import InboundMail
 from daemon.engine.segments import segment
 from daemon.events import EventIn, aware
 from daemon.inbound_smtp import parse_inbound
 from daemon.intake import accept_event
 from daemon.services import Services
-from daemon.settings import Email
+from daemon.settings import Email, FreeText, OneLine
 from daemon.store import EventOutcome, Recorded
 from daemon.store.base import Answer, Saved
 from daemon.tokens import read_survey_token
@@ -129,12 +130,12 @@ class ResponseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str | None = Field(None, min_length=1, max_length=200, description="idempotency key")
-    invitation: str | None = Field(None, max_length=512, description="a survey link's token")
+    id: OneLine | None = Field(None, min_length=1, max_length=200, description="idempotency key")
+    invitation: OneLine | None = Field(None, max_length=512, description="a survey link's token")
     customer: CustomerRef | None = None
-    survey: str | None = Field(None, max_length=64)
+    survey: OneLine | None = Field(None, max_length=64)
     score: int = Field(ge=0, le=10, strict=True)
-    comment: str | None = Field(None, max_length=5000)
+    comment: FreeText | None = Field(None, max_length=5000)
     answered_at: Annotated[datetime, AfterValidator(aware)] | None = None
 
     @model_validator(mode="after")
@@ -174,6 +175,8 @@ async def post_response(body: ResponseIn, request: Request) -> JSONResponse:
     """Record a response from elsewhere, with the same effects as an answer on the survey page."""
     svc = services(request)
     now = svc.clock.now()
+    if body.answered_at is not None and (problem := when_problem(body.answered_at, now)):
+        return _problem(422, "answered_at", problem)
     if body.id is not None and (known := await svc.store.response_by_external_id(body.id)):
         return JSONResponse(
             status_code=202,
@@ -234,6 +237,9 @@ def _recorded(saved: Saved, score: int) -> JSONResponse:
     )
 
 
+Mailbox = Annotated[str, AfterValidator(mailbox)]
+
+
 class InboundIn(BaseModel):
     """A reply to a Vouch email, as a mail provider's inbound webhook delivers it.
 
@@ -244,13 +250,13 @@ class InboundIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    from_: Email | None = Field(None, alias="from")
-    to: list[str] | str = Field(default_factory=list)
-    subject: str | None = Field(None, max_length=1000)
-    text: str | None = Field(None, max_length=200_000)
-    in_reply_to: str | None = Field(None, max_length=1000)
-    references: list[str] = Field(default_factory=list, max_length=100)
-    message_id: str | None = Field(None, max_length=1000)
+    from_: Mailbox | None = Field(None, alias="from", description="addr or Name <addr>")
+    to: list[OneLine] | OneLine = Field(default_factory=list)
+    subject: FreeText | None = Field(None, max_length=1000)  # folded headers keep their tabs
+    text: FreeText | None = Field(None, max_length=200_000)
+    in_reply_to: OneLine | None = Field(None, max_length=1000)
+    references: list[OneLine] = Field(default_factory=list, max_length=100)
+    message_id: OneLine | None = Field(None, max_length=1000)
     raw: str | None = Field(None, max_length=20_000_000)
     raw_encoding: Literal["plain", "base64"] = "plain"
 

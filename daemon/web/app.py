@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon import __version__
+from daemon.intake import Refused
 from daemon.services import Services
 from daemon.store.turns import serving
 from daemon.web import (
@@ -54,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
     admin.install(app)  # the owner's dashboard at /admin
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
     app.add_middleware(FastEvents, services=services)  # inside BodyLimit: bodies are bounded
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
     server = services.config.settings.server
@@ -98,6 +100,15 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
             field = ".".join(loc) or "body"
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         problems.append({"field": field, "message": message})
+    return invalid(problems)
+
+
+async def _refused(request: Request, exc: Refused) -> JSONResponse:
+    """An event that is well formed but cannot be accepted (daemon/intake.py): the same 422."""
+    return invalid([{"field": r.field, "message": r.message} for r in exc.refusals])
+
+
+def invalid(problems: list[dict[str, Any]]) -> JSONResponse:
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return JSONResponse(
         status_code=422,

@@ -6,8 +6,8 @@ CPU than recording the events did (py-spy). This plain ASGI layer answers an aut
 that validates, with exactly what the route in `api.py` answers (the same token check, the same
 model validated the same way from the same JSON, `accept_event`, the same JSON receipt). It
 declines everything else: another path or method, no token or a wrong one, a body that is not
-JSON or does not validate. Those go on to FastAPI unchanged, so every refusal, and the OpenAPI
-schema, still come from the route.
+JSON or does not validate, an event `accept_event` refuses. Those go on to FastAPI unchanged, so
+every refusal, and the OpenAPI schema, still come from the route.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.events import EventIn
-from daemon.intake import accept_event
+from daemon.intake import Refused, accept_event
 from daemon.services import Services
 from daemon.web.api import event_answer
 
@@ -46,7 +46,12 @@ class FastEvents:
         if event is None:  # the route says what is wrong with it
             await self.app(scope, _replay(messages, receive), send)
             return
-        status, content, headers = event_answer(event, await accept_event(self.services, event))
+        try:
+            outcome = await accept_event(self.services, event)
+        except Refused:  # nothing recorded: the route refuses it in the same words
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        status, content, headers = event_answer(event, outcome)
         await _answer(send, status, content, headers)
 
     def _ours(self, scope: Scope) -> bool:
@@ -73,7 +78,7 @@ def _event(body: bytes) -> EventIn | None:
     """The event, validated as FastAPI validates the route's body (JSON, then the model)."""
     try:
         return EventIn.model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # not JSON, not UTF-8, or not a valid event
+    except (ValueError, ValidationError, RecursionError):  # not JSON, UTF-8 or a valid event
         return None
 
 

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from daemon.events import EventIn
-from daemon.intake import accept_event
+from daemon.intake import Refused, accept_event
 from daemon.services import Services
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +67,10 @@ async def _record(services: Services, event: dict[str, Any]) -> Response:
     except ValidationError as exc:
         fields = "; ".join(".".join(map(str, e["loc"])) + ": " + e["msg"] for e in exc.errors())
         return _answer(422, f"cannot map the webhook to a purchase: {fields}")
-    outcome = await accept_event(services, parsed)
+    try:
+        outcome = await accept_event(services, parsed)
+    except Refused as exc:
+        return _answer(422, f"cannot record the webhook's purchase: {exc}")
     return JSONResponse(status_code=202, content=outcome.receipt)
 
 
@@ -107,12 +110,16 @@ async def stripe(request: Request) -> Response:
     if not email:
         return _answer(422, f"{kind} {obj.get('id')} carries no customer email")
     created = payload.get("created") or obj.get("created")
+    try:
+        occurred_at = datetime.fromtimestamp(int(created), UTC).isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return _answer(422, f"{kind} {obj.get('id')}: created is not a Unix time: {created!r}")
     return await _record(
         services,
         {
             "id": f"stripe:{payload.get('id')}",
             "type": "purchase.completed",
-            "occurred_at": datetime.fromtimestamp(int(created), UTC).isoformat(),
+            "occurred_at": occurred_at,
             "customer": {"email": email, **({"name": name} if name else {})},
             "data": {
                 "source": "stripe",

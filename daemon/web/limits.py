@@ -1,7 +1,9 @@
-"""Request body size limit, as plain ASGI so it runs before any parsing.
+"""Request body limits, as plain ASGI so they run before any parsing.
 
 The body is read (up to the limit) and replayed to the app; anything larger gets a 413 that says
-the limit, whether the client declared its length or streamed it.
+the limit, whether the client declared its length or streamed it. A JSON body (any body but a
+form's) nested deeper than daemon/engine/inputs.py allows gets a 422 naming where: every JSON
+route, and both paths of /v1/events, are spared a parser or serializer that gives up (a 500).
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from daemon.engine.inputs import depth_problem, too_deep
+
+FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 
 class BodyLimit:
@@ -40,6 +46,11 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if not _header(scope, b"content-type").lower().startswith(FORMS) and (
+            where := too_deep(body)
+        ):
+            await _invalid(send, where, depth_problem())
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -71,11 +82,33 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+async def _invalid(send: Send, field: str, message: str) -> None:
+    """As daemon/web/app.py answers a request that does not validate."""
+    payload = {
+        "error": "invalid request",
+        "detail": f"{field}: {message}",
+        "problems": [{"field": field, "message": message}],
+    }
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes:
+    return next((value for name, value in scope["headers"] if name == wanted), b"")
+
+
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    try:
+        return int(_header(scope, b"content-length"))
+    except ValueError:
+        return None

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.templating import Jinja2Templates
 
+from daemon.engine.inputs import text_problem
 from daemon.services import Services
 from daemon.web.session import SESSION_COOKIE, Session, csrf_ok, csrf_token, read_session
 
@@ -104,6 +105,16 @@ def amount(raw: object, title: str) -> float | None:
     if not math.isfinite(value) or value < 0:
         raise Refused(400, title, f"The value must be a number, 0 or more (not {raw!r}).")
     return value
+
+
+def note(raw: object, title: str) -> str | None:
+    """A note field: blank is None; at most 1000 characters; one with control characters (a
+    paste gone wrong) is refused (400) under `title`, never stored to come out raw."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    if problem := text_problem(raw.strip(), free=True):
+        raise Refused(400, title, f"The note {problem}. Nothing was changed.")
+    return raw.strip()[:1000]
 
 
 def admin_page(

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.templating import Jinja2Templates
 
 from daemon.answers import Closed, answer_invitation, is_open
+from daemon.engine.inputs import text_problem
 from daemon.engine.segments import segment
 from daemon.services import Services
 from daemon.store.base import Invitation
@@ -101,9 +102,10 @@ def _survey_form(
     comment: str | None = None,
     recorded: int | None = None,
     autorecord: bool = False,
-    error: bool = False,
+    error: str | None = None,
 ) -> HTMLResponse:
-    """The survey's texts are taken in the page's language, so question and page agree."""
+    """The survey's texts are taken in the page's language, so question and page agree;
+    `error` is the words' key for what is wrong with what was sent."""
     services = _services(request)
     survey = services.config.surveys[invitation.survey]
     words: PageWords = request.app.state.words
@@ -144,8 +146,9 @@ async def survey_answer(request: Request, token: str) -> Response:
             return PlainTextResponse("not recorded", status_code=400)
         await services.store.add_click(invitation.id, score, services.clock.now())
         return PlainTextResponse("held", status_code=202)
-    if score is None:
-        return _survey_form(request, invitation, token, None, locale, comment=comment, error=True)
+    if score is None or (comment and text_problem(comment, free=True)):
+        error = "survey.choose" if score is None else "survey.unreadable"
+        return _survey_form(request, invitation, token, score, locale, comment=comment, error=error)
     saved = await answer_invitation(services, invitation, score, comment, source="page")
     if isinstance(saved, Closed):
         return _closed(request, locale)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from daemon.services import Services
-from daemon.settings import address
+from daemon.settings import stored_address
 from daemon.web.api import INVALID, NOT_FOUND, UNAUTHORIZED
 from daemon.web.auth import require_token
 
@@ -36,7 +36,7 @@ async def forget_customer(email: str, request: Request) -> JSONResponse:
     suppression. Only this address, exactly (in any case): anything else is a 422. Safe to
     repeat: once nothing is held about the address, the answer is a 404."""
     try:
-        exact = address(email)
+        exact = stored_address(email)
     except ValueError as exc:
         return _not_an_address(exc)
     found: Services = request.app.state.services

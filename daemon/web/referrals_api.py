@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from daemon import referrals, sources
 from daemon.services import Services
+from daemon.settings import FreeText
 from daemon.store.base import Referral
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused
 from daemon.web.auth import require_token
@@ -27,7 +28,7 @@ class StatusIn(BaseModel):
 
     status: Literal["contacted", "meeting", "won", "lost"]
     value: float | None = Field(None, ge=0, description="the business won, in your currency")
-    note: str | None = Field(None, max_length=1000, description="words the advocate may see")
+    note: FreeText | None = Field(None, max_length=1000, description="words the advocate may see")
     share: bool | None = Field(
         None, description="tell the advocate (default: yes for contacted, no for meeting/lost)"
     )
