@@ -22,6 +22,7 @@ from daemon.store.partners_sql import PartnersSQL
 from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
+from daemon.store.setaside_sql import SetAsideSQL
 from daemon.store.surveys_sql import SurveysSQL
 from daemon.store.webhooks_sql import WebhooksSQL
 
@@ -44,6 +45,7 @@ class SQLiteStore(
     DigestSQL,
     AdminSQL,
     ImportsSQL,
+    SetAsideSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

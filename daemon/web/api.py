@@ -57,6 +57,7 @@ INVALID: Responses = {
     422: {"model": Invalid, "description": "the request is not valid (each field named)"},
 }
 NOT_FOUND: Responses = {404: {"model": Refused, "description": "no such record"}}
+SET_ASIDE_SHOWN = 100  # a customer's set-aside items in GET /v1/customers/{email}
 BODY: Responses = {  # what a route with a JSON body adds
     400: {"model": Detail, "description": "the body could not be read (e.g. not UTF-8)"},
     413: {"model": Refused, "description": "the body is over server.max_body_bytes"},
@@ -303,6 +304,7 @@ async def get_customer(email: str, request: Request) -> JSONResponse:
     if customer is None:
         return JSONResponse(status_code=404, content={"error": f"no customer {email!r}"})
     suppressed = await store.suppression_reason(customer.email)
+    _, set_aside = await store.set_aside_items(SET_ASIDE_SHOWN, customer.id)
     return JSONResponse(
         content={
             "email": customer.email,
@@ -314,5 +316,9 @@ async def get_customer(email: str, request: Request) -> JSONResponse:
             "suppressed": suppressed,
             **await stages.customer_view(store, customer.id),  # stage and road
             **await store.customer_overview(customer.id),
+            "set_aside": [  # work for them that failed and was set aside, with why
+                {"kind": s.kind, "item": s.item, "error": s.error, "at": s.at.isoformat()}
+                for s in set_aside
+            ],
         }
     )

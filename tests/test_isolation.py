@@ -1,0 +1,231 @@
+"""One bad row never stops the daemon (issue 12, items 3b, 3c and 6).
+
+Against the real app (HTTP client), the real SQLite store, the real templates and the real
+aiosmtpd server, with a fake clock. Bad rows are put straight into the SQLite file (a date the
+scheduler cannot plan, a time zone that does not exist) or come from an owner's template that
+fails for one customer: nothing here depends on what intake accepts. A full disk is a real
+SQLITE_FULL, made with `PRAGMA max_page_count` on the store's own connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from loop import AUTH, Loop, path_of, running, score_links, smtp_changes
+
+from daemon.clock import to_ms
+from daemon.config import Config, load_config
+
+from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
+from helpers import ENV, merge, write_business
+from smtp_server import SmtpServer
+
+OWNER = "owner@harborlane.example"
+YEAR_9999 = to_ms(datetime(9999, 12, 31, tzinfo=UTC))
+
+
+@pytest.fixture
+def make(tmp_path: Path, smtp_server: SmtpServer) -> Callable[..., Config]:
+    """The business (with a dashboard password), its email going to the test SMTP server."""
+
+    def build(changes: dict[str, Any] | None = None) -> Config:
+        all_changes = merge(merge(smtp_changes(smtp_server), CONFIG_CHANGES), changes or {})
+        path = write_business(tmp_path / "biz", all_changes)
+        return load_config(path, {**ENV, **ENV_EXTRA}, need_secrets=True)
+
+    return build
+
+
+@pytest.fixture
+async def loop(make: Callable[..., Config], smtp_server: SmtpServer) -> AsyncIterator[Loop]:
+    async with running(make(), smtp_server) as loop:
+        yield loop
+
+
+def sql(config: Config, statement: str, *params: object) -> list[Any]:
+    """Straight into the SQLite file, as a bad row would be there (another connection)."""
+    with sqlite3.connect(config.store_path) as db:
+        return db.execute(statement, params).fetchall()
+
+
+def recipients(loop: Loop) -> list[tuple[str, str]]:
+    """(to, subject) of the mail received since the last look."""
+    return sorted((m["To"].addresses[0].addr_spec, str(m["Subject"])) for m in loop.new_mail())
+
+
+async def customer(loop: Loop, email: str) -> dict[str, Any]:
+    answer = await loop.client.get(f"/v1/customers/{email}", headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+async def dashboard(client: httpx.AsyncClient) -> str:
+    form = await client.get("/admin/login")
+    await client.post(
+        "/admin/login",
+        data={"nonce": field(form.text, "nonce"), "next": "/admin", "password": PASSWORD},
+    )
+    page = await client.get("/admin")
+    assert page.status_code == 200
+    return page.text
+
+
+async def purchase(loop: Loop, email: str, name: str = "Ann Example", **extra: Any) -> None:
+    await loop.event("purchase.completed", email, "2026-03-02T10:00:00Z", name=name, **extra)
+
+
+# 3(b): the scheduler sets a failing item aside and goes on --------------------------------------
+
+
+async def test_an_event_that_cannot_be_planned_is_set_aside_and_the_others_surveyed(
+    make: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    config = make()
+    async with running(config, smtp_server) as loop:
+        await purchase(loop, "zed@example.com", "Zed Poison")  # first in line, then spoiled:
+        sql(config, "UPDATE events SET occurred_at = ? WHERE id LIKE '%zed%'", YEAR_9999)
+        await purchase(loop, "ann@example.com")
+        await purchase(loop, "bob@example.com", "Bob Builder")
+        await loop.travel(timedelta(days=3, hours=2))
+        surveys = [("ann@example.com", "Quick question from Harbor Lane Renovations")]
+        surveys.append(("bob@example.com", surveys[0][1]))
+        assert recipients(loop) == surveys
+
+        (aside,) = (await customer(loop, "zed@example.com"))["set_aside"]
+        assert aside["kind"] == "event" and aside["error"].startswith("OverflowError")
+        assert (await customer(loop, "ann@example.com"))["set_aside"] == []
+        page = await dashboard(loop.client)
+        assert 'id="set-aside"' in page and "OverflowError" in page and "Zed Poison" in page
+        first = sql(config, "SELECT at, error FROM set_aside")
+        await loop.travel(timedelta(hours=3))  # set aside once, not retried every tick
+        assert sql(config, "SELECT at, error FROM set_aside") == first
+
+    async with running(config, smtp_server) as loop:  # a restart: still aside, others flow
+        loop.seen = len(loop.mail())
+        await purchase(loop, "cat@example.com")
+        await loop.travel(timedelta(days=3, hours=2))
+        assert ("cat@example.com", surveys[0][1]) in recipients(loop)
+        assert sql(config, "SELECT at, error FROM set_aside") == first
+        assert (await loop.client.get("/healthz")).status_code == 200
+
+
+async def test_a_survey_and_a_reminder_that_cannot_be_queued_are_set_aside(loop: Loop) -> None:
+    config = loop.services.config
+    for email in ("ann@example.com", "cat@example.com", "zed@example.com"):
+        await purchase(loop, email, timezone="Europe/London")
+    await loop.run()  # planned: three surveys scheduled
+    bad_zone = "UPDATE customers SET timezone = 'Mars/Olympus_Mons' WHERE email = ?"
+    sql(config, bad_zone, "zed@example.com")  # a zone that does not exist, in the file
+    await loop.travel(timedelta(days=3, hours=2))
+    assert [to for to, _ in recipients(loop)] == ["ann@example.com", "cat@example.com"]
+    (aside,) = (await customer(loop, "zed@example.com"))["set_aside"]
+    assert aside["kind"] == "survey" and "ZoneInfoNotFoundError" in aside["error"]
+    reason = sql(config, "SELECT state, reason FROM invitations WHERE customer_id = 3")
+    assert reason[0][0] == "skipped" and reason[0][1].startswith("set aside: ZoneInfo")
+
+    sql(config, bad_zone, "cat@example.com")  # surveyed, then spoiled before its reminder
+    await loop.travel(timedelta(days=4, hours=2))
+    reminders = recipients(loop)
+    assert [to for to, _ in reminders] == ["ann@example.com"]  # ann's reminder went out
+    (aside,) = (await customer(loop, "cat@example.com"))["set_aside"]
+    assert aside["kind"] == "reminder" and "ZoneInfoNotFoundError" in aside["error"]
+    assert "Mars/Olympus_Mons" in await dashboard(loop.client)
+
+
+async def test_a_complaint_alert_that_cannot_be_built_is_set_aside(
+    make: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    """The owner's alert template uses the surname: fine for 'Bob Builder' (and `vouch check`'s
+    sample), an error for a customer known by one name only."""
+    config = make()
+    alert = config.root / "templates" / "email" / "owner_alert.txt"
+    alert.write_text(
+        alert.read_text().replace(
+            "Customer: {{ customer.name",
+            "Surname: {{ customer.name.split()[1] }}\nCustomer: {{ customer.name",
+        )
+    )
+    async with running(config, smtp_server) as loop:
+        await purchase(loop, "cher@example.com", "Cher")
+        await purchase(loop, "bob@example.com", "Bob Builder")
+        await loop.travel(timedelta(days=3, hours=2))
+        for survey in loop.new_mail():
+            link = path_of(score_links(survey)[2])
+            answer = await loop.client.post(link, data={"score": "2", "comment": "", "via": "form"})
+            assert answer.status_code == 200
+        await loop.run()
+        got = recipients(loop)
+        assert (OWNER, "Unhappy customer: Bob Builder answered 2") in got
+        assert not [m for m in got if "Cher" in m[1]]
+        (aside,) = (await customer(loop, "cher@example.com"))["set_aside"]
+        assert aside["kind"] == "complaint alert"
+        assert aside["error"].startswith("TemplateError: templates/email/owner_alert.txt: line 14")
+        await loop.travel(timedelta(hours=2))  # not retried, and the rest still flows
+        assert recipients(loop) == []
+        assert len((await customer(loop, "cher@example.com"))["set_aside"]) == 1
+
+
+async def test_a_referral_ask_that_cannot_be_built_is_set_aside(
+    make: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    """The owner simplified the ask's greeting: fine for a customer with a name, an error for
+    one without."""
+    config = make()
+    ask = config.root / "templates" / "email" / "referral_ask.txt"
+    greeting = "{% if customer_name %}Hi {{ customer_name }},{% else %}Hello,{% endif %}"
+    assert greeting in ask.read_text()
+    ask.write_text(ask.read_text().replace(greeting, "Hi {{ customer_name.title() }},"))
+    async with running(config, smtp_server) as loop:
+        for email, name in (("ann@example.com", "Ann Example"), ("anon@example.com", None)):
+            await loop.event("purchase.completed", email, "2026-02-20T10:00:00Z", name=name)
+            answer = await loop.client.post(
+                "/v1/responses",
+                json={"customer": {"email": email}, "survey": "post_purchase", "score": 10},
+                headers=AUTH,
+            )
+            assert answer.status_code == 202
+            await loop.event("project.completed", email, "2026-03-02T09:00:00Z", name=name)
+        await loop.travel(timedelta(days=3))
+        assert recipients(loop) == [("ann@example.com", "Ann, a small favour?")]
+        (aside,) = (await customer(loop, "anon@example.com"))["set_aside"]
+        assert aside["kind"] == "ask"
+        assert aside["error"].startswith("TemplateError: templates/email/referral_ask.txt")
+        anon = await loop.services.store.customer_by_email("anon@example.com")
+        assert anon is not None
+        moments = [(a.state, a.reason) for a in await loop.services.store.asks_of(anon.id)]
+        assert moments == [("skipped", "set aside: " + aside["error"])]
+
+
+async def test_a_digest_that_cannot_be_built_is_set_aside_once(
+    make: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    """The owner shortened the digest's subject, dropping the guard for a period with no
+    answers (no NPS): that period's digest is set aside, once; the surveys still go out."""
+    config = make({"digest": {"every": "daily", "at": "08:00"}})
+    digest = config.root / "templates" / "email" / "owner_digest.txt"
+    guarded = '{% if nps is not none %}, NPS {{ "%+d" | format(nps) }}{% endif %}'
+    assert guarded in digest.read_text()
+    digest.write_text(digest.read_text().replace(guarded, ', NPS {{ "%+d" | format(nps) }}'))
+    async with running(config, smtp_server) as loop:
+        await purchase(loop, "ann@example.com")
+        await loop.travel(timedelta(days=3, hours=2))
+        assert recipients(loop) == [
+            ("ann@example.com", "Quick question from Harbor Lane Renovations")
+        ]
+        count, digests = await loop.services.store.set_aside_items(10)
+        assert count == len(digests) >= 1
+        assert {d.kind for d in digests} == {"digest"}
+        assert all(
+            d.error.startswith("TemplateError: templates/email/owner_digest") for d in digests
+        )
+        assert "owner_digest" in await dashboard(loop.client)
+        latest = digests[0]
+        await loop.travel(timedelta(hours=6))  # the same period: not tried again
+        assert (await loop.services.store.set_aside_items(10))[1][0] == latest
