@@ -6,7 +6,8 @@ between repeats the sweep without doubling anything.
 
 One bad row never stops the scheduler: each sweep of a tick runs on its own (one that fails
 is logged and tried again next tick), and within a sweep an item that fails is set aside with
-its error (daemon/isolation.py) while the others go on.
+its error (daemon/isolation.py) while the others go on. A tick that completes every sweep is a
+pass, which /healthz watches (daemon/health.py).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Scheduler:
     async def run(self, poll_seconds: float = 1.0, gather_seconds: float = 0.25) -> None:
         """Tick when woken or every poll; a woken tick waits `gather_seconds` first, so a burst
         of events is planned in one batch rather than one tick each."""
+        self.services.health.watch("scheduler", self.services.clock.now())
         while not self._stopping.is_set():
             if self._wake.is_set():
                 await asyncio.sleep(gather_seconds)
@@ -96,6 +98,10 @@ class Scheduler:
             except Exception as exc:
                 log.exception("scheduler: the %s sweep failed (tried again next tick)", name)
                 failed.append(f"{name}: {type(exc).__name__}: {exc}")
+        if failed:
+            services.health.failed("scheduler", "; ".join(failed))
+        else:
+            services.health.passed("scheduler", services.clock.now())
         return done
 
     # events → invitations -------------------------------------------------------------------

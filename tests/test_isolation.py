@@ -229,3 +229,65 @@ async def test_a_digest_that_cannot_be_built_is_set_aside_once(
         latest = digests[0]
         await loop.travel(timedelta(hours=6))  # the same period: not tried again
         assert (await loop.services.store.set_aside_items(10))[1][0] == latest
+
+
+# 3(c): /healthz and /metrics say when a loop is stuck -----------------------------------------
+
+
+async def test_healthz_fails_when_the_scheduler_has_not_completed_a_pass(loop: Loop) -> None:
+    health = loop.services.health
+    health.watch("scheduler", loop.clock.now())  # as Scheduler.run does when the daemon starts
+    assert (await loop.client.get("/healthz")).status_code == 200
+    loop.clock.advance(timedelta(minutes=6))  # no pass since: stuck
+    stale = await loop.client.get("/healthz")
+    assert stale.status_code == 503
+    assert stale.json()["status"] == "failing"
+    assert stale.json()["problems"] == [
+        "scheduler has completed no pass since 2026-03-02T09:00:00Z"
+    ]
+    metrics = (await loop.client.get("/metrics", headers=AUTH)).text
+    assert "vouch_healthy 0.0" in metrics
+    await loop.scheduler.tick()
+    healthy = await loop.client.get("/healthz")
+    assert healthy.status_code == 200 and healthy.json()["problems"] == []
+    assert healthy.json()["loops"]["scheduler"]["last_pass"] == "2026-03-02T09:06:00+00:00"
+    metrics = (await loop.client.get("/metrics", headers=AUTH)).text
+    assert "vouch_healthy 1.0" in metrics
+    assert 'vouch_loop_last_pass_timestamp_seconds{loop="scheduler"} 1.77244236e+09' in metrics
+    assert datetime(2026, 3, 2, 9, 6, tzinfo=UTC).timestamp() == 1.77244236e09
+    assert "vouch_store_writable 1.0" in metrics and "vouch_sending_paused 0.0" in metrics
+
+
+async def test_a_sweep_that_fails_as_a_whole_stops_no_other_and_healthz_says_so(
+    loop: Loop,
+) -> None:
+    """An event whose stored body is not JSON fails the query that reads new events: the
+    events sweep fails every tick (nothing to set aside: no item was read). The other sweeps
+    go on (the survey already planned goes out), and /healthz names the failing sweep."""
+    health = loop.services.health
+    health.watch("scheduler", loop.clock.now())
+    await purchase(loop, "ann@example.com")
+    await loop.run()  # ann's survey is planned
+    await purchase(loop, "bob@example.com")
+    sql(loop.services.config, "UPDATE events SET payload = '{not json' WHERE id LIKE '%bob%'")
+    await loop.travel(timedelta(days=3, hours=2))
+    assert recipients(loop) == [("ann@example.com", "Quick question from Harbor Lane Renovations")]
+    failing = await loop.client.get("/healthz")
+    assert failing.status_code == 503
+    assert failing.json()["problems"] == [
+        "scheduler has not completed a pass since 2026-03-02T09:00:00Z "
+        "(last error: events: OperationalError: malformed JSON)"
+    ]
+    assert failing.json()["loops"]["scheduler"]["last_error"].startswith("events: ")
+
+
+async def test_healthz_fails_while_sending_is_paused(loop: Loop) -> None:
+    loop.services.health.sending_paused = "554 5.7.1 Relay access denied (3 recipients in a row)"
+    paused = await loop.client.get("/healthz")
+    assert paused.status_code == 503
+    assert paused.json()["problems"] == [
+        "sending is paused: 554 5.7.1 Relay access denied (3 recipients in a row)"
+    ]
+    assert "vouch_sending_paused 1.0" in (await loop.client.get("/metrics", headers=AUTH)).text
+    loop.services.health.sending_paused = None
+    assert (await loop.client.get("/healthz")).status_code == 200

@@ -94,6 +94,13 @@ class SQLiteStore(
                         (version, name),
                     )
 
+    async def write_probe(self) -> None:
+        """A small write that needs new room in the file, undone at once: raises
+        StoreUnavailable when the store cannot write (disk full, I/O error), for /healthz."""
+        async with self._write() as db:
+            await db.execute("INSERT INTO write_probe (pad) VALUES (zeroblob(8192))")
+            await db.execute("DELETE FROM write_probe")
+
     async def schema_version(self) -> int:
         rows = await self._read("SELECT max(version) FROM schema_migrations")
         return int(rows[0][0])

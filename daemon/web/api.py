@@ -15,6 +15,7 @@ from daemon import inbound, stages
 from daemon.answers import Closed, answer_invitation, record
 from daemon.engine.replies import InboundMail
 from daemon.engine.segments import segment
+from daemon.errors import StoreUnavailable
 from daemon.events import EventIn, aware
 from daemon.inbound_smtp import parse_inbound
 from daemon.intake import accept_event
@@ -106,16 +107,44 @@ def event_answer(
     return 202, outcome.receipt, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
-@router.get("/healthz")
-async def healthz(request: Request) -> dict[str, Any]:
-    counts = await services(request).store.outbox_counts()
-    return {"status": "ok", "outbox": {state.value: n for state, n in counts.items()}}
+@router.get("/healthz", responses={503: {"description": "failing: `problems` says why"}})
+async def healthz(request: Request) -> JSONResponse:
+    """200 when all is well; 503 with the reasons when a loop has not completed a pass for a
+    while, the store cannot write, or sending is paused (daemon/health.py)."""
+    svc = services(request)
+    report = await svc.health.check(svc.store, svc.clock.now())
+    problems = list(report.problems)
+    outbox: dict[str, int] = {}
+    try:
+        outbox = {state.value: n for state, n in (await svc.store.outbox_counts()).items()}
+    except StoreUnavailable as exc:
+        problems.append(f"the store cannot be read: {exc}")
+    loops = {
+        name: {
+            "last_pass": loop.passed.isoformat() if loop.passed else None,
+            "last_error": loop.error,
+        }
+        for name, loop in report.loops.items()
+    }
+    return JSONResponse(
+        status_code=503 if problems else 200,
+        content={
+            "status": "failing" if problems else "ok",
+            "problems": problems,
+            "loops": loops,
+            "outbox": outbox,
+        },
+    )
 
 
 @admin.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     svc = services(request)
     svc.metrics.set_outbox(await svc.store.outbox_counts())
+    svc.metrics.set_health(
+        await svc.health.check(svc.store, svc.clock.now()),
+        (await svc.store.set_aside_items(0))[0],
+    )
     return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
