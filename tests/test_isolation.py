@@ -9,6 +9,8 @@ SQLITE_FULL, made with `PRAGMA max_page_count` on the store's own connection.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from loop import AUTH, Loop, path_of, running, score_links, smtp_changes
 
 from daemon.clock import to_ms
 from daemon.config import Config, load_config
+from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
 from helpers import ENV, merge, write_business
@@ -291,3 +294,124 @@ async def test_healthz_fails_while_sending_is_paused(loop: Loop) -> None:
     assert "vouch_sending_paused 1.0" in (await loop.client.get("/metrics", headers=AUTH)).text
     loop.services.health.sending_paused = None
     assert (await loop.client.get("/healthz")).status_code == 200
+
+
+# 6: a full disk is a 503, never a lost event --------------------------------------------------
+
+
+async def fill_the_disk(store: SQLiteStore) -> None:
+    """No room left in the store's file: its next write that needs a page fails SQLITE_FULL."""
+    await store._db.execute("VACUUM")  # no free pages left inside the file either
+    rows = await store._db.execute_fetchall("PRAGMA page_count")
+    (pages,) = rows
+    await store._db.execute(f"PRAGMA max_page_count = {pages[0]}")
+
+
+async def free_the_disk(store: SQLiteStore) -> None:
+    await store._db.execute("PRAGMA max_page_count = 1073741823")
+
+
+def event(number: int) -> dict[str, Any]:
+    return {
+        "id": f"order-{number:04}",
+        "type": "purchase.completed",
+        "occurred_at": "2026-03-02T10:00:00Z",
+        "customer": {"email": f"buyer{number}@example.com", "name": f"Buyer {number}"},
+        "data": {"note": "x" * 200},
+    }
+
+
+async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: Loop) -> None:
+    store, client = loop.services.store, loop.client
+    assert isinstance(store, SQLiteStore)
+    assert await loop.event("purchase.completed", "ann@example.com", "2026-03-02T10:00:00Z")
+    await fill_the_disk(store)
+    health = await client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["problems"] == ["the store cannot write: database or disk is full"]
+    assert "vouch_store_writable 0.0" in (await client.get("/metrics", headers=AUTH)).text
+
+    accepted, refused = [], []
+    for number in range(400):  # the fast path (application/json): until the file is full
+        answer = await client.post("/v1/events", json=event(number), headers=AUTH)
+        assert answer.status_code in (202, 503), answer.text
+        (accepted if answer.status_code == 202 else refused).append(number)
+        if answer.status_code == 503:
+            assert answer.headers["Retry-After"] == "30"
+            assert "database or disk is full" in answer.json()["detail"]
+    assert refused, "the file never filled up"
+    routed = await client.post(  # FastAPI's route (a +json type): the same answer
+        "/v1/events",
+        content=json.dumps(event(999)).encode(),
+        headers={**AUTH, "Content-Type": "application/merge-patch+json"},
+    )
+    assert routed.status_code == 503 and routed.headers["Retry-After"] == "30"
+    assert "database or disk is full" in routed.json()["detail"]
+    await loop.scheduler.tick()  # the store's fault is nobody's item: nothing set aside
+    assert (await store.set_aside_items(10))[0] == 0
+
+    await free_the_disk(store)
+    assert (await client.get("/healthz")).status_code == 200
+    for number in [*refused, 999]:  # the client sends again after Retry-After
+        answer = await client.post("/v1/events", json=event(number), headers=AUTH)
+        assert answer.status_code == 202 and "Idempotent-Replayed" not in answer.headers
+    for number in accepted:  # everything answered 202 was kept: a replay now
+        answer = await client.post("/v1/events", json=event(number), headers=AUTH)
+        assert answer.headers["Idempotent-Replayed"] == "true"
+    counted = await store._read("SELECT count(*) FROM events")
+    assert counted[0][0] == 1 + 400 + 1
+    await loop.travel(timedelta(days=3, hours=2))  # and they are all planned and surveyed
+    assert len(loop.new_mail()) == 1 + 400 + 1
+    assert (await store.set_aside_items(10))[0] == 0
+
+
+async def test_the_sender_outlives_a_full_disk(
+    make: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    """Its loop (Sender.run, as the daemon runs it) fails its passes while the disk is full and
+    says so to /healthz; it goes on, and the survey goes out once there is room again (the row
+    it had claimed comes back when its lease ends: nothing is lost)."""
+    from daemon.health import Health
+
+    class Told(Health):
+        """Health that also says when a loop's pass completed or failed."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.failing, self.passing = asyncio.Event(), asyncio.Event()
+
+        def failed(self, loop: str, error: str) -> None:
+            super().failed(loop, error)
+            self.failing.set()
+
+        def passed(self, loop: str, now: datetime) -> None:
+            super().passed(loop, now)
+            self.passing.set()
+
+    config = make({"sender": {"poll_seconds": 0.01}})
+    async with running(config, smtp_server) as loop:
+        store = loop.services.store
+        assert isinstance(store, SQLiteStore)
+        health = loop.services.health = loop.sender.health = Told()  # as the daemon wires it
+        await purchase(loop, "ann@example.com")
+        loop.clock.advance(timedelta(days=3, hours=2))
+        await loop.scheduler.tick()  # the survey is queued, unrendered
+        await fill_the_disk(store)
+        sender = asyncio.create_task(loop.sender.run())
+        try:
+            await asyncio.wait_for(health.failing.wait(), timeout=30)
+            assert "database or disk is full" in str(health.loops["sender"].error)
+            assert not sender.done()
+            await free_the_disk(store)
+            loop.clock.advance(timedelta(seconds=config.settings.sender.lease_seconds + 1))
+            loop.sender.wake()
+            async with asyncio.timeout(30):
+                while not loop.mail():  # pass after pass until the survey is out
+                    health.passing.clear()
+                    await health.passing.wait()
+        finally:
+            loop.sender.stop()
+            await sender  # ends as asked, not with an error
+        survey = ("ann@example.com", "Quick question from Harbor Lane Renovations")
+        assert recipients(loop) == [survey]
+        assert health.loops["sender"].error is None

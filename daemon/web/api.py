@@ -59,6 +59,15 @@ INVALID: Responses = {
 }
 NOT_FOUND: Responses = {404: {"model": Refused, "description": "no such record"}}
 SET_ASIDE_SHOWN = 100  # a customer's set-aside items in GET /v1/customers/{email}
+UNAVAILABLE: Responses = {
+    503: {
+        "model": Refused,
+        "description": "the store cannot write now (e.g. its disk is full): nothing was "
+        "recorded; send it again after Retry-After seconds",
+    }
+}
+#: Seconds a client is asked to wait before sending again when the store cannot write.
+RETRY_AFTER_SECONDS = 30
 BODY: Responses = {  # what a route with a JSON body adds
     400: {"model": Detail, "description": "the body could not be read (e.g. not UTF-8)"},
     413: {"model": Refused, "description": "the body is over server.max_body_bytes"},
@@ -80,6 +89,7 @@ def services(request: Request) -> Services:
         409: {"model": Refused, "description": "the id was already used for a different event"},
         **INVALID,
         **BODY,
+        **UNAVAILABLE,
     },
 )
 async def post_event(event: EventIn, request: Request) -> JSONResponse:
@@ -105,6 +115,19 @@ def event_answer(
         )
     replayed = outcome.recorded is Recorded.REPLAY
     return 202, outcome.receipt, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+def unavailable_answer(exc: StoreUnavailable) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The 503 for a request the store could not record (the app's handler and fast_events)."""
+    return (
+        503,
+        {
+            "error": "not recorded",
+            "detail": f"the store cannot write now ({exc}); nothing was recorded: send it "
+            f"again in {RETRY_AFTER_SECONDS} seconds",
+        },
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 @router.get("/healthz", responses={503: {"description": "failing: `problems` says why"}})
