@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import time
 from zoneinfo import ZoneInfo
 
+from daemon import isolation
 from daemon.compose import build_email, enqueue
 from daemon.engine import digest
 from daemon.services import Services
@@ -30,17 +31,26 @@ async def sweep(services: Services) -> int:
         return 0
     key = f"digest:{period.start:%Y-%m-%dT%H:%MZ}"  # UTC
     store = services.store
-    if await store.outbox_has(key):
+    if await store.outbox_has(key) or await store.is_set_aside("digest", key):
         return 0
-    facts = await store.digest_facts(period.start, period.end, period.previous_start)
-    made = await enqueue(
-        services,
-        build_email(
-            services,
-            kind="owner_digest",
-            context=digest.build(facts, period, settings.digest.every),
-            to_email=settings.business.owner_email,
-            dedupe_key=key,
-        ),
-    )
-    return 1 if made is not None else 0
+    made = False
+
+    async def make(_: str) -> None:  # a digest that cannot be made is set aside, not retried
+        nonlocal made
+        facts = await store.digest_facts(period.start, period.end, period.previous_start)
+        made = (
+            await enqueue(
+                services,
+                build_email(
+                    services,
+                    kind="owner_digest",
+                    context=digest.build(facts, period, settings.digest.every),
+                    to_email=settings.business.owner_email,
+                    dedupe_key=key,
+                ),
+            )
+            is not None
+        )
+
+    await isolation.each(services, "digest", [key], make, key=str, customer=lambda _: None)
+    return 1 if made else 0

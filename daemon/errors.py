@@ -2,6 +2,7 @@
 
 VouchError
  ├── ConfigError            config, survey or template problems (carries every problem)
+ ├── StoreUnavailable       the store cannot be used now (disk full, I/O error, locked): retry
  └── DeliveryError          a transport could not hand a message over
       ├── TemporaryDeliveryError   retry later (4xx, timeouts, dropped connections)
       └── PermanentDeliveryError   never retry; the address is suppressed (5xx)
@@ -38,6 +39,11 @@ class ConfigError(VouchError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class StoreUnavailable(VouchError):
+    """The store refused for a reason of its own, not of the data: the disk is full, an I/O
+    error, the file locked too long. Worth retrying later; never the fault of one item."""
 
 
 class DeliveryError(VouchError):

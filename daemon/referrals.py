@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon import ask_cap, offers, partner_notes
+from daemon import ask_cap, isolation, offers, partner_notes
 from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade
@@ -23,7 +23,7 @@ from daemon.engine.window import in_window, next_in_window
 from daemon.links import unsubscribe_headers, unsubscribe_url
 from daemon.render import Attachment, one_line
 from daemon.services import Services
-from daemon.store.base import Advocate, AskRow, Customer, Referral
+from daemon.store.base import Advocate, AskRow, Customer, Referral, Reward, Step
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,9 @@ async def resolve_waiting(services: Services) -> int:
     """A carried moment: the customer answered since (promoter → ask) or the wait ran out."""
     store, now = services.store, services.clock.now()
     waiting = await store.waiting_asks(now, BATCH)
-    for ask, lapsed in waiting:
+
+    async def one(entry: tuple[AskRow, bool]) -> None:
+        ask, lapsed = entry
         customer = await store.customer(ask.customer_id)
         assert customer is not None
         suppressed, complaints, latest, asks = await store.ask_facts(customer.id)
@@ -147,7 +149,7 @@ async def resolve_waiting(services: Services) -> int:
             await store.update_ask(
                 ask.id, state="skipped", reason="no answer to the survey in its life", due_at=None
             )
-            continue
+            return
         decided = decide(Moment.SURVEY_ANSWER, history, rules(services), now)
         if isinstance(decided, Ask):
             decided = await _below_min_stage(services, customer.id) or decided
@@ -157,6 +159,15 @@ async def resolve_waiting(services: Services) -> int:
         else:
             reason = decided.reason
             await store.update_ask(ask.id, state="skipped", reason=reason, due_at=None)
+
+    await isolation.each(
+        services,
+        "waiting ask",
+        waiting,
+        one,
+        key=lambda e: e[0].id,
+        customer=lambda e: e[0].customer_id,
+    )
     return len(waiting)
 
 
@@ -175,8 +186,14 @@ async def send_asks(services: Services) -> int:
         due = await ask_cap.within_cap(services)  # the most influential first, the rest wait
     else:
         due = await store.due_asks(now, BATCH)
-    for ask in due:
-        await _send_ask(services, ask)
+    await isolation.each(
+        services,
+        "ask",
+        due,
+        lambda ask: _send_ask(services, ask),
+        key=lambda ask: ask.id,
+        customer=lambda ask: ask.customer_id,
+    )
     return len(due)
 
 
@@ -283,7 +300,8 @@ async def introduce(
 async def notify_referrals(services: Services) -> int:
     store = services.store
     fresh = await store.unnotified_referrals(BATCH)
-    for referral in fresh:
+
+    async def one(referral: Referral) -> None:
         advocate = await store.advocate(referral.advocate_id)
         assert advocate is not None
         customer = await store.customer(advocate.customer_id)
@@ -352,6 +370,10 @@ async def notify_referrals(services: Services) -> int:
                 ),
             )
         await store.referral_notified(referral.id)
+
+    await isolation.each(
+        services, "referral note", fresh, one, key=lambda r: r.id, customer=lambda r: None
+    )
     return len(fresh)
 
 
@@ -419,7 +441,8 @@ async def _reward(services: Services, referral: Referral) -> None:
 async def notify_steps(services: Services) -> int:
     store = services.store
     steps = await store.unnotified_steps(BATCH)
-    for step in steps:
+
+    async def one(step: Step) -> None:
         advocate = await store.advocate(step.referral.advocate_id)
         assert advocate is not None
         customer = await store.customer(advocate.customer_id)
@@ -427,7 +450,7 @@ async def notify_steps(services: Services) -> int:
         if step.status == "won":  # only a partner's win without a reward is a shared step
             await partner_notes.send_thanks(services, step, customer)
             await store.step_notified(step.id)
-            continue
+            return
         await enqueue(
             services,
             build_for_customer(
@@ -444,13 +467,18 @@ async def notify_steps(services: Services) -> int:
             ),
         )
         await store.step_notified(step.id)
+
+    await isolation.each(
+        services, "step note", steps, one, key=lambda s: s.id, customer=lambda s: None
+    )
     return len(steps)
 
 
 async def notify_rewards(services: Services) -> int:
     store = services.store
     rewards = await store.unnotified_rewards(BATCH)
-    for reward in rewards:
+
+    async def one(reward: Reward) -> None:
         referral = await store.referral_by_id(reward.referral_id)
         advocate = await store.advocate(reward.advocate_id)
         assert referral is not None and advocate is not None
@@ -472,14 +500,18 @@ async def notify_rewards(services: Services) -> int:
             ),
         )
         await store.reward_notified(reward.id)
+
+    await isolation.each(
+        services, "reward note", rewards, one, key=lambda r: r.id, customer=lambda r: None
+    )
     return len(rewards)
 
 
-async def sweep(services: Services) -> int:
-    """Everything the referral engine has due now; the scheduler calls this each tick."""
-    done = await resolve_waiting(services)
-    done += await notify_referrals(services)
-    done += await notify_steps(services)
-    done += await notify_rewards(services)
-    done += await send_asks(services)
-    return done
+#: What the referral engine has due, each a sweep of the scheduler's tick (daemon/scheduler.py).
+SWEEPS = {
+    "waiting asks": resolve_waiting,
+    "referral notes": notify_referrals,
+    "step notes": notify_steps,
+    "reward notes": notify_rewards,
+    "asks": send_asks,
+}

@@ -123,6 +123,7 @@ class Daemon:
                 webhooks=WebhookTransport(lambda: self.services.config, self.clock),
                 pressure=self.services.pressure,
                 render=partial(survey_email.render_claimed, self.services),
+                health=self.services.health,
             )
             self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake)
             self.services.nudge = self.scheduler.wake

@@ -3,6 +3,11 @@
 Each sweep is a small indexed query for due rows, then idempotent work: every email it
 enqueues has a dedupe key, and the row is marked done only after the enqueue, so a crash in
 between repeats the sweep without doubling anything.
+
+One bad row never stops the scheduler: each sweep of a tick runs on its own (one that fails
+is logged and tried again next tick), and within a sweep an item that fails is set aside with
+its error (daemon/isolation.py) while the others go on. A tick that completes every sweep is a
+pass, which /healthz watches (daemon/health.py).
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
-from daemon import digest, partners, referrals, survey_email, webhooks
+from daemon import digest, isolation, partners, referrals, survey_email, webhooks
 from daemon.answers import answer_invitation
 from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Moment
@@ -24,7 +30,7 @@ from daemon.engine.lifecycle import EVENT_STAGES
 from daemon.engine.window import in_window, next_in_window
 from daemon.outbox import NewEmail
 from daemon.services import Services
-from daemon.store.base import Customer, Invitation, NewInvitation, StoredEvent
+from daemon.store.base import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ class Scheduler:
     async def run(self, poll_seconds: float = 1.0, gather_seconds: float = 0.25) -> None:
         """Tick when woken or every poll; a woken tick waits `gather_seconds` first, so a burst
         of events is planned in one batch rather than one tick each."""
+        self.services.health.watch("scheduler", self.services.clock.now())
         while not self._stopping.is_set():
             if self._wake.is_set():
                 await asyncio.sleep(gather_seconds)
@@ -58,7 +65,7 @@ class Scheduler:
                 handled = await self.tick()
                 if handled and self._on_enqueued:
                     self._on_enqueued()
-            except Exception:  # a bad row must not stop the daemon: log it, try next tick
+            except Exception:  # a bug outside the sweeps: log it, try next tick
                 log.exception("scheduler tick failed")
                 handled = 0
             if handled >= BATCH:  # a full batch: more is likely due, go on at once
@@ -69,28 +76,53 @@ class Scheduler:
                     await self._wake.wait()
 
     async def tick(self) -> int:
-        """Do everything due now; returns how many items were handled."""
-        await self.services.pressure.lull()  # requests being served go first
-        done = await self.plan_events()
-        done += await self.send_invitations()
-        done += await self.send_reminders()
-        done += await self.confirm_clicks()
-        done += await self.alert_complaints()
-        done += await referrals.sweep(self.services)
-        done += await self.services.store.refresh_pending_stages(STAGE_BACKFILL)
-        done += await webhooks.sweep(self.services)
-        done += await digest.sweep(self.services)
+        """Do everything due now; returns how many items were handled. Each sweep on its own:
+        one that fails (the store unavailable, a bug) does not keep the others from running."""
+        services = self.services
+        await services.pressure.lull()  # requests being served go first
+        sweeps: list[tuple[str, Callable[[], Awaitable[int]]]] = [
+            ("events", self.plan_events),
+            ("surveys", self.send_invitations),
+            ("reminders", self.send_reminders),
+            ("clicks", self.confirm_clicks),
+            ("complaint alerts", self.alert_complaints),
+            *((name, partial(sweep, services)) for name, sweep in referrals.SWEEPS.items()),
+            ("stages", lambda: services.store.refresh_pending_stages(STAGE_BACKFILL)),
+            ("webhooks", lambda: webhooks.sweep(services)),
+            ("digest", lambda: digest.sweep(services)),
+        ]
+        done, failed = 0, []
+        for name, sweep in sweeps:
+            try:
+                done += await sweep()
+            except Exception as exc:
+                log.exception("scheduler: the %s sweep failed (tried again next tick)", name)
+                failed.append(f"{name}: {type(exc).__name__}: {exc}")
+        if failed:
+            services.health.failed("scheduler", "; ".join(failed))
+        else:
+            services.health.passed("scheduler", services.clock.now())
         return done
 
     # events → invitations -------------------------------------------------------------------
 
     async def plan_events(self) -> int:
-        """Plan what new events call for, a batch at a time in a fixed number of queries."""
+        """Plan what new events call for, a batch at a time in a fixed number of queries; an
+        event that cannot be planned is set aside, the others are planned."""
+        events = await self.services.store.unprocessed_events(BATCH)
+        await isolation.batch(
+            self.services,
+            "event",
+            events,
+            self._plan_events,
+            key=lambda e: e.seq,
+            customer=lambda e: e.customer_id,
+        )
+        return len(events)
+
+    async def _plan_events(self, events: list[StoredEvent]) -> None:
         services = self.services
         store = services.store
-        events = await store.unprocessed_events(BATCH)
-        if not events:
-            return 0
         await store.refresh_stages(  # before the moments below: referrals.min_stage reads it
             e.customer_id for e in events if e.customer_id and e.type in EVENT_STAGES
         )
@@ -106,7 +138,6 @@ class Scheduler:
             plans = self._plans(stored, customer, suppressed, last)
             decided.append((stored.seq, stored.customer_id, plans))
         await store.settle_events(decided, services.clock.now())
-        return len(events)
 
     def _plans(
         self,
@@ -214,10 +245,18 @@ class Scheduler:
 
     async def send_invitations(self) -> int:
         """Due surveys, a batch at a time: a few set-based queries, then rows queued unrendered
-        (the sender renders each when it claims it: daemon/survey_email.py)."""
+        (the sender renders each when it claims it: daemon/survey_email.py). One that cannot
+        be queued is set aside."""
+        services = self.services
+        due = await services.store.due_invitations(services.clock.now(), SURVEY_BATCH)
+        await isolation.batch(
+            services, "survey", due, self._send_invitations, _invitation_id, _customer_of
+        )
+        return len(due)
+
+    async def _send_invitations(self, due: list[Invitation]) -> None:
         services = self.services
         store, now = services.store, services.clock.now()
-        due = await store.due_invitations(now, SURVEY_BATCH)
         ready = await self._ready(due, reminder=False)
         emails: list[NewEmail] = []
         sent = []
@@ -230,12 +269,18 @@ class Scheduler:
             await self._flush(emails)
         await self._flush(emails, every=1)  # before marking: a crash repeats, dedupe holds
         await store.invitations_sent(sent)
-        return len(due)
 
     async def send_reminders(self) -> int:
         services = self.services
+        due = await services.store.due_reminders(services.clock.now(), SURVEY_BATCH)
+        await isolation.batch(
+            services, "reminder", due, self._send_reminders, _invitation_id, _customer_of
+        )
+        return len(due)
+
+    async def _send_reminders(self, due: list[Invitation]) -> None:
+        services = self.services
         store, now = services.store, services.clock.now()
-        due = await store.due_reminders(now, SURVEY_BATCH)
         lapsed = [i for i in due if i.expires_at is not None and now >= i.expires_at]
         await store.invitations_reminded([i.id for i in lapsed], now)  # too late: none at all
         ready = await self._ready([i for i in due if i not in lapsed], reminder=True)
@@ -245,7 +290,6 @@ class Scheduler:
             await self._flush(emails)
         await self._flush(emails, every=1)
         await store.invitations_reminded([invitation.id for invitation, _ in ready], now)
-        return len(due)
 
     async def _flush(self, emails: list[NewEmail], every: int = 500) -> None:
         """Into the outbox `every` emails at a time (then the list is emptied): the rows are
@@ -291,7 +335,10 @@ class Scheduler:
         window = timedelta(seconds=services.config.settings.answers.click_confirm_seconds)
         pending = await store.pending_clicks(BATCH)
         decided = 0
-        for invitation_id, clicks in pending.items():
+
+        async def confirm(invitation_id: int) -> None:
+            nonlocal decided
+            clicks = pending[invitation_id]
             verdict = judge(clicks, now, window)
             if verdict.scanner:
                 log.info(
@@ -312,6 +359,10 @@ class Scheduler:
                 )
             await store.settle_clicks(verdict.scanner, verdict.settled)
             decided += len(verdict.settled)
+
+        await isolation.each(
+            services, "clicks", list(pending), confirm, key=lambda i: i, customer=lambda _: None
+        )
         return decided
 
     # complaints → the owner -------------------------------------------------------------------
@@ -320,44 +371,63 @@ class Scheduler:
         services = self.services
         store = services.store
         alerts = await store.unalerted_complaints(BATCH)
-        for alert in alerts:
-            history = await store.customer_history(alert.customer.id, 12)
-            customer = alert.customer
+        await isolation.each(
+            services,
+            "complaint alert",
+            alerts,
+            self._alert,
+            key=lambda a: a.complaint_id,
+            customer=lambda a: a.customer.id,
+        )
+        return len(alerts)
+
+    async def _alert(self, alert: ComplaintAlert) -> None:
+        services = self.services
+        store = services.store
+        history = await store.customer_history(alert.customer.id, 12)
+        customer = alert.customer
+        await enqueue(
+            services,
+            build_email(
+                services,
+                kind="owner_alert",
+                context={
+                    "customer": {"name": customer.name, "email": customer.email},
+                    "score": alert.score,
+                    "comment": alert.comment,
+                    "survey": alert.survey,
+                    "answered_at": alert.answered_at,
+                    "history": [{"at": h.at, "what": h.what} for h in history],
+                    "complaint_id": alert.complaint_id,
+                    "resolve_command": f"vouch resolve {alert.complaint_id} --note '...'",
+                },
+                to_email=services.config.settings.business.owner_email,
+                dedupe_key=f"owner-alert:{alert.complaint_id}",
+                customer_id=customer.id,
+            ),
+        )
+        if services.config.settings.recovery.we_hear_you:
             await enqueue(
                 services,
-                build_email(
+                build_for_customer(
                     services,
-                    kind="owner_alert",
+                    customer,
+                    kind="we_hear_you",
                     context={
-                        "customer": {"name": customer.name, "email": customer.email},
-                        "score": alert.score,
-                        "comment": alert.comment,
-                        "survey": alert.survey,
-                        "answered_at": alert.answered_at,
-                        "history": [{"at": h.at, "what": h.what} for h in history],
-                        "complaint_id": alert.complaint_id,
-                        "resolve_command": f"vouch resolve {alert.complaint_id} --note '...'",
+                        "customer_name": survey_email.first_name(customer),
                     },
-                    to_email=services.config.settings.business.owner_email,
-                    dedupe_key=f"owner-alert:{alert.complaint_id}",
-                    customer_id=customer.id,
+                    dedupe_key=f"we-hear-you:{alert.complaint_id}",
                 ),
             )
-            if services.config.settings.recovery.we_hear_you:
-                await enqueue(
-                    services,
-                    build_for_customer(
-                        services,
-                        customer,
-                        kind="we_hear_you",
-                        context={
-                            "customer_name": survey_email.first_name(customer),
-                        },
-                        dedupe_key=f"we-hear-you:{alert.complaint_id}",
-                    ),
-                )
-            await store.complaint_alerted(alert.complaint_id)
-        return len(alerts)
+        await store.complaint_alerted(alert.complaint_id)
 
     def _zone(self, customer: Customer) -> ZoneInfo:
         return ZoneInfo(customer.timezone or self.services.config.settings.business.timezone)
+
+
+def _invitation_id(invitation: Invitation) -> int:
+    return invitation.id
+
+
+def _customer_of(invitation: Invitation) -> int:
+    return invitation.customer_id

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from daemon.clock import Clock
 from daemon.config import Sender as SenderSettings
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
+from daemon.health import Health
 from daemon.metrics import Metrics
 from daemon.outbox import WEBHOOK, Cancel, OutboxRow, Outcome, RetryPolicy, Settlement
 from daemon.pressure import Pressure
@@ -61,10 +62,13 @@ class Sender:
         webhooks: Transport | None = None,
         render: Render | None = None,
         pressure: Pressure | None = None,
+        health: Health | None = None,
     ) -> None:
         """webhooks: the HTTP transport for webhook rows (daemon/transport/webhook.py);
-        render: what renders unrendered rows (survey_email.render_claimed with the services)."""
+        render: what renders unrendered rows (survey_email.render_claimed with the services);
+        health: where its passes are counted and a pause is told (`health.sending_paused`)."""
         self.store = store
+        self.health = health or Health()
         self.render = render
         self.pressure = pressure or Pressure()
         self.transport = transport
@@ -114,10 +118,20 @@ class Sender:
         released = await self.store.release_leases(self.owner, self.clock.now())
         if released:
             log.warning("returned %d emails claimed before a restart to the queue", released)
+        self.health.watch("sender", self.clock.now())
         try:
             while not self._stopping.is_set():
-                if not await self._step():
-                    await self._idle()
+                try:
+                    if not await self._step():
+                        await self._idle()
+                except Exception as exc:  # the store failing, a bug: never stop the loop
+                    log.exception("sender: a pass failed (tried again after a poll)")
+                    self.health.failed("sender", f"{type(exc).__name__}: {exc}")
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.settings.poll_seconds):
+                            await self._stopping.wait()
+                else:
+                    self.health.passed("sender", self.clock.now())
         finally:
             await self._shutdown(grace_seconds)
 
@@ -248,7 +262,11 @@ class Sender:
         if not self._finished:
             return 0
         batch, self._finished = self._finished, []
-        await self.store.settle([r.settlement for r in batch], self.clock.now())
+        try:
+            await self.store.settle([r.settlement for r in batch], self.clock.now())
+        except BaseException:
+            self._finished = batch + self._finished  # recorded on a later flush, never dropped
+            raise
         for result in batch:
             self.metrics.sends.labels(result.settlement.outcome.value).inc()
         return len(batch)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from daemon.clock import Clock, SystemClock
 from daemon.config import Config
+from daemon.health import Health
 from daemon.metrics import Metrics
 from daemon.pressure import Pressure
 from daemon.render import Renderer
@@ -35,6 +36,8 @@ class Services:
     nudge: Callable[[], None] = field(default=_nothing)
     #: requests being served, that background work gives way to
     pressure: Pressure = field(default_factory=Pressure)
+    #: whether the loops make progress, for /healthz and /metrics
+    health: Health = field(default_factory=Health)
 
     _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
     _stamps: tuple[Renderer, Stamps] | None = field(default=None, init=False, repr=False)

@@ -10,7 +10,8 @@ the sender delivers, retries and gives up exactly as it does for email
 
 from __future__ import annotations
 
-from daemon.engine.webhooks import Endpoint, body, dedupe_key, wanted_by
+from daemon import isolation
+from daemon.engine.webhooks import Endpoint, Fact, body, dedupe_key, wanted_by
 from daemon.outbox import WEBHOOK, NewEmail
 from daemon.services import Services
 
@@ -25,10 +26,20 @@ def endpoints(services: Services) -> list[Endpoint]:
 
 async def sweep(services: Services) -> int:
     """Report what is new; returns how many facts were handled."""
+    facts = await services.store.unreported_facts(BATCH)
+    await isolation.batch(
+        services,
+        "webhook",
+        facts,
+        lambda some: _report(services, some),
+        key=lambda f: f.id,
+        customer=lambda f: f.customer_id,
+    )
+    return len(facts)
+
+
+async def _report(services: Services, facts: list[Fact]) -> None:
     store, now = services.store, services.clock.now()
-    facts = await store.unreported_facts(BATCH)
-    if not facts:
-        return 0
     configured = endpoints(services)
     deliveries = []
     for fact in facts:
@@ -47,4 +58,3 @@ async def sweep(services: Services) -> int:
                 )
             )
     await store.report_facts(facts, deliveries, now)
-    return len(facts)

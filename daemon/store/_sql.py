@@ -2,13 +2,17 @@
 
 Write transactions start with BEGIN IMMEDIATE so two processes on the same file (the daemon and
 a CLI command) queue on SQLite's lock instead of failing half-way through.
+
+A fault of the store itself (disk full, I/O error, locked too long) comes out as
+`StoreUnavailable`, so callers can tell it from a fault of the data: the web answers 503, the
+scheduler retries the sweep rather than set an innocent item aside.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -17,9 +21,32 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from daemon.clock import to_ms
+from daemon.errors import StoreUnavailable
 from daemon.store.turns import Turns
 
 T = TypeVar("T")
+
+#: SQLite's primary result codes that say the store, not the statement, is at fault.
+_UNAVAILABLE = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PROTOCOL,
+}
+
+
+@contextmanager
+def _store_faults() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF in _UNAVAILABLE:
+            raise StoreUnavailable(str(exc)) from exc
+        raise
 
 
 class SQL:
@@ -33,13 +60,15 @@ class SQL:
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+            with _store_faults():
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite rolls back itself on a full disk
+                        await self._db.execute("ROLLBACK")
+                    raise
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` between BEGIN IMMEDIATE and COMMIT in the connection's own thread, in one
@@ -51,7 +80,8 @@ class SQL:
         thread (pinned to aiosqlite 0.22 in pyproject.toml)."""
         async with self._lock:
             run: Callable[..., Awaitable[T]] = self._db._execute
-            return await run(_atomically, self._db._conn, work)
+            with _store_faults():
+                return await run(_atomically, self._db._conn, work)
 
     async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         """Each statement run for each of its parameter rows, all in one transaction and one
@@ -68,7 +98,8 @@ class SQL:
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[aiosqlite.Row]:
         async with self._lock:
-            return list(await self._db.execute_fetchall(sql, params))  # one trip
+            with _store_faults():
+                return list(await self._db.execute_fetchall(sql, params))  # one trip
 
     async def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
@@ -80,10 +111,11 @@ def _atomically(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T])
     db.execute("BEGIN IMMEDIATE")
     try:
         result = work(db)
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite rolls back itself on a full disk (or a failed COMMIT)
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
     return result
 
 

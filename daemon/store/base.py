@@ -31,6 +31,7 @@ from daemon.store.admin_sql import (
     StoredEmail,
     TimelineEntry,
 )
+from daemon.store.setaside_sql import SetAside
 
 
 class Recorded(enum.Enum):
@@ -338,6 +339,17 @@ class Store(Protocol):
     async def digest_facts(
         self, start: datetime, end: datetime, previous_start: datetime
     ) -> DigestFacts: ...
+
+    # work set aside (daemon/isolation.py, daemon/store/setaside_sql.py)
+    async def set_aside(
+        self, kind: str, item: str, customer_id: int | None, error: str, now: datetime
+    ) -> None: ...
+    async def is_set_aside(self, kind: str, item: str) -> bool: ...
+    async def set_aside_items(
+        self, limit: int, customer_id: int | None = None
+    ) -> tuple[int, list[SetAside]]: ...
+
+    async def write_probe(self) -> None: ...
 
     # the owner's dashboard (daemon/store/admin_sql.py)
     async def open_complaint_list(self, limit: int) -> list[OpenComplaint]: ...

@@ -390,4 +390,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE outbox ADD COLUMN invitation_id INTEGER REFERENCES invitations(id);
         """,
     ),
+    (
+        13,
+        "work set aside: an item a sweep could not do, with its error",
+        """
+        -- One row per item set aside; the item itself is taken off its queue (an event marked
+        -- processed, an invitation skipped, a complaint's alert = 2 ...), so it is not retried
+        -- every tick and does not hold up the rest. Shown to the owner with the error.
+        CREATE TABLE set_aside (
+            id          INTEGER PRIMARY KEY,
+            kind        TEXT NOT NULL,                  -- event, survey, reminder, webhook, ...
+            item        TEXT NOT NULL,                  -- its key in its own table
+            customer_id INTEGER REFERENCES customers(id),  -- whom it was for, if anyone
+            error       TEXT NOT NULL,
+            at          INTEGER NOT NULL,
+            UNIQUE (kind, item)
+        );
+        CREATE INDEX set_aside_customer ON set_aside(customer_id) WHERE customer_id IS NOT NULL;
+        CREATE INDEX set_aside_at ON set_aside(at);
+
+        CREATE TABLE write_probe (pad BLOB);            -- /healthz: can the store still write?
+        """,
+    ),
 ]

@@ -364,6 +364,7 @@ class PrivacySQL(SQL):
                 "asks": "UPDATE asks SET state = 'skipped', reason = :why "
                 "WHERE customer_id = :c AND state IN ('scheduled', 'waiting')",
                 "influence_mark": "DELETE FROM influence_marks WHERE customer_id = :c",
+                "set_aside": "UPDATE set_aside SET error = :why WHERE customer_id = :c",
             }
             for name, sql in statements.items():
                 cursor = await db.execute(sql, p)

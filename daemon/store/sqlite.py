@@ -22,6 +22,7 @@ from daemon.store.partners_sql import PartnersSQL
 from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
+from daemon.store.setaside_sql import SetAsideSQL
 from daemon.store.surveys_sql import SurveysSQL
 from daemon.store.webhooks_sql import WebhooksSQL
 
@@ -44,6 +45,7 @@ class SQLiteStore(
     DigestSQL,
     AdminSQL,
     ImportsSQL,
+    SetAsideSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
@@ -91,6 +93,13 @@ class SQLiteStore(
                         "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                         (version, name),
                     )
+
+    async def write_probe(self) -> None:
+        """A small write that needs new room in the file, undone at once: raises
+        StoreUnavailable when the store cannot write (disk full, I/O error), for /healthz."""
+        async with self._write() as db:
+            await db.execute("INSERT INTO write_probe (pad) VALUES (zeroblob(8192))")
+            await db.execute("DELETE FROM write_probe")
 
     async def schema_version(self) -> int:
         rows = await self._read("SELECT max(version) FROM schema_migrations")

@@ -200,6 +200,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         outbox=await store.outbox_counts(),
         failed=await store.failed_emails(LIST_LIMIT),
         skipped=await store.skipped_asks(LIST_LIMIT),
+        set_aside=await store.set_aside_items(LIST_LIMIT),
         life=life,
         road=charts.road(life["now"]),
     )

@@ -88,6 +88,7 @@ async def customer(
         road={move.stage: move for move in await store.customer_road(found.id)},
         stages=ORDER,
         moved_by=MOVED_BY,
+        set_aside=(await store.set_aside_items(SEARCH_LIMIT, found.id))[1],
     )
 
 

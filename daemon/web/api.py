@@ -16,6 +16,7 @@ from daemon.answers import Closed, answer_invitation, record
 from daemon.engine.inputs import mailbox, when_problem
 from daemon.engine.replies import InboundMail
 from daemon.engine.segments import segment
+from daemon.errors import StoreUnavailable
 from daemon.events import EventIn, aware
 from daemon.inbound_smtp import parse_inbound
 from daemon.intake import accept_event
@@ -58,6 +59,16 @@ INVALID: Responses = {
     422: {"model": Invalid, "description": "the request is not valid (each field named)"},
 }
 NOT_FOUND: Responses = {404: {"model": Refused, "description": "no such record"}}
+SET_ASIDE_SHOWN = 100  # a customer's set-aside items in GET /v1/customers/{email}
+UNAVAILABLE: Responses = {
+    503: {
+        "model": Refused,
+        "description": "the store cannot write now (e.g. its disk is full): nothing was "
+        "recorded; send it again after Retry-After seconds",
+    }
+}
+#: Seconds a client is asked to wait before sending again when the store cannot write.
+RETRY_AFTER_SECONDS = 30
 BODY: Responses = {  # what a route with a JSON body adds
     400: {"model": Detail, "description": "the body could not be read (e.g. not UTF-8)"},
     413: {"model": Refused, "description": "the body is over server.max_body_bytes"},
@@ -79,6 +90,7 @@ def services(request: Request) -> Services:
         409: {"model": Refused, "description": "the id was already used for a different event"},
         **INVALID,
         **BODY,
+        **UNAVAILABLE,
     },
 )
 async def post_event(event: EventIn, request: Request) -> JSONResponse:
@@ -106,16 +118,57 @@ def event_answer(
     return 202, outcome.receipt, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
-@router.get("/healthz")
-async def healthz(request: Request) -> dict[str, Any]:
-    counts = await services(request).store.outbox_counts()
-    return {"status": "ok", "outbox": {state.value: n for state, n in counts.items()}}
+def unavailable_answer(exc: StoreUnavailable) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The 503 for a request the store could not record (the app's handler and fast_events)."""
+    return (
+        503,
+        {
+            "error": "not recorded",
+            "detail": f"the store cannot write now ({exc}); nothing was recorded: send it "
+            f"again in {RETRY_AFTER_SECONDS} seconds",
+        },
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+@router.get("/healthz", responses={503: {"description": "failing: `problems` says why"}})
+async def healthz(request: Request) -> JSONResponse:
+    """200 when all is well; 503 with the reasons when a loop has not completed a pass for a
+    while, the store cannot write, or sending is paused (daemon/health.py)."""
+    svc = services(request)
+    report = await svc.health.check(svc.store, svc.clock.now())
+    problems = list(report.problems)
+    outbox: dict[str, int] = {}
+    try:
+        outbox = {state.value: n for state, n in (await svc.store.outbox_counts()).items()}
+    except StoreUnavailable as exc:
+        problems.append(f"the store cannot be read: {exc}")
+    loops = {
+        name: {
+            "last_pass": loop.passed.isoformat() if loop.passed else None,
+            "last_error": loop.error,
+        }
+        for name, loop in report.loops.items()
+    }
+    return JSONResponse(
+        status_code=503 if problems else 200,
+        content={
+            "status": "failing" if problems else "ok",
+            "problems": problems,
+            "loops": loops,
+            "outbox": outbox,
+        },
+    )
 
 
 @admin.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     svc = services(request)
     svc.metrics.set_outbox(await svc.store.outbox_counts())
+    svc.metrics.set_health(
+        await svc.health.check(svc.store, svc.clock.now()),
+        (await svc.store.set_aside_items(0))[0],
+    )
     return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -309,6 +362,7 @@ async def get_customer(email: str, request: Request) -> JSONResponse:
     if customer is None:
         return JSONResponse(status_code=404, content={"error": f"no customer {email!r}"})
     suppressed = await store.suppression_reason(customer.email)
+    _, set_aside = await store.set_aside_items(SET_ASIDE_SHOWN, customer.id)
     return JSONResponse(
         content={
             "email": customer.email,
@@ -320,5 +374,9 @@ async def get_customer(email: str, request: Request) -> JSONResponse:
             "suppressed": suppressed,
             **await stages.customer_view(store, customer.id),  # stage and road
             **await store.customer_overview(customer.id),
+            "set_aside": [  # work for them that failed and was set aside, with why
+                {"kind": s.kind, "item": s.item, "error": s.error, "at": s.at.isoformat()}
+                for s in set_aside
+            ],
         }
     )

@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon import __version__
+from daemon.errors import StoreUnavailable
 from daemon.intake import Refused
 from daemon.services import Services
 from daemon.store.turns import serving
@@ -56,6 +57,7 @@ def create_app(services: Services) -> FastAPI:
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreUnavailable, _unavailable)  # type: ignore[arg-type]
     app.add_middleware(FastEvents, services=services)  # inside BodyLimit: bodies are bounded
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
     server = services.config.settings.server
@@ -87,6 +89,12 @@ class Serving:
         serving()
         with self.services.pressure.request():
             await self.app(scope, receive, send)
+
+
+async def _unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+    """The store cannot write (disk full...): a 503 with Retry-After, never a 500."""
+    status, content, headers = api.unavailable_answer(exc)
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

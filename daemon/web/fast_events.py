@@ -19,10 +19,11 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from daemon.errors import StoreUnavailable
 from daemon.events import EventIn
 from daemon.intake import Refused, accept_event
 from daemon.services import Services
-from daemon.web.api import event_answer
+from daemon.web.api import event_answer, unavailable_answer
 
 PATH = "/v1/events"
 
@@ -51,7 +52,10 @@ class FastEvents:
         except Refused:  # nothing recorded: the route refuses it in the same words
             await self.app(scope, _replay(messages, receive), send)
             return
-        status, content, headers = event_answer(event, outcome)
+        except StoreUnavailable as exc:  # e.g. the disk is full: nothing recorded, try again
+            status, content, headers = unavailable_answer(exc)
+        else:
+            status, content, headers = event_answer(event, outcome)
         await _answer(send, status, content, headers)
 
     def _ours(self, scope: Scope) -> bool:

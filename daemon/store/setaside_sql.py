@@ -1,0 +1,101 @@
+"""Work set aside: an item a sweep could not do, kept with its error for the owner to see.
+
+Setting an item aside records the error and takes the item off its queue in one transaction,
+so it is not retried every tick and does not hold up the items behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from daemon.clock import from_ms, to_ms
+from daemon.store._sql import SQL
+from daemon.store.admin_sql import _PERSON, Person, _maybe
+from daemon.store.webhooks_sql import _QUERIES as _FACTS
+
+#: What takes each kind of item off its queue (`:item` its key, `:reason` the error). An item
+#: stays where its queue left it otherwise: an invitation is skipped with the error as reason.
+_OFF_QUEUE: dict[str, Sequence[str]] = {
+    "event": ["UPDATE events SET processed_at = :at WHERE seq = :item AND processed_at IS NULL"],
+    "survey": [
+        "UPDATE invitations SET state = 'skipped', reason = :reason, reminder_at = NULL "
+        "WHERE id = :item AND state = 'scheduled'"
+    ],
+    "reminder": ["UPDATE invitations SET reminder_at = NULL WHERE id = :item AND state = 'sent'"],
+    "clicks": [
+        "UPDATE clicks SET state = 'set aside' WHERE invitation_id = :item AND state = 'pending'"
+    ],
+    "complaint alert": ["UPDATE complaints SET alerted = 2 WHERE id = :item AND alerted = 0"],
+    "waiting ask": [
+        "UPDATE asks SET state = 'skipped', reason = :reason WHERE id = :item AND state = 'waiting'"
+    ],
+    "ask": [
+        "UPDATE asks SET state = 'skipped', reason = :reason, due_at = NULL "
+        "WHERE id = :item AND state = 'scheduled'"
+    ],
+    "referral note": ["UPDATE referrals SET notified = 1 WHERE id = :item"],
+    "step note": ["UPDATE referral_steps SET notified = 1 WHERE id = :item"],
+    "reward note": ["UPDATE rewards SET notified = 1 WHERE id = :item"],
+    "webhook": [  # the item is the fact's id, "type:row"
+        f"UPDATE {table} SET reported = 1 WHERE id = :row AND :type = '{kind}'"
+        for kind, (table, _) in _FACTS.items()
+    ],
+    "digest": [],  # the item is the digest's dedupe key: digest.sweep asks `is_set_aside`
+}
+
+KINDS = tuple(_OFF_QUEUE)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    kind: str  # one of KINDS
+    item: str  # its key in its own table (an event's seq, an invitation's id, a fact's id...)
+    customer: Person | None  # whom it was for, if anyone
+    error: str
+    at: datetime
+
+
+class SetAsideSQL(SQL):
+    async def set_aside(
+        self, kind: str, item: str, customer_id: int | None, error: str, now: datetime
+    ) -> None:
+        """Record why `item` failed and take it off its queue; again, the newer error wins."""
+        statements = _OFF_QUEUE[kind]
+        params = {
+            "item": item,
+            "reason": f"set aside: {error}",
+            "at": to_ms(now),
+            "type": item.rpartition(":")[0],
+            "row": item.rpartition(":")[2],
+        }
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO set_aside (kind, item, customer_id, error, at) "
+                "VALUES (:kind, :item, :customer_id, :error, :at) "
+                "ON CONFLICT (kind, item) DO UPDATE SET error = excluded.error, at = excluded.at",
+                {"kind": kind, "item": item, "customer_id": customer_id, "error": error, **params},
+            )
+            for sql in statements:
+                await db.execute(sql, params)
+
+    async def is_set_aside(self, kind: str, item: str) -> bool:
+        rows = await self._read("SELECT 1 FROM set_aside WHERE kind = ? AND item = ?", (kind, item))
+        return bool(rows)
+
+    async def set_aside_items(
+        self, limit: int, customer_id: int | None = None
+    ) -> tuple[int, list[SetAside]]:
+        """How many items are set aside (all, or one customer's), and the latest `limit`."""
+        where, params = ("WHERE s.customer_id = ?", [customer_id]) if customer_id else ("", [])
+        count = await self._read(f"SELECT count(*) FROM set_aside s {where}", params)
+        rows = await self._read(
+            f"SELECT s.kind, s.item, s.error, s.at, {_PERSON} FROM set_aside s "
+            f"LEFT JOIN customers c ON c.id = s.customer_id {where} "
+            "ORDER BY s.at DESC, s.id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return int(count[0][0]), [
+            SetAside(r[0], r[1], _maybe(r, 4), r[2], from_ms(r[3])) for r in rows
+        ]
