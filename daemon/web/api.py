@@ -105,10 +105,22 @@ def event_answer(
     return 202, outcome.receipt, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
-@router.get("/healthz")
-async def healthz(request: Request) -> dict[str, Any]:
-    counts = await services(request).store.outbox_counts()
-    return {"status": "ok", "outbox": {state.value: n for state, n in counts.items()}}
+@router.get(
+    "/healthz",
+    responses={503: {"description": "sending is paused: the relay refuses us (`paused.reason`)"}},
+)
+async def healthz(request: Request) -> JSONResponse:
+    store = services(request).store
+    counts = await store.outbox_counts()
+    outbox = {state.value: n for state, n in counts.items()}
+    if (pause := await store.sending_pause()) is not None:  # the relay refuses us (sender.py)
+        paused = {
+            "reason": pause.reason,
+            "since": pause.since.isoformat(),
+            "next_probe": pause.probe_at.isoformat(),
+        }
+        return JSONResponse({"status": "paused", "paused": paused, "outbox": outbox}, 503)
+    return JSONResponse({"status": "ok", "outbox": outbox})
 
 
 @admin.get("/metrics", response_class=PlainTextResponse)
