@@ -119,9 +119,15 @@ class Sender:
         self._wake.set()
 
     async def use_transport(self, transport: Transport) -> None:
-        """Switch transports (config reload); the old one closes after its in-flight sends."""
+        """Switch transports (config reload); the old one closes after its in-flight sends.
+        While sending is paused, the new settings are tried at once (a probe is due now)."""
         old, self.transport = self.transport, transport
         self._slots = asyncio.Semaphore(transport.concurrency)
+        if (pause := await self._look()) is not None:
+            now = self.clock.now()
+            self._pause = replace(pause, probe_at=now)
+            await self.store.pause_sending(self._pause, (), now)
+            self.wake()
         if old is not transport:
             await old.aclose()
 

@@ -30,7 +30,7 @@ from daemon.metrics import Metrics
 from daemon.outbox import WEBHOOK, NewEmail, Pause, State
 from daemon.sender import Sender
 from daemon.store import SQLiteStore
-from daemon.transport import MemoryTransport
+from daemon.transport import MemoryTransport, build_transport
 
 from dashboard_data import AUTH, CONFIG_CHANGES, ENV_EXTRA
 from helpers import ENV, merge, write_business
@@ -181,6 +181,18 @@ async def test_the_same_refusal_at_the_probe_pauses_again_for_longer(loop: Loop)
     assert len(loop.smtp.handler.rcpts) == tried + 1
     loop.smtp.handler.repair()
     loop.clock.advance(timedelta(seconds=PROBE_SECONDS))
+    await loop.sender.drain()
+    await assert_each_sent_once(loop, ids)
+
+
+async def test_new_relay_settings_are_tried_at_once(loop: Loop, tmp_path: Path) -> None:
+    """A config reload that changes [email.smtp] (SIGHUP) makes the probe due now."""
+    loop.smtp.handler.fail_auth("535 5.7.8 Authentication credentials invalid", times=None)
+    ids = await queue_emails(loop)
+    await loop.sender.drain()
+    await assert_paused_and_nobody_suppressed(loop, ids, "535 5.7.8")
+    loop.smtp.handler.repair()  # e.g. the right password in the environment, then SIGHUP
+    await loop.sender.use_transport(build_transport(loop.services.config, loop.clock))
     await loop.sender.drain()
     await assert_each_sent_once(loop, ids)
 
