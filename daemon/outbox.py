@@ -78,7 +78,7 @@ class Pause:
     queued until a probe at `probe_at` gets through or the owner resumes. Kept in the store, so
     every process (the daemon, `vouch resume`, a second worker) sees the same pause."""
 
-    reason: str  # the relay's reply, as it said it
+    reason: str  # the relay's reply (the addresses it quotes masked) and what it answered
     since: datetime
     probe_at: datetime  # when one email is tried to see whether the relay works again
     wait_seconds: float  # the wait that led to probe_at; the next one is longer
