@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     send_test.add_argument("address")
     send_test.set_defaults(handler=_send_test)
 
+    resume = sub.add_parser(
+        "resume", parents=[common], help="resume sending paused because the relay refused us"
+    )
+    resume.set_defaults(handler=_resume)
+
     event = sub.add_parser("event", parents=[common], help="record an event by hand")
     event.add_argument("type", help="e.g. purchase.completed")
     event.add_argument("--email", help="the customer's email address")
@@ -318,7 +323,10 @@ async def _send_test_async(config: Config, address: str) -> int:
         finally:
             await transport.aclose()
         row = await services.store.outbox_row(row_id)
+        pause = await services.store.sending_pause()
     assert row is not None
+    if pause is not None:
+        print(f"sending is paused: {pause.reason}; `vouch resume` once the relay works")
     how = config.settings.email.transport
     if row.state is State.SENT:
         print(f"sent a test email to {address} via {how} (Message-ID {row.message_id})")
@@ -328,6 +336,23 @@ async def _send_test_async(config: Config, address: str) -> int:
     else:
         print(f"not sent: {row.state.value}: {row.last_error}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """The pause lives in the store, so this works beside a running daemon: its sender sees
+    the pause gone at its next look (within `sender.poll_seconds`)."""
+    config = load_config(args.config, os.environ)
+    return asyncio.run(_resume_async(config))
+
+
+async def _resume_async(config: Config) -> int:
+    async with opened(config) as services:
+        was = await services.store.resume_sending()
+    if was is None:
+        print("sending was not paused")
+    else:
+        print(f"sending resumed (paused since {was.since:%Y-%m-%d %H:%M} UTC: {was.reason})")
+    return EXIT_OK
 
 
 def _event(args: argparse.Namespace) -> int:

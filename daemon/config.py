@@ -216,6 +216,12 @@ class Sender(Section):
     instance: str = Field(
         "default", min_length=1, max_length=64, description="a name for this daemon's outbox leases"
     )
+    pause_after_refusals: int = Field(
+        3, ge=2, le=100, description="an integer 2-100 (different recipients refused alike)"
+    )
+    probe_seconds: float = Field(
+        300.0, gt=0, description="seconds, more than 0 (the first wait before a probe)"
+    )
 
 
 class Material(Section):

@@ -5,12 +5,14 @@ VouchError
  ├── StoreUnavailable       the store cannot be used now (disk full, I/O error, locked): retry
  └── DeliveryError          a transport could not hand a message over
       ├── TemporaryDeliveryError   retry later (4xx, timeouts, dropped connections)
-      └── PermanentDeliveryError   never retry; the address is suppressed (5xx)
+      └── PermanentDeliveryError   a final refusal (5xx); whom it is about decides what follows
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from daemon.engine.refusals import Refusal
 
 
 class VouchError(Exception):
@@ -47,10 +49,14 @@ class StoreUnavailable(VouchError):
 
 
 class DeliveryError(VouchError):
-    """A message could not be handed to the next hop."""
+    """A message could not be handed to the next hop. `refusal`: the relay's reply and where it
+    came, when a relay refused (the sender reads from it whom a permanent one is about)."""
 
-    def __init__(self, message: str, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, code: int | None = None, *, refusal: Refusal | None = None
+    ) -> None:
         self.code = code
+        self.refusal = refusal
         super().__init__(message)
 
 
@@ -59,4 +65,6 @@ class TemporaryDeliveryError(DeliveryError):
 
 
 class PermanentDeliveryError(DeliveryError):
-    """Not worth retrying: the server refused the recipient or message (5xx)."""
+    """Not worth retrying as it is: the server refused for good (5xx). With a `refusal`, the
+    engine's `refusals.about` says whether it is about the recipient (suppress it) or about us
+    (pause sending); without one, the transport itself refused the recipient's address."""

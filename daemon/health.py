@@ -5,7 +5,8 @@ Three things make it unhealthy:
 - a loop (the scheduler, the sender) that has not completed a pass for `STALE_AFTER`: it is
   stuck, or fails as a whole each time (the last error is given);
 - a store that cannot write (disk full, I/O error): found by a small write at each check;
-- sending paused (`sending_paused`: set by the sender with the reason, None when sending).
+- sending paused because the relay refuses us (`Store.sending_pause`: kept in the store, so
+  every process sees the pause the sender recorded).
 
 Times come from the caller (the injected clock), so tests move a fake clock.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from daemon.errors import StoreUnavailable
 
 if TYPE_CHECKING:
+    from daemon.outbox import Pause
     from daemon.store import Store
 
 #: A loop passes every second or so when idle (sender.poll_seconds is at most 60); five minutes
@@ -38,7 +40,7 @@ class Report:
     problems: list[str]
     loops: dict[str, Loop]
     store_error: str | None
-    paused: str | None
+    paused: Pause | None
 
     @property
     def healthy(self) -> bool:
@@ -48,8 +50,6 @@ class Report:
 @dataclass
 class Health:
     stale_after: timedelta = STALE_AFTER
-    #: Why sending is paused (e.g. the relay refuses everyone), or None: the sender sets it.
-    sending_paused: str | None = None
     loops: dict[str, Loop] = field(default_factory=dict)
 
     def watch(self, loop: str, now: datetime) -> None:
@@ -73,12 +73,13 @@ class Health:
                 what = "has not completed a pass" if loop.passed else "has completed no pass"
                 problem = f"{name} {what} since {since:%Y-%m-%dT%H:%M:%SZ}"
                 problems.append(problem + (f" (last error: {loop.error})" if loop.error else ""))
-        store_error = None
+        store_error = paused = None
         try:
             await store.write_probe()
+            paused = await store.sending_pause()
         except StoreUnavailable as exc:
             store_error = str(exc)
             problems.append(f"the store cannot write: {exc}")
-        if self.sending_paused:
-            problems.append(f"sending is paused: {self.sending_paused}")
-        return Report(problems, dict(self.loops), store_error, self.sending_paused)
+        if paused is not None:
+            problems.append(f"sending is paused: {paused.reason}")
+        return Report(problems, dict(self.loops), store_error, paused)

@@ -69,6 +69,19 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     SUPPRESSED = "suppressed"
     CANCELLED = "cancelled"
+    HELD = "held"  # back to the queue, the try not counted: the relay refused us, not them
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Sending paused because the relay refuses us (daemon/engine/refusals.py): the emails stay
+    queued until a probe at `probe_at` gets through or the owner resumes. Kept in the store, so
+    every process (the daemon, `vouch resume`, a second worker) sees the same pause."""
+
+    reason: str  # the relay's reply (the addresses it quotes masked) and what it answered
+    since: datetime
+    probe_at: datetime  # when one email is tried to see whether the relay works again
+    wait_seconds: float  # the wait that led to probe_at; the next one is longer
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ Invariants (see DESIGN.md, "Known pitfalls"):
   when the same instance restarts; nothing is ever dropped;
 - at most `max_in_flight` rows are leased at a time, counting sent-but-not-yet-recorded ones, so a
   crash can double at most that many messages;
-- outcomes are recorded in batches (one transaction for everything that finished meanwhile).
+- outcomes are recorded in batches (one transaction for everything that finished meanwhile);
+- only a refusal about the recipient suppresses it. A relay that refuses us (our login, our
+  sender, or the same refusal for several recipients in a row: daemon/engine/refusals.py)
+  pauses sending instead: the emails stay queued with their tries intact, the pause is kept in
+  the store (`Store.sending_pause`, seen by /healthz, the dashboard and `vouch resume`), and a
+  probe (one email, after a wait that grows) or the owner resumes it.
 """
 
 from __future__ import annotations
@@ -24,13 +29,16 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from daemon.clock import Clock
 from daemon.config import Sender as SenderSettings
+from daemon.engine import refusals
+from daemon.engine.refusals import About, Refusal, Seen, Streak
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.health import Health
 from daemon.metrics import Metrics
-from daemon.outbox import WEBHOOK, Cancel, OutboxRow, Outcome, RetryPolicy, Settlement
+from daemon.outbox import WEBHOOK, Cancel, OutboxRow, Outcome, Pause, RetryPolicy, Settlement
 from daemon.pressure import Pressure
 from daemon.store import Store
 from daemon.transport import Transport
@@ -46,6 +54,7 @@ Render = Callable[[Sequence[OutboxRow]], Awaitable[Mapping[int, bytes | str | Ca
 class Result:
     row: OutboxRow
     settlement: Settlement
+    seen: Seen | None = None  # the relay took the email, or refused it for good
 
 
 class Sender:
@@ -66,7 +75,7 @@ class Sender:
     ) -> None:
         """webhooks: the HTTP transport for webhook rows (daemon/transport/webhook.py);
         render: what renders unrendered rows (survey_email.render_claimed with the services);
-        health: where its passes are counted and a pause is told (`health.sending_paused`)."""
+        health: where its passes are counted (a pause is told through the store)."""
         self.store = store
         self.health = health or Health()
         self.render = render
@@ -85,6 +94,15 @@ class Sender:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._slots = asyncio.Semaphore(transport.concurrency)
+        self._streak = Streak()
+        self._pause: Pause | None = None  # as last read from the store, or written to it
+        self._probe: int | None = None  # the email tried to see whether the relay works again
+
+    @property
+    def paused(self) -> str | None:
+        """Why sending is paused (the relay's reply), or None, as this sender last saw it; the
+        store's `sending_pause()` is what every process shares."""
+        return self._pause.reason if self._pause is not None else None
 
     # control ------------------------------------------------------------------------------
 
@@ -105,9 +123,15 @@ class Sender:
         self._wake.set()
 
     async def use_transport(self, transport: Transport) -> None:
-        """Switch transports (config reload); the old one closes after its in-flight sends."""
+        """Switch transports (config reload); the old one closes after its in-flight sends.
+        While sending is paused, the new settings are tried at once (a probe is due now)."""
         old, self.transport = self.transport, transport
         self._slots = asyncio.Semaphore(transport.concurrency)
+        if (pause := await self._look()) is not None:
+            now = self.clock.now()
+            self._pause = replace(pause, probe_at=now)
+            await self.store.pause_sending(self._pause, (), now)
+            self.wake()
         if old is not transport:
             await old.aclose()
 
@@ -182,9 +206,10 @@ class Sender:
         return progressed
 
     async def _idle(self) -> None:
-        """Sleep until woken, the next row falls due, or the poll interval passes."""
+        """Sleep until woken, the next row falls due, or the poll interval passes (while paused,
+        emails are due but not sent: look again at each poll, for a probe or a resume)."""
         timeout = self.settings.poll_seconds
-        next_due = await self.store.next_due()
+        next_due = None if self._pause is not None else await self.store.next_due()
         if next_due is not None:
             timeout = max(0.0, min(timeout, (next_due - self.clock.now()).total_seconds()))
         if timeout <= 0:
@@ -194,14 +219,47 @@ class Sender:
                 await self._wake.wait()
 
     async def _claim(self) -> int:
+        """Claim due rows into free slots; while paused, webhook rows only, and one email when
+        a probe is due."""
         free = self.settings.max_in_flight - len(self._inflight) - len(self._finished)
         if free <= 0 or self._stopping.is_set():
             return 0
-        rows = await self.store.claim(
-            self.owner, self.clock.now(), self.settings.lease_seconds, free
-        )
+        now, lease = self.clock.now(), self.settings.lease_seconds
+        pause = await self._look()
+        if pause is None:
+            rows = await self.store.claim(self.owner, now, lease, free)
+        else:
+            rows = await self.store.claim(self.owner, now, lease, free, webhooks=True)
+            if now >= pause.probe_at and len(rows) < free:
+                rows += await self._claim_probe(pause, now)
         await self._start(rows)
         return len(rows)
+
+    async def _look(self) -> Pause | None:
+        """The pause in force, read from the store: the owner may have resumed from another
+        process (`vouch resume`) or the dashboard."""
+        pause = await self.store.sending_pause()
+        if pause is None and self._pause is not None:
+            log.warning("sending resumed (the pause was lifted)")
+            self._streak = Streak()
+        self._pause = pause
+        return pause
+
+    async def _claim_probe(self, pause: Pause, now: datetime) -> list[OutboxRow]:
+        """One email, to see whether the relay takes mail again; the next probe, should it be
+        refused too, waits longer."""
+        rows = await self.store.claim(
+            self.owner, now, self.settings.lease_seconds, 1, webhooks=False
+        )
+        if rows:
+            wait = refusals.probe_wait(
+                pause.wait_seconds, self.settings.probe_seconds, self.settings.backoff_max_seconds
+            )
+            self._pause = replace(pause, probe_at=now + timedelta(seconds=wait), wait_seconds=wait)
+            await self.store.pause_sending(self._pause, (), now)
+            self._probe = rows[0].id
+            log.info("sending is paused: trying email %d to see if the relay takes it", rows[0].id)
+        return rows
 
     async def _start(self, rows: list[OutboxRow]) -> None:
         if not rows:
@@ -259,17 +317,67 @@ class Sender:
         self._finished.extend(task.result() for task in done)
 
     async def _flush(self) -> int:
+        """Record what finished, in one batch, after the engine's judgement of the relay's
+        answers (daemon/engine/refusals.py), then pause or resume sending as it says."""
         if not self._finished:
             return 0
         batch, self._finished = self._finished, []
-        try:
-            await self.store.settle([r.settlement for r in batch], self.clock.now())
-        except BaseException:
-            self._finished = batch + self._finished  # recorded on a later flush, never dropped
-            raise
+        now = self.clock.now()
+        paused = self._pause is not None
+        streak = self._streak
+        pause: Refusal | None = None
+        resumed = False
+        refund: list[int] = []
+        settlements = []
         for result in batch:
-            self.metrics.sends.labels(result.settlement.outcome.value).inc()
+            settlement = result.settlement
+            if result.seen is not None:
+                verdict = refusals.judge(
+                    streak,
+                    result.seen,
+                    paused=paused,
+                    probe=result.row.id == self._probe,
+                    threshold=self.settings.pause_after_refusals,
+                )
+                streak = verdict.streak
+                if verdict.hold:  # queued again, due at once, the try not counted
+                    settlement = Settlement(result.row.id, Outcome.HELD, settlement.error)
+                if verdict.pause is not None and not paused:
+                    paused, pause, resumed = True, verdict.pause, False
+                    refund += verdict.refund
+                if verdict.resume:
+                    paused, pause, resumed = False, None, True
+            settlements.append(settlement)
+        try:
+            await self.store.settle(settlements, now)
+        except BaseException:
+            self._finished = batch + self._finished  # judged and recorded on a later flush
+            raise
+        self._streak = streak
+        for settlement in settlements:
+            self.metrics.sends.labels(settlement.outcome.value).inc()
+        if pause is not None:
+            await self._pause_sending(pause, refund, now)
+        elif resumed:
+            await self._resume_sending()
         return len(batch)
+
+    async def _pause_sending(self, refusal: Refusal, refund: list[int], now: datetime) -> None:
+        wait = self.settings.probe_seconds
+        self._pause = Pause(refusal.summary, now, now + timedelta(seconds=wait), wait)
+        await self.store.pause_sending(self._pause, refund, now)
+        log.error(
+            "sending paused: the relay refuses us, not the customers: %s. Nobody is suppressed "
+            "and the emails stay queued; one is tried again at %s, or resume with `vouch "
+            "resume` or the dashboard once the relay or the config is fixed",
+            self._pause.reason,
+            self._pause.probe_at.isoformat(timespec="seconds"),
+        )
+
+    async def _resume_sending(self) -> None:
+        self._pause, self._probe = None, None
+        if (was := await self.store.resume_sending()) is not None:
+            log.warning("sending resumed: the relay took an email again (%s)", was.reason)
 
     async def _deliver(self, row: OutboxRow) -> Result:
         webhook = row.kind == WEBHOOK
@@ -277,6 +385,7 @@ class Sender:
             await self.pressure.lull()  # requests being served go first
             transport = self.webhooks if webhook else self.transport
             started = self.clock.monotonic()
+            seen: Seen | None = None
             try:
                 if transport is None:
                     raise TemporaryDeliveryError("this sender has no webhook transport")
@@ -284,13 +393,11 @@ class Sender:
                     row.envelope_from, row.recipient, row.message, key=row.message_id
                 )
             except PermanentDeliveryError as exc:
-                log.warning("email %d to %s refused: %s", row.id, row.recipient, exc)
-                outcome = Settlement(
-                    row.id,
-                    Outcome.FAILED,
-                    str(exc),
-                    suppress=None if webhook else row.recipient,  # a URL is not an address
-                )
+                if webhook:  # a URL is not an address: nothing to suppress
+                    log.warning("webhook %d to %s refused: %s", row.id, row.recipient, exc)
+                    outcome = Settlement(row.id, Outcome.FAILED, str(exc))
+                else:
+                    outcome, seen = self._refused(row, exc)
             except TemporaryDeliveryError as exc:
                 outcome = self._retry(row, str(exc))
             except Exception as exc:  # a bug or an unforeseen fault: keep the row, try later
@@ -298,9 +405,33 @@ class Sender:
                 outcome = self._retry(row, f"unexpected error: {exc!r}")
             else:
                 outcome = Settlement(row.id, Outcome.SENT)
+                seen = None if webhook else Seen(row.id, row.recipient)
             finally:
                 self.metrics.send_seconds.observe(self.clock.monotonic() - started)
-        return Result(row, outcome)
+        return Result(row, outcome, seen)
+
+    def _refused(
+        self, row: OutboxRow, exc: PermanentDeliveryError
+    ) -> tuple[Settlement, Seen | None]:
+        """An email refused for good: the recipient is suppressed only when the refusal is
+        about them (or the transport refused the address itself, with no relay asked);
+        otherwise it is tried again as after a temporary failure, and `_flush` may hold it
+        and pause sending."""
+        refusal = exc.refusal
+        if refusal is None:
+            log.warning("email %d to %s refused: %s", row.id, row.recipient, exc)
+            return Settlement(row.id, Outcome.FAILED, str(exc), suppress=row.recipient), None
+        seen = Seen(row.id, row.recipient, refusal)
+        if refusals.about(refusal) is About.RECIPIENT:
+            log.warning("email %d to %s refused: %s", row.id, row.recipient, exc)
+            return Settlement(row.id, Outcome.FAILED, str(exc), suppress=row.recipient), seen
+        log.warning(
+            "email %d to %s refused, not for the recipient's sake (nobody is suppressed): %s",
+            row.id,
+            row.recipient,
+            exc,
+        )
+        return self._retry(row, str(exc)), seen
 
     def _retry(self, row: OutboxRow, error: str) -> Settlement:
         attempts = row.attempts + 1

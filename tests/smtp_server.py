@@ -8,6 +8,7 @@ Two ways to run the same server on 127.0.0.1 and a free port:
 
     handler = RecordingHandler()
     handler.fail_rcpt("451 4.3.0 try later", times=2)
+    handler.refuse("gone@example.com", "550 5.1.1 <{rcpt}>: no such user")
     async with SmtpServer(handler, security="starttls", tls=tls, auth=True) as server:
         transport = SmtpTransport(server.smtp_settings(), PASSWORD, clock, base_dir=tmp_path)
         ...
@@ -30,7 +31,7 @@ from typing import Any, Literal, Self
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from daemon.config import Smtp
 
@@ -80,24 +81,40 @@ class RecordingHandler:
 
     def __init__(self, *, stall_seconds: float = 3600.0) -> None:
         self.messages: list[Received] = []
+        self.rcpts: list[str] = []  # every address given to RCPT, accepted or refused
         self.stall_seconds = stall_seconds
+        self._peers: list[Any] = []
+        self.repair()
+
+    def repair(self) -> None:
+        """Forget every scripted fault: the server answers as a healthy relay again."""
+        self._auth = _Script()
         self._mail = _Script()
         self._rcpt = _Script()
         self._data = _Script()
-        self._peers: list[Any] = []
+        self._refused: dict[str, str] = {}
 
     @property
     def connections(self) -> int:
         """How many client connections issued at least one RCPT."""
         return len(set(self._peers))
 
+    def fail_auth(self, reply: str, times: int | None = 1) -> None:
+        """Answer the next `times` AUTH commands (None: all of them) with `reply`."""
+        self._auth.add(reply, times)
+
     def fail_mail(self, reply: str, times: int | None = 1) -> None:
         """Answer the next `times` MAIL FROM commands (None: all of them) with `reply`."""
         self._mail.add(reply, times)
 
     def fail_rcpt(self, reply: str, times: int | None = 1) -> None:
-        """Answer the next `times` RCPT commands (None: all of them) with `reply`."""
+        """Answer the next `times` RCPT commands (None: all of them) with `reply`; "{rcpt}"
+        in it stands for the recipient's address, as real relays quote it."""
         self._rcpt.add(reply, times)
+
+    def refuse(self, address: str, reply: str) -> None:
+        """Answer every RCPT for `address` with `reply` (after any scripted fail_rcpt)."""
+        self._refused[address.lower()] = reply
 
     def fail_data(self, reply: str, times: int | None = 1) -> None:
         """Answer the next `times` messages (after DATA's content) with `reply`."""
@@ -110,6 +127,13 @@ class RecordingHandler:
     def stall_data(self, times: int | None = 1) -> None:
         """Never reply to the next message's content (for `stall_seconds`)."""
         self._data.add(STALL, times)
+
+    async def handle_AUTH(
+        self, server: SMTP, session: Session, envelope: Envelope, args: list[str]
+    ) -> Any:
+        """A scripted reply, else MISSING: aiosmtpd then authenticates as configured."""
+        reply = self._auth.next()
+        return MISSING if reply is None else reply
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -125,9 +149,10 @@ class RecordingHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         self._peers.append(session.peer)
-        reply = self._rcpt.next()
+        self.rcpts.append(address)
+        reply = self._rcpt.next() or self._refused.get(address.lower())
         if reply is not None:
-            return reply
+            return reply.replace("{rcpt}", address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -23,6 +23,7 @@ from loop import AUTH, Loop, path_of, running, score_links, smtp_changes
 
 from daemon.clock import to_ms
 from daemon.config import Config, load_config
+from daemon.outbox import Pause
 from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
@@ -285,14 +286,18 @@ async def test_a_sweep_that_fails_as_a_whole_stops_no_other_and_healthz_says_so(
 
 
 async def test_healthz_fails_while_sending_is_paused(loop: Loop) -> None:
-    loop.services.health.sending_paused = "554 5.7.1 Relay access denied (3 recipients in a row)"
+    reason = "554 5.7.1 Relay access denied (3 recipients in a row)"
+    now = loop.clock.now()
+    await loop.services.store.pause_sending(
+        Pause(reason, now, now + timedelta(minutes=5), 300), (), now
+    )
     paused = await loop.client.get("/healthz")
     assert paused.status_code == 503
     assert paused.json()["problems"] == [
         "sending is paused: 554 5.7.1 Relay access denied (3 recipients in a row)"
     ]
     assert "vouch_sending_paused 1.0" in (await loop.client.get("/metrics", headers=AUTH)).text
-    loop.services.health.sending_paused = None
+    await loop.services.store.resume_sending()
     assert (await loop.client.get("/healthz")).status_code == 200
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from daemon.clock import Clock, FakeClock, SystemClock
+from daemon.engine.refusals import Refusal, Stage
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.transport.smtp import SmtpTransport
 
@@ -94,15 +95,19 @@ async def test_relative_ca_file_resolves_against_base_dir(tmp_path: Path, tls: T
         await smtp.aclose()
 
 
-async def test_wrong_password_is_temporary_and_says_authentication(
+async def test_wrong_password_is_a_refusal_at_auth_and_says_authentication(
     tmp_path: Path, tls: TlsMaterial
 ) -> None:
+    """Permanent, but about us: the sender pauses sending on it, suppressing nobody."""
     async with SmtpServer(security="starttls", tls=tls, auth=True) as server:
         smtp = transport(server, tmp_path, password="wrong")
-        with pytest.raises(TemporaryDeliveryError, match="authentication") as caught:
+        with pytest.raises(PermanentDeliveryError, match="authentication") as caught:
             await smtp.send(SENDER, "ann@example.com", message(1), key="k1")
         await smtp.aclose()
     assert caught.value.code == 535
+    assert caught.value.refusal == Refusal(
+        Stage.AUTH, "535 5.7.8 Authentication credentials invalid"
+    )
     assert server.handler.messages == []
 
 
@@ -173,15 +178,40 @@ async def test_5xx_on_data_is_permanent(tmp_path: Path) -> None:
     assert caught.value.code == 554
 
 
-async def test_5xx_on_mail_from_is_our_problem_so_temporary(tmp_path: Path) -> None:
+async def test_5xx_on_mail_from_is_a_refusal_of_our_sender(tmp_path: Path) -> None:
     handler = RecordingHandler()
     handler.fail_mail("553 5.7.1 sender not allowed")
+    handler.fail_mail("451 4.3.0 try later")
     async with SmtpServer(handler) as server:
         smtp = transport(server, tmp_path)
-        with pytest.raises(TemporaryDeliveryError, match="sender") as caught:
+        with pytest.raises(PermanentDeliveryError, match="sender") as caught:
+            await smtp.send(SENDER, "ann@example.com", message(1), key="k1")
+        with pytest.raises(TemporaryDeliveryError, match="sender") as later:
             await smtp.send(SENDER, "ann@example.com", message(1), key="k1")
         await smtp.aclose()
     assert caught.value.code == 553
+    assert caught.value.refusal == Refusal(Stage.MAIL, "553 5.7.1 sender not allowed")
+    assert later.value.refusal == Refusal(Stage.MAIL, "451 4.3.0 try later")
+
+
+async def test_each_refusal_says_where_it_came(tmp_path: Path) -> None:
+    handler = RecordingHandler()
+    handler.fail_rcpt("554 5.7.1 <{rcpt}>: Relay access denied")
+    handler.fail_data("554 5.7.0 rejected by policy")
+    async with SmtpServer(handler) as server:
+        smtp = transport(server, tmp_path)
+        with pytest.raises(PermanentDeliveryError) as at_rcpt:
+            await smtp.send(SENDER, "ann@example.com", message(1), key="k1")
+        with pytest.raises(PermanentDeliveryError) as at_data:
+            await smtp.send(SENDER, "ann@example.com", message(1), key="k1")
+        with pytest.raises(PermanentDeliveryError) as by_us:  # the transport's own check
+            await smtp.send(SENDER, "ann@example.com>\r\nRCPT TO:<x@y.z", message(1), key="k2")
+        await smtp.aclose()
+    assert at_rcpt.value.refusal == Refusal(
+        Stage.RCPT, "554 5.7.1 <ann@example.com>: Relay access denied"
+    )
+    assert at_data.value.refusal == Refusal(Stage.DATA, "554 5.7.0 rejected by policy")
+    assert by_us.value.refusal is None
 
 
 async def test_connection_dropped_mid_data_is_temporary_and_the_pool_recovers(

@@ -412,4 +412,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE write_probe (pad BLOB);            -- /healthz: can the store still write?
         """,
     ),
+    (
+        14,
+        "sending paused while the relay refuses us",
+        """
+        CREATE TABLE sending_pause (                    -- no row: sending; one row: paused
+            id           INTEGER PRIMARY KEY CHECK (id = 1),
+            reason       TEXT NOT NULL,                 -- the relay's reply
+            since        INTEGER NOT NULL,
+            probe_at     INTEGER NOT NULL,              -- when one email is tried again
+            wait_seconds REAL NOT NULL                  -- the wait before probe_at
+        );
+        """,
+    ),
 ]

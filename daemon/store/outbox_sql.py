@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from daemon.clock import from_ms, to_ms
-from daemon.outbox import NewEmail, OutboxRow, Outcome, Settlement, State
+from daemon.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Settlement, State
 from daemon.store._sql import SQL
 
 _ROW_COLUMNS = (
@@ -62,12 +62,22 @@ class OutboxSQL(SQL):
         await self._write_many([(INSERT_OUTBOX, outbox_rows(emails, now, blocked))])
 
     async def claim(
-        self, owner: str, now: datetime, lease_seconds: float, limit: int, ids: Sequence[int] = ()
+        self,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        ids: Sequence[int] = (),
+        *,
+        webhooks: bool | None = None,
     ) -> list[OutboxRow]:
-        """Lease up to `limit` due rows to `owner`. A lease that runs out returns its row."""
+        """Lease up to `limit` due rows to `owner`. A lease that runs out returns its row.
+        `webhooks`: only webhook rows (True), only emails (False), or both (None)."""
         now_ms = to_ms(now)
         lease_until = now_ms + int(lease_seconds * 1000)
         only = f"AND id IN ({', '.join('?' * len(ids))})" if ids else ""
+        if webhooks is not None:
+            only += f" AND kind {'=' if webhooks else '!='} '{WEBHOOK}'"
         sql = f"""
             UPDATE outbox SET state = 'sending', lease_owner = ?, due_at = ?, updated_at = ?
             WHERE id IN (
@@ -89,6 +99,7 @@ class OutboxSQL(SQL):
         now_ms = to_ms(now)
         sent: list[tuple[object, ...]] = []
         retry: list[tuple[object, ...]] = []
+        held: list[tuple[object, ...]] = []
         other: list[tuple[object, ...]] = []
         suppress: list[tuple[object, ...]] = []
         for s in settlements:
@@ -97,6 +108,8 @@ class OutboxSQL(SQL):
             elif s.outcome is Outcome.RETRY:
                 assert s.retry_at is not None
                 retry.append((to_ms(s.retry_at), s.error, now_ms, s.row_id))
+            elif s.outcome is Outcome.HELD:
+                held.append((to_ms(s.retry_at or now), s.error, now_ms, s.row_id))
             else:
                 tried = 1 if s.outcome is Outcome.FAILED else 0
                 other.append((s.outcome.value, tried, s.error, now_ms, s.row_id))
@@ -115,6 +128,11 @@ class OutboxSQL(SQL):
                     "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? "
                     "AND state = 'sending'",
                     retry,
+                ),
+                (
+                    "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = ?, "
+                    "last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
+                    held,
                 ),
                 (
                     "UPDATE outbox SET state = ?, lease_owner = NULL, "

@@ -19,6 +19,7 @@ from daemon.store.migrations import MIGRATIONS
 from daemon.store.offers_sql import OffersSQL
 from daemon.store.outbox_sql import OutboxSQL, suppression_keys
 from daemon.store.partners_sql import PartnersSQL
+from daemon.store.pause_sql import PauseSQL
 from daemon.store.privacy_sql import PrivacySQL
 from daemon.store.referrals_sql import ReferralsSQL
 from daemon.store.reports_sql import ReportsSQL
@@ -30,6 +31,7 @@ from daemon.store.webhooks_sql import WebhooksSQL
 class SQLiteStore(
     EventsSQL,
     OutboxSQL,
+    PauseSQL,
     SurveysSQL,
     ReportsSQL,
     ReferralsSQL,

@@ -1,9 +1,10 @@
 """Send over SMTP with aiosmtplib: a few reused connections, a whole-send timeout, a rate limit.
 
-Every failure becomes a DeliveryError the outbox understands: Permanent only when the server
-refuses the recipient or the message (5xx to RCPT or DATA), Temporary for everything else,
-including our own misconfiguration (a refused sender, a failed login), so that a customer is
-never suppressed for a mistake on our side.
+Every failure becomes a DeliveryError the outbox understands: Permanent for a 5xx reply wherever
+it came (greeting, AUTH, MAIL FROM, RCPT, DATA), Temporary for everything else. A server's reply
+travels with the error as a `Refusal` (where it came, what it said): the sender asks the engine
+whom it is about, so that a refused login or sender pauses sending instead of suppressing a
+customer for a mistake on our side.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiosmtplib.email import parse_address
 
 from daemon.clock import Clock
 from daemon.config import Config, Smtp
+from daemon.engine.refusals import Refusal, Stage
 from daemon.errors import (
     ConfigError,
     DeliveryError,
@@ -202,26 +204,28 @@ def _bare_address(address: str) -> str | None:
 
 
 def _classify(exc: SMTPException | OSError | ValueError) -> DeliveryError:
-    """Map an aiosmtplib failure to the outbox's two outcomes."""
+    """Map an aiosmtplib failure to the outbox's two outcomes, with the server's reply."""
     if isinstance(exc, SMTPRecipientsRefused):
         refused = exc.recipients[0]
-        return _by_code(refused.code, f"recipient refused: {refused.code} {refused.message}")
+        return _refused(Stage.RCPT, refused, "recipient refused")
     if isinstance(exc, SMTPDataError):
-        return _by_code(exc.code, f"message refused: {exc.code} {exc.message}")
+        return _refused(Stage.DATA, exc, "message refused")
     if isinstance(exc, SMTPSenderRefused):
-        return TemporaryDeliveryError(
-            f"the SMTP server refused our sender address {exc.sender!r}: {exc.code} "
-            f"{exc.message} (check business.email and the relay's allowed senders)",
-            code=exc.code,
+        return _refused(
+            Stage.MAIL,
+            exc,
+            f"the SMTP server refused our sender address {exc.sender!r}",
+            "(check business.email and the relay's allowed senders)",
         )
     if isinstance(exc, SMTPAuthenticationError):
-        return TemporaryDeliveryError(
-            f"SMTP authentication failed: {exc.code} {exc.message} "
+        return _refused(
+            Stage.AUTH,
+            exc,
+            "SMTP authentication failed",
             "(check email.smtp.username and the password environment variable)",
-            code=exc.code,
         )
-    if isinstance(exc, SMTPResponseException):
-        return TemporaryDeliveryError(f"SMTP error: {exc.code} {exc.message}", code=exc.code)
+    if isinstance(exc, SMTPResponseException):  # the greeting, EHLO or STARTTLS
+        return _refused(Stage.CONNECT, exc, "SMTP error")
     if isinstance(exc, SMTPNotSupported):
         return TemporaryDeliveryError(f"the SMTP server cannot take this message: {exc}")
     if isinstance(exc, ssl.SSLError):
@@ -233,7 +237,9 @@ def _classify(exc: SMTPException | OSError | ValueError) -> DeliveryError:
     return TemporaryDeliveryError(f"SMTP connection failed: {exc}")
 
 
-def _by_code(code: int, message: str) -> DeliveryError:
-    if 500 <= code < 600:
-        return PermanentDeliveryError(message, code=code)
-    return TemporaryDeliveryError(message, code=code)
+def _refused(stage: Stage, exc: SMTPResponseException, what: str, hint: str = "") -> DeliveryError:
+    """A server's reply: permanent when it is a 5xx, carried as a Refusal either way."""
+    reply = f"{exc.code} {exc.message}"
+    message = f"{what}: {reply}" + (f" {hint}" if hint else "")
+    kind = PermanentDeliveryError if 500 <= exc.code < 600 else TemporaryDeliveryError
+    return kind(message, code=exc.code, refusal=Refusal(stage, reply))

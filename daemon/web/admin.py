@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from daemon import referrals, report, sources, stages
-from daemon.web import admin_advocates, admin_pages, admin_partners, charts
+from daemon.web import admin_advocates, admin_pages, admin_partners, charts, sending_api
 from daemon.web.owner import (
     LOGIN,
     LoginRequired,
@@ -64,6 +64,7 @@ DONE = {
     "won": "Referral won. The advocate gets their thank-you with the reward.",
     "lost": "Referral marked lost.",
     "retried": "The email is back in the queue and goes out at the next send.",
+    "resumed": "Sending resumed: the queued emails go out now.",
 }
 
 
@@ -185,6 +186,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         session,
         "admin/dashboard.html",
         notice=DONE.get(done or ""),
+        pause=await store.sending_pause(),
         overall=overall,
         nps=overall.nps,
         distribution=charts.distribution(overall.distribution),
@@ -268,3 +270,11 @@ async def retry(request: Request, row_id: int, session: Owner) -> Response:
     await svc.store.retry_email(row_id, svc.clock.now())
     svc.nudge()
     return back_to(form, "retried")
+
+
+@router.post("/sending/resume")
+async def resume_sending(request: Request, session: Owner) -> Response:
+    """`vouch resume` / `POST /v1/sending/resume`, from the dashboard's pause banner."""
+    form = await checked_form(request, session)
+    await sending_api.resume(services(request))
+    return back_to(form, "resumed")

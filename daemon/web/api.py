@@ -150,15 +150,19 @@ async def healthz(request: Request) -> JSONResponse:
         }
         for name, loop in report.loops.items()
     }
-    return JSONResponse(
-        status_code=503 if problems else 200,
-        content={
-            "status": "failing" if problems else "ok",
-            "problems": problems,
-            "loops": loops,
-            "outbox": outbox,
-        },
-    )
+    content: dict[str, Any] = {
+        "status": "failing" if problems else "ok",
+        "problems": problems,
+        "loops": loops,
+        "outbox": outbox,
+    }
+    if (pause := report.paused) is not None:  # the relay refuses us (sender.py)
+        content["paused"] = {
+            "reason": pause.reason,
+            "since": pause.since.isoformat(),
+            "next_probe": pause.probe_at.isoformat(),
+        }
+    return JSONResponse(status_code=503 if problems else 200, content=content)
 
 
 @admin.get("/metrics", response_class=PlainTextResponse)

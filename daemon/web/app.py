@@ -33,6 +33,7 @@ from daemon.web.limits import BodyLimit
 from daemon.web.privacy_api import router as privacy_router
 from daemon.web.ratelimit import PublicRateLimit
 from daemon.web.security import SecurityHeaders
+from daemon.web.sending_api import router as sending_router
 from daemon.web.words import PageWords
 
 _HERE = Path(__file__).parent
@@ -53,6 +54,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(reports.router)
     app.include_router(privacy_router)
+    app.include_router(sending_router)
     admin.install(app)  # the owner's dashboard at /admin
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
