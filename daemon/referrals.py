@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from daemon import ask_cap, offers, partner_notes
 from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
-from daemon.engine.grades import Introduction, grade
+from daemon.engine.grades import Introduction, grade, self_referral
 from daemon.engine.lifecycle import short_of
 from daemon.engine.window import in_window, next_in_window
 from daemon.links import unsubscribe_headers, unsubscribe_url
@@ -259,12 +259,13 @@ async def introduce(
     customer = await store.customer(advocate.customer_id)
     assert customer is not None
     flag = None
-    if intro.friend_email and intro.friend_email.lower() == customer.email.lower():
+    own = self_referral(intro.friend_email, customer.email)
+    if own:
         flag = "self-referral: the friend's address is the advocate's own; no reward"
     elif intro.friend_email and await store.has_history(intro.friend_email):
         flag = "the friend is already a customer; no reward"
     friend_id = None
-    if intro.friend_email and intro.expects_contact:
+    if intro.friend_email and intro.expects_contact and not own:
         friend_id = (await store.ensure_customer(intro.friend_email, now)).id
     referral = await store.add_referral(
         advocate.id,
@@ -315,6 +316,11 @@ async def notify_referrals(services: Services) -> int:
                 dedupe_key=f"referral-owner:{referral.id}",
             ),
         )
+        if self_referral(referral.friend_email, customer.email):
+            # advocate and friend are one person: the owner sees the flag; they get no thanks
+            # for it, and never "X suggested we get in touch" about themselves
+            await store.referral_notified(referral.id)
+            continue
         await enqueue(
             services,
             build_for_customer(

@@ -365,16 +365,34 @@ async def _referrals(loop: Loop) -> list[Any]:
     return [type("R", (), {"public_id": r[0]}) for r in rows]
 
 
-async def test_self_referral_is_flagged_and_earns_nothing(loop: Loop) -> None:
+async def test_self_referral_is_flagged_earns_nothing_and_sends_the_friend_nothing(
+    loop: Loop,
+) -> None:
+    """The friend's address is the advocate's own (compared normalised): the introduce form
+    refuses it with a message and records nothing; asked for on the landing page it is
+    recorded, flagged, for the owner, and the address hears nothing about itself."""
     code = await promoter_with_ask(loop)
     await loop.event("purchase.completed", "bo@example.com", "2026-02-01T10:00:00Z")
-    await introduce(loop, code, friend_name="Me Again", friend_email=ANN, expects_contact="yes")
+    own = await introduce(
+        loop, code, friend_name="Me Again", friend_email="Ann@EXAMPLE.com", expects_contact="yes"
+    )
+    assert own.status_code == 400 and "this is your own address" in own.text
+    assert await _referrals(loop) == []
+    landing = await loop.client.post(
+        f"/r/{code}",
+        data={"friend_name": "Ann", "friend_email": "ANN@example.com", "need": "A loft"},
+    )
+    assert landing.status_code == 200
     await introduce(loop, code, friend_name="Bo", friend_email="bo@example.com")
-    await loop.run()
-    owner = to(loop.new_mail(), OWNER)
-    flags = [text_of(m) for m in owner]
+    await loop.travel(timedelta(days=1))
+    mail = loop.new_mail()
+    flags = [text_of(m) for m in to(mail, OWNER)]
     assert any("self-referral" in t for t in flags)
     assert any("already a customer" in t for t in flags)
+    assert len(to(mail, ANN)) == 1  # the thanks for introducing Bo, nothing about herself
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    assert await store._read("SELECT kind FROM outbox WHERE kind = 'friend_note'") == []
     for ref in await _referrals(loop):
         assert (await status(loop, ref.public_id, status="won")).status_code == 200
     await loop.run()
