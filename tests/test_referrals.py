@@ -563,6 +563,43 @@ async def test_a_reply_of_praise_is_a_testimonial_and_a_moment(loop: Loop) -> No
     assert testimonial == ("You saved us! We couldn't be happier with the new kitchen.", "reply", 0)
 
 
+async def outbox_kinds(loop: Loop, kind: str) -> list[tuple[str, str | None]]:
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    rows = await store._read("SELECT state, last_error FROM outbox WHERE kind = ?", (kind,))
+    return [(r[0], r[1]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("You saved us! We couldn't be happier with the new kitchen.", "praise"),
+        ("When will you come back to fix the tap?", "other"),
+    ],
+)
+async def test_any_reply_to_the_survey_counts_as_an_answer_for_its_reminder(
+    loop: Loop, text: str, verdict: str
+) -> None:
+    survey = await survey_email(loop)
+    assert (await reply(loop, survey, text))["verdict"] == verdict
+    await loop.travel(timedelta(days=10), step=timedelta(hours=6))  # the reminder was due day 4
+    assert [m["Subject"] for m in loop.new_mail() if "One click" in str(m["Subject"])] == []
+    assert await outbox_kinds(loop, "reminder") == []
+
+
+async def test_a_reply_after_the_reminder_was_queued_cancels_it(loop: Loop) -> None:
+    survey = await survey_email(loop)
+    loop.clock.advance(timedelta(days=4))
+    await loop.scheduler.tick()  # the reminder is queued, not yet sent
+    assert await outbox_kinds(loop, "reminder") == [("queued", None)]
+    await reply(loop, survey, "You saved us! We couldn't be happier with the new kitchen.")
+    await loop.travel(timedelta(days=2), step=timedelta(hours=6))
+    assert [m["Subject"] for m in loop.new_mail() if "One click" in str(m["Subject"])] == []
+    assert await outbox_kinds(loop, "reminder") == [
+        ("cancelled", "the customer replied to the survey before the reminder went out")
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [

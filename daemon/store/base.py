@@ -206,6 +206,7 @@ class Store(Protocol):
         explanation: str,
         dedupe: str,
         at: datetime,
+        invitation_id: int | None = None,
     ) -> int | None: ...
     async def has_history(self, email: str) -> bool: ...
     async def add_referral(
@@ -396,6 +397,7 @@ class Invitation:
     sent_at: datetime | None
     reminder_at: datetime | None
     expires_at: datetime | None
+    replied_at: datetime | None = None  # a reply to its email: no reminder, like an answer
 
 
 @dataclass(frozen=True)

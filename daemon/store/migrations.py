@@ -390,4 +390,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE outbox ADD COLUMN invitation_id INTEGER REFERENCES invitations(id);
         """,
     ),
+    (
+        13,
+        "a reply to a survey email counts as an answer for its reminder",
+        """
+        ALTER TABLE invitations ADD COLUMN replied_at INTEGER;  -- the first reply to it, if any
+        """,
+    ),
 ]
