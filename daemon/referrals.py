@@ -19,6 +19,7 @@ from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade, self_referral
 from daemon.engine.lifecycle import short_of
+from daemon.engine.offers import issued
 from daemon.engine.window import in_window, next_in_window
 from daemon.links import unsubscribe_headers, unsubscribe_url
 from daemon.render import Attachment, one_line
@@ -405,13 +406,14 @@ async def _reward(services: Services, referral: Referral) -> None:
     advocate = await store.advocate(referral.advocate_id)
     assert advocate is not None
     if referral.flag is None and await partner_notes.rewarded(store, referral):
-        description = (await offers.terms_for(services, advocate)).reward  # as promised
-        if settings.kind == "choice" and referral.reward_choice:
-            description = referral.reward_choice
+        terms = await offers.terms_for(services, advocate)  # as promised
+        description, kind = issued(
+            terms, referral.reward_choice, settings.kind, settings.voucher_choices
+        )
         await store.create_reward(
             referral,
             description=description,
-            kind=settings.kind if settings.kind != "choice" else "generated",
+            kind=kind,
             code_prefix=settings.code_prefix,
             approval=settings.approval,
             now=now,

@@ -30,8 +30,13 @@ async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]
         ],
         "links": [{"title": "Recent projects", "url": "https://harborlane.example/projects"}],
         "incentive": {
-            "text": "For every friend who becomes a client, a £50 voucher.",
+            "text": "For every friend who becomes a client, a £50 voucher or £50 to charity.",
             "choices": ["a £50 voucher", "£50 to the Harbour Food Bank"],
+        },
+        "reward": {
+            "kind": "choice",
+            "voucher_choices": ["a £50 voucher"],
+            "description": "a £50 voucher",
         },
     }
     config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
@@ -309,7 +314,7 @@ async def test_follow_up_contacted_won_reward_never_twice(loop: Loop) -> None:
     await loop.run()
     (thanks,) = to(loop.new_mail(), ANN)
     reward_code = re.search(r"THANKS-[0-9A-F]{8}", text_of(thanks))
-    assert reward_code is not None and "a thank-you voucher" in text_of(thanks)
+    assert reward_code is not None and "a £50 voucher" in text_of(thanks)
     again = await status(loop, rid, status="won", value=12500)  # the same news twice
     assert again.status_code == 200
     await loop.event(
@@ -321,6 +326,38 @@ async def test_follow_up_contacted_won_reward_never_twice(loop: Loop) -> None:
     # the advocate may be asked again after the win (subject to the cool-down)
     decided = await asks(loop)
     assert decided[-1][0] == "referral_won"
+
+
+async def test_the_reward_is_the_one_the_advocate_chose(loop: Loop) -> None:
+    """Offered a voucher or a donation: the advocate who chose the donation is thanked with the
+    donation and never sent a voucher code; the one who chose the voucher gets a code."""
+    code = await promoter_with_ask(loop)
+    for name, choice in (("Dee", "£50 to the Harbour Food Bank"), ("Eli", "a £50 voucher")):
+        chose = await introduce(
+            loop, code, friend_name=name, friend_email=f"{name.lower()}@example.com",
+            reward_choice=choice,
+        )  # fmt: skip
+        assert chose.status_code == 200
+    await loop.run()
+    loop.new_mail()
+    for ref in await _referrals(loop):
+        assert (await status(loop, ref.public_id, status="won", value=100)).status_code == 200
+    await loop.run()
+    by_friend = {
+        "Dee" if "Dee" in str(m["Subject"]) else "Eli": text_of(m)
+        for m in to(loop.new_mail(), ANN)
+        if "is now a client" in str(m["Subject"])
+    }
+    assert "£50 to the Harbour Food Bank" in by_friend["Dee"]
+    assert "THANKS-" not in by_friend["Dee"] and "code" not in by_friend["Dee"].lower()
+    assert re.search(r"Your code: THANKS-[0-9A-F]{8}", by_friend["Eli"])
+    advocate = await loop.services.store.advocate_by_code(code)
+    assert advocate is not None
+    rewards = await loop.services.store.rewards_of(advocate.id)
+    assert sorted((r.description, r.code is None) for r in rewards) == [
+        ("a £50 voucher", False),
+        ("£50 to the Harbour Food Bank", True),
+    ]
 
 
 async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_path: Any) -> None:
