@@ -216,6 +216,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     forget.add_argument("address", help="the person's email address")
     forget.set_defaults(handler=_forget)
+    resubscribe = sub.add_parser(
+        "resubscribe",
+        parents=[common],
+        help="lift an address's unsubscribe (not a bounce or a spam complaint)",
+    )
+    resubscribe.add_argument("address", help="the customer's email address")
+    resubscribe.set_defaults(handler=_resubscribe)
     export_person = sub.add_parser(
         "export-person", parents=[common], help="print everything stored about a person (JSON)"
     )
@@ -692,6 +699,36 @@ def _forget(args: argparse.Namespace) -> int:
     print("the address stays suppressed, stored only as its SHA-256 hash")
     if not done["wal_truncated"]:
         print("note: the write-ahead log is in use; old copies leave it at the next checkpoint")
+    return EXIT_OK
+
+
+def _resubscribe(args: argparse.Namespace) -> int:
+    import getpass
+
+    from daemon.resubscribe import NotAnAddress, NotLifted, resubscribe
+
+    config = load_config(args.config, os.environ)
+    try:
+        by = f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no user name in this environment
+        by = "cli"
+
+    async def lift() -> Any:
+        async with opened(config) as services:
+            return await resubscribe(services, args.address, by)
+
+    try:
+        lifted = asyncio.run(lift())
+    except NotAnAddress as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except NotLifted as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"{lifted.address} is subscribed again (the {lifted.reason!r} suppression of "
+        f"{lifted.suppressed_at:%Y-%m-%d} is lifted, recorded as by {lifted.by})"
+    )
     return EXIT_OK
 
 

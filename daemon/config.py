@@ -247,7 +247,14 @@ class RewardSettings(Section):
     kind: Literal["generated", "pool", "choice"] = Field(
         "generated",
         description='"generated" (a code made by Vouch), "pool" (codes you load) or "choice" '
-        "(the gift the advocate chose from incentive.choices)",
+        "(the gift the advocate chose from the incentive's choices: a code only for "
+        "voucher_choices, the others are yours to give)",
+    )
+    voucher_choices: list[str] = Field(
+        [],
+        max_length=10,
+        description='with kind = "choice", the choices that are vouchers, issued with a code '
+        'made by Vouch, e.g. ["a £50 voucher"]',
     )
     description: str = Field(
         "a thank-you voucher", min_length=1, max_length=200, description="the reward in plain words"
@@ -521,6 +528,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
                     Problem(label, f"webhooks.{n}.url", f"{hook.url} is listed twice; list once")
                 )
             seen.add(hook.url)
+        problems += _reward_problems(settings.referrals, label)
     surveys, survey_problems = load_surveys(path.parent / "surveys", path.parent)
     problems += survey_problems
     education, education_problems = load_education(path.parent)
@@ -557,6 +565,42 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         dkim=dkim,
         education=education,
     )
+
+
+def _reward_problems(referrals: Referrals, label: str) -> list[Problem]:
+    """The choices offered and the reward kind must agree, or an advocate who chose a donation
+    would be sent a voucher code."""
+    reward = referrals.reward
+    offered = [*referrals.incentive.choices, *(c for o in referrals.offers for c in o.choices)]
+    if offered and reward.kind != "choice":
+        return [
+            Problem(
+                label,
+                "referrals.reward.kind",
+                f'"{reward.kind}" issues a code whatever the advocate chooses, but a choice is '
+                f'offered ({", ".join(offered)}): use "choice" and list the vouchers in '
+                "referrals.reward.voucher_choices, or offer no choices",
+            )
+        ]
+    if reward.voucher_choices and reward.kind != "choice":
+        return [
+            Problem(
+                label,
+                "referrals.reward.voucher_choices",
+                f'only with kind = "choice" (kind is "{reward.kind}")',
+            )
+        ]
+    earnable = {*offered, reward.description, *(o.reward for o in referrals.offers if o.reward)}
+    return [
+        Problem(
+            label,
+            "referrals.reward.voucher_choices",
+            f"{voucher!r} is not offered: write it exactly as in the choices "
+            f"({', '.join(offered) or 'none offered'})",
+        )
+        for voucher in reward.voucher_choices
+        if voucher not in earnable
+    ]
 
 
 def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[Problem]:

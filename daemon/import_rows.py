@@ -205,7 +205,7 @@ def _customer(header: Header, cell: dict[str, str], bad: list[Bad]) -> CustomerI
         if cell.get(name)
     }
     if cell.get("tags"):
-        fields["tags"] = [t for t in re.split(r"[;,|]", cell["tags"]) if t.strip()]
+        fields["tags"] = read_tags(cell["tags"])
     if "email" not in fields:
         return None  # reported as empty already
     try:
@@ -218,6 +218,28 @@ def _customer(header: Header, cell: dict[str, str], bad: list[Bad]) -> CustomerI
             shown = f"{value!r}: " if isinstance(value, str) else ""
             bad.append(Bad(header.label(column), f"{shown}{message}"))
         return None
+
+
+def read_tags(text: str) -> list[str]:
+    """A tags cell: tags separated by `;`, `,` or `|`, or the JSON list `tags_cell` writes when
+    a tag holds one of those."""
+    if text.startswith("["):
+        try:
+            listed = json.loads(text)
+        except ValueError:
+            listed = None
+        if isinstance(listed, list) and all(isinstance(t, str) for t in listed):
+            return listed
+    return [t for t in re.split(r"[;,|]", text) if t.strip()]
+
+
+def tags_cell(tags: list[str]) -> str:
+    """Tags as `read_tags` reads them back exactly (`vouch export customers`): `a; b` when that
+    is unambiguous, else a JSON list."""
+    plain = "; ".join(tags)
+    if [t.strip() for t in read_tags(plain)] == tags:
+        return plain
+    return json.dumps(tags, ensure_ascii=False)
 
 
 def _datum(name: str, text: str, header: Header, bad: list[Bad]) -> Any:

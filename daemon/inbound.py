@@ -60,6 +60,7 @@ async def handle(services: Services, mail: InboundMail) -> Verdict:
         explanation=verdict.explanation,
         dedupe=dedupe,
         at=now,
+        invitation_id=_survey_invitation(answered),
     )
     return verdict if added is not None else Verdict("duplicate", "this reply was received before")
 
@@ -78,9 +79,8 @@ async def _judge(
         return Verdict("unsubscribe", "the subject asks to unsubscribe: the address is suppressed")
     if customer is None:
         return Verdict("unmatched", "no customer has this address and it answers no Vouch email")
-    if answered and answered[2] in ("survey", "reminder"):
+    if (invitation_id := _survey_invitation(answered)) is not None:
         scored = leading_score(text)
-        invitation_id = int(answered[3].split(":", 1)[1])
         invitation = await store.invitation(invitation_id)
         if scored is not None and invitation is not None:
             score, comment = scored
@@ -96,6 +96,13 @@ async def _judge(
     await store.add_testimonial(customer.id, text, "reply", False, f"reply:{dedupe}", now)
     decided = await referrals.consider(services, customer, Moment.TESTIMONIAL, f"reply:{dedupe}")
     return Verdict("praise", f"{praise.explanation}; {decided}")
+
+
+def _survey_invitation(answered: tuple[int, int | None, str, str] | None) -> int | None:
+    """The invitation whose survey or reminder email this reply answers, if it answers one."""
+    if answered and answered[2] in ("survey", "reminder"):
+        return int(answered[3].split(":", 1)[1])
+    return None
 
 
 async def _bounce(services: Services, mail: InboundMail) -> Verdict | None:

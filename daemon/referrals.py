@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from daemon import ask_cap, isolation, offers, partner_notes
 from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
-from daemon.engine.grades import Introduction, grade
+from daemon.engine.grades import Introduction, grade, self_referral
 from daemon.engine.lifecycle import short_of
+from daemon.engine.offers import issued
 from daemon.engine.window import in_window, next_in_window
 from daemon.links import unsubscribe_headers, unsubscribe_url
 from daemon.render import Attachment, one_line
@@ -276,12 +277,13 @@ async def introduce(
     customer = await store.customer(advocate.customer_id)
     assert customer is not None
     flag = None
-    if intro.friend_email and intro.friend_email.lower() == customer.email.lower():
+    own = self_referral(intro.friend_email, customer.email)
+    if own:
         flag = "self-referral: the friend's address is the advocate's own; no reward"
     elif intro.friend_email and await store.has_history(intro.friend_email):
         flag = "the friend is already a customer; no reward"
     friend_id = None
-    if intro.friend_email and intro.expects_contact:
+    if intro.friend_email and intro.expects_contact and not own:
         friend_id = (await store.ensure_customer(intro.friend_email, now)).id
     referral = await store.add_referral(
         advocate.id,
@@ -333,6 +335,11 @@ async def notify_referrals(services: Services) -> int:
                 dedupe_key=f"referral-owner:{referral.id}",
             ),
         )
+        if self_referral(referral.friend_email, customer.email):
+            # advocate and friend are one person: the owner sees the flag; they get no thanks
+            # for it, and never "X suggested we get in touch" about themselves
+            await store.referral_notified(referral.id)
+            return
         await enqueue(
             services,
             build_for_customer(
@@ -421,13 +428,14 @@ async def _reward(services: Services, referral: Referral) -> None:
     advocate = await store.advocate(referral.advocate_id)
     assert advocate is not None
     if referral.flag is None and await partner_notes.rewarded(store, referral):
-        description = (await offers.terms_for(services, advocate)).reward  # as promised
-        if settings.kind == "choice" and referral.reward_choice:
-            description = referral.reward_choice
+        terms = await offers.terms_for(services, advocate)  # as promised
+        description, kind = issued(
+            terms, referral.reward_choice, settings.kind, settings.voucher_choices
+        )
         await store.create_reward(
             referral,
             description=description,
-            kind=settings.kind if settings.kind != "choice" else "generated",
+            kind=kind,
             code_prefix=settings.code_prefix,
             approval=settings.approval,
             now=now,

@@ -108,6 +108,8 @@ def _render(
         raise LookupError(f"invitation {row.invitation_id} no longer exists")
     if row.kind == "reminder" and invitation.state == "answered":
         return Cancel("the customer answered before the reminder went out")
+    if row.kind == "reminder" and invitation.replied_at is not None:
+        return Cancel("the customer replied to the survey before the reminder went out")
     customer = customers.get(invitation.customer_id)
     if customer is None:
         raise LookupError(f"customer {invitation.customer_id} no longer exists")

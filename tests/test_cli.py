@@ -43,6 +43,26 @@ def test_check_lists_every_problem_and_exits_2(
     assert "config.toml: business.timezone: must be an IANA time zone" in err
 
 
+def test_check_refuses_choices_the_reward_kind_would_not_honour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A voucher or a donation offered, while the reward kind issues a code to everyone: an
+    advocate who chose the donation would be sent a voucher code."""
+    choices = ["a £50 voucher", "£50 to the Harbour Food Bank"]
+    path = write_business(
+        tmp_path,
+        {"referrals": {"incentive": {"choices": choices}, "reward": {"kind": "generated"}}},
+    )
+    assert main(["check", "--config", str(path)]) == 2
+    assert (
+        'config.toml: referrals.reward.kind: "generated" issues a code whatever the advocate '
+        "chooses, but a choice is offered (a £50 voucher, £50 to the Harbour Food Bank)"
+    ) in capsys.readouterr().err
+    agreeing = {"kind": "choice", "voucher_choices": ["a £50 voucher"]}
+    write_business(tmp_path, {"referrals": {"incentive": {"choices": choices}, "reward": agreeing}})
+    assert main(["check", "--config", str(path)]) == 0
+
+
 def test_check_names_the_template_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

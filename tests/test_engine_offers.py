@@ -16,7 +16,7 @@ import pytest
 from daemon.config import load_config
 from daemon.engine.daily_cap import Candidate, ration
 from daemon.engine.influence import Facts, influence, parse_mark
-from daemon.engine.offers import Terms, pick
+from daemon.engine.offers import GIFT, Terms, issued, pick
 from daemon.engine.proportions import compare, newcombe, wilson, z_test
 from daemon.errors import ConfigError
 
@@ -265,6 +265,22 @@ def test_a_moment_too_old_by_the_next_day_is_dropped_not_carried() -> None:
     )
 
 
+def test_the_reward_issued_is_the_one_chosen() -> None:
+    voucher, bank = "a £50 voucher", "£50 to the Harbour Food Bank"
+    terms = Terms("standard", "A voucher or a donation.", voucher, (voucher, bank))
+    vouchers = [voucher]
+    assert issued(terms, bank, "choice", vouchers) == (bank, GIFT)  # never a code
+    assert issued(terms, voucher, "choice", vouchers) == (voucher, "generated")
+    assert issued(terms, None, "choice", vouchers) == (voucher, "generated")  # chose nothing
+    assert issued(terms, "not offered", "choice", vouchers) == (voucher, "generated")
+    assert issued(terms, bank, "choice", []) == (bank, GIFT)
+    # promised choices before the owner moved to a code kind: the choice still stands
+    assert issued(terms, bank, "pool", vouchers) == (bank, GIFT)
+    assert issued(terms, voucher, "pool", vouchers) == (voucher, "pool")
+    plain = Terms("standard", "A voucher.", "a thank-you voucher")
+    assert issued(plain, None, "generated", []) == ("a thank-you voucher", "generated")
+
+
 # config -----------------------------------------------------------------------------------------
 
 
@@ -325,6 +341,26 @@ def test_offers_and_influence_in_config(tmp_path: Path) -> None:
             {"influence": {"tags": {"board-member": 11}}},
             "config.toml: referrals.influence.tags.board-member: Input should be less than or "
             "equal to 10, got 11",
+        ),
+        (
+            {
+                "offers": [{"id": "a", "text": "A.", "choices": ["x", "y"]}],
+                "reward": {"kind": "pool"},
+            },
+            'config.toml: referrals.reward.kind: "pool" issues a code whatever the advocate '
+            "chooses",
+        ),
+        (
+            {"reward": {"voucher_choices": ["a thank-you voucher"]}},
+            'config.toml: referrals.reward.voucher_choices: only with kind = "choice"',
+        ),
+        (
+            {
+                "incentive": {"choices": ["x", "y"]},
+                "reward": {"kind": "choice", "voucher_choices": ["z"]},
+            },
+            "config.toml: referrals.reward.voucher_choices: 'z' is not offered: write it exactly "
+            "as in the choices (x, y)",
         ),
         (
             {"daily_ask_cap": 0},

@@ -4,6 +4,7 @@ same intake as the API; checked line by line, idempotent, streamed in bounded me
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sqlite3
 import subprocess
@@ -107,6 +108,43 @@ async def test_customers_with_aliases_and_again_changes_nothing(
     assert (tally.new, tally.updated) == (0, 1)
     bo = await services.store.customer_by_email("bo@example.com")
     assert bo is not None and bo.name == "Bo Berg"
+
+
+def test_exported_customers_import_back_unchanged_with_their_tags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vouch export customers` writes tags as `vouch import` reads them: the file goes back
+    in without touching anyone, tags exactly as they were (separators and quotes inside)."""
+    config = write_business(tmp_path / "biz")
+    tags = {
+        "ann@example.com": ["architect", "kitchen"],
+        "bo@example.com": ["bath, en suite", 'say "hi"', "a|b; c"],
+        "cy@example.com": ['["x"]'],  # reads like the JSON form: written as JSON itself
+        "di@example.com": [],
+    }
+    for email, its_tags in tags.items():
+        who = ["--email", email, "--name", "N", "--external-id", f"x-{email[:2]}"]
+        where = ["--timezone", "Europe/Paris", "--locale", "fr-CA", "--config", str(config)]
+        extra = [a for t in its_tags for a in ("--tag", t)]
+        assert main(["event", "lead.created", *who, *where, *extra]) == 0
+    before = table(load(config), "SELECT * FROM customers ORDER BY id")
+    assert [json.loads(row[0]) for row in table(load(config), "SELECT tags FROM customers")] == [
+        sorted(t) for t in tags.values()
+    ]
+    out = tmp_path / "customers.csv"
+    assert main(["export", "customers", "--out", str(out), "--config", str(config)]) == 0
+    with out.open(newline="", encoding="utf-8") as file:
+        assert [row["tags"] for row in csv.DictReader(file)] == [
+            "architect; kitchen",  # the form an owner writes
+            '["a|b; c", "bath, en suite", "say \\"hi\\""]',  # separators inside: a JSON list
+            '["[\\"x\\"]"]',
+            "",
+        ]
+    capsys.readouterr()
+
+    assert main(["import", "customers", str(out), "--config", str(config)]) == 0
+    assert "4 lines: 0 new, 0 updated, 4 unchanged, 0 bad" in capsys.readouterr().out
+    assert table(load(config), "SELECT * FROM customers ORDER BY id") == before
 
 
 async def test_customers_bad_and_repeated_lines_are_listed_the_rest_imported(

@@ -30,8 +30,13 @@ async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]
         ],
         "links": [{"title": "Recent projects", "url": "https://harborlane.example/projects"}],
         "incentive": {
-            "text": "For every friend who becomes a client, a £50 voucher.",
+            "text": "For every friend who becomes a client, a £50 voucher or £50 to charity.",
             "choices": ["a £50 voucher", "£50 to the Harbour Food Bank"],
+        },
+        "reward": {
+            "kind": "choice",
+            "voucher_choices": ["a £50 voucher"],
+            "description": "a £50 voucher",
         },
     }
     config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
@@ -309,7 +314,7 @@ async def test_follow_up_contacted_won_reward_never_twice(loop: Loop) -> None:
     await loop.run()
     (thanks,) = to(loop.new_mail(), ANN)
     reward_code = re.search(r"THANKS-[0-9A-F]{8}", text_of(thanks))
-    assert reward_code is not None and "a thank-you voucher" in text_of(thanks)
+    assert reward_code is not None and "a £50 voucher" in text_of(thanks)
     again = await status(loop, rid, status="won", value=12500)  # the same news twice
     assert again.status_code == 200
     replayed = {  # the same news again, as an event
@@ -325,6 +330,38 @@ async def test_follow_up_contacted_won_reward_never_twice(loop: Loop) -> None:
     # the advocate may be asked again after the win (subject to the cool-down)
     decided = await asks(loop)
     assert decided[-1][0] == "referral_won"
+
+
+async def test_the_reward_is_the_one_the_advocate_chose(loop: Loop) -> None:
+    """Offered a voucher or a donation: the advocate who chose the donation is thanked with the
+    donation and never sent a voucher code; the one who chose the voucher gets a code."""
+    code = await promoter_with_ask(loop)
+    for name, choice in (("Dee", "£50 to the Harbour Food Bank"), ("Eli", "a £50 voucher")):
+        chose = await introduce(
+            loop, code, friend_name=name, friend_email=f"{name.lower()}@example.com",
+            reward_choice=choice,
+        )  # fmt: skip
+        assert chose.status_code == 200
+    await loop.run()
+    loop.new_mail()
+    for ref in await _referrals(loop):
+        assert (await status(loop, ref.public_id, status="won", value=100)).status_code == 200
+    await loop.run()
+    by_friend = {
+        "Dee" if "Dee" in str(m["Subject"]) else "Eli": text_of(m)
+        for m in to(loop.new_mail(), ANN)
+        if "is now a client" in str(m["Subject"])
+    }
+    assert "£50 to the Harbour Food Bank" in by_friend["Dee"]
+    assert "THANKS-" not in by_friend["Dee"] and "code" not in by_friend["Dee"].lower()
+    assert re.search(r"Your code: THANKS-[0-9A-F]{8}", by_friend["Eli"])
+    advocate = await loop.services.store.advocate_by_code(code)
+    assert advocate is not None
+    rewards = await loop.services.store.rewards_of(advocate.id)
+    assert sorted((r.description, r.code is None) for r in rewards) == [
+        ("a £50 voucher", False),
+        ("£50 to the Harbour Food Bank", True),
+    ]
 
 
 async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_path: Any) -> None:
@@ -369,16 +406,34 @@ async def _referrals(loop: Loop) -> list[Any]:
     return [type("R", (), {"public_id": r[0]}) for r in rows]
 
 
-async def test_self_referral_is_flagged_and_earns_nothing(loop: Loop) -> None:
+async def test_self_referral_is_flagged_earns_nothing_and_sends_the_friend_nothing(
+    loop: Loop,
+) -> None:
+    """The friend's address is the advocate's own (compared normalised): the introduce form
+    refuses it with a message and records nothing; asked for on the landing page it is
+    recorded, flagged, for the owner, and the address hears nothing about itself."""
     code = await promoter_with_ask(loop)
     await loop.event("purchase.completed", "bo@example.com", "2026-02-01T10:00:00Z")
-    await introduce(loop, code, friend_name="Me Again", friend_email=ANN, expects_contact="yes")
+    own = await introduce(
+        loop, code, friend_name="Me Again", friend_email="Ann@EXAMPLE.com", expects_contact="yes"
+    )
+    assert own.status_code == 400 and "this is your own address" in own.text
+    assert await _referrals(loop) == []
+    landing = await loop.client.post(
+        f"/r/{code}",
+        data={"friend_name": "Ann", "friend_email": "ANN@example.com", "need": "A loft"},
+    )
+    assert landing.status_code == 200
     await introduce(loop, code, friend_name="Bo", friend_email="bo@example.com")
-    await loop.run()
-    owner = to(loop.new_mail(), OWNER)
-    flags = [text_of(m) for m in owner]
+    await loop.travel(timedelta(days=1))
+    mail = loop.new_mail()
+    flags = [text_of(m) for m in to(mail, OWNER)]
     assert any("self-referral" in t for t in flags)
     assert any("already a customer" in t for t in flags)
+    assert len(to(mail, ANN)) == 1  # the thanks for introducing Bo, nothing about herself
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    assert await store._read("SELECT kind FROM outbox WHERE kind = 'friend_note'") == []
     for ref in await _referrals(loop):
         assert (await status(loop, ref.public_id, status="won")).status_code == 200
     await loop.run()
@@ -547,6 +602,43 @@ async def test_a_reply_of_praise_is_a_testimonial_and_a_moment(loop: Loop) -> No
     assert isinstance(store, SQLiteStore)
     (testimonial,) = await store._read("SELECT text, source, solicited FROM testimonials")
     assert testimonial == ("You saved us! We couldn't be happier with the new kitchen.", "reply", 0)
+
+
+async def outbox_kinds(loop: Loop, kind: str) -> list[tuple[str, str | None]]:
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    rows = await store._read("SELECT state, last_error FROM outbox WHERE kind = ?", (kind,))
+    return [(r[0], r[1]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("You saved us! We couldn't be happier with the new kitchen.", "praise"),
+        ("When will you come back to fix the tap?", "other"),
+    ],
+)
+async def test_any_reply_to_the_survey_counts_as_an_answer_for_its_reminder(
+    loop: Loop, text: str, verdict: str
+) -> None:
+    survey = await survey_email(loop)
+    assert (await reply(loop, survey, text))["verdict"] == verdict
+    await loop.travel(timedelta(days=10), step=timedelta(hours=6))  # the reminder was due day 4
+    assert [m["Subject"] for m in loop.new_mail() if "One click" in str(m["Subject"])] == []
+    assert await outbox_kinds(loop, "reminder") == []
+
+
+async def test_a_reply_after_the_reminder_was_queued_cancels_it(loop: Loop) -> None:
+    survey = await survey_email(loop)
+    loop.clock.advance(timedelta(days=4))
+    await loop.scheduler.tick()  # the reminder is queued, not yet sent
+    assert await outbox_kinds(loop, "reminder") == [("queued", None)]
+    await reply(loop, survey, "You saved us! We couldn't be happier with the new kitchen.")
+    await loop.travel(timedelta(days=2), step=timedelta(hours=6))
+    assert [m["Subject"] for m in loop.new_mail() if "One click" in str(m["Subject"])] == []
+    assert await outbox_kinds(loop, "reminder") == [
+        ("cancelled", "the customer replied to the survey before the reminder went out")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -42,10 +42,24 @@ def grade(intro: Introduction) -> str:
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
 
 
+def self_referral(friend_email: str | None, advocate_email: str) -> bool:
+    """The friend's address is the advocate's own, compared normalised as the store keys
+    addresses (so `Ann@Example.COM` is `ann@example.com`)."""
+    return friend_email is not None and _key(friend_email) == _key(advocate_email)
+
+
+def _key(value: str) -> str:
+    try:
+        return address(value.strip()).lower()
+    except ValueError:
+        return value.strip().lower()
+
+
 def check(
-    form: dict[str, str], reward_choices: list[str]
+    form: dict[str, str], reward_choices: list[str], advocate_email: str | None = None
 ) -> tuple[Introduction | None, dict[str, str]]:
-    """Validate the submitted form: an Introduction, or the problems by field, in words."""
+    """Validate the submitted form: an Introduction, or the problems by field, in words.
+    With `advocate_email` (the introduce form), the advocate's own address is refused."""
 
     def text(name: str, limit: int = 200) -> str | None:
         raw = form.get(name, "")
@@ -70,6 +84,8 @@ def check(
             email = address(email)
         except ValueError as exc:
             problems["friend_email"] = f"this does not look like an email address ({exc})"
+    if email and advocate_email and self_referral(email, advocate_email):
+        problems["friend_email"] = "this is your own address: please give your friend's"
     if phone and not _PHONE.match(phone) and "friend_phone" not in problems:
         problems["friend_phone"] = "digits, spaces and + ( ) - only"
     if not email and not phone:

@@ -29,6 +29,23 @@ class Terms:
     retired: bool = False
 
 
+GIFT = "gift"  # a reward issued without a code: the owner gives it (a donation, a present)
+
+
+def issued(
+    terms: Terms, chosen: str | None, kind: str, voucher_choices: Sequence[str]
+) -> tuple[str, str]:
+    """What a won referral earns, as the advocate was promised and chose: (description, how it
+    is issued: "generated", "pool" or GIFT). With kind "choice" the chosen gift is the reward,
+    with a code only if it is one of `voucher_choices`; a choice is never swapped for a code."""
+    gift = chosen if chosen in terms.choices else None
+    if kind != "choice":  # choices offered under a code kind are refused by `vouch check`; an
+        # advocate promised choices before the owner changed the kind still gets what they chose
+        return (terms.reward, kind) if gift in (None, terms.reward) else (gift, GIFT)
+    reward = gift or terms.reward
+    return reward, "generated" if reward in voucher_choices else GIFT
+
+
 def pick(secret: str, advocate_code: str, offers: Sequence[Terms]) -> Terms:
     """The offer for a new advocate: uniform over the offers not retired."""
     active = [offer for offer in offers if not offer.retired]

@@ -99,6 +99,10 @@ class Store(Protocol):
     async def suppress(self, email: str, reason: str, now: datetime) -> None: ...
     async def suppressed(self, emails: Iterable[str]) -> set[str]: ...
     async def suppression_reason(self, email: str) -> str | None: ...
+    async def suppressions_of(self, email: str) -> list[tuple[str, datetime]]: ...
+    async def lift_suppression(
+        self, email: str, reason: str, by: str, now: datetime
+    ) -> datetime | None: ...
 
     # a person's data (daemon/store/privacy_sql.py)
     async def person_export(self, email: str) -> dict[str, Any]: ...
@@ -219,6 +223,7 @@ class Store(Protocol):
         explanation: str,
         dedupe: str,
         at: datetime,
+        invitation_id: int | None = None,
     ) -> int | None: ...
     async def has_history(self, email: str) -> bool: ...
     async def add_referral(
@@ -420,6 +425,7 @@ class Invitation:
     sent_at: datetime | None
     reminder_at: datetime | None
     expires_at: datetime | None
+    replied_at: datetime | None = None  # a reply to its email: no reminder, like an answer
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from daemon.clock import from_ms
+from daemon.import_rows import tags_cell
 from daemon.store._sql import SQL
 
 PAGE = 5000
@@ -49,7 +51,8 @@ _TIMES = {"answered_at", "created_at", "closed_at"}
 
 class ExportSQL(SQL):
     async def export_rows(self, name: str) -> AsyncIterator[list[Any]]:
-        """The rows of one export, in pages; times as ISO 8601 UTC."""
+        """The rows of one export, in pages; times as ISO 8601 UTC, tags as `vouch import`
+        reads them."""
         header, query = EXPORTS[name]
         last = 0
         while True:
@@ -58,8 +61,14 @@ class ExportSQL(SQL):
                 return
             last = int(rows[-1][0])
             for row in rows:
-                values = list(row[1:])
-                yield [
-                    from_ms(v).isoformat() if column in _TIMES and v is not None else v
-                    for column, v in zip(header, values, strict=True)
-                ]
+                yield [_cell(column, v) for column, v in zip(header, row[1:], strict=True)]
+
+
+def _cell(column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column in _TIMES:
+        return from_ms(value).isoformat()
+    if column == "tags":
+        return tags_cell(json.loads(value))
+    return value

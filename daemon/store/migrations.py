@@ -425,4 +425,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        15,
+        "a reply to a survey email counts as an answer for its reminder",
+        """
+        ALTER TABLE invitations ADD COLUMN replied_at INTEGER;  -- the first reply to it, if any
+        """,
+    ),
+    (
+        16,
+        "re-subscribing: the owner lifts an unsubscribe, recorded with who and when",
+        """
+        CREATE TABLE resubscriptions (
+            id             INTEGER PRIMARY KEY,
+            address_hash   TEXT NOT NULL,      -- sha256:<hex> of the address, as forget keeps it
+            reason         TEXT NOT NULL,      -- the suppression lifted
+            suppressed_at  INTEGER NOT NULL,
+            by             TEXT NOT NULL,      -- cli:<user> or api
+            at             INTEGER NOT NULL
+        );
+        CREATE INDEX resubscriptions_address ON resubscriptions(address_hash);
+        """,
+    ),
 ]

@@ -221,6 +221,38 @@ class OutboxSQL(SQL):
     async def suppressed(self, emails: Iterable[str]) -> set[str]:
         return set(await self.suppression_reasons(emails))
 
+    # re-subscribing (vouch resubscribe) ---------------------------------------------------------
+
+    async def suppressions_of(self, email: str) -> list[tuple[str, datetime]]:
+        """(reason, since) of each suppression of the address, as itself or hashed once
+        forgotten."""
+        rows = await self._read(
+            "SELECT reason, created_at FROM suppressions WHERE email IN (?, ?) ORDER BY email",
+            suppression_keys(email),
+        )
+        return [(str(r[0]), from_ms(r[1])) for r in rows]
+
+    async def lift_suppression(
+        self, email: str, reason: str, by: str, now: datetime
+    ) -> datetime | None:
+        """Remove the address's suppression if it still has `reason`, and record who lifted it
+        and when (the address kept only as its hash); returns when it had been suppressed."""
+        address, hashed = suppression_keys(email)
+        async with self._write() as db:
+            cursor = await db.execute(
+                "DELETE FROM suppressions WHERE email = ? AND reason = ? RETURNING created_at",
+                (address, reason),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            await db.execute(
+                "INSERT INTO resubscriptions (address_hash, reason, suppressed_at, by, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (hashed, reason, row[0], by, to_ms(now)),
+            )
+        return from_ms(row[0])
+
 
 INSERT_OUTBOX = """
     INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient,

@@ -222,7 +222,10 @@ class ReferralsSQL(SQL):
         explanation: str,
         dedupe: str,
         at: datetime,
+        invitation_id: int | None = None,
     ) -> int | None:
+        """Store a reply (None: received before). A reply to a survey or reminder email
+        (`invitation_id`) counts as an answer for reminders: none is sent after it."""
         async with self._write() as db:
             cursor = await db.execute(
                 "INSERT INTO replies (customer_id, outbox_id, from_addr, subject, text, verdict, "
@@ -241,6 +244,12 @@ class ReferralsSQL(SQL):
                 ),
             )
             row = await cursor.fetchone()
+            if row and invitation_id is not None:
+                await db.execute(
+                    "UPDATE invitations SET replied_at = coalesce(replied_at, ?), "
+                    "reminder_at = NULL WHERE id = ?",
+                    (to_ms(at), invitation_id),
+                )
         return int(row[0]) if row else None
 
     async def has_history(self, email: str) -> bool:

@@ -26,7 +26,8 @@ from daemon.store.events_sql import CUSTOMER_COLUMNS, customer_row
 from daemon.store.privacy_sql import erased_keys
 
 _INVITATION = (
-    "id, public_id, customer_id, survey, state, reason, due_at, sent_at, reminder_at, expires_at"
+    "id, public_id, customer_id, survey, state, reason, due_at, sent_at, reminder_at, expires_at, "
+    "replied_at"
 )
 
 
@@ -50,6 +51,7 @@ def _invitation(r: Any) -> Invitation:
         sent_at=_at(r[7]),
         reminder_at=_at(r[8]),
         expires_at=_at(r[9]),
+        replied_at=_at(r[10]),
     )
 
 

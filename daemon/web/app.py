@@ -32,6 +32,7 @@ from daemon.web.fast_events import FastEvents
 from daemon.web.limits import BodyLimit
 from daemon.web.privacy_api import router as privacy_router
 from daemon.web.ratelimit import PublicRateLimit
+from daemon.web.resubscribe_api import router as resubscribe_router
 from daemon.web.security import SecurityHeaders
 from daemon.web.sending_api import router as sending_router
 from daemon.web.words import PageWords
@@ -55,6 +56,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(privacy_router)
     app.include_router(sending_router)
+    app.include_router(resubscribe_router)
     admin.install(app)  # the owner's dashboard at /admin
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]

@@ -172,7 +172,7 @@ async def introduce_submit(request: Request, code: str) -> Response:
         return _too_many(request, customer)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     terms = await _terms(services, advocate, partner)
-    intro, problems = check(form, list(terms.choices) if terms else [])
+    intro, problems = check(form, list(terms.choices) if terms else [], customer.email)
     if intro is None:
         return _introducepage(
             request, code, customer, partner, terms, form=form, problems=problems, status=400
