@@ -125,15 +125,21 @@ def _maybe(r: Any, at: int) -> Person | None:
 
 
 class AdminSQL(SQL):
-    async def open_complaint_list(self, limit: int) -> list[OpenComplaint]:
+    async def open_complaint_count(self) -> int:
+        """How many complaints are open: the whole count, not the length of a shown list."""
+        rows = await self._read("SELECT count(*) FROM complaints WHERE state = 'open'")
+        return int(rows[0][0])
+
+    async def open_complaint_list(self, limit: int, offset: int = 0) -> list[OpenComplaint]:
+        """Open complaints, latest first (ties by id, so pages neither repeat nor skip one)."""
         rows = await self._read(
             f"""
             SELECT k.id, k.opened_at, r.survey, r.score, r.comment, {_PERSON}
             FROM complaints k JOIN responses r ON r.id = k.response_id
             JOIN customers c ON c.id = k.customer_id
-            WHERE k.state = 'open' ORDER BY k.opened_at DESC LIMIT ?
+            WHERE k.state = 'open' ORDER BY k.opened_at DESC, k.id DESC LIMIT ? OFFSET ?
             """,
-            (limit,),
+            (limit, offset),
         )
         return [
             OpenComplaint(int(r[0]), from_ms(r[1]), _person(r, 5), r[2], int(r[3]), r[4])
