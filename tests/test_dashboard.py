@@ -176,6 +176,36 @@ async def test_logout(loop: Loop) -> None:
     assert (await loop.client.get("/admin")).status_code == 303
 
 
+async def test_logout_ends_the_session_on_the_server(loop: Loop) -> None:
+    """The cookie copied before logging out is refused when replayed after, though it is still
+    genuine and within its 12 hours; another session goes on."""
+    await seed(loop.services, loop.client)
+    await login(loop.client)
+    token = await csrf(loop.client)
+    cookie = loop.client.cookies["vouch_admin"]
+    other = httpx.AsyncClient(transport=loop.client._transport, base_url="http://vouch.test")
+    async with other:
+        await login(other)
+        out = await loop.client.post("/admin/logout", data={"csrf": token})
+        assert out.status_code == 303
+        replay = httpx.AsyncClient(
+            transport=loop.client._transport,
+            base_url="http://vouch.test",
+            cookies={"vouch_admin": cookie},
+        )
+        async with replay:
+            page = await replay.get("/admin")
+            assert page.status_code == 303
+            assert page.headers["location"].startswith("/admin/login")
+            (complaint,) = await loop.services.store.open_complaint_list(10)
+            action = await replay.post(
+                f"/admin/complaints/{complaint.id}/resolve", data={"csrf": token}
+            )
+            assert action.status_code == 401 and "log in" in action.text.lower()
+            assert len(await loop.services.store.open_complaint_list(10)) == 1
+        assert (await other.get("/admin")).status_code == 200  # only that session ended
+
+
 async def test_without_a_password_the_dashboard_is_off(
     dashboard_config: Callable[..., Config], smtp_server: SmtpServer
 ) -> None:

@@ -1,4 +1,5 @@
-"""What the owner's dashboard reads (and the one thing only it changes: re-queuing a failed email).
+"""What the owner's dashboard reads (and the two things only it changes: re-queuing a failed
+email, and its own sessions).
 
 Each list is bounded: the dashboard shows the latest and the open, never the whole table.
 """
@@ -125,6 +126,27 @@ def _maybe(r: Any, at: int) -> Person | None:
 
 
 class AdminSQL(SQL):
+    async def open_session(self, session_id: bytes, expires_at: datetime, now: datetime) -> None:
+        """Record a new dashboard session (and forget those that have expired)."""
+        async with self._write() as db:
+            await db.execute("DELETE FROM admin_sessions WHERE expires_at <= ?", (to_ms(now),))
+            await db.execute(
+                "INSERT INTO admin_sessions (id, expires_at) VALUES (?, ?)",
+                (session_id, to_ms(expires_at)),
+            )
+
+    async def session_open(self, session_id: bytes, now: datetime) -> bool:
+        """Whether this session was opened and has neither ended nor expired."""
+        rows = await self._read(
+            "SELECT 1 FROM admin_sessions WHERE id = ? AND expires_at > ?",
+            (session_id, to_ms(now)),
+        )
+        return bool(rows)
+
+    async def end_session(self, session_id: bytes) -> None:
+        async with self._write() as db:
+            await db.execute("DELETE FROM admin_sessions WHERE id = ?", (session_id,))
+
     async def open_complaint_count(self) -> int:
         """How many complaints are open: the whole count, not the length of a shown list."""
         rows = await self._read("SELECT count(*) FROM complaints WHERE state = 'open'")

@@ -390,4 +390,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE outbox ADD COLUMN invitation_id INTEGER REFERENCES invitations(id);
         """,
     ),
+    (
+        13,
+        "dashboard sessions, so that logging out ends one on the server",
+        """
+        -- A session cookie is honoured only while its id is here: logging out deletes the row,
+        -- so the cookie replayed after is refused though its signature and expiry still hold.
+        -- Sessions made before this migration are not here: the owner logs in once more.
+        CREATE TABLE admin_sessions (
+            id          BLOB PRIMARY KEY,               -- the random id the cookie carries
+            expires_at  INTEGER NOT NULL
+        );
+        """,
+    ),
 ]

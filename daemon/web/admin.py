@@ -145,6 +145,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, 401, "That is not the dashboard password.", next_)
     guard.succeeded(address)
     session = new_session(svc.clock.now())
+    await svc.store.open_session(session.id, session.expires_at, svc.clock.now())
     response = RedirectResponse(next_, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -162,6 +163,7 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, session: Owner) -> Response:
     await checked_form(request, session)
+    await services(request).store.end_session(session.id)  # the cookie is no good from now on
     response = RedirectResponse(LOGIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
