@@ -403,4 +403,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        14,
+        "when the store began, so that no digest covers a time before it",
+        """
+        CREATE TABLE store_marks (
+            name TEXT PRIMARY KEY,                      -- created
+            at   INTEGER NOT NULL
+        );
+        -- A store in use before this migration began at its earliest record; a new one is
+        -- marked at the daemon's first start on it, on the daemon's clock (store_created).
+        INSERT INTO store_marks (name, at)
+        SELECT 'created', t FROM (
+            SELECT min(t) AS t FROM (
+                SELECT min(created_at) AS t FROM customers
+                UNION ALL SELECT min(received_at) FROM events
+                UNION ALL SELECT min(created_at) FROM outbox
+            )
+        ) WHERE t IS NOT NULL;
+        """,
+    ),
 ]
