@@ -21,7 +21,7 @@ from daemon.clock import SystemClock
 from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
-from daemon.errors import ConfigError, VouchError
+from daemon.errors import ConfigError, StoreDamaged, VouchError
 from daemon.events import EventIn
 from daemon.intake import accept_event
 from daemon.locales import TAG
@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except StoreDamaged as exc:  # the owner's file: restore a backup
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except VouchError as exc:
         print(f"error: {exc}", file=sys.stderr)

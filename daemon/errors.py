@@ -2,6 +2,7 @@
 
 VouchError
  ├── ConfigError            config, survey or template problems (carries every problem)
+ ├── StoreDamaged           the store's file is damaged: only a backup brings it back
  └── DeliveryError          a transport could not hand a message over
       ├── TemporaryDeliveryError   retry later (4xx, timeouts, dropped connections)
       └── PermanentDeliveryError   never retry; the address is suppressed (5xx)
@@ -10,6 +11,7 @@ VouchError
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class VouchError(Exception):
@@ -38,6 +40,18 @@ class ConfigError(VouchError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class StoreDamaged(VouchError):
+    """SQLite says the store's file is corrupt or not a database: said in one line, with the
+    way back (`vouch restore`), rather than the traceback of the query that found it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the store {path} is damaged ({reason}); restore your latest backup with "
+            f"`vouch restore BACKUP_FILE` (the damaged file is kept as {path.name}.before-restore)"
+        )
 
 
 class DeliveryError(VouchError):

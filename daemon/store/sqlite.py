@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
 
+from daemon.errors import StoreDamaged
 from daemon.store.admin_sql import AdminSQL
+from daemon.store.backup import damaged
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.digest_sql import DigestSQL
@@ -47,7 +50,8 @@ class SQLiteStore(
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
-        """Open (creating if needed) and migrate the store at path."""
+        """Open (creating if needed) and migrate the store at path; StoreDamaged if SQLite finds
+        the file corrupt (it is read here: its header, schema and migrations)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
@@ -60,6 +64,11 @@ class SQLiteStore(
             )
             store = cls(db, path)
             await store._migrate()
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            if damaged(exc):
+                raise StoreDamaged(path, str(exc)) from None
+            raise
         except BaseException:
             await db.close()
             raise
