@@ -47,7 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a reader that has gone is found here, not in Python's exit
         return code
+    except BrokenPipeError:
+        return _reader_gone()
     except ConfigError as exc:
         print(f"{len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
@@ -59,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VouchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _reader_gone() -> int:
+    """Standard output's reader closed the pipe (`vouch export customers | head`): stop quietly,
+    with stdout pointed at /dev/null so Python's own flush at exit does not fail again (the
+    recipe in the Python docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,48 @@ def test_event_records_like_the_api(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad = ["event", "project.completed", "--email", "not-an-address", "--config", str(path)]
     assert main(bad) == 2
     assert "customer.email" in capsys.readouterr().err
+
+
+def vouch(args: list[str], stdout: int, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "daemon", *args],
+        stdin=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ENV},
+    )
+
+
+def test_preview_into_a_pipe_whose_reader_has_gone_stops_quietly(tmp_path: Path) -> None:
+    """`vouch preview survey | head`, with head gone before the first line: no traceback."""
+    path = write_business(tmp_path)
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: every write to the pipe fails (EPIPE)
+    try:
+        preview = vouch(["preview", "survey", "--config", str(path)], write)
+    finally:
+        os.close(write)
+    _, err = preview.communicate(timeout=60)
+    assert (preview.returncode, err.decode()) == (1, "")
+
+
+def test_export_into_head_stops_quietly_when_head_has_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vouch export customers | head -n 1` through a real `head`: the export is far bigger than
+    the pipe holds, so it is still writing when head exits."""
+    path = write_business(tmp_path)
+    rows = tmp_path / "customers.csv"
+    rows.write_text(
+        "email,name\n" + "".join(f"c{n}@example.com,Customer {n}\n" for n in range(3000))
+    )
+    assert main(["import", "customers", str(rows), "--config", str(path)]) == 0
+    capsys.readouterr()
+    export = vouch(["export", "customers", "--config", str(path)], subprocess.PIPE)
+    assert export.stdout is not None
+    head = subprocess.Popen(["head", "-n", "1"], stdin=export.stdout, stdout=subprocess.PIPE)
+    export.stdout.close()  # head alone reads the pipe now
+    first, _ = head.communicate(timeout=60)
+    _, err = export.communicate(timeout=60)
+    assert first.decode().startswith("email,")
+    assert (export.returncode, err.decode()) == (1, "")
