@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
+from daemon.render import KINDS
 
-from helpers import ENV, write_business
+from helpers import ENV, REPO, write_business
 from smtp_server import ThreadedSmtpServer
 
 
@@ -171,3 +173,32 @@ def test_export_into_head_stops_quietly_when_head_has_its_line(
     _, err = export.communicate(timeout=60)
     assert first.decode().startswith("email,")
     assert (export.returncode, err.decode()) == (1, "")
+
+
+def test_the_readme_the_templates_check_and_preview_agree_on_the_email_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every template pair in templates/email/ (not a layout, a partial or a translation) is a
+    kind render knows and the reverse; the README counts and lists the same kinds; `vouch
+    check` renders that many and `vouch preview` shows each."""
+    folder = REPO / "templates" / "email"
+
+    def stems(suffix: str) -> set[str]:
+        return {
+            p.stem
+            for p in folder.glob(f"*.{suffix}")
+            if "." not in p.stem and not p.stem.startswith("_") and p.stem != "base"
+        }
+
+    assert stems("txt") == stems("html") == set(KINDS)
+    readme = (REPO / "README.md").read_text()
+    assert re.findall(r"\((\d+) kinds", readme) == [str(len(KINDS))]
+    listed = re.search(r"per email kind \((\d+): ([^;]+);", readme)
+    assert listed is not None and listed.group(1) == str(len(KINDS))
+    assert re.findall(r"`(\w+)`", listed.group(2)) == list(KINDS)
+    path = write_business(tmp_path)
+    assert main(["check", "--config", str(path)]) == 0
+    assert f"; {len(KINDS)} email kinds rendered" in capsys.readouterr().out
+    for kind in sorted(stems("txt")):
+        assert main(["preview", kind, "--config", str(path)]) == 0, kind
+        assert capsys.readouterr().out.startswith("Subject: "), kind
