@@ -205,3 +205,38 @@ def test_a_damaged_store_is_said_in_one_line_and_vouch_restore_brings_it_back(
     assert main(["export", "customers", *args]) == 0
     exported = capsys.readouterr().out
     assert "ann@example.com" in exported and "bo@example.com" not in exported  # as backed up
+
+
+def test_damage_a_command_finds_past_the_start_is_said_in_one_line_too(
+    make_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The store opens (its header and schema are whole) but the customers table's top page is
+    garbage: the command that reads it says so as at the start, not with its query's error."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    config = make_config()
+    store, args = config.store_path, ["--config", str(config.path)]
+    rows = tmp_path / "customers.csv"
+    rows.write_text("email\n" + "".join(f"c{n}@example.com\n" for n in range(400)))
+    assert main(["import", "customers", str(rows), *args]) == 0
+    with sqlite3.connect(store) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'customers'"
+        ).fetchone()
+    db.close()
+    with store.open("r+b") as file:
+        file.seek((root - 1) * page)
+        file.write(b"\xde\xad\xbe\xef" * (page // 4))
+    capsys.readouterr()
+    said = f"error: the store {store} is damaged (database disk image is malformed); restore"
+    for command in (
+        ["export", "customers"],
+        ["event", "purchase.completed", "--email", "c7@example.com"],
+    ):
+        assert main([*command, *args]) == 2, command
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(said), command

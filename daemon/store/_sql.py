@@ -1,7 +1,9 @@
 """The connection every SQLite query module shares: one transaction at a time, under a lock.
 
 Write transactions start with BEGIN IMMEDIATE so two processes on the same file (the daemon and
-a CLI command) queue on SQLite's lock instead of failing half-way through.
+a CLI command) queue on SQLite's lock instead of failing half-way through. SQLite finding the
+file itself damaged, wherever it is found, is raised as StoreDamaged (which file, and how to
+restore it), not as the error of the query that happened to read the bad page.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from daemon.clock import to_ms
+from daemon.errors import StoreDamaged
 from daemon.store.turns import Turns
 
 T = TypeVar("T")
@@ -34,8 +37,9 @@ class SQL:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-            except BaseException:
+            except BaseException as exc:
                 await self._db.execute("ROLLBACK")
+                said_if_damaged(exc, self.path)
                 raise
             await self._db.execute("COMMIT")
 
@@ -49,7 +53,11 @@ class SQL:
         thread (pinned to aiosqlite 0.22 in pyproject.toml)."""
         async with self._lock:
             run: Callable[..., Awaitable[T]] = self._db._execute
-            return await run(_atomically, self._db._conn, work)
+            try:
+                return await run(_atomically, self._db._conn, work)
+            except sqlite3.DatabaseError as exc:
+                said_if_damaged(exc, self.path)
+                raise
 
     async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         """Each statement run for each of its parameter rows, all in one transaction and one
@@ -66,12 +74,29 @@ class SQL:
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[aiosqlite.Row]:
         async with self._lock:
-            return list(await self._db.execute_fetchall(sql, params))  # one trip
+            try:
+                return list(await self._db.execute_fetchall(sql, params))  # one trip
+            except sqlite3.DatabaseError as exc:
+                said_if_damaged(exc, self.path)
+                raise
 
     async def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
         rows = await self._read(f"EXPLAIN QUERY PLAN {sql}", params)
         return [str(r[3]) for r in rows]
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether SQLite's error is about the file itself (corrupt, or not a database), not a busy
+    lock, a missing file or a full disk."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def said_if_damaged(exc: BaseException, path: Path) -> None:
+    """Raise StoreDamaged for `path` if `exc` says the file is damaged; otherwise return."""
+    if damaged(exc):
+        raise StoreDamaged(path, str(exc)) from exc
 
 
 def _atomically(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.errors import StoreDamaged, VouchError
+from daemon.store._sql import damaged
 from daemon.store.migrations import MIGRATIONS
 
 BUSY_MS = 500  # how long a restore waits for the store's lock before saying it is in use
@@ -31,13 +32,6 @@ class Copied:
     path: Path
     pages: int
     schema_version: int
-
-
-def damaged(exc: sqlite3.Error) -> bool:
-    """Whether SQLite's error is about the file itself (corrupt, or not a database), not a busy
-    lock, a missing file or a full disk."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _check(db: sqlite3.Connection, label: str) -> int:

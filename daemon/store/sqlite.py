@@ -7,9 +7,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from daemon.errors import StoreDamaged
+from daemon.store._sql import said_if_damaged
 from daemon.store.admin_sql import AdminSQL
-from daemon.store.backup import damaged
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
 from daemon.store.digest_sql import DigestSQL
@@ -66,8 +65,7 @@ class SQLiteStore(
             await store._migrate()
         except sqlite3.DatabaseError as exc:
             await db.close()
-            if damaged(exc):
-                raise StoreDamaged(path, str(exc)) from None
+            said_if_damaged(exc, path)
             raise
         except BaseException:
             await db.close()
