@@ -22,7 +22,7 @@ from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
 from daemon.engine.inputs import depth_problem, text_problem, too_deep
-from daemon.errors import ConfigError, VouchError
+from daemon.errors import ConfigError, StoreDamaged, VouchError
 from daemon.events import EventIn
 from daemon.intake import Refused, accept_event
 from daemon.locales import TAG
@@ -49,15 +49,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a reader that has gone is found here, not in Python's exit
         return code
+    except BrokenPipeError:
+        return _reader_gone()
     except ConfigError as exc:
         print(f"{len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_INVALID
+    except StoreDamaged as exc:  # the owner's file: restore a backup
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except VouchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _reader_gone() -> int:
+    """Standard output's reader closed the pipe (`vouch export customers | head`): stop quietly,
+    with stdout pointed at /dev/null so Python's own flush at exit does not fail again (the
+    recipe in the Python docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:

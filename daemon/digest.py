@@ -4,6 +4,7 @@ waiting, by email to business.owner_email.
 Each tick looks for the latest period that has ended; its digest is made once (dedupe key
 `digest:<period start>`), so a restart, a second daemon or a repeated tick never sends a second
 copy. After downtime only the latest period's digest is made, not one for each period missed.
+None is made for a period that ended before the store began (a new store's first start).
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from daemon.services import Services
 async def sweep(services: Services) -> int:
     """Enqueue the latest period's digest if it is not in the outbox yet; 1 if it was made."""
     settings = services.config.settings
+    store, now = services.store, services.clock.now()
     period = digest.latest_period(
-        services.clock.now(),
+        now,
         settings.digest.every,
         time.fromisoformat(settings.digest.at),
         settings.digest.weekday,
         ZoneInfo(settings.business.timezone),
+        since=await store.store_created(now),
     )
     if period is None:
         return 0
     key = f"digest:{period.start:%Y-%m-%dT%H:%MZ}"  # UTC
-    store = services.store
     if await store.outbox_has(key) or await store.is_set_aside("digest", key):
         return 0
     made = False

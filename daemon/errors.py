@@ -3,6 +3,7 @@
 VouchError
  ├── ConfigError            config, survey or template problems (carries every problem)
  ├── StoreUnavailable       the store cannot be used now (disk full, I/O error, locked): retry
+ │    └── StoreDamaged       the store's file is damaged: only a backup brings it back
  └── DeliveryError          a transport could not hand a message over
       ├── TemporaryDeliveryError   retry later (4xx, timeouts, dropped connections)
       └── PermanentDeliveryError   a final refusal (5xx); whom it is about decides what follows
@@ -11,6 +12,7 @@ VouchError
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from daemon.engine.refusals import Refusal
 
@@ -46,6 +48,18 @@ class ConfigError(VouchError):
 class StoreUnavailable(VouchError):
     """The store refused for a reason of its own, not of the data: the disk is full, an I/O
     error, the file locked too long. Worth retrying later; never the fault of one item."""
+
+
+class StoreDamaged(StoreUnavailable):
+    """SQLite says the store's file is corrupt or not a database: said in one line, with the
+    way back (`vouch restore`), rather than the traceback of the query that found it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the store {path} is damaged ({reason}); restore your latest backup with "
+            f"`vouch restore BACKUP_FILE` (the damaged file is kept as {path.name}.before-restore)"
+        )
 
 
 class DeliveryError(VouchError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,101 @@ def test_cli_backup_and_restore(
     assert "before-restore" in capsys.readouterr().out
     assert main(["restore", str(tmp_path / "nope"), *args]) == 1
     assert "no backup at" in capsys.readouterr().err
+
+
+def damage(store: Path, where: str) -> bytes:
+    """Garbage over the store's file, where SQLite reads first: the 100-byte header, or the
+    rest of page 1 (the schema's b-tree). The file's bytes after."""
+    assert not store.with_name(store.name + "-wal").exists()  # all of it is in the file
+    offset, length = {"header": (0, 100), "schema": (100, 3900)}[where]
+    with store.open("r+b") as file:
+        file.seek(offset)
+        file.write((b"\xde\xad\xbe\xef" * length)[:length])
+    return store.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [("header", "file is not a database"), ("schema", "database disk image is malformed")],
+)
+def test_a_damaged_store_is_said_in_one_line_and_vouch_restore_brings_it_back(
+    where: str,
+    reason: str,
+    make_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    config = make_config()
+    store, args = config.store_path, ["--config", str(config.path)]
+    assert main(["event", "purchase.completed", "--email", "ann@example.com", *args]) == 0
+    copy = tmp_path / "copy.sqlite3"
+    assert main(["backup", str(copy), *args]) == 0
+    assert main(["event", "purchase.completed", "--email", "bo@example.com", *args]) == 0
+    capsys.readouterr()
+    damaged = damage(store, where)
+    said = (
+        f"error: the store {store} is damaged ({reason}); restore your latest backup with "
+        f"`vouch restore BACKUP_FILE` (the damaged file is kept as {store.name}.before-restore)"
+    )
+    daemon = subprocess.run(
+        [sys.executable, "-m", "daemon", "run", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+        timeout=60,
+    )
+    assert (daemon.returncode, daemon.stderr.splitlines()) == (2, [said])
+    for command in (
+        ["report"],
+        ["export", "customers"],
+        ["event", "purchase.completed", "--email", "cy@example.com"],
+        ["backup", str(tmp_path / "another.sqlite3")],
+    ):
+        assert main([*command, *args]) == 2, command
+        assert capsys.readouterr().err.splitlines() == [said], command
+    assert store.read_bytes() == damaged  # nothing written over it
+
+    assert main(["restore", str(copy), *args]) == 0
+    assert f"the old store is kept as {store}.before-restore" in capsys.readouterr().out
+    assert store.with_name(store.name + ".before-restore").read_bytes() == damaged
+    assert main(["export", "customers", *args]) == 0
+    exported = capsys.readouterr().out
+    assert "ann@example.com" in exported and "bo@example.com" not in exported  # as backed up
+
+
+def test_damage_a_command_finds_past_the_start_is_said_in_one_line_too(
+    make_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The store opens (its header and schema are whole) but the customers table's top page is
+    garbage: the command that reads it says so as at the start, not with its query's error."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    config = make_config()
+    store, args = config.store_path, ["--config", str(config.path)]
+    rows = tmp_path / "customers.csv"
+    rows.write_text("email\n" + "".join(f"c{n}@example.com\n" for n in range(400)))
+    assert main(["import", "customers", str(rows), *args]) == 0
+    with sqlite3.connect(store) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'customers'"
+        ).fetchone()
+    db.close()
+    with store.open("r+b") as file:
+        file.seek((root - 1) * page)
+        file.write(b"\xde\xad\xbe\xef" * (page // 4))
+    capsys.readouterr()
+    said = f"error: the store {store} is damaged (database disk image is malformed); restore"
+    for command in (
+        ["export", "customers"],
+        ["event", "purchase.completed", "--email", "c7@example.com"],
+    ):
+        assert main([*command, *args]) == 2, command
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(said), command

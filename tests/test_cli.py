@@ -5,13 +5,18 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from daemon.cli import main
+from daemon.render import KINDS
 
-from helpers import ENV, write_business
+from helpers import ENV, REPO, write_business
 from smtp_server import ThreadedSmtpServer
 
 
@@ -143,3 +148,77 @@ def test_event_records_like_the_api(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad = ["event", "project.completed", "--email", "not-an-address", "--config", str(path)]
     assert main(bad) == 2
     assert "customer.email" in capsys.readouterr().err
+
+
+def vouch(args: list[str], stdout: int, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "daemon", *args],
+        stdin=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ENV},
+    )
+
+
+def test_preview_into_a_pipe_whose_reader_has_gone_stops_quietly(tmp_path: Path) -> None:
+    """`vouch preview survey | head`, with head gone before the first line: no traceback."""
+    path = write_business(tmp_path)
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: every write to the pipe fails (EPIPE)
+    try:
+        preview = vouch(["preview", "survey", "--config", str(path)], write)
+    finally:
+        os.close(write)
+    _, err = preview.communicate(timeout=60)
+    assert (preview.returncode, err.decode()) == (1, "")
+
+
+def test_export_into_head_stops_quietly_when_head_has_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vouch export customers | head -n 1` through a real `head`: the export is far bigger than
+    the pipe holds, so it is still writing when head exits."""
+    path = write_business(tmp_path)
+    rows = tmp_path / "customers.csv"
+    rows.write_text(
+        "email,name\n" + "".join(f"c{n}@example.com,Customer {n}\n" for n in range(3000))
+    )
+    assert main(["import", "customers", str(rows), "--config", str(path)]) == 0
+    capsys.readouterr()
+    export = vouch(["export", "customers", "--config", str(path)], subprocess.PIPE)
+    assert export.stdout is not None
+    head = subprocess.Popen(["head", "-n", "1"], stdin=export.stdout, stdout=subprocess.PIPE)
+    export.stdout.close()  # head alone reads the pipe now
+    first, _ = head.communicate(timeout=60)
+    _, err = export.communicate(timeout=60)
+    assert first.decode().startswith("email,")
+    assert (export.returncode, err.decode()) == (1, "")
+
+
+def test_the_readme_the_templates_check_and_preview_agree_on_the_email_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every template pair in templates/email/ (not a layout, a partial or a translation) is a
+    kind render knows and the reverse; the README counts and lists the same kinds; `vouch
+    check` renders that many and `vouch preview` shows each."""
+    folder = REPO / "templates" / "email"
+
+    def stems(suffix: str) -> set[str]:
+        return {
+            p.stem
+            for p in folder.glob(f"*.{suffix}")
+            if "." not in p.stem and not p.stem.startswith("_") and p.stem != "base"
+        }
+
+    assert stems("txt") == stems("html") == set(KINDS)
+    readme = (REPO / "README.md").read_text()
+    assert re.findall(r"\((\d+) kinds", readme) == [str(len(KINDS))]
+    listed = re.search(r"per email kind \((\d+): ([^;]+);", readme)
+    assert listed is not None and listed.group(1) == str(len(KINDS))
+    assert re.findall(r"`(\w+)`", listed.group(2)) == list(KINDS)
+    path = write_business(tmp_path)
+    assert main(["check", "--config", str(path)]) == 0
+    assert f"; {len(KINDS)} email kinds rendered" in capsys.readouterr().out
+    for kind in sorted(stems("txt")):
+        assert main(["preview", kind, "--config", str(path)]) == 0, kind
+        assert capsys.readouterr().out.startswith("Subject: "), kind

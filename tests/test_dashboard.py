@@ -176,6 +176,36 @@ async def test_logout(loop: Loop) -> None:
     assert (await loop.client.get("/admin")).status_code == 303
 
 
+async def test_logout_ends_the_session_on_the_server(loop: Loop) -> None:
+    """The cookie copied before logging out is refused when replayed after, though it is still
+    genuine and within its 12 hours; another session goes on."""
+    await seed(loop.services, loop.client)
+    await login(loop.client)
+    token = await csrf(loop.client)
+    cookie = loop.client.cookies["vouch_admin"]
+    other = httpx.AsyncClient(transport=loop.client._transport, base_url="http://vouch.test")
+    async with other:
+        await login(other)
+        out = await loop.client.post("/admin/logout", data={"csrf": token})
+        assert out.status_code == 303
+        replay = httpx.AsyncClient(
+            transport=loop.client._transport,
+            base_url="http://vouch.test",
+            cookies={"vouch_admin": cookie},
+        )
+        async with replay:
+            page = await replay.get("/admin")
+            assert page.status_code == 303
+            assert page.headers["location"].startswith("/admin/login")
+            (complaint,) = await loop.services.store.open_complaint_list(10)
+            action = await replay.post(
+                f"/admin/complaints/{complaint.id}/resolve", data={"csrf": token}
+            )
+            assert action.status_code == 401 and "log in" in action.text.lower()
+            assert len(await loop.services.store.open_complaint_list(10)) == 1
+        assert (await other.get("/admin")).status_code == 200  # only that session ended
+
+
 async def test_without_a_password_the_dashboard_is_off(
     dashboard_config: Callable[..., Config], smtp_server: SmtpServer
 ) -> None:
@@ -276,6 +306,56 @@ async def test_resolve_needs_the_csrf_token_then_closes_the_complaint(loop: Loop
     assert f"complaint {complaint.id} resolved" in timeline and "Replaced the tiles" in timeline
     again = await loop.client.post(path, data={"csrf": await csrf(loop.client)})
     assert again.status_code == 409 and f"no open complaint {complaint.id}" in again.text
+
+
+async def test_every_open_complaint_is_counted_and_can_be_seen_and_resolved(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """23 open complaints: the dashboard says 23 (it lists the latest 20) and links to all of
+    them, a page at a time, each with its resolve button."""
+    for n in range(23):
+        body = {
+            "customer": {"email": f"unhappy{n:02d}@example.com"},
+            "survey": "post_purchase",
+            "score": n % 7,
+            "comment": f"Problem number {n:02d}.",
+        }
+        answer = await loop.client.post("/v1/responses", json=body, headers=AUTH)
+        assert answer.status_code == 202, answer.text
+    await login(loop.client)
+    page = (await loop.client.get("/admin")).text
+    assert '<h2>Open complaints</h2>\n    <p class="big alert">23</p>' in page
+    listed = page.split('id="complaints"')[1].split("</section>")[0]
+    assert 'Open complaints <span class="count">23</span>' in listed
+    assert listed.count('class="item complaint"') == admin.LIST_LIMIT == 20
+    assert '<a href="/admin/complaints">All 23 open complaints</a>' in listed
+
+    def numbers(html_page: str) -> list[str]:
+        return re.findall(r"Problem number (\d\d)\.", html_page)
+
+    every = (await loop.client.get("/admin/complaints")).text
+    assert sorted(numbers(every)) == [f"{n:02d}" for n in range(23)]
+    assert every.count('class="item complaint"') == 23 and "Page 1 of" not in every
+
+    monkeypatch.setattr(admin, "COMPLAINTS_PER_PAGE", 10)
+    seen: list[str] = []
+    for number in (1, 2, 3):
+        shown = (await loop.client.get(f"/admin/complaints?page={number}")).text
+        assert f"Page {number} of 3" in shown
+        assert ('rel="next"' in shown) == (number < 3) and ('rel="prev"' in shown) == (number > 1)
+        seen += numbers(shown)
+    assert seen == [f"{n:02d}" for n in reversed(range(23))]  # latest first, none twice
+    last = (await loop.client.get("/admin/complaints?page=3")).text
+    complaint_id = re.findall(r'action="/admin/complaints/(\d+)/resolve"', last)[-1]
+    done = await loop.client.post(
+        f"/admin/complaints/{complaint_id}/resolve",
+        data={"csrf": field(last, "csrf"), "back": field(last, "back"), "note": "Called back"},
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/admin/complaints?done=resolved"
+    after = (await loop.client.get(done.headers["location"])).text
+    assert "Complaint resolved." in after and "Problem number 00." not in after
+    assert 'Open complaints <span class="count">22</span>' in after
+    assert '<p class="big alert">22</p>' in (await loop.client.get("/admin")).text
 
 
 async def test_moving_a_referral_on_tells_the_advocate(loop: Loop) -> None:

@@ -4,6 +4,7 @@ seeded history with the fake clock, delivered to the real aiosmtpd sink."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
@@ -20,6 +21,7 @@ from daemon.engine.digest import DigestFacts, Period, ReferralLine, build, lates
 from daemon.engine.grades import Introduction
 from daemon.errors import ConfigError
 from daemon.scheduler import Scheduler
+from daemon.store.migrations import MIGRATIONS
 
 from helpers import ENV, write_business
 from smtp_server import SmtpServer
@@ -188,11 +190,9 @@ async def test_daily_digest_once_a_day_with_the_right_content(
     digest_config: Callable[..., Config], smtp_server: SmtpServer
 ) -> None:
     config = digest_config(every="daily", at="08:00")
-    async with running(config, smtp_server) as loop:  # Monday 2 March, 09:00 GMT
+    async with running(config, smtp_server) as loop:  # a new store, Monday 2 March, 09:00 GMT
         await loop.run()
-        (first,) = digests(loop)  # the day that ended at 08:00 this morning: a quiet one
-        assert str(first["Subject"]) == "Your daily Vouch digest: 0 new answers"
-        assert "No new answers." in text_of(first)
+        assert digests(loop) == []  # the day that ended at 08:00 this morning: before the store
 
         # Monday's history
         await go_to(loop, utc(2026, 3, 2, 10))
@@ -214,7 +214,7 @@ async def test_daily_digest_once_a_day_with_the_right_content(
         await loop.run()
 
         monday = digests(loop)[-1]
-        assert len(digests(loop)) == 2
+        assert len(digests(loop)) == 1
         text = text_of(monday)
         assert str(monday["Subject"]) == "Your daily Vouch digest: 5 new answers, NPS +40"
         assert "from 2 March 2026, 08:00 GMT\nto 3 March 2026, 08:00 GMT" in text
@@ -247,7 +247,7 @@ async def test_daily_digest_once_a_day_with_the_right_content(
         assert resolved == 1
         await go_to(loop, utc(2026, 3, 4, 9))
         tuesday = digests(loop)[-1]
-        assert len(digests(loop)) == 3
+        assert len(digests(loop)) == 2
         text = text_of(tuesday)
         assert str(tuesday["Subject"]) == "Your daily Vouch digest: 1 new answer, NPS -100"
         assert "NPS -100, -140 on the period before (+40)." in text
@@ -258,14 +258,14 @@ async def test_daily_digest_once_a_day_with_the_right_content(
 
         # on through Friday: one a day, no more
         await go_to(loop, utc(2026, 3, 6, 12))
-        assert len(digests(loop)) == 5
+        assert len(digests(loop)) == 4
         # a restarted scheduler (a new daemon on the same store) sends none twice
         await Scheduler(loop.services).tick()
         await loop.sender.drain()
-        assert len(digests(loop)) == 5
+        assert len(digests(loop)) == 4
         ends = [re.search(r"\nto (.+)\.\n", text_of(m)) for m in digests(loop)]
         assert [e.group(1) for e in ends if e] == [
-            f"{day} March 2026, 08:00 GMT" for day in (2, 3, 4, 5, 6)
+            f"{day} March 2026, 08:00 GMT" for day in (3, 4, 5, 6)
         ]
 
 
@@ -273,14 +273,71 @@ async def test_weekly_digest_once_a_week(
     digest_config: Callable[..., Config], smtp_server: SmtpServer
 ) -> None:
     config = digest_config(every="weekly", at="08:00", weekday="wed")
-    async with running(config, smtp_server) as loop:  # Monday 2 March
+    async with running(config, smtp_server) as loop:  # a new store, Monday 2 March
         await loop.run()
-        assert len(digests(loop)) == 1  # the week that ended on Wednesday 25 February
+        assert digests(loop) == []  # the week that ended on Wednesday 25 February: before it
         await loop.travel(timedelta(days=16), step=timedelta(hours=3))  # to Wednesday 18 March
         weekly = digests(loop)
-        assert len(weekly) == 4  # and then Wednesdays 4, 11 and 18 March
+        assert len(weekly) == 3  # Wednesdays 4, 11 and 18 March
         assert all(str(m["Subject"]).startswith("Your weekly Vouch digest") for m in weekly)
         assert "from 11 March 2026, 08:00 GMT\nto 18 March 2026, 08:00 GMT" in text_of(weekly[-1])
+
+
+async def test_a_new_store_sends_no_digest_about_a_time_before_it_began(
+    digest_config: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    config = digest_config(every="weekly", at="08:00", weekday="wed")
+    async with running(config, smtp_server) as loop:  # a new store, first started Monday 09:00
+        await loop.run()
+        assert digests(loop) == []  # the week that ended on Wednesday 25 February: before it
+        await go_to(loop, utc(2026, 3, 4, 7, 59, 59))
+        assert digests(loop) == []
+        await go_to(loop, utc(2026, 3, 4, 8, 0))
+        (first,) = digests(loop)  # the week the store began in, once it has ended
+        assert str(first["Subject"]) == "Your weekly Vouch digest: 0 new answers"
+        assert "No new answers." in text_of(first)
+        assert "to 4 March 2026, 08:00 GMT." in text_of(first)
+        assert await loop.services.store.store_created(loop.clock.now()) == utc(2026, 3, 2, 9)
+
+
+async def test_a_store_from_before_the_mark_began_at_its_earliest_record(
+    digest_config: Callable[..., Config], smtp_server: SmtpServer
+) -> None:
+    """An upgraded store is not new: migration 14 dates it from its first customer, and its
+    owner's digest goes on at the next start."""
+    config = digest_config(every="weekly", at="08:00", weekday="wed")
+    mark = next(v for v, name, _ in MIGRATIONS if name.startswith("when the store began"))
+    config.store_path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(config.store_path)
+    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    for version, name, sql in MIGRATIONS:
+        if version < mark:
+            db.executescript(sql)
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, name))
+    january = int(utc(2026, 1, 10).timestamp() * 1000)
+    db.execute(
+        "INSERT INTO customers (email, created_at, updated_at, public_id) "
+        "VALUES ('ann@example.com', ?, ?, 'p1')",
+        (january, january),
+    )
+    db.commit()
+    db.close()
+    async with running(config, smtp_server) as loop:
+        assert await loop.services.store.store_created(loop.clock.now()) == utc(2026, 1, 10)
+        await loop.run()
+        assert len(digests(loop)) == 1  # the week that ended on Wednesday 25 February
+
+
+def test_no_period_that_ended_before_the_store_began() -> None:
+    now = utc(2026, 3, 3, 9, 0)  # the day that ended at 08:00 today is 2 March 08:00 - 3 March
+    for since, due in [
+        (utc(2026, 3, 3, 8, 30), False),  # begun after it ended
+        (utc(2026, 3, 3, 8, 0), False),  # at its very end: nothing of it is in the store
+        (utc(2026, 3, 3, 7, 59), True),  # a minute of it is
+        (utc(2026, 1, 1), True),
+    ]:
+        period = latest_period(now, "daily", time(8, 0), "mon", LONDON, since=since)
+        assert (period is not None) == due, since
 
 
 async def test_off_sends_none(

@@ -78,9 +78,16 @@ class DigestFacts:
 
 
 def latest_period(
-    now: datetime, every: str, at: time, weekday: str, zone: ZoneInfo
+    now: datetime,
+    every: str,
+    at: time,
+    weekday: str,
+    zone: ZoneInfo,
+    since: datetime | None = None,
 ) -> Period | None:
-    """The latest period that has ended by `now`; None when the digest is off."""
+    """The latest period that has ended by `now`; None when the digest is off, or when that
+    period ended before `since` (the store began): nothing of it can be in the store, and a
+    new owner's first email would be a digest of a week before Vouch existed."""
     if every == "off":
         return None
     step = 1 if every == "daily" else 7
@@ -89,9 +96,12 @@ def latest_period(
         day -= timedelta(days=(day.weekday() - WEEKDAYS.index(weekday)) % 7)
     if _at(day, at, zone) > now:
         day -= timedelta(days=step)
+    end = _at(day, at, zone)
+    if since is not None and end <= since:
+        return None
     return Period(
         start=_at(day - timedelta(days=step), at, zone),
-        end=_at(day, at, zone),
+        end=end,
         previous_start=_at(day - timedelta(days=2 * step), at, zone),
     )
 

@@ -6,6 +6,8 @@ a CLI command) queue on SQLite's lock instead of failing half-way through.
 A fault of the store itself (disk full, I/O error, locked too long) comes out as
 `StoreUnavailable`, so callers can tell it from a fault of the data: the web answers 503, the
 scheduler retries the sweep rather than set an innocent item aside.
+SQLite finding the file itself damaged, wherever it is found, is raised as StoreDamaged (which
+file, and how to restore it), not as the error of the query that happened to read the bad page.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from daemon.clock import to_ms
-from daemon.errors import StoreUnavailable
+from daemon.errors import StoreDamaged, StoreUnavailable
 from daemon.store.turns import Turns
 
 T = TypeVar("T")
@@ -40,11 +42,15 @@ _UNAVAILABLE = {
 
 
 @contextmanager
-def _store_faults() -> Iterator[None]:
+def _store_faults(path: Path) -> Iterator[None]:
+    """A fault of the store itself, told apart from one of the statement: StoreDamaged (the
+    file) or StoreUnavailable (for now)."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode & 0xFF in _UNAVAILABLE:
+    except sqlite3.DatabaseError as exc:
+        said_if_damaged(exc, path)
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(exc, sqlite3.OperationalError) and (code or 0) & 0xFF in _UNAVAILABLE:
             raise StoreUnavailable(str(exc)) from exc
         raise
 
@@ -60,7 +66,7 @@ class SQL:
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            with _store_faults():
+            with _store_faults(self.path):
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
@@ -80,7 +86,7 @@ class SQL:
         thread (pinned to aiosqlite 0.22 in pyproject.toml)."""
         async with self._lock:
             run: Callable[..., Awaitable[T]] = self._db._execute
-            with _store_faults():
+            with _store_faults(self.path):
                 return await run(_atomically, self._db._conn, work)
 
     async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
@@ -98,13 +104,26 @@ class SQL:
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[aiosqlite.Row]:
         async with self._lock:
-            with _store_faults():
+            with _store_faults(self.path):
                 return list(await self._db.execute_fetchall(sql, params))  # one trip
 
     async def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
         rows = await self._read(f"EXPLAIN QUERY PLAN {sql}", params)
         return [str(r[3]) for r in rows]
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether SQLite's error is about the file itself (corrupt, or not a database), not a busy
+    lock, a missing file or a full disk."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def said_if_damaged(exc: BaseException, path: Path) -> None:
+    """Raise StoreDamaged for `path` if `exc` says the file is damaged; otherwise return."""
+    if damaged(exc):
+        raise StoreDamaged(path, str(exc)) from exc
 
 
 def _atomically(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:

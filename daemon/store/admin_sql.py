@@ -1,4 +1,5 @@
-"""What the owner's dashboard reads (and the one thing only it changes: re-queuing a failed email).
+"""What the owner's dashboard reads (and the two things only it changes: re-queuing a failed
+email, and its own sessions).
 
 Each list is bounded: the dashboard shows the latest and the open, never the whole table.
 """
@@ -125,15 +126,42 @@ def _maybe(r: Any, at: int) -> Person | None:
 
 
 class AdminSQL(SQL):
-    async def open_complaint_list(self, limit: int) -> list[OpenComplaint]:
+    async def open_session(self, session_id: bytes, expires_at: datetime, now: datetime) -> None:
+        """Record a new dashboard session (and forget those that have expired)."""
+        async with self._write() as db:
+            await db.execute("DELETE FROM admin_sessions WHERE expires_at <= ?", (to_ms(now),))
+            await db.execute(
+                "INSERT INTO admin_sessions (id, expires_at) VALUES (?, ?)",
+                (session_id, to_ms(expires_at)),
+            )
+
+    async def session_open(self, session_id: bytes, now: datetime) -> bool:
+        """Whether this session was opened and has neither ended nor expired."""
+        rows = await self._read(
+            "SELECT 1 FROM admin_sessions WHERE id = ? AND expires_at > ?",
+            (session_id, to_ms(now)),
+        )
+        return bool(rows)
+
+    async def end_session(self, session_id: bytes) -> None:
+        async with self._write() as db:
+            await db.execute("DELETE FROM admin_sessions WHERE id = ?", (session_id,))
+
+    async def open_complaint_count(self) -> int:
+        """How many complaints are open: the whole count, not the length of a shown list."""
+        rows = await self._read("SELECT count(*) FROM complaints WHERE state = 'open'")
+        return int(rows[0][0])
+
+    async def open_complaint_list(self, limit: int, offset: int = 0) -> list[OpenComplaint]:
+        """Open complaints, latest first (ties by id, so pages neither repeat nor skip one)."""
         rows = await self._read(
             f"""
             SELECT k.id, k.opened_at, r.survey, r.score, r.comment, {_PERSON}
             FROM complaints k JOIN responses r ON r.id = k.response_id
             JOIN customers c ON c.id = k.customer_id
-            WHERE k.state = 'open' ORDER BY k.opened_at DESC LIMIT ?
+            WHERE k.state = 'open' ORDER BY k.opened_at DESC, k.id DESC LIMIT ? OFFSET ?
             """,
-            (limit,),
+            (limit, offset),
         )
         return [
             OpenComplaint(int(r[0]), from_ms(r[1]), _person(r, 5), r[2], int(r[3]), r[4])

@@ -8,6 +8,8 @@ place, so a half-made backup never looks like a backup.
 
 A restore needs the daemon stopped: it takes SQLite's exclusive lock on the store (which fails
 while any other connection has it open) and keeps the old store as `<store>.before-restore`.
+A damaged store (SQLite finds it corrupt, or not a database at all) can be neither locked nor
+copied page by page: its files are moved aside whole under that name instead.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.errors import VouchError
+from daemon.errors import StoreDamaged, VouchError
+from daemon.store._sql import damaged
 from daemon.store.migrations import MIGRATIONS
 
 BUSY_MS = 500  # how long a restore waits for the store's lock before saying it is in use
@@ -67,6 +70,8 @@ def _backup(store: Path, dest: Path) -> Copied:
             target.close()
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
+        if damaged(exc):
+            raise StoreDamaged(store, str(exc)) from None
         raise VouchError(f"backup of {store} failed: {exc}") from None
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -98,23 +103,18 @@ def _restore(source: Path, store: Path) -> Copied:
             raise VouchError(f"{source}: not an SQLite store ({exc})") from None
         existed = store.exists()
         store.parent.mkdir(parents=True, exist_ok=True)
-        live = sqlite3.connect(store, timeout=BUSY_MS / 1000, isolation_level=None)
+        kept = store.with_name(store.name + ".before-restore")
         try:
-            try:
-                # Exclusive locking mode holds the lock until close; in WAL mode it cannot be
-                # had while any other connection (the daemon, a command) has the store open.
-                live.execute("PRAGMA locking_mode = EXCLUSIVE")
-                live.execute("BEGIN EXCLUSIVE")
-                live.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                live.execute("COMMIT")
-            except sqlite3.OperationalError:
-                raise VouchError(
-                    f"the store {store} is in use (is `vouch run` running?): stop the daemon, "
-                    "then restore"
-                ) from None
+            live = _locked(store)
+        except sqlite3.DatabaseError as exc:
+            if not damaged(exc):
+                raise
+            _set_aside(store, kept)
+            existed = False
+            live = _locked(store)
+        try:
             if existed:
-                kept = store.with_name(store.name + ".before-restore")
-                kept.unlink(missing_ok=True)
+                _remove(kept)
                 old = sqlite3.connect(kept)
                 try:
                     live.backup(old)  # the old store, whole, in one file
@@ -129,6 +129,45 @@ def _restore(source: Path, store: Path) -> Copied:
     finally:
         backup_db.close()
     return Copied(store, pages, version)
+
+
+def _locked(store: Path) -> sqlite3.Connection:
+    """A connection holding the store's exclusive lock. Exclusive locking mode holds the lock
+    until close; in WAL mode it cannot be had while any other connection (the daemon, a
+    command) has the store open."""
+    live = sqlite3.connect(store, timeout=BUSY_MS / 1000, isolation_level=None)
+    try:
+        live.execute("PRAGMA locking_mode = EXCLUSIVE")
+        live.execute("BEGIN EXCLUSIVE")
+        live.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        live.execute("COMMIT")
+    except sqlite3.OperationalError:
+        live.close()
+        raise VouchError(
+            f"the store {store} is in use (is `vouch run` running?): stop the daemon, then restore"
+        ) from None
+    except BaseException:
+        live.close()
+        raise
+    return live
+
+
+def _files(store: Path) -> list[Path]:
+    """A store's file, its write-ahead log and its shared-memory index."""
+    return [store.with_name(store.name + suffix) for suffix in ("", "-wal", "-shm")]
+
+
+def _remove(store: Path) -> None:
+    for path in _files(store):
+        path.unlink(missing_ok=True)
+
+
+def _set_aside(store: Path, kept: Path) -> None:
+    """Move a damaged store's files, as they are, to `kept`'s names."""
+    _remove(kept)
+    for here, there in zip(_files(store), _files(kept), strict=True):
+        if here.exists():
+            os.replace(here, there)
 
 
 async def restore(source: Path, store: Path) -> Copied:

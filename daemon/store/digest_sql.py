@@ -41,6 +41,21 @@ def _segments(rows: Any, period: str) -> tuple[int, int, int]:
 
 
 class DigestSQL(SQL):
+    async def store_created(self, now: datetime) -> datetime:
+        """When this store began: `now` the first time this is asked (the daemon's first start
+        on a new store; migration 14 marked an older store at its earliest record), the same
+        ever after."""
+        query = "SELECT at FROM store_marks WHERE name = 'created'"
+        rows = await self._read(query)
+        if not rows:
+            async with self._write() as db:
+                await db.execute(
+                    "INSERT OR IGNORE INTO store_marks (name, at) VALUES ('created', ?)",
+                    (to_ms(now),),
+                )
+            rows = await self._read(query)
+        return from_ms(rows[0][0])
+
     async def outbox_has(self, dedupe_key: str) -> bool:
         """Whether an email with this key was ever enqueued (a digest already made)."""
         return bool(await self._read("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)))

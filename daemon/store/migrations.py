@@ -447,4 +447,37 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX resubscriptions_address ON resubscriptions(address_hash);
         """,
     ),
+    (
+        17,
+        "dashboard sessions, so that logging out ends one on the server",
+        """
+        -- A session cookie is honoured only while its id is here: logging out deletes the row,
+        -- so the cookie replayed after is refused though its signature and expiry still hold.
+        -- Sessions made before this migration are not here: the owner logs in once more.
+        CREATE TABLE admin_sessions (
+            id          BLOB PRIMARY KEY,               -- the random id the cookie carries
+            expires_at  INTEGER NOT NULL
+        );
+        """,
+    ),
+    (
+        18,
+        "when the store began, so that no digest covers a time before it",
+        """
+        CREATE TABLE store_marks (
+            name TEXT PRIMARY KEY,                      -- created
+            at   INTEGER NOT NULL
+        );
+        -- A store in use before this migration began at its earliest record; a new one is
+        -- marked at the daemon's first start on it, on the daemon's clock (store_created).
+        INSERT INTO store_marks (name, at)
+        SELECT 'created', t FROM (
+            SELECT min(t) AS t FROM (
+                SELECT min(created_at) AS t FROM customers
+                UNION ALL SELECT min(received_at) FROM events
+                UNION ALL SELECT min(created_at) FROM outbox
+            )
+        ) WHERE t IS NOT NULL;
+        """,
+    ),
 ]

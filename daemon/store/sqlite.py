@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
 
+from daemon.store._sql import said_if_damaged
 from daemon.store.admin_sql import AdminSQL
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
@@ -51,7 +53,8 @@ class SQLiteStore(
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
-        """Open (creating if needed) and migrate the store at path."""
+        """Open (creating if needed) and migrate the store at path; StoreDamaged if SQLite finds
+        the file corrupt (it is read here: its header, schema and migrations)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
@@ -64,6 +67,10 @@ class SQLiteStore(
             )
             store = cls(db, path)
             await store._migrate()
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            said_if_damaged(exc, path)
+            raise
         except BaseException:
             await db.close()
             raise

@@ -55,6 +55,7 @@ Owner = Annotated[Session, Depends(owner)]
 
 TREND_MONTHS = 12
 LIST_LIMIT = 20
+COMPLAINTS_PER_PAGE = 50
 RESPONSES_SHOWN = 12
 PIPELINE_PER_STATUS = 25
 DONE = {
@@ -146,6 +147,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, 401, "That is not the dashboard password.", next_)
     guard.succeeded(address)
     session = new_session(svc.clock.now())
+    await svc.store.open_session(session.id, session.expires_at, svc.clock.now())
     response = RedirectResponse(next_, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -163,6 +165,7 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, session: Owner) -> Response:
     await checked_form(request, session)
+    await services(request).store.end_session(session.id)  # the cookie is no good from now on
     response = RedirectResponse(LOGIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
@@ -191,6 +194,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         nps=overall.nps,
         distribution=charts.distribution(overall.distribution),
         trend=charts.trend(built.months, overall.trend),
+        open_complaints=await store.open_complaint_count(),
         complaints=await store.open_complaint_list(LIST_LIMIT),
         responses=await store.latest_responses(RESPONSES_SHOWN),
         statuses=referrals.STATUSES,
@@ -205,6 +209,30 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         set_aside=await store.set_aside_items(LIST_LIMIT),
         life=life,
         road=charts.road(life["now"]),
+    )
+
+
+@router.get("/complaints")
+async def complaints(
+    request: Request, session: Owner, page: int = 1, done: str | None = None
+) -> Response:
+    """Every open complaint, a page at a time, each with its resolve button (the dashboard
+    shows only the latest)."""
+    store = services(request).store
+    total = await store.open_complaint_count()
+    pages = max(1, math.ceil(total / COMPLAINTS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * COMPLAINTS_PER_PAGE
+    return admin_page(
+        request,
+        session,
+        "admin/complaints.html",
+        notice="Complaint resolved." if done == "resolved" else None,
+        complaints=await store.open_complaint_list(COMPLAINTS_PER_PAGE, first),
+        total=total,
+        first=first + 1,
+        page=page,
+        pages=pages,
     )
 
 

@@ -45,11 +45,21 @@ def services(request: Request) -> Services:
     return found
 
 
+async def current_session(request: Request) -> Session | None:
+    """The session the request's cookie holds: genuine, not expired, and not ended (logged out)
+    in the store."""
+    svc = services(request)
+    now = svc.clock.now()
+    session = read_session(svc.signer, request.cookies.get(SESSION_COOKIE), now)
+    if session is None or not await svc.store.session_open(session.id, now):
+        return None
+    return session
+
+
 async def owner(request: Request) -> Session:
     """The dependency every /admin route but the login takes."""
-    svc = services(request)
-    session = read_session(svc.signer, request.cookies.get(SESSION_COOKIE), svc.clock.now())
-    if session is None or not svc.config.secrets.dashboard_password:
+    session = await current_session(request)
+    if session is None or not services(request).config.secrets.dashboard_password:
         raise LoginRequired()
     return session
 
@@ -145,8 +155,7 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 async def refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    svc = services(request)
-    session = read_session(svc.signer, request.cookies.get(SESSION_COOKIE), svc.clock.now())
+    session = await current_session(request)
     return admin_page(
         request, session, "admin/message.html", exc.status, title=exc.title, text=exc.text
     )

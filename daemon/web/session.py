@@ -3,10 +3,12 @@ password guessing.
 
 The session cookie is `signer.sign("admin-session", id ‖ expiry)`: a random id and the expiry
 (from the injected clock), MACed with the link-signing key, so it cannot be forged or extended
-and a key rotation ends every session. It is HttpOnly and SameSite=Strict, and Secure whenever
-the request came over HTTPS. Every form carries `signer.sign("admin-csrf", id)`, which only the
-holder of that session can know; every POST is checked against it. The login form, before any
-session exists, uses a signed double-submit cookie instead.
+and a key rotation ends every session. The store records each session's id at login and
+forgets it at logout, so a cookie replayed after logging out is refused. It is HttpOnly and
+SameSite=Strict, and Secure whenever the request came over HTTPS. Every form carries
+`signer.sign("admin-csrf", id)`, which only the holder of that session can know; every POST is
+checked against it. The login form, before any session exists, uses a signed double-submit
+cookie instead.
 
 Failed logins are counted per client address: after `limit` failures within `window` the
 address is locked for `lock` (even the right password is refused then), on the injected clock.
