@@ -29,6 +29,23 @@ from helpers import ENV
 ROWS = 1500
 
 
+class Halfway(MemoryTransport):
+    """Holds every send after the first `half` until `go_on` is set: the test copies the store
+    at a known moment in the middle of a drain, however loaded the machine is."""
+
+    def __init__(self, half: int) -> None:
+        super().__init__(concurrency=8)
+        self.half = half
+        self.halfway = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, key: str) -> str:
+        if len(self.sent) >= self.half:
+            self.halfway.set()
+            await self.go_on.wait()
+        return await super().send(envelope_from, recipient, message, key=key)
+
+
 def checked(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -40,21 +57,29 @@ async def test_backup_while_the_sender_writes_then_restore_and_go_on(
     store: SQLiteStore, clock: FakeClock, config: Config, tmp_path: Path
 ) -> None:
     await enqueue(store, clock, ROWS)
-    sender = make_sender(store, MemoryTransport(concurrency=8), clock, config)
+    transport = Halfway(ROWS // 2)
+    sender = make_sender(store, transport, clock, config)
     draining = asyncio.create_task(sender.drain())
-    copies = []
-    while not draining.done() or not copies:
+    copies = [await backup(config.store_path, tmp_path / "copy-start.sqlite3")]
+    await transport.halfway.wait()
+    for _ in range(10_000):  # the sender records what it sent before the held sends
+        if (await store.outbox_counts()).get(State.SENT, 0) == ROWS // 2:
+            break
+        await asyncio.sleep(0)
+    copies.append(await backup(config.store_path, tmp_path / "copy-halfway.sqlite3"))
+    transport.go_on.set()
+    while not draining.done():
         copies.append(await backup(config.store_path, tmp_path / f"copy-{len(copies)}.sqlite3"))
         await asyncio.sleep(0)
     assert await draining == ROWS
-    sent_seen = set()
+    sent_seen = []
     for copy in copies:
         db = checked(copy.path)
         states = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
         assert sum(states.values()) == ROWS  # every row, in one state or another
-        sent_seen.add(states.get("sent", 0))
+        sent_seen.append(states.get("sent", 0))
         db.close()
-    assert len(sent_seen) > 1  # copies taken at different moments of the drain
+    assert 0 < sent_seen[1] < ROWS  # a copy taken in the middle of the drain is consistent
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".partial")]
 
     final = await backup(config.store_path, tmp_path / "final.sqlite3")

@@ -85,3 +85,21 @@ async def test_a_trusted_proxy_rate_limits_each_forwarded_client_apart(tmp_path:
         assert await public_page(client, "203.0.113.1") != 429
         assert await public_page(client, "203.0.113.1") == 429
         assert await public_page(client, "203.0.113.2") != 429
+
+
+async def login_cookie(client: httpx.AsyncClient, proto: str) -> str:
+    """The Set-Cookie of the login form fetched with X-Forwarded-Proto: `proto` (the session
+    cookie is set the same way)."""
+    hop = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": proto}
+    return (await client.get("/admin/login", headers=hop)).headers["set-cookie"]
+
+
+async def test_a_trusted_tls_proxy_makes_the_dashboard_cookies_secure(tmp_path: Path) -> None:
+    async with daemon(tmp_path, {"trusted_proxies": ["127.0.0.1"]}) as client:
+        assert "secure" in (await login_cookie(client, "https")).lower()
+        assert "secure" not in (await login_cookie(client, "http")).lower()
+
+
+async def test_an_untrusted_peer_cannot_claim_https(tmp_path: Path) -> None:
+    async with daemon(tmp_path, {"trusted_proxies": []}) as client:
+        assert "secure" not in (await login_cookie(client, "https")).lower()

@@ -34,7 +34,7 @@ from daemon.web.owner import (
     services,
     when_filter,
 )
-from daemon.web.ratelimit import client_address
+from daemon.web.ratelimit import client_address, client_scheme
 from daemon.web.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -107,9 +107,16 @@ def _login_page(
         path=LOGIN,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_over_https(request),
     )
     return response
+
+
+def _over_https(request: Request) -> bool:
+    """Whether the owner's browser reached us over https (directly or through a trusted proxy):
+    then the dashboard's cookies are Secure."""
+    trusted = frozenset(services(request).config.settings.server.trusted_proxies)
+    return client_scheme(request.scope, trusted) == "https"
 
 
 @router.get("/login")
@@ -156,7 +163,7 @@ async def login(request: Request) -> Response:
         path="/admin",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_over_https(request),
     )
     response.delete_cookie(LOGIN_COOKIE, path=LOGIN)
     return response

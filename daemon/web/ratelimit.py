@@ -116,3 +116,16 @@ def client_address(scope: Scope, trusted: frozenset[str]) -> str:
         if hop and hop not in trusted:
             return hop
     return peer
+
+
+def client_scheme(scope: Scope, trusted: frozenset[str]) -> str:
+    """The scheme the client used: the connection's, or behind a trusted proxy the last
+    X-Forwarded-Proto (a TLS-terminating proxy talks plain http to the daemon). uvicorn's own
+    proxy handling is off (daemon/runtime.py), so this is the only place that believes it."""
+    client = scope.get("client")
+    if client and str(client[0]) in trusted:
+        said: list[bytes] = [v for n, v in scope["headers"] if n == b"x-forwarded-proto"]
+        if said:
+            return said[-1].decode("latin-1").split(",")[-1].strip().lower()
+    scheme: str = scope.get("scheme", "http")
+    return scheme
