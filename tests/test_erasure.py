@@ -297,13 +297,12 @@ async def test_the_owners_digest_that_listed_her_is_erased_and_no_other(
     Ann's complaint and the digest's period, and a digest that did not list her keeps its bytes."""
     config = make_config({**smtp_changes(smtp_server), "digest": {"every": "daily", "at": "08:00"}})
     async with running(config, smtp_server) as loop:  # Monday 2 March, 09:00 GMT
-        await loop.run()  # the quiet digest for the day that ended at 08:00
-        loop.clock.advance(3600)
+        await loop.travel(timedelta(days=1))  # Tuesday 08:00: the quiet digest of Monday
         for address, name, value in ((ANN, "Ann Example", 3), (NEAR_MISSES[0], "Jo Ann", 2)):
             await loop.event("purchase.completed", address, "2026-02-24T10:00:00Z", name=name)
             body = {"customer": {"email": address}, "survey": "post_purchase", "score": value}
             assert (await loop.client.post("/v1/responses", json=body, headers=AUTH)).is_success
-        await loop.travel(timedelta(days=1))  # Tuesday's digest lists both complaints
+        await loop.travel(timedelta(days=1))  # Wednesday's digest lists both complaints
         path = config.store_path
 
         def digests() -> dict[str, bytes]:
