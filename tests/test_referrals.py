@@ -13,6 +13,8 @@ import httpx
 import pytest
 from loop import AUTH, Loop, path_of, running, smtp_changes, text_of
 
+from daemon.engine import digest
+from daemon.engine.digest import Period
 from daemon.store import SQLiteStore
 
 from smtp_server import SmtpServer
@@ -362,6 +364,18 @@ async def test_the_reward_is_the_one_the_advocate_chose(loop: Loop) -> None:
         ("a £50 voucher", False),
         ("£50 to the Harbour Food Bank", True),
     ]
+    # the owner's digest of the day says the donation is theirs to give (it has no code)
+    now = loop.clock.now()
+    day = Period(now - timedelta(days=1), now + timedelta(seconds=1), now - timedelta(days=2))
+    facts = await loop.services.store.digest_facts(day.start, day.end, day.previous_start)
+    context = digest.build(facts, day, "daily")
+    assert [(r["reward"], r["command"]) for r in context["rewards"]] == [
+        ("£50 to the Harbour Food Bank", "")
+    ]
+    text = loop.services.renderer.render(
+        "owner_digest", context, to_email="owner@example.com", message_id="<d@example.com>"
+    ).text
+    assert "£50 to the Harbour Food Bank for Ann" in text and "waiting for you to give it" in text
 
 
 async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_path: Any) -> None:

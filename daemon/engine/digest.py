@@ -62,7 +62,7 @@ class PendingReward:
     advocate_email: str
     friend_name: str | None
     description: str
-    state: str  # awaiting_approval, awaiting_code
+    state: str  # awaiting_approval, awaiting_code, or to_give (a gift issued in the period)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class DigestFacts:
     open_complaints: Sequence[OpenComplaint]  # open now, oldest first
     new_referrals: Sequence[ReferralLine]  # made in the period
     won: Sequence[ReferralLine]  # won in the period
-    pending_rewards: Sequence[PendingReward]  # waiting for approval or a code, now
+    pending_rewards: Sequence[PendingReward]  # waiting for approval or a code, or to be given
 
 
 def latest_period(
@@ -108,6 +108,19 @@ def latest_period(
 
 def _at(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def _waiting(reward: PendingReward) -> dict[str, str]:
+    """What a reward waits for, and the command that gives it (none for a gift: the owner
+    gives a donation or a present by hand, so the digest says so once, in its period)."""
+    if reward.state == "awaiting_approval":
+        return {
+            "waiting_for": "your approval",
+            "command": f"vouch reward approve {reward.referral}",
+        }
+    if reward.state == "awaiting_code":
+        return {"waiting_for": "a code from your pool", "command": "vouch reward load FILE"}
+    return {"waiting_for": "you to give it (the advocate chose it; it has no code)", "command": ""}
 
 
 def build(facts: DigestFacts, period: Period, every: str) -> dict[str, Any]:
@@ -163,12 +176,7 @@ def build(facts: DigestFacts, period: Period, every: str) -> dict[str, Any]:
                 "advocate": r.advocate_name or r.advocate_email,
                 "friend": r.friend_name or "a friend",
                 "reward": r.description,
-                "waiting_for": "your approval"
-                if r.state == "awaiting_approval"
-                else "a code from your pool",
-                "command": f"vouch reward approve {r.referral}"
-                if r.state == "awaiting_approval"
-                else "vouch reward load FILE",
+                **_waiting(r),
             }
             for r in facts.pending_rewards
         ],

@@ -95,8 +95,15 @@ class DigestSQL(SQL):
             SELECT f.public_id, c.name, c.email, f.friend_name, w.description, w.state
             FROM rewards w JOIN referrals f ON f.id = w.referral_id
             JOIN advocates a ON a.id = w.advocate_id JOIN customers c ON c.id = a.customer_id
-            WHERE w.state IN ('awaiting_approval', 'awaiting_code') ORDER BY w.id
-            """
+            WHERE w.state IN ('awaiting_approval', 'awaiting_code')
+            UNION ALL  -- a gift (a donation) is issued without a code: the owner gives it
+            SELECT f.public_id, c.name, c.email, f.friend_name, w.description, 'to_give'
+            FROM rewards w JOIN referrals f ON f.id = w.referral_id
+            JOIN advocates a ON a.id = w.advocate_id JOIN customers c ON c.id = a.customer_id
+            WHERE w.state = 'issued' AND w.code IS NULL AND w.issued_at >= :s AND w.issued_at < :e
+            ORDER BY 1
+            """,
+            p,
         )
         return DigestFacts(
             segments=_segments(segments, "now"),
