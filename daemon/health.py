@@ -65,14 +65,18 @@ class Health:
         if state := self.loops.get(loop):
             state.error = error
 
-    async def check(self, store: Store, now: datetime) -> Report:
+    async def check(self, store: Store, now: datetime, *, detailed: bool = True) -> Report:
+        """`detailed`: with each stuck loop's last error. An error can quote a customer's data,
+        so /healthz, which anyone may call, gives it only to a caller with the admin token."""
         problems = []
         for name, loop in sorted(self.loops.items()):
             since = loop.passed or loop.started
             if now - since > self.stale_after:
                 what = "has not completed a pass" if loop.passed else "has completed no pass"
                 problem = f"{name} {what} since {since:%Y-%m-%dT%H:%M:%SZ}"
-                problems.append(problem + (f" (last error: {loop.error})" if loop.error else ""))
+                if detailed and loop.error:
+                    problem += f" (last error: {loop.error})"
+                problems.append(problem)
         store_error = paused = None
         try:
             await store.write_probe()

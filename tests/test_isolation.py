@@ -276,13 +276,20 @@ async def test_a_sweep_that_fails_as_a_whole_stops_no_other_and_healthz_says_so(
     sql(loop.services.config, "UPDATE events SET payload = '{not json' WHERE id LIKE '%bob%'")
     await loop.travel(timedelta(days=3, hours=2))
     assert recipients(loop) == [("ann@example.com", "Quick question from Harbor Lane Renovations")]
-    failing = await loop.client.get("/healthz")
+    failing = await loop.client.get("/healthz", headers=AUTH)
     assert failing.status_code == 503
     assert failing.json()["problems"] == [
         "scheduler has not completed a pass since 2026-03-02T09:00:00Z "
         "(last error: events: OperationalError: malformed JSON)"
     ]
     assert failing.json()["loops"]["scheduler"]["last_error"].startswith("events: ")
+    # without the admin token: the problem, not the error (an error can quote a customer)
+    public = await loop.client.get("/healthz")
+    assert public.status_code == 503
+    assert public.json()["problems"] == [
+        "scheduler has not completed a pass since 2026-03-02T09:00:00Z"
+    ]
+    assert public.json()["loops"]["scheduler"]["last_error"] is None
 
 
 async def test_healthz_fails_while_sending_is_paused(loop: Loop) -> None:

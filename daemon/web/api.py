@@ -25,7 +25,7 @@ from daemon.settings import Email, FreeText, OneLine
 from daemon.store import EventOutcome, Recorded
 from daemon.store.base import Answer, Saved
 from daemon.tokens import read_survey_token
-from daemon.web.auth import require_token
+from daemon.web.auth import has_token, require_token
 
 
 class Detail(BaseModel):
@@ -134,9 +134,11 @@ def unavailable_answer(exc: StoreUnavailable) -> tuple[int, dict[str, Any], dict
 @router.get("/healthz", responses={503: {"description": "failing: `problems` says why"}})
 async def healthz(request: Request) -> JSONResponse:
     """200 when all is well; 503 with the reasons when a loop has not completed a pass for a
-    while, the store cannot write, or sending is paused (daemon/health.py)."""
+    while, the store cannot write, or sending is paused (daemon/health.py). The loops' last
+    errors only with the admin token: anyone may ask whether the daemon is well."""
     svc = services(request)
-    report = await svc.health.check(svc.store, svc.clock.now())
+    detailed = has_token(request)
+    report = await svc.health.check(svc.store, svc.clock.now(), detailed=detailed)
     problems = list(report.problems)
     outbox: dict[str, int] = {}
     try:
@@ -146,7 +148,7 @@ async def healthz(request: Request) -> JSONResponse:
     loops = {
         name: {
             "last_pass": loop.passed.isoformat() if loop.passed else None,
-            "last_error": loop.error,
+            "last_error": loop.error if detailed else None,
         }
         for name, loop in report.loops.items()
     }

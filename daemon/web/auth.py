@@ -7,16 +7,21 @@ import hmac
 from fastapi import HTTPException, Request
 
 
-async def require_token(request: Request) -> None:
-    """Async on purpose: a plain def would run in a thread pool, a round-trip per request."""
+def has_token(request: Request) -> bool:
+    """Whether the request carries the admin API's bearer token."""
     expected = request.app.state.services.config.secrets.api_token
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    if (
-        not expected
-        or scheme.lower() != "bearer"
-        or not hmac.compare_digest(given.strip().encode(), expected.encode())
-    ):
+    return bool(
+        expected
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), expected.encode())
+    )
+
+
+async def require_token(request: Request) -> None:
+    """Async on purpose: a plain def would run in a thread pool, a round-trip per request."""
+    if not has_token(request):
         raise HTTPException(
             status_code=401,
             detail="missing or wrong bearer token (Authorization: Bearer <token>)",
