@@ -24,6 +24,7 @@ run: $(BIN)/.installed var/dev.env
 lint: $(BIN)/.installed
 	$(BIN)/ruff check daemon tests bench
 	$(BIN)/ruff format --check daemon tests bench
+	$(BIN)/lint-imports --no-cache --no-logo  # the architecture's rules: [tool.importlinter] in pyproject.toml
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

@@ -7,11 +7,11 @@ The store is made with `SQLiteStore.open` (the whole schema), then filled with p
 (synchronous off for the build only): customers, and events spread over them at random, of
 the life-cycle types (purchases half of them) over the last 24 months, all processed. Every
 customer is then marked pending, as migration 11 does on an upgrade. Timed:
-- the backfill as the scheduler runs it, `refresh_pending_stages(STAGE_BACKFILL)` until done
+- the backfill as the scheduler runs it, `stages.refresh_pending(STAGE_BACKFILL)` until done
   (the time per batch is what a scheduler tick pays);
 - `stage_counts()` and `stage_moves_by_month()` for 12 months (what the report and the
   dashboard call), median of 5;
-- `refresh_stages()` of 500 random customers who each just made a purchase (what a batch of
+- `stages.refresh()` of 500 random customers who each just made a purchase (what a batch of
   500 events adds to a scheduler tick), median of 5.
 The store lives in a temp dir and is deleted at the end.
 """
@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from daemon import stages
 from daemon.clock import to_ms
 from daemon.engine.lifecycle import EVENT_STAGES, PURCHASE
 from daemon.report import month_starts
@@ -104,7 +105,7 @@ async def main(customers: int, events: int) -> None:
             began, batches, slowest = time.perf_counter(), 0, 0.0
             while True:
                 tick = time.perf_counter()
-                if not await store.refresh_pending_stages(STAGE_BACKFILL):
+                if not await stages.refresh_pending(store, STAGE_BACKFILL):
                     break
                 batches += 1
                 slowest = max(slowest, time.perf_counter() - tick)
@@ -133,7 +134,7 @@ async def main(customers: int, events: int) -> None:
                         [(f"new{next(fresh)}", PURCHASE, to_ms(NOW), to_ms(NOW), c) for c in ids],
                     )
                 began = time.perf_counter()
-                await store.refresh_stages(ids)
+                await stages.refresh(store, ids)
                 spent.append(time.perf_counter() - began)
 
             spent: list[float] = []

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from daemon.dkim import DkimKeyError, DkimSigner
 from daemon.education import Education, load_education
-from daemon.engine.lifecycle import Stage
+from daemon.engine.lifecycle_types import Stage
 from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.locales import TAG

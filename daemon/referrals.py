@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon import ask_cap, isolation, offers, partner_notes
+from daemon import ask_cap, isolation, offers, partner_notes, stages
 from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade, self_referral
@@ -177,7 +177,7 @@ async def _below_min_stage(services: Services, customer_id: int) -> NoAsk | None
     minimum = services.config.settings.referrals.min_stage
     if minimum is None:
         return None
-    reason = short_of(await services.store.stage_of(customer_id), minimum)
+    reason = short_of(await stages.stage_of(services.store, customer_id), minimum)
     return NoAsk(reason) if reason else None
 
 
@@ -294,7 +294,7 @@ async def introduce(
         friend_customer_id=friend_id,
         now=now,
     )
-    await store.refresh_stages([customer.id, *([friend_id] if friend_id else [])])  # Refer, Know
+    await stages.refresh(store, [customer.id, *([friend_id] if friend_id else [])])  # Refer, Know
     services.nudge()
     return referral
 

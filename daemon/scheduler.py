@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from daemon import digest, isolation, partners, referrals, survey_email, webhooks
+from daemon import digest, isolation, partners, referrals, stages, survey_email, webhooks
 from daemon.answers import answer_invitation
 from daemon.compose import build_email, build_for_customer, enqueue
 from daemon.engine.asks import Moment
@@ -87,7 +87,7 @@ class Scheduler:
             ("clicks", self.confirm_clicks),
             ("complaint alerts", self.alert_complaints),
             *((name, partial(sweep, services)) for name, sweep in referrals.SWEEPS.items()),
-            ("stages", lambda: services.store.refresh_pending_stages(STAGE_BACKFILL)),
+            ("stages", lambda: stages.refresh_pending(services.store, STAGE_BACKFILL)),
             ("webhooks", lambda: webhooks.sweep(services)),
             ("digest", lambda: digest.sweep(services)),
         ]
@@ -123,8 +123,9 @@ class Scheduler:
     async def _plan_events(self, events: list[StoredEvent]) -> None:
         services = self.services
         store = services.store
-        await store.refresh_stages(  # before the moments below: referrals.min_stage reads it
-            e.customer_id for e in events if e.customer_id and e.type in EVENT_STAGES
+        await stages.refresh(  # before the moments below: referrals.min_stage reads it
+            store,
+            (e.customer_id for e in events if e.customer_id and e.type in EVENT_STAGES),
         )
         customers = await store.customers(e.customer_id for e in events if e.customer_id)
         suppressed = await store.suppression_reasons(c.email for c in customers.values())

@@ -1,6 +1,10 @@
-"""The life-cycle report: how many customers stand at each stage now, and how many moved into
-each stage month by month (calendar months in the business's time zone); and one customer's road.
+"""The life cycle in the shell: placing customers on the road, and the life-cycle report.
 
+`refresh`, `refresh_pending` and `stage_of` run the engine's rule (daemon/engine/lifecycle.py)
+over the history the store reads, and the store keeps the result: the store decides nothing.
+
+The report: how many customers stand at each stage now, and how many moved into each stage month
+by month (calendar months in the business's time zone); and one customer's road.
 `report(store, now, timezone, months)` is what the CLI, the API and the dashboard call; `build`
 shapes the store's figures without I/O.
 """
@@ -15,9 +19,31 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon.engine.lifecycle import NAMES
+from daemon.engine.lifecycle import EVENT_STAGES, road
+from daemon.engine.lifecycle_types import NAMES, Stage
 from daemon.report import _table, month_starts
 from daemon.store.base import StageCounts, Store
+
+_KINDS = tuple(sorted(EVENT_STAGES))  # the event types that show a stage
+
+
+async def refresh(store: Store, customer_ids: Iterable[int]) -> int:
+    """Work out these customers' roads again from their history; returns how many."""
+    return await store.refresh_stages(customer_ids, _KINDS, road)
+
+
+async def refresh_pending(store: Store, limit: int) -> int:
+    """The backfill after an upgrade: a batch of customers whose road is not yet known."""
+    return await store.refresh_pending_stages(limit, _KINDS, road)
+
+
+async def stage_of(store: Store, customer_id: int) -> Stage | None:
+    """Where a customer stands now (worked out first if the backfill has not reached them)."""
+    stage, placed = await store.stored_stage(customer_id)
+    if placed:
+        return stage
+    await refresh(store, [customer_id])
+    return (await store.stored_stage(customer_id))[0]
 
 
 async def report(store: Store, now: datetime, timezone: str, months: int) -> dict[str, Any]:
@@ -113,7 +139,7 @@ def _csv(data: dict[str, Any]) -> str:
 
 async def customer_view(store: Store, customer_id: int) -> dict[str, Any]:
     """A customer's stage and the road that led there, for GET /v1/customers/{email}."""
-    stage = await store.stage_of(customer_id)  # places them first if the backfill has not
+    stage = await stage_of(store, customer_id)  # places them first if the backfill has not
     moves = await store.customer_road(customer_id)
     return {
         "stage": stage.value if stage else None,

@@ -24,7 +24,7 @@ from loop import Loop, parse, running, smtp_changes, text_of
 
 from daemon.cli import main
 from daemon.config import Config, load_config
-from daemon.engine.lifecycle import NAMES
+from daemon.engine.lifecycle_types import NAMES
 from daemon.engine.segments import Nps
 from daemon.errors import ConfigError
 from daemon.render import KINDS

@@ -9,19 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.engine.lifecycle import (
-    EVENT_STAGES,
-    NAMES,
-    PURCHASE,
-    REFERRAL,
-    REFERRED,
-    Fact,
-    Stage,
-    parse,
-    road,
-    short_of,
-    stage_of,
-)
+from daemon.engine.lifecycle import EVENT_STAGES, PURCHASE, parse, road, short_of, stage_of
+from daemon.engine.lifecycle_types import NAMES, REFERRAL, REFERRED, Fact, Stage
 from daemon.events import KNOWN_TYPES
 
 no_files = settings(database=None)  # nothing written into the repo

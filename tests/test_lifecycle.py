@@ -20,7 +20,7 @@ from loop import AUTH, Loop, path_of, running, smtp_changes, text_of
 from daemon import stages
 from daemon.cli import main
 from daemon.config import Config
-from daemon.engine.lifecycle import Stage
+from daemon.engine.lifecycle_types import Stage
 from daemon.errors import ConfigError
 from daemon.events import EventIn
 from daemon.store import SQLiteStore
@@ -328,10 +328,11 @@ async def test_an_upgrade_places_existing_customers_from_their_history(config: C
         assert await store.schema_version() >= 11
         before = await store.stage_counts()
         assert before.pending == 4 and sum(before.at.values()) == 0
-        assert await store.stage_of(2) is Stage.TRUST  # a lookup does not wait for the backfill
-        assert await store.refresh_pending_stages(2) == 2  # the scheduler's sweep, a batch a tick
-        assert await store.refresh_pending_stages(2) == 1
-        assert await store.refresh_pending_stages(2) == 0
+        # a lookup does not wait for the backfill
+        assert await stages.stage_of(store, 2) is Stage.TRUST
+        assert await stages.refresh_pending(store, 2) == 2  # the scheduler's sweep, a batch a tick
+        assert await stages.refresh_pending(store, 2) == 1
+        assert await stages.refresh_pending(store, 2) == 0
         counts = await store.stage_counts()
         assert counts.pending == 0 and counts.unstaged == 1  # Cy: only a testimonial
         assert {k: v for k, v in counts.at.items() if v} == {"trust": 1, "refer": 1, "know": 1}
@@ -352,7 +353,7 @@ async def test_an_upgrade_places_existing_customers_from_their_history(config: C
 
 async def test_the_scheduler_runs_the_backfill(loop: Loop) -> None:
     store = loop.services.store
-    await store.refresh_stages([])  # nothing to do, nothing done
+    await stages.refresh(store, [])  # nothing to do, nothing done
     for n in range(3):
         event = EventIn.model_validate(
             {
@@ -418,7 +419,7 @@ async def _seed(config: Config) -> None:
                 }
             )
             await store.record_event(event, datetime(2026, 2, 5, tzinfo=UTC))
-        await store.refresh_stages([1, 2])
+        await stages.refresh(store, [1, 2])
     finally:
         await store.close()
 

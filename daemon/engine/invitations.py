@@ -5,10 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine.window import SendWindow, next_in_window
-from daemon.surveys import Survey
+
+
+class Timings(Protocol):
+    """What the rules read of a survey: its timings, in days. The shell passes its survey
+    definition (daemon/surveys.py's `Survey`, which the owner edits and the shell validates)."""
+
+    @property
+    def delay_days(self) -> float: ...
+    @property
+    def expiry_days(self) -> float: ...
+    @property
+    def throttle_days(self) -> float: ...
+    @property
+    def reminder_days(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,7 @@ class Skip:
 
 
 def plan_invitation(
-    survey: Survey,
+    survey: Timings,
     occurred_at: datetime,
     zone: ZoneInfo,
     window: SendWindow,
@@ -64,7 +78,7 @@ def plan_invitation(
     return Plan(due_at=due, expires_at=due + life)
 
 
-def too_old(survey: Survey, occurred_at: datetime, now: datetime) -> bool:
+def too_old(survey: Timings, occurred_at: datetime, now: datetime) -> bool:
     """Whether the survey's life (its delay, then expiry_days) ended before now: history, not
     a moment to ask about."""
     wanted = occurred_at + timedelta(days=survey.delay_days)
@@ -72,7 +86,7 @@ def too_old(survey: Survey, occurred_at: datetime, now: datetime) -> bool:
 
 
 def reminder_at(
-    survey: Survey, sent_at: datetime, zone: ZoneInfo, window: SendWindow
+    survey: Timings, sent_at: datetime, zone: ZoneInfo, window: SendWindow
 ) -> datetime | None:
     """When the one reminder goes to a customer who has not answered (None: no reminder)."""
     if survey.reminder_days <= 0:

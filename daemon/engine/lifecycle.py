@@ -6,38 +6,16 @@ engaged with content (Like), booked a consultation or asked for a quote (Trust),
 (Try), bought (Buy; a second purchase is Repeat), referred a friend (Refer). Taken in the order
 the facts happened, a fact moves the customer on only if it shows a later stage than the one they
 stand at: a stage never goes backwards, and a fact that arrives late is put in its place in time.
+The words (Stage, Fact, Move) are in daemon/engine/lifecycle_types.py.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
-
-class Stage(enum.StrEnum):
-    KNOW = "know"
-    LIKE = "like"
-    TRUST = "trust"
-    TRY = "try"
-    BUY = "buy"
-    REPEAT = "repeat"
-    REFER = "refer"
-
-    @property
-    def rank(self) -> int:
-        """The position on the road (compare ranks, never the names: "buy" < "know")."""
-        return _RANKS[self]
-
-
-ORDER: tuple[Stage, ...] = tuple(Stage)
-_RANKS = {stage: n for n, stage in enumerate(ORDER)}
-NAMES: tuple[str, ...] = tuple(stage.value for stage in ORDER)
+from daemon.engine.lifecycle_types import NAMES, REFERRAL, REFERRED, Fact, Move, Stage
 
 PURCHASE = "purchase.completed"  # the first is Buy, the second Repeat
-REFERRAL = "referral"  # the customer referred a friend (a row in the referrals table)
-REFERRED = "referred"  # the customer was introduced by a friend: they now know the business
 
 # The event types the owner sends for the early stages, and the others that show a stage.
 # A completed project is work bought, so at least Buy, but it does not count as a second
@@ -55,25 +33,6 @@ EVENT_STAGES: dict[str, Stage] = {
 # The new event types this module brings (the rest were known already).
 LIFECYCLE_EVENTS = frozenset(EVENT_STAGES) - {PURCHASE, "project.completed"}
 _FACT_STAGES = {**EVENT_STAGES, REFERRAL: Stage.REFER, REFERRED: Stage.KNOW}
-
-
-@dataclass(frozen=True)
-class Fact:
-    """Something that happened to a customer: an event of `kind` (its type), or REFERRAL or
-    REFERRED. `ref` names its source uniquely, so the same fact seen twice counts once."""
-
-    at: datetime
-    kind: str
-    ref: str
-
-
-@dataclass(frozen=True)
-class Move:
-    """The customer reached `stage` at `at`, because of `fact`."""
-
-    stage: Stage
-    at: datetime
-    fact: Fact
 
 
 def road(history: Iterable[Fact]) -> list[Move]:

@@ -7,7 +7,7 @@ leases, so `FOR UPDATE SKIP LOCKED` can serve them there) and run under the same
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ from daemon.engine.clicks import Click
 from daemon.engine.digest import DigestFacts
 from daemon.engine.grades import Introduction
 from daemon.engine.influence import Facts
-from daemon.engine.lifecycle import Move, Stage
+from daemon.engine.lifecycle_types import Move, RoadRule, Stage
 from daemon.engine.offers import Terms
 from daemon.engine.webhooks import Fact
 from daemon.events import CustomerIn, EventIn
@@ -333,10 +333,15 @@ class Store(Protocol):
     async def organization_joined(self, event_id: str) -> str | None: ...
     async def partner_facts(self) -> list[tuple[Any, ...]]: ...
 
-    # the customer life cycle (daemon/store/lifecycle_sql.py; daemon.stages shapes the report)
-    async def refresh_stages(self, customer_ids: Iterable[int]) -> int: ...
-    async def refresh_pending_stages(self, limit: int) -> int: ...
-    async def stage_of(self, customer_id: int) -> Stage | None: ...
+    # the customer life cycle (daemon/store/lifecycle_sql.py; daemon.stages passes the engine's
+    # rule to the refreshes and shapes the report)
+    async def refresh_stages(
+        self, customer_ids: Iterable[int], kinds: Collection[str], rule: RoadRule
+    ) -> int: ...
+    async def refresh_pending_stages(
+        self, limit: int, kinds: Collection[str], rule: RoadRule
+    ) -> int: ...
+    async def stored_stage(self, customer_id: int) -> tuple[Stage | None, bool]: ...
     async def customer_road(self, customer_id: int) -> list[Move]: ...
     async def stage_counts(self) -> StageCounts: ...
     async def stage_moves_by_month(

@@ -1,47 +1,43 @@
 """The customer life cycle, stored: each customer's stage and the road that led there.
 
-The road is worked out by the pure rule (daemon/engine/lifecycle.py) from the customer's whole
-history and replaced in the same transaction that read it, so two writers never undo each
-other and a fact that arrives late simply takes its place. Stored so that the counts a report
-needs are index scans, not a walk through every customer's events.
+The road is worked out from the customer's whole history by the rule the shell passes in (the
+engine's, daemon/engine/lifecycle.py, by way of daemon/stages.py: the store reads the facts and
+keeps the result, it decides nothing), and replaced in the same transaction that read the
+history, so two writers never undo each other and a fact that arrives late simply takes its
+place. Stored so that the counts a report needs are index scans, not a walk through every
+customer's events.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from daemon.clock import from_ms, to_ms
-from daemon.engine.lifecycle import (
-    EVENT_STAGES,
-    NAMES,
-    REFERRAL,
-    REFERRED,
-    Fact,
-    Move,
-    Stage,
-    road,
-)
+from daemon.engine.lifecycle_types import NAMES, REFERRAL, REFERRED, Fact, Move, RoadRule, Stage
 from daemon.store._sql import SQL, month_values
 from daemon.store.base import StageCounts
 
-_KINDS = sorted(EVENT_STAGES)
 
-
-def _marks(values: Sequence[object]) -> str:
+def _marks(values: Collection[object]) -> str:
     return ", ".join("?" * len(values))
 
 
 class LifecycleSQL(SQL):
-    async def refresh_stages(self, customer_ids: Iterable[int]) -> int:
-        """Work out these customers' roads again from their history; returns how many."""
+    async def refresh_stages(
+        self, customer_ids: Iterable[int], kinds: Collection[str], rule: RoadRule
+    ) -> int:
+        """Work out these customers' roads again from their history with `rule`, from their
+        events of `kinds` and their referrals; returns how many."""
         ids = sorted(set(customer_ids))
         if ids:
-            await self._transaction(lambda db: _refresh(db, ids))
+            await self._transaction(lambda db: _refresh(db, ids, kinds, rule))
         return len(ids)
 
-    async def refresh_pending_stages(self, limit: int) -> int:
+    async def refresh_pending_stages(
+        self, limit: int, kinds: Collection[str], rule: RoadRule
+    ) -> int:
         """The backfill after an upgrade: a batch of customers whose road is not yet known."""
 
         def work(db: sqlite3.Connection) -> int:
@@ -50,22 +46,20 @@ class LifecycleSQL(SQL):
             ).fetchall()
             ids = [int(r[0]) for r in rows]
             if ids:
-                _refresh(db, ids)
+                _refresh(db, ids, kinds, rule)
             return len(ids)
 
         return await self._transaction(work)
 
-    async def stage_of(self, customer_id: int) -> Stage | None:
-        """Where a customer stands now (worked out first if the backfill has not reached them)."""
+    async def stored_stage(self, customer_id: int) -> tuple[Stage | None, bool]:
+        """Where a customer stands now, and whether they are placed (False while the backfill
+        after an upgrade has not reached them: their stored stage is not yet known)."""
         rows = await self._read(
             "SELECT (SELECT stage FROM customer_stages WHERE customer_id = :c), "
             "EXISTS (SELECT 1 FROM stage_pending WHERE customer_id = :c)",
             {"c": customer_id},
         )
-        if rows[0][1]:
-            await self.refresh_stages([customer_id])
-            return await self.stage_of(customer_id)
-        return Stage(rows[0][0]) if rows[0][0] else None
+        return (Stage(rows[0][0]) if rows[0][0] else None), not rows[0][1]
 
     async def customer_road(self, customer_id: int) -> list[Move]:
         """The stages a customer reached, in order, with when and what moved them."""
@@ -104,14 +98,16 @@ class LifecycleSQL(SQL):
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
-def _refresh(db: sqlite3.Connection, ids: list[int]) -> None:
-    """Replace the stored roads of `ids` with the ones their history shows now."""
+def _refresh(
+    db: sqlite3.Connection, ids: list[int], kinds: Collection[str], rule: RoadRule
+) -> None:
+    """Replace the stored roads of `ids` with the ones `rule` finds in their history now."""
     history: dict[int, list[Fact]] = {i: [] for i in ids}
     marks = _marks(ids)
     rows = db.execute(
         f"SELECT customer_id, seq, type, occurred_at FROM events "
-        f"WHERE customer_id IN ({marks}) AND type IN ({_marks(_KINDS)})",
-        [*ids, *_KINDS],
+        f"WHERE customer_id IN ({marks}) AND type IN ({_marks(kinds)})",
+        [*ids, *kinds],
     )
     for c, seq, kind, at in rows:
         history[int(c)].append(Fact(from_ms(at), str(kind), f"event:{seq}"))
@@ -139,7 +135,7 @@ def _refresh(db: sqlite3.Connection, ids: list[int]) -> None:
         have[int(c)].add((str(stage), int(at), str(kind), str(source)))
     changed: dict[int, list[Move]] = {}
     for c, facts in history.items():
-        moves = road(facts)
+        moves = rule(facts)
         if {(m.stage.value, to_ms(m.at), m.fact.kind, m.fact.ref) for m in moves} != have[c]:
             changed[c] = moves
     # Write only what changed: most refreshes (an event that shows no step forward) write

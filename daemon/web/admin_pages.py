@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from daemon.engine.lifecycle import ORDER, REFERRAL, REFERRED
+from daemon import stages
+from daemon.engine.lifecycle_types import ORDER, REFERRAL, REFERRED
 from daemon.engine.segments import Segment
 from daemon.render import KINDS, RenderedEmail, Renderer
 from daemon.web.owner import Refused, admin_page, owner, services
@@ -84,7 +85,7 @@ async def customer(
         notice="Complaint resolved." if done == "resolved" else None,
         suppressed=await store.suppression_reason(found.email),
         timeline=await store.customer_timeline(found.id),
-        stage=await store.stage_of(found.id),  # placed first if the backfill has not yet
+        stage=await stages.stage_of(store, found.id),  # placed first if the backfill has not yet
         road={move.stage: move for move in await store.customer_road(found.id)},
         stages=ORDER,
         moved_by=MOVED_BY,

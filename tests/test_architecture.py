@@ -1,0 +1,46 @@
+"""The store takes the engine's data, never its rules: every name a store module imports from the
+engine is a class or a constant, never a function, so no engine decision runs in the store.
+
+The import contracts in pyproject.toml (`lint-imports`, run by `make lint`) say which engine
+modules the store may import at all; a module can hold both data and rules, so this holds the
+store to the data within them. A rule the store must run is passed in by the shell
+(daemon/stages.py hands it the life cycle's)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from pathlib import Path
+
+from helpers import REPO
+
+
+def _engine_imports(path: Path) -> list[tuple[int, str, str]]:
+    """(line, module, name) of every import from daemon.engine in a file, also inside functions
+    (name "*" for a whole module: `import daemon.engine.x`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("daemon.engine"):
+            found += [(node.lineno, str(node.module), alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [
+                (node.lineno, a.name, "*") for a in node.names if a.name.startswith("daemon.engine")
+            ]
+    return found
+
+
+def _is_data(module: str, name: str) -> bool:
+    value = getattr(importlib.import_module(module), name, None) if name != "*" else None
+    return value is not None and not inspect.ismodule(value) and not inspect.isroutine(value)
+
+
+def test_the_store_imports_only_data_from_the_engine() -> None:
+    seen, rules = 0, []
+    for path in sorted((REPO / "daemon" / "store").rglob("*.py")):
+        for line, module, name in _engine_imports(path):
+            seen += 1
+            if not _is_data(module, name):
+                rules.append(f"{path.relative_to(REPO)}:{line}: {module} {name}")
+    assert seen  # the store does take the engine's types (Stage, Terms, ...): the walk found them
+    assert rules == [], "the store imports engine rules; let the shell pass them in"
