@@ -219,7 +219,8 @@ async def test_a_replay_after_erasure_is_still_a_replay(loop: Loop) -> None:
     assert first.status_code == 202, first.text
     replay = await loop.client.post("/v1/events", json=event, headers=AUTH)
     assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
-    answer = {"id": f"answer-{ANN}", "customer": {"email": ANN}, "survey": "post_purchase"}
+    answer: dict[str, Any] = {"id": f"answer-{ANN}", "customer": {"email": ANN}}
+    answer |= {"survey": "post_purchase"}
     answer |= {"score": 9, "answered_at": "2026-03-02T09:00:00Z"}
     assert (await loop.client.post("/v1/responses", json=answer, headers=AUTH)).status_code == 202
     await loop.run()

@@ -325,8 +325,8 @@ async def test_webhook_dates_are_bounded(webhooks: tuple[httpx.AsyncClient, Conf
     ):
         order = {"id": 8209, "email": "jon@example.com", "updated_at": when, "total_price": "4"}
         body = json.dumps(order).encode()
-        mac = base64.b64encode(hmac.new(SHOPIFY.encode(), body, hashlib.sha256).digest())
-        headers = {"X-Shopify-Hmac-Sha256": mac.decode(), "X-Shopify-Topic": "orders/fulfilled"}
+        mac = base64.b64encode(hmac.new(SHOPIFY.encode(), body, hashlib.sha256).digest()).decode()
+        headers = {"X-Shopify-Hmac-Sha256": mac, "X-Shopify-Topic": "orders/fulfilled"}
         answer = await client.post("/v1/integrations/shopify", content=body, headers=headers)
         assert answer.status_code == 422 and words in answer.json()["detail"], answer.text
     assert stored(config) == NOTHING

@@ -336,7 +336,8 @@ async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: 
     assert health.json()["problems"] == ["the store cannot write: database or disk is full"]
     assert "vouch_store_writable 0.0" in (await client.get("/metrics", headers=AUTH)).text
 
-    accepted, refused = [], []
+    accepted: list[int] = []
+    refused: list[int] = []
     for number in range(400):  # the fast path (application/json): until the file is full
         answer = await client.post("/v1/events", json=event(number), headers=AUTH)
         assert answer.status_code in (202, 503), answer.text

@@ -352,6 +352,7 @@ async def test_an_upgrade_places_existing_customers_from_their_history(config: C
 
 async def test_the_scheduler_runs_the_backfill(loop: Loop) -> None:
     store = loop.services.store
+    assert isinstance(store, SQLiteStore)
     await store.refresh_stages([])  # nothing to do, nothing done
     for n in range(3):
         event = EventIn.model_validate(

@@ -162,13 +162,14 @@ async def test_the_assignment_survives_a_restart_and_new_offers(
 async def test_one_incentive_is_the_one_offer_case(
     make_config: Callable[..., Config], smtp_server: SmtpServer
 ) -> None:
-    incentive = {"text": "A £50 voucher for each new client.", "choices": []}
+    text = "A £50 voucher for each new client."
+    incentive = {"text": text, "choices": []}
     config = make_config({**smtp_changes(smtp_server), "referrals": {"incentive": incentive}})
     async with running(config, smtp_server) as ran:
         ask = await ask_for(ran, ANN)
-        assert incentive["text"] in " ".join(text_of(ask).split())
+        assert text in " ".join(text_of(ask).split())
         terms = await promised(ran, code_of(ask))
-        assert terms == Terms("standard", incentive["text"], "a thank-you voucher")
+        assert terms == Terms("standard", text, "a thank-you voucher")
 
 
 # the report on a seeded store -------------------------------------------------------------------

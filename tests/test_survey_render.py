@@ -23,7 +23,7 @@ from daemon.answers import answer_invitation
 from daemon.compose import build_for_customer
 from daemon.config import Config, load_config
 from daemon.links import score_links, survey_url
-from daemon.outbox import OutboxRow, State
+from daemon.outbox import Cancel, OutboxRow, State
 from daemon.render import Renderer
 from daemon.store import SQLiteStore
 
@@ -236,7 +236,7 @@ async def test_forgotten_while_being_rendered_nothing_is_stored_or_sent(loop: Lo
     await purchase(loop)
     row = await queued(loop, "survey")
 
-    async def render_then_forget(rows: Sequence[OutboxRow]) -> dict[int, bytes | str]:
+    async def render_then_forget(rows: Sequence[OutboxRow]) -> dict[int, bytes | str | Cancel]:
         made = await survey_email.render_claimed(services, rows)
         assert b"Ann" in made[row.id]  # type: ignore[operator]
         await services.store.forget(ANN, services.clock.now())
