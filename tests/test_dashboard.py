@@ -12,7 +12,7 @@ import html
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,8 @@ def dashboard_config(tmp_path: Path, smtp_server: SmtpServer) -> Callable[..., C
 
 
 @pytest.fixture
-async def loop(
-    dashboard_config: Callable[..., Config], smtp_server: SmtpServer
-) -> AsyncIterator[Loop]:
-    async with running(dashboard_config(), smtp_server) as loop:
-        yield loop
+def loop_config(dashboard_config: Callable[..., Config]) -> Config:
+    return dashboard_config()
 
 
 async def login(client: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:

@@ -410,12 +410,6 @@ def test_vouch_event_without_email_names_the_option(
 # the public forms and the dashboard, on the whole daemon ---------------------------------------
 
 
-@pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(smtp_changes(smtp_server)), smtp_server) as loop:
-        yield loop
-
-
 async def test_survey_form_keeps_what_was_typed_and_refuses_control_characters(
     loop: Loop,
 ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,8 @@ def make(tmp_path: Path, smtp_server: SmtpServer) -> Callable[..., Config]:
 
 
 @pytest.fixture
-async def loop(make: Callable[..., Config], smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make(), smtp_server) as loop:
-        yield loop
+def loop_config(make: Callable[..., Config]) -> Config:
+    return make()
 
 
 def sql(config: Config, statement: str, *params: object) -> list[Any]:

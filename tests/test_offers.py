@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -44,9 +44,8 @@ def with_offers(smtp: SmtpServer, *offers: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def loop(make_config: Callable[..., Config], smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(with_offers(smtp_server, VOUCHER, CHARITY)), smtp_server) as ran:
-        yield ran
+def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer) -> Config:
+    return make_config(with_offers(smtp_server, VOUCHER, CHARITY))
 
 
 async def ask_for(loop: Loop, email: str) -> EmailMessage:
