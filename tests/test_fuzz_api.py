@@ -78,6 +78,7 @@ def strategies(
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=str)
 def test_every_operation_answers_as_documented(services: Services, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(services))

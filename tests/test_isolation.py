@@ -325,6 +325,7 @@ def event(number: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: Loop) -> None:
     store, client = loop.services.store, loop.client
     assert isinstance(store, SQLiteStore)
