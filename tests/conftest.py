@@ -1,5 +1,6 @@
 """Shared fixtures: a business folder in a temp dir (real templates copied from the repo),
-a real SQLite store, a fake clock, and the services wired together."""
+a real SQLite store, a fake clock, the services wired together, and the whole of Vouch running
+(`loop`, tests/loop.py), which a module points at its own business by overriding `loop_config`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loop import Loop, running, smtp_changes
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
@@ -19,6 +21,7 @@ from daemon.store import SQLiteStore
 
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
+from smtp_server import SmtpServer
 
 __all__ = ["smtp_server", "smtp_server_starttls", "smtp_tls", "threaded_smtp_server"]
 
@@ -52,3 +55,23 @@ async def store(config: Config) -> AsyncIterator[SQLiteStore]:
 @pytest.fixture
 def services(config: Config, store: SQLiteStore, clock: FakeClock) -> Services:
     return Services(config, Renderer(config, clock), store, clock, Metrics())
+
+
+@pytest.fixture
+def loop_smtp(smtp_server: SmtpServer) -> SmtpServer:
+    """The recording SMTP server `loop` sends to; a module overrides it for another kind."""
+    return smtp_server
+
+
+@pytest.fixture
+def loop_config(make_config: Callable[..., Config], loop_smtp: SmtpServer) -> Config:
+    """The business `loop` runs: the default one, sending to `loop_smtp`. A module overrides
+    this fixture to run its own."""
+    return make_config(smtp_changes(loop_smtp))
+
+
+@pytest.fixture
+async def loop(loop_config: Config, loop_smtp: SmtpServer) -> AsyncIterator[Loop]:
+    """The whole of Vouch on `loop_config`, from Monday 2 March (tests/loop.py)."""
+    async with running(loop_config, loop_smtp) as ran:
+        yield ran

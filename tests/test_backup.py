@@ -180,6 +180,7 @@ def damage(store: Path, where: str) -> bytes:
     return store.read_bytes()
 
 
+@pytest.mark.slow  # the real daemon in a subprocess
 @pytest.mark.parametrize(
     ("where", "reason"),
     [("header", "file is not a database"), ("schema", "database disk image is malformed")],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from test_referrals import ANN, introduce, promoter_with_ask, referral_id, statu
 from test_webhooks import ENV_HOOKS, hook
 
 from daemon.cli import main
-from daemon.config import load_config
+from daemon.config import Config, load_config
 
 from helpers import ENV, write_business
 from http_receiver import Receiver
@@ -36,11 +36,9 @@ NOT_ADDRESSES = ["1001", "0", "%", " ", "ann", "ann@", "@example.com", "ann exam
 
 
 @pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
+def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer) -> Config:
     referrals = {"materials": [{"file": "materials/harbor-lane.vcf"}]}
-    config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
-    async with running(config, smtp_server) as loop:
-        yield loop
+    return make_config({**smtp_changes(smtp_server), "referrals": referrals})
 
 
 async def near_misses(loop: Loop) -> None:
@@ -219,7 +217,8 @@ async def test_a_replay_after_erasure_is_still_a_replay(loop: Loop) -> None:
     assert first.status_code == 202, first.text
     replay = await loop.client.post("/v1/events", json=event, headers=AUTH)
     assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
-    answer = {"id": f"answer-{ANN}", "customer": {"email": ANN}, "survey": "post_purchase"}
+    answer: dict[str, Any] = {"id": f"answer-{ANN}", "customer": {"email": ANN}}
+    answer |= {"survey": "post_purchase"}
     answer |= {"score": 9, "answered_at": "2026-03-02T09:00:00Z"}
     assert (await loop.client.post("/v1/responses", json=answer, headers=AUTH)).status_code == 202
     await loop.run()

@@ -9,13 +9,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loop import AUTH, Loop, running, smtp_changes
+from loop import AUTH, Loop
 
 from daemon.cli import main
 from daemon.config import Config
@@ -24,7 +23,6 @@ from daemon.scheduler import Scheduler
 from daemon.services import Services
 
 from helpers import ENV, write_business
-from smtp_server import SmtpServer
 
 
 @pytest.fixture(autouse=True)
@@ -435,12 +433,6 @@ async def test_survey_history_surveys_past_purchases_now_once_a_customer(
         tally, errors = await do_import(services, path, "purchases", survey_history=survey_history)
         assert (tally.new, tally.unchanged, errors) == (0, 3, [])
     assert counts(services.config) == before
-
-
-@pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(smtp_changes(smtp_server)), smtp_server) as loop:
-        yield loop
 
 
 async def test_a_past_project_is_no_referral_moment(loop: Loop, tmp_path: Path) -> None:

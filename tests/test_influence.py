@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,15 +24,13 @@ NAMES = {ANN: "Ann Abbott", BO: "Bo Brown", CY: "Cy Clark", DI: "Di Dunn", ED: "
 
 
 @pytest.fixture
-async def loop(
+def loop_config(
     make_config: Callable[..., Config], smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Loop]:
+) -> Config:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     referrals = {"daily_ask_cap": 2, "influence": {"tags": {"board-member": 3}}}
-    config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
-    async with running(config, smtp_server) as ran:
-        yield ran
+    return make_config({**smtp_changes(smtp_server), "referrals": referrals})
 
 
 async def cli(loop: Loop, *args: str) -> int:

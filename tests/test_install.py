@@ -113,12 +113,14 @@ def blocked_run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_every_daemon_module_imports_with_runtime_dependencies_only(tmp_path: Path) -> None:
     result = blocked_run("imports", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == {}  # modules that failed to import
 
 
+@pytest.mark.slow
 def test_init_and_check_run_with_runtime_dependencies_only(tmp_path: Path) -> None:
     made = blocked_run("init", str(tmp_path / "acme"), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
@@ -127,6 +129,7 @@ def test_init_and_check_run_with_runtime_dependencies_only(tmp_path: Path) -> No
     assert "config.toml: ok (" in checked.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "run"])
 def test_smtp_listener_without_the_inbound_extra_names_it(tmp_path: Path, command: str) -> None:
     """`[inbound] smtp = true` without aiosmtpd: one line naming the key and the extra, exit 2."""

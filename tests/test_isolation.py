@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,8 @@ def make(tmp_path: Path, smtp_server: SmtpServer) -> Callable[..., Config]:
 
 
 @pytest.fixture
-async def loop(make: Callable[..., Config], smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make(), smtp_server) as loop:
-        yield loop
+def loop_config(make: Callable[..., Config]) -> Config:
+    return make()
 
 
 def sql(config: Config, statement: str, *params: object) -> list[Any]:
@@ -333,6 +332,7 @@ def event(number: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: Loop) -> None:
     store, client = loop.services.store, loop.client
     assert isinstance(store, SQLiteStore)
@@ -343,7 +343,8 @@ async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: 
     assert health.json()["problems"] == ["the store cannot write: database or disk is full"]
     assert "vouch_store_writable 0.0" in (await client.get("/metrics", headers=AUTH)).text
 
-    accepted, refused = [], []
+    accepted: list[int] = []
+    refused: list[int] = []
     for number in range(400):  # the fast path (application/json): until the file is full
         answer = await client.post("/v1/events", json=event(number), headers=AUTH)
         assert answer.status_code in (202, 503), answer.text

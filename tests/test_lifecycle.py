@@ -8,7 +8,7 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -34,10 +34,8 @@ LA = "America/Los_Angeles"  # UTC-8 in winter, UTC-7 from 8 March 2026
 
 
 @pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    config = make_config({**smtp_changes(smtp_server), "business": {"timezone": LA}})
-    async with running(config, smtp_server) as loop:
-        yield loop
+def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer) -> Config:
+    return make_config({**smtp_changes(smtp_server), "business": {"timezone": LA}})
 
 
 async def post(loop: Loop, id_: str, type_: str, email: str, when: str, **data: Any) -> None:
@@ -353,6 +351,7 @@ async def test_an_upgrade_places_existing_customers_from_their_history(config: C
 
 async def test_the_scheduler_runs_the_backfill(loop: Loop) -> None:
     store = loop.services.store
+    assert isinstance(store, SQLiteStore)
     await stages.refresh(store, [])  # nothing to do, nothing done
     for n in range(3):
         event = EventIn.model_validate(

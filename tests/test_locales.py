@@ -4,13 +4,13 @@ pages in the customer's language, and a French customer's survey end to end over
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loop import Loop, html_of, path_of, running, score_links, smtp_changes, text_of
+from loop import Loop, html_of, path_of, score_links, text_of
 
 from daemon.cli import main
 from daemon.clock import FakeClock
@@ -21,7 +21,6 @@ from daemon.render import KINDS, Renderer
 from daemon.web.words import PageWords
 
 from helpers import ENV, write_business
-from smtp_server import SmtpServer
 
 FR_CUSTOMER_KINDS = [
     "survey",
@@ -276,12 +275,6 @@ def test_every_page_language_has_the_english_keys() -> None:
 
 
 # end to end: a French customer ----------------------------------------------------------------
-
-
-@pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(smtp_changes(smtp_server)), smtp_server) as loop:
-        yield loop
 
 
 async def test_a_french_customer_gets_the_survey_and_pages_in_french(loop: Loop) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -44,9 +44,8 @@ def with_offers(smtp: SmtpServer, *offers: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def loop(make_config: Callable[..., Config], smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(with_offers(smtp_server, VOUCHER, CHARITY)), smtp_server) as ran:
-        yield ran
+def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer) -> Config:
+    return make_config(with_offers(smtp_server, VOUCHER, CHARITY))
 
 
 async def ask_for(loop: Loop, email: str) -> EmailMessage:
@@ -162,13 +161,14 @@ async def test_the_assignment_survives_a_restart_and_new_offers(
 async def test_one_incentive_is_the_one_offer_case(
     make_config: Callable[..., Config], smtp_server: SmtpServer
 ) -> None:
-    incentive = {"text": "A £50 voucher for each new client.", "choices": []}
+    text = "A £50 voucher for each new client."
+    incentive = {"text": text, "choices": []}
     config = make_config({**smtp_changes(smtp_server), "referrals": {"incentive": incentive}})
     async with running(config, smtp_server) as ran:
         ask = await ask_for(ran, ANN)
-        assert incentive["text"] in " ".join(text_of(ask).split())
+        assert text in " ".join(text_of(ask).split())
         terms = await promised(ran, code_of(ask))
-        assert terms == Terms("standard", incentive["text"], "a thank-you voucher")
+        assert terms == Terms("standard", text, "a thank-you voucher")
 
 
 # the report on a seeded store -------------------------------------------------------------------

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from loop import AUTH, Loop, running, smtp_changes, text_of
+from loop import AUTH, Loop, smtp_changes, text_of
 
+from daemon.config import Config
 from daemon.store import SQLiteStore
 
 from helpers import ENV
@@ -32,11 +33,9 @@ PHYSIO = {
 
 
 @pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
+def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer) -> Config:
     referrals = {"incentive": {"text": "For every friend who becomes a client, a £50 voucher."}}
-    config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
-    async with running(config, smtp_server) as loop:
-        yield loop
+    return make_config({**smtp_changes(smtp_server), "referrals": referrals})
 
 
 def to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loop import AUTH, Loop, running, smtp_changes
+from loop import AUTH, Loop, smtp_changes
 from test_referrals import ANN, codes, get_ask, introduce, score
 
 from daemon.cli import main
+from daemon.config import Config
 from daemon.store import SQLiteStore
 
 from helpers import ENV
@@ -36,11 +37,9 @@ SECRETS = [
 
 
 @pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
+def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer) -> Config:
     referrals = {"materials": [{"file": "materials/harbor-lane.vcf"}]}  # the ask: multipart
-    config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
-    async with running(config, smtp_server) as loop:
-        yield loop
+    return make_config({**smtp_changes(smtp_server), "referrals": referrals})
 
 
 async def history(loop: Loop) -> None:

@@ -4,15 +4,16 @@ follow-up → rewards → sources; fake clock, real app, real store, real SMTP s
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from loop import AUTH, Loop, path_of, running, smtp_changes, text_of
+from loop import AUTH, Loop, path_of, smtp_changes, text_of
 
+from daemon.config import Config
 from daemon.engine import digest
 from daemon.engine.digest import Period
 from daemon.store import SQLiteStore
@@ -24,7 +25,7 @@ ANN = "ann@example.com"
 
 
 @pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
+def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer) -> Config:
     referrals = {
         "materials": [
             {"file": "materials/brochure.pdf", "name": "Harbor Lane brochure.pdf"},
@@ -41,9 +42,7 @@ async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]
             "description": "a £50 voucher",
         },
     }
-    config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
-    async with running(config, smtp_server) as loop:
-        yield loop
+    return make_config({**smtp_changes(smtp_server), "referrals": referrals})
 
 
 def to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:

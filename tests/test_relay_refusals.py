@@ -12,14 +12,14 @@ The relay here is the realistic one: STARTTLS, then a login (smtp_server_starttl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loop import Loop, running
+from loop import Loop
 from test_dashboard import csrf, login
 
 from daemon.cli import main
@@ -76,9 +76,13 @@ def relay_config(
 
 
 @pytest.fixture
-async def loop(tmp_path: Path, smtp_server_starttls: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(relay_config(tmp_path, smtp_server_starttls), smtp_server_starttls) as loop:
-        yield loop
+def loop_smtp(smtp_server_starttls: SmtpServer) -> SmtpServer:
+    return smtp_server_starttls
+
+
+@pytest.fixture
+def loop_config(tmp_path: Path, loop_smtp: SmtpServer) -> Config:
+    return relay_config(tmp_path, loop_smtp)
 
 
 async def queue_emails(loop: Loop, people: list[str] = PEOPLE) -> list[int]:

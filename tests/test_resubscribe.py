@@ -8,27 +8,18 @@ import asyncio
 import hashlib
 import re
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from loop import AUTH, Loop, path_of, running, smtp_changes
+from loop import AUTH, Loop, path_of
 
 from daemon.cli import main
 from daemon.store import SQLiteStore
 
 from helpers import ENV, write_business
-from smtp_server import SmtpServer
 
 ANN, JOANN, BO, CY = "ann@example.com", "joann@example.com", "bo@example.com", "cy@example.com"
-
-
-@pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(smtp_changes(smtp_server)), smtp_server) as loop:
-        yield loop
 
 
 def lifts(path: Path) -> list[tuple[str, str, str, int]]:

@@ -28,10 +28,13 @@ _SEPARATOR = b"From vouch@localhost Mon Mar  2 09:30:00 2026\n"
 _STATUS = re.compile(rb"^X-Spam-Status: \w+, score=(-?\d+(?:\.\d+)?)", re.MULTILINE)
 _MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>]+>)", re.MULTILINE | re.IGNORECASE)
 
-pytestmark = pytest.mark.skipif(
-    SPAMASSASSIN is None,
-    reason="the spamassassin binary is not installed (apt-get install -y spamassassin)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        SPAMASSASSIN is None,
+        reason="the spamassassin binary is not installed (apt-get install -y spamassassin)",
+    ),
+]
 
 
 def spam_reports(messages: list[bytes]) -> dict[bytes, tuple[float, str]]:

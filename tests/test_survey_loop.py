@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from loop import AUTH, Loop, html_of, path_of, running, score_links, smtp_changes, text_of
+from loop import AUTH, Loop, html_of, path_of, score_links, text_of
 
 from daemon.store import SQLiteStore
 
-from smtp_server import SmtpServer
-
 OWNER = "owner@harborlane.example"
-
-
-@pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(smtp_changes(smtp_server)), smtp_server) as loop:
-        yield loop
 
 
 async def invitations(loop: Loop) -> list[tuple[str, str | None, str | None]]:

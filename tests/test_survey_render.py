@@ -6,14 +6,13 @@ never goes out. Real SMTP server, real store and templates, fake clock."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from loop import AUTH, Loop, parse, running, smtp_changes
 from test_dashboard import login
@@ -23,7 +22,7 @@ from daemon.answers import answer_invitation
 from daemon.compose import build_for_customer
 from daemon.config import Config, load_config
 from daemon.links import score_links, survey_url
-from daemon.outbox import OutboxRow, State
+from daemon.outbox import Cancel, OutboxRow, State
 from daemon.render import Renderer
 from daemon.store import SQLiteStore
 
@@ -34,12 +33,6 @@ from smtp_server import RecordingHandler, SmtpServer
 ANN = "ann@example.com"
 BOUNDARY = re.compile(rb"=_[0-9a-f]{24}")
 LONDON = ZoneInfo("Europe/London")  # the business's zone: its Date headers
-
-
-@pytest.fixture
-async def loop(make_config: Any, smtp_server: SmtpServer) -> AsyncIterator[Loop]:
-    async with running(make_config(smtp_changes(smtp_server)), smtp_server) as loop:
-        yield loop
 
 
 async def queued(loop: Loop, kind: str, hours: int = 24 * 10) -> OutboxRow:
@@ -236,7 +229,7 @@ async def test_forgotten_while_being_rendered_nothing_is_stored_or_sent(loop: Lo
     await purchase(loop)
     row = await queued(loop, "survey")
 
-    async def render_then_forget(rows: Sequence[OutboxRow]) -> dict[int, bytes | str]:
+    async def render_then_forget(rows: Sequence[OutboxRow]) -> dict[int, bytes | str | Cancel]:
         made = await survey_email.render_claimed(services, rows)
         assert b"Ann" in made[row.id]  # type: ignore[operator]
         await services.store.forget(ANN, services.clock.now())

@@ -102,8 +102,8 @@ async def test_the_web_app_marks_and_counts_each_request_it_serves(services: Ser
     async def ignore(message: object) -> None:
         return None
 
-    serve = Serving(inner, services)  # type: ignore[arg-type]
-    await _background(serve({"type": "http"}, nothing, ignore))  # type: ignore[arg-type]
+    serve = Serving(inner, services)
+    await _background(serve({"type": "http"}, nothing, ignore))
     assert seen == [(True, 1)]
     assert turns_module._serving.get() is False  # the caller's own context is untouched
     assert services.pressure.serving == 0

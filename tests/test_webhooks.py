@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -81,11 +81,8 @@ def hook(url: str, *events: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def loop(
-    hooks_config: Callable[..., Config], receiver: Receiver, smtp_server: SmtpServer
-) -> AsyncIterator[Loop]:
-    async with running(hooks_config(hook(receiver.url + "/vouch")), smtp_server) as loop:
-        yield loop
+def loop_config(hooks_config: Callable[..., Config], receiver: Receiver) -> Config:
+    return hooks_config(hook(receiver.url + "/vouch"))
 
 
 async def answer(loop: Loop, email: str, score: int, comment: str | None = None) -> None:
