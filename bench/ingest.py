@@ -5,7 +5,7 @@
 The server. The issue asks for `POST /v1/events` compared with "a bare endpoint of the same server
 that only returns 202", and `vouch run` has no such endpoint. So rather than starting the CLI,
 this script starts itself again in a subprocess (`--serve CONFIG`, not for people) running
-`daemon.runtime.Daemon` itself, exactly what `vouch run` runs (web server, scheduler and sender
+`daemon.run.runtime.Daemon` itself, exactly what `vouch run` runs (web server, scheduler and sender
 on uvloop, maildir transport), through its `extend_app` seam that adds one route, `POST /bare`,
 returning 202 with a tiny JSON body. It sits behind the same middleware (the body limit), so the
 difference between the two is exactly the events handler: validation, the bearer check and the
@@ -45,7 +45,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from daemon.clock import SystemClock
-from daemon.runtime import Daemon
+from daemon.run.runtime import Daemon
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

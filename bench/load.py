@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/load.py [--rate 500] [--seconds 60] [--views 20] [--answers 10]
 
-The daemon. `ingest.py`'s `ServerProcess` (itself a subprocess running `daemon.runtime.Daemon`,
+The daemon. `ingest.py`'s `ServerProcess` (itself a subprocess running `daemon.run.runtime.Daemon`,
 what `vouch run` runs: web server, scheduler and outbox sender on uvloop; its extra `/bare` route
 is not used here) on a temp business folder written by this script. The transport is SMTP to an
 aiosmtpd sink in another process, so the sender drains the outbox while the load runs.

@@ -18,7 +18,7 @@ from `ingest.write_business`: the repo's email templates and surveys, maildir tr
 here), `Services(config, Renderer(config, clock), store, clock, Metrics())` and a FakeClock at
 Wednesday 2026-03-04 10:00 UTC (inside the default window, weekdays 09:00-18:00 Europe/London),
 `Scheduler(services).tick()` is timed once. A tick renders nothing: it queues each due survey
-unrendered (recipient, Message-ID, invitation; daemon/survey_email.py), at most
+unrendered (recipient, Message-ID, invitation; daemon/surveys/survey_email.py), at most
 `scheduler.SURVEY_BATCH` (2,000) a tick whatever `--due` is; the script reports how many the tick
 handled, then times the ticks it takes to queue every due invitation (`--drain`, on by default;
 each bounded by `--max-ticks`).
@@ -34,7 +34,7 @@ bytes stored. Then the same rows are queued again, their bytes stored, and drain
 the sender's cost without rendering, for comparison.
 Then the baseline, in the same process (`--baseline` emails, 1,000): one survey email with its
 own name and freshly signed links, rendered in full (Jinja2, CSS inlining, quoted-printable: what
-each email cost before stamps) and stamped (daemon/stamp.py, what the sender does at claim),
+each email cost before stamps) and stamped (daemon/mail/stamp.py, what the sender does at claim),
 interleaved three times; the medians and their ratio are printed.
 Peak RSS is `resource.getrusage(RUSAGE_SELF).ru_maxrss` of this process after all of that.
 Aims: tick with `--due` invitations < 2 s, RSS < 300 MB.
@@ -67,17 +67,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import ENV, write_business
 
-from daemon import survey_email
 from daemon.clock import FakeClock, to_ms
 from daemon.config import load_config
-from daemon.metrics import Metrics
-from daemon.outbox import OutboxRow
-from daemon.render import Renderer
-from daemon.scheduler import SURVEY_BATCH, Scheduler
-from daemon.sender import Sender
-from daemon.services import Services
+from daemon.mail.outbox import OutboxRow
+from daemon.mail.render import Renderer
+from daemon.mail.sender import Sender
+from daemon.mail.tokens import survey_token, survey_tokens, unsubscribe_token
+from daemon.run.metrics import Metrics
+from daemon.run.scheduler import SURVEY_BATCH, Scheduler
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
-from daemon.tokens import survey_token, survey_tokens, unsubscribe_token
+from daemon.surveys import survey_email
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday, 10:00 in London
 CHUNK = 100_000

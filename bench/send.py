@@ -8,7 +8,7 @@ What is measured, each `--runs` times (the median is reported):
   `sendmail` over C reused connections; no database, no outbox. This is what the SMTP client and
   the sink can do on this machine.
 - sender: the daemon's outbox path. N emails of the `test` kind are rendered with the real
-  Renderer (each its own recipient and Message-ID, through `daemon.compose.build_email` and
+  Renderer (each its own recipient and Message-ID, through `daemon.mail.compose.build_email` and
   `enqueue`) into a fresh SQLite store once, before any timing; each run works on its own copy
   of that file.
   The timed part is `Sender.drain()` with an `SmtpTransport` of C connections and no rate limit,
@@ -40,13 +40,13 @@ import uvloop
 from aiosmtplib import SMTP
 
 from daemon.clock import SystemClock
-from daemon.compose import build_email, enqueue
 from daemon.config import Config, Smtp, load_config
-from daemon.metrics import Metrics
-from daemon.outbox import State
-from daemon.render import Renderer
-from daemon.sender import Sender
-from daemon.services import Services
+from daemon.mail.compose import build_email, enqueue
+from daemon.mail.outbox import State
+from daemon.mail.render import Renderer
+from daemon.mail.sender import Sender
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import SmtpTransport
 

@@ -32,11 +32,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon import stages
 from daemon.clock import to_ms
 from daemon.engine.lifecycle import EVENT_STAGES, PURCHASE
-from daemon.report import month_starts
-from daemon.scheduler import STAGE_BACKFILL
+from daemon.owner import stages
+from daemon.owner.report import month_starts
+from daemon.run.scheduler import STAGE_BACKFILL
 from daemon.store import SQLiteStore
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)

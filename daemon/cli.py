@@ -16,22 +16,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon import influence, offers, partner_cli, partner_report, referrals, sources, stages
 from daemon.clock import SystemClock
-from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
 from daemon.engine.inputs import depth_problem, text_problem, too_deep
 from daemon.errors import ConfigError, StoreDamaged, VouchError
-from daemon.events import EventIn
-from daemon.intake import Refused, accept_event
-from daemon.locales import TAG
-from daemon.outbox import State
-from daemon.render import KINDS, Renderer
-from daemon.report import FORMATS, MAX_MONTHS, render
-from daemon.report import from_store as report_from_store
-from daemon.sender import Sender
-from daemon.services import opened
+from daemon.intake.accept import Refused, accept_event
+from daemon.intake.events import EventIn
+from daemon.mail.compose import build_email, enqueue
+from daemon.mail.locales import TAG
+from daemon.mail.outbox import State
+from daemon.mail.render import KINDS, Renderer
+from daemon.mail.sender import Sender
+from daemon.owner import stages
+from daemon.owner.report import FORMATS, MAX_MONTHS, render
+from daemon.owner.report import from_store as report_from_store
+from daemon.partners import cli as partner_cli
+from daemon.partners import report as partner_report
+from daemon.referrals import follow_up, influence, offers, sources
+from daemon.run.services import opened
 from daemon.settings import stored_address
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.export_sql import EXPORTS
@@ -266,14 +269,14 @@ def _note(value: str) -> str:
 def _run(args: argparse.Namespace) -> int:
     import uvloop
 
-    from daemon.runtime import Daemon
+    from daemon.run.runtime import Daemon
 
     uvloop.run(Daemon(args.config, os.environ, SystemClock()).run())
     return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
-    from daemon.runtime import load_checked
+    from daemon.run.runtime import load_checked
 
     config, renderer = load_checked(args.config, os.environ, SystemClock())
     translated = ", ".join(renderer.locales())
@@ -283,7 +286,7 @@ def _check(args: argparse.Namespace) -> int:
         + (f", and their translations: {translated})" if translated else ")")
     )
     if args.deliverability:
-        from daemon.deliverability import dns_advice
+        from daemon.mail.deliverability import dns_advice
 
         print(f"\n{dns_advice(config)}", end="")
     return EXIT_OK
@@ -633,7 +636,7 @@ def _referral(args: argparse.Namespace) -> int:
             if referral is None:
                 raise VouchError(f"no referral {args.id!r}")
             try:
-                moved = await referrals.change_status(
+                moved = await follow_up.change_status(
                     services,
                     referral,
                     args.status,
@@ -641,7 +644,7 @@ def _referral(args: argparse.Namespace) -> int:
                     note=args.note,
                     share=args.share,
                 )
-            except referrals.ReferralError as exc:
+            except follow_up.ReferralError as exc:
                 raise VouchError(str(exc)) from None
             return moved.status
 
@@ -720,7 +723,7 @@ def _forget(args: argparse.Namespace) -> int:
 def _resubscribe(args: argparse.Namespace) -> int:
     import getpass
 
-    from daemon.resubscribe import NotAnAddress, NotLifted, resubscribe
+    from daemon.owner.resubscribe import NotAnAddress, NotLifted, resubscribe
 
     config = load_config(args.config, os.environ)
     try:
@@ -807,7 +810,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from daemon import importer
+    from daemon.owner import importer
 
     return importer.run(
         load_config(args.config, os.environ),
@@ -820,7 +823,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from daemon.starter import init, next_steps
+    from daemon.owner.starter import init, next_steps
 
     copied = init(args.dir)
     made = [name if n == 1 else f"{name}/ ({n} files)" for name, n in copied.items()]

@@ -14,14 +14,14 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, ValidationError, model_validator
 
-from daemon.dkim import DkimKeyError, DkimSigner
-from daemon.education import Education, load_education
 from daemon.engine.lifecycle_types import Stage
 from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
-from daemon.locales import TAG
+from daemon.mail.dkim import DkimKeyError, DkimSigner
+from daemon.mail.locales import TAG
+from daemon.referrals.education import Education, load_education
 from daemon.settings import Email, EnvName, Section, TimeZone, Url, read_toml, validation_problems
-from daemon.surveys import Survey, load_surveys
+from daemon.surveys.definitions import Survey, load_surveys
 
 MIN_SECRET_LENGTH = 16
 
@@ -394,7 +394,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
 
 
 class Webhook(Section):
-    """An owner's endpoint that hears of what happens, by signed HTTP POST (daemon/webhooks.py)."""
+    """An owner's endpoint that hears of what happens, by signed HTTP POST (owner/webhooks.py)."""
 
     url: Url = Field(description='the endpoint\'s http(s) URL, e.g. "https://crm.example/vouch"')
     events: list[WebhookEvent] = Field(

@@ -14,9 +14,9 @@ from loop import Loop, running, smtp_changes
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.services import Services
+from daemon.mail.render import Renderer
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 
 from helpers import ENV, write_business

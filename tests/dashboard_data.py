@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import httpx
 
-from daemon.services import Services
+from daemon.run.services import Services
 
 from helpers import TOKEN
 

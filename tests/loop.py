@@ -16,15 +16,15 @@ from typing import Any
 
 import httpx
 
-from daemon import survey_email
 from daemon.clock import FakeClock
 from daemon.config import Config
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.scheduler import Scheduler
-from daemon.sender import Sender
-from daemon.services import Services
+from daemon.mail.render import Renderer
+from daemon.mail.sender import Sender
+from daemon.run.metrics import Metrics
+from daemon.run.scheduler import Scheduler
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
+from daemon.surveys import survey_email
 from daemon.transport import build_transport
 from daemon.transport.webhook import WebhookTransport
 from daemon.web import create_app

@@ -4,7 +4,7 @@ engine is a class or a constant, never a function, so no engine decision runs in
 The import contracts in pyproject.toml (`lint-imports`, run by `make lint`) say which engine
 modules the store may import at all; a module can hold both data and rules, so this holds the
 store to the data within them. A rule the store must run is passed in by the shell
-(daemon/stages.py hands it the life cycle's)."""
+(daemon/owner/stages.py hands it the life cycle's)."""
 
 from __future__ import annotations
 

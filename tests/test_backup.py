@@ -18,8 +18,8 @@ from daemon.cli import main
 from daemon.clock import FakeClock
 from daemon.config import Config
 from daemon.errors import VouchError
-from daemon.events import EventIn
-from daemon.outbox import NewEmail, State
+from daemon.intake.events import EventIn
+from daemon.mail.outbox import NewEmail, State
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.backup import backup, restore
 from daemon.transport import MemoryTransport

@@ -13,16 +13,16 @@ import httpx
 import pytest
 from loop import AUTH
 
-from daemon import inbound
 from daemon.clock import FakeClock
 from daemon.config import Config
 from daemon.engine.bounces import Failure, parse_report
 from daemon.engine.replies import InboundMail
-from daemon.inbound_smtp import InboundListener
-from daemon.metrics import Metrics
-from daemon.outbox import NewEmail, State
-from daemon.render import Renderer
-from daemon.services import Services
+from daemon.intake import inbound
+from daemon.intake.inbound_smtp import InboundListener
+from daemon.mail.outbox import NewEmail, State
+from daemon.mail.render import Renderer
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.web import create_app
 
@@ -627,7 +627,7 @@ async def test_soft_bounces_suppress_at_the_limit_not_before(
     try:
 
         async def deliver(raw: bytes) -> inbound.Verdict:
-            from daemon.inbound_smtp import parse_inbound
+            from daemon.intake.inbound_smtp import parse_inbound
 
             return await inbound.handle(services, parse_inbound(raw))
 
@@ -658,7 +658,7 @@ async def test_soft_bounces_suppress_at_the_limit_not_before(
 async def test_a_mixed_report_suppresses_the_hard_and_counts_the_soft(
     services: Services, store: SQLiteStore
 ) -> None:
-    from daemon.inbound_smtp import parse_inbound
+    from daemon.intake.inbound_smtp import parse_inbound
 
     verdict = await inbound.handle(services, parse_inbound(MIXED))
     assert verdict.verdict == "bounce"

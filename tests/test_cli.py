@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
-from daemon.render import KINDS
+from daemon.mail.render import KINDS
 
 from helpers import ENV, REPO, write_business
 from smtp_server import ThreadedSmtpServer

@@ -13,7 +13,7 @@ import pytest
 
 from daemon.clock import SystemClock
 from daemon.config import load_config
-from daemon.outbox import NewEmail, State
+from daemon.mail.outbox import NewEmail, State
 from daemon.store import SQLiteStore
 
 from daemon_process import DaemonProcess

@@ -27,7 +27,7 @@ from daemon.config import Config, load_config
 from daemon.engine.lifecycle_types import NAMES
 from daemon.engine.segments import Nps
 from daemon.errors import ConfigError
-from daemon.render import KINDS
+from daemon.mail.render import KINDS
 from daemon.web import admin, admin_advocates, admin_pages, admin_partners
 
 from dashboard_data import (

@@ -8,7 +8,7 @@ import pytest
 
 from daemon.clock import FakeClock
 from daemon.engine.segments import Nps
-from daemon.tokens import Signer
+from daemon.mail.tokens import Signer
 from daemon.web import charts
 from daemon.web.session import (
     LoginGuard,

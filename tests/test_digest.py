@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from loop import AUTH, Loop, running, smtp_changes, text_of
 
-from daemon import referrals
 from daemon.config import Config, load_config
 from daemon.engine.digest import DigestFacts, Period, ReferralLine, build, latest_period
 from daemon.engine.grades import Introduction
 from daemon.errors import ConfigError
-from daemon.scheduler import Scheduler
+from daemon.referrals import follow_up
+from daemon.run.scheduler import Scheduler
 from daemon.store.migrations import MIGRATIONS
 
 from helpers import ENV, write_business
@@ -179,7 +179,7 @@ async def refer(loop: Loop, advocate_email: str, friend: str, timing: str, thank
         advocate_introduces=False,
         public_thanks_ok=thanks,
     )
-    referral = await referrals.introduce(services, advocate, intro, "introduce")
+    referral = await follow_up.introduce(services, advocate, intro, "introduce")
     return referral.public_id
 
 
@@ -207,7 +207,7 @@ async def test_daily_digest_once_a_day_with_the_right_content(
         await go_to(loop, utc(2026, 3, 2, 15))
         referral = await loop.services.store.referral(eve)
         assert referral is not None
-        await referrals.change_status(loop.services, referral, "won", value=5000)
+        await follow_up.change_status(loop.services, referral, "won", value=5000)
         # the boundary: a second before 08:00 is Monday's, 08:00 itself is Tuesday's
         await go_to(loop, utc(2026, 3, 3, 7, 59, 59))
         await answer(loop, "gus@example.com", 10)

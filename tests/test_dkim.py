@@ -17,16 +17,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from daemon import cli
 from daemon.clock import FakeClock
-from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
-from daemon.deliverability import dns_advice, spf_include, zone_txt
-from daemon.dkim import DkimSigner, public_key_record, signed_fields
 from daemon.errors import ConfigError
-from daemon.metrics import Metrics
-from daemon.outbox import State
-from daemon.render import Renderer
-from daemon.sender import Sender
-from daemon.services import Services
+from daemon.mail.compose import build_email, enqueue
+from daemon.mail.deliverability import dns_advice, spf_include, zone_txt
+from daemon.mail.dkim import DkimSigner, public_key_record, signed_fields
+from daemon.mail.outbox import State
+from daemon.mail.render import Renderer
+from daemon.mail.sender import Sender
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import build_transport
 

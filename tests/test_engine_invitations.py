@@ -15,7 +15,7 @@ from daemon.engine.invitations import (
     too_old,
 )
 from daemon.engine.window import SendWindow
-from daemon.surveys import Survey
+from daemon.surveys.definitions import Survey
 
 LONDON = ZoneInfo("Europe/London")
 WINDOW = SendWindow.default()

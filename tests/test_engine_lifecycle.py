@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from daemon.engine.lifecycle import EVENT_STAGES, PURCHASE, parse, road, short_of, stage_of
 from daemon.engine.lifecycle_types import NAMES, REFERRAL, REFERRED, Fact, Stage
-from daemon.events import KNOWN_TYPES
+from daemon.intake.events import KNOWN_TYPES
 
 no_files = settings(database=None)  # nothing written into the repo
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

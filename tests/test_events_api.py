@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.services import Services
+from daemon.run.services import Services
 from daemon.web import create_app
 from daemon.web.fast_events import FastEvents
 

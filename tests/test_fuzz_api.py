@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from daemon.services import Services
+from daemon.run.services import Services
 from daemon.web import create_app
 
 from helpers import TOKEN

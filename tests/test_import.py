@@ -18,9 +18,9 @@ from loop import AUTH, Loop
 
 from daemon.cli import main
 from daemon.config import Config
-from daemon.importer import CsvFile, LineError, Options, Tally, import_file, kind_of
-from daemon.scheduler import Scheduler
-from daemon.services import Services
+from daemon.owner.importer import CsvFile, LineError, Options, Tally, import_file, kind_of
+from daemon.run.scheduler import Scheduler
+from daemon.run.services import Services
 
 from helpers import ENV, write_business
 

@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 
 from daemon.engine.replies import InboundMail, strip_quoted
-from daemon.inbound_smtp import InboundListener, html_to_text, parse_inbound
+from daemon.intake.inbound_smtp import InboundListener, html_to_text, parse_inbound
 
 HOST = "127.0.0.1"
 REPLY_TO = "reply+abc123@vouch.example"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
-from daemon.starter import NAMES
+from daemon.owner.starter import NAMES
 
 from helpers import ENV, REPO
 

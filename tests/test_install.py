@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 from helpers import ENV, REPO, write_business
 
 # Modules that may import an extra's packages, inside the function that starts the feature.
-OPTIONAL = {"daemon.inbound_smtp": "inbound"}
+OPTIONAL = {"daemon.intake.inbound_smtp": "inbound"}
 
 
 def installed_closure(extras: frozenset[str] = frozenset()) -> set[str]:

@@ -28,10 +28,10 @@ from daemon.clock import FakeClock
 from daemon.config import Config, load_config
 from daemon.engine.grades import check
 from daemon.engine.inputs import MAX_DEPTH, address, mailbox, text_problem, too_deep, when_problem
-from daemon.importer import CsvFile, LineError, Options, import_file
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.services import Services
+from daemon.mail.render import Renderer
+from daemon.owner.importer import CsvFile, LineError, Options, import_file
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.web import create_app
 

@@ -14,9 +14,9 @@ import pytest
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.services import Services
+from daemon.mail.render import Renderer
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.web import create_app
 

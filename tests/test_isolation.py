@@ -23,7 +23,7 @@ from loop import AUTH, Loop, path_of, running, score_links, smtp_changes
 
 from daemon.clock import to_ms
 from daemon.config import Config, load_config
-from daemon.outbox import Pause
+from daemon.mail.outbox import Pause
 from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
@@ -384,7 +384,7 @@ async def test_the_sender_outlives_a_full_disk(
     """Its loop (Sender.run, as the daemon runs it) fails its passes while the disk is full and
     says so to /healthz; it goes on, and the survey goes out once there is room again (the row
     it had claimed comes back when its lease ends: nothing is lost)."""
-    from daemon.health import Health
+    from daemon.run.health import Health
 
     class Told(Health):
         """Health that also says when a loop's pass completed or failed."""

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from loop import AUTH, Loop, path_of, running, smtp_changes, text_of
 
-from daemon import stages
 from daemon.cli import main
 from daemon.config import Config
 from daemon.engine.lifecycle_types import Stage
 from daemon.errors import ConfigError
-from daemon.events import EventIn
+from daemon.intake.events import EventIn
+from daemon.owner import stages
 from daemon.store import SQLiteStore
 from daemon.store.migrations import MIGRATIONS
 

@@ -16,8 +16,8 @@ from daemon.cli import main
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError
-from daemon.locales import canonical, chain, fallbacks, pick, split, suffixed
-from daemon.render import KINDS, Renderer
+from daemon.mail.locales import canonical, chain, fallbacks, pick, split, suffixed
+from daemon.mail.render import KINDS, Renderer
 from daemon.web.words import PageWords
 
 from helpers import ENV, write_business

@@ -18,8 +18,8 @@ from loop import AUTH, Loop, running, smtp_changes, text_of
 from daemon.config import Config
 from daemon.engine.grades import Introduction
 from daemon.engine.offers import Terms
-from daemon.offers import terms_for
-from daemon.render import Renderer
+from daemon.mail.render import Renderer
+from daemon.referrals.offers import terms_for
 from daemon.store import SQLiteStore
 
 from helpers import ENV

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from daemon.pressure import Pressure
+from daemon.run.pressure import Pressure
 
 
 async def _settle() -> None:

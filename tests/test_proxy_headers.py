@@ -1,6 +1,6 @@
 """X-Forwarded-For is believed only from `server.trusted_proxies`, through the real server.
 
-`vouch run` as the daemon runs it (daemon.runtime.Daemon: uvicorn serving the app on a loopback
+`vouch run` as the daemon runs it (daemon.run.runtime.Daemon: uvicorn serving the app on a loopback
 port) on a fake clock, so no bucket refills and no lock expires during a test. The client is on
 127.0.0.1, which uvicorn trusts for proxy headers unless told otherwise.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from daemon.clock import FakeClock
-from daemon.runtime import Daemon
+from daemon.run.runtime import Daemon
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
 from helpers import ENV, merge, write_business

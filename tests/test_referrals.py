@@ -378,7 +378,7 @@ async def test_the_reward_is_the_one_the_advocate_chose(loop: Loop) -> None:
 
 
 async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_path: Any) -> None:
-    from daemon.referrals import change_status
+    from daemon.referrals.follow_up import change_status
 
     services = loop.services
     config = services.config
@@ -472,7 +472,7 @@ async def test_landing_page_lets_the_friend_ask_for_contact(loop: Loop) -> None:
 
 
 async def test_sources_report_on_a_seeded_set(loop: Loop) -> None:
-    from daemon.referrals import change_status
+    from daemon.referrals.follow_up import change_status
 
     code_ann = await promoter_with_ask(loop)
     code_bo = await promoter_with_ask(loop, "bo@example.com")
@@ -709,9 +709,9 @@ async def test_unsubscribe_by_mail_and_unknown_senders(loop: Loop) -> None:
 async def test_replies_by_smtp_take_the_same_path(loop: Loop) -> None:
     import aiosmtplib
 
-    from daemon import inbound
     from daemon.engine.replies import InboundMail
-    from daemon.inbound_smtp import InboundListener
+    from daemon.intake import inbound
+    from daemon.intake.inbound_smtp import InboundListener
 
     survey = await survey_email(loop)
 

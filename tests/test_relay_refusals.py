@@ -24,11 +24,11 @@ from test_dashboard import csrf, login
 
 from daemon.cli import main
 from daemon.clock import FakeClock
-from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
-from daemon.metrics import Metrics
-from daemon.outbox import WEBHOOK, NewEmail, Pause, State
-from daemon.sender import Sender
+from daemon.mail.compose import build_email, enqueue
+from daemon.mail.outbox import WEBHOOK, NewEmail, Pause, State
+from daemon.mail.sender import Sender
+from daemon.run.metrics import Metrics
 from daemon.store import SQLiteStore
 from daemon.transport import MemoryTransport, build_transport
 

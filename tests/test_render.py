@@ -1,4 +1,4 @@
-"""daemon/render.py against the real templates in the repo, parsed back with the stdlib."""
+"""daemon/mail/render.py against the real templates in the repo, parsed back with the stdlib."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from daemon.clock import FakeClock
 from daemon.config import load_config
 from daemon.errors import Problem
-from daemon.render import (
+from daemon.mail.render import (
     KINDS,
     Attachment,
     Renderer,
@@ -500,7 +500,7 @@ def test_attachments_follow_the_text_and_html_in_multipart_mixed(renderer: Rende
 def test_without_attachments_the_message_is_unchanged(
     renderer: Renderer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("daemon.render.secrets.token_hex", lambda n: "ab" * n)
+    monkeypatch.setattr("daemon.mail.render.secrets.token_hex", lambda n: "ab" * n)
     plain = send(renderer)
     assert send_attached(renderer) == plain
     assert b"multipart/mixed" not in plain

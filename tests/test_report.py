@@ -36,13 +36,13 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon import report
 from daemon.cli import main
 from daemon.clock import FakeClock
 from daemon.config import Config
 from daemon.engine.segments import Nps, segment
-from daemon.events import EventIn
-from daemon.services import Services
+from daemon.intake.events import EventIn
+from daemon.owner import report
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.store.base import Answer, NewInvitation
 from daemon.web import create_app

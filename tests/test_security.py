@@ -12,9 +12,9 @@ import pytest
 
 from daemon.clock import FakeClock
 from daemon.config import Config
-from daemon.metrics import Metrics
-from daemon.render import Renderer
-from daemon.services import Services
+from daemon.mail.render import Renderer
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.web import create_app
 from daemon.web.ratelimit import TokenBuckets

@@ -9,13 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from daemon.clock import FakeClock
-from daemon.compose import build_email, enqueue
 from daemon.config import Config, load_config
-from daemon.metrics import Metrics
-from daemon.outbox import State
-from daemon.render import Renderer
-from daemon.sender import Sender
-from daemon.services import Services
+from daemon.mail.compose import build_email, enqueue
+from daemon.mail.outbox import State
+from daemon.mail.render import Renderer
+from daemon.mail.sender import Sender
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import build_transport
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from daemon.clock import FakeClock
 from daemon.config import load_config
-from daemon.render import KINDS, Renderer
+from daemon.mail.render import KINDS, Renderer
 
 from helpers import ENV, write_business
 

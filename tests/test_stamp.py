@@ -1,4 +1,4 @@
-"""daemon/stamp.py: a stamped email says exactly what a full render of the same context says."""
+"""mail/stamp.py: a stamped email says exactly what a full render of the same context says."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_render import edit, make_site, renderer_for
 
-from daemon.render import Renderer, quoted_printable
-from daemon.stamp import Stamps
+from daemon.mail.render import Renderer, quoted_printable
+from daemon.mail.stamp import Stamps
 
 PERSONAL = frozenset({"customer_name", "scores", "survey_url", "unsubscribe_url"})
 MESSAGE_ID = "<stamp-test@harborlane.example>"
@@ -108,7 +108,7 @@ def test_a_filter_on_a_personal_value_falls_back_to_full_renders(
     )
     renderer = renderer_for(site)
     stamps = Stamps(renderer)
-    with caplog.at_level(logging.WARNING, logger="daemon.stamp"):
+    with caplog.at_level(logging.WARNING, logger="daemon.mail.stamp"):
         for n, name in enumerate(["Sam", "Alex"]):
             full, stamped = both(renderer, stamps, "survey", context(name, f"t{n}"))
             assert stamped == full
@@ -133,7 +133,7 @@ def test_a_test_a_stamp_cannot_see_is_caught_by_the_first_email(
     )
     renderer = renderer_for(site)
     stamps = Stamps(renderer)
-    with caplog.at_level(logging.WARNING, logger="daemon.stamp"):
+    with caplog.at_level(logging.WARNING, logger="daemon.mail.stamp"):
         for n, name in enumerate(["Sam", "Alexandra Catherine Montgomery", "Jo"]):
             full, stamped = both(renderer, stamps, "survey", context(name, f"t{n}"))
             assert stamped == full

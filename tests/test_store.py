@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from daemon.clock import FakeClock
 from daemon.config import Config
-from daemon.events import EventIn
-from daemon.outbox import NewEmail, Outcome, Settlement, State
+from daemon.intake.events import EventIn
+from daemon.mail.outbox import NewEmail, Outcome, Settlement, State
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.migrations import MIGRATIONS
 

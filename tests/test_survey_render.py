@@ -1,5 +1,5 @@
 """Survey and reminder emails are queued unrendered by a scheduler tick and rendered when the
-sender claims them (daemon/survey_email.py): what arrives is a full render, stored before it is
+sender claims them (surveys/survey_email.py): what arrives is a full render, stored before it is
 sent; a retry sends the stored bytes; a render error keeps the row; a forgotten person's row
 never goes out. Real SMTP server, real store and templates, fake clock."""
 
@@ -17,14 +17,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from loop import AUTH, Loop, parse, running, smtp_changes
 from test_dashboard import login
 
-from daemon import survey_email
-from daemon.answers import answer_invitation
-from daemon.compose import build_for_customer
 from daemon.config import Config, load_config
-from daemon.links import score_links, survey_url
-from daemon.outbox import Cancel, OutboxRow, State
-from daemon.render import Renderer
+from daemon.mail.compose import build_for_customer
+from daemon.mail.links import score_links, survey_url
+from daemon.mail.outbox import Cancel, OutboxRow, State
+from daemon.mail.render import Renderer
 from daemon.store import SQLiteStore
+from daemon.surveys import survey_email
+from daemon.surveys.answers import answer_invitation
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
 from helpers import ENV, merge, write_business

@@ -7,7 +7,7 @@ import secrets
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.tokens import (
+from daemon.mail.tokens import (
     Signer,
     read_survey_token,
     read_unsubscribe_token,

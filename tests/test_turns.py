@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 
-from daemon.services import Services
+from daemon.run.services import Services
 from daemon.store.turns import Turns, serving
 
 

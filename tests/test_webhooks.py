@@ -20,7 +20,7 @@ from test_referrals import introduce, promoter_with_ask, referral_id, status
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError, PermanentDeliveryError, TemporaryDeliveryError
-from daemon.outbox import WEBHOOK
+from daemon.mail.outbox import WEBHOOK
 from daemon.store import SQLiteStore
 from daemon.store import sqlite as sqlite_store
 from daemon.store.base import Answer

@@ -13,7 +13,8 @@ from daemon.engine.window import SendWindow, next_in_window
 
 class Timings(Protocol):
     """What the rules read of a survey: its timings, in days. The shell passes its survey
-    definition (daemon/surveys.py's `Survey`, which the owner edits and the shell validates)."""
+    definition (daemon.surveys.definitions.Survey, which the owner edits and the shell
+    validates)."""
 
     @property
     def delay_days(self) -> float: ...

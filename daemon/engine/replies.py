@@ -5,7 +5,7 @@ Pure: no I/O. (vaderSentiment reads the lexicon that ships inside its package on
 
 - `strip_quoted(text)` keeps what the customer wrote, not the email they answered.
 - `leading_score(text)` reads "9 - great crew" as score 9 with the comment "great crew".
-- `InboundMail` is a reply as it arrived, by SMTP (daemon/inbound_smtp.py) or HTTP.
+- `InboundMail` is a reply as it arrived, by SMTP (daemon/intake/inbound_smtp.py) or HTTP.
 - `judge_praise(text)` decides whether a reply is an unsolicited testimonial (a moment to ask for
   a referral) and says why in one sentence for the owner. When in doubt it says no: the reply is
   then stored for the owner, who can still record it as a testimonial by hand, whereas a wrong

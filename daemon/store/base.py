@@ -19,8 +19,8 @@ from daemon.engine.influence import Facts
 from daemon.engine.lifecycle_types import Move, RoadRule, Stage
 from daemon.engine.offers import Terms
 from daemon.engine.webhooks import Fact
-from daemon.events import CustomerIn, EventIn
-from daemon.outbox import NewEmail, OutboxRow, Pause, Settlement, State
+from daemon.intake.events import CustomerIn, EventIn
+from daemon.mail.outbox import NewEmail, OutboxRow, Pause, Settlement, State
 from daemon.store.admin_sql import (
     FailedEmail,
     OpenComplaint,
@@ -333,7 +333,7 @@ class Store(Protocol):
     async def organization_joined(self, event_id: str) -> str | None: ...
     async def partner_facts(self) -> list[tuple[Any, ...]]: ...
 
-    # the customer life cycle (daemon/store/lifecycle_sql.py; daemon.stages passes the engine's
+    # the customer life cycle (store/lifecycle_sql.py; daemon.owner.stages passes the engine's
     # rule to the refreshes and shapes the report)
     async def refresh_stages(
         self, customer_ids: Iterable[int], kinds: Collection[str], rule: RoadRule
@@ -348,20 +348,20 @@ class Store(Protocol):
         self, starts: Sequence[datetime]
     ) -> list[tuple[int, str, int]]: ...
 
-    # outbound webhooks (daemon/webhooks.py)
+    # outbound webhooks (daemon/owner/webhooks.py)
     async def unreported_facts(self, limit: int) -> list[Fact]: ...
     async def report_facts(
         self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
     ) -> None: ...
 
-    # the owner's digest (daemon/digest.py)
+    # the owner's digest (daemon/owner/digest.py)
     async def store_created(self, now: datetime) -> datetime: ...
     async def outbox_has(self, dedupe_key: str) -> bool: ...
     async def digest_facts(
         self, start: datetime, end: datetime, previous_start: datetime
     ) -> DigestFacts: ...
 
-    # work set aside (daemon/isolation.py, daemon/store/setaside_sql.py)
+    # work set aside (daemon/run/isolation.py, daemon/store/setaside_sql.py)
     async def set_aside(
         self, kind: str, item: str, customer_id: int | None, error: str, now: datetime
     ) -> None: ...
@@ -393,7 +393,7 @@ class Store(Protocol):
         self, customer_id: int, limit: int = 200
     ) -> list[TimelineEntry]: ...
 
-    # reports (daemon.report shapes these; kind is "survey" or "tag")
+    # reports (daemon.owner.report shapes these; kind is "survey" or "tag")
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...
     async def sent_tallies(self) -> list[tuple[str, str, int, int]]: ...
     async def monthly_tallies(

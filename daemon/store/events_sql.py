@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 
 from daemon.clock import to_ms
-from daemon.events import CustomerIn, EventIn
+from daemon.intake.events import CustomerIn, EventIn
 from daemon.store._sql import SQL
 from daemon.store.base import Customer, EventOutcome, Recorded
 from daemon.store.privacy_sql import erased_key, erased_keys

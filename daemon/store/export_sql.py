@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from daemon.clock import from_ms
-from daemon.import_rows import tags_cell
+from daemon.owner.import_rows import tags_cell
 from daemon.store._sql import SQL
 
 PAGE = 5000

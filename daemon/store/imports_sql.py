@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from daemon.events import CustomerIn
+from daemon.intake.events import CustomerIn
 from daemon.store._sql import SQL
 from daemon.store.events_sql import UPSERT_CUSTOMER, upsert_params
 

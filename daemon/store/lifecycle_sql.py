@@ -1,7 +1,7 @@
 """The customer life cycle, stored: each customer's stage and the road that led there.
 
 The road is worked out from the customer's whole history by the rule the shell passes in (the
-engine's, daemon/engine/lifecycle.py, by way of daemon/stages.py: the store reads the facts and
+engine's, daemon/engine/lifecycle.py, by way of owner/stages.py: the store reads the facts and
 keeps the result, it decides nothing), and replaced in the same transaction that read the
 history, so two writers never undo each other and a fact that arrives late simply takes its
 place. Stored so that the counts a report needs are index scans, not a walk through every

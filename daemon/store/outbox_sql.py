@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from daemon.clock import from_ms, to_ms
-from daemon.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Settlement, State
+from daemon.mail.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Settlement, State
 from daemon.store._sql import SQL
 
 _ROW_COLUMNS = (

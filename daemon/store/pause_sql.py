@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from daemon.clock import from_ms, to_ms
-from daemon.outbox import Pause
+from daemon.mail.outbox import Pause
 from daemon.store._sql import SQL
 
 _COLUMNS = "reason, since, probe_at, wait_seconds"

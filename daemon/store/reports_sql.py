@@ -1,4 +1,4 @@
-"""Tallies for the NPS report, aggregated in SQL; daemon.report shapes and formats them.
+"""Tallies for the NPS report, aggregated in SQL; daemon.owner.report shapes and formats them.
 
 Every tally is keyed by (kind, key): kind "survey" with the survey id, or kind "tag" with one
 customer tag (a customer with several tags counts under each). Scores stay scores here: the

@@ -8,7 +8,7 @@ from typing import Any
 
 from daemon.clock import from_ms
 from daemon.engine.webhooks import Fact
-from daemon.outbox import NewEmail
+from daemon.mail.outbox import NewEmail
 from daemon.store._sql import SQL
 from daemon.store.outbox_sql import INSERT_OUTBOX, outbox_rows
 

@@ -1,7 +1,7 @@
 """The owner's dashboard at /admin: log in, see how customers feel, act on it.
 
 Server-rendered, no JavaScript. The actions are the CLI's and the API's own code paths: resolving
-a complaint is `vouch resolve`, moving a referral on is `referrals.change_status` (so the advocate
+a complaint is `vouch resolve`, moving a referral on is `follow_up.change_status` (so the advocate
 hears what the referral engine says they should), and a failed email goes back to the outbox
 with the bytes it had. Every change is a POST with the session's CSRF token, answered with a
 redirect back (so a reload never repeats it).
@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from daemon import referrals, report, sources, stages
+from daemon.owner import report, stages
+from daemon.referrals import follow_up, sources
 from daemon.web import admin_advocates, admin_pages, admin_partners, charts, sending_api
 from daemon.web.owner import (
     LOGIN,
@@ -204,10 +205,10 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         open_complaints=await store.open_complaint_count(),
         complaints=await store.open_complaint_list(LIST_LIMIT),
         responses=await store.latest_responses(RESPONSES_SHOWN),
-        statuses=referrals.STATUSES,
-        pipeline={s: [r for r in pipeline if r.status == s] for s in referrals.STATUSES},
+        statuses=follow_up.STATUSES,
+        pipeline={s: [r for r in pipeline if r.status == s] for s in follow_up.STATUSES},
         pipeline_counts=counts,
-        next_statuses=referrals.next_statuses,
+        next_statuses=follow_up.next_statuses,
         champions=champions["champions"],
         totals=champions["totals"],
         outbox=await store.outbox_counts(),
@@ -273,7 +274,7 @@ async def move_referral(request: Request, referral_id: str, session: Owner) -> R
         raise Refused(404, "Not moved", f"There is no referral {referral_id}.")
     status = str(form.get("status") or "")
     try:
-        moved = await referrals.change_status(
+        moved = await follow_up.change_status(
             svc,
             found,
             status,
@@ -281,7 +282,7 @@ async def move_referral(request: Request, referral_id: str, session: Owner) -> R
             note=note(form.get("note"), "Not moved"),
             share={"yes": True, "no": False}.get(str(form.get("share") or "")),
         )
-    except referrals.ReferralError as exc:
+    except follow_up.ReferralError as exc:
         raise Refused(409, "Not moved", str(exc)) from None
     return back_to(form, moved.status)
 

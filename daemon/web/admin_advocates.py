@@ -1,7 +1,7 @@
 """The dashboard's advocates page: the offer test (which offer makes advocates refer, and
 whether the difference from the control is more than chance) and the most influential advocates
 with why. The figures are `vouch report offers` and `vouch report advocates`' own
-(daemon/offers.py, daemon/influence.py)."""
+(daemon/referrals/offers.py, daemon/referrals/influence.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from daemon import influence, offers
+from daemon.referrals import influence, offers
 from daemon.web.owner import admin_page, owner, services
 from daemon.web.session import Session
 

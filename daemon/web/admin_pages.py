@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from daemon import stages
 from daemon.engine.lifecycle_types import ORDER, REFERRAL, REFERRED
 from daemon.engine.segments import Segment
-from daemon.render import KINDS, RenderedEmail, Renderer
+from daemon.mail.render import KINDS, RenderedEmail, Renderer
+from daemon.owner import stages
 from daemon.web.owner import Refused, admin_page, owner, services
 from daemon.web.session import Session
 from daemon.web.words import PageWords

@@ -1,7 +1,7 @@
 """The dashboard's partners: the list with each partner's link and balance, adding a partner,
 and, on a partner's page, the clients given to it and how they went.
 
-Every change goes through daemon/partners.py, as `vouch partner ...` and /v1/partners do, with
+Every change goes through partners/roster.py, as `vouch partner ...` and /v1/partners do, with
 the same checks; a form with a mistake comes back (400) with what was typed and, under each
 wrong field, what is wrong. The balance is `vouch report partners`' own (daemon/partner_report).
 """
@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from daemon import partner_report, partners
-from daemon.partners import ClientIn, PartnerIn
+from daemon.partners import report, roster
+from daemon.partners.roster import ClientIn, PartnerIn
 from daemon.store.base import Partner
 from daemon.web.owner import (
     Refused,
@@ -51,12 +51,12 @@ async def _list_page(
     done: str | None = None,
 ) -> Response:
     svc = services(request)
-    balance = partner_report.report(await svc.store.partner_facts())
+    balance = report.report(await svc.store.partner_facts())
     by_id = {row["id"]: row for row in balance["partners"]}
     rows = [
         {
             "partner": p,
-            "link": partners.partner_json(svc, p)["referral_url"],
+            "link": roster.partner_json(svc, p)["referral_url"],
             "figures": by_id[p.public_id],
         }
         for p in await svc.store.partners()
@@ -87,10 +87,10 @@ async def add_partner(request: Request, session: Owner) -> Response:
     typed["reward"] = form.get("reward") == "yes"
     try:
         new = PartnerIn.model_validate(typed)
-        await partners.add(services(request), new)
+        await roster.add(services(request), new)
     except ValidationError as exc:
         return await _list_page(request, session, 400, typed, field_errors(exc))
-    except partners.PartnerError as exc:  # the address is a partner already
+    except roster.PartnerError as exc:  # the address is a partner already
         return await _list_page(request, session, 409, typed, {"email": str(exc)})
     return RedirectResponse("/admin/partners?done=added", status_code=303)
 
@@ -120,10 +120,10 @@ async def _detail_page(
         status,
         notice=DONE.get(done or ""),
         partner=partner,
-        links=partners.partner_json(svc, partner),
+        links=roster.partner_json(svc, partner),
         received=await svc.store.referrals_from(partner.advocate_id),
         given=await svc.store.given_to(partner.id),
-        outcomes=partners.OUTCOMES,
+        outcomes=roster.OUTCOMES,
         form=form or {},
         errors=errors or {},
     )
@@ -144,9 +144,9 @@ async def give(request: Request, partner_id: str, session: Owner) -> Response:
     typed = text_fields(form, GIVE_FIELDS)
     try:
         client = ClientIn.model_validate(
-            {**partners.parse_client(typed.get("client", "")), "note": typed.get("note")}
+            {**roster.parse_client(typed.get("client", "")), "note": typed.get("note")}
         )
-    except partners.PartnerError as exc:
+    except roster.PartnerError as exc:
         return await _detail_page(request, session, partner, 400, typed, {"client": str(exc)})
     except ValidationError as exc:
         errors = field_errors(exc)
@@ -154,7 +154,7 @@ async def give(request: Request, partner_id: str, session: Owner) -> Response:
             "note" if name == "note" else "client": message for name, message in errors.items()
         }
         return await _detail_page(request, session, partner, 400, typed, wrong)
-    await partners.give(services(request), partner, client)
+    await roster.give(services(request), partner, client)
     return RedirectResponse(f"/admin/partners/{partner.public_id}?done=given", status_code=303)
 
 
@@ -169,8 +169,8 @@ async def outcome(request: Request, partner_id: str, given_id: str, session: Own
         raise Refused(404, "Not changed", f"No client {given_id} was given to {partner.name}.")
     status = str(form.get("status") or "")
     try:
-        closed = await partners.close(svc, given, status, amount(form.get("value"), "Not changed"))
-    except partners.PartnerError as exc:
+        closed = await roster.close(svc, given, status, amount(form.get("value"), "Not changed"))
+    except roster.PartnerError as exc:
         raise Refused(409, "Not changed", str(exc)) from None
     return RedirectResponse(
         f"/admin/partners/{partner.public_id}?done={closed.status}", status_code=303

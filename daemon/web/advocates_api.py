@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from daemon import influence, offers
-from daemon.services import Services
+from daemon.referrals import influence, offers
+from daemon.run.services import Services
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED
 from daemon.web.auth import require_token
 
@@ -43,14 +43,14 @@ async def put_influence(email: str, body: MarkIn, request: Request) -> JSONRespo
 
 @router.get("/v1/reports/advocates")
 async def advocates_report(request: Request) -> dict[str, Any]:
-    """Customers ranked by influence, each with why (shape: daemon/influence.py)."""
+    """Customers ranked by influence, each with why (shape: daemon/referrals/influence.py)."""
     return await influence.report(_services(request))
 
 
 @router.get("/v1/reports/offers")
 async def offers_report(request: Request) -> dict[str, Any]:
     """The offer test: per offer the figures and the comparison with the control (shape:
-    daemon/offers.py)."""
+    daemon/referrals/offers.py)."""
     services = _services(request)
     terms = offers.configured(services.config.settings.referrals)
     return offers.report(terms, await services.store.offer_facts())

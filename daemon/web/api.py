@@ -11,20 +11,21 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from daemon import inbound, stages
-from daemon.answers import Closed, answer_invitation, record
 from daemon.engine.inputs import mailbox, when_problem
 from daemon.engine.replies import InboundMail
 from daemon.engine.segments import segment
 from daemon.errors import StoreUnavailable
-from daemon.events import EventIn, aware
-from daemon.inbound_smtp import parse_inbound
-from daemon.intake import accept_event
-from daemon.services import Services
+from daemon.intake import inbound
+from daemon.intake.accept import accept_event
+from daemon.intake.events import EventIn, aware
+from daemon.intake.inbound_smtp import parse_inbound
+from daemon.mail.tokens import read_survey_token
+from daemon.owner import stages
+from daemon.run.services import Services
 from daemon.settings import Email, FreeText, OneLine
 from daemon.store import EventOutcome, Recorded
 from daemon.store.base import Answer, Saved
-from daemon.tokens import read_survey_token
+from daemon.surveys.answers import Closed, answer_invitation, record
 from daemon.web.auth import has_token, require_token
 
 
@@ -134,7 +135,7 @@ def unavailable_answer(exc: StoreUnavailable) -> tuple[int, dict[str, Any], dict
 @router.get("/healthz", responses={503: {"description": "failing: `problems` says why"}})
 async def healthz(request: Request) -> JSONResponse:
     """200 when all is well; 503 with the reasons when a loop has not completed a pass for a
-    while, the store cannot write, or sending is paused (daemon/health.py). The loops' last
+    while, the store cannot write, or sending is paused (daemon/run/health.py). The loops' last
     errors only with the admin token: anyone may ask whether the daemon is well."""
     svc = services(request)
     detailed = has_token(request)

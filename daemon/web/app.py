@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon import __version__
 from daemon.errors import StoreUnavailable
-from daemon.intake import Refused
-from daemon.services import Services
+from daemon.intake.accept import Refused
+from daemon.run.services import Services
 from daemon.store.turns import serving
 from daemon.web import (
     admin,
@@ -80,7 +80,7 @@ def create_app(services: Services) -> FastAPI:
 class Serving:
     """Marks each request's task as serving someone, so its database work takes the next turn
     before the scheduler's and the sender's (daemon/store/turns.py), and counts it, so their
-    work waits for a lull (daemon/pressure.py)."""
+    work waits for a lull (daemon/run/pressure.py)."""
 
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
@@ -116,7 +116,7 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
 
 
 async def _refused(request: Request, exc: Refused) -> JSONResponse:
-    """An event that is well formed but cannot be accepted (daemon/intake.py): the same 422."""
+    """An event that is well formed but cannot be accepted (intake/accept.py): the same 422."""
     return invalid([{"field": r.field, "message": r.message} for r in exc.refusals])
 
 

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.errors import StoreUnavailable
-from daemon.events import EventIn
-from daemon.intake import Refused, accept_event
-from daemon.services import Services
+from daemon.intake.accept import Refused, accept_event
+from daemon.intake.events import EventIn
+from daemon.run.services import Services
 from daemon.web.api import event_answer, unavailable_answer
 
 PATH = "/v1/events"

@@ -22,9 +22,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from daemon.events import EventIn
-from daemon.intake import Refused, accept_event
-from daemon.services import Services
+from daemon.intake.accept import Refused, accept_event
+from daemon.intake.events import EventIn
+from daemon.run.services import Services
 
 router = APIRouter(include_in_schema=False)
 

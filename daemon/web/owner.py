@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from starlette.templating import Jinja2Templates
 
 from daemon.engine.inputs import text_problem
-from daemon.services import Services
+from daemon.run.services import Services
 from daemon.web.session import SESSION_COOKIE, Session, csrf_ok, csrf_token, read_session
 
 LOGIN = "/admin/login"

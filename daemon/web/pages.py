@@ -13,12 +13,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.templating import Jinja2Templates
 
-from daemon.answers import Closed, answer_invitation, is_open
 from daemon.engine.inputs import text_problem
 from daemon.engine.segments import segment
-from daemon.services import Services
+from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
+from daemon.run.services import Services
 from daemon.store.base import Invitation
-from daemon.tokens import read_survey_token, read_unsubscribe_token, survey_token
+from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon import partner_report, partners
-from daemon.partners import ClientIn, PartnerChange, PartnerIn
-from daemon.services import Services
+from daemon.partners import report, roster
+from daemon.partners.roster import ClientIn, PartnerChange, PartnerIn
+from daemon.run.services import Services
 from daemon.store.base import Partner
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused, Responses
 from daemon.web.auth import require_token
@@ -59,11 +59,11 @@ def _missing(partner_id: str) -> JSONResponse:
 async def post_partner(body: PartnerIn, request: Request) -> JSONResponse:
     services = _services(request)
     try:
-        partner = await partners.add(services, body)
-    except partners.PartnerError as exc:
+        partner = await roster.add(services, body)
+    except roster.PartnerError as exc:
         return JSONResponse(status_code=409, content={"error": "not added", "detail": str(exc)})
     return JSONResponse(
-        status_code=201, content={"partner": partners.partner_json(services, partner)}
+        status_code=201, content={"partner": roster.partner_json(services, partner)}
     )
 
 
@@ -71,7 +71,7 @@ async def post_partner(body: PartnerIn, request: Request) -> JSONResponse:
 async def get_partners(request: Request) -> dict[str, Any]:
     services = _services(request)
     found = await services.store.partners()
-    return {"partners": [partners.partner_json(services, p) for p in found]}
+    return {"partners": [roster.partner_json(services, p) for p in found]}
 
 
 @router.get("/v1/partners/{partner_id}", responses=NOT_FOUND)
@@ -85,9 +85,9 @@ async def get_partner(partner_id: str, request: Request) -> JSONResponse:
     given = await services.store.given_to(partner.id)
     return JSONResponse(
         content={
-            "partner": partners.partner_json(services, partner),
+            "partner": roster.partner_json(services, partner),
             "received": [referral_json(r) for r in received],
-            "given": [partners.given_json(g) for g in given],
+            "given": [roster.given_json(g) for g in given],
         }
     )
 
@@ -98,8 +98,8 @@ async def patch_partner(partner_id: str, body: PartnerChange, request: Request) 
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
-    changed = await partners.change(services, partner, body)
-    return JSONResponse(content={"partner": partners.partner_json(services, changed)})
+    changed = await roster.change(services, partner, body)
+    return JSONResponse(content={"partner": roster.partner_json(services, changed)})
 
 
 @router.post(
@@ -111,8 +111,8 @@ async def post_given(partner_id: str, body: ClientIn, request: Request) -> JSONR
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
-    given = await partners.give(services, partner, body)
-    return JSONResponse(status_code=201, content={"given": partners.given_json(given)})
+    given = await roster.give(services, partner, body)
+    return JSONResponse(status_code=201, content={"given": roster.given_json(given)})
 
 
 @router.post(
@@ -134,10 +134,10 @@ async def post_outcome(
             content={"error": f"no referral {given_id!r} given to {partner.public_id}"},
         )
     try:
-        closed = await partners.close(services, given, body.status, body.value)
-    except partners.PartnerError as exc:
+        closed = await roster.close(services, given, body.status, body.value)
+    except roster.PartnerError as exc:
         return JSONResponse(status_code=409, content={"error": "not changed", "detail": str(exc)})
-    return JSONResponse(content={"given": partners.given_json(closed)})
+    return JSONResponse(content={"given": roster.given_json(closed)})
 
 
 @router.post(
@@ -151,11 +151,11 @@ async def post_received(partner_id: str, body: ReceivedIn, request: Request) -> 
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
-    referral = await partners.receive(services, partner, body, expects_contact=body.expects_contact)
+    referral = await roster.receive(services, partner, body, expects_contact=body.expects_contact)
     return JSONResponse(status_code=201, content={"referral": referral_json(referral)})
 
 
 @router.get("/v1/reports/partners")
 async def partners_report(request: Request) -> dict[str, Any]:
     """Per partner: clients received and given, won both ways, and the balance."""
-    return partner_report.report(await _services(request).store.partner_facts())
+    return report.report(await _services(request).store.partner_facts())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from daemon.services import Services
+from daemon.run.services import Services
 from daemon.settings import stored_address
 from daemon.web.api import INVALID, NOT_FOUND, UNAUTHORIZED
 from daemon.web.auth import require_token

@@ -121,7 +121,7 @@ def client_address(scope: Scope, trusted: frozenset[str]) -> str:
 def client_scheme(scope: Scope, trusted: frozenset[str]) -> str:
     """The scheme the client used: the connection's, or behind a trusted proxy the last
     X-Forwarded-Proto (a TLS-terminating proxy talks plain http to the daemon). uvicorn's own
-    proxy handling is off (daemon/runtime.py), so this is the only place that believes it."""
+    proxy handling is off (daemon/run/runtime.py), so this is the only place that believes it."""
     client = scope.get("client")
     if client and str(client[0]) in trusted:
         said: list[bytes] = [v for n, v in scope["headers"] if n == b"x-forwarded-proto"]

@@ -13,10 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from daemon import offers, partner_notes, referrals
 from daemon.engine.grades import check
 from daemon.engine.offers import Terms
-from daemon.services import Services
+from daemon.partners import notes
+from daemon.referrals import follow_up, offers
+from daemon.run.services import Services
 from daemon.store.base import Advocate, Customer, Partner
 from daemon.web.pages import not_found, page
 from daemon.web.words import PageWords
@@ -47,8 +48,8 @@ async def _advocate(
 def _name(request: Request, customer: Customer, partner: Partner | None = None) -> str:
     """Who the pages thank: a customer's first name, a partner's contact (or business)."""
     if partner is not None:
-        return partner_notes.greeting(partner)
-    if name := referrals.first_name(customer):
+        return notes.greeting(partner)
+    if name := follow_up.first_name(customer):
         return name
     words: PageWords = request.app.state.words
     business = _services(request).config.settings.business
@@ -57,7 +58,7 @@ def _name(request: Request, customer: Customer, partner: Partner | None = None) 
 
 def _label(request: Request, customer: Customer, partner: Partner | None) -> str:
     """Who the friend's page names as recommending: a partner with its business."""
-    return partner_notes.label(partner) if partner else _name(request, customer)
+    return notes.label(partner) if partner else _name(request, customer)
 
 
 async def _limited(services: Services, advocate: Advocate) -> bool:
@@ -115,7 +116,7 @@ async def landing_submit(request: Request, code: str) -> Response:
         intro, problems = None, {"need": "please tell us briefly what you have in mind"}
     if intro is None:
         return _landing(request, code, customer, partner, 400, form=form, problems=problems)
-    await referrals.introduce(services, advocate, intro, channel="landing")
+    await follow_up.introduce(services, advocate, intro, channel="landing")
     return _landing(request, code, customer, partner, friend_name=intro.friend_name, done=True)
 
 
@@ -177,7 +178,7 @@ async def introduce_submit(request: Request, code: str) -> Response:
         return _introducepage(
             request, code, customer, partner, terms, form=form, problems=problems, status=400
         )
-    await referrals.introduce(services, advocate, intro, channel="introduce")
+    await follow_up.introduce(services, advocate, intro, channel="introduce")
     return page(
         request,
         "introduce.html",

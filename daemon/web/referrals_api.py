@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon import referrals, sources
-from daemon.services import Services
+from daemon.referrals import follow_up, sources
+from daemon.run.services import Services
 from daemon.settings import FreeText
 from daemon.store.base import Referral
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused
@@ -68,10 +68,10 @@ async def post_status(referral_id: str, body: StatusIn, request: Request) -> JSO
     if referral is None:
         return JSONResponse(status_code=404, content={"error": f"no referral {referral_id!r}"})
     try:
-        moved = await referrals.change_status(
+        moved = await follow_up.change_status(
             services, referral, body.status, value=body.value, note=body.note, share=body.share
         )
-    except referrals.ReferralError as exc:
+    except follow_up.ReferralError as exc:
         return JSONResponse(status_code=409, content={"error": "not moved", "detail": str(exc)})
     return JSONResponse(content={"referral": referral_json(moved)})
 

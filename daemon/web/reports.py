@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from daemon import report, stages
-from daemon.services import Services
+from daemon.owner import report, stages
+from daemon.run.services import Services
 from daemon.web.api import INVALID, UNAUTHORIZED
 from daemon.web.auth import require_token
 
@@ -20,7 +20,7 @@ async def nps_report(
     months: Annotated[int, Query(ge=1, le=report.MAX_MONTHS, description="trend length")] = 12,
 ) -> dict[str, Any]:
     """NPS with its 95% interval, segments, distribution, response rate and monthly trend,
-    overall, per survey and per customer tag (shape: daemon/report.py)."""
+    overall, per survey and per customer tag (shape: daemon/owner/report.py)."""
     services: Services = request.app.state.services
     config = services.config
     built = await report.from_store(
@@ -39,7 +39,7 @@ async def stages_report(
     months: Annotated[int, Query(ge=1, le=report.MAX_MONTHS, description="months shown")] = 12,
 ) -> dict[str, Any]:
     """The customer life cycle: how many customers stand at each stage now and how many moved
-    into each stage month by month (shape: daemon/stages.py)."""
+    into each stage month by month (shape: daemon/owner/stages.py)."""
     services: Services = request.app.state.services
     timezone = services.config.settings.business.timezone
     return await stages.report(services.store, services.clock.now(), timezone, months)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from daemon.resubscribe import NotAnAddress, NotLifted, resubscribe
-from daemon.services import Services
+from daemon.owner.resubscribe import NotAnAddress, NotLifted, resubscribe
+from daemon.run.services import Services
 from daemon.web.api import INVALID, NOT_FOUND, UNAUTHORIZED, Refused
 from daemon.web.auth import require_token
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from daemon.services import Services
+from daemon.run.services import Services
 from daemon.web.api import UNAUTHORIZED
 from daemon.web.auth import require_token
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from daemon.clock import Clock, from_ms, to_ms
-from daemon.tokens import Signer
+from daemon.mail.tokens import Signer
 
 SESSION_COOKIE = "vouch_admin"
 LOGIN_COOKIE = "vouch_login"

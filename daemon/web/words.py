@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from daemon.locales import canonical, fallbacks, pick
+from daemon.mail.locales import canonical, fallbacks, pick
 
 DIRECTORY = Path(__file__).parent / "words"
 BASE = "en"

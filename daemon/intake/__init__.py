@@ -1,0 +1,1 @@
+"""Where the world comes in: events (API, CLI, imports, webhooks) and replies by email."""

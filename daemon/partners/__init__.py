@@ -1,0 +1,1 @@
+"""Partners: businesses that send clients and receive them, and what each hears."""

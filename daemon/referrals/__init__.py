@@ -1,0 +1,1 @@
+"""The referral follow-up: asks, introductions, offers, influence and who sends business."""

@@ -1,0 +1,1 @@
+"""The running daemon: start and stop, the shared services, the scheduler, health and metrics."""

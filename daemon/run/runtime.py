@@ -1,0 +1,248 @@
+"""`vouch run`: web server, sender (and later the scheduler) in one process, around one store.
+
+Lifecycle in one place: start everything, route signals (SIGTERM/SIGINT stop, SIGHUP reload),
+stop everything in order: stop accepting requests, let the sender finish or release its
+in-flight emails, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from daemon.clock import Clock
+from daemon.config import Config, load_config
+from daemon.engine.replies import InboundMail
+from daemon.errors import ConfigError, Problem, VouchError
+from daemon.intake import inbound
+from daemon.intake.inbound_smtp import InboundListener, smtp_protocol
+from daemon.mail.render import Renderer
+from daemon.mail.sender import Sender
+from daemon.run.metrics import Metrics
+from daemon.run.scheduler import Scheduler
+from daemon.run.services import Services
+from daemon.store import SQLiteStore
+from daemon.surveys import survey_email
+from daemon.transport import build_transport
+from daemon.transport.webhook import WebhookTransport
+from daemon.web import create_app
+
+log = logging.getLogger("vouch")
+
+
+def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[Config, Renderer]:
+    """Config and templates, validated together; ConfigError lists every problem."""
+    config = load_config(path, environ, need_secrets=True)
+    renderer = Renderer(config, clock)
+    problems = renderer.check()
+    for name, survey in config.surveys.items():
+        questions = {"question": survey.question} | {
+            f"locales.{tag}.question": words.question
+            for tag, words in survey.locales.items()
+            if words.question is not None
+        }
+        for key, question in questions.items():
+            try:
+                renderer.survey_question(question)
+            except Exception as exc:  # an owner's Jinja2: anything can go wrong, name it
+                problems.append(
+                    Problem(f"surveys/{name}.toml", key, f"{type(exc).__name__}: {exc}")
+                )
+    if config.settings.inbound.smtp:
+        try:
+            smtp_protocol()
+        except ImportError as exc:
+            problems.append(
+                Problem(
+                    config.path.name,
+                    "inbound.smtp",
+                    f"the SMTP listener needs the inbound extra ({exc}): "
+                    "pip install 'vouch[inbound]', or set smtp = false",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+    return config, renderer
+
+
+def _freeze_startup_objects() -> None:
+    """What start-up built (config, templates, the app: ~100,000 objects) lives as long as the
+    process. Frozen, the garbage collector's full passes skip it: under load those passes
+    otherwise stop the event loop for 70-120 ms every few seconds (measured with bench/load.py).
+    Objects built by a reload are not frozen, so a replaced config is collected, except the
+    start-up one: after the first reload it stays in memory (about 1 MB, once)."""
+    gc.collect()
+    gc.freeze()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon routes signals itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        environ: Mapping[str, str],
+        clock: Clock,
+        *,
+        extend_app: Callable[[FastAPI], None] | None = None,
+    ) -> None:
+        """extend_app: a seam for bench/ingest.py, which adds a bare endpoint to compare with."""
+        self.extend_app = extend_app
+        self.config_path = config_path
+        self.environ = environ
+        self.clock = clock
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        config, renderer = load_checked(self.config_path, self.environ, self.clock)
+        store = await SQLiteStore.open(config.store_path)
+        try:
+            metrics = Metrics()
+            self.services = Services(config, renderer, store, self.clock, metrics)
+            self.sender = Sender(
+                store,
+                build_transport(config, self.clock),
+                self.clock,
+                config.settings.sender,
+                metrics,
+                webhooks=WebhookTransport(lambda: self.services.config, self.clock),
+                pressure=self.services.pressure,
+                render=partial(survey_email.render_claimed, self.services),
+                health=self.services.health,
+            )
+            self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake)
+            self.services.nudge = self.scheduler.wake
+            server_settings = config.settings.server
+            sock = _listen(server_settings.host, server_settings.port)
+            host, port = sock.getsockname()[:2]
+            app = create_app(self.services)
+            if self.extend_app:
+                self.extend_app(app)
+            self.server = _Server(
+                uvicorn.Config(
+                    app,
+                    http="httptools",
+                    lifespan="off",
+                    # uvicorn would take X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
+                    # as the client: the app decides by server.trusted_proxies alone
+                    # (web/ratelimit.client_address), for its rate limits and login lock
+                    proxy_headers=False,
+                    access_log=False,
+                    log_level="warning",
+                    timeout_graceful_shutdown=10,
+                )
+            )
+            self._install_signals()
+            log.info(
+                "listening on http://%s:%d (store %s, transport %s)",
+                host,
+                port,
+                config.store_path,
+                config.settings.email.transport,
+            )
+            self.listener = await self._inbound(config)
+            _freeze_startup_objects()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.server.serve(sockets=[sock]))
+                tasks.create_task(self.sender.run())
+                tasks.create_task(self.scheduler.run())
+                tasks.create_task(self._stop_when_asked())
+        finally:
+            gc.unfreeze()  # a process that runs the daemon again (the tests) starts afresh
+            listener: InboundListener | None = getattr(self, "listener", None)
+            if listener is not None:
+                await listener.stop()
+            with contextlib.suppress(Exception):
+                await self.sender.transport.aclose()
+            with contextlib.suppress(Exception):
+                if self.sender.webhooks is not None:
+                    await self.sender.webhooks.aclose()
+            await store.close()
+            log.info("stopped")
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def _inbound(self, config: Config) -> InboundListener | None:
+        """The optional SMTP listener for replies (inbound.smtp = true)."""
+        settings = config.settings.inbound
+        if not settings.smtp:
+            return None
+
+        async def handle(mail: InboundMail) -> None:
+            await inbound.handle(self.services, mail)
+
+        listener = await InboundListener(
+            handle, settings.host, settings.port, settings.max_bytes
+        ).start()
+        log.info("listening for replies on smtp://%s:%d", settings.host, listener.port)
+        return listener
+
+    async def _stop_when_asked(self) -> None:
+        await self._stopped.wait()
+        log.info("stopping: no new requests, finishing in-flight emails")
+        self.server.should_exit = True
+        self.scheduler.stop()
+        self.sender.stop()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop)
+        loop.add_signal_handler(signal.SIGINT, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+
+    async def reload(self) -> bool:
+        """Swap in a new config and templates; a bad one is refused and the old one stays."""
+        try:
+            config, renderer = load_checked(self.config_path, self.environ, self.clock)
+        except ConfigError as exc:
+            log.error("reload refused, the running config stays in force:\n%s", exc)
+            return False
+        old = self.services.config
+        fixed = {
+            "server": old.settings.server != config.settings.server,
+            "store.path": old.store_path != config.store_path,
+        }
+        for key, changed in fixed.items():
+            if changed:
+                log.warning("%s changed: takes effect at the next restart", key)
+        self.services.config, self.services.renderer = config, renderer
+        self.sender.configure(config.settings.sender)
+        if (old.settings.email, old.secrets.smtp_password) != (
+            config.settings.email,
+            config.secrets.smtp_password,
+        ):
+            await self.sender.use_transport(build_transport(config, self.clock))
+        log.info("config reloaded (business: %s)", config.settings.business.name)
+        return True
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        sock = socket.create_server((host, port), family=_family(host), backlog=2048)
+    except OSError as exc:
+        raise VouchError(
+            f"cannot listen on {host}:{port} (server.host, server.port): {exc.strerror}"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -1,0 +1,78 @@
+"""The handles every part of the daemon needs, passed down (never module globals).
+
+`config` and `renderer` are swapped together on a reload (SIGHUP); everything else lives as
+long as the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from daemon.clock import Clock, SystemClock
+from daemon.config import Config
+from daemon.mail.render import Renderer
+from daemon.mail.stamp import Stamps
+from daemon.mail.tokens import Signer
+from daemon.run.health import Health
+from daemon.run.metrics import Metrics
+from daemon.run.pressure import Pressure
+from daemon.store import SQLiteStore, Store
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Services:
+    config: Config
+    renderer: Renderer
+    store: Store
+    clock: Clock
+    metrics: Metrics
+    #: "there is work": the daemon wakes its scheduler and sender; a CLI command does nothing
+    nudge: Callable[[], None] = field(default=_nothing)
+    #: requests being served, that background work gives way to
+    pressure: Pressure = field(default_factory=Pressure)
+    #: whether the loops make progress, for /healthz and /metrics
+    health: Health = field(default_factory=Health)
+
+    _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
+    _stamps: tuple[Renderer, Stamps] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # A forgotten person's event ids are kept as hashes keyed by the daemon's secret, so
+        # the store needs it to recognise a replay of one (and to forget).
+        self.store.erasure_keys = self.config.secrets.signing_keys
+
+    @property
+    def signer(self) -> Signer:
+        """The link signer for the config in force, built once per config (a reload swaps it);
+        every survey email signs twelve links, so this is on the scheduler's hot path."""
+        if self._signer is None or self._signer[0] is not self.config:
+            self._signer = (self.config, Signer(self.config.secrets.signing_keys))
+        return self._signer[1]
+
+    @property
+    def stamps(self) -> Stamps:
+        """Bulk emails' stamps for the templates in force (a reload brings a new Renderer)."""
+        if self._stamps is None or self._stamps[0] is not self.renderer:
+            self._stamps = (self.renderer, Stamps(self.renderer))
+        return self._stamps[1]
+
+    def url(self, path: str) -> str:
+        return self.config.settings.business.public_url + path
+
+
+@contextlib.asynccontextmanager
+async def opened(config: Config, clock: Clock | None = None) -> AsyncIterator[Services]:
+    """The store and what goes with it, for a command (not the daemon) that records and lets
+    the daemon send; the store is closed after."""
+    clock = clock or SystemClock()
+    store = await SQLiteStore.open(config.store_path)
+    try:
+        yield Services(config, Renderer(config, clock), store, clock, Metrics())
+    finally:
+        await store.close()

@@ -1,0 +1,1 @@
+"""Surveys and answers: the owner's survey definitions, survey emails, and recording an answer."""
