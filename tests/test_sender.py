@@ -14,8 +14,8 @@ from daemon.config import Config
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.mail.outbox import NewEmail, RetryPolicy, State
 from daemon.mail.sender import Sender
+from daemon.requests_first import Pressure
 from daemon.run.metrics import Metrics
-from daemon.run.pressure import Pressure
 from daemon.store import SQLiteStore
 from daemon.transport import MemoryTransport
 
@@ -241,7 +241,7 @@ def test_backoff_grows_and_stops() -> None:
 async def test_sending_waits_while_a_request_is_being_served(
     store: SQLiteStore, clock: FakeClock, config: Config
 ) -> None:
-    """The sender claims, then gives way (daemon/run/pressure.py): nothing goes out until the
+    """The sender claims, then gives way (daemon/requests_first.py): nothing goes out until the
     request being served ends (the bound, 60 s here, is never reached)."""
     await enqueue(store, clock, 3)
     transport = MemoryTransport(concurrency=4)

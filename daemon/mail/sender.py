@@ -37,9 +37,9 @@ from daemon.engine import refusals
 from daemon.engine.refusals import About, Refusal, Seen, Streak
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.mail.outbox import WEBHOOK, Cancel, OutboxRow, Outcome, Pause, RetryPolicy, Settlement
+from daemon.requests_first import Pressure
 from daemon.run.health import Health
 from daemon.run.metrics import Metrics
-from daemon.run.pressure import Pressure
 from daemon.store import Store
 from daemon.transport import Transport
 

@@ -299,7 +299,7 @@ class Scheduler:
     async def _flush(self, emails: list[NewEmail], every: int = 500) -> None:
         """Into the outbox `every` emails at a time (then the list is emptied): the rows are
         small (not yet rendered), and between two writes the web server's own go first
-        (daemon/store/turns.py) and the sender can start on the first ones."""
+        (daemon/requests_first.py) and the sender can start on the first ones."""
         if len(emails) >= every:
             await self.services.store.enqueue_many(emails, self.services.clock.now())
             emails.clear()

@@ -15,9 +15,9 @@ from daemon.config import Config
 from daemon.mail.render import Renderer
 from daemon.mail.stamp import Stamps
 from daemon.mail.tokens import Signer
+from daemon.requests_first import Pressure
 from daemon.run.health import Health
 from daemon.run.metrics import Metrics
-from daemon.run.pressure import Pressure
 from daemon.store import SQLiteStore, Store
 
 

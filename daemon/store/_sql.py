@@ -24,7 +24,7 @@ import aiosqlite
 
 from daemon.clock import to_ms
 from daemon.errors import StoreDamaged, StoreUnavailable
-from daemon.store.turns import Turns
+from daemon.requests_first import Turns
 
 T = TypeVar("T")
 

@@ -16,7 +16,6 @@ from daemon import __version__
 from daemon.errors import StoreUnavailable
 from daemon.intake.accept import Refused
 from daemon.run.services import Services
-from daemon.store.turns import serving
 from daemon.web import (
     admin,
     advocates_api,
@@ -78,9 +77,8 @@ def create_app(services: Services) -> FastAPI:
 
 
 class Serving:
-    """Marks each request's task as serving someone, so its database work takes the next turn
-    before the scheduler's and the sender's (daemon/store/turns.py), and counts it, so their
-    work waits for a lull (daemon/run/pressure.py)."""
+    """Each request counted and its task marked as serving someone (daemon/requests_first.py):
+    its database work takes the next turn, and background work waits for a lull."""
 
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
@@ -90,7 +88,6 @@ class Serving:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        serving()
         with self.services.pressure.request():
             await self.app(scope, receive, send)
 

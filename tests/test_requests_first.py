@@ -1,18 +1,45 @@
-"""The store's turns: one holder at a time; work serving a request goes before queued
-background work; a waiter that gives up (cancelled) never keeps or loses the turn."""
+"""Requests first (daemon/requests_first.py): background work waits for a lull in the requests
+being served, never forever; at the database, one holder at a time, work serving a request goes
+before queued background work, and a waiter that gives up (cancelled) never keeps or loses the
+turn; the web app marks and counts each request."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 
+from daemon.requests_first import Pressure, Turns, serving
 from daemon.run.services import Services
-from daemon.store.turns import Turns, serving
 
 
 async def _settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
+
+
+async def test_a_lull_comes_when_the_last_request_ends() -> None:
+    pressure = Pressure()
+    await pressure.lull()  # nothing served: at once
+    first, second = pressure.request(), pressure.request()
+    first.__enter__()
+    second.__enter__()
+    waiting = asyncio.create_task(pressure.lull())
+    await _settle()
+    assert not waiting.done()
+    first.__exit__(None, None, None)
+    await _settle()
+    assert not waiting.done()  # one is still being served
+    second.__exit__(None, None, None)
+    await _settle()
+    assert waiting.done()
+    assert pressure.serving == 0
+
+
+async def test_background_work_waits_only_so_long_when_requests_never_stop() -> None:
+    pressure = Pressure(most_seconds=0)
+    with pressure.request():
+        await pressure.lull()  # returns although a request is still being served
+        assert pressure.serving == 1
 
 
 def _background(coro: object) -> asyncio.Task[None]:
@@ -27,8 +54,8 @@ async def _take(turns: Turns, name: str, order: list[str], release: asyncio.Even
 
 
 async def _take_serving(turns: Turns, name: str, order: list[str], release: asyncio.Event) -> None:
-    serving()
-    await _take(turns, name, order, release)
+    with Pressure().request():
+        await _take(turns, name, order, release)
 
 
 async def test_requests_go_before_queued_background_work_and_each_holds_alone() -> None:
@@ -88,13 +115,12 @@ async def test_a_waiter_cancelled_just_as_it_is_handed_the_turn_passes_it_on() -
 
 
 async def test_the_web_app_marks_and_counts_each_request_it_serves(services: Services) -> None:
-    from daemon.store import turns as turns_module
     from daemon.web.app import Serving
 
     seen: list[tuple[bool, int]] = []
 
     async def inner(scope: object, receive: object, send: object) -> None:
-        seen.append((turns_module._serving.get(), services.pressure.serving))
+        seen.append((serving(), services.pressure.serving))
 
     async def nothing() -> dict[str, object]:
         return {}
@@ -105,5 +131,5 @@ async def test_the_web_app_marks_and_counts_each_request_it_serves(services: Ser
     serve = Serving(inner, services)
     await _background(serve({"type": "http"}, nothing, ignore))
     assert seen == [(True, 1)]
-    assert turns_module._serving.get() is False  # the caller's own context is untouched
+    assert serving() is False  # the caller's own context is untouched
     assert services.pressure.serving == 0
