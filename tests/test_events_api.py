@@ -242,3 +242,32 @@ async def test_the_fast_path_records_what_it_accepts_and_hands_on_the_rest(
     assert reached[0] == invalid
     assert json.loads(reached[1])["id"] == "no-token"
     assert await services.store.event_counts() == {"purchase.completed": 1}
+
+
+async def test_both_event_paths_agree_on_every_spelling_of_the_token(
+    client: httpx.AsyncClient,
+) -> None:
+    """One check (`auth.bearer_ok`) serves the fast path (application/json) and the route
+    (other JSON types): each spelling of the header is let in by both or by neither."""
+    spellings = {
+        f"Bearer {TOKEN}": 202,
+        f"bearer {TOKEN}": 202,  # the scheme's case does not matter
+        f"BEARER   {TOKEN}  ": 202,  # nor spaces around the token
+        f"Bearer {TOKEN}x": 401,
+        f"Bearer {TOKEN[:-1]}": 401,
+        f"Basic {TOKEN}": 401,
+        TOKEN: 401,
+        "Bearer": 401,
+        "Bearer \xe9": 401,  # latin-1 in a header, read as Starlette reads it
+    }
+    for n, (authorization, status) in enumerate(spellings.items()):
+        for content_type in ("application/json", "application/vnd.vouch+json"):
+            answer = await client.post(
+                "/v1/events",
+                content=json.dumps(body(id=f"spelling-{n}-{content_type}")).encode("utf-8"),
+                headers=[
+                    (b"Authorization", authorization.encode("latin-1")),
+                    (b"Content-Type", content_type.encode()),
+                ],
+            )
+            assert answer.status_code == status, (authorization, content_type)

@@ -7,16 +7,21 @@ import hmac
 from fastapi import HTTPException, Request
 
 
-def has_token(request: Request) -> bool:
-    """Whether the request carries the admin API's bearer token."""
-    expected = request.app.state.services.config.secrets.api_token
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
+def bearer_ok(authorization: str, expected: str | None) -> bool:
+    """Whether an Authorization header carries the admin API's bearer token: the one check for
+    the routes and the events' fast path (which reads the header as Starlette does, latin-1)."""
+    scheme, _, given = authorization.partition(" ")
     return bool(
         expected
         and scheme.lower() == "bearer"
         and hmac.compare_digest(given.strip().encode(), expected.encode())
     )
+
+
+def has_token(request: Request) -> bool:
+    """Whether the request carries the admin API's bearer token."""
+    expected = request.app.state.services.config.secrets.api_token
+    return bearer_ok(request.headers.get("authorization", ""), expected)
 
 
 async def require_token(request: Request) -> None:

@@ -12,7 +12,6 @@ every refusal, and the OpenAPI schema, still come from the route.
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
@@ -24,6 +23,7 @@ from daemon.intake.accept import Refused, accept_event
 from daemon.intake.events import EventIn
 from daemon.run.services import Services
 from daemon.web.api import event_answer, unavailable_answer
+from daemon.web.auth import bearer_ok
 
 PATH = "/v1/events"
 
@@ -59,22 +59,16 @@ class FastEvents:
         await _answer(send, status, content, headers)
 
     def _ours(self, scope: Scope) -> bool:
-        """Authorised as `auth.require_token` checks it (Starlette reads headers as latin-1),
-        and sent as application/json (other JSON types are left to FastAPI)."""
-        expected = self.services.config.secrets.api_token
+        """Authorised by the routes' own check (`auth.bearer_ok`), and sent as
+        application/json (other JSON types are left to FastAPI)."""
         authorization = content_type = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
             elif name == b"content-type":
                 content_type = value
-        scheme, _, given = authorization.partition(b" ")
-        return (
-            expected is not None
-            and expected != ""
-            and content_type.split(b";")[0].strip().lower() == b"application/json"
-            and scheme.lower() == b"bearer"
-            and hmac.compare_digest(given.decode("latin-1").strip().encode(), expected.encode())
+        return content_type.split(b";")[0].strip().lower() == b"application/json" and bearer_ok(
+            authorization.decode("latin-1"), self.services.config.secrets.api_token
         )
 
 
