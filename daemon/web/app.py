@@ -61,6 +61,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, _unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(pages.PageNotFound, pages.not_found)
     app.add_middleware(FastEvents, services=services)  # inside BodyLimit: bodies are bounded
     app.add_middleware(BodyLimit, max_bytes=services.config.settings.server.max_body_bytes)
     server = services.config.settings.server

@@ -17,7 +17,7 @@ from daemon.engine.inputs import text_problem
 from daemon.engine.segments import segment
 from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
 from daemon.run.services import Services
-from daemon.store.base import Invitation
+from daemon.store.base import Customer, Invitation
 from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web.words import PageWords
 
@@ -43,7 +43,12 @@ def page(
     return response
 
 
-def not_found(request: Request) -> HTMLResponse:
+class PageNotFound(Exception):
+    """No such page for this token or code (unknown, tampered, or its person forgotten):
+    answered by `not_found`, the same plain 404 wherever it is raised."""
+
+
+def not_found(request: Request, _: Exception | None = None) -> HTMLResponse:
     return page(request, "message.html", 404, message="not_found")
 
 
@@ -51,27 +56,30 @@ def _closed(request: Request, locale: str | None) -> HTMLResponse:
     return page(request, "message.html", 410, locale=locale, message="closed")
 
 
-async def _invitation(
-    request: Request, token: str
-) -> tuple[Invitation, int | None, str | None] | None:
+async def _invitation(request: Request, token: str) -> tuple[Invitation, int | None, str | None]:
     """The invitation a survey token names, the score it carries, and the customer's locale."""
     services = _services(request)
     parsed = read_survey_token(services.signer, token)
-    if parsed is None:
-        return None
-    invitation = await services.store.invitation_by_public_id(parsed[0])
-    if invitation is None:
-        return None
+    invitation = await services.store.invitation_by_public_id(parsed[0]) if parsed else None
+    if parsed is None or invitation is None:
+        raise PageNotFound
     customer = await services.store.customer(invitation.customer_id)
     return invitation, parsed[1], customer.locale if customer else None
 
 
+async def _unsubscriber(request: Request, token: str) -> Customer:
+    """The customer an unsubscribe token names."""
+    services = _services(request)
+    public_id = read_unsubscribe_token(services.signer, token)
+    customer = await services.store.customer_by_public_id(public_id) if public_id else None
+    if customer is None:
+        raise PageNotFound
+    return customer
+
+
 @router.get("/s/{token}")
 async def surveypage(request: Request, token: str) -> Response:
-    found = await _invitation(request, token)
-    if found is None:
-        return not_found(request)
-    invitation, score, locale = found
+    invitation, score, locale = await _invitation(request, token)
     services = _services(request)
     if (
         not is_open(invitation, services.clock.now())
@@ -132,10 +140,7 @@ def _survey_form(
 
 @router.post("/s/{token}")
 async def survey_answer(request: Request, token: str) -> Response:
-    found = await _invitation(request, token)
-    if found is None:
-        return not_found(request)
-    invitation, _, locale = found
+    invitation, _, locale = await _invitation(request, token)
     services = _services(request)
     form = await request.form()
     raw_score, comment = form.get("score"), form.get("comment")
@@ -174,36 +179,26 @@ def _score(value: object) -> int | None:
 
 @router.get("/u/{token}")
 async def unsubscribepage(request: Request, token: str) -> Response:
-    services = _services(request)
-    public_id = read_unsubscribe_token(services.signer, token)
-    customer = await services.store.customer_by_public_id(public_id) if public_id else None
-    if customer is None:
-        return not_found(request)
-    done = await services.store.suppression_reason(customer.email) is not None
-    return page(
-        request,
-        "unsubscribe.html",
-        locale=customer.locale,
-        email=customer.email,
-        done=done,
-        action=f"/u/{token}",
-    )
+    customer = await _unsubscriber(request, token)
+    done = await _services(request).store.suppression_reason(customer.email) is not None
+    return _unsubscribe_page(request, token, customer, done)
 
 
 @router.post("/u/{token}")
 async def unsubscribe(request: Request, token: str) -> Response:
     """The confirm button, and RFC 8058 one-click (body `List-Unsubscribe=One-Click`): at once."""
     services = _services(request)
-    public_id = read_unsubscribe_token(services.signer, token)
-    customer = await services.store.customer_by_public_id(public_id) if public_id else None
-    if customer is None:
-        return not_found(request)
+    customer = await _unsubscriber(request, token)
     await services.store.suppress(customer.email, "unsubscribed", services.clock.now())
+    return _unsubscribe_page(request, token, customer, done=True)
+
+
+def _unsubscribe_page(request: Request, token: str, customer: Customer, done: bool) -> Response:
     return page(
         request,
         "unsubscribe.html",
         locale=customer.locale,
         email=customer.email,
-        done=True,
+        done=done,
         action=f"/u/{token}",
     )

@@ -19,7 +19,7 @@ from daemon.partners import notes
 from daemon.referrals import follow_up, offers
 from daemon.run.services import Services
 from daemon.store.base import Advocate, Customer, Partner
-from daemon.web.pages import not_found, page
+from daemon.web.pages import PageNotFound, page
 from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)
@@ -30,19 +30,14 @@ def _services(request: Request) -> Services:
     return found
 
 
-async def _advocate(
-    request: Request, code: str
-) -> tuple[Advocate, Customer, Partner | None] | None:
+async def _advocate(request: Request, code: str) -> tuple[Advocate, Customer, Partner | None]:
     """The advocate behind a code, with the partner it is (None: a customer)."""
     services = _services(request)
-    if len(code) > 64:
-        return None
-    advocate = await services.store.advocate_by_code(code)
-    if advocate is None:
-        return None
-    customer = await services.store.customer(advocate.customer_id)
-    partner = await services.store.partner_by_advocate(advocate.id)
-    return (advocate, customer, partner) if customer else None
+    advocate = await services.store.advocate_by_code(code) if len(code) <= 64 else None
+    customer = await services.store.customer(advocate.customer_id) if advocate else None
+    if advocate is None or customer is None:
+        raise PageNotFound
+    return advocate, customer, await services.store.partner_by_advocate(advocate.id)
 
 
 def _name(request: Request, customer: Customer, partner: Partner | None = None) -> str:
@@ -73,10 +68,8 @@ def _too_many(request: Request, customer: Customer) -> HTMLResponse:
 
 @router.get("/r/{code}")
 async def landing(request: Request, code: str) -> Response:
-    found = await _advocate(request, code)
-    if found is None:
-        return not_found(request)
-    return _landing(request, code, found[1], found[2], form={}, problems={})
+    _, customer, partner = await _advocate(request, code)
+    return _landing(request, code, customer, partner, form={}, problems={})
 
 
 def _landing(
@@ -102,10 +95,7 @@ def _landing(
 @router.post("/r/{code}")
 async def landing_submit(request: Request, code: str) -> Response:
     """The friend asks to be contacted: a grade B referral (they expect contact, need given)."""
-    found = await _advocate(request, code)
-    if found is None:
-        return not_found(request)
-    advocate, customer, partner = found
+    advocate, customer, partner = await _advocate(request, code)
     services = _services(request)
     if await _limited(services, advocate):
         return _too_many(request, customer)
@@ -122,10 +112,7 @@ async def landing_submit(request: Request, code: str) -> Response:
 
 @router.get("/r/{code}/introduce")
 async def introduce_form(request: Request, code: str) -> Response:
-    found = await _advocate(request, code)
-    if found is None:
-        return not_found(request)
-    advocate, customer, partner = found
+    advocate, customer, partner = await _advocate(request, code)
     terms = await _terms(_services(request), advocate, partner)
     return _introducepage(request, code, customer, partner, terms, form={}, problems={})
 
@@ -164,10 +151,7 @@ def _introducepage(
 
 @router.post("/r/{code}/introduce")
 async def introduce_submit(request: Request, code: str) -> Response:
-    found = await _advocate(request, code)
-    if found is None:
-        return not_found(request)
-    advocate, customer, partner = found
+    advocate, customer, partner = await _advocate(request, code)
     services = _services(request)
     if await _limited(services, advocate):
         return _too_many(request, customer)
@@ -194,15 +178,15 @@ async def introduce_submit(request: Request, code: str) -> Response:
 @router.get("/r/{code}/learn")
 async def education(request: Request, code: str) -> Response:
     """How to refer: the owner's own words from templates/pages/referral_education.toml."""
-    found = await _advocate(request, code)
+    _, customer, partner = await _advocate(request, code)
     taught = _services(request).config.education
-    if found is None or taught is None:
-        return not_found(request)
+    if taught is None:
+        raise PageNotFound
     return page(
         request,
         "education.html",
-        locale=found[1].locale,
-        advocate_name=_name(request, found[1], found[2]),
+        locale=customer.locale,
+        advocate_name=_name(request, customer, partner),
         education=taught,
         introduce=f"/r/{code}/introduce",
         landing=f"/r/{code}",
