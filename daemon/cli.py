@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,12 +179,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     import_.set_defaults(handler=_import)
 
-    init = sub.add_parser(
-        "init", parents=[common], help="start a new business folder from the default files"
-    )
-    init.add_argument("dir", type=Path, help="a new or empty folder")
-    init.set_defaults(handler=_init)
-
     resolve = sub.add_parser(
         "resolve", parents=[common], help="mark a detractor's complaint resolved"
     )
@@ -229,33 +223,10 @@ def _parser() -> argparse.ArgumentParser:
     marked.add_argument("--clear", action="store_true", help="remove the mark")
     mark.set_defaults(handler=_customer_mark)
 
-    forget = sub.add_parser(
-        "forget", parents=[common], help="erase a person's data (anonymous figures stay)"
-    )
-    forget.add_argument("address", help="the person's email address")
-    forget.set_defaults(handler=_forget)
-    resubscribe = sub.add_parser(
-        "resubscribe",
-        parents=[common],
-        help="lift an address's unsubscribe (not a bounce or a spam complaint)",
-    )
-    resubscribe.add_argument("address", help="the customer's email address")
-    resubscribe.set_defaults(handler=_resubscribe)
-    export_person = sub.add_parser(
-        "export-person", parents=[common], help="print everything stored about a person (JSON)"
-    )
-    export_person.add_argument("address", help="the person's email address")
-    export_person.set_defaults(handler=_export_person)
-    backup = sub.add_parser(
-        "backup", parents=[common], help="copy the store (safe while the daemon runs)"
-    )
-    backup.add_argument("path", type=Path, help="the backup file to write")
-    backup.set_defaults(handler=_backup)
-    restore = sub.add_parser(
-        "restore", parents=[common], help="put a backup in place of the store (daemon stopped)"
-    )
-    restore.add_argument("path", type=Path, help="a file made by vouch backup")
-    restore.set_defaults(handler=_restore)
+    for name, helps, argument, kind, argument_help, handler in _ONE_ARGUMENT:
+        command = sub.add_parser(name, parents=[common], help=helps)
+        command.add_argument(argument, type=kind, help=argument_help)
+        command.set_defaults(handler=handler)
     return parser
 
 
@@ -830,3 +801,56 @@ def _init(args: argparse.Namespace) -> int:
     print(f"created {args.dir}: {', '.join(made)}")
     print(next_steps(args.dir / "config.toml"))
     return EXIT_OK
+
+
+#: The commands that take one argument: name, help, the argument, its type and help, handler.
+_ONE_ARGUMENT: tuple[tuple[str, str, str, type, str, Callable[[argparse.Namespace], int]], ...] = (
+    (
+        "init",
+        "start a new business folder from the default files",
+        "dir",
+        Path,
+        "a new or empty folder",
+        _init,
+    ),
+    (
+        "forget",
+        "erase a person's data (anonymous figures stay)",
+        "address",
+        str,
+        "the person's email address",
+        _forget,
+    ),
+    (
+        "resubscribe",
+        "lift an address's unsubscribe (not a bounce or a spam complaint)",
+        "address",
+        str,
+        "the customer's email address",
+        _resubscribe,
+    ),
+    (
+        "export-person",
+        "print everything stored about a person (JSON)",
+        "address",
+        str,
+        "the person's email address",
+        _export_person,
+    ),
+    (
+        "backup",
+        "copy the store (safe while the daemon runs)",
+        "path",
+        Path,
+        "the backup file to write",
+        _backup,
+    ),
+    (
+        "restore",
+        "put a backup in place of the store (daemon stopped)",
+        "path",
+        Path,
+        "a file made by vouch backup",
+        _restore,
+    ),
+)
