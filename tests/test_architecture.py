@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 from pathlib import Path
 
 from helpers import REPO
@@ -44,3 +45,18 @@ def test_the_store_imports_only_data_from_the_engine() -> None:
                 rules.append(f"{path.relative_to(REPO)}:{line}: {module} {name}")
     assert seen  # the store does take the engine's types (Stage, Terms, ...): the walk found them
     assert rules == [], "the store imports engine rules; let the shell pass them in"
+
+
+def _private_api_calls(root: Path) -> list[str]:
+    """Calls into a dependency's private API (aiosqlite's `_execute` and `_conn`, which pinned
+    its version): `file:line` of each."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"\._execute\(|\._conn\b", line):
+                found.append(f"{path.relative_to(REPO)}:{n}")
+    return found
+
+
+def test_no_private_api_of_a_dependency() -> None:
+    assert _private_api_calls(REPO / "daemon") == []

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 
-from daemon.requests_first import Pressure, Turns, serving
+from daemon.requests_first import Pressure, serving
 from daemon.run.services import Services
+from daemon.store.db import Turns
 
 
 async def _settle() -> None:

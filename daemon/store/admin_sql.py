@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _maybe(r: Any, at: int) -> Person | None:
     return _person(r, at) if r[at] is not None else None
 
 
-class AdminSQL(SQL):
+class AdminSQL(DB):
     async def open_session(self, session_id: bytes, expires_at: datetime, now: datetime) -> None:
         """Record a new dashboard session (and forget those that have expired)."""
         async with self._write() as db:

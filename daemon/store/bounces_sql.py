@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
 from daemon.store.base import Bounce
+from daemon.store.db import DB
 
 # One undelivered email counts once: a "delayed" warning and the final failure of the same
 # original message are one soft bounce; reports that name no original message count one each.
@@ -16,7 +16,7 @@ _SOFT_COUNT = (
 )
 
 
-class BouncesSQL(SQL):
+class BouncesSQL(DB):
     async def record_bounce(
         self,
         *,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from daemon.clock import from_ms
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 
 def _when(ms: int | None) -> str | None:
     return from_ms(ms).isoformat() if ms is not None else None
 
 
-class CustomersSQL(SQL):
+class CustomersSQL(DB):
     async def customer_overview(self, customer_id: int) -> dict[str, Any]:
         c = {"c": customer_id}
         events = await self._read(

@@ -7,7 +7,7 @@ from typing import Any
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.digest import DigestFacts, OpenComplaint, PendingReward, ReferralLine
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 _LINE = """
     SELECT f.public_id, c.name, c.email, f.friend_name, f.need, f.timing, f.grade, f.status,
@@ -40,7 +40,7 @@ def _segments(rows: Any, period: str) -> tuple[int, int, int]:
     return counts.get("promoter", 0), counts.get("passive", 0), counts.get("detractor", 0)
 
 
-class DigestSQL(SQL):
+class DigestSQL(DB):
     async def store_created(self, now: datetime) -> datetime:
         """When this store began: `now` the first time this is asked (the daemon's first start
         on a new store; migration 14 marked an older store at its earliest record), the same

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +14,8 @@ import aiosqlite
 
 from daemon.clock import to_ms
 from daemon.intake.events import CustomerIn, EventIn
-from daemon.store._sql import SQL
 from daemon.store.base import Customer, EventOutcome, Recorded
+from daemon.store.db import DB, GroupCommit
 from daemon.store.privacy_sql import erased_key, erased_keys
 
 CUSTOMER_COLUMNS = "id, email, name, external_id, timezone, locale, tags, public_id"
@@ -66,45 +64,23 @@ _INSERT_EVENT = """
 
 _BATCH = 500
 
-Pending = tuple[EventIn, datetime, "asyncio.Future[EventOutcome]"]
 
-
-class EventsSQL(SQL):
-    """Events are written by group commit: every event that arrives while a transaction is
-    being written joins the next one, so a burst of API calls costs a few transactions rather
-    than one each. Each caller still gets its answer only after its event is committed."""
+class EventsSQL(DB):
+    """Events are written by group commit (`GroupCommit`): a burst of API calls costs a few
+    transactions rather than one each, and each caller gets its answer once its event is
+    committed."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         super().__init__(db, path)
-        self._pending: list[Pending] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._events = GroupCommit(self._record_batch, _BATCH)
 
     async def record_event(self, event: EventIn, now: datetime) -> EventOutcome:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[EventOutcome] = loop.create_future()
-        self._pending.append((event, now, future))
-        if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._write_events())
-        return await asyncio.shield(future)  # a caller who gives up does not undo the batch
-
-    async def _write_events(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
-            try:
-                outcomes = await self._record_batch([(e, now) for e, now, _ in batch])
-            except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    future.set_result(outcome)
+        return await self._events((event, now))
 
     async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
-        """One transaction for many events, in a fixed number of statements, run in the
-        connection's thread in one trip. What needs no database (hashes, receipts, JSON) is
-        worked out here first, so the transaction holds the write lock for SQL alone."""
+        """One transaction for many events, in a fixed number of statements. What needs no
+        database (hashes, receipts, JSON) is worked out here first, so the transaction holds
+        the write lock for SQL alone."""
         prepared = [
             _Prepared(
                 event.id,
@@ -123,8 +99,8 @@ class EventsSQL(SQL):
             )
             for event, now in batch
         ]
-        keys = self.erasure_keys
-        return await self._transaction(lambda db: _record(db, prepared, keys))
+        async with self._write() as db:
+            return await _record(db, prepared, self.erasure_keys)
 
     async def customer_by_email(self, email: str) -> Customer | None:
         rows = await self._read(
@@ -186,16 +162,16 @@ class _Prepared:
     erased: tuple[str, ...]  # the id as forgetting its person would have kept it, by key
 
 
-def _record(
-    db: sqlite3.Connection, batch: list[_Prepared], keys: tuple[str, ...]
+async def _record(
+    db: aiosqlite.Connection, batch: list[_Prepared], keys: tuple[str, ...]
 ) -> list[EventOutcome]:
     """The events of one batch, inside the caller's transaction: a replay of an id with the
     same body gets its first receipt, a different body under a used id is a conflict. An id
     whose person was forgotten is found by its keyed hash, and compared by its body's."""
     ids = sorted({p.id for p in batch} | {e for p in batch for e in p.erased})
-    rows = db.execute(
+    rows = await db.execute_fetchall(
         f"SELECT id, body_hash, receipt FROM events WHERE id IN ({_marks(ids)})", ids
-    ).fetchall()
+    )
     seen: dict[str, tuple[str, dict[str, Any]]] = {r[0]: (r[1], json.loads(r[2])) for r in rows}
     for p in batch:
         for n, erased in enumerate(p.erased):
@@ -217,13 +193,13 @@ def _record(
     customers = [p.customer for p in new if p.customer is not None]
     customer_ids: dict[str, int] = {}
     if customers:
-        db.executemany(UPSERT_CUSTOMER, customers)
+        await db.executemany(UPSERT_CUSTOMER, customers)
         emails = sorted({str(c[0]) for c in customers})
-        rows = db.execute(
+        rows = await db.execute_fetchall(
             f"SELECT email, id FROM customers WHERE email IN ({_marks(emails)})", emails
-        ).fetchall()
+        )
         customer_ids = {str(r[0]): int(r[1]) for r in rows}
-    db.executemany(
+    await db.executemany(
         _INSERT_EVENT,
         [
             (

@@ -8,7 +8,7 @@ from typing import Any
 
 from daemon.clock import from_ms
 from daemon.owner.import_rows import tags_cell
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 PAGE = 5000
 
@@ -49,7 +49,7 @@ EXPORTS: dict[str, tuple[list[str], str]] = {
 _TIMES = {"answered_at", "created_at", "closed_at"}
 
 
-class ExportSQL(SQL):
+class ExportSQL(DB):
     async def export_rows(self, name: str) -> AsyncIterator[list[Any]]:
         """The rows of one export, in pages; times as ISO 8601 UTC, tags as `vouch import`
         reads them."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from daemon.intake.events import CustomerIn
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 from daemon.store.events_sql import UPSERT_CUSTOMER, upsert_params
 
 # The same merge as an event's customer, but a row that would change nothing is left alone,
@@ -23,7 +23,7 @@ _UPSERT = (
 )
 
 
-class ImportsSQL(SQL):
+class ImportsSQL(DB):
     async def import_customers(
         self, customers: Sequence[CustomerIn], now: datetime
     ) -> tuple[int, int]:

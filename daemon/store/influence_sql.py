@@ -10,8 +10,8 @@ from typing import Any
 
 from daemon.clock import to_ms
 from daemon.engine.influence import Facts
-from daemon.store._sql import SQL
 from daemon.store.base import AskRow
+from daemon.store.db import DB
 from daemon.store.referrals_sql import _ASK, _ask
 
 _FACTS = """
@@ -41,7 +41,7 @@ def _facts(row: Any) -> Facts:
     )
 
 
-class InfluenceSQL(SQL):
+class InfluenceSQL(DB):
     async def set_influence_mark(
         self, customer_id: int, mark: int | None, *, source: str, now: datetime
     ) -> None:

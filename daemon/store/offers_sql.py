@@ -8,14 +8,14 @@ from typing import Any
 
 from daemon.clock import to_ms
 from daemon.engine.offers import Terms
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 
 def _terms(row: Any) -> Terms:
     return Terms(str(row[0]), row[1], str(row[2]), tuple(json.loads(row[3])))
 
 
-class OffersSQL(SQL):
+class OffersSQL(DB):
     async def offer_terms(self, advocate_id: int) -> Terms | None:
         rows = await self._read(
             "SELECT offer_id, text, reward, choices FROM offer_assignments WHERE advocate_id = ?",

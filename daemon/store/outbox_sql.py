@@ -9,7 +9,7 @@ from typing import Any
 
 from daemon.clock import from_ms, to_ms
 from daemon.mail.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Settlement, State
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 _ROW_COLUMNS = (
     "id, dedupe_key, kind, recipient, envelope_from, message_id, message, state, attempts, "
@@ -17,7 +17,7 @@ _ROW_COLUMNS = (
 )
 
 
-class OutboxSQL(SQL):
+class OutboxSQL(DB):
     async def enqueue(self, email: NewEmail, now: datetime) -> int | None:
         """Add an email unless its key exists; to a suppressed address: recorded, not queued."""
         async with self._write() as db:
@@ -88,7 +88,8 @@ class OutboxSQL(SQL):
             RETURNING {_ROW_COLUMNS}
             """
         params = (owner, lease_until, now_ms, now_ms, *ids, limit)
-        rows = await self._transaction(lambda db: db.execute(sql, params).fetchall())
+        async with self._write() as db:
+            rows = await db.execute_fetchall(sql, params)
         return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
@@ -166,7 +167,8 @@ class OutboxSQL(SQL):
             RETURNING outbox.id
             """
         params = (to_ms(now), *(x for pair in messages.items() for x in pair), owner)
-        rows = await self._transaction(lambda db: db.execute(sql, params).fetchall())
+        async with self._write() as db:
+            rows = await db.execute_fetchall(sql, params)
         return {int(r[0]) for r in rows}
 
     async def release_leases(self, owner: str, now: datetime) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 import aiosqlite
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
 from daemon.store.base import GivenReferral, Partner, Referral
+from daemon.store.db import DB
 from daemon.store.referrals_sql import _REFERRAL, _referral
 
 _PARTNER = (
@@ -62,7 +62,7 @@ async def _one_partner(db: aiosqlite.Connection, partner_id: int) -> Partner:
     return _partner(rows[0])
 
 
-class PartnersSQL(SQL):
+class PartnersSQL(DB):
     async def add_partner(
         self,
         *,

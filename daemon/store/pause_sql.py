@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from daemon.clock import from_ms, to_ms
 from daemon.mail.outbox import Pause
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 _COLUMNS = "reason, since, probe_at, wait_seconds"
 
 
-class PauseSQL(SQL):
+class PauseSQL(DB):
     async def sending_pause(self) -> Pause | None:
         rows = await self._read(f"SELECT {_COLUMNS} FROM sending_pause WHERE id = 1")
         return _pause(rows[0]) if rows else None
@@ -24,29 +23,25 @@ class PauseSQL(SQL):
         The emails in `refund` were refused before the pause was seen for what it is: they get
         their try back and are due at once, like the rows held while paused."""
         now_ms = to_ms(now)
-
-        def work(db: sqlite3.Connection) -> None:
-            db.execute(
+        async with self._write() as db:
+            await db.execute(
                 f"INSERT INTO sending_pause (id, {_COLUMNS}) VALUES (1, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, "
                 "probe_at = excluded.probe_at, wait_seconds = excluded.wait_seconds",
                 (pause.reason, to_ms(pause.since), to_ms(pause.probe_at), pause.wait_seconds),
             )
-            db.executemany(
+            await db.executemany(
                 "UPDATE outbox SET attempts = attempts - 1, due_at = ?, updated_at = ? "
                 "WHERE id = ? AND state = 'queued' AND attempts > 0",
                 [(now_ms, now_ms, row_id) for row_id in refund],
             )
 
-        await self._transaction(work)
-
     async def resume_sending(self) -> Pause | None:
         """End the pause; the one that was in force, or None when sending was not paused."""
-
-        def work(db: sqlite3.Connection) -> list[Any]:
-            return db.execute(f"DELETE FROM sending_pause RETURNING {_COLUMNS}").fetchall()
-
-        rows = await self._transaction(work)
+        async with self._write() as db:
+            rows = list(
+                await db.execute_fetchall(f"DELETE FROM sending_pause RETURNING {_COLUMNS}")
+            )
         return _pause(rows[0]) if rows else None
 
 

@@ -33,7 +33,7 @@ import aiosqlite
 
 from daemon.clock import from_ms, to_ms
 from daemon.settings import stored_address
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 from daemon.store.outbox_sql import suppression_keys
 
 FORGOTTEN = "forgotten"
@@ -130,12 +130,11 @@ def _blank_receipt(receipt: str, kept_id: str) -> str:
     return json.dumps(answer)
 
 
-class PrivacySQL(SQL):
+class PrivacySQL(DB):
     async def person_export(self, email: str) -> dict[str, Any]:
         """Everything the store holds about an address (never the bytes of emails), as JSON."""
         address, hashed = suppression_keys(email)
-        async with self._lock:
-            db = self._db
+        async with self._reading() as db:
             found = await _dicts(
                 db,
                 "SELECT id, public_id, email, name, external_id, timezone, locale, tags, "
@@ -423,8 +422,8 @@ class PrivacySQL(SQL):
 
     async def checkpoint(self) -> bool:
         """Copy the write-ahead log into the file and empty it; False if a reader held it."""
-        async with self._lock:
-            cursor = await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._reading() as db:
+            cursor = await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             row = await cursor.fetchone()
         return row is not None and int(row[0]) == 0
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.grades import Introduction
-from daemon.store._sql import SQL
 from daemon.store.base import Advocate, AskRow, Referral, Reward, Step
+from daemon.store.db import DB
 
 _ASK = "id, customer_id, moment, source, state, reason, due_at, created_at"
 _REFERRAL = (
@@ -49,7 +49,7 @@ def _referral(r: Any) -> Referral:
     )
 
 
-class ReferralsSQL(SQL):
+class ReferralsSQL(DB):
     # asks -------------------------------------------------------------------------------------
 
     async def ask_facts(

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from daemon.store._sql import SQL, month_values
+from daemon.store.db import DB, month_values
 
 _TAGS = "(SELECT c.tags FROM customers c WHERE c.id = {alias}.customer_id) AS tags"
 
 
-class ReportsSQL(SQL):
+class ReportsSQL(DB):
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]:
         """(kind, key, score, responses, responses without an invitation), all time."""
         rows = await self._read(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
 from daemon.store.admin_sql import _PERSON, Person, _maybe
+from daemon.store.db import DB
 from daemon.store.webhooks_sql import _QUERIES as _FACTS
 
 #: What takes each kind of item off its queue (`:item` its key, `:reason` the error). An item
@@ -57,7 +57,7 @@ class SetAside:
     at: datetime
 
 
-class SetAsideSQL(SQL):
+class SetAsideSQL(DB):
     async def set_aside(
         self, kind: str, item: str, customer_id: int | None, error: str, now: datetime
     ) -> None:

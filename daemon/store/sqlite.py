@@ -5,12 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import aiosqlite
-
-from daemon.store._sql import said_if_damaged
 from daemon.store.admin_sql import AdminSQL
 from daemon.store.bounces_sql import BouncesSQL
 from daemon.store.customers_sql import CustomersSQL
+from daemon.store.db import said_if_damaged
 from daemon.store.digest_sql import DigestSQL
 from daemon.store.events_sql import EventsSQL
 from daemon.store.export_sql import ExportSQL
@@ -55,13 +53,8 @@ class SQLiteStore(
     async def open(cls, path: Path) -> SQLiteStore:
         """Open (creating if needed) and migrate the store at path; StoreDamaged if SQLite finds
         the file corrupt (it is read here: its header, schema and migrations)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        db = await cls.connect(path)
         try:
-            await db.execute("PRAGMA busy_timeout = 10000")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA foreign_keys = ON")
             await db.create_function(  # a forgotten address is suppressed by its hash only
                 "vouch_sha256", 1, lambda e: suppression_keys(e)[1][7:], deterministic=True
             )
@@ -75,10 +68,6 @@ class SQLiteStore(
             await db.close()
             raise
         return store
-
-    async def close(self) -> None:
-        async with self._lock:
-            await self._db.close()
 
     async def _migrate(self) -> None:
         async with self._write() as db:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from daemon.clock import from_ms, to_ms
 from daemon.engine.clicks import Click
-from daemon.store._sql import SQL
 from daemon.store.base import (
     Answer,
     ComplaintAlert,
@@ -22,6 +22,7 @@ from daemon.store.base import (
     Saved,
     StoredEvent,
 )
+from daemon.store.db import DB
 from daemon.store.events_sql import CUSTOMER_COLUMNS, customer_row
 from daemon.store.privacy_sql import erased_keys
 
@@ -55,7 +56,7 @@ def _invitation(r: Any) -> Invitation:
     )
 
 
-class SurveysSQL(SQL):
+class SurveysSQL(DB):
     async def unprocessed_events(self, limit: int) -> list[StoredEvent]:
         rows = await self._read(
             "SELECT seq, id, type, occurred_at, customer_id, json_extract(payload, '$.data') "
@@ -102,13 +103,12 @@ class SurveysSQL(SQL):
         """
         seqs = [seq for seq, _, _ in decided]
         marks = ", ".join("?" * len(seqs))
-
-        def work(db: sqlite3.Connection) -> tuple[dict[int, str], list[Any]]:
-            claimed = db.execute(
+        async with self._write() as db:
+            claimed = await db.execute_fetchall(
                 f"UPDATE events SET processed_at = ? WHERE seq IN ({marks}) "
                 "AND processed_at IS NULL RETURNING seq, id",
                 (to_ms(now), *seqs),
-            ).fetchall()
+            )
             event_ids = {int(r[0]): str(r[1]) for r in claimed}
             rows = [
                 (
@@ -127,7 +127,7 @@ class SurveysSQL(SQL):
                 for plan in plans
             ]
             if rows:
-                db.executemany(
+                await db.executemany(
                     """
                     INSERT INTO invitations (public_id, customer_id, survey, event_id, state,
                                              reason, due_at, expires_at, created_at)
@@ -138,17 +138,14 @@ class SurveysSQL(SQL):
                 )
             ids = sorted(set(event_ids.values()))
             found = (
-                db.execute(
+                await db.execute_fetchall(
                     f"SELECT event_id, id FROM invitations WHERE event_id IN "
                     f"({', '.join('?' * len(ids))}) ORDER BY id",
                     ids,
-                ).fetchall()
+                )
                 if ids
                 else []
             )
-            return event_ids, found
-
-        event_ids, found = await self._transaction(work)
         by_event: dict[str, list[int]] = {}
         for event_id, invitation_id in found:
             by_event.setdefault(str(event_id), []).append(int(invitation_id))
@@ -295,7 +292,8 @@ class SurveysSQL(SQL):
     async def save_answer(self, answer: Answer, now: datetime) -> Saved:
         """Record or update the answer, mark the invitation answered, open a complaint for a
         detractor: one transaction, so an answer never exists without its consequences."""
-        return await self._transaction(lambda db: _save_answer(db, answer, now))
+        async with self._write() as db:
+            return await _save_answer(db, answer, now)
 
     async def invitation_response(self, invitation_id: int) -> Response | None:
         rows = await self._read(
@@ -392,25 +390,26 @@ class SurveysSQL(SQL):
         return [HistoryLine(from_ms(r[0]), str(r[1])) for r in rows]
 
 
-def _save_answer(db: sqlite3.Connection, answer: Answer, now: datetime) -> Saved:
+async def _save_answer(db: aiosqlite.Connection, answer: Answer, now: datetime) -> Saved:
     existing = None
     if answer.invitation_id is not None:
-        existing = db.execute(
-            "SELECT id FROM responses WHERE invitation_id = ?", (answer.invitation_id,)
-        ).fetchone()
+        existing = await _one(
+            db, "SELECT id FROM responses WHERE invitation_id = ?", (answer.invitation_id,)
+        )
     if existing is None and answer.external_id is not None:
-        existing = db.execute(
-            "SELECT id FROM responses WHERE external_id = ?", (answer.external_id,)
-        ).fetchone()
+        existing = await _one(
+            db, "SELECT id FROM responses WHERE external_id = ?", (answer.external_id,)
+        )
     if existing is not None:
         response_id = int(existing[0])
-        db.execute(
+        await db.execute(
             "UPDATE responses SET score = ?, segment = ?, source = ?, updated_at = ?, "
             "comment = coalesce(?, comment) WHERE id = ?",
             (answer.score, answer.segment, answer.source, to_ms(now), answer.comment, response_id),
         )
     else:
-        row = db.execute(
+        row = await _one(
+            db,
             """
             INSERT INTO responses (invitation_id, customer_id, survey, score, segment,
                                    comment, source, external_id, answered_at, updated_at)
@@ -429,21 +428,28 @@ def _save_answer(db: sqlite3.Connection, answer: Answer, now: datetime) -> Saved
                 to_ms(answer.answered_at),
                 to_ms(now),
             ),
-        ).fetchone()
+        )
         assert row is not None
         response_id = int(row[0])
     if answer.invitation_id is not None:
-        db.execute(
+        await db.execute(
             "UPDATE invitations SET state = 'answered', reminder_at = NULL "
             "WHERE id = ? AND state IN ('sent', 'scheduled')",
             (answer.invitation_id,),
         )
     complaint_id = None
     if answer.segment == "detractor":
-        opened = db.execute(
+        opened = await _one(
+            db,
             "INSERT INTO complaints (customer_id, response_id, state, opened_at) "
             "VALUES (?, ?, 'open', ?) ON CONFLICT (response_id) DO NOTHING RETURNING id",
             (answer.customer_id, response_id, to_ms(now)),
-        ).fetchone()
+        )
         complaint_id = int(opened[0]) if opened else None
     return Saved(response_id, existing is None, complaint_id)
+
+
+async def _one(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
+    """The first row a statement returns, or None."""
+    async with db.execute(sql, params) as cursor:
+        return await cursor.fetchone()

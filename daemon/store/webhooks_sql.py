@@ -9,7 +9,7 @@ from typing import Any
 from daemon.clock import from_ms
 from daemon.engine.webhooks import Fact
 from daemon.mail.outbox import NewEmail
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 from daemon.store.outbox_sql import INSERT_OUTBOX, outbox_rows
 
 # Each fact type: the table whose `reported` flag marks it, and the query for the unreported.
@@ -113,7 +113,7 @@ def _data(kind: str, r: Any) -> dict[str, Any]:
     }
 
 
-class WebhooksSQL(SQL):
+class WebhooksSQL(DB):
     async def unreported_facts(self, limit: int) -> list[Fact]:
         """Up to `limit` facts of each type that no sweep has reported yet, oldest first."""
         facts = []

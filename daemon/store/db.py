@@ -1,0 +1,236 @@
+"""The database layer: the one connection every store concern shares, one transaction at a
+time in turn, group commit, and how SQLite's faults are told apart.
+
+Write transactions start with BEGIN IMMEDIATE so two processes on the same file (the daemon and
+a CLI command) queue on SQLite's lock instead of failing half-way through.
+
+A fault of the store itself (disk full, I/O error, locked too long) comes out as
+`StoreUnavailable`, so callers can tell it from a fault of the data: the web answers 503, the
+scheduler retries the sweep rather than set an innocent item aside.
+SQLite finding the file itself damaged, wherever it is found, is raised as StoreDamaged (which
+file, and how to restore it), not as the error of the query that happened to read the bad page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+
+from daemon.clock import to_ms
+from daemon.errors import StoreDamaged, StoreUnavailable
+from daemon.requests_first import serving
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+#: SQLite's primary result codes that say the store, not the statement, is at fault.
+_UNAVAILABLE = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PROTOCOL,
+}
+
+
+@contextmanager
+def _store_faults(path: Path) -> Iterator[None]:
+    """A fault of the store itself, told apart from one of the statement: StoreDamaged (the
+    file) or StoreUnavailable (for now)."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        said_if_damaged(exc, path)
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(exc, sqlite3.OperationalError) and (code or 0) & 0xFF in _UNAVAILABLE:
+            raise StoreUnavailable(str(exc)) from exc
+        raise
+
+
+class DB:
+    """The one way to the database: its connection, one transaction at a time in turn (a
+    request's work first), and the helpers each store concern writes its SQL with. Every call
+    is aiosqlite's public API: each statement one awaited trip to the connection's thread."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self._lock = Turns()  # an asyncio.Lock whose waiters serving a request go first
+        self.path = path
+        #: the daemon's secrets (current first) that a forgotten person's keys are hashed with
+        self.erasure_keys: tuple[str, ...] = ()
+
+    @staticmethod
+    async def connect(path: Path) -> aiosqlite.Connection:
+        """The store's one connection: WAL, foreign keys, a writer from another process waited
+        for rather than failed. StoreDamaged if SQLite finds the file corrupt."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA busy_timeout = 10000")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            said_if_damaged(exc, path)
+            raise
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._db.close()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, BEGIN IMMEDIATE to COMMIT (ROLLBACK on any error)."""
+        async with self._lock:
+            with _store_faults(self.path):
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite rolls back itself on a full disk
+                        await self._db.execute("ROLLBACK")
+                    raise
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Several statements in one turn, outside a transaction (an export, a checkpoint)."""
+        async with self._lock:
+            with _store_faults(self.path):
+                yield self._db
+
+    async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """Each statement run for each of its parameter rows, all in one transaction
+        (statements with no rows are skipped)."""
+        async with self._write() as db:
+            for sql, rows in statements:
+                if rows:
+                    await db.executemany(sql, rows)
+
+    async def _read(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[aiosqlite.Row]:
+        async with self._lock:
+            with _store_faults(self.path):
+                return list(await self._db.execute_fetchall(sql, params))  # one trip
+
+    async def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
+        """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
+        rows = await self._read(f"EXPLAIN QUERY PLAN {sql}", params)
+        return [str(r[3]) for r in rows]
+
+
+class GroupCommit(Generic[Item, Outcome]):
+    """Group commit: every item that arrives while a batch is being written joins the next
+    one, so a burst costs a few transactions rather than one each. Each caller still gets its
+    answer only after its batch is committed; one who gives up does not undo the batch."""
+
+    def __init__(self, write: Callable[[list[Item]], Awaitable[list[Outcome]]], most: int) -> None:
+        self._write = write
+        self._most = most
+        self._pending: list[tuple[Item, asyncio.Future[Outcome]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: Item) -> Outcome:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._pending.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._drain())
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self._most], self._pending[self._most :]
+            try:
+                outcomes = await self._write([item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+
+class Turns:
+    """The database's turns, used as `async with turns:` like an asyncio.Lock; waiters serving
+    a request go first."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
+            deque(),  # serving a request
+            deque(),  # background
+        )
+
+    async def __aenter__(self) -> None:
+        await self._acquire(self._waiting[0 if serving() else 1])
+
+    async def __aexit__(self, *_: object) -> None:
+        self._release()
+
+    async def _acquire(self, lane: deque[asyncio.Future[None]]) -> None:
+        if not self._held and not any(self._waiting):
+            self._held = True
+            return
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane.append(handed)
+        try:
+            await handed
+        except BaseException:
+            if handed.done() and not handed.cancelled():
+                self._release()  # the turn was handed over as this task was cancelled
+            else:
+                lane.remove(handed)
+            raise
+
+    def _release(self) -> None:
+        """Hand the turn straight to the next waiter (it stays held), or free it."""
+        for lane in self._waiting:
+            while lane:
+                handed = lane.popleft()
+                if not handed.done():
+                    handed.set_result(None)
+                    return
+        self._held = False
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether SQLite's error is about the file itself (corrupt, or not a database), not a busy
+    lock, a missing file or a full disk."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def said_if_damaged(exc: BaseException, path: Path) -> None:
+    """Raise StoreDamaged for `path` if `exc` says the file is damaged; otherwise return."""
+    if damaged(exc):
+        raise StoreDamaged(path, str(exc)) from exc
+
+
+def month_values(starts: Sequence[datetime]) -> tuple[str, list[int]]:
+    """A `VALUES` list of (month, start, stop) rows, month i being [starts[i], starts[i + 1])
+    in epoch ms, and its parameters: the months a monthly report joins its facts to."""
+    params: list[int] = []
+    for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
+        params += [i, start, stop]
+    return ", ".join("(?, ?, ?)" for _ in starts[1:]), params
