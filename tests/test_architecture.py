@@ -60,3 +60,40 @@ def _private_api_calls(root: Path) -> list[str]:
 
 def test_no_private_api_of_a_dependency() -> None:
     assert _private_api_calls(REPO / "daemon") == []
+
+
+def _concern_protocols() -> dict[str, type]:
+    """Every concern's Protocol: the bases of the whole store's interface (but `Protocol`)."""
+    from daemon.store.interface import Store
+
+    return {base.__name__: base for base in Store.__bases__ if base.__name__ != "Protocol"}
+
+
+def _methods(protocol: type) -> list[str]:
+    return [n for n, v in vars(protocol).items() if inspect.isfunction(v) and not n.startswith("_")]
+
+
+def test_each_store_concern_is_short() -> None:
+    """One Protocol a concern, of the calls its users make: none over 20 (split one that is)."""
+    counts = {name: len(_methods(p)) for name, p in _concern_protocols().items()}
+    assert len(counts) >= 10
+    assert {name: n for name, n in counts.items() if n > 20} == {}
+
+
+def _private_store_imports(root: Path) -> list[str]:
+    """`file:line name` of each `_` name a store module imports from another store module: what
+    concerns share belongs in the database layer (db.py) or the row types (rows.py)."""
+    found = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("daemon.store"):
+                found += [
+                    f"{path.name}:{node.lineno} {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_")
+                ]
+    return found
+
+
+def test_store_modules_import_no_private_name_of_each_other() -> None:
+    assert _private_store_imports(REPO / "daemon" / "store") == []

@@ -761,13 +761,13 @@ async def test_export_csv_in_pages(
     import csv
 
     from daemon.cli import main
-    from daemon.store import export_sql
+    from daemon.store import reports
 
     from helpers import ENV
 
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(export_sql, "PAGE", 2)  # several pages even on a small store
+    monkeypatch.setattr(reports, "PAGE", 2)  # several pages even on a small store
     code = await promoter_with_ask(loop)
     for n in range(3):
         await introduce(loop, code, friend_name=f"F{n}", friend_email=f"f{n}@example.com")

@@ -23,9 +23,9 @@ from daemon.errors import ConfigError, PermanentDeliveryError, TemporaryDelivery
 from daemon.mail.outbox import WEBHOOK
 from daemon.store import SQLiteStore
 from daemon.store import sqlite as sqlite_store
-from daemon.store.base import Answer
 from daemon.store.migrations import MIGRATIONS
-from daemon.store.webhooks_sql import _QUERIES
+from daemon.store.rows import Answer
+from daemon.store.webhooks import FACT_QUERIES
 from daemon.transport.webhook import WebhookTransport
 
 from helpers import ENV, write_business
@@ -361,7 +361,7 @@ def test_config_names_the_webhook_key(tmp_path: Path) -> None:
 async def test_each_tick_finds_unreported_facts_by_their_partial_indexes(
     store: SQLiteStore,
 ) -> None:
-    for table, sql in _QUERIES.values():
+    for table, sql in FACT_QUERIES.values():
         plan = await store.explain(sql, (10,))
         assert plan[0].endswith(f"USING INDEX {table}_unreported"), plan
 

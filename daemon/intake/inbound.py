@@ -21,7 +21,7 @@ from daemon.engine.bounces import Failure, parse_report
 from daemon.engine.replies import InboundMail, judge_praise, leading_score, strip_quoted
 from daemon.referrals import follow_up
 from daemon.run.services import Services
-from daemon.store.base import Customer
+from daemon.store.rows import Customer
 from daemon.surveys.answers import Closed, answer_invitation
 
 

@@ -49,7 +49,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.engine.segments import Nps, Segment, segment
-from daemon.store.base import Store
+from daemon.store import Store
 
 CONFIDENCE = 0.95
 NONE = "—"

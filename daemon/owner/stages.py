@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from daemon.engine.lifecycle import EVENT_STAGES, road
 from daemon.engine.lifecycle_types import NAMES, Stage
 from daemon.owner.report import _table, month_starts
-from daemon.store.base import StageCounts, Store
+from daemon.store import Store
+from daemon.store.rows import StageCounts
 
 _KINDS = tuple(sorted(EVENT_STAGES))  # the event types that show a stage
 

@@ -12,7 +12,7 @@ from daemon.mail.compose import build_for_customer, enqueue
 from daemon.mail.render import one_line
 from daemon.run.services import Services
 from daemon.store import Store
-from daemon.store.base import Advocate, AskRow, Customer, Partner, Referral, Step
+from daemon.store.rows import Advocate, AskRow, Customer, Partner, Referral, Step
 
 
 def label(partner: Partner) -> str:

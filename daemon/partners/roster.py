@@ -23,7 +23,7 @@ from daemon.partners import notes
 from daemon.referrals import follow_up
 from daemon.run.services import Services
 from daemon.settings import Email, FreeText
-from daemon.store.base import GivenReferral, Partner, Referral, StoredEvent
+from daemon.store.rows import GivenReferral, Partner, Referral, StoredEvent
 
 log = logging.getLogger(__name__)
 

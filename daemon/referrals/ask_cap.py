@@ -16,7 +16,7 @@ from daemon.engine.daily_cap import Candidate, ration
 from daemon.engine.window import next_in_window
 from daemon.referrals import influence
 from daemon.run.services import Services
-from daemon.store.base import AskRow
+from daemon.store.rows import AskRow
 
 DAY_LIMIT = 10_000  # asks planned for one day that the cap ranks at once
 

@@ -27,7 +27,7 @@ from daemon.partners import notes
 from daemon.referrals import ask_cap, offers
 from daemon.run import isolation
 from daemon.run.services import Services
-from daemon.store.base import Advocate, AskRow, Customer, Referral, Reward, Step
+from daemon.store.rows import Advocate, AskRow, Customer, Referral, Reward, Step
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from daemon.config import Referrals
 from daemon.engine.offers import STANDARD, Terms, pick
 from daemon.engine.proportions import MIN_EXPECTED, Z95, compare, wilson
 from daemon.run.services import Services
-from daemon.store.base import Advocate
+from daemon.store.rows import Advocate
 
 
 def configured(settings: Referrals) -> list[Terms]:

@@ -32,7 +32,7 @@ from daemon.partners import roster
 from daemon.referrals import follow_up
 from daemon.run import isolation
 from daemon.run.services import Services
-from daemon.store.base import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
+from daemon.store.rows import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
 from daemon.surveys import survey_email
 from daemon.surveys.answers import answer_invitation
 

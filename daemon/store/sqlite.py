@@ -1,53 +1,58 @@
-"""The SQLite store: one file, WAL mode, one connection; each public method one transaction."""
+"""The SQLite store: one file, WAL mode, one connection; each public method one transaction.
+
+`SQLiteStore` is the composition of every concern's SQLite half (each beside its Protocol in
+this package); they share the one database layer (daemon/store/db.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-from daemon.store.admin_sql import AdminSQL
-from daemon.store.bounces_sql import BouncesSQL
-from daemon.store.customers_sql import CustomersSQL
+from daemon.store.answers import AnswersSQL
+from daemon.store.asks import AsksSQL
+from daemon.store.bounces import BouncesSQL
+from daemon.store.customers import CustomersSQL
+from daemon.store.dashboard import DashboardSQL
 from daemon.store.db import said_if_damaged
-from daemon.store.digest_sql import DigestSQL
-from daemon.store.events_sql import EventsSQL
-from daemon.store.export_sql import ExportSQL
-from daemon.store.imports_sql import ImportsSQL
-from daemon.store.influence_sql import InfluenceSQL
-from daemon.store.lifecycle_sql import LifecycleSQL
+from daemon.store.digest import DigestSQL
+from daemon.store.events import EventsSQL
+from daemon.store.influence import InfluenceSQL
+from daemon.store.invitations import InvitationsSQL
+from daemon.store.lifecycle import LifecycleSQL
 from daemon.store.migrations import MIGRATIONS
-from daemon.store.offers_sql import OffersSQL
-from daemon.store.outbox_sql import OutboxSQL, suppression_keys
-from daemon.store.partners_sql import PartnersSQL
-from daemon.store.pause_sql import PauseSQL
-from daemon.store.privacy_sql import PrivacySQL
-from daemon.store.referrals_sql import ReferralsSQL
-from daemon.store.reports_sql import ReportsSQL
-from daemon.store.setaside_sql import SetAsideSQL
-from daemon.store.surveys_sql import SurveysSQL
-from daemon.store.webhooks_sql import WebhooksSQL
+from daemon.store.offers import OffersSQL
+from daemon.store.outbox import OutboxSQL, suppression_keys
+from daemon.store.partners import PartnersSQL
+from daemon.store.privacy import PrivacySQL
+from daemon.store.referrals import ReferralsSQL
+from daemon.store.replies import RepliesSQL
+from daemon.store.reports import ReportsSQL
+from daemon.store.rewards import RewardsSQL
+from daemon.store.setaside import SetAsideSQL
+from daemon.store.webhooks import WebhooksSQL
 
 
 class SQLiteStore(
     EventsSQL,
-    OutboxSQL,
-    PauseSQL,
-    SurveysSQL,
-    ReportsSQL,
-    ReferralsSQL,
     CustomersSQL,
+    OutboxSQL,
     BouncesSQL,
-    PrivacySQL,
-    ExportSQL,
+    InvitationsSQL,
+    AnswersSQL,
+    AsksSQL,
+    ReferralsSQL,
+    RewardsSQL,
+    RepliesSQL,
     OffersSQL,
     InfluenceSQL,
     PartnersSQL,
     LifecycleSQL,
     WebhooksSQL,
     DigestSQL,
-    AdminSQL,
-    ImportsSQL,
     SetAsideSQL,
+    PrivacySQL,
+    ReportsSQL,
+    DashboardSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from daemon.engine.segments import segment
 from daemon.run.services import Services
-from daemon.store.base import Answer, Invitation, Saved
+from daemon.store.rows import Answer, Invitation, Saved
 
 
 @dataclass(frozen=True)

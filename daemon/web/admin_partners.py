@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from daemon.partners import report, roster
 from daemon.partners.roster import ClientIn, PartnerIn
-from daemon.store.base import Partner
+from daemon.store.rows import Partner
 from daemon.web.owner import (
     Refused,
     admin_page,

@@ -24,7 +24,7 @@ from daemon.owner import stages
 from daemon.run.services import Services
 from daemon.settings import Email, FreeText, OneLine
 from daemon.store import EventOutcome, Recorded
-from daemon.store.base import Answer, Saved
+from daemon.store.rows import Answer, Saved
 from daemon.surveys.answers import Closed, answer_invitation, record
 from daemon.web.auth import has_token, require_token
 

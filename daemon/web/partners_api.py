@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon.partners import report, roster
 from daemon.partners.roster import ClientIn, PartnerChange, PartnerIn
 from daemon.run.services import Services
-from daemon.store.base import Partner
+from daemon.store.rows import Partner
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused, Responses
 from daemon.web.auth import require_token
 from daemon.web.referrals_api import referral_json

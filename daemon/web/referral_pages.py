@@ -18,7 +18,7 @@ from daemon.engine.offers import Terms
 from daemon.partners import notes
 from daemon.referrals import follow_up, offers
 from daemon.run.services import Services
-from daemon.store.base import Advocate, Customer, Partner
+from daemon.store.rows import Advocate, Customer, Partner
 from daemon.web.pages import not_found, page
 from daemon.web.words import PageWords
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon.referrals import follow_up, sources
 from daemon.run.services import Services
 from daemon.settings import FreeText
-from daemon.store.base import Referral
+from daemon.store.rows import Referral
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused
 from daemon.web.auth import require_token
 

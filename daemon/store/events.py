@@ -1,60 +1,21 @@
-"""Events and customers."""
+"""Events as they arrive, written by group commit."""
 
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from daemon.clock import to_ms
-from daemon.intake.events import CustomerIn, EventIn
-from daemon.store.base import Customer, EventOutcome, Recorded
+from daemon.intake.events import EventIn
+from daemon.store.customers import UPSERT_CUSTOMER, upsert_params
 from daemon.store.db import DB, GroupCommit
-from daemon.store.privacy_sql import erased_key, erased_keys
-
-CUSTOMER_COLUMNS = "id, email, name, external_id, timezone, locale, tags, public_id"
-
-
-def customer_row(r: Any) -> Customer:
-    return Customer(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7])
-
-
-# An event's customer: an empty value keeps what is stored.
-UPSERT_CUSTOMER = """
-    INSERT INTO customers (email, name, external_id, timezone, locale, tags,
-                           created_at, updated_at, public_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (email) DO UPDATE SET
-        name = coalesce(excluded.name, name),
-        external_id = coalesce(excluded.external_id, external_id),
-        timezone = coalesce(excluded.timezone, timezone),
-        locale = coalesce(excluded.locale, locale),
-        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
-        updated_at = excluded.updated_at
-"""
-
-
-def upsert_params(customer: CustomerIn, now: datetime) -> tuple[object, ...]:
-    """UPSERT_CUSTOMER's parameters for an event's (or an import's) customer."""
-    c = customer
-    return (
-        c.email.lower(),
-        c.name,
-        c.external_id,
-        c.timezone,
-        c.locale,
-        json.dumps(sorted(set(c.tags))),
-        to_ms(now),
-        to_ms(now),
-        secrets.token_hex(16),
-    )
-
+from daemon.store.privacy import erased_key, erased_keys
+from daemon.store.rows import EventOutcome, Recorded
 
 _INSERT_EVENT = """
     INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
@@ -65,11 +26,14 @@ _INSERT_EVENT = """
 _BATCH = 500
 
 
-class EventsSQL(DB):
-    """Events are written by group commit (`GroupCommit`): a burst of API calls costs a few
-    transactions rather than one each, and each caller gets its answer once its event is
-    committed."""
+class Events(Protocol):
+    """The intake's events: recorded once (a replay answers as before), counted."""
 
+    async def record_event(self, event: EventIn, now: datetime) -> EventOutcome: ...
+    async def event_counts(self) -> dict[str, int]: ...
+
+
+class EventsSQL(DB):
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         super().__init__(db, path)
         self._events = GroupCommit(self._record_batch, _BATCH)
@@ -101,49 +65,6 @@ class EventsSQL(DB):
         ]
         async with self._write() as db:
             return await _record(db, prepared, self.erasure_keys)
-
-    async def customer_by_email(self, email: str) -> Customer | None:
-        rows = await self._read(
-            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE email = ?", (email.lower(),)
-        )
-        return customer_row(rows[0]) if rows else None
-
-    async def ensure_customer(self, email: str, now: datetime) -> Customer:
-        """The customer with this address, created bare if new (a response from elsewhere)."""
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO customers (email, created_at, updated_at, public_id) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
-                (email.lower(), to_ms(now), to_ms(now), secrets.token_hex(16)),
-            )
-            cursor = await db.execute(
-                f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE email = ?", (email.lower(),)
-            )
-            row = await cursor.fetchone()
-        assert row is not None
-        return customer_row(row)
-
-    async def customers(self, customer_ids: Iterable[int]) -> dict[int, Customer]:
-        ids = sorted(set(customer_ids))
-        if not ids:
-            return {}
-        rows = await self._read(
-            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id IN ({', '.join('?' * len(ids))})",
-            ids,
-        )
-        return {int(r[0]): customer_row(r) for r in rows}
-
-    async def customer(self, customer_id: int) -> Customer | None:
-        rows = await self._read(
-            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,)
-        )
-        return customer_row(rows[0]) if rows else None
-
-    async def customer_by_public_id(self, public_id: str) -> Customer | None:
-        rows = await self._read(
-            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE public_id = ?", (public_id,)
-        )
-        return customer_row(rows[0]) if rows else None
 
     async def event_counts(self) -> dict[str, int]:
         rows = await self._read("SELECT type, count(*) FROM events GROUP BY type")

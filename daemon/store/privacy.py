@@ -15,8 +15,7 @@ answer's external id) may hold anything, so the person's are kept as an HMAC key
 daemon's secret: the same id sent again is still a replay, never recorded twice.
 
 SQLite keeps old bytes in free space and in the write-ahead log, so forgetting runs with
-`secure_delete` on (freed content is zeroed) and ends with a `wal_checkpoint(TRUNCATE)`.
-"""
+`secure_delete` on (freed content is zeroed) and ends with a `wal_checkpoint(TRUNCATE)`."""
 
 from __future__ import annotations
 
@@ -27,16 +26,17 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from daemon.clock import from_ms, to_ms
 from daemon.settings import stored_address
 from daemon.store.db import DB
-from daemon.store.outbox_sql import suppression_keys
+from daemon.store.outbox import suppression_keys
 
 FORGOTTEN = "forgotten"
+
 ERASED = "erased:"
 
 # Times are epoch milliseconds in the store; the export shows them as ISO 8601.
@@ -46,88 +46,12 @@ _TIME_COLUMNS = {"at"}
 _FREE_TEXT = frozenset({"text", "comment", "name", "phone", "note", "from", "subject"})
 
 
-class NoErasureKey(RuntimeError):
-    """Forgetting keeps callers' keys as hashes keyed by the daemon's secret; without it, no."""
+class Privacy(Protocol):
+    """A person's data: exported, or forgotten (and the write-ahead log emptied after)."""
 
-
-def erased_key(key: str, value: str) -> str:
-    """What a caller's key (an event id, an answer's external id) of a forgotten person becomes:
-    an HMAC keyed by the daemon's secret, so the same key sent again is still recognised (a
-    replay stays a replay) while the file alone cannot confirm a guess of what it was."""
-    mac = hmac.new(key.encode(), b"vouch erased key\0" + value.encode(), hashlib.sha256)
-    return ERASED + mac.hexdigest()[:40]
-
-
-def erased_keys(keys: Sequence[str], value: str) -> list[str]:
-    """`value` as each key (the current secret, then retired ones) would have kept it."""
-    return [erased_key(key, value) for key in keys]
-
-
-def _mentions(address: str) -> re.Pattern[str]:
-    """The address as a whole address in text: not inside a longer one (jo|ann@example.com,
-    ann@example.com|.evil.org), in any case."""
-    return re.compile(
-        r"(?<![\w.!#$%&'*+/=?^`{|}~-])" + re.escape(address) + r"(?![\w-]|\.[\w-])",
-        re.IGNORECASE,
-    )
-
-
-def _jsonable(column: str, value: Any) -> Any:
-    if value is not None and (column.endswith("_at") or column in _TIME_COLUMNS):
-        return from_ms(int(value)).isoformat()
-    if isinstance(value, bytes):
-        return None  # never the bytes of an email
-    return value
-
-
-async def _dicts(
-    db: aiosqlite.Connection, sql: str, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    cursor = await db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [
-        {name: _jsonable(name, value) for name, value in zip(names, row, strict=True)}
-        for row in await cursor.fetchall()
-    ]
-
-
-def _scrub(value: Any, mentions: re.Pattern[str], key: str = "") -> Any:
-    """Data without what the person wrote or what names them (other values kept)."""
-    if isinstance(value, dict):
-        return {k: _scrub(v, mentions, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, mentions) for v in value]
-    if isinstance(value, str) and (key in _FREE_TEXT or mentions.search(value)):
-        return ""
-    return value
-
-
-def _blank_payload(payload: str, mentions: re.Pattern[str], whose: tuple[str, str] | None) -> str:
-    """An event as received, without who it was about or what they wrote. `whose`: (the
-    placeholder address, the kept id) when the event is the person's own."""
-    try:
-        event = json.loads(payload)
-    except json.JSONDecodeError:
-        return "{}"
-    if not isinstance(event, dict):
-        return "{}"
-    if whose is not None:
-        placeholder, event["id"] = whose
-        if isinstance(event.get("customer"), dict):
-            event["customer"] = {"email": placeholder}
-    if "data" in event:
-        event["data"] = _scrub(event["data"], mentions)
-    return json.dumps(event, separators=(",", ":"), sort_keys=True)
-
-
-def _blank_receipt(receipt: str, kept_id: str) -> str:
-    try:
-        answer = json.loads(receipt)
-    except json.JSONDecodeError:
-        return "{}"
-    if isinstance(answer, dict):
-        answer["id"] = kept_id
-    return json.dumps(answer)
+    async def person_export(self, email: str) -> dict[str, Any]: ...
+    async def forget(self, email: str, now: datetime) -> dict[str, Any]: ...
+    async def checkpoint(self) -> bool: ...
 
 
 class PrivacySQL(DB):
@@ -426,6 +350,90 @@ class PrivacySQL(DB):
             cursor = await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             row = await cursor.fetchone()
         return row is not None and int(row[0]) == 0
+
+
+class NoErasureKey(RuntimeError):
+    """Forgetting keeps callers' keys as hashes keyed by the daemon's secret; without it, no."""
+
+
+def erased_key(key: str, value: str) -> str:
+    """What a caller's key (an event id, an answer's external id) of a forgotten person becomes:
+    an HMAC keyed by the daemon's secret, so the same key sent again is still recognised (a
+    replay stays a replay) while the file alone cannot confirm a guess of what it was."""
+    mac = hmac.new(key.encode(), b"vouch erased key\0" + value.encode(), hashlib.sha256)
+    return ERASED + mac.hexdigest()[:40]
+
+
+def erased_keys(keys: Sequence[str], value: str) -> list[str]:
+    """`value` as each key (the current secret, then retired ones) would have kept it."""
+    return [erased_key(key, value) for key in keys]
+
+
+def _mentions(address: str) -> re.Pattern[str]:
+    """The address as a whole address in text: not inside a longer one (jo|ann@example.com,
+    ann@example.com|.evil.org), in any case."""
+    return re.compile(
+        r"(?<![\w.!#$%&'*+/=?^`{|}~-])" + re.escape(address) + r"(?![\w-]|\.[\w-])",
+        re.IGNORECASE,
+    )
+
+
+def _jsonable(column: str, value: Any) -> Any:
+    if value is not None and (column.endswith("_at") or column in _TIME_COLUMNS):
+        return from_ms(int(value)).isoformat()
+    if isinstance(value, bytes):
+        return None  # never the bytes of an email
+    return value
+
+
+async def _dicts(
+    db: aiosqlite.Connection, sql: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    cursor = await db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [
+        {name: _jsonable(name, value) for name, value in zip(names, row, strict=True)}
+        for row in await cursor.fetchall()
+    ]
+
+
+def _scrub(value: Any, mentions: re.Pattern[str], key: str = "") -> Any:
+    """Data without what the person wrote or what names them (other values kept)."""
+    if isinstance(value, dict):
+        return {k: _scrub(v, mentions, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, mentions) for v in value]
+    if isinstance(value, str) and (key in _FREE_TEXT or mentions.search(value)):
+        return ""
+    return value
+
+
+def _blank_payload(payload: str, mentions: re.Pattern[str], whose: tuple[str, str] | None) -> str:
+    """An event as received, without who it was about or what they wrote. `whose`: (the
+    placeholder address, the kept id) when the event is the person's own."""
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError:
+        return "{}"
+    if not isinstance(event, dict):
+        return "{}"
+    if whose is not None:
+        placeholder, event["id"] = whose
+        if isinstance(event.get("customer"), dict):
+            event["customer"] = {"email": placeholder}
+    if "data" in event:
+        event["data"] = _scrub(event["data"], mentions)
+    return json.dumps(event, separators=(",", ":"), sort_keys=True)
+
+
+def _blank_receipt(receipt: str, kept_id: str) -> str:
+    try:
+        answer = json.loads(receipt)
+    except json.JSONDecodeError:
+        return "{}"
+    if isinstance(answer, dict):
+        answer["id"] = kept_id
+    return json.dumps(answer)
 
 
 async def _forget_events(
