@@ -49,7 +49,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.engine.segments import Nps, Segment, segment
-from daemon.store import Store
+from daemon.store.reports import Reports
 
 CONFIDENCE = 0.95
 NONE = "—"
@@ -101,7 +101,7 @@ def month_starts(now: datetime, timezone: str, months: int) -> list[datetime]:
 
 
 async def from_store(
-    store: Store, surveys: Iterable[str], timezone: str, now: datetime, months: int
+    store: Reports, surveys: Iterable[str], timezone: str, now: datetime, months: int
 ) -> Report:
     """The report on what the store holds now: the CLI, the API and the dashboard show this."""
     starts = month_starts(now, timezone, months)

@@ -14,6 +14,7 @@ from daemon.engine.webhooks import Endpoint, Fact, body, dedupe_key, wanted_by
 from daemon.mail.outbox import WEBHOOK, NewEmail
 from daemon.run import isolation
 from daemon.run.services import Services
+from daemon.store.webhooks import Webhooks
 
 BATCH = 200
 
@@ -39,7 +40,8 @@ async def sweep(services: Services) -> int:
 
 
 async def _report(services: Services, facts: list[Fact]) -> None:
-    store, now = services.store, services.clock.now()
+    store: Webhooks = services.store
+    now = services.clock.now()
     configured = endpoints(services)
     deliveries = []
     for fact in facts:

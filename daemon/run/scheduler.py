@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine.asks import Moment
@@ -32,6 +33,11 @@ from daemon.partners import roster
 from daemon.referrals import follow_up
 from daemon.run import isolation
 from daemon.run.services import Services
+from daemon.store.answers import Answers
+from daemon.store.customers import Customers
+from daemon.store.invitations import Invitations
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.outbox import Outbox
 from daemon.store.rows import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
 from daemon.surveys import survey_email
 from daemon.surveys.answers import answer_invitation
@@ -41,6 +47,22 @@ log = logging.getLogger(__name__)
 BATCH = 500
 SURVEY_BATCH = 2000  # due surveys (and reminders) a tick queues: cheap, they are not rendered
 STAGE_BACKFILL = 1000  # customers a tick whose life-cycle stage an upgrade left to work out
+
+
+class AnswersAndCustomers(Answers, Customers, Protocol):
+    """The store as `_alert` uses it."""
+
+
+class AnswersAndInvitations(Answers, Invitations, Protocol):
+    """The store as `confirm_clicks` uses it."""
+
+
+class CustomersAndInvitationsAndOutbox(Customers, Invitations, Outbox, Protocol):
+    """The store as `_ready` uses it."""
+
+
+class PlanEventsStore(Customers, Invitations, Lifecycle, Outbox, Protocol):
+    """The store as `_plan_events` uses it."""
 
 
 class Scheduler:
@@ -126,7 +148,7 @@ class Scheduler:
 
     async def _plan_events(self, events: list[StoredEvent]) -> None:
         services = self.services
-        store = services.store
+        store: PlanEventsStore = services.store
         await stages.refresh(  # before the moments below: follow_up.min_stage reads it
             store,
             (e.customer_id for e in events if e.customer_id and e.type in EVENT_STAGES),
@@ -261,7 +283,8 @@ class Scheduler:
 
     async def _send_invitations(self, due: list[Invitation]) -> None:
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: Invitations = services.store
+        now = services.clock.now()
         ready = await self._ready(due, reminder=False)
         emails: list[NewEmail] = []
         sent = []
@@ -285,7 +308,8 @@ class Scheduler:
 
     async def _send_reminders(self, due: list[Invitation]) -> None:
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: Invitations = services.store
+        now = services.clock.now()
         lapsed = [i for i in due if i.expires_at is not None and now >= i.expires_at]
         await store.invitations_reminded([i.id for i in lapsed], now)  # too late: none at all
         ready = await self._ready([i for i in due if i not in lapsed], reminder=True)
@@ -311,7 +335,8 @@ class Scheduler:
     ) -> list[tuple[Invitation, Customer]]:
         """Those that may go now, with their customers; the rest are skipped or moved."""
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: CustomersAndInvitationsAndOutbox = services.store
+        now = services.clock.now()
         customers = await store.customers(i.customer_id for i in due)
         suppressed = await store.suppression_reasons(c.email for c in customers.values())
         window = services.config.settings.send_window.window()
@@ -336,7 +361,8 @@ class Scheduler:
 
     async def confirm_clicks(self) -> int:
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: AnswersAndInvitations = services.store
+        now = services.clock.now()
         window = timedelta(seconds=services.config.settings.answers.click_confirm_seconds)
         pending = await store.pending_clicks(BATCH)
         decided = 0
@@ -374,7 +400,7 @@ class Scheduler:
 
     async def alert_complaints(self) -> int:
         services = self.services
-        store = services.store
+        store: Answers = services.store
         alerts = await store.unalerted_complaints(BATCH)
         await isolation.each(
             services,
@@ -388,7 +414,7 @@ class Scheduler:
 
     async def _alert(self, alert: ComplaintAlert) -> None:
         services = self.services
-        store = services.store
+        store: AnswersAndCustomers = services.store
         history = await store.customer_history(alert.customer.id, 12)
         customer = alert.customer
         await enqueue(

@@ -12,7 +12,7 @@ import email
 import email.policy
 import re
 from email.message import EmailMessage
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +22,11 @@ from daemon.engine.lifecycle_types import ORDER, REFERRAL, REFERRED
 from daemon.engine.segments import Segment
 from daemon.mail.render import KINDS, RenderedEmail, Renderer
 from daemon.owner import stages
+from daemon.store.customers import Customers
+from daemon.store.dashboard import Dashboard
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.outbox import Outbox
+from daemon.store.setaside import SetAsides
 from daemon.web.owner import Refused, admin_page, owner, services
 from daemon.web.session import Session
 from daemon.web.words import PageWords
@@ -45,6 +50,10 @@ SAMPLE_COMMENTS = {
     Segment.PASSIVE: "Good work, but the start date slipped twice.",
     Segment.DETRACTOR: "Nobody called back about the leaking tap.",
 }
+
+
+class CustomerStore(Customers, Dashboard, Lifecycle, Outbox, SetAsides, Protocol):
+    """The store as `customer` uses it."""
 
 
 def _frame(html: str) -> HTMLResponse:
@@ -73,7 +82,7 @@ async def search(request: Request, session: Owner, email: str = "") -> Response:
 async def customer(
     request: Request, public_id: str, session: Owner, done: str | None = None
 ) -> Response:
-    store = services(request).store
+    store: CustomerStore = services(request).store
     found = await store.customer_by_public_id(public_id) if len(public_id) == 32 else None
     if found is None:
         raise Refused(404, "No such customer", "There is no customer at this address.")
