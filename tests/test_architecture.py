@@ -97,3 +97,40 @@ def _private_store_imports(root: Path) -> list[str]:
 
 def test_store_modules_import_no_private_name_of_each_other() -> None:
     assert _private_store_imports(REPO / "daemon" / "store") == []
+
+
+#: The one reach into a store's internals a test may make, and why: a full disk is caused by
+#: capping the page count of the store's own connection (SQLite has no limit for a file, and a
+#: connection of the test's own cannot cap the store's).
+CAUSES_A_FAULT = {("test_isolation.py", "fill_the_disk"), ("test_isolation.py", "free_the_disk")}
+
+
+def _store_internals(root: Path) -> list[str]:
+    """`file:line function store._name` of each `_` attribute of a store a test uses: tests go
+    through the store's interfaces, or read and plant rows in its file with sqlite3
+    (helpers.query and helpers.plant)."""
+    found = []
+    for path in sorted(root.glob("*.py")):
+        if path.name == "test_architecture.py":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if (path.name, fn.name) in CAUSES_A_FAULT:
+                continue
+            for node in ast.walk(fn):
+                if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")):
+                    continue
+                if node.attr.startswith("__"):
+                    continue
+                owner = node.value
+                named = isinstance(owner, ast.Name) and "store" in owner.id.lower()
+                held = isinstance(owner, ast.Attribute) and owner.attr == "store"
+                if named or held:
+                    found.append(f"{path.name}:{node.lineno} {fn.name} .{node.attr}")
+    return sorted(set(found))
+
+
+def test_tests_use_stores_through_their_interfaces() -> None:
+    assert _store_internals(REPO / "tests") == []
