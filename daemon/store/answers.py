@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
-
-import aiosqlite
+from typing import Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.clicks import Click
@@ -74,8 +73,7 @@ class AnswersSQL(DB):
     async def save_answer(self, answer: Answer, now: datetime) -> Saved:
         """Record or update the answer, mark the invitation answered, open a complaint for a
         detractor: one transaction, so an answer never exists without its consequences."""
-        async with self._write() as db:
-            return await _save_answer(db, answer, now)
+        return await self._transaction(lambda db: _save_answer(db, answer, now))
 
     async def invitation_response(self, invitation_id: int) -> Response | None:
         rows = await self._read(
@@ -147,26 +145,25 @@ class AnswersSQL(DB):
         return int(rows[0][0])
 
 
-async def _save_answer(db: aiosqlite.Connection, answer: Answer, now: datetime) -> Saved:
+def _save_answer(db: sqlite3.Connection, answer: Answer, now: datetime) -> Saved:
     existing = None
     if answer.invitation_id is not None:
-        existing = await _one(
-            db, "SELECT id FROM responses WHERE invitation_id = ?", (answer.invitation_id,)
-        )
+        existing = db.execute(
+            "SELECT id FROM responses WHERE invitation_id = ?", (answer.invitation_id,)
+        ).fetchone()
     if existing is None and answer.external_id is not None:
-        existing = await _one(
-            db, "SELECT id FROM responses WHERE external_id = ?", (answer.external_id,)
-        )
+        existing = db.execute(
+            "SELECT id FROM responses WHERE external_id = ?", (answer.external_id,)
+        ).fetchone()
     if existing is not None:
         response_id = int(existing[0])
-        await db.execute(
+        db.execute(
             "UPDATE responses SET score = ?, segment = ?, source = ?, updated_at = ?, "
             "comment = coalesce(?, comment) WHERE id = ?",
             (answer.score, answer.segment, answer.source, to_ms(now), answer.comment, response_id),
         )
     else:
-        row = await _one(
-            db,
+        row = db.execute(
             """
             INSERT INTO responses (invitation_id, customer_id, survey, score, segment,
                                    comment, source, external_id, answered_at, updated_at)
@@ -185,28 +182,21 @@ async def _save_answer(db: aiosqlite.Connection, answer: Answer, now: datetime) 
                 to_ms(answer.answered_at),
                 to_ms(now),
             ),
-        )
+        ).fetchone()
         assert row is not None
         response_id = int(row[0])
     if answer.invitation_id is not None:
-        await db.execute(
+        db.execute(
             "UPDATE invitations SET state = 'answered', reminder_at = NULL "
             "WHERE id = ? AND state IN ('sent', 'scheduled')",
             (answer.invitation_id,),
         )
     complaint_id = None
     if answer.segment == "detractor":
-        opened = await _one(
-            db,
+        opened = db.execute(
             "INSERT INTO complaints (customer_id, response_id, state, opened_at) "
             "VALUES (?, ?, 'open', ?) ON CONFLICT (response_id) DO NOTHING RETURNING id",
             (answer.customer_id, response_id, to_ms(now)),
-        )
+        ).fetchone()
         complaint_id = int(opened[0]) if opened else None
     return Saved(response_id, existing is None, complaint_id)
-
-
-async def _one(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
-    """The first row a statement returns, or None."""
-    async with db.execute(sql, params) as cursor:
-        return await cursor.fetchone()

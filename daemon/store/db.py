@@ -1,5 +1,5 @@
-"""The database layer: the one connection every store concern shares, one transaction at a
-time in turn, group commit, and how SQLite's faults are told apart.
+"""The database layer: the connections every store concern shares, one transaction at a time
+in turn, group commit, and how SQLite's faults are told apart.
 
 Write transactions start with BEGIN IMMEDIATE so two processes on the same file (the daemon and
 a CLI command) queue on SQLite's lock instead of failing half-way through.
@@ -17,7 +17,8 @@ import asyncio
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -29,6 +30,8 @@ from daemon.clock import to_ms
 from daemon.errors import StoreDamaged, StoreUnavailable
 from daemon.requests_first import serving
 
+T = TypeVar("T")
+U = TypeVar("U")
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
@@ -61,39 +64,60 @@ def _store_faults(path: Path) -> Iterator[None]:
 
 class DB:
     """The one way to the database: its connection, one transaction at a time in turn (a
-    request's work first), and the helpers each store concern writes its SQL with. Every call
-    is aiosqlite's public API: each statement one awaited trip to the connection's thread."""
+    request's work first), and the helpers each store concern writes its SQL with.
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    One SQLite connection, reached two ways and never both at once (only under the turn):
+    aiosqlite's, for every call written as awaited statements, and, for the hot transactions
+    (`_transaction`), a thread of the layer's own that runs each whole in one trip. A
+    transaction of awaited statements pays a trip to aiosqlite's thread per statement while it
+    holds the turn: for the events' group commit that cost 5-7% of the event rate, more on a
+    busy machine (README, Benchmarks), and aiosqlite has no public call that runs a function in
+    its thread."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, hot: Hot) -> None:
         self._db = db
+        self._hot = hot
         self._lock = Turns()  # an asyncio.Lock whose waiters serving a request go first
         self.path = path
         #: the daemon's secrets (current first) that a forgotten person's keys are hashed with
         self.erasure_keys: tuple[str, ...] = ()
 
     @staticmethod
-    async def connect(path: Path) -> aiosqlite.Connection:
-        """The store's one connection: WAL, foreign keys, a writer from another process waited
-        for rather than failed. StoreDamaged if SQLite finds the file corrupt."""
+    async def connect(path: Path) -> tuple[aiosqlite.Connection, Hot]:
+        """The store's connection: WAL, foreign keys, a writer from another process waited for
+        rather than failed. StoreDamaged if SQLite finds the file corrupt."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        made: list[sqlite3.Connection] = []
+
+        def connector() -> sqlite3.Connection:  # run by aiosqlite, in its thread
+            made.append(sqlite3.connect(path, isolation_level=None, check_same_thread=False))
+            return made[0]
+
+        db = await aiosqlite.Connection(connector, iter_chunk_size=64)
         try:
             await db.execute("PRAGMA busy_timeout = 10000")
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             await db.close()
-            said_if_damaged(exc, path)
+            if isinstance(exc, sqlite3.DatabaseError):
+                said_if_damaged(exc, path)
             raise
-        except BaseException:
-            await db.close()
-            raise
-        return db
+        return db, Hot(made[0])
 
     async def close(self) -> None:
         async with self._lock:
             await self._db.close()
+            self._hot.close()
+
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` between BEGIN IMMEDIATE and COMMIT on the layer's own thread, in one trip
+        there: the hot writes (event batches, claims, settlements, rendered bytes, planned
+        events, answers, the life cycle's refreshes) are written this way."""
+        async with self._lock:
+            with _store_faults(self.path):
+                return await self._hot.run(_atomically, work)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -117,12 +141,15 @@ class DB:
                 yield self._db
 
     async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
-        """Each statement run for each of its parameter rows, all in one transaction
-        (statements with no rows are skipped)."""
-        async with self._write() as db:
+        """Each statement run for each of its parameter rows, all in one transaction and one
+        trip (statements with no rows are skipped)."""
+
+        def work(db: sqlite3.Connection) -> None:
             for sql, rows in statements:
                 if rows:
-                    await db.executemany(sql, rows)
+                    db.executemany(sql, rows)
+
+        await self._transaction(work)
 
     async def _read(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
@@ -135,6 +162,42 @@ class DB:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
         rows = await self._read(f"EXPLAIN QUERY PLAN {sql}", params)
         return [str(r[3]) for r in rows]
+
+
+class Hot:
+    """The store's one connection, as a thread of the layer's own uses it for the hot
+    transactions: the standard library's public API, one trip a transaction
+    (`loop.run_in_executor`)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vouch-store")
+
+    async def run(self, fn: Callable[[sqlite3.Connection, U], T], arg: U) -> T:
+        """`fn(connection, arg)` on the layer's thread. A caller cancelled meanwhile still
+        waits for it to finish, so the turn is never handed on while it runs."""
+        future = asyncio.get_running_loop().run_in_executor(self._thread, fn, self._db, arg)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            with suppress(BaseException):
+                await future
+            raise
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+def _atomically(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:  # SQLite rolls back itself on a full disk (or a failed COMMIT)
+            db.execute("ROLLBACK")
+        raise
+    return result
 
 
 class GroupCommit(Generic[Item, Outcome]):

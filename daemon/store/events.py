@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from functools import cached_property
 from typing import Any, Protocol
-
-import aiosqlite
 
 from daemon.clock import to_ms
 from daemon.intake.events import EventIn
@@ -34,17 +33,17 @@ class Events(Protocol):
 
 
 class EventsSQL(DB):
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
-        super().__init__(db, path)
-        self._events = GroupCommit(self._record_batch, _BATCH)
+    @cached_property
+    def _events(self) -> GroupCommit[tuple[EventIn, datetime], EventOutcome]:
+        return GroupCommit(self._record_batch, _BATCH)
 
     async def record_event(self, event: EventIn, now: datetime) -> EventOutcome:
         return await self._events((event, now))
 
     async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
-        """One transaction for many events, in a fixed number of statements. What needs no
-        database (hashes, receipts, JSON) is worked out here first, so the transaction holds
-        the write lock for SQL alone."""
+        """One transaction for many events, in a fixed number of statements, run in the
+        connection's thread in one trip. What needs no database (hashes, receipts, JSON) is
+        worked out here first, so the transaction holds the write lock for SQL alone."""
         prepared = [
             _Prepared(
                 event.id,
@@ -63,8 +62,8 @@ class EventsSQL(DB):
             )
             for event, now in batch
         ]
-        async with self._write() as db:
-            return await _record(db, prepared, self.erasure_keys)
+        keys = self.erasure_keys
+        return await self._transaction(lambda db: _record(db, prepared, keys))
 
     async def event_counts(self) -> dict[str, int]:
         rows = await self._read("SELECT type, count(*) FROM events GROUP BY type")
@@ -83,16 +82,16 @@ class _Prepared:
     erased: tuple[str, ...]  # the id as forgetting its person would have kept it, by key
 
 
-async def _record(
-    db: aiosqlite.Connection, batch: list[_Prepared], keys: tuple[str, ...]
+def _record(
+    db: sqlite3.Connection, batch: list[_Prepared], keys: tuple[str, ...]
 ) -> list[EventOutcome]:
     """The events of one batch, inside the caller's transaction: a replay of an id with the
     same body gets its first receipt, a different body under a used id is a conflict. An id
     whose person was forgotten is found by its keyed hash, and compared by its body's."""
     ids = sorted({p.id for p in batch} | {e for p in batch for e in p.erased})
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT id, body_hash, receipt FROM events WHERE id IN ({_marks(ids)})", ids
-    )
+    ).fetchall()
     seen: dict[str, tuple[str, dict[str, Any]]] = {r[0]: (r[1], json.loads(r[2])) for r in rows}
     for p in batch:
         for n, erased in enumerate(p.erased):
@@ -114,13 +113,13 @@ async def _record(
     customers = [p.customer for p in new if p.customer is not None]
     customer_ids: dict[str, int] = {}
     if customers:
-        await db.executemany(UPSERT_CUSTOMER, customers)
+        db.executemany(UPSERT_CUSTOMER, customers)
         emails = sorted({str(c[0]) for c in customers})
-        rows = await db.execute_fetchall(
+        rows = db.execute(
             f"SELECT email, id FROM customers WHERE email IN ({_marks(emails)})", emails
-        )
+        ).fetchall()
         customer_ids = {str(r[0]): int(r[1]) for r in rows}
-    await db.executemany(
+    db.executemany(
         _INSERT_EVENT,
         [
             (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -100,12 +101,13 @@ class InvitationsSQL(DB):
         """
         seqs = [seq for seq, _, _ in decided]
         marks = ", ".join("?" * len(seqs))
-        async with self._write() as db:
-            claimed = await db.execute_fetchall(
+
+        def work(db: sqlite3.Connection) -> tuple[dict[int, str], list[Any]]:
+            claimed = db.execute(
                 f"UPDATE events SET processed_at = ? WHERE seq IN ({marks}) "
                 "AND processed_at IS NULL RETURNING seq, id",
                 (to_ms(now), *seqs),
-            )
+            ).fetchall()
             event_ids = {int(r[0]): str(r[1]) for r in claimed}
             rows = [
                 (
@@ -124,7 +126,7 @@ class InvitationsSQL(DB):
                 for plan in plans
             ]
             if rows:
-                await db.executemany(
+                db.executemany(
                     """
                     INSERT INTO invitations (public_id, customer_id, survey, event_id, state,
                                              reason, due_at, expires_at, created_at)
@@ -135,14 +137,17 @@ class InvitationsSQL(DB):
                 )
             ids = sorted(set(event_ids.values()))
             found = (
-                await db.execute_fetchall(
+                db.execute(
                     f"SELECT event_id, id FROM invitations WHERE event_id IN "
                     f"({', '.join('?' * len(ids))}) ORDER BY id",
                     ids,
-                )
+                ).fetchall()
                 if ids
                 else []
             )
+            return event_ids, found
+
+        event_ids, found = await self._transaction(work)
         by_event: dict[str, list[int]] = {}
         for event_id, invitation_id in found:
             by_event.setdefault(str(event_id), []).append(int(invitation_id))

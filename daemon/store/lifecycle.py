@@ -9,11 +9,10 @@ customer's events."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
-
-import aiosqlite
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.lifecycle_types import NAMES, REFERRAL, REFERRED, Fact, Move, RoadRule, Stage
@@ -47,22 +46,24 @@ class LifecycleSQL(DB):
         events of `kinds` and their referrals; returns how many."""
         ids = sorted(set(customer_ids))
         if ids:
-            async with self._write() as db:
-                await _refresh(db, ids, kinds, rule)
+            await self._transaction(lambda db: _refresh(db, ids, kinds, rule))
         return len(ids)
 
     async def refresh_pending_stages(
         self, limit: int, kinds: Collection[str], rule: RoadRule
     ) -> int:
         """The backfill after an upgrade: a batch of customers whose road is not yet known."""
-        async with self._write() as db:
-            rows = await db.execute_fetchall(
+
+        def work(db: sqlite3.Connection) -> int:
+            rows = db.execute(
                 "SELECT customer_id FROM stage_pending ORDER BY customer_id LIMIT ?", (limit,)
-            )
+            ).fetchall()
             ids = [int(r[0]) for r in rows]
             if ids:
-                await _refresh(db, ids, kinds, rule)
-        return len(ids)
+                _refresh(db, ids, kinds, rule)
+            return len(ids)
+
+        return await self._transaction(work)
 
     async def stored_stage(self, customer_id: int) -> tuple[Stage | None, bool]:
         """Where a customer stands now, and whether they are placed (False while the backfill
@@ -115,34 +116,34 @@ def _marks(values: Collection[object]) -> str:
     return ", ".join("?" * len(values))
 
 
-async def _refresh(
-    db: aiosqlite.Connection, ids: list[int], kinds: Collection[str], rule: RoadRule
+def _refresh(
+    db: sqlite3.Connection, ids: list[int], kinds: Collection[str], rule: RoadRule
 ) -> None:
     """Replace the stored roads of `ids` with the ones `rule` finds in their history now."""
     history: dict[int, list[Fact]] = {i: [] for i in ids}
     marks = _marks(ids)
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT customer_id, seq, type, occurred_at FROM events "
         f"WHERE customer_id IN ({marks}) AND type IN ({_marks(kinds)})",
         [*ids, *kinds],
     )
     for c, seq, kind, at in rows:
         history[int(c)].append(Fact(from_ms(at), str(kind), f"event:{seq}"))
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT a.customer_id, r.id, r.created_at FROM referrals r "
         f"JOIN advocates a ON a.id = r.advocate_id WHERE a.customer_id IN ({marks})",
         ids,
     )
     for c, referral_id, at in rows:
         history[int(c)].append(Fact(from_ms(at), REFERRAL, f"referral:{referral_id}"))
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT friend_customer_id, id, created_at FROM referrals "
         f"WHERE friend_customer_id IN ({marks})",
         ids,
     )
     for c, referral_id, at in rows:
         history[int(c)].append(Fact(from_ms(at), REFERRED, f"referred:{referral_id}"))
-    rows = await db.execute_fetchall(
+    rows = db.execute(
         f"SELECT customer_id, stage, at, kind, source FROM stage_moves "
         f"WHERE customer_id IN ({marks})",
         ids,
@@ -157,7 +158,7 @@ async def _refresh(
             changed[c] = moves
     # Write only what changed: most refreshes (an event that shows no step forward) write
     # nothing, and a step forward is one row here and one in customer_stages.
-    await db.executemany(
+    db.executemany(
         "DELETE FROM stage_moves WHERE customer_id = ? AND stage = ?",
         [
             (c, stage)
@@ -165,7 +166,7 @@ async def _refresh(
             for stage in {row[0] for row in have[c]} - {m.stage.value for m in moves}
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO stage_moves (customer_id, stage, at, kind, source) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (customer_id, stage) DO UPDATE SET "
         "at = excluded.at, kind = excluded.kind, source = excluded.source",
@@ -176,10 +177,10 @@ async def _refresh(
             if (m.stage.value, to_ms(m.at), m.fact.kind, m.fact.ref) not in have[c]
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO customer_stages (customer_id, stage, since) VALUES (?, ?, ?) "
         "ON CONFLICT (customer_id) DO UPDATE SET stage = excluded.stage, since = excluded.since",
         [(c, moves[-1].stage.value, to_ms(moves[-1].at)) for c, moves in changed.items() if moves],
         # (a history only grows, so a road that changed is never empty)
     )
-    await db.execute(f"DELETE FROM stage_pending WHERE customer_id IN ({marks})", ids)
+    db.execute(f"DELETE FROM stage_pending WHERE customer_id IN ({marks})", ids)

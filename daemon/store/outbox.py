@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -135,8 +136,7 @@ class OutboxSQL(DB):
             RETURNING {_ROW_COLUMNS}
             """
         params = (owner, lease_until, now_ms, now_ms, *ids, limit)
-        async with self._write() as db:
-            rows = await db.execute_fetchall(sql, params)
+        rows = await self._transaction(lambda db: db.execute(sql, params).fetchall())
         return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
@@ -214,8 +214,7 @@ class OutboxSQL(DB):
             RETURNING outbox.id
             """
         params = (to_ms(now), *(x for pair in messages.items() for x in pair), owner)
-        async with self._write() as db:
-            rows = await db.execute_fetchall(sql, params)
+        rows = await self._transaction(lambda db: db.execute(sql, params).fetchall())
         return {int(r[0]) for r in rows}
 
     async def release_leases(self, owner: str, now: datetime) -> int:
@@ -253,25 +252,29 @@ class OutboxSQL(DB):
         The emails in `refund` were refused before the pause was seen for what it is: they get
         their try back and are due at once, like the rows held while paused."""
         now_ms = to_ms(now)
-        async with self._write() as db:
-            await db.execute(
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
                 f"INSERT INTO sending_pause (id, {_PAUSE_COLUMNS}) VALUES (1, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, "
                 "probe_at = excluded.probe_at, wait_seconds = excluded.wait_seconds",
                 (pause.reason, to_ms(pause.since), to_ms(pause.probe_at), pause.wait_seconds),
             )
-            await db.executemany(
+            db.executemany(
                 "UPDATE outbox SET attempts = attempts - 1, due_at = ?, updated_at = ? "
                 "WHERE id = ? AND state = 'queued' AND attempts > 0",
                 [(now_ms, now_ms, row_id) for row_id in refund],
             )
 
+        await self._transaction(work)
+
     async def resume_sending(self) -> Pause | None:
         """End the pause; the one that was in force, or None when sending was not paused."""
-        async with self._write() as db:
-            rows = list(
-                await db.execute_fetchall(f"DELETE FROM sending_pause RETURNING {_PAUSE_COLUMNS}")
-            )
+
+        def work(db: sqlite3.Connection) -> list[Any]:
+            return db.execute(f"DELETE FROM sending_pause RETURNING {_PAUSE_COLUMNS}").fetchall()
+
+        rows = await self._transaction(work)
         return _pause(rows[0]) if rows else None
 
     async def suppress(self, email: str, reason: str, now: datetime) -> None:

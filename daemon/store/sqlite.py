@@ -58,19 +58,18 @@ class SQLiteStore(
     async def open(cls, path: Path) -> SQLiteStore:
         """Open (creating if needed) and migrate the store at path; StoreDamaged if SQLite finds
         the file corrupt (it is read here: its header, schema and migrations)."""
-        db = await cls.connect(path)
+        db, hot = await cls.connect(path)
         try:
             await db.create_function(  # a forgotten address is suppressed by its hash only
                 "vouch_sha256", 1, lambda e: suppression_keys(e)[1][7:], deterministic=True
             )
-            store = cls(db, path)
+            store = cls(db, path, hot)
             await store._migrate()
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
+            hot.close()
             await db.close()
-            said_if_damaged(exc, path)
-            raise
-        except BaseException:
-            await db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                said_if_damaged(exc, path)
             raise
         return store
 
