@@ -27,7 +27,8 @@ def endpoints(services: Services) -> list[Endpoint]:
 
 async def sweep(services: Services) -> int:
     """Report what is new; returns how many facts were handled."""
-    facts = await services.store.unreported_facts(BATCH)
+    store: Webhooks = services.store
+    facts = await store.unreported_facts(BATCH)
     await isolation.batch(
         services,
         "webhook",

@@ -53,7 +53,8 @@ async def thanks_on_win(store: Partners, referral: Referral) -> bool:
 
 
 async def send_thanks(services: Services, step: Step, customer: Customer) -> None:
-    partner = await services.store.partner_by_advocate(step.referral.advocate_id)
+    store: Partners = services.store
+    partner = await store.partner_by_advocate(step.referral.advocate_id)
     assert partner is not None
     await enqueue(
         services,

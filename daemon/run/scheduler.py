@@ -38,6 +38,7 @@ from daemon.store.customers import Customers
 from daemon.store.invitations import Invitations
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.outbox import Outbox
+from daemon.store.referrals import Referrals
 from daemon.store.rows import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
 from daemon.surveys import survey_email
 from daemon.surveys.answers import answer_invitation
@@ -135,7 +136,8 @@ class Scheduler:
     async def plan_events(self) -> int:
         """Plan what new events call for, a batch at a time in a fixed number of queries; an
         event that cannot be planned is set aside, the others are planned."""
-        events = await self.services.store.unprocessed_events(BATCH)
+        store: Invitations = self.services.store
+        events = await store.unprocessed_events(BATCH)
         await isolation.batch(
             self.services,
             "event",
@@ -232,8 +234,9 @@ class Scheduler:
                 )
 
     async def _status_event(self, stored: StoredEvent) -> None:
+        store: Referrals = self.services.store
         data = stored.data
-        referral = await self.services.store.referral(str(data.get("referral") or ""))
+        referral = await store.referral(str(data.get("referral") or ""))
         if referral is None:
             log.warning("event %s: no referral %r", stored.id, data.get("referral"))
             return
@@ -253,11 +256,12 @@ class Scheduler:
 
     async def _resolve(self, stored: StoredEvent) -> None:
         """complaint.resolved: data.complaint_id closes that one; else all of the customer's."""
+        store: Answers = self.services.store
         data = stored.data
         complaint_id = data.get("complaint_id")
         note = str(data.get("note") or "resolved (event)")
         closed = (
-            await self.services.store.resolve_complaints(
+            await store.resolve_complaints(
                 customer_id=stored.customer_id,
                 complaint_id=complaint_id if isinstance(complaint_id, int) else None,
                 note=note,
@@ -324,8 +328,9 @@ class Scheduler:
         """Into the outbox `every` emails at a time (then the list is emptied): the rows are
         small (not yet rendered), and between two writes the web server's own go first
         (daemon/requests_first.py) and the sender can start on the first ones."""
+        store: Outbox = self.services.store
         if len(emails) >= every:
-            await self.services.store.enqueue_many(emails, self.services.clock.now())
+            await store.enqueue_many(emails, self.services.clock.now())
             emails.clear()
             if self._on_enqueued:
                 self._on_enqueued()

@@ -26,7 +26,7 @@ _FACTS = """
 """
 
 
-class Influence(Protocol):
+class InfluenceMarks(Protocol):
     """Influence: the owner's marks and the facts the engine weighs."""
 
     async def set_influence_mark(

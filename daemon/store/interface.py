@@ -18,7 +18,7 @@ from daemon.store.customers import Customers
 from daemon.store.dashboard import Dashboard
 from daemon.store.digest import Digest
 from daemon.store.events import Events
-from daemon.store.influence import Influence
+from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.offers import Offers
@@ -51,7 +51,7 @@ class Store(
     Dashboard,
     Digest,
     Events,
-    Influence,
+    InfluenceMarks,
     Invitations,
     Lifecycle,
     Offers,

@@ -182,8 +182,9 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, session: Owner) -> Response:
+    store: Dashboard = services(request).store
     await checked_form(request, session)
-    await services(request).store.end_session(session.id)  # the cookie is no good from now on
+    await store.end_session(session.id)  # the cookie is no good from now on
     response = RedirectResponse(LOGIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response

@@ -72,7 +72,8 @@ def _frame(html: str) -> HTMLResponse:
 
 @router.get("/customers")
 async def search(request: Request, session: Owner, email: str = "") -> Response:
-    found = await services(request).store.find_customers(email, SEARCH_LIMIT) if email else []
+    store: Dashboard = services(request).store
+    found = await store.find_customers(email, SEARCH_LIMIT) if email else []
     if len(found) == 1 or (found and found[0].email == email.strip().lower()):
         return RedirectResponse(f"/admin/customers/{found[0].public_id}", status_code=303)
     return admin_page(request, session, "admin/customers.html", query=email, found=found)
@@ -122,7 +123,8 @@ def _content(part: Any) -> str | None:
 
 @router.get("/emails/{row_id}")
 async def sent_email(request: Request, row_id: int, session: Owner) -> Response:
-    stored = await services(request).store.stored_email(row_id)
+    store: Dashboard = services(request).store
+    stored = await store.stored_email(row_id)
     if stored is None:
         raise Refused(404, "No such email", f"There is no email {row_id} in the outbox.")
     message, text, html, attachments = _parts(stored.message)
@@ -140,7 +142,8 @@ async def sent_email(request: Request, row_id: int, session: Owner) -> Response:
 
 @router.get("/emails/{row_id}/html")
 async def sent_email_html(request: Request, row_id: int, session: Owner) -> Response:
-    stored = await services(request).store.stored_email(row_id)
+    store: Dashboard = services(request).store
+    stored = await store.stored_email(row_id)
     html = _parts(stored.message)[2] if stored else None
     if html is None:
         raise Refused(404, "No such email", f"Email {row_id} has no HTML part.")

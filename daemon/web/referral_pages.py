@@ -18,6 +18,7 @@ from daemon.engine.offers import Terms
 from daemon.partners import notes
 from daemon.referrals import follow_up, offers
 from daemon.run.services import Services
+from daemon.store.referrals import Referrals
 from daemon.store.rows import Advocate, Customer, Partner
 from daemon.web.pages import not_found, page
 from daemon.web.words import PageWords
@@ -62,9 +63,10 @@ def _label(request: Request, customer: Customer, partner: Partner | None) -> str
 
 
 async def _limited(services: Services, advocate: Advocate) -> bool:
+    store: Referrals = services.store
     since = services.clock.now() - timedelta(hours=1)
     limit = services.config.settings.referrals.introductions_per_hour
-    return await services.store.referrals_since(advocate.id, since) >= limit
+    return await store.referrals_since(advocate.id, since) >= limit
 
 
 def _too_many(request: Request, customer: Customer) -> HTMLResponse:
