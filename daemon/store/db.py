@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
-from daemon.clock import to_ms
+from daemon.clock import from_ms, to_ms
 from daemon.errors import StoreDamaged, StoreUnavailable
 from daemon.requests_first import serving
 
@@ -275,6 +275,27 @@ class Turns:
                     handed.set_result(None)
                     return
         self._held = False
+
+
+async def records(
+    db: aiosqlite.Connection, sql: str, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The rows of `sql` as JSON-ready dicts keyed by column: times (`*_at`, `at`) as ISO 8601
+    UTC, never the bytes of an email."""
+    cursor = await db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [
+        {name: _jsonable(name, value) for name, value in zip(names, row, strict=True)}
+        for row in await cursor.fetchall()
+    ]
+
+
+def _jsonable(column: str, value: Any) -> Any:
+    if value is not None and (column.endswith("_at") or column == "at"):
+        return from_ms(int(value)).isoformat()
+    if isinstance(value, bytes):
+        return None
+    return value
 
 
 def damaged(exc: BaseException) -> bool:

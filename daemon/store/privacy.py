@@ -30,17 +30,14 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from daemon.clock import from_ms, to_ms
+from daemon.clock import to_ms
 from daemon.settings import stored_address
-from daemon.store.db import DB
+from daemon.store.db import DB, records
 from daemon.store.outbox import suppression_keys
 
 FORGOTTEN = "forgotten"
 
 ERASED = "erased:"
-
-# Times are epoch milliseconds in the store; the export shows them as ISO 8601.
-_TIME_COLUMNS = {"at"}
 
 # What a person wrote or is called, wherever it sits in an event's data.
 _FREE_TEXT = frozenset({"text", "comment", "name", "phone", "note", "from", "subject"})
@@ -59,7 +56,7 @@ class PrivacySQL(DB):
         """Everything the store holds about an address (never the bytes of emails), as JSON."""
         address, hashed = suppression_keys(email)
         async with self._reading() as db:
-            found = await _dicts(
+            found = await records(
                 db,
                 "SELECT id, public_id, email, name, external_id, timezone, locale, tags, "
                 "created_at, updated_at FROM customers WHERE email = :e",
@@ -73,65 +70,65 @@ class PrivacySQL(DB):
             person: dict[str, Any] = {
                 "address": address,
                 "customer": customer,
-                "suppression": await _dicts(
+                "suppression": await records(
                     db,
                     "SELECT email, reason, created_at FROM suppressions WHERE email IN (:e, :h)",
                     p,
                 ),
-                "bounces": await _dicts(
+                "bounces": await records(
                     db,
                     "SELECT kind, status, diagnostic, received_at FROM bounces WHERE email = :e",
                     p,
                 ),
-                "events": await _dicts(
+                "events": await records(
                     db,
                     "SELECT id, type, known, occurred_at, received_at, processed_at, payload "
                     "FROM events WHERE customer_id = :c ORDER BY occurred_at, seq",
                     p,
                 ),
-                "life_cycle": await _dicts(
+                "life_cycle": await records(
                     db,
                     "SELECT stage, at, kind AS by FROM stage_moves WHERE customer_id = :c "
                     "ORDER BY at",
                     p,
                 ),
-                "invitations": await _dicts(
+                "invitations": await records(
                     db,
                     "SELECT survey, event_id, state, reason, due_at, sent_at, reminded_at, "
                     "expires_at, created_at FROM invitations WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "responses": await _dicts(
+                "responses": await records(
                     db,
                     "SELECT survey, score, segment, comment, source, answered_at, updated_at "
                     "FROM responses WHERE customer_id = :c ORDER BY answered_at",
                     p,
                 ),
-                "complaints": await _dicts(
+                "complaints": await records(
                     db,
                     "SELECT id, state, opened_at, resolved_at, resolution FROM complaints "
                     "WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "advocate": await _dicts(
+                "advocate": await records(
                     db, "SELECT code, created_at FROM advocates WHERE customer_id = :c", p
                 ),
-                "asks": await _dicts(
+                "asks": await records(
                     db,
                     "SELECT moment, source, state, reason, due_at, sent_at, created_at "
                     "FROM asks WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "influence_mark": await _dicts(
+                "influence_mark": await records(
                     db, "SELECT mark, source, set_at FROM influence_marks WHERE customer_id = :c", p
                 ),
-                "testimonials": await _dicts(
+                "testimonials": await records(
                     db,
                     "SELECT text, source, solicited, received_at FROM testimonials "
                     "WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "referrals_made": await _dicts(
+                "referrals_made": await records(
                     db,
                     "SELECT public_id AS id, friend_name, friend_email, friend_phone, need, "
                     "timing, relationship, expects_contact, advocate_introduces, grade, "
@@ -139,7 +136,7 @@ class PrivacySQL(DB):
                     f"FROM referrals WHERE advocate_id IN {adv} ORDER BY id",
                     p,
                 ),
-                "referred_by": await _dicts(
+                "referred_by": await records(
                     db,
                     "SELECT r.public_id AS id, c.name AS advocate_name, r.friend_name, "
                     "r.friend_email, r.friend_phone, r.need, r.timing, r.relationship, "
@@ -149,7 +146,7 @@ class PrivacySQL(DB):
                     "WHERE r.friend_customer_id = :c OR lower(r.friend_email) = :e ORDER BY r.id",
                     p,
                 ),
-                "given_to_partners": await _dicts(
+                "given_to_partners": await records(
                     db,
                     "SELECT g.public_id AS id, p.name AS partner, g.client_name, g.client_email, "
                     "g.note, g.status, g.created_at, g.closed_at FROM partner_referrals g "
@@ -157,19 +154,19 @@ class PrivacySQL(DB):
                     "ORDER BY g.id",
                     p,
                 ),
-                "rewards": await _dicts(
+                "rewards": await records(
                     db,
                     "SELECT description, code, state, created_at, issued_at FROM rewards "
                     f"WHERE advocate_id IN {adv} ORDER BY id",
                     p,
                 ),
-                "replies": await _dicts(
+                "replies": await records(
                     db,
                     "SELECT from_addr, subject, text, verdict, explanation, received_at "
                     "FROM replies WHERE customer_id = :c OR from_addr = :e ORDER BY id",
                     p,
                 ),
-                "emails": await _dicts(
+                "emails": await records(
                     db,
                     "SELECT kind, recipient, message_id, state, attempts, last_error, "
                     "created_at, sent_at FROM outbox "
@@ -376,25 +373,6 @@ def _mentions(address: str) -> re.Pattern[str]:
         r"(?<![\w.!#$%&'*+/=?^`{|}~-])" + re.escape(address) + r"(?![\w-]|\.[\w-])",
         re.IGNORECASE,
     )
-
-
-def _jsonable(column: str, value: Any) -> Any:
-    if value is not None and (column.endswith("_at") or column in _TIME_COLUMNS):
-        return from_ms(int(value)).isoformat()
-    if isinstance(value, bytes):
-        return None  # never the bytes of an email
-    return value
-
-
-async def _dicts(
-    db: aiosqlite.Connection, sql: str, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    cursor = await db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [
-        {name: _jsonable(name, value) for name, value in zip(names, row, strict=True)}
-        for row in await cursor.fetchall()
-    ]
 
 
 def _scrub(value: Any, mentions: re.Pattern[str], key: str = "") -> Any:
