@@ -126,7 +126,7 @@ def build(
     sent: Iterable[tuple[str, str, int, int]],
     monthly: Iterable[tuple[str, str, int, int, int]],
 ) -> Report:
-    """Shape the store's tallies (see daemon.store.reports_sql) into a report."""
+    """Shape the store's tallies (see daemon.store.reports) into a report."""
     months = len(starts) - 1
     counts: defaultdict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 11)
     without: defaultdict[tuple[str, str], int] = defaultdict(int)

@@ -49,10 +49,6 @@ _NEXT = {
 }
 
 
-class AsksAndCustomers(Asks, Customers, Protocol):
-    """The store as `resolve_waiting` uses it."""
-
-
 class AsksAndCustomersAndReferrals(Asks, Customers, Referrals, Protocol):
     """The store as `_send_ask` uses it."""
 
@@ -175,7 +171,7 @@ async def consider(
 
 async def resolve_waiting(services: Services) -> int:
     """A carried moment: the customer answered since (promoter → ask) or the wait ran out."""
-    store: AsksAndCustomers = services.store
+    store: ask_cap.AsksAndCustomers = services.store
     now = services.clock.now()
     waiting = await store.waiting_asks(now, BATCH)
 

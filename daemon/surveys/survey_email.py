@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from daemon.errors import VouchError
 from daemon.mail.compose import build_for_customer
@@ -20,18 +19,12 @@ from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, NewEmail, OutboxRow
 from daemon.mail.render import new_message_id, one_line
 from daemon.run.services import Services
-from daemon.store.customers import Customers
-from daemon.store.invitations import Invitations
 from daemon.store.rows import Customer, Invitation
 
 log = logging.getLogger(__name__)
 
 #: What differs between the survey emails of one survey: filled into a stamp (daemon/mail/stamp.py).
 PERSONAL = frozenset({"customer_name", "scores", "survey_url"})
-
-
-class CustomersAndInvitations(Customers, Invitations, Protocol):
-    """The store as `render_claimed` uses it."""
 
 
 def first_name(customer: Customer) -> str | None:
@@ -89,7 +82,7 @@ async def render_claimed(
     """The messages of claimed unrendered rows by row id, or why one could not be rendered
     (the sender keeps that row and tries again later), or that it is no longer to be sent (a
     reminder to a customer who has answered since it was queued): two queries a claim."""
-    store: CustomersAndInvitations = services.store
+    store = services.store
     invitations = await store.invitations(r.invitation_id for r in rows if r.invitation_id)
     customers = await store.customers(i.customer_id for i in invitations.values())
     rendered: dict[int, bytes | str | Cancel] = {}
