@@ -37,7 +37,7 @@ from daemon.referrals import follow_up, influence, offers, sources
 from daemon.run.services import opened
 from daemon.settings import stored_address
 from daemon.store import Recorded, SQLiteStore
-from daemon.store.export_sql import EXPORTS
+from daemon.store.reports import EXPORTS
 from daemon.transport import build_transport
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2

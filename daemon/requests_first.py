@@ -6,8 +6,8 @@ and every request would wait behind them. So, in one place:
 
 - the web app wraps each request in `Pressure.request()`, which counts it and marks its task
   (and the tasks it starts, such as the events' group commit) as serving someone;
-- at the database (`Turns`, the store's lock), marked work takes the next turn: a request waits
-  only for the transaction already running; the rest go in arrival order;
+- at the database (`Turns`, the lock the store's database layer holds), marked work takes the
+  next turn: a request waits only for the transaction already running; the rest go in arrival order;
 - background work (rendering, sending, planning) first waits in `Pressure.lull()`, up to a
   bound, until no request is being served: mail goes out a little later in a burst (it waits in
   the outbox, nothing is lost), and background work still gets every turn no request wants, so

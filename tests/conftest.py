@@ -44,8 +44,11 @@ def config(make_config: Callable[..., Config]) -> Config:
     return make_config()
 
 
-@pytest.fixture
-async def store(config: Config) -> AsyncIterator[SQLiteStore]:
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[SQLiteStore]:
+    """A bare store in the business's folder, for every test that needs one, once per backend
+    (SQLite today; the PostgreSQL store adds its name to `params`)."""
+    assert request.param == "sqlite"
     opened = await SQLiteStore.open(config.store_path)
     opened.erasure_keys = config.secrets.signing_keys  # as Services gives it, for `forget`
     yield opened

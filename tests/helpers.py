@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import shutil
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import tomli_w
 
@@ -51,3 +54,21 @@ def write_business(root: Path, changes: dict[str, Any] | None = None) -> Path:
     path = root / "config.toml"
     path.write_text(tomli_w.dumps(merge(BASE_CONFIG, changes or {})))
     return path
+
+
+class HasFile(Protocol):
+    path: Path  # the SQLite store's file (SQLiteStore.path)
+
+
+def query(store: HasFile, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows the daemon wrote, read from the store's file with a plain sqlite3 connection of the
+    test's own (the real file, WAL: every commit is seen), never through the store's internals."""
+    with closing(sqlite3.connect(store.path, timeout=10)) as db:
+        return [tuple(r) for r in db.execute(sql, params).fetchall()]
+
+
+def plant(store: HasFile, sql: str, params: Sequence[Any] = ()) -> None:
+    """Write what the daemon itself never would (a poisoned row, a state from an older
+    version) into the store's file, committed, with a plain sqlite3 connection of the test's."""
+    with closing(sqlite3.connect(store.path, timeout=10, isolation_level=None)) as db:
+        db.execute(sql, params)

@@ -26,6 +26,8 @@ from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.web import create_app
 
+from helpers import query
+
 
 def crlf(text: str) -> bytes:
     return text.lstrip("\n").replace("\n", "\r\n").encode()
@@ -554,7 +556,7 @@ async def test_a_dsn_by_smtp_suppresses_the_address_and_later_mail_is_not_sent(
     (bounce,) = await store.bounces_of("GONE@example.com")
     assert bounce.kind == "hard_bounce"
     assert bounce.original_message_id == "<survey-17.a1b2c3@harborlane.example>"
-    assert await store._read("SELECT count(*) FROM replies") == [(0,)]  # not a reply
+    assert query(store, "SELECT count(*) FROM replies") == [(0,)]  # not a reply
 
     row_id = await store.enqueue(
         email_to("Gone@example.com", "later", services), services.clock.now()
@@ -613,46 +615,42 @@ async def test_a_raw_reply_by_http_is_still_a_reply(
     raw = "From: Someone <someone@example.com>\r\nSubject: hello\r\n\r\nJust saying hi.\r\n"
     answer = await client.post("/v1/inbound", json={"raw": raw}, headers=AUTH)
     assert answer.status_code == 202 and answer.json()["verdict"] == "unmatched"
-    assert await store._read("SELECT from_addr, text FROM replies") == [
+    assert query(store, "SELECT from_addr, text FROM replies") == [
         ("someone@example.com", "Just saying hi.")
     ]
 
 
 async def test_soft_bounces_suppress_at_the_limit_not_before(
-    make_config: Callable[..., Config], clock: FakeClock
+    make_config: Callable[..., Config], store: SQLiteStore, clock: FakeClock
 ) -> None:
     config = make_config({"bounces": {"soft_limit": 2}})
-    store = await SQLiteStore.open(config.store_path)
     services = Services(config, Renderer(config, clock), store, clock, Metrics())
-    try:
 
-        async def deliver(raw: bytes) -> inbound.Verdict:
-            from daemon.intake.inbound_smtp import parse_inbound
+    async def deliver(raw: bytes) -> inbound.Verdict:
+        from daemon.intake.inbound_smtp import parse_inbound
 
-            return await inbound.handle(services, parse_inbound(raw))
+        return await inbound.handle(services, parse_inbound(raw))
 
-        first = await deliver(GMAIL_SOFT)
-        assert first.verdict == "bounce"
-        assert "full@gmail.com soft bounce 1 of 2 (4.2.2" in first.explanation
-        assert "not suppressed yet" in first.explanation
-        assert await store.suppression_reason("full@gmail.com") is None
-        # the same report again (a retried delivery) counts once
-        assert "soft bounce 1 of 2" in (await deliver(GMAIL_SOFT)).explanation
-        clock.advance(timedelta(days=1))
-        # a second report about the same email (a delay warning, then the failure) counts once
-        again = GMAIL_SOFT.replace(b"0042.GMR@", b"0043.GMR@")
-        assert "soft bounce 1 of 2" in (await deliver(again)).explanation
-        assert await store.suppression_reason("full@gmail.com") is None
-        # another email bouncing softly reaches the limit
-        other = again.replace(b"0043.GMR@", b"0044.GMR@").replace(b"survey-20.", b"survey-30.")
-        last = await deliver(other)
-        assert "soft bounce 2 of 2" in last.explanation and "suppressed" in last.explanation
-        reason = await store.suppression_reason("full@gmail.com")
-        assert reason is not None and reason.startswith("2 soft bounces, the last: 4.2.2")
-        assert await store.soft_bounces("full@gmail.com") == 2
-        assert len(await store.bounces_of("full@gmail.com")) == 3
-    finally:
-        await store.close()
+    first = await deliver(GMAIL_SOFT)
+    assert first.verdict == "bounce"
+    assert "full@gmail.com soft bounce 1 of 2 (4.2.2" in first.explanation
+    assert "not suppressed yet" in first.explanation
+    assert await store.suppression_reason("full@gmail.com") is None
+    # the same report again (a retried delivery) counts once
+    assert "soft bounce 1 of 2" in (await deliver(GMAIL_SOFT)).explanation
+    clock.advance(timedelta(days=1))
+    # a second report about the same email (a delay warning, then the failure) counts once
+    again = GMAIL_SOFT.replace(b"0042.GMR@", b"0043.GMR@")
+    assert "soft bounce 1 of 2" in (await deliver(again)).explanation
+    assert await store.suppression_reason("full@gmail.com") is None
+    # another email bouncing softly reaches the limit
+    other = again.replace(b"0043.GMR@", b"0044.GMR@").replace(b"survey-20.", b"survey-30.")
+    last = await deliver(other)
+    assert "soft bounce 2 of 2" in last.explanation and "suppressed" in last.explanation
+    reason = await store.suppression_reason("full@gmail.com")
+    assert reason is not None and reason.startswith("2 soft bounces, the last: 4.2.2")
+    assert await store.soft_bounces("full@gmail.com") == 2
+    assert len(await store.bounces_of("full@gmail.com")) == 3
 
 
 async def test_a_mixed_report_suppresses_the_hard_and_counts_the_soft(

@@ -16,7 +16,7 @@ from loop import AUTH, Loop, running, smtp_changes
 from daemon.config import Config
 from daemon.store import SQLiteStore
 
-from helpers import ENV
+from helpers import ENV, query
 from smtp_server import SmtpServer
 
 ANN, BO, CY, DI, ED = (f"{n}@example.com" for n in ("ann", "bo", "cy", "di", "ed"))
@@ -171,7 +171,7 @@ async def test_the_advocates_report_ranks_and_says_why(
         f"/r/{advocate.code}/introduce",
         data={"friend_name": "Me", "friend_email": ANN},  # a self-referral: never counts
     )
-    rows = await store._read("SELECT public_id FROM referrals WHERE flag IS NULL")
+    rows = query(store, "SELECT public_id FROM referrals WHERE flag IS NULL")
     won = await loop.client.post(
         f"/v1/referrals/{rows[0][0]}/status", json={"status": "won", "value": 800}, headers=AUTH
     )
@@ -255,4 +255,4 @@ async def test_the_mark_is_personal_data(loop: Loop) -> None:
     forgotten = await store.forget(ANN, loop.clock.now())
     assert forgotten["changed"]["influence_mark"] == 1
     assert isinstance(store, SQLiteStore)
-    assert await store._read("SELECT count(*) FROM influence_marks") == [(0,)]
+    assert query(store, "SELECT count(*) FROM influence_marks") == [(0,)]

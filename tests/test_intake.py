@@ -286,17 +286,15 @@ STRIPE, SHOPIFY = "whsec_test_0123456789abcdef", "shpss_test_0123456789abcdef"
 
 @pytest.fixture
 async def webhooks(
-    make_config: Callable[..., Config], clock: FakeClock
+    make_config: Callable[..., Config], store: SQLiteStore, clock: FakeClock
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Config]]:
     names = {"stripe_secret_env": "STRIPE_WEBHOOK_SECRET", "shopify_secret_env": "SHOPIFY_SECRET"}
     env = {**ENV, "STRIPE_WEBHOOK_SECRET": STRIPE, "SHOPIFY_SECRET": SHOPIFY}
     config = load_config(make_config({"integrations": names}).path, env)
-    store = await SQLiteStore.open(config.store_path)
     services = Services(config, Renderer(config, clock), store, clock, Metrics())
     transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as c:
         yield c, config
-    await store.close()
 
 
 def checkout(created: Any) -> bytes:

@@ -76,19 +76,17 @@ ORDER = {
 
 @pytest.fixture
 async def client(
-    make_config: Callable[..., Config], clock: FakeClock, tmp_path: Any
+    make_config: Callable[..., Config], store: SQLiteStore, clock: FakeClock, tmp_path: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, SQLiteStore]]:
     names = {"stripe_secret_env": "STRIPE_WEBHOOK_SECRET", "shopify_secret_env": "SHOPIFY_SECRET"}
     base = make_config({"integrations": names})
     config = load_config(
         base.path, {**ENV, "STRIPE_WEBHOOK_SECRET": STRIPE, "SHOPIFY_SECRET": SHOPIFY}
     )
-    store = await SQLiteStore.open(config.store_path)
     services = Services(config, Renderer(config, clock), store, clock, Metrics())
     transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as c:
         yield c, store
-    await store.close()
 
 
 def stripe_headers(body: bytes, stamp: int, secret: str = STRIPE) -> dict[str, str]:

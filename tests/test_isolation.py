@@ -27,7 +27,7 @@ from daemon.mail.outbox import Pause
 from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
-from helpers import ENV, merge, write_business
+from helpers import ENV, merge, query, write_business
 from smtp_server import SmtpServer
 
 OWNER = "owner@harborlane.example"
@@ -371,7 +371,7 @@ async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: 
     for number in accepted:  # everything answered 202 was kept: a replay now
         answer = await client.post("/v1/events", json=event(number), headers=AUTH)
         assert answer.headers["Idempotent-Replayed"] == "true"
-    counted = await store._read("SELECT count(*) FROM events")
+    counted = query(store, "SELECT count(*) FROM events")
     assert counted[0][0] == 1 + 400 + 1
     await loop.travel(timedelta(days=3, hours=2))  # and they are all planned and surveyed
     assert len(loop.new_mail()) == 1 + 400 + 1

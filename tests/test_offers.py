@@ -22,7 +22,7 @@ from daemon.mail.render import Renderer
 from daemon.referrals.offers import terms_for
 from daemon.store import SQLiteStore
 
-from helpers import ENV
+from helpers import ENV, query
 from smtp_server import SmtpServer
 
 ANN, BO = "ann@example.com", "bo@example.com"
@@ -127,7 +127,7 @@ async def test_the_reward_is_what_was_promised_even_after_the_offer_is_retired(
     loop.new_mail()
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    ((public_id,),) = await store._read("SELECT public_id FROM referrals")
+    ((public_id,),) = query(store, "SELECT public_id FROM referrals")
     won = await loop.client.post(
         f"/v1/referrals/{public_id}/status", json={"status": "won", "value": 5000}, headers=AUTH
     )

@@ -18,7 +18,7 @@ from loop import AUTH, Loop, smtp_changes, text_of
 from daemon.config import Config
 from daemon.store import SQLiteStore
 
-from helpers import ENV
+from helpers import ENV, query
 from smtp_server import SmtpServer
 
 OWNER = "owner@harborlane.example"
@@ -172,7 +172,7 @@ async def test_referrals_given_to_a_partner_appear_in_the_balance(loop: Loop) ->
     await loop.run()
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    first = next(r[0] for r in await store._read("SELECT public_id FROM referrals ORDER BY id"))
+    first = next(r[0] for r in query(store, "SELECT public_id FROM referrals ORDER BY id"))
     await status(loop, first, status="won", value=1500)
     given = []
     for body in (

@@ -18,6 +18,7 @@ from daemon.engine import digest
 from daemon.engine.digest import Period
 from daemon.store import SQLiteStore
 
+from helpers import query
 from smtp_server import SmtpServer
 
 OWNER = "owner@harborlane.example"
@@ -415,7 +416,7 @@ async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_pat
 async def _referrals(loop: Loop) -> list[Any]:
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    rows = await store._read("SELECT public_id FROM referrals ORDER BY id")
+    rows = query(store, "SELECT public_id FROM referrals ORDER BY id")
     return [type("R", (), {"public_id": r[0]}) for r in rows]
 
 
@@ -446,7 +447,7 @@ async def test_self_referral_is_flagged_earns_nothing_and_sends_the_friend_nothi
     assert len(to(mail, ANN)) == 1  # the thanks for introducing Bo, nothing about herself
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    assert await store._read("SELECT kind FROM outbox WHERE kind = 'friend_note'") == []
+    assert query(store, "SELECT kind FROM outbox WHERE kind = 'friend_note'") == []
     for ref in await _referrals(loop):
         assert (await status(loop, ref.public_id, status="won")).status_code == 200
     await loop.run()
@@ -571,7 +572,7 @@ async def test_owner_moves_referrals_from_the_cli(
 async def replies(loop: Loop) -> list[tuple[str, str]]:
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    rows = await store._read("SELECT verdict, explanation FROM replies ORDER BY id")
+    rows = query(store, "SELECT verdict, explanation FROM replies ORDER BY id")
     return [(r[0], r[1]) for r in rows]
 
 
@@ -613,14 +614,14 @@ async def test_a_reply_of_praise_is_a_testimonial_and_a_moment(loop: Loop) -> No
     assert ask["To"].addresses[0].addr_spec == ANN
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    (testimonial,) = await store._read("SELECT text, source, solicited FROM testimonials")
+    (testimonial,) = query(store, "SELECT text, source, solicited FROM testimonials")
     assert testimonial == ("You saved us! We couldn't be happier with the new kitchen.", "reply", 0)
 
 
 async def outbox_kinds(loop: Loop, kind: str) -> list[tuple[str, str | None]]:
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    rows = await store._read("SELECT state, last_error FROM outbox WHERE kind = ?", (kind,))
+    rows = query(store, "SELECT state, last_error FROM outbox WHERE kind = ?", (kind,))
     return [(r[0], r[1]) for r in rows]
 
 
@@ -681,13 +682,13 @@ async def test_a_survey_reply_starting_with_a_score_is_the_answer(loop: Loop) ->
     }
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    rows = await store._read("SELECT score, segment, comment, source FROM responses")
+    rows = query(store, "SELECT score, segment, comment, source FROM responses")
     assert rows == [(9, "promoter", "great crew", "reply")]
     again = await reply(
         loop, survey, "9 - great crew\n\n> How likely are you…", message_id="<r1@x>"
     )
     assert again["verdict"] == "score"  # a different message, the same answer: still one response
-    assert len(await store._read("SELECT id FROM responses")) == 1
+    assert len(query(store, "SELECT id FROM responses")) == 1
 
 
 async def test_unsubscribe_by_mail_and_unknown_senders(loop: Loop) -> None:
@@ -729,7 +730,7 @@ async def test_replies_by_smtp_take_the_same_path(loop: Loop) -> None:
         await aiosmtplib.send(message, hostname="127.0.0.1", port=listener.port)
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    assert await store._read("SELECT score, comment, source FROM responses") == [
+    assert query(store, "SELECT score, comment, source FROM responses") == [
         (10, "Couldn't be happier.", "reply")
     ]
     assert (await replies(loop))[0][0] == "score"
@@ -761,13 +762,13 @@ async def test_export_csv_in_pages(
     import csv
 
     from daemon.cli import main
-    from daemon.store import export_sql
+    from daemon.store import reports
 
     from helpers import ENV
 
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(export_sql, "PAGE", 2)  # several pages even on a small store
+    monkeypatch.setattr(reports, "PAGE", 2)  # several pages even on a small store
     code = await promoter_with_ask(loop)
     for n in range(3):
         await introduce(loop, code, friend_name=f"F{n}", friend_email=f"f{n}@example.com")

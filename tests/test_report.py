@@ -44,7 +44,7 @@ from daemon.intake.events import EventIn
 from daemon.owner import report
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
-from daemon.store.base import Answer, NewInvitation
+from daemon.store.rows import Answer, NewInvitation
 from daemon.web import create_app
 
 from helpers import ENV, TOKEN

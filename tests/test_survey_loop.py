@@ -12,20 +12,22 @@ from loop import AUTH, Loop, html_of, path_of, score_links, text_of
 
 from daemon.store import SQLiteStore
 
+from helpers import query
+
 OWNER = "owner@harborlane.example"
 
 
 async def invitations(loop: Loop) -> list[tuple[str, str | None, str | None]]:
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    rows = await store._read("SELECT survey, state, reason FROM invitations ORDER BY id")
+    rows = query(store, "SELECT survey, state, reason FROM invitations ORDER BY id")
     return [(r[0], r[1], r[2]) for r in rows]
 
 
 async def responses(loop: Loop) -> list[tuple[int, str, str | None, str]]:
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    rows = await store._read("SELECT score, segment, comment, source FROM responses ORDER BY id")
+    rows = query(store, "SELECT score, segment, comment, source FROM responses ORDER BY id")
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
@@ -242,7 +244,7 @@ async def test_send_window_in_the_customers_zone_across_dst(loop: Loop) -> None:
     await loop.run()
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    (row,) = await store._read("SELECT due_at FROM invitations")
+    (row,) = query(store, "SELECT due_at FROM invitations")
     assert datetime.fromtimestamp(row[0] / 1000, tz=UTC) == datetime(2026, 3, 9, 13, 0, tzinfo=UTC)
     await loop.travel(timedelta(days=3, hours=13, minutes=14), step=timedelta(minutes=30))
     assert loop.new_mail() == []

@@ -27,7 +27,7 @@ from daemon.surveys import survey_email
 from daemon.surveys.answers import answer_invitation
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
-from helpers import ENV, merge, write_business
+from helpers import ENV, merge, query, write_business
 from smtp_server import RecordingHandler, SmtpServer
 
 ANN = "ann@example.com"
@@ -40,7 +40,7 @@ async def queued(loop: Loop, kind: str, hours: int = 24 * 10) -> OutboxRow:
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
     for _ in range(hours):
-        rows = await store._read("SELECT id FROM outbox WHERE kind = ?", (kind,))
+        rows = query(store, "SELECT id FROM outbox WHERE kind = ?", (kind,))
         if rows:
             row = await store.outbox_row(int(rows[0][0]))
             assert row is not None

@@ -23,12 +23,12 @@ from daemon.errors import ConfigError, PermanentDeliveryError, TemporaryDelivery
 from daemon.mail.outbox import WEBHOOK
 from daemon.store import SQLiteStore
 from daemon.store import sqlite as sqlite_store
-from daemon.store.base import Answer
 from daemon.store.migrations import MIGRATIONS
-from daemon.store.webhooks_sql import _QUERIES
+from daemon.store.rows import Answer
+from daemon.store.webhooks import FACT_QUERIES
 from daemon.transport.webhook import WebhookTransport
 
-from helpers import ENV, write_business
+from helpers import ENV, query, write_business
 from http_receiver import STALL, Receiver
 from smtp_server import SmtpServer
 
@@ -100,7 +100,8 @@ def documents(receiver: Receiver) -> list[dict[str, Any]]:
 async def webhook_rows(loop: Loop) -> list[tuple[str, str, str | None, int]]:
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    rows = await store._read(
+    rows = query(
+        store,
         "SELECT recipient, state, last_error, attempts FROM outbox WHERE kind = ? ORDER BY id",
         (WEBHOOK,),
     )
@@ -361,7 +362,7 @@ def test_config_names_the_webhook_key(tmp_path: Path) -> None:
 async def test_each_tick_finds_unreported_facts_by_their_partial_indexes(
     store: SQLiteStore,
 ) -> None:
-    for table, sql in _QUERIES.values():
+    for table, sql in FACT_QUERIES.values():
         plan = await store.explain(sql, (10,))
         assert plan[0].endswith(f"USING INDEX {table}_unreported"), plan
 
@@ -406,5 +407,5 @@ async def test_forgetting_a_person_stops_and_erases_their_queued_deliveries(
     assert state == "suppressed"
     store = loop.services.store
     assert isinstance(store, SQLiteStore)
-    (row,) = await store._read("SELECT message FROM outbox WHERE kind = ?", (WEBHOOK,))
+    (row,) = query(store, "SELECT message FROM outbox WHERE kind = ?", (WEBHOOK,))
     assert bytes(row[0]) == b""

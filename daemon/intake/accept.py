@@ -14,6 +14,8 @@ from daemon.intake.events import EventIn
 from daemon.referrals import follow_up
 from daemon.run.services import Services
 from daemon.store import EventOutcome, Recorded
+from daemon.store.events import Events
+from daemon.store.referrals import Referrals
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,13 @@ async def refusals(services: Services, event: EventIn) -> list[Refusal]:
 async def _status_change(services: Services, event: EventIn) -> list[Refusal]:
     """Only the names are checked: whether the move is allowed depends on the referral's
     status when the event is planned (and a replay must be answered as before)."""
+    store: Referrals = services.store
     found = []
     referral, status = event.data.get("referral"), event.data.get("status")
     moves = [s for s in follow_up.STATUSES if s != "new"]
     if not isinstance(referral, str) or not referral.strip():
         found.append(Refusal("data.referral", "required: the referral's id (r_...)"))
-    elif await services.store.referral(referral) is None:
+    elif await store.referral(referral) is None:
         found.append(Refusal("data.referral", f"no referral {referral!r}"))
     if status not in moves:
         found.append(Refusal("data.status", f"unknown status {status!r}: use {', '.join(moves)}"))
@@ -57,9 +60,10 @@ async def _status_change(services: Services, event: EventIn) -> list[Refusal]:
 async def accept_event(services: Services, event: EventIn) -> EventOutcome:
     """Record the event (committed before returning); replays are answered as before.
     Raises Refused, recording nothing, when the event cannot be accepted."""
+    store: Events = services.store
     if found := await refusals(services, event):
         raise Refused(found)
-    outcome = await services.store.record_event(event, services.clock.now())
+    outcome = await store.record_event(event, services.clock.now())
     if outcome.recorded is Recorded.NEW:
         # Unknown types share one label so a caller cannot grow the metric without bound.
         services.metrics.events.labels(event.type if event.known else "other").inc()

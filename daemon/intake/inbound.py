@@ -15,14 +15,32 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Protocol
 
 from daemon.engine.asks import Moment
 from daemon.engine.bounces import Failure, parse_report
 from daemon.engine.replies import InboundMail, judge_praise, leading_score, strip_quoted
 from daemon.referrals import follow_up
 from daemon.run.services import Services
-from daemon.store.base import Customer
+from daemon.store.bounces import Bounces
+from daemon.store.customers import Customers
+from daemon.store.invitations import Invitations
+from daemon.store.outbox import Outbox
+from daemon.store.replies import Replies
+from daemon.store.rows import Customer
 from daemon.surveys.answers import Closed, answer_invitation
+
+
+class BounceStore(Bounces, Customers, Outbox, Replies, Protocol):
+    """The store as `_bounce` uses it."""
+
+
+class CustomersAndReplies(Customers, Replies, Protocol):
+    """The store as `handle` uses it."""
+
+
+class InvitationsAndOutboxAndReplies(Invitations, Outbox, Replies, Protocol):
+    """The store as `_judge` uses it."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +52,8 @@ class Verdict:
 async def handle(services: Services, mail: InboundMail) -> Verdict:
     if mail.raw and (bounced := await _bounce(services, mail)) is not None:
         return bounced
-    store, now = services.store, services.clock.now()
+    store: CustomersAndReplies = services.store
+    now = services.clock.now()
     dedupe = (
         mail.message_id
         or hashlib.sha256(f"{mail.from_addr}\0{mail.subject}\0{mail.text}".encode()).hexdigest()
@@ -73,7 +92,8 @@ async def _judge(
     text: str,
     dedupe: str,
 ) -> Verdict:
-    store, now = services.store, services.clock.now()
+    store: InvitationsAndOutboxAndReplies = services.store
+    now = services.clock.now()
     if mail.subject.strip().lower() == "unsubscribe":
         await store.suppress(mail.from_addr, "unsubscribed (by email)", now)
         return Verdict("unsubscribe", "the subject asks to unsubscribe: the address is suppressed")
@@ -112,7 +132,8 @@ async def _bounce(services: Services, mail: InboundMail) -> Verdict | None:
     report = parse_report(mail.raw)
     if report is None:
         return None
-    store, now = services.store, services.clock.now()
+    store: BounceStore = services.store
+    now = services.clock.now()
     limit = services.config.settings.bounces.soft_limit
     dedupe = mail.message_id or hashlib.sha256(mail.raw).hexdigest()
     failures = list(report.failures)

@@ -10,7 +10,7 @@ from daemon.mail.links import unsubscribe_headers, unsubscribe_url
 from daemon.mail.outbox import NewEmail
 from daemon.mail.render import Attachment, new_message_id
 from daemon.run.services import Services
-from daemon.store.base import Customer
+from daemon.store.rows import Customer
 
 
 async def enqueue(services: Services, email: NewEmail) -> int | None:

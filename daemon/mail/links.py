@@ -6,7 +6,7 @@ from typing import Any
 
 from daemon.mail.tokens import survey_token, survey_tokens, unsubscribe_token
 from daemon.run.services import Services
-from daemon.store.base import Customer, Invitation
+from daemon.store.rows import Customer, Invitation
 
 
 def score_links(services: Services, invitation: Invitation) -> list[dict[str, Any]]:

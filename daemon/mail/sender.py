@@ -40,7 +40,7 @@ from daemon.mail.outbox import WEBHOOK, Cancel, OutboxRow, Outcome, Pause, Retry
 from daemon.requests_first import Pressure
 from daemon.run.health import Health
 from daemon.run.metrics import Metrics
-from daemon.store import Store
+from daemon.store.outbox import Outbox
 from daemon.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Result:
 class Sender:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         transport: Transport,
         clock: Clock,
         settings: SenderSettings,

@@ -10,18 +10,26 @@ None is made for a period that ended before the store began (a new store's first
 from __future__ import annotations
 
 from datetime import time
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine import digest
 from daemon.mail.compose import build_email, enqueue
 from daemon.run import isolation
 from daemon.run.services import Services
+from daemon.store.digest import Digest
+from daemon.store.setaside import SetAsides
+
+
+class DigestAndSetAsides(Digest, SetAsides, Protocol):
+    """The store as `sweep` uses it."""
 
 
 async def sweep(services: Services) -> int:
     """Enqueue the latest period's digest if it is not in the outbox yet; 1 if it was made."""
     settings = services.config.settings
-    store, now = services.store, services.clock.now()
+    store: DigestAndSetAsides = services.store
+    now = services.clock.now()
     period = digest.latest_period(
         now,
         settings.digest.every,

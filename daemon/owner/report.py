@@ -49,7 +49,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.engine.segments import Nps, Segment, segment
-from daemon.store.base import Store
+from daemon.store.reports import Reports
 
 CONFIDENCE = 0.95
 NONE = "—"
@@ -101,7 +101,7 @@ def month_starts(now: datetime, timezone: str, months: int) -> list[datetime]:
 
 
 async def from_store(
-    store: Store, surveys: Iterable[str], timezone: str, now: datetime, months: int
+    store: Reports, surveys: Iterable[str], timezone: str, now: datetime, months: int
 ) -> Report:
     """The report on what the store holds now: the CLI, the API and the dashboard show this."""
     starts = month_starts(now, timezone, months)
@@ -126,7 +126,7 @@ def build(
     sent: Iterable[tuple[str, str, int, int]],
     monthly: Iterable[tuple[str, str, int, int, int]],
 ) -> Report:
-    """Shape the store's tallies (see daemon.store.reports_sql) into a report."""
+    """Shape the store's tallies (see daemon.store.reports) into a report."""
     months = len(starts) - 1
     counts: defaultdict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 11)
     without: defaultdict[tuple[str, str], int] = defaultdict(int)

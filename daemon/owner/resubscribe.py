@@ -14,6 +14,7 @@ from datetime import datetime
 from daemon.engine.suppressions import why_not_lifted
 from daemon.run.services import Services
 from daemon.settings import stored_address
+from daemon.store.outbox import Outbox
 
 
 class NotAnAddress(ValueError):
@@ -52,7 +53,8 @@ async def resubscribe(services: Services, address: str, by: str) -> Lifted:
         email = stored_address(address.strip())
     except ValueError as exc:
         raise NotAnAddress(str(exc)) from None
-    store, now = services.store, services.clock.now()
+    store: Outbox = services.store
+    now = services.clock.now()
     found = await store.suppressions_of(email)
     if not found:
         raise NotLifted(f"{email} is not suppressed: nothing to lift", suppressed=False)

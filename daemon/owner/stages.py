@@ -22,22 +22,23 @@ from zoneinfo import ZoneInfo
 from daemon.engine.lifecycle import EVENT_STAGES, road
 from daemon.engine.lifecycle_types import NAMES, Stage
 from daemon.owner.report import _table, month_starts
-from daemon.store.base import StageCounts, Store
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.rows import StageCounts
 
 _KINDS = tuple(sorted(EVENT_STAGES))  # the event types that show a stage
 
 
-async def refresh(store: Store, customer_ids: Iterable[int]) -> int:
+async def refresh(store: Lifecycle, customer_ids: Iterable[int]) -> int:
     """Work out these customers' roads again from their history; returns how many."""
     return await store.refresh_stages(customer_ids, _KINDS, road)
 
 
-async def refresh_pending(store: Store, limit: int) -> int:
+async def refresh_pending(store: Lifecycle, limit: int) -> int:
     """The backfill after an upgrade: a batch of customers whose road is not yet known."""
     return await store.refresh_pending_stages(limit, _KINDS, road)
 
 
-async def stage_of(store: Store, customer_id: int) -> Stage | None:
+async def stage_of(store: Lifecycle, customer_id: int) -> Stage | None:
     """Where a customer stands now (worked out first if the backfill has not reached them)."""
     stage, placed = await store.stored_stage(customer_id)
     if placed:
@@ -46,7 +47,7 @@ async def stage_of(store: Store, customer_id: int) -> Stage | None:
     return (await store.stored_stage(customer_id))[0]
 
 
-async def report(store: Store, now: datetime, timezone: str, months: int) -> dict[str, Any]:
+async def report(store: Lifecycle, now: datetime, timezone: str, months: int) -> dict[str, Any]:
     """The report as JSON-ready data (shape: `build`)."""
     starts = month_starts(now, timezone, months)
     return build(
@@ -137,7 +138,7 @@ def _csv(data: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-async def customer_view(store: Store, customer_id: int) -> dict[str, Any]:
+async def customer_view(store: Lifecycle, customer_id: int) -> dict[str, Any]:
     """A customer's stage and the road that led there, for GET /v1/customers/{email}."""
     stage = await stage_of(store, customer_id)  # places them first if the backfill has not
     moves = await store.customer_road(customer_id)

@@ -14,6 +14,7 @@ from daemon.engine.webhooks import Endpoint, Fact, body, dedupe_key, wanted_by
 from daemon.mail.outbox import WEBHOOK, NewEmail
 from daemon.run import isolation
 from daemon.run.services import Services
+from daemon.store.webhooks import Webhooks
 
 BATCH = 200
 
@@ -26,7 +27,8 @@ def endpoints(services: Services) -> list[Endpoint]:
 
 async def sweep(services: Services) -> int:
     """Report what is new; returns how many facts were handled."""
-    facts = await services.store.unreported_facts(BATCH)
+    store: Webhooks = services.store
+    facts = await store.unreported_facts(BATCH)
     await isolation.batch(
         services,
         "webhook",
@@ -39,7 +41,8 @@ async def sweep(services: Services) -> int:
 
 
 async def _report(services: Services, facts: list[Fact]) -> None:
-    store, now = services.store, services.clock.now()
+    store: Webhooks = services.store
+    now = services.clock.now()
     configured = endpoints(services)
     deliveries = []
     for fact in facts:

@@ -17,7 +17,7 @@ from daemon.errors import VouchError
 from daemon.partners import roster
 from daemon.partners.roster import ClientIn, PartnerChange, PartnerIn
 from daemon.run.services import Services, opened
-from daemon.store.base import Partner
+from daemon.store.rows import Partner
 
 EXIT_OK, EXIT_INVALID = 0, 2
 Model = TypeVar("Model", bound=BaseModel)

@@ -8,11 +8,19 @@ who joined an organization to introduce the owner there (`partner_intro_ask`).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from daemon.mail.compose import build_for_customer, enqueue
 from daemon.mail.render import one_line
 from daemon.run.services import Services
-from daemon.store import Store
-from daemon.store.base import Advocate, AskRow, Customer, Partner, Referral, Step
+from daemon.store.asks import Asks
+from daemon.store.partners import Partners
+from daemon.store.referrals import Referrals
+from daemon.store.rows import Advocate, AskRow, Customer, Partner, Referral, Step
+
+
+class AsksAndPartnersAndReferrals(Asks, Partners, Referrals, Protocol):
+    """The store as `send_intro_ask` uses it."""
 
 
 def label(partner: Partner) -> str:
@@ -25,19 +33,19 @@ def greeting(partner: Partner) -> str:
     return _first(partner) or partner.name
 
 
-async def source_name(store: Store, advocate: Advocate, customer: Customer) -> str | None:
+async def source_name(store: Partners, advocate: Advocate, customer: Customer) -> str | None:
     """The name the owner and the friend see for whoever made a referral."""
     partner = await store.partner_by_advocate(advocate.id)
     return label(partner) if partner else customer.name
 
 
-async def rewarded(store: Store, referral: Referral) -> bool:
+async def rewarded(store: Partners, referral: Referral) -> bool:
     """Whether a won referral earns the reward: always for a customer, per partner for one."""
     partner = await store.partner_by_advocate(referral.advocate_id)
     return partner is None or partner.reward
 
 
-async def thanks_on_win(store: Store, referral: Referral) -> bool:
+async def thanks_on_win(store: Partners, referral: Referral) -> bool:
     """A partner without a reward is thanked for a win by its own note (the shared `won` step);
     everyone else is thanked by the email that carries the reward."""
     partner = await store.partner_by_advocate(referral.advocate_id)
@@ -45,7 +53,8 @@ async def thanks_on_win(store: Store, referral: Referral) -> bool:
 
 
 async def send_thanks(services: Services, step: Step, customer: Customer) -> None:
-    partner = await services.store.partner_by_advocate(step.referral.advocate_id)
+    store: Partners = services.store
+    partner = await store.partner_by_advocate(step.referral.advocate_id)
     assert partner is not None
     await enqueue(
         services,
@@ -67,7 +76,7 @@ async def send_thanks(services: Services, step: Step, customer: Customer) -> Non
 async def send_intro_ask(services: Services, ask: AskRow, customer: Customer) -> None:
     """The note for a partner who joined an organization; the ask is skipped, with the reason,
     when there is no longer a partner or an organization to name."""
-    store = services.store
+    store: AsksAndPartnersAndReferrals = services.store
     advocate = await store.ensure_advocate(customer.id, services.clock.now())
     partner = await store.partner_by_advocate(advocate.id)
     organization = await store.organization_joined(ask.source.removeprefix("event:"))

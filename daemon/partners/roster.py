@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -23,11 +23,18 @@ from daemon.partners import notes
 from daemon.referrals import follow_up
 from daemon.run.services import Services
 from daemon.settings import Email, FreeText
-from daemon.store.base import GivenReferral, Partner, Referral, StoredEvent
+from daemon.store.customers import Customers
+from daemon.store.partners import Partners
+from daemon.store.referrals import Referrals
+from daemon.store.rows import GivenReferral, Partner, Referral, StoredEvent
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("won", "lost")
+
+
+class CustomersAndPartners(Customers, Partners, Protocol):
+    """The store as `joined` uses it."""
 
 
 class PartnerError(ValueError):
@@ -109,7 +116,8 @@ def parse_client(text: str) -> dict[str, str]:
 
 
 async def add(services: Services, new: PartnerIn) -> Partner:
-    partner = await services.store.add_partner(
+    store: Partners = services.store
+    partner = await store.add_partner(
         email=new.email,
         name=new.name,
         contact=new.contact,
@@ -119,14 +127,15 @@ async def add(services: Services, new: PartnerIn) -> Partner:
         now=services.clock.now(),
     )
     if partner is None:
-        (known,) = await services.store.partners_matching(new.email)
+        (known,) = await store.partners_matching(new.email)
         raise PartnerError(f"{new.email} is already a partner: {known.name} ({known.public_id})")
     return partner
 
 
 async def find(services: Services, ref: str) -> Partner:
     """A partner by its id (p_...), code, email address or business name."""
-    found = await services.store.partners_matching(ref.strip()) if ref.strip() else []
+    store: Partners = services.store
+    found = await store.partners_matching(ref.strip()) if ref.strip() else []
     if not found:
         raise PartnerError(
             f"no partner {ref!r}: give its id (p_...), code, email address or business name "
@@ -139,7 +148,8 @@ async def find(services: Services, ref: str) -> Partner:
 
 
 async def change(services: Services, partner: Partner, fields: PartnerChange) -> Partner:
-    return await services.store.update_partner(
+    store: Partners = services.store
+    return await store.update_partner(
         partner.id,
         name=fields.name,
         contact=fields.contact,
@@ -152,7 +162,8 @@ async def change(services: Services, partner: Partner, fields: PartnerChange) ->
 
 async def give(services: Services, partner: Partner, client: ClientIn) -> GivenReferral:
     """The owner sent a client to the partner."""
-    return await services.store.give_referral(
+    store: Partners = services.store
+    return await store.give_referral(
         partner.id,
         client_name=client.client_name,
         client_email=client.client_email,
@@ -166,7 +177,8 @@ async def receive(
 ) -> Referral:
     """A client the partner sent by phone or in person, recorded by the owner: an ordinary
     referral (grade A: the partner made the introduction) with the ordinary follow-up."""
-    advocate = await services.store.advocate(partner.advocate_id)
+    store: Referrals = services.store
+    advocate = await store.advocate(partner.advocate_id)
     assert advocate is not None
     intro = Introduction(
         friend_name=client.client_name,
@@ -185,6 +197,7 @@ async def close(
     services: Services, given: GivenReferral, status: str, value: float | None = None
 ) -> GivenReferral:
     """How a client the owner gave went: won or lost, once (the same news twice is no change)."""
+    store: Partners = services.store
     if status not in OUTCOMES:
         raise PartnerError(f"unknown outcome {status!r}: use won or lost")
     if given.status == status and value is None:
@@ -193,19 +206,20 @@ async def close(
         raise PartnerError(f"{given.public_id} is {given.status}; it cannot become {status}")
     if value is not None and value < 0:
         raise PartnerError("value must be 0 or more")
-    return await services.store.close_given(given.id, status, value, services.clock.now())
+    return await store.close_given(given.id, status, value, services.clock.now())
 
 
 async def joined(services: Services, stored: StoredEvent) -> str:
     """`partner.joined_organization`: a moment to ask the partner for an introduction there,
     under the same cool-down and yearly cap as any ask; the decision is kept with its reason."""
+    store: CustomersAndPartners = services.store
     ref = str(stored.data.get("partner") or stored.data.get("email") or "").strip()
-    found = await services.store.partners_matching(ref) if ref else []
+    found = await store.partners_matching(ref) if ref else []
     if len(found) != 1:
         why = f"no partner {ref!r}" if not found else f"{len(found)} partners match {ref!r}"
         log.warning("event %s: %s; nothing sent", stored.id, why)
         return why
-    customer = await services.store.customer(found[0].customer_id)
+    customer = await store.customer(found[0].customer_id)
     assert customer is not None
     return await follow_up.consider(services, customer, Moment.PARTNER_JOINED, f"event:{stored.id}")
 

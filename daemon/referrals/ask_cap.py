@@ -10,19 +10,27 @@ customer's own time zone.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine.daily_cap import Candidate, ration
 from daemon.engine.window import next_in_window
 from daemon.referrals import influence
 from daemon.run.services import Services
-from daemon.store.base import AskRow
+from daemon.store.asks import Asks
+from daemon.store.customers import Customers
+from daemon.store.rows import AskRow
 
 DAY_LIMIT = 10_000  # asks planned for one day that the cap ranks at once
 
 
+class AsksAndCustomers(Asks, Customers, Protocol):
+    """The store as `within_cap` uses it."""
+
+
 async def within_cap(services: Services) -> list[AskRow]:
-    store, now = services.store, services.clock.now()
+    store: AsksAndCustomers = services.store
+    now = services.clock.now()
     settings = services.config.settings
     cap = settings.referrals.daily_ask_cap
     assert cap is not None

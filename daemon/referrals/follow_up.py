@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
@@ -27,7 +27,14 @@ from daemon.partners import notes
 from daemon.referrals import ask_cap, offers
 from daemon.run import isolation
 from daemon.run.services import Services
-from daemon.store.base import Advocate, AskRow, Customer, Referral, Reward, Step
+from daemon.store.asks import Asks
+from daemon.store.customers import Customers
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.partners import Partners
+from daemon.store.referrals import Referrals
+from daemon.store.replies import Replies
+from daemon.store.rewards import Rewards
+from daemon.store.rows import Advocate, AskRow, Customer, Referral, Reward, Step
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,30 @@ _NEXT = {
     "won": set(),
     "lost": set(),
 }
+
+
+class AsksAndCustomersAndReferrals(Asks, Customers, Referrals, Protocol):
+    """The store as `_send_ask` uses it."""
+
+
+class CustomersAndPartnersAndReferrals(Customers, Partners, Referrals, Protocol):
+    """The store as `notify_referrals` uses it."""
+
+
+class CustomersAndReferrals(Customers, Referrals, Protocol):
+    """The store as `notify_steps` uses it."""
+
+
+class CustomersAndReferralsAndRewards(Customers, Referrals, Rewards, Protocol):
+    """The store as `notify_rewards` uses it."""
+
+
+class IntroduceStore(Customers, Lifecycle, Referrals, Replies, Protocol):
+    """The store as `introduce` uses it."""
+
+
+class RewardStore(Customers, Partners, Referrals, Rewards, Protocol):
+    """The store as `_reward` uses it."""
 
 
 def next_statuses(status: str) -> tuple[str, ...]:
@@ -85,7 +116,8 @@ async def consider(
     occurred_at: when the moment happened, if not now; a moment older than its life (a past
     project reported late or imported) is history, not a moment to ask.
     """
-    store, now = services.store, services.clock.now()
+    store: Asks = services.store
+    now = services.clock.now()
     survey = services.config.surveys.get("project_completion")  # a moment lasts its survey's life
     life = timedelta(days=(survey.delay_days + survey.expiry_days) if survey else 31)
     decided: Ask | Wait | NoAsk
@@ -139,7 +171,8 @@ async def consider(
 
 async def resolve_waiting(services: Services) -> int:
     """A carried moment: the customer answered since (promoter → ask) or the wait ran out."""
-    store, now = services.store, services.clock.now()
+    store: ask_cap.AsksAndCustomers = services.store
+    now = services.clock.now()
     waiting = await store.waiting_asks(now, BATCH)
 
     async def one(entry: tuple[AskRow, bool]) -> None:
@@ -185,7 +218,8 @@ async def _below_min_stage(services: Services, customer_id: int) -> NoAsk | None
 
 
 async def send_asks(services: Services) -> int:
-    store, now = services.store, services.clock.now()
+    store: Asks = services.store
+    now = services.clock.now()
     if services.config.settings.referrals.daily_ask_cap:
         due = await ask_cap.within_cap(services)  # the most influential first, the rest wait
     else:
@@ -202,7 +236,8 @@ async def send_asks(services: Services) -> int:
 
 
 async def _send_ask(services: Services, ask: AskRow) -> None:
-    store, now = services.store, services.clock.now()
+    store: AsksAndCustomersAndReferrals = services.store
+    now = services.clock.now()
     customer = await store.customer(ask.customer_id)
     assert customer is not None
     suppressed, complaints, _, _ = await store.ask_facts(customer.id)
@@ -276,7 +311,8 @@ async def introduce(
     services: Services, advocate: Advocate, intro: Introduction, channel: str
 ) -> Referral:
     """Record a referral; the owner, the advocate and (only with consent) the friend hear of it."""
-    store, now = services.store, services.clock.now()
+    store: IntroduceStore = services.store
+    now = services.clock.now()
     customer = await store.customer(advocate.customer_id)
     assert customer is not None
     flag = None
@@ -303,7 +339,7 @@ async def introduce(
 
 
 async def notify_referrals(services: Services) -> int:
-    store = services.store
+    store: CustomersAndPartnersAndReferrals = services.store
     fresh = await store.unnotified_referrals(BATCH)
 
     async def one(referral: Referral) -> None:
@@ -411,7 +447,8 @@ async def change_status(
         )
     if value is not None and value < 0:
         raise ReferralError("value must be 0 or more")
-    store, now = services.store, services.clock.now()
+    store: Referrals = services.store
+    now = services.clock.now()
     shared = status == "contacted" if share is None else share
     if status == "won":  # the win has its own email: the thank-you with the reward, or for a
         # partner who takes none, the shared step becomes a plain thank-you
@@ -426,7 +463,8 @@ async def change_status(
 
 
 async def _reward(services: Services, referral: Referral) -> None:
-    store, now = services.store, services.clock.now()
+    store: RewardStore = services.store
+    now = services.clock.now()
     settings = services.config.settings.referrals.reward
     advocate = await store.advocate(referral.advocate_id)
     assert advocate is not None
@@ -450,7 +488,7 @@ async def _reward(services: Services, referral: Referral) -> None:
 
 
 async def notify_steps(services: Services) -> int:
-    store = services.store
+    store: CustomersAndReferrals = services.store
     steps = await store.unnotified_steps(BATCH)
 
     async def one(step: Step) -> None:
@@ -486,7 +524,7 @@ async def notify_steps(services: Services) -> int:
 
 
 async def notify_rewards(services: Services) -> int:
-    store = services.store
+    store: CustomersAndReferralsAndRewards = services.store
     rewards = await store.unnotified_rewards(BATCH)
 
     async def one(reward: Reward) -> None:

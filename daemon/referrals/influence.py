@@ -23,11 +23,17 @@ JSON::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.engine import influence as rules
 from daemon.engine.influence import Facts, Influence
 from daemon.run.services import Services
+from daemon.store.customers import Customers
+from daemon.store.influence import InfluenceMarks
+
+
+class CustomersAndInfluenceMarks(Customers, InfluenceMarks, Protocol):
+    """The store as `set_mark` uses it."""
 
 
 def _weights(services: Services) -> dict[str, float]:
@@ -36,8 +42,9 @@ def _weights(services: Services) -> dict[str, float]:
 
 async def scores(services: Services, customer_ids: Iterable[int]) -> dict[int, Influence]:
     """Influence of each customer; an unknown id scores 0 with no reasons."""
+    store: InfluenceMarks = services.store
     ids = sorted(set(customer_ids))
-    facts = await services.store.influence_facts(ids)
+    facts = await store.influence_facts(ids)
     weights = _weights(services)
     return {
         i: rules.influence(facts.get(i) or Facts(i, None, None, (), 0, 0, 0, 0), weights)
@@ -47,19 +54,19 @@ async def scores(services: Services, customer_ids: Iterable[int]) -> dict[int, I
 
 async def set_mark(services: Services, email: str, mark: int | None, source: str) -> Influence:
     """The owner's mark on a known customer (LookupError if unknown); their influence after."""
-    customer = await services.store.customer_by_email(email)
+    store: CustomersAndInfluenceMarks = services.store
+    customer = await store.customer_by_email(email)
     if customer is None:
         raise LookupError(f"no customer {email!r}")
-    await services.store.set_influence_mark(
-        customer.id, mark, source=source, now=services.clock.now()
-    )
+    await store.set_influence_mark(customer.id, mark, source=source, now=services.clock.now())
     return (await scores(services, [customer.id]))[customer.id]
 
 
 async def report(services: Services) -> dict[str, Any]:
+    store: InfluenceMarks = services.store
     weights = _weights(services)
     found: list[dict[str, Any]] = []
-    for facts, email, name in await services.store.influential(sorted(weights)):
+    for facts, email, name in await store.influential(sorted(weights)):
         scored = rules.influence(facts, weights)
         found.append(
             {

@@ -45,7 +45,8 @@ from daemon.config import Referrals
 from daemon.engine.offers import STANDARD, Terms, pick
 from daemon.engine.proportions import MIN_EXPECTED, Z95, compare, wilson
 from daemon.run.services import Services
-from daemon.store.base import Advocate
+from daemon.store.offers import Offers
+from daemon.store.rows import Advocate
 
 
 def configured(settings: Referrals) -> list[Terms]:
@@ -64,12 +65,13 @@ def configured(settings: Referrals) -> list[Terms]:
 
 async def terms_for(services: Services, advocate: Advocate) -> Terms:
     """The advocate's offer: as promised before, or picked now and recorded."""
-    promised = await services.store.offer_terms(advocate.id)
+    store: Offers = services.store
+    promised = await store.offer_terms(advocate.id)
     if promised is not None:
         return promised
     secret = next(iter(services.config.secrets.signing_keys), "")
     chosen = pick(secret, advocate.code, configured(services.config.settings.referrals))
-    return await services.store.assign_offer(advocate.id, chosen, services.clock.now())
+    return await store.assign_offer(advocate.id, chosen, services.clock.now())
 
 
 # the report -------------------------------------------------------------------------------------

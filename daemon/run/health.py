@@ -15,17 +15,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from daemon.errors import StoreUnavailable
+from daemon.store.interface import Upkeep
+from daemon.store.outbox import Outbox
 
 if TYPE_CHECKING:
     from daemon.mail.outbox import Pause
-    from daemon.store import Store
 
 #: A loop passes every second or so when idle (sender.poll_seconds is at most 60); five minutes
 #: without a completed pass means it is stuck or failing.
 STALE_AFTER = timedelta(minutes=5)
+
+
+class OutboxAndUpkeep(Outbox, Upkeep, Protocol):
+    """The store as `check` uses it."""
 
 
 @dataclass
@@ -65,7 +70,9 @@ class Health:
         if state := self.loops.get(loop):
             state.error = error
 
-    async def check(self, store: Store, now: datetime, *, detailed: bool = True) -> Report:
+    async def check(
+        self, store: OutboxAndUpkeep, now: datetime, *, detailed: bool = True
+    ) -> Report:
         """`detailed`: with each stuck loop's last error. An error can quote a customer's data,
         so /healthz, which anyone may call, gives it only to a caller with the admin token."""
         problems = []

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from daemon.errors import StoreUnavailable
 from daemon.run.services import Services
+from daemon.store.setaside import SetAsides
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,10 @@ T = TypeVar("T")
 async def set_aside(
     services: Services, kind: str, item: object, customer_id: int | None, exc: Exception
 ) -> None:
+    store: SetAsides = services.store
     error = f"{type(exc).__name__}: {exc}"
     log.error("%s %s set aside: %s", kind, item, error, exc_info=exc)
-    await services.store.set_aside(kind, str(item), customer_id, error, services.clock.now())
+    await store.set_aside(kind, str(item), customer_id, error, services.clock.now())
 
 
 async def each(

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine.asks import Moment
@@ -32,7 +33,13 @@ from daemon.partners import roster
 from daemon.referrals import follow_up
 from daemon.run import isolation
 from daemon.run.services import Services
-from daemon.store.base import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
+from daemon.store.answers import Answers
+from daemon.store.customers import Customers
+from daemon.store.invitations import Invitations
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.outbox import Outbox
+from daemon.store.referrals import Referrals
+from daemon.store.rows import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
 from daemon.surveys import survey_email
 from daemon.surveys.answers import answer_invitation
 
@@ -41,6 +48,22 @@ log = logging.getLogger(__name__)
 BATCH = 500
 SURVEY_BATCH = 2000  # due surveys (and reminders) a tick queues: cheap, they are not rendered
 STAGE_BACKFILL = 1000  # customers a tick whose life-cycle stage an upgrade left to work out
+
+
+class AnswersAndCustomers(Answers, Customers, Protocol):
+    """The store as `_alert` uses it."""
+
+
+class AnswersAndInvitations(Answers, Invitations, Protocol):
+    """The store as `confirm_clicks` uses it."""
+
+
+class CustomersAndInvitationsAndOutbox(Customers, Invitations, Outbox, Protocol):
+    """The store as `_ready` uses it."""
+
+
+class PlanEventsStore(Customers, Invitations, Lifecycle, Outbox, Protocol):
+    """The store as `_plan_events` uses it."""
 
 
 class Scheduler:
@@ -113,7 +136,8 @@ class Scheduler:
     async def plan_events(self) -> int:
         """Plan what new events call for, a batch at a time in a fixed number of queries; an
         event that cannot be planned is set aside, the others are planned."""
-        events = await self.services.store.unprocessed_events(BATCH)
+        store: Invitations = self.services.store
+        events = await store.unprocessed_events(BATCH)
         await isolation.batch(
             self.services,
             "event",
@@ -126,7 +150,7 @@ class Scheduler:
 
     async def _plan_events(self, events: list[StoredEvent]) -> None:
         services = self.services
-        store = services.store
+        store: PlanEventsStore = services.store
         await stages.refresh(  # before the moments below: follow_up.min_stage reads it
             store,
             (e.customer_id for e in events if e.customer_id and e.type in EVENT_STAGES),
@@ -210,8 +234,9 @@ class Scheduler:
                 )
 
     async def _status_event(self, stored: StoredEvent) -> None:
+        store: Referrals = self.services.store
         data = stored.data
-        referral = await self.services.store.referral(str(data.get("referral") or ""))
+        referral = await store.referral(str(data.get("referral") or ""))
         if referral is None:
             log.warning("event %s: no referral %r", stored.id, data.get("referral"))
             return
@@ -231,11 +256,12 @@ class Scheduler:
 
     async def _resolve(self, stored: StoredEvent) -> None:
         """complaint.resolved: data.complaint_id closes that one; else all of the customer's."""
+        store: Answers = self.services.store
         data = stored.data
         complaint_id = data.get("complaint_id")
         note = str(data.get("note") or "resolved (event)")
         closed = (
-            await self.services.store.resolve_complaints(
+            await store.resolve_complaints(
                 customer_id=stored.customer_id,
                 complaint_id=complaint_id if isinstance(complaint_id, int) else None,
                 note=note,
@@ -261,7 +287,8 @@ class Scheduler:
 
     async def _send_invitations(self, due: list[Invitation]) -> None:
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: Invitations = services.store
+        now = services.clock.now()
         ready = await self._ready(due, reminder=False)
         emails: list[NewEmail] = []
         sent = []
@@ -285,7 +312,8 @@ class Scheduler:
 
     async def _send_reminders(self, due: list[Invitation]) -> None:
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: Invitations = services.store
+        now = services.clock.now()
         lapsed = [i for i in due if i.expires_at is not None and now >= i.expires_at]
         await store.invitations_reminded([i.id for i in lapsed], now)  # too late: none at all
         ready = await self._ready([i for i in due if i not in lapsed], reminder=True)
@@ -300,8 +328,9 @@ class Scheduler:
         """Into the outbox `every` emails at a time (then the list is emptied): the rows are
         small (not yet rendered), and between two writes the web server's own go first
         (daemon/requests_first.py) and the sender can start on the first ones."""
+        store: Outbox = self.services.store
         if len(emails) >= every:
-            await self.services.store.enqueue_many(emails, self.services.clock.now())
+            await store.enqueue_many(emails, self.services.clock.now())
             emails.clear()
             if self._on_enqueued:
                 self._on_enqueued()
@@ -311,7 +340,8 @@ class Scheduler:
     ) -> list[tuple[Invitation, Customer]]:
         """Those that may go now, with their customers; the rest are skipped or moved."""
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: CustomersAndInvitationsAndOutbox = services.store
+        now = services.clock.now()
         customers = await store.customers(i.customer_id for i in due)
         suppressed = await store.suppression_reasons(c.email for c in customers.values())
         window = services.config.settings.send_window.window()
@@ -336,7 +366,8 @@ class Scheduler:
 
     async def confirm_clicks(self) -> int:
         services = self.services
-        store, now = services.store, services.clock.now()
+        store: AnswersAndInvitations = services.store
+        now = services.clock.now()
         window = timedelta(seconds=services.config.settings.answers.click_confirm_seconds)
         pending = await store.pending_clicks(BATCH)
         decided = 0
@@ -374,7 +405,7 @@ class Scheduler:
 
     async def alert_complaints(self) -> int:
         services = self.services
-        store = services.store
+        store: Answers = services.store
         alerts = await store.unalerted_complaints(BATCH)
         await isolation.each(
             services,
@@ -388,7 +419,7 @@ class Scheduler:
 
     async def _alert(self, alert: ComplaintAlert) -> None:
         services = self.services
-        store = services.store
+        store: AnswersAndCustomers = services.store
         history = await store.customer_history(alert.customer.id, 12)
         customer = alert.customer
         await enqueue(

@@ -1,6 +1,7 @@
 """The store: the only shared state. All SQL lives in this package."""
 
-from daemon.store.base import Customer, EventOutcome, Recorded, Store
+from daemon.store.interface import Store
+from daemon.store.rows import Customer, EventOutcome, Recorded
 from daemon.store.sqlite import SQLiteStore
 
 __all__ = ["Customer", "EventOutcome", "Recorded", "SQLiteStore", "Store"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.errors import StoreDamaged, VouchError
-from daemon.store._sql import damaged
+from daemon.store.db import damaged
 from daemon.store.migrations import MIGRATIONS
 
 BUSY_MS = 500  # how long a restore waits for the store's lock before saying it is in use

@@ -1,84 +1,77 @@
-"""The SQLite store: one file, WAL mode, one connection; each public method one transaction."""
+"""The SQLite store: one file, WAL mode, one connection; each public method one transaction.
+
+`SQLiteStore` is the composition of every concern's SQLite half (each beside its Protocol in
+this package); they share the one database layer (daemon/store/db.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-import aiosqlite
-
-from daemon.store._sql import said_if_damaged
-from daemon.store.admin_sql import AdminSQL
-from daemon.store.bounces_sql import BouncesSQL
-from daemon.store.customers_sql import CustomersSQL
-from daemon.store.digest_sql import DigestSQL
-from daemon.store.events_sql import EventsSQL
-from daemon.store.export_sql import ExportSQL
-from daemon.store.imports_sql import ImportsSQL
-from daemon.store.influence_sql import InfluenceSQL
-from daemon.store.lifecycle_sql import LifecycleSQL
+from daemon.store.answers import AnswersSQL
+from daemon.store.asks import AsksSQL
+from daemon.store.bounces import BouncesSQL
+from daemon.store.customers import CustomersSQL
+from daemon.store.dashboard import DashboardSQL
+from daemon.store.db import said_if_damaged
+from daemon.store.digest import DigestSQL
+from daemon.store.events import EventsSQL
+from daemon.store.influence import InfluenceSQL
+from daemon.store.invitations import InvitationsSQL
+from daemon.store.lifecycle import LifecycleSQL
 from daemon.store.migrations import MIGRATIONS
-from daemon.store.offers_sql import OffersSQL
-from daemon.store.outbox_sql import OutboxSQL, suppression_keys
-from daemon.store.partners_sql import PartnersSQL
-from daemon.store.pause_sql import PauseSQL
-from daemon.store.privacy_sql import PrivacySQL
-from daemon.store.referrals_sql import ReferralsSQL
-from daemon.store.reports_sql import ReportsSQL
-from daemon.store.setaside_sql import SetAsideSQL
-from daemon.store.surveys_sql import SurveysSQL
-from daemon.store.webhooks_sql import WebhooksSQL
+from daemon.store.offers import OffersSQL
+from daemon.store.outbox import OutboxSQL, suppression_keys
+from daemon.store.partners import PartnersSQL
+from daemon.store.privacy import PrivacySQL
+from daemon.store.referrals import ReferralsSQL
+from daemon.store.replies import RepliesSQL
+from daemon.store.reports import ReportsSQL
+from daemon.store.rewards import RewardsSQL
+from daemon.store.setaside import SetAsideSQL
+from daemon.store.webhooks import WebhooksSQL
 
 
 class SQLiteStore(
     EventsSQL,
-    OutboxSQL,
-    PauseSQL,
-    SurveysSQL,
-    ReportsSQL,
-    ReferralsSQL,
     CustomersSQL,
+    OutboxSQL,
     BouncesSQL,
-    PrivacySQL,
-    ExportSQL,
+    InvitationsSQL,
+    AnswersSQL,
+    AsksSQL,
+    ReferralsSQL,
+    RewardsSQL,
+    RepliesSQL,
     OffersSQL,
     InfluenceSQL,
     PartnersSQL,
     LifecycleSQL,
     WebhooksSQL,
     DigestSQL,
-    AdminSQL,
-    ImportsSQL,
     SetAsideSQL,
+    PrivacySQL,
+    ReportsSQL,
+    DashboardSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
         """Open (creating if needed) and migrate the store at path; StoreDamaged if SQLite finds
         the file corrupt (it is read here: its header, schema and migrations)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        db, hot = await cls.connect(path)
         try:
-            await db.execute("PRAGMA busy_timeout = 10000")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA foreign_keys = ON")
             await db.create_function(  # a forgotten address is suppressed by its hash only
                 "vouch_sha256", 1, lambda e: suppression_keys(e)[1][7:], deterministic=True
             )
-            store = cls(db, path)
+            store = cls(db, path, hot)
             await store._migrate()
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
+            hot.close()
             await db.close()
-            said_if_damaged(exc, path)
-            raise
-        except BaseException:
-            await db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                said_if_damaged(exc, path)
             raise
         return store
-
-    async def close(self) -> None:
-        async with self._lock:
-            await self._db.close()
 
     async def _migrate(self) -> None:
         async with self._write() as db:

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from daemon.engine.segments import segment
 from daemon.run.services import Services
-from daemon.store.base import Answer, Invitation, Saved
+from daemon.store.answers import Answers
+from daemon.store.rows import Answer, Invitation, Saved
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ async def answer_invitation(
 
 
 async def record(services: Services, answer: Answer) -> Saved:
-    saved = await services.store.save_answer(answer, services.clock.now())
+    store: Answers = services.store
+    saved = await store.save_answer(answer, services.clock.now())
     if saved.complaint_id is not None:
         services.nudge()  # the owner hears about an unhappy customer now, not at the next poll
     return saved

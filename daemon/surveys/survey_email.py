@@ -19,7 +19,7 @@ from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, NewEmail, OutboxRow
 from daemon.mail.render import new_message_id, one_line
 from daemon.run.services import Services
-from daemon.store.base import Customer, Invitation
+from daemon.store.rows import Customer, Invitation
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ redirect back (so a reload never repeats it).
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,6 +18,12 @@ from starlette.templating import Jinja2Templates
 
 from daemon.owner import report, stages
 from daemon.referrals import follow_up, sources
+from daemon.store.dashboard import Dashboard
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.outbox import Outbox
+from daemon.store.referrals import Referrals
+from daemon.store.reports import Reports
+from daemon.store.setaside import SetAsides
 from daemon.web import admin_advocates, admin_pages, admin_partners, charts, sending_api
 from daemon.web.owner import (
     LOGIN,
@@ -68,6 +74,10 @@ DONE = {
     "retried": "The email is back in the queue and goes out at the next send.",
     "resumed": "Sending resumed: the queued emails go out now.",
 }
+
+
+class DashboardStore(Dashboard, Lifecycle, Outbox, Referrals, Reports, SetAsides, Protocol):
+    """The store as `dashboard` uses it."""
 
 
 def install(app: FastAPI) -> None:
@@ -172,8 +182,9 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, session: Owner) -> Response:
+    store: Dashboard = services(request).store
     await checked_form(request, session)
-    await services(request).store.end_session(session.id)  # the cookie is no good from now on
+    await store.end_session(session.id)  # the cookie is no good from now on
     response = RedirectResponse(LOGIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
@@ -185,7 +196,8 @@ async def logout(request: Request, session: Owner) -> Response:
 @router.get("")
 async def dashboard(request: Request, session: Owner, done: str | None = None) -> Response:
     svc = services(request)
-    store, config = svc.store, svc.config
+    store: DashboardStore = svc.store
+    config = svc.config
     timezone = config.settings.business.timezone
     built = await report.from_store(store, config.surveys, timezone, svc.clock.now(), TREND_MONTHS)
     overall = built.overall
@@ -226,7 +238,7 @@ async def complaints(
 ) -> Response:
     """Every open complaint, a page at a time, each with its resolve button (the dashboard
     shows only the latest)."""
-    store = services(request).store
+    store: Dashboard = services(request).store
     total = await store.open_complaint_count()
     pages = max(1, math.ceil(total / COMPLAINTS_PER_PAGE))
     page = min(max(page, 1), pages)

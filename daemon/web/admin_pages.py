@@ -12,7 +12,7 @@ import email
 import email.policy
 import re
 from email.message import EmailMessage
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +22,11 @@ from daemon.engine.lifecycle_types import ORDER, REFERRAL, REFERRED
 from daemon.engine.segments import Segment
 from daemon.mail.render import KINDS, RenderedEmail, Renderer
 from daemon.owner import stages
+from daemon.store.customers import Customers
+from daemon.store.dashboard import Dashboard
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.outbox import Outbox
+from daemon.store.setaside import SetAsides
 from daemon.web.owner import Refused, admin_page, owner, services
 from daemon.web.session import Session
 from daemon.web.words import PageWords
@@ -47,6 +52,10 @@ SAMPLE_COMMENTS = {
 }
 
 
+class CustomerStore(Customers, Dashboard, Lifecycle, Outbox, SetAsides, Protocol):
+    """The store as `customer` uses it."""
+
+
 def _frame(html: str) -> HTMLResponse:
     return HTMLResponse(
         html,
@@ -63,7 +72,8 @@ def _frame(html: str) -> HTMLResponse:
 
 @router.get("/customers")
 async def search(request: Request, session: Owner, email: str = "") -> Response:
-    found = await services(request).store.find_customers(email, SEARCH_LIMIT) if email else []
+    store: Dashboard = services(request).store
+    found = await store.find_customers(email, SEARCH_LIMIT) if email else []
     if len(found) == 1 or (found and found[0].email == email.strip().lower()):
         return RedirectResponse(f"/admin/customers/{found[0].public_id}", status_code=303)
     return admin_page(request, session, "admin/customers.html", query=email, found=found)
@@ -73,7 +83,7 @@ async def search(request: Request, session: Owner, email: str = "") -> Response:
 async def customer(
     request: Request, public_id: str, session: Owner, done: str | None = None
 ) -> Response:
-    store = services(request).store
+    store: CustomerStore = services(request).store
     found = await store.customer_by_public_id(public_id) if len(public_id) == 32 else None
     if found is None:
         raise Refused(404, "No such customer", "There is no customer at this address.")
@@ -113,7 +123,8 @@ def _content(part: Any) -> str | None:
 
 @router.get("/emails/{row_id}")
 async def sent_email(request: Request, row_id: int, session: Owner) -> Response:
-    stored = await services(request).store.stored_email(row_id)
+    store: Dashboard = services(request).store
+    stored = await store.stored_email(row_id)
     if stored is None:
         raise Refused(404, "No such email", f"There is no email {row_id} in the outbox.")
     message, text, html, attachments = _parts(stored.message)
@@ -131,7 +142,8 @@ async def sent_email(request: Request, row_id: int, session: Owner) -> Response:
 
 @router.get("/emails/{row_id}/html")
 async def sent_email_html(request: Request, row_id: int, session: Owner) -> Response:
-    stored = await services(request).store.stored_email(row_id)
+    store: Dashboard = services(request).store
+    stored = await store.stored_email(row_id)
     html = _parts(stored.message)[2] if stored else None
     if html is None:
         raise Refused(404, "No such email", f"Email {row_id} has no HTML part.")

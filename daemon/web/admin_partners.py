@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from daemon.partners import report, roster
 from daemon.partners.roster import ClientIn, PartnerIn
-from daemon.store.base import Partner
+from daemon.store.partners import Partners
+from daemon.store.rows import Partner
 from daemon.web.owner import (
     Refused,
     admin_page,
@@ -96,7 +97,8 @@ async def add_partner(request: Request, session: Owner) -> Response:
 
 
 async def _partner(request: Request, partner_id: str) -> Partner:
-    found = await services(request).store.partners_matching(partner_id)
+    store: Partners = services(request).store
+    found = await store.partners_matching(partner_id)
     partner = next((p for p in found if p.public_id == partner_id), None)
     if partner is None:
         raise Refused(404, "No such partner", f"There is no partner {partner_id}.")

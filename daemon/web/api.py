@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -24,9 +24,17 @@ from daemon.owner import stages
 from daemon.run.services import Services
 from daemon.settings import Email, FreeText, OneLine
 from daemon.store import EventOutcome, Recorded
-from daemon.store.base import Answer, Saved
+from daemon.store.customers import Customers
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.outbox import Outbox
+from daemon.store.rows import Answer, Saved
+from daemon.store.setaside import SetAsides
 from daemon.surveys.answers import Closed, answer_invitation, record
 from daemon.web.auth import has_token, require_token
+
+
+class GetCustomerStore(Customers, Lifecycle, Outbox, SetAsides, Protocol):
+    """The store as `get_customer` uses it."""
 
 
 class Detail(BaseModel):
@@ -364,7 +372,7 @@ async def get_customer(email: str, request: Request) -> JSONResponse:
     """One customer's story: their life-cycle stage and the road there, events, surveys (and
     why any was skipped), answers, complaints, referral asks (and why not), referrals, replies
     (and how they were read), emails."""
-    store = services(request).store
+    store: GetCustomerStore = services(request).store
     customer = await store.customer_by_email(email)
     if customer is None:
         return JSONResponse(status_code=404, content={"error": f"no customer {email!r}"})

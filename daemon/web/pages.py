@@ -17,7 +17,7 @@ from daemon.engine.inputs import text_problem
 from daemon.engine.segments import segment
 from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
 from daemon.run.services import Services
-from daemon.store.base import Customer, Invitation
+from daemon.store.rows import Customer, Invitation
 from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web.words import PageWords
 

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon.partners import report, roster
 from daemon.partners.roster import ClientIn, PartnerChange, PartnerIn
 from daemon.run.services import Services
-from daemon.store.base import Partner
+from daemon.store.partners import Partners
+from daemon.store.rows import Partner
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused, Responses
 from daemon.web.auth import require_token
 from daemon.web.referrals_api import referral_json
@@ -44,7 +45,8 @@ def _services(request: Request) -> Services:
 
 
 async def _partner(services: Services, partner_id: str) -> Partner | None:
-    found = await services.store.partners_matching(partner_id)
+    store: Partners = services.store
+    found = await store.partners_matching(partner_id)
     return next((p for p in found if p.public_id == partner_id), None)
 
 
@@ -158,4 +160,5 @@ async def post_received(partner_id: str, body: ReceivedIn, request: Request) -> 
 @router.get("/v1/reports/partners")
 async def partners_report(request: Request) -> dict[str, Any]:
     """Per partner: clients received and given, won both ways, and the balance."""
-    return report.report(await _services(request).store.partner_facts())
+    store: Partners = _services(request).store
+    return report.report(await store.partner_facts())

@@ -18,7 +18,8 @@ from daemon.engine.offers import Terms
 from daemon.partners import notes
 from daemon.referrals import follow_up, offers
 from daemon.run.services import Services
-from daemon.store.base import Advocate, Customer, Partner
+from daemon.store.referrals import Referrals
+from daemon.store.rows import Advocate, Customer, Partner
 from daemon.web.pages import PageNotFound, page
 from daemon.web.words import PageWords
 
@@ -57,9 +58,10 @@ def _label(request: Request, customer: Customer, partner: Partner | None) -> str
 
 
 async def _limited(services: Services, advocate: Advocate) -> bool:
+    store: Referrals = services.store
     since = services.clock.now() - timedelta(hours=1)
     limit = services.config.settings.referrals.introductions_per_hour
-    return await services.store.referrals_since(advocate.id, since) >= limit
+    return await store.referrals_since(advocate.id, since) >= limit
 
 
 def _too_many(request: Request, customer: Customer) -> HTMLResponse:

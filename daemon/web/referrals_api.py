@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon.referrals import follow_up, sources
 from daemon.run.services import Services
 from daemon.settings import FreeText
-from daemon.store.base import Referral
+from daemon.store.referrals import Referrals
+from daemon.store.rows import Referral
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused
 from daemon.web.auth import require_token
 
@@ -79,5 +80,5 @@ async def post_status(referral_id: str, body: StatusIn, request: Request) -> JSO
 @router.get("/v1/referrals")
 async def get_referrals(request: Request) -> dict[str, Any]:
     """The sources report: per advocate, champions, and who refers by tag."""
-    store = _services(request).store
+    store: Referrals = _services(request).store
     return sources.report(await store.referral_facts(), await store.tags_by_kind())

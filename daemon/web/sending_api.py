@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from daemon.run.services import Services
+from daemon.store.outbox import Outbox
 from daemon.web.api import UNAUTHORIZED
 from daemon.web.auth import require_token
 
@@ -23,7 +24,8 @@ async def resume_sending(request: Request) -> dict[str, Any]:
 
 async def resume(services: Services) -> dict[str, Any]:
     """The one way the owner resumes sending (the API, the dashboard, `vouch resume`)."""
-    was = await services.store.resume_sending()
+    store: Outbox = services.store
+    was = await store.resume_sending()
     if was is None:
         return {"resumed": False}
     services.nudge()

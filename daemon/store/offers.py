@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.clock import to_ms
 from daemon.engine.offers import Terms
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 
-def _terms(row: Any) -> Terms:
-    return Terms(str(row[0]), row[1], str(row[2]), tuple(json.loads(row[3])))
+class Offers(Protocol):
+    """Friend offers: the terms each advocate's friends get (offer tests), and how they did."""
+
+    async def offer_terms(self, advocate_id: int) -> Terms | None: ...
+    async def assign_offer(self, advocate_id: int, terms: Terms, now: datetime) -> Terms: ...
+    async def offer_facts(self) -> list[tuple[Any, ...]]: ...
 
 
-class OffersSQL(SQL):
+class OffersSQL(DB):
     async def offer_terms(self, advocate_id: int) -> Terms | None:
         rows = await self._read(
             "SELECT offer_id, text, reward, choices FROM offer_assignments WHERE advocate_id = ?",
@@ -68,3 +72,7 @@ class OffersSQL(SQL):
             """
         )
         return [tuple(r) for r in rows]
+
+
+def _terms(row: Any) -> Terms:
+    return Terms(str(row[0]), row[1], str(row[2]), tuple(json.loads(row[3])))

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.clock import to_ms
 from daemon.engine.influence import Facts
-from daemon.store._sql import SQL
-from daemon.store.base import AskRow
-from daemon.store.referrals_sql import _ASK, _ask
+from daemon.store.db import DB
 
 _FACTS = """
     SELECT c.id, m.mark, m.source, c.tags,
@@ -28,20 +26,17 @@ _FACTS = """
 """
 
 
-def _facts(row: Any) -> Facts:
-    return Facts(
-        customer_id=int(row[0]),
-        mark=row[1],
-        mark_source=row[2],
-        tags=tuple(json.loads(row[3] or "[]")),
-        referrals=int(row[4]),
-        grade_a=int(row[5]),
-        testimonials=int(row[6]),
-        wins=int(row[7]),
-    )
+class InfluenceMarks(Protocol):
+    """Influence: the owner's marks and the facts the engine weighs."""
+
+    async def set_influence_mark(
+        self, customer_id: int, mark: int | None, *, source: str, now: datetime
+    ) -> None: ...
+    async def influence_facts(self, customer_ids: Sequence[int]) -> dict[int, Facts]: ...
+    async def influential(self, tags: Sequence[str]) -> list[tuple[Facts, str, str | None]]: ...
 
 
-class InfluenceSQL(SQL):
+class InfluenceSQL(DB):
     async def set_influence_mark(
         self, customer_id: int, mark: int | None, *, source: str, now: datetime
     ) -> None:
@@ -86,18 +81,15 @@ class InfluenceSQL(SQL):
         )
         return [(_facts(r), str(r[8]), r[9]) for r in rows]
 
-    async def asks_planned_before(self, before: datetime, limit: int) -> list[AskRow]:
-        """Scheduled asks due before `before` (the end of today), for the daily cap to rank."""
-        rows = await self._read(
-            f"SELECT {_ASK} FROM asks WHERE state = 'scheduled' AND due_at < ? "
-            "ORDER BY due_at LIMIT ?",
-            (to_ms(before), limit),
-        )
-        return [_ask(r) for r in rows]
 
-    async def asks_sent_between(self, start: datetime, end: datetime) -> int:
-        rows = await self._read(
-            "SELECT count(*) FROM asks WHERE state = 'sent' AND sent_at >= ? AND sent_at < ?",
-            (to_ms(start), to_ms(end)),
-        )
-        return int(rows[0][0])
+def _facts(row: Any) -> Facts:
+    return Facts(
+        customer_id=int(row[0]),
+        mark=row[1],
+        mark_source=row[2],
+        tags=tuple(json.loads(row[3] or "[]")),
+        referrals=int(row[4]),
+        grade_a=int(row[5]),
+        testimonials=int(row[6]),
+        wins=int(row[7]),
+    )

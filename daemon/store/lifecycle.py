@@ -5,26 +5,40 @@ engine's, daemon/engine/lifecycle.py, by way of owner/stages.py: the store reads
 keeps the result, it decides nothing), and replaced in the same transaction that read the
 history, so two writers never undo each other and a fact that arrives late simply takes its
 place. Stored so that the counts a report needs are index scans, not a walk through every
-customer's events.
-"""
+customer's events."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.lifecycle_types import NAMES, REFERRAL, REFERRED, Fact, Move, RoadRule, Stage
-from daemon.store._sql import SQL, month_values
-from daemon.store.base import StageCounts
+from daemon.store.db import DB, month_values
+from daemon.store.rows import StageCounts
 
 
-def _marks(values: Collection[object]) -> str:
-    return ", ".join("?" * len(values))
+class Lifecycle(Protocol):
+    """The customer life cycle: each road worked out by the rule the shell passes in, and
+    the counts a report needs."""
+
+    async def refresh_stages(
+        self, customer_ids: Iterable[int], kinds: Collection[str], rule: RoadRule
+    ) -> int: ...
+    async def refresh_pending_stages(
+        self, limit: int, kinds: Collection[str], rule: RoadRule
+    ) -> int: ...
+    async def stored_stage(self, customer_id: int) -> tuple[Stage | None, bool]: ...
+    async def customer_road(self, customer_id: int) -> list[Move]: ...
+    async def stage_counts(self) -> StageCounts: ...
+    async def stage_moves_by_month(
+        self, starts: Sequence[datetime]
+    ) -> list[tuple[int, str, int]]: ...
 
 
-class LifecycleSQL(SQL):
+class LifecycleSQL(DB):
     async def refresh_stages(
         self, customer_ids: Iterable[int], kinds: Collection[str], rule: RoadRule
     ) -> int:
@@ -96,6 +110,10 @@ class LifecycleSQL(SQL):
             params,
         )
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def _marks(values: Collection[object]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def _refresh(

@@ -5,64 +5,74 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
-from daemon.store.base import GivenReferral, Partner, Referral
-from daemon.store.referrals_sql import _REFERRAL, _referral
+from daemon.store.db import DB
+from daemon.store.rows import REFERRAL, GivenReferral, Partner, Referral, referral_row
 
 _PARTNER = (
     "SELECT p.id, p.public_id, p.advocate_id, a.customer_id, a.code, p.name, c.name, c.email, "
     "p.trade, p.wants, p.reward, p.created_at FROM partners p "
     "JOIN advocates a ON a.id = p.advocate_id JOIN customers c ON c.id = a.customer_id"
 )
+
 _GIVEN = (
     "id, public_id, partner_id, client_name, client_email, note, status, value, created_at, "
     "closed_at"
 )
 
 
-def _partner(r: Any) -> Partner:
-    return Partner(
-        id=int(r[0]),
-        public_id=str(r[1]),
-        advocate_id=int(r[2]),
-        customer_id=int(r[3]),
-        code=str(r[4]),
-        name=str(r[5]),
-        contact=r[6],
-        email=str(r[7]),
-        trade=str(r[8]),
-        wants=str(r[9]),
-        reward=bool(r[10]),
-        created_at=from_ms(r[11]),
-    )
+class Partners(Protocol):
+    """Partners: the roster, clients given and received, and the balance's facts."""
+
+    async def add_partner(
+        self,
+        *,
+        email: str,
+        name: str,
+        contact: str | None,
+        trade: str,
+        wants: str,
+        reward: bool,
+        now: datetime,
+    ) -> Partner | None: ...
+    async def update_partner(
+        self,
+        partner_id: int,
+        *,
+        name: str | None,
+        contact: str | None,
+        trade: str | None,
+        wants: str | None,
+        reward: bool | None,
+        now: datetime,
+    ) -> Partner: ...
+    async def partners_matching(self, ref: str) -> list[Partner]: ...
+    async def partner_by_advocate(self, advocate_id: int) -> Partner | None: ...
+    async def partners(self) -> list[Partner]: ...
+    async def referrals_from(self, advocate_id: int) -> list[Referral]: ...
+    async def give_referral(
+        self,
+        partner_id: int,
+        *,
+        client_name: str | None,
+        client_email: str | None,
+        note: str | None,
+        now: datetime,
+    ) -> GivenReferral: ...
+    async def given_referral(self, public_id: str) -> GivenReferral | None: ...
+    async def close_given(
+        self, given_id: int, status: str, value: float | None, now: datetime
+    ) -> GivenReferral: ...
+    async def given_to(self, partner_id: int) -> list[GivenReferral]: ...
+    async def organization_joined(self, event_id: str) -> str | None: ...
+    async def partner_facts(self) -> list[tuple[Any, ...]]: ...
 
 
-def _given(r: Any) -> GivenReferral:
-    return GivenReferral(
-        id=int(r[0]),
-        public_id=str(r[1]),
-        partner_id=int(r[2]),
-        client_name=r[3],
-        client_email=r[4],
-        note=r[5],
-        status=str(r[6]),
-        value=r[7],
-        created_at=from_ms(r[8]),
-        closed_at=from_ms(r[9]) if r[9] is not None else None,
-    )
-
-
-async def _one_partner(db: aiosqlite.Connection, partner_id: int) -> Partner:
-    rows = list(await db.execute_fetchall(f"{_PARTNER} WHERE p.id = ?", (partner_id,)))
-    return _partner(rows[0])
-
-
-class PartnersSQL(SQL):
+class PartnersSQL(DB):
     async def add_partner(
         self,
         *,
@@ -161,9 +171,10 @@ class PartnersSQL(SQL):
 
     async def referrals_from(self, advocate_id: int) -> list[Referral]:
         rows = await self._read(
-            f"SELECT {_REFERRAL} FROM referrals WHERE advocate_id = ? ORDER BY id", (advocate_id,)
+            f"SELECT {REFERRAL} FROM referrals WHERE advocate_id = ? ORDER BY id",
+            (advocate_id,),
         )
-        return [_referral(r) for r in rows]
+        return [referral_row(r) for r in rows]
 
     async def give_referral(
         self,
@@ -243,3 +254,40 @@ class PartnersSQL(SQL):
             """
         )
         return [tuple(r) for r in rows]
+
+
+def _partner(r: Any) -> Partner:
+    return Partner(
+        id=int(r[0]),
+        public_id=str(r[1]),
+        advocate_id=int(r[2]),
+        customer_id=int(r[3]),
+        code=str(r[4]),
+        name=str(r[5]),
+        contact=r[6],
+        email=str(r[7]),
+        trade=str(r[8]),
+        wants=str(r[9]),
+        reward=bool(r[10]),
+        created_at=from_ms(r[11]),
+    )
+
+
+def _given(r: Any) -> GivenReferral:
+    return GivenReferral(
+        id=int(r[0]),
+        public_id=str(r[1]),
+        partner_id=int(r[2]),
+        client_name=r[3],
+        client_email=r[4],
+        note=r[5],
+        status=str(r[6]),
+        value=r[7],
+        created_at=from_ms(r[8]),
+        closed_at=from_ms(r[9]) if r[9] is not None else None,
+    )
+
+
+async def _one_partner(db: aiosqlite.Connection, partner_id: int) -> Partner:
+    rows = list(await db.execute_fetchall(f"{_PARTNER} WHERE p.id = ?", (partner_id,)))
+    return _partner(rows[0])

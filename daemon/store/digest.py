@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.digest import DigestFacts, OpenComplaint, PendingReward, ReferralLine
-from daemon.store._sql import SQL
+from daemon.store.db import DB
 
 _LINE = """
     SELECT f.public_id, c.name, c.email, f.friend_name, f.need, f.timing, f.grade, f.status,
@@ -17,30 +17,17 @@ _LINE = """
 """
 
 
-def _line(r: Any) -> ReferralLine:
-    return ReferralLine(
-        public_id=r[0],
-        advocate_name=r[1],
-        advocate_email=r[2],
-        friend_name=r[3],
-        need=r[4],
-        timing=r[5],
-        grade=r[6],
-        status=r[7],
-        flag=r[8],
-        public_thanks_ok=bool(r[9]),
-        created_at=from_ms(r[10]),
-        closed_at=from_ms(r[11]) if r[11] is not None else None,
-        value=r[12],
-    )
+class Digest(Protocol):
+    """The owner's digest: the period's facts, and whether this period's digest is queued."""
+
+    async def store_created(self, now: datetime) -> datetime: ...
+    async def outbox_has(self, dedupe_key: str) -> bool: ...
+    async def digest_facts(
+        self, start: datetime, end: datetime, previous_start: datetime
+    ) -> DigestFacts: ...
 
 
-def _segments(rows: Any, period: str) -> tuple[int, int, int]:
-    counts = {str(r[1]): int(r[2]) for r in rows if r[0] == period}
-    return counts.get("promoter", 0), counts.get("passive", 0), counts.get("detractor", 0)
-
-
-class DigestSQL(SQL):
+class DigestSQL(DB):
     async def store_created(self, now: datetime) -> datetime:
         """When this store began: `now` the first time this is asked (the daemon's first start
         on a new store; migration 14 marked an older store at its earliest record), the same
@@ -116,3 +103,26 @@ class DigestSQL(SQL):
             won=[_line(r) for r in won],
             pending_rewards=[PendingReward(*r) for r in rewards],
         )
+
+
+def _line(r: Any) -> ReferralLine:
+    return ReferralLine(
+        public_id=r[0],
+        advocate_name=r[1],
+        advocate_email=r[2],
+        friend_name=r[3],
+        need=r[4],
+        timing=r[5],
+        grade=r[6],
+        status=r[7],
+        flag=r[8],
+        public_thanks_ok=bool(r[9]),
+        created_at=from_ms(r[10]),
+        closed_at=from_ms(r[11]) if r[11] is not None else None,
+        value=r[12],
+    )
+
+
+def _segments(rows: Any, period: str) -> tuple[int, int, int]:
+    counts = {str(r[1]): int(r[2]) for r in rows if r[0] == period}
+    return counts.get("promoter", 0), counts.get("passive", 0), counts.get("detractor", 0)

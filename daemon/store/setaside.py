@@ -1,19 +1,18 @@
 """Work set aside: an item a sweep could not do, kept with its error for the owner to see.
 
 Setting an item aside records the error and takes the item off its queue in one transaction,
-so it is not retried every tick and does not hold up the items behind it.
-"""
+so it is not retried every tick and does not hold up the items behind it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
-from daemon.store.admin_sql import _PERSON, Person, _maybe
-from daemon.store.webhooks_sql import _QUERIES as _FACTS
+from daemon.store.db import DB
+from daemon.store.rows import PERSON, SetAside, maybe_person
+from daemon.store.webhooks import FACT_QUERIES
 
 #: What takes each kind of item off its queue (`:item` its key, `:reason` the error). An item
 #: stays where its queue left it otherwise: an invitation is skipped with the error as reason.
@@ -40,24 +39,28 @@ _OFF_QUEUE: dict[str, Sequence[str]] = {
     "reward note": ["UPDATE rewards SET notified = 1 WHERE id = :item"],
     "webhook": [  # the item is the fact's id, "type:row"
         f"UPDATE {table} SET reported = 1 WHERE id = :row AND :type = '{kind}'"
-        for kind, (table, _) in _FACTS.items()
+        for kind, (table, _) in FACT_QUERIES.items()
     ],
     "digest": [],  # the item is the digest's dedupe key: digest.sweep asks `is_set_aside`
 }
 
-KINDS = tuple(_OFF_QUEUE)
+# Each fact type: the table whose `reported` flag marks it, and the query for the unreported.
+_ADVOCATE = "JOIN advocates a ON a.id = f.advocate_id JOIN customers c ON c.id = a.customer_id"
 
 
-@dataclass(frozen=True)
-class SetAside:
-    kind: str  # one of KINDS
-    item: str  # its key in its own table (an event's seq, an invitation's id, a fact's id...)
-    customer: Person | None  # whom it was for, if anyone
-    error: str
-    at: datetime
+class SetAsides(Protocol):
+    """Work set aside: items a sweep could not handle, kept for the owner to see."""
+
+    async def set_aside(
+        self, kind: str, item: str, customer_id: int | None, error: str, now: datetime
+    ) -> None: ...
+    async def is_set_aside(self, kind: str, item: str) -> bool: ...
+    async def set_aside_items(
+        self, limit: int, customer_id: int | None = None
+    ) -> tuple[int, list[SetAside]]: ...
 
 
-class SetAsideSQL(SQL):
+class SetAsideSQL(DB):
     async def set_aside(
         self, kind: str, item: str, customer_id: int | None, error: str, now: datetime
     ) -> None:
@@ -91,11 +94,11 @@ class SetAsideSQL(SQL):
         where, params = ("WHERE s.customer_id = ?", [customer_id]) if customer_id else ("", [])
         count = await self._read(f"SELECT count(*) FROM set_aside s {where}", params)
         rows = await self._read(
-            f"SELECT s.kind, s.item, s.error, s.at, {_PERSON} FROM set_aside s "
+            f"SELECT s.kind, s.item, s.error, s.at, {PERSON} FROM set_aside s "
             f"LEFT JOIN customers c ON c.id = s.customer_id {where} "
             "ORDER BY s.at DESC, s.id DESC LIMIT ?",
             [*params, limit],
         )
         return int(count[0][0]), [
-            SetAside(r[0], r[1], _maybe(r, 4), r[2], from_ms(r[3])) for r in rows
+            SetAside(r[0], r[1], maybe_person(r, 4), r[2], from_ms(r[3])) for r in rows
         ]

@@ -1,131 +1,55 @@
 """What the owner's dashboard reads (and the two things only it changes: re-queuing a failed
 email, and its own sessions).
 
-Each list is bounded: the dashboard shows the latest and the open, never the whole table.
-"""
+Each list is bounded: the dashboard shows the latest and the open, never the whole table."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
+from daemon.store.db import DB
+from daemon.store.rows import (
+    PERSON,
+    FailedEmail,
+    OpenComplaint,
+    Person,
+    PipelineReferral,
+    ResponseLine,
+    SkippedAsk,
+    StoredEmail,
+    TimelineEntry,
+    maybe_person,
+    person_row,
+)
 
 
-@dataclass(frozen=True)
-class Person:
-    """A customer as the dashboard links to them: by public id, never the row id."""
+class Dashboard(Protocol):
+    """The owner's dashboard: its sessions and the lists its pages show."""
 
-    public_id: str
-    email: str
-    name: str | None
-
-    @property
-    def label(self) -> str:
-        return self.name or self.email
-
-
-@dataclass(frozen=True)
-class OpenComplaint:
-    id: int
-    opened_at: datetime
-    customer: Person
-    survey: str
-    score: int
-    comment: str | None
-
-
-@dataclass(frozen=True)
-class ResponseLine:
-    answered_at: datetime
-    customer: Person
-    survey: str
-    score: int
-    segment: str
-    comment: str | None
-    source: str
+    async def open_session(
+        self, session_id: bytes, expires_at: datetime, now: datetime
+    ) -> None: ...
+    async def session_open(self, session_id: bytes, now: datetime) -> bool: ...
+    async def end_session(self, session_id: bytes) -> None: ...
+    async def open_complaint_count(self) -> int: ...
+    async def open_complaint_list(self, limit: int, offset: int = 0) -> list[OpenComplaint]: ...
+    async def latest_responses(self, limit: int) -> list[ResponseLine]: ...
+    async def referral_pipeline(
+        self, per_status: int
+    ) -> tuple[dict[str, int], list[PipelineReferral]]: ...
+    async def failed_emails(self, limit: int) -> list[FailedEmail]: ...
+    async def retry_email(self, row_id: int, now: datetime) -> bool: ...
+    async def skipped_asks(self, limit: int) -> list[SkippedAsk]: ...
+    async def find_customers(self, text: str, limit: int) -> list[Person]: ...
+    async def stored_email(self, row_id: int) -> StoredEmail | None: ...
+    async def customer_timeline(
+        self, customer_id: int, limit: int = 200
+    ) -> list[TimelineEntry]: ...
 
 
-@dataclass(frozen=True)
-class PipelineReferral:
-    public_id: str
-    status: str
-    grade: str
-    friend_name: str | None
-    friend_email: str | None
-    friend_phone: str | None
-    need: str | None
-    timing: str | None
-    flag: str | None
-    value: float | None
-    advocate: Person
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class FailedEmail:
-    id: int
-    kind: str
-    recipient: str
-    attempts: int
-    last_error: str | None
-    updated_at: datetime
-    customer: Person | None
-
-
-@dataclass(frozen=True)
-class SkippedAsk:
-    created_at: datetime
-    customer: Person
-    moment: str
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class StoredEmail:
-    """One outbox row as the owner may read it: the message exactly as it was (or will be) sent."""
-
-    id: int
-    kind: str
-    recipient: str
-    state: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    message: bytes
-    customer: Person | None
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One line of a customer's story. `email_id` links a sent email; `complaint_id` an open
-    complaint the owner may resolve."""
-
-    at: datetime
-    kind: (
-        str  # event, survey, email, response, complaint, testimonial, ask, referral, reward, reply
-    )
-    text: str
-    detail: str | None = None
-    email_id: int | None = None
-    complaint_id: int | None = None
-
-
-_PERSON = "c.public_id, c.email, c.name"
-
-
-def _person(r: Any, at: int) -> Person:
-    return Person(str(r[at]), str(r[at + 1]), r[at + 2])
-
-
-def _maybe(r: Any, at: int) -> Person | None:
-    return _person(r, at) if r[at] is not None else None
-
-
-class AdminSQL(SQL):
+class DashboardSQL(DB):
     async def open_session(self, session_id: bytes, expires_at: datetime, now: datetime) -> None:
         """Record a new dashboard session (and forget those that have expired)."""
         async with self._write() as db:
@@ -156,7 +80,7 @@ class AdminSQL(SQL):
         """Open complaints, latest first (ties by id, so pages neither repeat nor skip one)."""
         rows = await self._read(
             f"""
-            SELECT k.id, k.opened_at, r.survey, r.score, r.comment, {_PERSON}
+            SELECT k.id, k.opened_at, r.survey, r.score, r.comment, {PERSON}
             FROM complaints k JOIN responses r ON r.id = k.response_id
             JOIN customers c ON c.id = k.customer_id
             WHERE k.state = 'open' ORDER BY k.opened_at DESC, k.id DESC LIMIT ? OFFSET ?
@@ -164,21 +88,21 @@ class AdminSQL(SQL):
             (limit, offset),
         )
         return [
-            OpenComplaint(int(r[0]), from_ms(r[1]), _person(r, 5), r[2], int(r[3]), r[4])
+            OpenComplaint(int(r[0]), from_ms(r[1]), person_row(r, 5), r[2], int(r[3]), r[4])
             for r in rows
         ]
 
     async def latest_responses(self, limit: int) -> list[ResponseLine]:
         rows = await self._read(
             f"""
-            SELECT r.answered_at, r.survey, r.score, r.segment, r.comment, r.source, {_PERSON}
+            SELECT r.answered_at, r.survey, r.score, r.segment, r.comment, r.source, {PERSON}
             FROM responses r JOIN customers c ON c.id = r.customer_id
             ORDER BY r.answered_at DESC, r.id DESC LIMIT ?
             """,
             (limit,),
         )
         return [
-            ResponseLine(from_ms(r[0]), _person(r, 6), r[1], int(r[2]), r[3], r[4], r[5])
+            ResponseLine(from_ms(r[0]), person_row(r, 6), r[1], int(r[2]), r[3], r[4], r[5])
             for r in rows
         ]
 
@@ -192,7 +116,7 @@ class AdminSQL(SQL):
             SELECT * FROM (
                 SELECT r.public_id, r.status, r.grade, r.friend_name, r.friend_email,
                        r.friend_phone, r.need, r.timing, r.flag, r.value, r.updated_at,
-                       {_PERSON},
+                       {PERSON},
                        row_number() OVER (PARTITION BY r.status ORDER BY r.updated_at DESC,
                                           r.id DESC) AS n
                 FROM referrals r JOIN advocates a ON a.id = r.advocate_id
@@ -214,7 +138,7 @@ class AdminSQL(SQL):
                 flag=r[8],
                 value=r[9],
                 updated_at=from_ms(r[10]),
-                advocate=_person(r, 11),
+                advocate=person_row(r, 11),
             )
             for r in rows
         ]
@@ -222,14 +146,14 @@ class AdminSQL(SQL):
     async def failed_emails(self, limit: int) -> list[FailedEmail]:
         rows = await self._read(
             f"""
-            SELECT o.id, o.kind, o.recipient, o.attempts, o.last_error, o.updated_at, {_PERSON}
+            SELECT o.id, o.kind, o.recipient, o.attempts, o.last_error, o.updated_at, {PERSON}
             FROM outbox o LEFT JOIN customers c ON c.id = o.customer_id
             WHERE o.state = 'failed' ORDER BY o.updated_at DESC LIMIT ?
             """,
             (limit,),
         )
         return [
-            FailedEmail(int(r[0]), r[1], r[2], int(r[3]), r[4], from_ms(r[5]), _maybe(r, 6))
+            FailedEmail(int(r[0]), r[1], r[2], int(r[3]), r[4], from_ms(r[5]), maybe_person(r, 6))
             for r in rows
         ]
 
@@ -247,13 +171,13 @@ class AdminSQL(SQL):
     async def skipped_asks(self, limit: int) -> list[SkippedAsk]:
         rows = await self._read(
             f"""
-            SELECT a.created_at, a.moment, a.reason, {_PERSON}
+            SELECT a.created_at, a.moment, a.reason, {PERSON}
             FROM asks a JOIN customers c ON c.id = a.customer_id
             WHERE a.state = 'skipped' ORDER BY a.id DESC LIMIT ?
             """,
             (limit,),
         )
-        return [SkippedAsk(from_ms(r[0]), _person(r, 3), r[1], r[2]) for r in rows]
+        return [SkippedAsk(from_ms(r[0]), person_row(r, 3), r[1], r[2]) for r in rows]
 
     async def find_customers(self, text: str, limit: int) -> list[Person]:
         """Customers whose address contains `text` (case-insensitive), exact matches first."""
@@ -262,17 +186,17 @@ class AdminSQL(SQL):
             return []
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = await self._read(
-            f"SELECT {_PERSON} FROM customers c WHERE c.email LIKE ? ESCAPE '\\' "
+            f"SELECT {PERSON} FROM customers c WHERE c.email LIKE ? ESCAPE '\\' "
             "ORDER BY c.email != ?, c.email LIMIT ?",
             (pattern, needle, limit),
         )
-        return [_person(r, 0) for r in rows]
+        return [person_row(r, 0) for r in rows]
 
     async def stored_email(self, row_id: int) -> StoredEmail | None:
         rows = await self._read(
             f"""
             SELECT o.id, o.kind, o.recipient, o.state, o.attempts, o.last_error, o.created_at,
-                   o.sent_at, o.message, {_PERSON}
+                   o.sent_at, o.message, {PERSON}
             FROM outbox o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?
             """,
             (row_id,),
@@ -290,7 +214,7 @@ class AdminSQL(SQL):
             created_at=from_ms(r[6]),
             sent_at=from_ms(r[7]) if r[7] is not None else None,
             message=bytes(r[8]),
-            customer=_maybe(r, 9),
+            customer=maybe_person(r, 9),
         )
 
     async def customer_timeline(self, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
@@ -387,7 +311,7 @@ class AdminSQL(SQL):
                 entries.append(TimelineEntry(from_ms(r[7]), "referral", text))
         for r in await self._read(
             f"""
-            SELECT r.created_at, r.public_id, {_PERSON}
+            SELECT r.created_at, r.public_id, {PERSON}
             FROM referrals r JOIN advocates a ON a.id = r.advocate_id
             JOIN customers c ON c.id = a.customer_id
             WHERE r.friend_customer_id = :c ORDER BY r.id DESC LIMIT :n

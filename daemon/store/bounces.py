@@ -1,12 +1,13 @@
-"""Bounces and complaints that arrived as mail (DSNs, ARF reports), and the soft-bounce count."""
+"""Bounces and complaints that arrive as mail (DSNs and ARF reports)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from daemon.clock import from_ms, to_ms
-from daemon.store._sql import SQL
-from daemon.store.base import Bounce
+from daemon.store.db import DB
+from daemon.store.rows import Bounce
 
 # One undelivered email counts once: a "delayed" warning and the final failure of the same
 # original message are one soft bounce; reports that name no original message count one each.
@@ -16,7 +17,25 @@ _SOFT_COUNT = (
 )
 
 
-class BouncesSQL(SQL):
+class Bounces(Protocol):
+    """Bounces and complaints that arrived as mail, one per address and kind."""
+
+    async def record_bounce(
+        self,
+        *,
+        email: str,
+        kind: str,
+        status: str | None,
+        diagnostic: str | None,
+        original_message_id: str | None,
+        dedupe: str,
+        at: datetime,
+    ) -> int: ...
+    async def soft_bounces(self, email: str) -> int: ...
+    async def bounces_of(self, email: str) -> list[Bounce]: ...
+
+
+class BouncesSQL(DB):
     async def record_bounce(
         self,
         *,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.clock import from_ms
 from daemon.engine.webhooks import Fact
 from daemon.mail.outbox import NewEmail
-from daemon.store._sql import SQL
-from daemon.store.outbox_sql import INSERT_OUTBOX, outbox_rows
+from daemon.store.db import DB
+from daemon.store.outbox import INSERT_OUTBOX, outbox_rows
 
 # Each fact type: the table whose `reported` flag marks it, and the query for the unreported.
 _ADVOCATE = "JOIN advocates a ON a.id = f.advocate_id JOIN customers c ON c.id = a.customer_id"
-_QUERIES: dict[str, tuple[str, str]] = {
+
+FACT_QUERIES: dict[str, tuple[str, str]] = {
     "response.recorded": (
         "responses",
         """SELECT r.id, r.answered_at, r.customer_id, c.email, c.name,
@@ -59,6 +60,45 @@ _QUERIES: dict[str, tuple[str, str]] = {
            WHERE w.reported = 0 AND w.state = 'issued' ORDER BY w.id LIMIT ?""",
     ),
 }
+
+
+class Webhooks(Protocol):
+    """Outbound webhooks: the facts the owner's systems have not heard of yet."""
+
+    async def unreported_facts(self, limit: int) -> list[Fact]: ...
+    async def report_facts(
+        self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
+    ) -> None: ...
+
+
+class WebhooksSQL(DB):
+    async def unreported_facts(self, limit: int) -> list[Fact]:
+        """Up to `limit` facts of each type that no sweep has reported yet, oldest first."""
+        facts = []
+        for kind, (_, sql) in FACT_QUERIES.items():
+            for r in await self._read(sql, (limit,)):
+                facts.append(Fact(kind, int(r[0]), from_ms(r[1]), r[2], _data(kind, r)))
+        return sorted(facts, key=lambda f: (f.occurred_at, f.type, f.row_id))
+
+    async def report_facts(
+        self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
+    ) -> None:
+        """The deliveries into the outbox and the facts marked reported, in one transaction:
+        a crash leaves either both or neither (and a repeat adds no second delivery)."""
+        if not facts:
+            return
+        await self._write_many(
+            [
+                (INSERT_OUTBOX, outbox_rows(deliveries, now)),  # a URL is no address to suppress
+                *(
+                    (
+                        f"UPDATE {table} SET reported = 1 WHERE id = ?",
+                        [(f.row_id,) for f in facts if f.type == kind],
+                    )
+                    for kind, (table, _) in FACT_QUERIES.items()
+                ),
+            ]
+        )
 
 
 def _data(kind: str, r: Any) -> dict[str, Any]:
@@ -111,33 +151,3 @@ def _data(kind: str, r: Any) -> dict[str, Any]:
         "reward": r[7],
         "code": r[8],
     }
-
-
-class WebhooksSQL(SQL):
-    async def unreported_facts(self, limit: int) -> list[Fact]:
-        """Up to `limit` facts of each type that no sweep has reported yet, oldest first."""
-        facts = []
-        for kind, (_, sql) in _QUERIES.items():
-            for r in await self._read(sql, (limit,)):
-                facts.append(Fact(kind, int(r[0]), from_ms(r[1]), r[2], _data(kind, r)))
-        return sorted(facts, key=lambda f: (f.occurred_at, f.type, f.row_id))
-
-    async def report_facts(
-        self, facts: Sequence[Fact], deliveries: Sequence[NewEmail], now: datetime
-    ) -> None:
-        """The deliveries into the outbox and the facts marked reported, in one transaction:
-        a crash leaves either both or neither (and a repeat adds no second delivery)."""
-        if not facts:
-            return
-        await self._write_many(
-            [
-                (INSERT_OUTBOX, outbox_rows(deliveries, now)),  # a URL is no address to suppress
-                *(
-                    (
-                        f"UPDATE {table} SET reported = 1 WHERE id = ?",
-                        [(f.row_id,) for f in facts if f.type == kind],
-                    )
-                    for kind, (table, _) in _QUERIES.items()
-                ),
-            ]
-        )

@@ -15,8 +15,7 @@ answer's external id) may hold anything, so the person's are kept as an HMAC key
 daemon's secret: the same id sent again is still a replay, never recorded twice.
 
 SQLite keeps old bytes in free space and in the write-ahead log, so forgetting runs with
-`secure_delete` on (freed content is zeroed) and ends with a `wal_checkpoint(TRUNCATE)`.
-"""
+`secure_delete` on (freed content is zeroed) and ends with a `wal_checkpoint(TRUNCATE)`."""
 
 from __future__ import annotations
 
@@ -27,116 +26,37 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
-from daemon.clock import from_ms, to_ms
+from daemon.clock import to_ms
 from daemon.settings import stored_address
-from daemon.store._sql import SQL
-from daemon.store.outbox_sql import suppression_keys
+from daemon.store.db import DB, records
+from daemon.store.outbox import suppression_keys
 
 FORGOTTEN = "forgotten"
-ERASED = "erased:"
 
-# Times are epoch milliseconds in the store; the export shows them as ISO 8601.
-_TIME_COLUMNS = {"at"}
+ERASED = "erased:"
 
 # What a person wrote or is called, wherever it sits in an event's data.
 _FREE_TEXT = frozenset({"text", "comment", "name", "phone", "note", "from", "subject"})
 
 
-class NoErasureKey(RuntimeError):
-    """Forgetting keeps callers' keys as hashes keyed by the daemon's secret; without it, no."""
+class Privacy(Protocol):
+    """A person's data: exported, or forgotten (and the write-ahead log emptied after)."""
+
+    async def person_export(self, email: str) -> dict[str, Any]: ...
+    async def forget(self, email: str, now: datetime) -> dict[str, Any]: ...
+    async def checkpoint(self) -> bool: ...
 
 
-def erased_key(key: str, value: str) -> str:
-    """What a caller's key (an event id, an answer's external id) of a forgotten person becomes:
-    an HMAC keyed by the daemon's secret, so the same key sent again is still recognised (a
-    replay stays a replay) while the file alone cannot confirm a guess of what it was."""
-    mac = hmac.new(key.encode(), b"vouch erased key\0" + value.encode(), hashlib.sha256)
-    return ERASED + mac.hexdigest()[:40]
-
-
-def erased_keys(keys: Sequence[str], value: str) -> list[str]:
-    """`value` as each key (the current secret, then retired ones) would have kept it."""
-    return [erased_key(key, value) for key in keys]
-
-
-def _mentions(address: str) -> re.Pattern[str]:
-    """The address as a whole address in text: not inside a longer one (jo|ann@example.com,
-    ann@example.com|.evil.org), in any case."""
-    return re.compile(
-        r"(?<![\w.!#$%&'*+/=?^`{|}~-])" + re.escape(address) + r"(?![\w-]|\.[\w-])",
-        re.IGNORECASE,
-    )
-
-
-def _jsonable(column: str, value: Any) -> Any:
-    if value is not None and (column.endswith("_at") or column in _TIME_COLUMNS):
-        return from_ms(int(value)).isoformat()
-    if isinstance(value, bytes):
-        return None  # never the bytes of an email
-    return value
-
-
-async def _dicts(
-    db: aiosqlite.Connection, sql: str, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    cursor = await db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [
-        {name: _jsonable(name, value) for name, value in zip(names, row, strict=True)}
-        for row in await cursor.fetchall()
-    ]
-
-
-def _scrub(value: Any, mentions: re.Pattern[str], key: str = "") -> Any:
-    """Data without what the person wrote or what names them (other values kept)."""
-    if isinstance(value, dict):
-        return {k: _scrub(v, mentions, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, mentions) for v in value]
-    if isinstance(value, str) and (key in _FREE_TEXT or mentions.search(value)):
-        return ""
-    return value
-
-
-def _blank_payload(payload: str, mentions: re.Pattern[str], whose: tuple[str, str] | None) -> str:
-    """An event as received, without who it was about or what they wrote. `whose`: (the
-    placeholder address, the kept id) when the event is the person's own."""
-    try:
-        event = json.loads(payload)
-    except json.JSONDecodeError:
-        return "{}"
-    if not isinstance(event, dict):
-        return "{}"
-    if whose is not None:
-        placeholder, event["id"] = whose
-        if isinstance(event.get("customer"), dict):
-            event["customer"] = {"email": placeholder}
-    if "data" in event:
-        event["data"] = _scrub(event["data"], mentions)
-    return json.dumps(event, separators=(",", ":"), sort_keys=True)
-
-
-def _blank_receipt(receipt: str, kept_id: str) -> str:
-    try:
-        answer = json.loads(receipt)
-    except json.JSONDecodeError:
-        return "{}"
-    if isinstance(answer, dict):
-        answer["id"] = kept_id
-    return json.dumps(answer)
-
-
-class PrivacySQL(SQL):
+class PrivacySQL(DB):
     async def person_export(self, email: str) -> dict[str, Any]:
         """Everything the store holds about an address (never the bytes of emails), as JSON."""
         address, hashed = suppression_keys(email)
-        async with self._lock:
-            db = self._db
-            found = await _dicts(
+        async with self._reading() as db:
+            found = await records(
                 db,
                 "SELECT id, public_id, email, name, external_id, timezone, locale, tags, "
                 "created_at, updated_at FROM customers WHERE email = :e",
@@ -150,65 +70,65 @@ class PrivacySQL(SQL):
             person: dict[str, Any] = {
                 "address": address,
                 "customer": customer,
-                "suppression": await _dicts(
+                "suppression": await records(
                     db,
                     "SELECT email, reason, created_at FROM suppressions WHERE email IN (:e, :h)",
                     p,
                 ),
-                "bounces": await _dicts(
+                "bounces": await records(
                     db,
                     "SELECT kind, status, diagnostic, received_at FROM bounces WHERE email = :e",
                     p,
                 ),
-                "events": await _dicts(
+                "events": await records(
                     db,
                     "SELECT id, type, known, occurred_at, received_at, processed_at, payload "
                     "FROM events WHERE customer_id = :c ORDER BY occurred_at, seq",
                     p,
                 ),
-                "life_cycle": await _dicts(
+                "life_cycle": await records(
                     db,
                     "SELECT stage, at, kind AS by FROM stage_moves WHERE customer_id = :c "
                     "ORDER BY at",
                     p,
                 ),
-                "invitations": await _dicts(
+                "invitations": await records(
                     db,
                     "SELECT survey, event_id, state, reason, due_at, sent_at, reminded_at, "
                     "expires_at, created_at FROM invitations WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "responses": await _dicts(
+                "responses": await records(
                     db,
                     "SELECT survey, score, segment, comment, source, answered_at, updated_at "
                     "FROM responses WHERE customer_id = :c ORDER BY answered_at",
                     p,
                 ),
-                "complaints": await _dicts(
+                "complaints": await records(
                     db,
                     "SELECT id, state, opened_at, resolved_at, resolution FROM complaints "
                     "WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "advocate": await _dicts(
+                "advocate": await records(
                     db, "SELECT code, created_at FROM advocates WHERE customer_id = :c", p
                 ),
-                "asks": await _dicts(
+                "asks": await records(
                     db,
                     "SELECT moment, source, state, reason, due_at, sent_at, created_at "
                     "FROM asks WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "influence_mark": await _dicts(
+                "influence_mark": await records(
                     db, "SELECT mark, source, set_at FROM influence_marks WHERE customer_id = :c", p
                 ),
-                "testimonials": await _dicts(
+                "testimonials": await records(
                     db,
                     "SELECT text, source, solicited, received_at FROM testimonials "
                     "WHERE customer_id = :c ORDER BY id",
                     p,
                 ),
-                "referrals_made": await _dicts(
+                "referrals_made": await records(
                     db,
                     "SELECT public_id AS id, friend_name, friend_email, friend_phone, need, "
                     "timing, relationship, expects_contact, advocate_introduces, grade, "
@@ -216,7 +136,7 @@ class PrivacySQL(SQL):
                     f"FROM referrals WHERE advocate_id IN {adv} ORDER BY id",
                     p,
                 ),
-                "referred_by": await _dicts(
+                "referred_by": await records(
                     db,
                     "SELECT r.public_id AS id, c.name AS advocate_name, r.friend_name, "
                     "r.friend_email, r.friend_phone, r.need, r.timing, r.relationship, "
@@ -226,7 +146,7 @@ class PrivacySQL(SQL):
                     "WHERE r.friend_customer_id = :c OR lower(r.friend_email) = :e ORDER BY r.id",
                     p,
                 ),
-                "given_to_partners": await _dicts(
+                "given_to_partners": await records(
                     db,
                     "SELECT g.public_id AS id, p.name AS partner, g.client_name, g.client_email, "
                     "g.note, g.status, g.created_at, g.closed_at FROM partner_referrals g "
@@ -234,19 +154,19 @@ class PrivacySQL(SQL):
                     "ORDER BY g.id",
                     p,
                 ),
-                "rewards": await _dicts(
+                "rewards": await records(
                     db,
                     "SELECT description, code, state, created_at, issued_at FROM rewards "
                     f"WHERE advocate_id IN {adv} ORDER BY id",
                     p,
                 ),
-                "replies": await _dicts(
+                "replies": await records(
                     db,
                     "SELECT from_addr, subject, text, verdict, explanation, received_at "
                     "FROM replies WHERE customer_id = :c OR from_addr = :e ORDER BY id",
                     p,
                 ),
-                "emails": await _dicts(
+                "emails": await records(
                     db,
                     "SELECT kind, recipient, message_id, state, attempts, last_error, "
                     "created_at, sent_at FROM outbox "
@@ -423,10 +343,75 @@ class PrivacySQL(SQL):
 
     async def checkpoint(self) -> bool:
         """Copy the write-ahead log into the file and empty it; False if a reader held it."""
-        async with self._lock:
-            cursor = await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._reading() as db:
+            cursor = await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             row = await cursor.fetchone()
         return row is not None and int(row[0]) == 0
+
+
+class NoErasureKey(RuntimeError):
+    """Forgetting keeps callers' keys as hashes keyed by the daemon's secret; without it, no."""
+
+
+def erased_key(key: str, value: str) -> str:
+    """What a caller's key (an event id, an answer's external id) of a forgotten person becomes:
+    an HMAC keyed by the daemon's secret, so the same key sent again is still recognised (a
+    replay stays a replay) while the file alone cannot confirm a guess of what it was."""
+    mac = hmac.new(key.encode(), b"vouch erased key\0" + value.encode(), hashlib.sha256)
+    return ERASED + mac.hexdigest()[:40]
+
+
+def erased_keys(keys: Sequence[str], value: str) -> list[str]:
+    """`value` as each key (the current secret, then retired ones) would have kept it."""
+    return [erased_key(key, value) for key in keys]
+
+
+def _mentions(address: str) -> re.Pattern[str]:
+    """The address as a whole address in text: not inside a longer one (jo|ann@example.com,
+    ann@example.com|.evil.org), in any case."""
+    return re.compile(
+        r"(?<![\w.!#$%&'*+/=?^`{|}~-])" + re.escape(address) + r"(?![\w-]|\.[\w-])",
+        re.IGNORECASE,
+    )
+
+
+def _scrub(value: Any, mentions: re.Pattern[str], key: str = "") -> Any:
+    """Data without what the person wrote or what names them (other values kept)."""
+    if isinstance(value, dict):
+        return {k: _scrub(v, mentions, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, mentions) for v in value]
+    if isinstance(value, str) and (key in _FREE_TEXT or mentions.search(value)):
+        return ""
+    return value
+
+
+def _blank_payload(payload: str, mentions: re.Pattern[str], whose: tuple[str, str] | None) -> str:
+    """An event as received, without who it was about or what they wrote. `whose`: (the
+    placeholder address, the kept id) when the event is the person's own."""
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError:
+        return "{}"
+    if not isinstance(event, dict):
+        return "{}"
+    if whose is not None:
+        placeholder, event["id"] = whose
+        if isinstance(event.get("customer"), dict):
+            event["customer"] = {"email": placeholder}
+    if "data" in event:
+        event["data"] = _scrub(event["data"], mentions)
+    return json.dumps(event, separators=(",", ":"), sort_keys=True)
+
+
+def _blank_receipt(receipt: str, kept_id: str) -> str:
+    try:
+        answer = json.loads(receipt)
+    except json.JSONDecodeError:
+        return "{}"
+    if isinstance(answer, dict):
+        answer["id"] = kept_id
+    return json.dumps(answer)
 
 
 async def _forget_events(

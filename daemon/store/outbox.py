@@ -1,23 +1,71 @@
-"""The outbox (leased claims, batched settlements) and the suppression list."""
+"""The outbox (leased claims, batched settlements), the sending pause and the suppression list."""
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.clock import from_ms, to_ms
-from daemon.mail.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Settlement, State
-from daemon.store._sql import SQL
+from daemon.mail.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Pause, Settlement, State
+from daemon.store.db import DB
 
 _ROW_COLUMNS = (
     "id, dedupe_key, kind, recipient, envelope_from, message_id, message, state, attempts, "
     "last_error, invitation_id"
 )
 
+INSERT_OUTBOX = """
+    INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient,
+                        envelope_from, message_id, message, state, due_at, last_error,
+                        created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (dedupe_key) DO NOTHING
+"""
 
-class OutboxSQL(SQL):
+_PAUSE_COLUMNS = "reason, since, probe_at, wait_seconds"
+
+
+class Outbox(Protocol):
+    """What the sender and the sweeps that queue mail use: rows queued, leased, rendered and
+    settled; the pause while the relay refuses us; the addresses never written to."""
+
+    async def enqueue(self, email: NewEmail, now: datetime) -> int | None: ...
+    async def enqueue_many(self, emails: Sequence[NewEmail], now: datetime) -> None: ...
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        ids: Sequence[int] = (),
+        *,
+        webhooks: bool | None = None,
+    ) -> list[OutboxRow]: ...
+    async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None: ...
+    async def save_rendered(
+        self, owner: str, messages: Mapping[int, bytes], now: datetime
+    ) -> set[int]: ...
+    async def release_leases(self, owner: str, now: datetime) -> int: ...
+    async def outbox_counts(self) -> dict[State, int]: ...
+    async def outbox_row(self, row_id: int) -> OutboxRow | None: ...
+    async def next_due(self) -> datetime | None: ...
+    async def sending_pause(self) -> Pause | None: ...
+    async def pause_sending(self, pause: Pause, refund: Sequence[int], now: datetime) -> None: ...
+    async def resume_sending(self) -> Pause | None: ...
+    async def suppress(self, email: str, reason: str, now: datetime) -> None: ...
+    async def suppression_reason(self, email: str) -> str | None: ...
+    async def suppression_reasons(self, emails: Iterable[str]) -> dict[str, str]: ...
+    async def suppressed(self, emails: Iterable[str]) -> set[str]: ...
+    async def suppressions_of(self, email: str) -> list[tuple[str, datetime]]: ...
+    async def lift_suppression(
+        self, email: str, reason: str, by: str, now: datetime
+    ) -> datetime | None: ...
+
+
+class OutboxSQL(DB):
     async def enqueue(self, email: NewEmail, now: datetime) -> int | None:
         """Add an email unless its key exists; to a suppressed address: recorded, not queued."""
         async with self._write() as db:
@@ -195,6 +243,40 @@ class OutboxSQL(SQL):
         )
         return from_ms(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    async def sending_pause(self) -> Pause | None:
+        rows = await self._read(f"SELECT {_PAUSE_COLUMNS} FROM sending_pause WHERE id = 1")
+        return _pause(rows[0]) if rows else None
+
+    async def pause_sending(self, pause: Pause, refund: Sequence[int], now: datetime) -> None:
+        """Pause, or move the pause in force on (its reason and next probe; `since` stays).
+        The emails in `refund` were refused before the pause was seen for what it is: they get
+        their try back and are due at once, like the rows held while paused."""
+        now_ms = to_ms(now)
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                f"INSERT INTO sending_pause (id, {_PAUSE_COLUMNS}) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, "
+                "probe_at = excluded.probe_at, wait_seconds = excluded.wait_seconds",
+                (pause.reason, to_ms(pause.since), to_ms(pause.probe_at), pause.wait_seconds),
+            )
+            db.executemany(
+                "UPDATE outbox SET attempts = attempts - 1, due_at = ?, updated_at = ? "
+                "WHERE id = ? AND state = 'queued' AND attempts > 0",
+                [(now_ms, now_ms, row_id) for row_id in refund],
+            )
+
+        await self._transaction(work)
+
+    async def resume_sending(self) -> Pause | None:
+        """End the pause; the one that was in force, or None when sending was not paused."""
+
+        def work(db: sqlite3.Connection) -> list[Any]:
+            return db.execute(f"DELETE FROM sending_pause RETURNING {_PAUSE_COLUMNS}").fetchall()
+
+        rows = await self._transaction(work)
+        return _pause(rows[0]) if rows else None
+
     async def suppress(self, email: str, reason: str, now: datetime) -> None:
         async with self._write() as db:
             await db.execute(
@@ -220,8 +302,6 @@ class OutboxSQL(SQL):
 
     async def suppressed(self, emails: Iterable[str]) -> set[str]:
         return set(await self.suppression_reasons(emails))
-
-    # re-subscribing (vouch resubscribe) ---------------------------------------------------------
 
     async def suppressions_of(self, email: str) -> list[tuple[str, datetime]]:
         """(reason, since) of each suppression of the address, as itself or hashed once
@@ -252,15 +332,6 @@ class OutboxSQL(SQL):
                 (hashed, reason, row[0], by, to_ms(now)),
             )
         return from_ms(row[0])
-
-
-INSERT_OUTBOX = """
-    INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient,
-                        envelope_from, message_id, message, state, due_at, last_error,
-                        created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (dedupe_key) DO NOTHING
-"""
 
 
 def outbox_rows(
@@ -310,3 +381,7 @@ def _outbox_row(r: Any) -> OutboxRow:
         last_error=r[9],
         invitation_id=r[10],
     )
+
+
+def _pause(r: Any) -> Pause:
+    return Pause(reason=r[0], since=from_ms(r[1]), probe_at=from_ms(r[2]), wait_seconds=r[3])

@@ -6,20 +6,72 @@ NPS bands are the engine's business, not the query's.
 
 Each query reads its rows once, grouped by survey and by the customer's tag list (few distinct
 lists), then splits that small result into per-survey and per-tag tallies; json_each unpacks a
-tag list once per group, not once per response. About 0.2-0.3 s a query on 100k responses.
-"""
+tag list once per group, not once per response. About 0.2-0.3 s a query on 100k responses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any, Protocol
 
-from daemon.store._sql import SQL, month_values
+from daemon.clock import from_ms
+from daemon.owner.import_rows import tags_cell
+from daemon.store.db import DB, month_values
+
+PAGE = 5000
+
+# name → (header, query selecting the id first, then the columns; times are epoch ms)
+EXPORTS: dict[str, tuple[list[str], str]] = {
+    "responses": (
+        ["answered_at", "email", "name", "survey", "score", "segment", "comment", "source"],
+        "SELECT r.id, r.answered_at, c.email, c.name, r.survey, r.score, r.segment, r.comment, "
+        "r.source FROM responses r JOIN customers c ON c.id = r.customer_id WHERE r.id > ? "
+        "ORDER BY r.id LIMIT ?",
+    ),
+    "referrals": (
+        [
+            "id",
+            "created_at",
+            "advocate_email",
+            "advocate_name",
+            "friend_name",
+            "friend_email",
+            "grade",
+            "status",
+            "value",
+            "flag",
+            "closed_at",
+        ],
+        "SELECT r.id, r.public_id, r.created_at, c.email, c.name, r.friend_name, r.friend_email, "
+        "r.grade, r.status, r.value, r.flag, r.closed_at FROM referrals r "
+        "JOIN advocates a ON a.id = r.advocate_id JOIN customers c ON c.id = a.customer_id "
+        "WHERE r.id > ? ORDER BY r.id LIMIT ?",
+    ),
+    "customers": (
+        ["email", "name", "external_id", "tags", "timezone", "locale", "created_at"],
+        "SELECT id, email, name, external_id, tags, timezone, locale, created_at FROM customers "
+        "WHERE id > ? ORDER BY id LIMIT ?",
+    ),
+}
+
+_TIMES = {"answered_at", "created_at", "closed_at"}
 
 _TAGS = "(SELECT c.tags FROM customers c WHERE c.id = {alias}.customer_id) AS tags"
 
 
-class ReportsSQL(SQL):
+class Reports(Protocol):
+    """Reports: the tallies `daemon.owner.report` shapes, and the owner's exports."""
+
+    async def score_tallies(self) -> list[tuple[str, str, int, int, int]]: ...
+    async def sent_tallies(self) -> list[tuple[str, str, int, int]]: ...
+    async def monthly_tallies(
+        self, starts: Sequence[datetime]
+    ) -> list[tuple[str, str, int, int, int]]: ...
+    def export_rows(self, name: str) -> AsyncIterator[list[Any]]: ...
+
+
+class ReportsSQL(DB):
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]:
         """(kind, key, score, responses, responses without an invitation), all time."""
         rows = await self._read(
@@ -78,3 +130,26 @@ class ReportsSQL(SQL):
             params,
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+    async def export_rows(self, name: str) -> AsyncIterator[list[Any]]:
+        """The rows of one export, in pages; times as ISO 8601 UTC, tags as `vouch import`
+        reads them."""
+        header, query = EXPORTS[name]
+        last = 0
+        while True:
+            rows = await self._read(query, (last, PAGE))
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            for row in rows:
+                yield [_cell(column, v) for column, v in zip(header, row[1:], strict=True)]
+
+
+def _cell(column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column in _TIMES:
+        return from_ms(value).isoformat()
+    if column == "tags":
+        return tags_cell(json.loads(value))
+    return value

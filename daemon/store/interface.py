@@ -1,0 +1,70 @@
+"""The whole store: the composition of every concern's interface.
+
+Each concern (daemon/store/<concern>.py) is a short Protocol of the calls its users make, with its
+SQLite half beside it. A consumer depends on the concerns it uses; `Services.store` is the whole
+`Store`. SQLite implements it today (`SQLiteStore`); a PostgreSQL store will implement the same
+Protocols (outbox claims are leases, so `FOR UPDATE SKIP LOCKED` can serve them there) and run
+under the same tests.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from daemon.store.answers import Answers
+from daemon.store.asks import Asks
+from daemon.store.bounces import Bounces
+from daemon.store.customers import Customers
+from daemon.store.dashboard import Dashboard
+from daemon.store.digest import Digest
+from daemon.store.events import Events
+from daemon.store.influence import InfluenceMarks
+from daemon.store.invitations import Invitations
+from daemon.store.lifecycle import Lifecycle
+from daemon.store.offers import Offers
+from daemon.store.outbox import Outbox
+from daemon.store.partners import Partners
+from daemon.store.privacy import Privacy
+from daemon.store.referrals import Referrals
+from daemon.store.replies import Replies
+from daemon.store.reports import Reports
+from daemon.store.rewards import Rewards
+from daemon.store.setaside import SetAsides
+from daemon.store.webhooks import Webhooks
+
+
+class Upkeep(Protocol):
+    """The store as a whole: its schema, a write probe for /healthz, closing it."""
+
+    erasure_keys: tuple[str, ...]  # see PrivacySQL.forget
+
+    async def close(self) -> None: ...
+    async def write_probe(self) -> None: ...
+    async def schema_version(self) -> int: ...
+
+
+class Store(
+    Answers,
+    Asks,
+    Bounces,
+    Customers,
+    Dashboard,
+    Digest,
+    Events,
+    InfluenceMarks,
+    Invitations,
+    Lifecycle,
+    Offers,
+    Outbox,
+    Partners,
+    Privacy,
+    Referrals,
+    Replies,
+    Reports,
+    Rewards,
+    SetAsides,
+    Webhooks,
+    Upkeep,
+    Protocol,
+):
+    """Every concern of the store in one: what the daemon opens and hands to every part."""

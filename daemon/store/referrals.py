@@ -1,0 +1,229 @@
+"""Advocates and the referrals they make, each step of a referral, and who sends business."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any, Protocol
+
+from daemon.clock import to_ms
+from daemon.engine.grades import Introduction
+from daemon.store.db import DB
+from daemon.store.rows import REFERRAL, Advocate, Referral, Step, referral_row
+
+
+class Referrals(Protocol):
+    """Advocates, their referrals and each referral's steps, and the facts of who sends
+    business."""
+
+    async def ensure_advocate(self, customer_id: int, now: datetime) -> Advocate: ...
+    async def advocate_by_code(self, code: str) -> Advocate | None: ...
+    async def advocate(self, advocate_id: int) -> Advocate | None: ...
+    async def add_referral(
+        self,
+        advocate_id: int,
+        intro: Introduction,
+        *,
+        grade: str,
+        channel: str,
+        flag: str | None,
+        friend_customer_id: int | None,
+        now: datetime,
+    ) -> Referral: ...
+    async def referral(self, public_id: str) -> Referral | None: ...
+    async def referral_by_id(self, referral_id: int) -> Referral | None: ...
+    async def referrals_since(self, advocate_id: int, since: datetime) -> int: ...
+    async def unnotified_referrals(self, limit: int) -> list[Referral]: ...
+    async def referral_notified(self, referral_id: int) -> None: ...
+    async def move_referral(
+        self,
+        referral_id: int,
+        status: str,
+        *,
+        value: float | None,
+        note: str | None,
+        shared: bool,
+        now: datetime,
+    ) -> None: ...
+    async def unnotified_steps(self, limit: int) -> list[Step]: ...
+    async def step_notified(self, step_id: int) -> None: ...
+    async def referral_facts(self) -> list[tuple[Any, ...]]: ...
+    async def tags_by_kind(self) -> list[tuple[str, int, int]]: ...
+
+
+class ReferralsSQL(DB):
+    async def ensure_advocate(self, customer_id: int, now: datetime) -> Advocate:
+        """The customer's referral code, made once and kept (their links keep working)."""
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO advocates (customer_id, code, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (customer_id) DO NOTHING",
+                (customer_id, secrets.token_urlsafe(9), to_ms(now)),
+            )
+            rows = await db.execute_fetchall(
+                "SELECT id, customer_id, code FROM advocates WHERE customer_id = ?", (customer_id,)
+            )
+        (row,) = rows
+        return Advocate(int(row[0]), int(row[1]), str(row[2]))
+
+    async def advocate_by_code(self, code: str) -> Advocate | None:
+        rows = await self._read(
+            "SELECT id, customer_id, code FROM advocates WHERE code = ?", (code,)
+        )
+        return Advocate(int(rows[0][0]), int(rows[0][1]), str(rows[0][2])) if rows else None
+
+    async def advocate(self, advocate_id: int) -> Advocate | None:
+        rows = await self._read(
+            "SELECT id, customer_id, code FROM advocates WHERE id = ?", (advocate_id,)
+        )
+        return Advocate(int(rows[0][0]), int(rows[0][1]), str(rows[0][2])) if rows else None
+
+    async def add_referral(
+        self,
+        advocate_id: int,
+        intro: Introduction,
+        *,
+        grade: str,
+        channel: str,
+        flag: str | None,
+        friend_customer_id: int | None,
+        now: datetime,
+    ) -> Referral:
+        async with self._write() as db:
+            rows = await db.execute_fetchall(
+                f"""
+                INSERT INTO referrals (public_id, advocate_id, friend_customer_id, friend_name,
+                    friend_email, friend_phone, need, timing, relationship, expects_contact,
+                    advocate_introduces, public_thanks_ok, reward_choice, grade, channel, flag,
+                    status, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
+                RETURNING {REFERRAL}
+                """,
+                (
+                    "r_" + secrets.token_urlsafe(12),
+                    advocate_id,
+                    friend_customer_id,
+                    intro.friend_name,
+                    intro.friend_email,
+                    intro.friend_phone,
+                    intro.need,
+                    intro.timing,
+                    intro.relationship,
+                    int(intro.expects_contact),
+                    int(intro.advocate_introduces),
+                    int(intro.public_thanks_ok),
+                    intro.reward_choice,
+                    grade,
+                    channel,
+                    flag,
+                    to_ms(now),
+                    to_ms(now),
+                ),
+            )
+        return referral_row(next(iter(rows)))
+
+    async def referral(self, public_id: str) -> Referral | None:
+        rows = await self._read(
+            f"SELECT {REFERRAL} FROM referrals WHERE public_id = ?", (public_id,)
+        )
+        return referral_row(rows[0]) if rows else None
+
+    async def referral_by_id(self, referral_id: int) -> Referral | None:
+        rows = await self._read(f"SELECT {REFERRAL} FROM referrals WHERE id = ?", (referral_id,))
+        return referral_row(rows[0]) if rows else None
+
+    async def referrals_since(self, advocate_id: int, since: datetime) -> int:
+        rows = await self._read(
+            "SELECT count(*) FROM referrals WHERE advocate_id = ? AND created_at >= ?",
+            (advocate_id, to_ms(since)),
+        )
+        return int(rows[0][0])
+
+    async def unnotified_referrals(self, limit: int) -> list[Referral]:
+        rows = await self._read(
+            f"SELECT {REFERRAL} FROM referrals WHERE notified = 0 ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [referral_row(r) for r in rows]
+
+    async def referral_notified(self, referral_id: int) -> None:
+        async with self._write() as db:
+            await db.execute("UPDATE referrals SET notified = 1 WHERE id = ?", (referral_id,))
+
+    async def move_referral(
+        self,
+        referral_id: int,
+        status: str,
+        *,
+        value: float | None,
+        note: str | None,
+        shared: bool,
+        now: datetime,
+    ) -> None:
+        """A step on the referral's road, recorded with whether the advocate is to be told."""
+        at = to_ms(now)
+        async with self._write() as db:
+            await db.execute(
+                """
+                UPDATE referrals SET status = ?, value = coalesce(?, value), updated_at = ?,
+                    contacted_at = CASE WHEN ? = 'contacted' THEN coalesce(contacted_at, ?)
+                                        ELSE contacted_at END,
+                    closed_at = CASE WHEN ? IN ('won', 'lost') THEN ? ELSE closed_at END
+                WHERE id = ?
+                """,
+                (status, value, at, status, at, status, at, referral_id),
+            )
+            await db.execute(
+                "INSERT INTO referral_steps (referral_id, status, note, shared, notified, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (referral_id, status, note, int(shared), 0 if shared else 1, at),
+            )
+
+    async def unnotified_steps(self, limit: int) -> list[Step]:
+        columns = ", ".join("r." + c.strip() for c in REFERRAL.split(","))
+        rows = await self._read(
+            f"SELECT s.id, s.status, s.note, {columns} FROM referral_steps s "
+            "JOIN referrals r ON r.id = s.referral_id WHERE s.notified = 0 ORDER BY s.id LIMIT ?",
+            (limit,),
+        )
+        return [Step(int(r[0]), referral_row(r[3:]), str(r[1]), r[2]) for r in rows]
+
+    async def step_notified(self, step_id: int) -> None:
+        async with self._write() as db:
+            await db.execute("UPDATE referral_steps SET notified = 1 WHERE id = ?", (step_id,))
+
+    async def referral_facts(self) -> list[tuple[Any, ...]]:
+        """One row per referral with its advocate: the raw material of the sources report.
+        Partners' referrals are in their own report (partner_facts)."""
+        rows = await self._read(
+            """
+            SELECT a.id, c.name, c.email, r.grade, r.status, r.value, r.flag,
+                   r.created_at, r.contacted_at, r.closed_at
+            FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+            JOIN customers c ON c.id = a.customer_id
+            WHERE a.id NOT IN (SELECT advocate_id FROM partners)
+            ORDER BY a.id, r.id
+            """
+        )
+        return [tuple(r) for r in rows]
+
+    async def tags_by_kind(self) -> list[tuple[str, int, int]]:
+        """Per tag: how many advocates (customers who referred) and other customers carry it,
+        plus a ("", advocates, others) row with the totals. Partners are not customers."""
+        rows = await self._read(
+            """
+            WITH refs AS (SELECT DISTINCT a.customer_id AS id FROM referrals r
+                          JOIN advocates a ON a.id = r.advocate_id
+                          WHERE a.id NOT IN (SELECT advocate_id FROM partners)),
+                 real AS (SELECT DISTINCT customer_id AS id FROM events
+                          WHERE customer_id IS NOT NULL),
+                 people AS (SELECT c.id, c.tags, c.id IN (SELECT id FROM refs) AS advocate
+                            FROM customers c WHERE c.id IN (SELECT id FROM real)
+                               OR c.id IN (SELECT id FROM refs))
+            SELECT '', sum(advocate), sum(NOT advocate) FROM people
+            UNION ALL
+            SELECT t.value, sum(p.advocate), sum(NOT p.advocate)
+            FROM people p, json_each(p.tags) t GROUP BY t.value
+            """
+        )
+        return [(str(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
