@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from daemon.errors import VouchError
-from daemon.mail.compose import build_for_customer
+from daemon.mail.compose import customer_message
 from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, NewEmail, OutboxRow
 from daemon.mail.render import new_message_id, one_line
@@ -48,17 +48,13 @@ def queued(services: Services, kind: str, invitation: Invitation, customer: Cust
     )
 
 
-def build(
-    services: Services,
-    kind: str,
-    invitation: Invitation,
-    customer: Customer,
-    message_id: str | None = None,
-) -> NewEmail:
-    """The survey (or reminder) email of one invitation, rendered and signed."""
+def message(
+    services: Services, kind: str, invitation: Invitation, customer: Customer, message_id: str
+) -> bytes:
+    """The bytes of the survey (or reminder) email of one invitation, from a stamp, signed."""
     survey = services.config.surveys[invitation.survey]
     words = survey.words(services.renderer.language(kind, customer.locale))
-    return build_for_customer(
+    return customer_message(
         services,
         customer,
         kind=kind,
@@ -70,9 +66,8 @@ def build(
             "scores": score_links(services, invitation),
             "survey_url": survey_url(services, invitation),
         },
-        dedupe_key=f"{kind}:{invitation.id}",
-        personal=PERSONAL,
         message_id=message_id,
+        personal=PERSONAL,
     )
 
 
@@ -117,4 +112,4 @@ def _render(
         raise LookupError(f"the customer's address is no longer {row.recipient}")
     if invitation.survey not in services.config.surveys:
         raise LookupError(f"survey {invitation.survey!r} is no longer in surveys/")
-    return build(services, row.kind, invitation, customer, row.message_id).message
+    return message(services, row.kind, invitation, customer, row.message_id)
