@@ -1,11 +1,29 @@
 """Survey and reminder emails: queued unrendered by the scheduler, rendered when claimed.
 
-A scheduler tick only decides which invitations go now and queues one outbox row each (the
-recipient, a Message-ID, the invitation, an empty message): cheap writes, so a tick with
-thousands due stays short. The sender renders those rows when it claims them (`render_claimed`),
-in a fixed number of queries per claim, from a stamp (daemon/mail/stamp.py); it stores the bytes
-before sending them, and every retry sends those bytes. A reminder whose customer has answered
-since it was queued is cancelled instead.
+The path from an event to the transport; each step reads the customer and checks suppression
+once, on the data of its own moment (days can pass between steps), and passes on what it read
+(tests/test_path_reads.py counts it on the SQL):
+
+1. An event is accepted (daemon/intake/accept.py): recorded, its customer upserted; nothing is
+   decided yet, the scheduler is nudged.
+2. The scheduler plans it (daemon/run/scheduler.py `_plan_events`): one read of the batch's
+   customers and one suppression check decide whether and when an invitation is planned (the
+   cool-down, the send window, a suppressed address: daemon/engine/invitations.py).
+3. When invitations fall due, the scheduler (`_ready`) reads their customers and checks
+   suppression once: each is sent, skipped or moved into the window. `queued` below makes the
+   outbox row of each one sent (recipient, Message-ID, invitation, no message), and the outbox
+   takes them as they are (`enqueue_many`): cheap writes, so a tick with thousands due is short.
+4. The sender claims due rows (daemon/mail/sender.py `_start`): one suppression check for the
+   claim settles the rows to a suppressed address (a forgotten one too, by its hash) unsent and
+   unrendered; the others go on to `render_claimed`.
+5. `render_claimed` reads their invitations and customers once for the claim and passes each
+   customer down: a reminder whose customer answered or replied since it was queued is
+   cancelled; the others become bytes (`message`: daemon/mail/compose.py `customer_message`
+   adds the unsubscribe link, daemon/mail/stamp.py fills a stamp, DKIM signs). One that cannot
+   be rendered is kept and tried again, like a failed send.
+6. The sender stores the bytes before sending them (only on rows still its own and unrendered,
+   so a person forgotten meanwhile keeps nothing and is not sent), then hands them to the
+   transport; every retry sends those same bytes.
 """
 
 from __future__ import annotations
