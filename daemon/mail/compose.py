@@ -1,16 +1,16 @@
 """Turn an email kind and its context into bytes (rendered, flattened and signed once), and
 those bytes into an outbox row.
 
-`message` and `customer_message` give the bytes alone: what the sender stores for a survey
-rendered at claim (daemon/surveys/survey_email.py). `build_email` and `build_for_customer` wrap
-them into a `NewEmail` for the emails that are queued already rendered.
+`message` gives the bytes alone (`to_customer` addresses one to a customer): what the sender
+stores for a survey rendered at claim (daemon/surveys/survey_email.py). `build_email` and
+`build_for_customer` wrap them into a `NewEmail` for the emails queued already rendered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from daemon.mail.links import unsubscribe_headers, unsubscribe_url
 from daemon.mail.outbox import NewEmail
@@ -24,28 +24,26 @@ async def enqueue(services: Services, email: NewEmail) -> int | None:
     return await services.store.enqueue(email, services.clock.now())
 
 
+class Envelope(TypedDict):
+    """Who an email is to and how it is addressed: what the renderer and the stamps take."""
+
+    to_email: str
+    to_name: str | None
+    message_id: str
+    headers: Mapping[str, str] | None
+    locale: str | None
+
+
 def message(
     services: Services,
-    *,
     kind: str,
     context: Mapping[str, Any],
-    to_email: str,
-    to_name: str | None,
-    message_id: str,
-    headers: Mapping[str, str] | None = None,
+    envelope: Envelope,
     attachments: Sequence[Attachment] = (),
-    locale: str | None = None,
     personal: frozenset[str] = frozenset(),
 ) -> bytes:
     """One email's bytes, rendered and DKIM-signed. `personal` names the context values that
     differ per recipient in a batch: such emails come from a stamp (daemon/mail/stamp.py)."""
-    envelope: dict[str, Any] = {
-        "to_email": to_email,
-        "to_name": to_name,
-        "message_id": message_id,
-        "headers": headers,
-        "locale": locale,
-    }
     if personal and not attachments:
         data = services.stamps.render(kind, context, personal=personal, **envelope)
     else:
@@ -55,31 +53,21 @@ def message(
     return dkim.sign(data, services.clock.now()) if dkim is not None else data
 
 
-def customer_message(
-    services: Services,
-    customer: Customer,
-    *,
-    kind: str,
-    context: Mapping[str, Any],
-    message_id: str,
-    attachments: Sequence[Attachment] = (),
-    personal: frozenset[str] = frozenset(),
-) -> bytes:
-    """The bytes of an email to a customer: in their language, with their own unsubscribe
-    link in the body and in the List-Unsubscribe headers."""
+def to_customer(
+    services: Services, customer: Customer, context: Mapping[str, Any], message_id: str
+) -> tuple[dict[str, Any], Envelope]:
+    """The context and envelope of an email to a customer: their address, name and language,
+    and their own unsubscribe link (`unsubscribe_url`, personal to each) in the body and in
+    the List-Unsubscribe headers."""
     link = unsubscribe_url(services, customer)
-    return message(
-        services,
-        kind=kind,
-        context={**context, "unsubscribe_url": link},
+    envelope = Envelope(
         to_email=customer.email,
         to_name=customer.name,
         message_id=message_id,
         headers=unsubscribe_headers(services, customer, link),
-        attachments=attachments,
         locale=customer.locale,
-        personal=personal | {"unsubscribe_url"} if personal else personal,
     )
+    return {**context, "unsubscribe_url": link}, envelope
 
 
 def build_email(
@@ -95,22 +83,17 @@ def build_email(
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
     locale: str | None = None,
-    personal: frozenset[str] = frozenset(),
 ) -> NewEmail:
     """Render (and DKIM-sign) one email into an outbox row, not yet stored."""
     message_id = new_message_id(services.config.message_id_domain)
-    data = message(
-        services,
-        kind=kind,
-        context=context,
+    envelope = Envelope(
         to_email=to_email,
         to_name=to_name,
         message_id=message_id,
         headers=headers,
-        attachments=attachments,
         locale=locale,
-        personal=personal,
     )
+    data = message(services, kind, context, envelope, attachments)
     return _row(services, kind, dedupe_key, to_email, message_id, data, not_before, customer_id)
 
 
@@ -122,19 +105,11 @@ def build_for_customer(
     context: Mapping[str, Any],
     dedupe_key: str,
     attachments: Sequence[Attachment] = (),
-    personal: frozenset[str] = frozenset(),
 ) -> NewEmail:
-    """`customer_message` as an outbox row, not yet stored."""
+    """An email to a customer (`to_customer`) rendered into an outbox row, not yet stored."""
     message_id = new_message_id(services.config.message_id_domain)
-    data = customer_message(
-        services,
-        customer,
-        kind=kind,
-        context=context,
-        message_id=message_id,
-        attachments=attachments,
-        personal=personal,
-    )
+    addressed, envelope = to_customer(services, customer, context, message_id)
+    data = message(services, kind, addressed, envelope, attachments)
     return _row(services, kind, dedupe_key, customer.email, message_id, data, None, customer.id)
 
 

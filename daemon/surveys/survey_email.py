@@ -18,8 +18,8 @@ once, on the data of its own moment (days can pass between steps), and passes on
    unrendered; the others go on to `render_claimed`.
 5. `render_claimed` reads their invitations and customers once for the claim and passes each
    customer down: a reminder whose customer answered or replied since it was queued is
-   cancelled; the others become bytes (`message`: daemon/mail/compose.py `customer_message`
-   adds the unsubscribe link, daemon/mail/stamp.py fills a stamp, DKIM signs). One that cannot
+   cancelled; the others become bytes (`message`: daemon/mail/compose.py `to_customer` adds
+   the unsubscribe link, daemon/mail/stamp.py fills a stamp, DKIM signs). One that cannot
    be rendered is kept and tried again, like a failed send.
 6. The sender stores the bytes before sending them (only on rows still its own and unrendered,
    so a person forgotten meanwhile keeps nothing and is not sent), then hands them to the
@@ -32,7 +32,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from daemon.errors import VouchError
-from daemon.mail.compose import customer_message
+from daemon.mail import compose
 from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, NewEmail, OutboxRow
 from daemon.mail.render import new_message_id, one_line
@@ -42,7 +42,7 @@ from daemon.store.base import Customer, Invitation
 log = logging.getLogger(__name__)
 
 #: What differs between the survey emails of one survey: filled into a stamp (daemon/mail/stamp.py).
-PERSONAL = frozenset({"customer_name", "scores", "survey_url"})
+PERSONAL = frozenset({"customer_name", "scores", "survey_url", "unsubscribe_url"})
 
 
 def first_name(customer: Customer) -> str | None:
@@ -72,21 +72,16 @@ def message(
     """The bytes of the survey (or reminder) email of one invitation, from a stamp, signed."""
     survey = services.config.surveys[invitation.survey]
     words = survey.words(services.renderer.language(kind, customer.locale))
-    return customer_message(
-        services,
-        customer,
-        kind=kind,
-        context={
-            "customer_name": first_name(customer),
-            "question": services.renderer.survey_question(words.question),
-            "low_label": words.low_label,
-            "high_label": words.high_label,
-            "scores": score_links(services, invitation),
-            "survey_url": survey_url(services, invitation),
-        },
-        message_id=message_id,
-        personal=PERSONAL,
-    )
+    context = {
+        "customer_name": first_name(customer),
+        "question": services.renderer.survey_question(words.question),
+        "low_label": words.low_label,
+        "high_label": words.high_label,
+        "scores": score_links(services, invitation),
+        "survey_url": survey_url(services, invitation),
+    }
+    addressed, envelope = compose.to_customer(services, customer, context, message_id)
+    return compose.message(services, kind, addressed, envelope, personal=PERSONAL)
 
 
 async def render_claimed(
