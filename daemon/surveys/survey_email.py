@@ -10,9 +10,9 @@ once, on the data of its own moment (days can pass between steps), and passes on
    customers and one suppression check decide whether and when an invitation is planned (the
    cool-down, the send window, a suppressed address: daemon/engine/invitations.py).
 3. When invitations fall due, the scheduler (`_ready`) reads their customers and checks
-   suppression once: each is sent, skipped or moved into the window. `queued` below makes the
-   outbox row of each one sent (recipient, Message-ID, invitation, no message), and the outbox
-   takes them as they are (`enqueue_many`): cheap writes, so a tick with thousands due is short.
+   suppression once: each goes, is skipped or is moved into the window. For each that goes,
+   `queued` below makes its outbox row (recipient, Message-ID, invitation, no message), and the
+   outbox takes them as they are (`enqueue_many`): cheap writes, so a big tick stays short.
 4. The sender claims due rows (daemon/mail/sender.py `_start`): one suppression check for the
    claim settles the rows to a suppressed address (a forgotten one too, by its hash) unsent and
    unrendered; the others go on to `render_claimed`.
