@@ -19,7 +19,8 @@ from daemon.mail.outbox import State
 
 from smtp_server import SmtpServer
 
-CLAIM = re.compile(r"UPDATE\s+outbox\s+SET\s+state\s*=\s*'sending'", re.IGNORECASE)
+#: a claim leases rows: it sets their state to 'sending' (a settlement only tests for it)
+CLAIM = re.compile(r"UPDATE\s+outbox\s+SET\s+([^;]*?,\s*)?state\s*=\s*'sending'", re.IGNORECASE)
 CUSTOMER_READ = re.compile(r"\b(FROM|JOIN)\s+customers\b", re.IGNORECASE)
 SUPPRESSION_CHECK = re.compile(r"\b(FROM|JOIN)\s+suppressions\b", re.IGNORECASE)
 
