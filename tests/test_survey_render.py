@@ -18,7 +18,7 @@ from loop import AUTH, Loop, parse, running, smtp_changes
 from test_dashboard import login
 
 from daemon.config import Config, load_config
-from daemon.mail.compose import build_for_customer
+from daemon.mail import compose
 from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, OutboxRow, State
 from daemon.mail.render import Renderer
@@ -67,22 +67,18 @@ async def full_render(loop: Loop, row: OutboxRow) -> bytes:
     words = services.config.surveys[invitation.survey].words(
         services.renderer.language(row.kind, customer.locale)
     )
-    email = build_for_customer(
-        services,
-        customer,
-        kind=row.kind,
-        context={
-            "customer_name": "Ann",
-            "question": services.renderer.survey_question(words.question),
-            "low_label": words.low_label,
-            "high_label": words.high_label,
-            "scores": score_links(services, invitation),
-            "survey_url": survey_url(services, invitation),
-        },
-        dedupe_key=row.dedupe_key,
-        message_id=row.message_id,
+    context = {
+        "customer_name": "Ann",
+        "question": services.renderer.survey_question(words.question),
+        "low_label": words.low_label,
+        "high_label": words.high_label,
+        "scores": score_links(services, invitation),
+        "survey_url": survey_url(services, invitation),
+    }
+    message = compose.message(
+        services, row.kind, *compose.to_customer(services, customer, context, row.message_id)
     )
-    return BOUNDARY.sub(b"=_boundary", email.message)
+    return BOUNDARY.sub(b"=_boundary", message)
 
 
 def crlf(data: bytes) -> bytes:

@@ -1,10 +1,16 @@
-"""Turn an email kind and its context into an outbox row: rendered and flattened once."""
+"""Turn an email kind and its context into bytes (rendered, flattened and signed once), and
+those bytes into an outbox row.
+
+`message` gives the bytes alone (`to_customer` addresses one to a customer): what the sender
+stores for a survey rendered at claim (daemon/surveys/survey_email.py). `build_email` and
+`build_for_customer` wrap them into a `NewEmail` for the emails queued already rendered.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from daemon.mail.links import unsubscribe_headers, unsubscribe_url
 from daemon.mail.outbox import NewEmail
@@ -16,6 +22,52 @@ from daemon.store.rows import Customer
 async def enqueue(services: Services, email: NewEmail) -> int | None:
     """Into the outbox; None when this dedupe key was enqueued before (nothing is added)."""
     return await services.store.enqueue(email, services.clock.now())
+
+
+class Envelope(TypedDict):
+    """Who an email is to and how it is addressed: what the renderer and the stamps take."""
+
+    to_email: str
+    to_name: str | None
+    message_id: str
+    headers: Mapping[str, str] | None
+    locale: str | None
+
+
+def message(
+    services: Services,
+    kind: str,
+    context: Mapping[str, Any],
+    envelope: Envelope,
+    attachments: Sequence[Attachment] = (),
+    personal: frozenset[str] = frozenset(),
+) -> bytes:
+    """One email's bytes, rendered and DKIM-signed. `personal` names the context values that
+    differ per recipient in a batch: such emails come from a stamp (daemon/mail/stamp.py)."""
+    if personal and not attachments:
+        data = services.stamps.render(kind, context, personal=personal, **envelope)
+    else:
+        data = services.renderer.render(kind, context, attachments=attachments, **envelope).message
+    dkim = services.config.dkim
+    # signed once here: every retry sends these same bytes
+    return dkim.sign(data, services.clock.now()) if dkim is not None else data
+
+
+def to_customer(
+    services: Services, customer: Customer, context: Mapping[str, Any], message_id: str
+) -> tuple[dict[str, Any], Envelope]:
+    """The context and envelope of an email to a customer: their address, name and language,
+    and their own unsubscribe link (`unsubscribe_url`, personal to each) in the body and in
+    the List-Unsubscribe headers."""
+    link = unsubscribe_url(services, customer)
+    envelope = Envelope(
+        to_email=customer.email,
+        to_name=customer.name,
+        message_id=message_id,
+        headers=unsubscribe_headers(services, customer, link),
+        locale=customer.locale,
+    )
+    return {**context, "unsubscribe_url": link}, envelope
 
 
 def build_email(
@@ -31,39 +83,18 @@ def build_email(
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
     locale: str | None = None,
-    personal: frozenset[str] = frozenset(),
-    message_id: str | None = None,
 ) -> NewEmail:
-    """Render (and DKIM-sign) one email into an outbox row, not yet stored. `personal` names
-    the context values that differ per recipient in a batch: such emails come from a stamp.
-    `message_id`: the one chosen when the row was queued unrendered (else a new one)."""
-    config = services.config
-    message_id = message_id or new_message_id(config.message_id_domain)
-    envelope: dict[str, Any] = {
-        "to_email": to_email,
-        "to_name": to_name,
-        "message_id": message_id,
-        "headers": headers,
-        "locale": locale,
-    }
-    if personal and not attachments:
-        message = services.stamps.render(kind, context, personal=personal, **envelope)
-    else:
-        rendered = services.renderer.render(kind, context, attachments=attachments, **envelope)
-        message = rendered.message
-    now = services.clock.now()
-    if config.dkim is not None:  # signed once here: every retry sends these same bytes
-        message = config.dkim.sign(message, now)
-    return NewEmail(
-        dedupe_key=dedupe_key,
-        kind=kind,
-        recipient=to_email,
-        envelope_from=config.settings.business.email,
+    """Render (and DKIM-sign) one email into an outbox row, not yet stored."""
+    message_id = new_message_id(services.config.message_id_domain)
+    envelope = Envelope(
+        to_email=to_email,
+        to_name=to_name,
         message_id=message_id,
-        message=message,
-        not_before=not_before or now,
-        customer_id=customer_id,
+        headers=headers,
+        locale=locale,
     )
+    data = message(services, kind, context, envelope, attachments)
+    return _row(services, kind, dedupe_key, to_email, message_id, data, not_before, customer_id)
 
 
 def build_for_customer(
@@ -74,21 +105,31 @@ def build_for_customer(
     context: Mapping[str, Any],
     dedupe_key: str,
     attachments: Sequence[Attachment] = (),
-    personal: frozenset[str] = frozenset(),
-    message_id: str | None = None,
 ) -> NewEmail:
-    link = unsubscribe_url(services, customer)
-    return build_email(
-        services,
-        kind=kind,
-        context={**context, "unsubscribe_url": link},
-        to_email=customer.email,
-        to_name=customer.name,
+    """An email to a customer (`to_customer`) rendered into an outbox row, not yet stored."""
+    message_id = new_message_id(services.config.message_id_domain)
+    addressed, envelope = to_customer(services, customer, context, message_id)
+    data = message(services, kind, addressed, envelope, attachments)
+    return _row(services, kind, dedupe_key, customer.email, message_id, data, None, customer.id)
+
+
+def _row(
+    services: Services,
+    kind: str,
+    dedupe_key: str,
+    recipient: str,
+    message_id: str,
+    data: bytes,
+    not_before: datetime | None,
+    customer_id: int | None,
+) -> NewEmail:
+    return NewEmail(
         dedupe_key=dedupe_key,
-        customer_id=customer.id,
-        headers=unsubscribe_headers(services, customer, link),
-        attachments=attachments,
-        locale=customer.locale,
-        personal=personal | {"unsubscribe_url"} if personal else personal,
+        kind=kind,
+        recipient=recipient,
+        envelope_from=services.config.settings.business.email,
         message_id=message_id,
+        message=data,
+        not_before=not_before or services.clock.now(),
+        customer_id=customer_id,
     )

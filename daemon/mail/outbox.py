@@ -29,8 +29,10 @@ class State(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class NewEmail:
-    """An email to enqueue. dedupe_key is unique per logical email: a second enqueue is a no-op."""
+class Addressed:
+    """What an outbox row holds from the start: its dedupe key, its kind, who it goes to and
+    from, its Message-ID and its message (empty until rendered, for a survey queued
+    unrendered)."""
 
     dedupe_key: str
     kind: str
@@ -38,20 +40,22 @@ class NewEmail:
     envelope_from: str
     message_id: str
     message: bytes
+
+
+@dataclass(frozen=True)
+class NewEmail(Addressed):
+    """An email to enqueue. dedupe_key is unique per logical email: a second enqueue is a no-op."""
+
     not_before: datetime
     customer_id: int | None = None
     invitation_id: int | None = None  # with an empty message: rendered when claimed
 
 
 @dataclass(frozen=True)
-class OutboxRow:
+class OutboxRow(Addressed):
+    """A row as the store holds it, with where it stands."""
+
     id: int
-    dedupe_key: str
-    kind: str
-    recipient: str
-    envelope_from: str
-    message_id: str
-    message: bytes
     state: State
     attempts: int
     last_error: str | None

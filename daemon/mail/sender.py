@@ -262,6 +262,8 @@ class Sender:
         return rows
 
     async def _start(self, rows: list[OutboxRow]) -> None:
+        """The claim's one suppression check (none for webhook rows): rows to a suppressed
+        address are settled unsent and unrendered; the rest are rendered if need be and sent."""
         if not rows:
             return
         blocked = await self.store.suppressed(r.recipient for r in rows if r.kind != WEBHOOK)

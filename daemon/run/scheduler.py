@@ -338,7 +338,9 @@ class Scheduler:
     async def _ready(
         self, due: list[Invitation], *, reminder: bool
     ) -> list[tuple[Invitation, Customer]]:
-        """Those that may go now, with their customers; the rest are skipped or moved."""
+        """Those that may go now, with their customers; the rest are skipped or moved. The
+        suppression decided here is passed on: the outbox queues the rows as they are, and the
+        sender checks only once more, at claim (daemon/surveys/survey_email.py)."""
         services = self.services
         store: CustomersAndInvitationsAndOutbox = services.store
         now = services.clock.now()

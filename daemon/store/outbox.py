@@ -103,11 +103,12 @@ class OutboxSQL(DB):
         return int(row[0]) if row else None
 
     async def enqueue_many(self, emails: Sequence[NewEmail], now: datetime) -> None:
-        """Many emails in one transaction (a scheduler sweep); same rules as `enqueue`."""
-        if not emails:
-            return
-        blocked = set(await self.suppression_reasons(e.recipient for e in emails))
-        await self._write_many([(INSERT_OUTBOX, outbox_rows(emails, now, blocked))])
+        """Many emails in one transaction (a scheduler sweep), queued as they are: the caller
+        decided suppression for them just before (the scheduler, when their surveys fell due),
+        and the sender decides it again when it claims them, so one suppressed meanwhile is
+        settled suppressed, never sent. A dedupe key seen before adds nothing."""
+        if emails:
+            await self._write_many([(INSERT_OUTBOX, outbox_rows(emails, now))])
 
     async def claim(
         self,
@@ -334,13 +335,8 @@ class OutboxSQL(DB):
         return from_ms(row[0])
 
 
-def outbox_rows(
-    emails: Sequence[NewEmail],
-    now: datetime,
-    blocked: set[str] | frozenset[str] = frozenset(),
-) -> list[tuple[object, ...]]:
-    """INSERT_OUTBOX's parameters: those to a `blocked` address are recorded as suppressed,
-    never queued; a dedupe key seen before adds nothing."""
+def outbox_rows(emails: Sequence[NewEmail], now: datetime) -> list[tuple[object, ...]]:
+    """INSERT_OUTBOX's parameters: each row queued (a dedupe key seen before adds nothing)."""
     return [
         (
             e.dedupe_key,
@@ -351,9 +347,9 @@ def outbox_rows(
             e.envelope_from,
             e.message_id,
             e.message,
-            State.SUPPRESSED if e.recipient.lower() in blocked else State.QUEUED,
+            State.QUEUED,
             to_ms(e.not_before),
-            "address is suppressed" if e.recipient.lower() in blocked else None,
+            None,
             to_ms(now),
             to_ms(now),
         )

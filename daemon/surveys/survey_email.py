@@ -1,11 +1,29 @@
 """Survey and reminder emails: queued unrendered by the scheduler, rendered when claimed.
 
-A scheduler tick only decides which invitations go now and queues one outbox row each (the
-recipient, a Message-ID, the invitation, an empty message): cheap writes, so a tick with
-thousands due stays short. The sender renders those rows when it claims them (`render_claimed`),
-in a fixed number of queries per claim, from a stamp (daemon/mail/stamp.py); it stores the bytes
-before sending them, and every retry sends those bytes. A reminder whose customer has answered
-since it was queued is cancelled instead.
+The path from an event to the transport; each step reads the customer and checks suppression
+once, on the data of its own moment (days can pass between steps), and passes on what it read
+(tests/test_path_reads.py counts it on the SQL):
+
+1. An event is accepted (daemon/intake/accept.py): recorded, its customer upserted; nothing is
+   decided yet, the scheduler is nudged.
+2. The scheduler plans it (daemon/run/scheduler.py `_plan_events`): one read of the batch's
+   customers and one suppression check decide whether and when an invitation is planned (the
+   cool-down, the send window, a suppressed address: daemon/engine/invitations.py).
+3. When invitations fall due, the scheduler (`_ready`) reads their customers and checks
+   suppression once: each goes, is skipped or is moved into the window. For each that goes,
+   `queued` below makes its outbox row (recipient, Message-ID, invitation, no message), and the
+   outbox takes them as they are (`enqueue_many`): cheap writes, so a big tick stays short.
+4. The sender claims due rows (daemon/mail/sender.py `_start`): one suppression check for the
+   claim settles the rows to a suppressed address (a forgotten one too, by its hash) unsent and
+   unrendered; the others go on to `render_claimed`.
+5. `render_claimed` reads their invitations and customers once for the claim and passes each
+   customer down: a reminder whose customer answered or replied since it was queued is
+   cancelled; the others become bytes (`message`: daemon/mail/compose.py `to_customer` adds
+   the unsubscribe link, daemon/mail/stamp.py fills a stamp, DKIM signs). One that cannot
+   be rendered is kept and tried again, like a failed send.
+6. The sender stores the bytes before sending them (only on rows still its own and unrendered,
+   so a person forgotten meanwhile keeps nothing and is not sent), then hands them to the
+   transport; every retry sends those same bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from daemon.errors import VouchError
-from daemon.mail.compose import build_for_customer
+from daemon.mail import compose
 from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, NewEmail, OutboxRow
 from daemon.mail.render import new_message_id, one_line
@@ -24,7 +42,7 @@ from daemon.store.rows import Customer, Invitation
 log = logging.getLogger(__name__)
 
 #: What differs between the survey emails of one survey: filled into a stamp (daemon/mail/stamp.py).
-PERSONAL = frozenset({"customer_name", "scores", "survey_url"})
+PERSONAL = frozenset({"customer_name", "scores", "survey_url", "unsubscribe_url"})
 
 
 def first_name(customer: Customer) -> str | None:
@@ -48,32 +66,22 @@ def queued(services: Services, kind: str, invitation: Invitation, customer: Cust
     )
 
 
-def build(
-    services: Services,
-    kind: str,
-    invitation: Invitation,
-    customer: Customer,
-    message_id: str | None = None,
-) -> NewEmail:
-    """The survey (or reminder) email of one invitation, rendered and signed."""
+def message(
+    services: Services, kind: str, invitation: Invitation, customer: Customer, message_id: str
+) -> bytes:
+    """The bytes of the survey (or reminder) email of one invitation, from a stamp, signed."""
     survey = services.config.surveys[invitation.survey]
     words = survey.words(services.renderer.language(kind, customer.locale))
-    return build_for_customer(
-        services,
-        customer,
-        kind=kind,
-        context={
-            "customer_name": first_name(customer),
-            "question": services.renderer.survey_question(words.question),
-            "low_label": words.low_label,
-            "high_label": words.high_label,
-            "scores": score_links(services, invitation),
-            "survey_url": survey_url(services, invitation),
-        },
-        dedupe_key=f"{kind}:{invitation.id}",
-        personal=PERSONAL,
-        message_id=message_id,
-    )
+    context = {
+        "customer_name": first_name(customer),
+        "question": services.renderer.survey_question(words.question),
+        "low_label": words.low_label,
+        "high_label": words.high_label,
+        "scores": score_links(services, invitation),
+        "survey_url": survey_url(services, invitation),
+    }
+    addressed, envelope = compose.to_customer(services, customer, context, message_id)
+    return compose.message(services, kind, addressed, envelope, personal=PERSONAL)
 
 
 async def render_claimed(
@@ -117,4 +125,4 @@ def _render(
         raise LookupError(f"the customer's address is no longer {row.recipient}")
     if invitation.survey not in services.config.surveys:
         raise LookupError(f"survey {invitation.survey!r} is no longer in surveys/")
-    return build(services, row.kind, invitation, customer, row.message_id).message
+    return message(services, row.kind, invitation, customer, row.message_id)
