@@ -71,10 +71,10 @@ from daemon.clock import FakeClock, to_ms
 from daemon.config import load_config
 from daemon.mail.outbox import OutboxRow
 from daemon.mail.render import Renderer
-from daemon.mail.sender import Sender
 from daemon.mail.tokens import survey_token, survey_tokens, unsubscribe_token
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import SURVEY_BATCH, Scheduler
+from daemon.run.sender import Sender
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.surveys import survey_email

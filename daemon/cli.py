@@ -27,13 +27,13 @@ from daemon.mail.compose import build_email, enqueue
 from daemon.mail.locales import TAG
 from daemon.mail.outbox import State
 from daemon.mail.render import KINDS, Renderer
-from daemon.mail.sender import Sender
 from daemon.owner import stages
 from daemon.owner.report import FORMATS, MAX_MONTHS, render
 from daemon.owner.report import from_store as report_from_store
 from daemon.partners import cli as partner_cli
 from daemon.partners import report as partner_report
 from daemon.referrals import follow_up, influence, offers, sources
+from daemon.run.sender import Sender
 from daemon.run.services import opened
 from daemon.settings import stored_address
 from daemon.store import Recorded, SQLiteStore

@@ -19,9 +19,9 @@ import httpx
 from daemon.clock import FakeClock
 from daemon.config import Config
 from daemon.mail.render import Renderer
-from daemon.mail.sender import Sender
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import Scheduler
+from daemon.run.sender import Sender
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.surveys import survey_email

@@ -24,8 +24,8 @@ from daemon.mail.deliverability import dns_advice, spf_include, zone_txt
 from daemon.mail.dkim import DkimSigner, public_key_record, signed_fields
 from daemon.mail.outbox import State
 from daemon.mail.render import Renderer
-from daemon.mail.sender import Sender
 from daemon.run.metrics import Metrics
+from daemon.run.sender import Sender
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import build_transport

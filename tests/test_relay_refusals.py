@@ -27,8 +27,8 @@ from daemon.clock import FakeClock
 from daemon.config import Config, load_config
 from daemon.mail.compose import build_email, enqueue
 from daemon.mail.outbox import WEBHOOK, NewEmail, Pause, State
-from daemon.mail.sender import Sender
 from daemon.run.metrics import Metrics
+from daemon.run.sender import Sender
 from daemon.store import SQLiteStore
 from daemon.transport import MemoryTransport, build_transport
 

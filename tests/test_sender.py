@@ -13,9 +13,9 @@ from daemon.clock import FakeClock
 from daemon.config import Config
 from daemon.errors import PermanentDeliveryError, TemporaryDeliveryError
 from daemon.mail.outbox import NewEmail, RetryPolicy, State
-from daemon.mail.sender import Sender
 from daemon.requests_first import Pressure
 from daemon.run.metrics import Metrics
+from daemon.run.sender import Sender
 from daemon.store import SQLiteStore
 from daemon.transport import MemoryTransport
 

@@ -13,8 +13,8 @@ from daemon.config import Config, load_config
 from daemon.mail.compose import build_email, enqueue
 from daemon.mail.outbox import State
 from daemon.mail.render import Renderer
-from daemon.mail.sender import Sender
 from daemon.run.metrics import Metrics
+from daemon.run.sender import Sender
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.transport import build_transport

@@ -1,6 +1,6 @@
 """Whom a relay's permanent refusal is about, and when refusals mean the relay refuses us.
 
-Pure: no I/O. The sender (mail/sender.py) applies these rules so that a broken relay (relaying
+Pure: no I/O. The sender (run/sender.py) applies these rules so that a broken relay (relaying
 denied, a failed login, our sender refused, a policy block) suppresses nobody:
 
 - `about` reads one refusal: only a reply about the recipient (mailbox unknown, 5.1.1, 5.2.1 ...)

@@ -27,9 +27,9 @@ from daemon.errors import ConfigError, Problem, VouchError
 from daemon.intake import inbound
 from daemon.intake.inbound_smtp import InboundListener, smtp_protocol
 from daemon.mail.render import Renderer
-from daemon.mail.sender import Sender
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import Scheduler
+from daemon.run.sender import Sender
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.surveys import survey_email

@@ -13,7 +13,7 @@ once, on the data of its own moment (days can pass between steps), and passes on
    suppression once: each goes, is skipped or is moved into the window. For each that goes,
    `queued` below makes its outbox row (recipient, Message-ID, invitation, no message), and the
    outbox takes them as they are (`enqueue_many`): cheap writes, so a big tick stays short.
-4. The sender claims due rows (daemon/mail/sender.py `_start`): one suppression check for the
+4. The sender claims due rows (daemon/run/sender.py `_start`): one suppression check for the
    claim settles the rows to a suppressed address (a forgotten one too, by its hash) unsent and
    unrendered; the others go on to `render_claimed`.
 5. `render_claimed` reads their invitations and customers once for the claim and passes each
