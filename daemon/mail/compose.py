@@ -2,8 +2,9 @@
 those bytes into an outbox row.
 
 `message` gives the bytes alone (`to_customer` addresses one to a customer): what the sender
-stores for a survey rendered at claim (daemon/surveys/survey_email.py). `build_email` and
-`build_for_customer` wrap them into a `NewEmail` for the emails queued already rendered.
+stores for a survey rendered at claim (daemon/surveys/survey_email.py). `build_email` wraps
+them into a `NewEmail` for the emails queued already rendered; `queue_for_customer` renders
+and queues an email to a customer in one call.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def build_email(
     return _row(services, kind, dedupe_key, to_email, message_id, data, not_before, customer_id)
 
 
-def build_for_customer(
+async def queue_for_customer(
     services: Services,
     customer: Customer,
     *,
@@ -105,12 +106,14 @@ def build_for_customer(
     context: Mapping[str, Any],
     dedupe_key: str,
     attachments: Sequence[Attachment] = (),
-) -> NewEmail:
-    """An email to a customer (`to_customer`) rendered into an outbox row, not yet stored."""
+) -> int | None:
+    """An email to a customer (`to_customer`) rendered and queued (None: this dedupe key was
+    queued before, nothing is added)."""
     message_id = new_message_id(services.config.message_id_domain)
     addressed, envelope = to_customer(services, customer, context, message_id)
     data = message(services, kind, addressed, envelope, attachments)
-    return _row(services, kind, dedupe_key, customer.email, message_id, data, None, customer.id)
+    row = _row(services, kind, dedupe_key, customer.email, message_id, data, None, customer.id)
+    return await enqueue(services, row)
 
 
 def _row(

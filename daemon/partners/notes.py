@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from daemon.mail.compose import build_for_customer, enqueue
+from daemon.mail.compose import queue_for_customer
 from daemon.mail.render import one_line
 from daemon.run.services import Services
 from daemon.store.asks import Asks
@@ -56,20 +56,17 @@ async def send_thanks(services: Services, step: Step, customer: Customer) -> Non
     store: Partners = services.store
     partner = await store.partner_by_advocate(step.referral.advocate_id)
     assert partner is not None
-    await enqueue(
+    await queue_for_customer(
         services,
-        build_for_customer(
-            services,
-            customer,
-            kind="partner_thanks",
-            context={
-                "contact_name": _first(partner),
-                "partner_name": partner.name,
-                "friend_name": step.referral.friend_name,
-                "note": step.note,
-            },
-            dedupe_key=f"referral-step:{step.id}",
-        ),
+        customer,
+        kind="partner_thanks",
+        context={
+            "contact_name": _first(partner),
+            "partner_name": partner.name,
+            "friend_name": step.referral.friend_name,
+            "note": step.note,
+        },
+        dedupe_key=f"referral-step:{step.id}",
     )
 
 
@@ -84,21 +81,18 @@ async def send_intro_ask(services: Services, ask: AskRow, customer: Customer) ->
         reason = "no partner with this address" if partner is None else "no organization named"
         await store.update_ask(ask.id, state="skipped", reason=reason, due_at=None)
         return
-    await enqueue(
+    await queue_for_customer(
         services,
-        build_for_customer(
-            services,
-            customer,
-            kind="partner_intro_ask",
-            context={
-                "contact_name": _first(partner),
-                "partner_name": partner.name,
-                "organization": one_line(organization),
-                "referral_url": services.url(f"/r/{partner.code}"),
-                "introduce_url": services.url(f"/r/{partner.code}/introduce"),
-            },
-            dedupe_key=f"ask:{ask.id}",
-        ),
+        customer,
+        kind="partner_intro_ask",
+        context={
+            "contact_name": _first(partner),
+            "partner_name": partner.name,
+            "organization": one_line(organization),
+            "referral_url": services.url(f"/r/{partner.code}"),
+            "introduce_url": services.url(f"/r/{partner.code}/introduce"),
+        },
+        dedupe_key=f"ask:{ask.id}",
     )
     await store.ask_sent(ask.id, services.clock.now())
 

@@ -19,7 +19,7 @@ from daemon.engine.grades import Introduction, grade, self_referral
 from daemon.engine.lifecycle import short_of
 from daemon.engine.offers import issued
 from daemon.engine.window import in_window, next_in_window
-from daemon.mail.compose import build_email, build_for_customer, enqueue
+from daemon.mail.compose import build_email, enqueue, queue_for_customer
 from daemon.mail.links import unsubscribe_headers, unsubscribe_url
 from daemon.mail.render import Attachment, one_line
 from daemon.owner import stages
@@ -256,28 +256,25 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
     advocate = await store.ensure_advocate(customer.id, now)
     terms = await offers.terms_for(services, advocate)
     settings = services.config.settings.referrals
-    await enqueue(
+    await queue_for_customer(
         services,
-        build_for_customer(
-            services,
-            customer,
-            kind="referral_ask",
-            context={
-                "customer_name": first_name(customer),
-                "moment": "survey_answer" if ask.moment == Moment.SURVEY_ANSWER else ask.moment,
-                "referral_url": services.url(f"/r/{advocate.code}"),
-                "introduce_url": services.url(f"/r/{advocate.code}/introduce"),
-                "education_url": services.url(f"/r/{advocate.code}/learn")
-                if services.config.education
-                else None,
-                "incentive": terms.text,
-                "incentive_choices": list(terms.choices),
-                "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],
-                "links": [{"title": link.title, "url": link.url} for link in settings.links],
-            },
-            dedupe_key=f"ask:{ask.id}",
-            attachments=materials(services),
-        ),
+        customer,
+        kind="referral_ask",
+        context={
+            "customer_name": first_name(customer),
+            "moment": "survey_answer" if ask.moment == Moment.SURVEY_ANSWER else ask.moment,
+            "referral_url": services.url(f"/r/{advocate.code}"),
+            "introduce_url": services.url(f"/r/{advocate.code}/introduce"),
+            "education_url": services.url(f"/r/{advocate.code}/learn")
+            if services.config.education
+            else None,
+            "incentive": terms.text,
+            "incentive_choices": list(terms.choices),
+            "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],
+            "links": [{"title": link.title, "url": link.url} for link in settings.links],
+        },
+        dedupe_key=f"ask:{ask.id}",
+        attachments=materials(services),
     )
     await store.ask_sent(ask.id, services.clock.now())
 
@@ -379,19 +376,16 @@ async def notify_referrals(services: Services) -> int:
             # for it, and never "X suggested we get in touch" about themselves
             await store.referral_notified(referral.id)
             return
-        await enqueue(
+        await queue_for_customer(
             services,
-            build_for_customer(
-                services,
-                customer,
-                kind="advocate_thanks",
-                context={
-                    "customer_name": first_name(customer),
-                    "friend_name": referral.friend_name,
-                    "expects_contact": referral.expects_contact,
-                },
-                dedupe_key=f"referral-thanks:{referral.id}",
-            ),
+            customer,
+            kind="advocate_thanks",
+            context={
+                "customer_name": first_name(customer),
+                "friend_name": referral.friend_name,
+                "expects_contact": referral.expects_contact,
+            },
+            dedupe_key=f"referral-thanks:{referral.id}",
         )
         if referral.expects_contact and referral.friend_email:  # never without their consent
             friend = await store.customer_by_email(referral.friend_email)
@@ -500,20 +494,17 @@ async def notify_steps(services: Services) -> int:
             await notes.send_thanks(services, step, customer)
             await store.step_notified(step.id)
             return
-        await enqueue(
+        await queue_for_customer(
             services,
-            build_for_customer(
-                services,
-                customer,
-                kind="advocate_update",
-                context={
-                    "customer_name": first_name(customer),
-                    "friend_name": step.referral.friend_name,
-                    "status": step.status,
-                    "note": step.note,
-                },
-                dedupe_key=f"referral-step:{step.id}",
-            ),
+            customer,
+            kind="advocate_update",
+            context={
+                "customer_name": first_name(customer),
+                "friend_name": step.referral.friend_name,
+                "status": step.status,
+                "note": step.note,
+            },
+            dedupe_key=f"referral-step:{step.id}",
         )
         await store.step_notified(step.id)
 
@@ -533,20 +524,17 @@ async def notify_rewards(services: Services) -> int:
         assert referral is not None and advocate is not None
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
-        await enqueue(
+        await queue_for_customer(
             services,
-            build_for_customer(
-                services,
-                customer,
-                kind="advocate_reward",
-                context={
-                    "customer_name": first_name(customer),
-                    "friend_name": referral.friend_name,
-                    "reward": reward.description,
-                    "reward_code": reward.code,
-                },
-                dedupe_key=f"reward:{reward.id}",
-            ),
+            customer,
+            kind="advocate_reward",
+            context={
+                "customer_name": first_name(customer),
+                "friend_name": referral.friend_name,
+                "reward": reward.description,
+                "reward_code": reward.code,
+            },
+            dedupe_key=f"reward:{reward.id}",
         )
         await store.reward_notified(reward.id)
 

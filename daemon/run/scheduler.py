@@ -26,7 +26,7 @@ from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
 from daemon.engine.lifecycle import EVENT_STAGES
 from daemon.engine.window import in_window, next_in_window
-from daemon.mail.compose import build_email, build_for_customer, enqueue
+from daemon.mail.compose import build_email, enqueue, queue_for_customer
 from daemon.mail.outbox import NewEmail
 from daemon.owner import digest, stages, webhooks
 from daemon.partners import roster
@@ -445,17 +445,14 @@ class Scheduler:
             ),
         )
         if services.config.settings.recovery.we_hear_you:
-            await enqueue(
+            await queue_for_customer(
                 services,
-                build_for_customer(
-                    services,
-                    customer,
-                    kind="we_hear_you",
-                    context={
-                        "customer_name": survey_email.first_name(customer),
-                    },
-                    dedupe_key=f"we-hear-you:{alert.complaint_id}",
-                ),
+                customer,
+                kind="we_hear_you",
+                context={
+                    "customer_name": survey_email.first_name(customer),
+                },
+                dedupe_key=f"we-hear-you:{alert.complaint_id}",
             )
         await store.complaint_alerted(alert.complaint_id)
 

@@ -38,7 +38,6 @@ from daemon.web.owner import (
     owner,
     refused,
     safe_back,
-    services,
     when_filter,
 )
 from daemon.web.ratelimit import client_address, client_scheme
@@ -54,6 +53,7 @@ from daemon.web.session import (
     password_ok,
     session_cookie,
 )
+from daemon.web.state import services
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 #: Every router of the dashboard: each route needs the owner's session (but the login's).

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from daemon.referrals import influence, offers
-from daemon.web.owner import admin_page, owner, services
+from daemon.web.owner import admin_page, owner
 from daemon.web.session import Session
+from daemon.web.state import services
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Owner = Annotated[Session, Depends(owner)]

@@ -27,8 +27,9 @@ from daemon.store.dashboard import Dashboard
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.outbox import Outbox
 from daemon.store.setaside import SetAsides
-from daemon.web.owner import Refused, admin_page, owner, services
+from daemon.web.owner import Refused, admin_page, owner
 from daemon.web.session import Session
+from daemon.web.state import services
 from daemon.web.words import PageWords
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -25,10 +25,10 @@ from daemon.web.owner import (
     checked_form,
     field_errors,
     owner,
-    services,
     text_fields,
 )
 from daemon.web.session import Session
+from daemon.web.state import services
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Owner = Annotated[Session, Depends(owner)]

@@ -9,16 +9,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from daemon.referrals import influence, offers
-from daemon.run.services import Services
+from daemon.web import state
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED
 from daemon.web.auth import require_token
 
 router = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
-
-
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 class MarkIn(BaseModel):
@@ -33,7 +28,7 @@ class MarkIn(BaseModel):
 async def put_influence(email: str, body: MarkIn, request: Request) -> JSONResponse:
     """Set (or with null remove) the owner's influence mark; answers the influence after."""
     try:
-        scored = await influence.set_mark(_services(request), email, body.mark, "api")
+        scored = await influence.set_mark(state.services(request), email, body.mark, "api")
     except LookupError as exc:
         return JSONResponse(status_code=404, content={"error": str(exc)})
     return JSONResponse(
@@ -44,13 +39,13 @@ async def put_influence(email: str, body: MarkIn, request: Request) -> JSONRespo
 @router.get("/v1/reports/advocates")
 async def advocates_report(request: Request) -> dict[str, Any]:
     """Customers ranked by influence, each with why (shape: daemon/referrals/influence.py)."""
-    return await influence.report(_services(request))
+    return await influence.report(state.services(request))
 
 
 @router.get("/v1/reports/offers")
 async def offers_report(request: Request) -> dict[str, Any]:
     """The offer test: per offer the figures and the comparison with the control (shape:
     daemon/referrals/offers.py)."""
-    services = _services(request)
+    services = state.services(request)
     terms = offers.configured(services.config.settings.referrals)
     return offers.report(terms, await services.store.offer_facts())

@@ -21,7 +21,6 @@ from daemon.intake.events import EventIn, aware
 from daemon.intake.inbound_smtp import parse_inbound
 from daemon.mail.tokens import read_survey_token
 from daemon.owner import stages
-from daemon.run.services import Services
 from daemon.settings import Email, FreeText, OneLine
 from daemon.store import EventOutcome, Recorded
 from daemon.store.customers import Customers
@@ -31,6 +30,7 @@ from daemon.store.rows import Answer, Saved
 from daemon.store.setaside import SetAsides
 from daemon.surveys.answers import Closed, answer_invitation, record
 from daemon.web.auth import has_token, require_token
+from daemon.web.state import services
 
 
 class GetCustomerStore(Customers, Lifecycle, Outbox, SetAsides, Protocol):
@@ -85,11 +85,6 @@ BODY: Responses = {  # what a route with a JSON body adds
 
 router = APIRouter()
 admin = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 @admin.post(

@@ -25,13 +25,9 @@ from pydantic import ValidationError
 from daemon.intake.accept import Refused, accept_event
 from daemon.intake.events import EventIn
 from daemon.run.services import Services
+from daemon.web import state
 
 router = APIRouter(include_in_schema=False)
-
-
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 def _answer(status: int, message: str) -> JSONResponse:
@@ -76,7 +72,7 @@ async def _record(services: Services, event: dict[str, Any]) -> Response:
 
 @router.post("/v1/integrations/stripe")
 async def stripe(request: Request) -> Response:
-    services = _services(request)
+    services = state.services(request)
     secret = services.config.secrets.stripe_secret
     if not secret:
         return _answer(404, "Stripe is not configured (integrations.stripe_secret_env)")
@@ -134,7 +130,7 @@ async def stripe(request: Request) -> Response:
 
 @router.post("/v1/integrations/shopify")
 async def shopify(request: Request) -> Response:
-    services = _services(request)
+    services = state.services(request)
     secret = services.config.secrets.shopify_secret
     if not secret:
         return _answer(404, "Shopify is not configured (integrations.shopify_secret_env)")

@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 from daemon.engine.inputs import text_problem
 from daemon.run.services import Services
 from daemon.web.session import SESSION_COOKIE, Session, csrf_ok, csrf_token, read_session
+from daemon.web.state import services
 
 LOGIN = "/admin/login"
 _BACK = re.compile(r"^/admin(/[A-Za-z0-9_-]+)*$")  # where a form may send the owner back to
@@ -38,11 +39,6 @@ class Refused(Exception):
     def __init__(self, status: int, title: str, text: str) -> None:
         super().__init__(text)
         self.status, self.title, self.text = status, title, text
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 async def current_session(request: Request) -> Session | None:

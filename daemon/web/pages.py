@@ -16,17 +16,12 @@ from starlette.templating import Jinja2Templates
 from daemon.engine.inputs import text_problem
 from daemon.engine.segments import segment
 from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
-from daemon.run.services import Services
 from daemon.store.rows import Customer, Invitation
 from daemon.surveys.answers import Closed, answer_invitation, is_open
+from daemon.web import state
 from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)
-
-
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 def page(
@@ -34,7 +29,7 @@ def page(
 ) -> HTMLResponse:
     """A page in the reader's language: `locale` is the customer's, None the business's."""
     templates: Jinja2Templates = request.app.state.pages
-    business = _services(request).config.settings.business
+    business = state.services(request).config.settings.business
     words: PageWords = request.app.state.words
     context["business"] = business
     context["t"] = words.for_reader(locale, business.locale)
@@ -58,7 +53,7 @@ def _closed(request: Request, locale: str | None) -> HTMLResponse:
 
 async def _invitation(request: Request, token: str) -> tuple[Invitation, int | None, str | None]:
     """The invitation a survey token names, the score it carries, and the customer's locale."""
-    services = _services(request)
+    services = state.services(request)
     parsed = read_survey_token(services.signer, token)
     invitation = await services.store.invitation_by_public_id(parsed[0]) if parsed else None
     if parsed is None or invitation is None:
@@ -69,7 +64,7 @@ async def _invitation(request: Request, token: str) -> tuple[Invitation, int | N
 
 async def _unsubscriber(request: Request, token: str) -> Customer:
     """The customer an unsubscribe token names."""
-    services = _services(request)
+    services = state.services(request)
     public_id = read_unsubscribe_token(services.signer, token)
     customer = await services.store.customer_by_public_id(public_id) if public_id else None
     if customer is None:
@@ -80,7 +75,7 @@ async def _unsubscriber(request: Request, token: str) -> Customer:
 @router.get("/s/{token}")
 async def surveypage(request: Request, token: str) -> Response:
     invitation, score, locale = await _invitation(request, token)
-    services = _services(request)
+    services = state.services(request)
     if (
         not is_open(invitation, services.clock.now())
         or invitation.survey not in services.config.surveys
@@ -114,7 +109,7 @@ def _survey_form(
 ) -> HTMLResponse:
     """The survey's texts are taken in the page's language, so question and page agree;
     `error` is the words' key for what is wrong with what was sent."""
-    services = _services(request)
+    services = state.services(request)
     survey = services.config.surveys[invitation.survey]
     words: PageWords = request.app.state.words
     language = words.for_reader(locale, services.config.settings.business.locale).locale
@@ -141,7 +136,7 @@ def _survey_form(
 @router.post("/s/{token}")
 async def survey_answer(request: Request, token: str) -> Response:
     invitation, _, locale = await _invitation(request, token)
-    services = _services(request)
+    services = state.services(request)
     form = await request.form()
     raw_score, comment = form.get("score"), form.get("comment")
     score = _score(raw_score)
@@ -180,14 +175,14 @@ def _score(value: object) -> int | None:
 @router.get("/u/{token}")
 async def unsubscribepage(request: Request, token: str) -> Response:
     customer = await _unsubscriber(request, token)
-    done = await _services(request).store.suppression_reason(customer.email) is not None
+    done = await state.services(request).store.suppression_reason(customer.email) is not None
     return _unsubscribe_page(request, token, customer, done)
 
 
 @router.post("/u/{token}")
 async def unsubscribe(request: Request, token: str) -> Response:
     """The confirm button, and RFC 8058 one-click (body `List-Unsubscribe=One-Click`): at once."""
-    services = _services(request)
+    services = state.services(request)
     customer = await _unsubscriber(request, token)
     await services.store.suppress(customer.email, "unsubscribed", services.clock.now())
     return _unsubscribe_page(request, token, customer, done=True)

@@ -15,6 +15,7 @@ from daemon.partners.roster import ClientIn, PartnerChange, PartnerIn
 from daemon.run.services import Services
 from daemon.store.partners import Partners
 from daemon.store.rows import Partner
+from daemon.web import state
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused, Responses
 from daemon.web.auth import require_token
 from daemon.web.referrals_api import referral_json
@@ -39,11 +40,6 @@ class OutcomeIn(BaseModel):
     value: float | None = Field(None, ge=0, description="the business the partner won, if known")
 
 
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
 async def _partner(services: Services, partner_id: str) -> Partner | None:
     store: Partners = services.store
     found = await store.partners_matching(partner_id)
@@ -59,7 +55,7 @@ def _missing(partner_id: str) -> JSONResponse:
 
 @router.post("/v1/partners", status_code=201, responses={**CONFLICT, **INVALID, **BODY})
 async def post_partner(body: PartnerIn, request: Request) -> JSONResponse:
-    services = _services(request)
+    services = state.services(request)
     try:
         partner = await roster.add(services, body)
     except roster.PartnerError as exc:
@@ -71,7 +67,7 @@ async def post_partner(body: PartnerIn, request: Request) -> JSONResponse:
 
 @router.get("/v1/partners")
 async def get_partners(request: Request) -> dict[str, Any]:
-    services = _services(request)
+    services = state.services(request)
     found = await services.store.partners()
     return {"partners": [roster.partner_json(services, p) for p in found]}
 
@@ -79,7 +75,7 @@ async def get_partners(request: Request) -> dict[str, Any]:
 @router.get("/v1/partners/{partner_id}", responses=NOT_FOUND)
 async def get_partner(partner_id: str, request: Request) -> JSONResponse:
     """A partner with the clients it sent (referrals) and the clients it was given."""
-    services = _services(request)
+    services = state.services(request)
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
@@ -96,7 +92,7 @@ async def get_partner(partner_id: str, request: Request) -> JSONResponse:
 
 @router.patch("/v1/partners/{partner_id}", responses={**NOT_FOUND, **INVALID, **BODY})
 async def patch_partner(partner_id: str, body: PartnerChange, request: Request) -> JSONResponse:
-    services = _services(request)
+    services = state.services(request)
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
@@ -109,7 +105,7 @@ async def patch_partner(partner_id: str, body: PartnerChange, request: Request) 
 )
 async def post_given(partner_id: str, body: ClientIn, request: Request) -> JSONResponse:
     """A client the owner sent to the partner."""
-    services = _services(request)
+    services = state.services(request)
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
@@ -125,7 +121,7 @@ async def post_outcome(
     partner_id: str, given_id: str, body: OutcomeIn, request: Request
 ) -> JSONResponse:
     """How a client given to the partner went: won or lost."""
-    services = _services(request)
+    services = state.services(request)
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
@@ -149,7 +145,7 @@ async def post_outcome(
 )
 async def post_received(partner_id: str, body: ReceivedIn, request: Request) -> JSONResponse:
     """A client the partner sent by phone or in person: a referral with the usual follow-up."""
-    services = _services(request)
+    services = state.services(request)
     partner = await _partner(services, partner_id)
     if partner is None:
         return _missing(partner_id)
@@ -160,5 +156,5 @@ async def post_received(partner_id: str, body: ReceivedIn, request: Request) -> 
 @router.get("/v1/reports/partners")
 async def partners_report(request: Request) -> dict[str, Any]:
     """Per partner: clients received and given, won both ways, and the balance."""
-    store: Partners = _services(request).store
+    store: Partners = state.services(request).store
     return report.report(await store.partner_facts())

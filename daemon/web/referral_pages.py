@@ -20,20 +20,16 @@ from daemon.referrals import follow_up, offers
 from daemon.run.services import Services
 from daemon.store.referrals import Referrals
 from daemon.store.rows import Advocate, Customer, Partner
+from daemon.web import state
 from daemon.web.pages import PageNotFound, page
 from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)
 
 
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
 async def _advocate(request: Request, code: str) -> tuple[Advocate, Customer, Partner | None]:
     """The advocate behind a code, with the partner it is (None: a customer)."""
-    services = _services(request)
+    services = state.services(request)
     advocate = await services.store.advocate_by_code(code) if len(code) <= 64 else None
     customer = await services.store.customer(advocate.customer_id) if advocate else None
     if advocate is None or customer is None:
@@ -48,7 +44,7 @@ def _name(request: Request, customer: Customer, partner: Partner | None = None) 
     if name := follow_up.first_name(customer):
         return name
     words: PageWords = request.app.state.words
-    business = _services(request).config.settings.business
+    business = state.services(request).config.settings.business
     return words.for_reader(customer.locale, business.locale)("referral.a_friend")
 
 
@@ -98,7 +94,7 @@ def _landing(
 async def landing_submit(request: Request, code: str) -> Response:
     """The friend asks to be contacted: a grade B referral (they expect contact, need given)."""
     advocate, customer, partner = await _advocate(request, code)
-    services = _services(request)
+    services = state.services(request)
     if await _limited(services, advocate):
         return _too_many(request, customer)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
@@ -115,7 +111,7 @@ async def landing_submit(request: Request, code: str) -> Response:
 @router.get("/r/{code}/introduce")
 async def introduce_form(request: Request, code: str) -> Response:
     advocate, customer, partner = await _advocate(request, code)
-    terms = await _terms(_services(request), advocate, partner)
+    terms = await _terms(state.services(request), advocate, partner)
     return _introducepage(request, code, customer, partner, terms, form={}, problems={})
 
 
@@ -154,7 +150,7 @@ def _introducepage(
 @router.post("/r/{code}/introduce")
 async def introduce_submit(request: Request, code: str) -> Response:
     advocate, customer, partner = await _advocate(request, code)
-    services = _services(request)
+    services = state.services(request)
     if await _limited(services, advocate):
         return _too_many(request, customer)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
@@ -181,7 +177,7 @@ async def introduce_submit(request: Request, code: str) -> Response:
 async def education(request: Request, code: str) -> Response:
     """How to refer: the owner's own words from templates/pages/referral_education.toml."""
     _, customer, partner = await _advocate(request, code)
-    taught = _services(request).config.education
+    taught = state.services(request).config.education
     if taught is None:
         raise PageNotFound
     return page(

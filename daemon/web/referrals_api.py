@@ -9,19 +9,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.referrals import follow_up, sources
-from daemon.run.services import Services
 from daemon.settings import FreeText
 from daemon.store.referrals import Referrals
 from daemon.store.rows import Referral
+from daemon.web import state
 from daemon.web.api import BODY, INVALID, NOT_FOUND, UNAUTHORIZED, Refused
 from daemon.web.auth import require_token
 
 router = APIRouter(dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
-
-
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 class StatusIn(BaseModel):
@@ -64,7 +59,7 @@ def referral_json(referral: Referral) -> dict[str, Any]:
     },
 )
 async def post_status(referral_id: str, body: StatusIn, request: Request) -> JSONResponse:
-    services = _services(request)
+    services = state.services(request)
     referral = await services.store.referral(referral_id)
     if referral is None:
         return JSONResponse(status_code=404, content={"error": f"no referral {referral_id!r}"})
@@ -80,5 +75,5 @@ async def post_status(referral_id: str, body: StatusIn, request: Request) -> JSO
 @router.get("/v1/referrals")
 async def get_referrals(request: Request) -> dict[str, Any]:
     """The sources report: per advocate, champions, and who refers by tag."""
-    store: Referrals = _services(request).store
+    store: Referrals = state.services(request).store
     return sources.report(await store.referral_facts(), await store.tags_by_kind())
