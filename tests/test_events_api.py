@@ -137,6 +137,8 @@ async def test_oversized_body_gets_413(client: httpx.AsyncClient, services: Serv
     answer = await client.post("/v1/events", json=huge, headers=AUTH)
     assert answer.status_code == 413
     assert "262144 bytes" in answer.json()["detail"]
+    assert answer.headers["connection"] == "close"  # the rest of the body is never read
+    assert answer.headers["content-type"] == "application/json"
 
     async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
         for _ in range(300):

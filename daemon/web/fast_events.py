@@ -13,7 +13,6 @@ every refusal, and the OpenAPI schema, still come from the route.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +22,7 @@ from daemon.intake.accept import Refused, accept_event
 from daemon.intake.events import EventIn
 from daemon.run.services import Services
 from daemon.web.api import event_answer, unavailable_answer
+from daemon.web.asgi import answer_json
 from daemon.web.auth import bearer_ok
 
 PATH = "/v1/events"
@@ -56,7 +56,7 @@ class FastEvents:
             status, content, headers = unavailable_answer(exc)
         else:
             status, content, headers = event_answer(event, outcome)
-        await _answer(send, status, content, headers)
+        await answer_json(send, status, content, headers)
 
     def _ours(self, scope: Scope) -> bool:
         """Authorised by the routes' own check (`auth.bearer_ok`), and sent as
@@ -103,16 +103,3 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return pending.pop(0) if pending else await receive()
 
     return replayed
-
-
-async def _answer(
-    send: Send, status: int, content: dict[str, Any], headers: dict[str, str]
-) -> None:
-    """As Starlette's JSONResponse renders it."""
-    body = json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode()
-    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-    raw += [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -9,13 +9,17 @@ route, and both paths of /v1/events, are spared a parser or serializer that give
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon.engine.inputs import depth_problem, too_deep
+from daemon.web.asgi import answer
 
 FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+#: A body too large is not read: the connection closes after the answer.
+CLOSE = {"connection": "close"}
 
 
 class BodyLimit:
@@ -63,44 +67,19 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        payload: dict[str, Any] = {
-            "error": "request body too large",
-            "detail": f"the limit is {self.max_bytes} bytes (server.max_body_bytes)",
-        }
-        body = json.dumps(payload).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"the limit is {self.max_bytes} bytes (server.max_body_bytes)"
+        content = {"error": "request body too large", "detail": detail}
+        await answer(send, 413, json.dumps(content).encode(), b"application/json", CLOSE)
 
 
 async def _invalid(send: Send, field: str, message: str) -> None:
     """As daemon/web/app.py answers a request that does not validate."""
-    payload = {
+    content = {
         "error": "invalid request",
         "detail": f"{field}: {message}",
         "problems": [{"field": field, "message": message}],
     }
-    body = json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await answer(send, 422, json.dumps(content).encode(), b"application/json")
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon.clock import Clock
+from daemon.web.asgi import answer
 
 PUBLIC_PREFIXES = ("/s/", "/u/", "/r/")
 
@@ -83,19 +84,8 @@ class PublicRateLimit:
             await self.app(scope, receive, send)
             return
         retry = str(max(1, math.ceil(wait))) if math.isfinite(wait) else "60"
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(_PAGE)).encode()),
-                    (b"retry-after", retry.encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": _PAGE})
+        headers = {"retry-after": retry, "cache-control": "no-store"}
+        await answer(send, 429, _PAGE, b"text/html; charset=utf-8", headers)
 
     def address(self, scope: Scope) -> str:
         return client_address(scope, self.trusted)
