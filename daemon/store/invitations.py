@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.store.db import DB
-from daemon.store.rows import Invitation, NewInvitation, StoredEvent
+from daemon.store.rows import Invitation, NewInvitation, StoredEvent, read
 
 _INVITATION = (
     "id, public_id, customer_id, survey, state, reason, due_at, sent_at, reminder_at, expires_at, "
@@ -159,7 +159,7 @@ class InvitationsSQL(DB):
             "ORDER BY due_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [_invitation(r) for r in rows]
+        return [read(Invitation, r) for r in rows]
 
     async def due_reminders(self, now: datetime, limit: int) -> list[Invitation]:
         rows = await self._read(
@@ -168,7 +168,7 @@ class InvitationsSQL(DB):
             "ORDER BY reminder_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [_invitation(r) for r in rows]
+        return [read(Invitation, r) for r in rows]
 
     async def invitation_sent(
         self, invitation_id: int, sent_at: datetime, reminder_at: datetime | None
@@ -229,7 +229,7 @@ class InvitationsSQL(DB):
         rows = await self._read(
             f"SELECT {_INVITATION} FROM invitations WHERE id = ?", (invitation_id,)
         )
-        return _invitation(rows[0]) if rows else None
+        return read(Invitation, rows[0]) if rows else None
 
     async def invitations(self, invitation_ids: Iterable[int]) -> dict[int, Invitation]:
         """Many by id in one query (the sender renders a claimed batch of surveys)."""
@@ -240,7 +240,7 @@ class InvitationsSQL(DB):
         rows = await self._read(
             f"SELECT {_INVITATION} FROM invitations WHERE id IN ({marks})", wanted
         )
-        return {int(r[0]): _invitation(r) for r in rows}
+        return {int(r[0]): read(Invitation, r) for r in rows}
 
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime
@@ -252,34 +252,14 @@ class InvitationsSQL(DB):
             "ORDER BY due_at DESC LIMIT 1",
             (customer_id, survey, to_ms(now)),
         )
-        return _invitation(rows[0]) if rows else None
+        return read(Invitation, rows[0]) if rows else None
 
     async def invitation_by_public_id(self, public_id: str) -> Invitation | None:
         rows = await self._read(
             f"SELECT {_INVITATION} FROM invitations WHERE public_id = ?", (public_id,)
         )
-        return _invitation(rows[0]) if rows else None
+        return read(Invitation, rows[0]) if rows else None
 
 
 def _ms(value: datetime | None) -> int | None:
     return to_ms(value) if value is not None else None
-
-
-def _at(value: int | None) -> datetime | None:
-    return from_ms(value) if value is not None else None
-
-
-def _invitation(r: Any) -> Invitation:
-    return Invitation(
-        id=r[0],
-        public_id=r[1],
-        customer_id=r[2],
-        survey=r[3],
-        state=r[4],
-        reason=r[5],
-        due_at=_at(r[6]),
-        sent_at=_at(r[7]),
-        reminder_at=_at(r[8]),
-        expires_at=_at(r[9]),
-        replied_at=_at(r[10]),
-    )
