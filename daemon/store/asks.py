@@ -60,24 +60,21 @@ class AsksSQL(DB):
         return reason, int(complaints), latest, [from_ms(r[0]) for r in asks]
 
     async def add_ask(self, ask: NewAsk, now: datetime) -> int | None:
-        async with self._write() as db:
-            cursor = await db.execute(
-                "INSERT INTO asks (customer_id, moment, source, state, reason, due_at, expires_at,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (moment, source) DO NOTHING RETURNING id",
-                (
-                    ask.customer_id,
-                    ask.moment,
-                    ask.source,
-                    ask.state,
-                    ask.reason,
-                    to_ms(ask.due_at) if ask.due_at else None,
-                    to_ms(ask.expires_at) if ask.expires_at else None,
-                    to_ms(now),
-                ),
-            )
-            row = await cursor.fetchone()
-        return int(row[0]) if row else None
+        return await self._insert(
+            "INSERT INTO asks (customer_id, moment, source, state, reason, due_at, expires_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (moment, source) DO NOTHING RETURNING id",
+            (
+                ask.customer_id,
+                ask.moment,
+                ask.source,
+                ask.state,
+                ask.reason,
+                to_ms(ask.due_at) if ask.due_at else None,
+                to_ms(ask.expires_at) if ask.expires_at else None,
+                to_ms(now),
+            ),
+        )
 
     async def update_ask(
         self, ask_id: int, *, state: str, reason: str | None, due_at: datetime | None
@@ -96,12 +93,12 @@ class AsksSQL(DB):
             )
 
     async def due_asks(self, now: datetime, limit: int) -> list[AskRow]:
-        rows = await self._read(
+        return await self._rows(
+            AskRow,
             f"SELECT {_ASK} FROM asks WHERE state = 'scheduled' AND due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [read(AskRow, r) for r in rows]
 
     async def waiting_asks(self, now: datetime, limit: int) -> list[tuple[AskRow, bool]]:
         """Waiting asks whose customer has answered since, or whose wait ran out (True)."""
@@ -119,19 +116,18 @@ class AsksSQL(DB):
         return [(read(AskRow, r), bool(r[8])) for r in rows]
 
     async def asks_of(self, customer_id: int) -> list[AskRow]:
-        rows = await self._read(
-            f"SELECT {_ASK} FROM asks WHERE customer_id = ? ORDER BY id", (customer_id,)
+        return await self._rows(
+            AskRow, f"SELECT {_ASK} FROM asks WHERE customer_id = ? ORDER BY id", (customer_id,)
         )
-        return [read(AskRow, r) for r in rows]
 
     async def asks_planned_before(self, before: datetime, limit: int) -> list[AskRow]:
         """Scheduled asks due before `before` (the end of today), for the daily cap to rank."""
-        rows = await self._read(
+        return await self._rows(
+            AskRow,
             f"SELECT {_ASK} FROM asks WHERE state = 'scheduled' AND due_at < ? "
             "ORDER BY due_at LIMIT ?",
             (to_ms(before), limit),
         )
-        return [read(AskRow, r) for r in rows]
 
     async def asks_sent_between(self, start: datetime, end: datetime) -> int:
         rows = await self._read(

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from daemon.clock import to_ms
 from daemon.store.db import DB
-from daemon.store.rows import Bounce, read
+from daemon.store.rows import Bounce
 
 # One undelivered email counts once: a "delayed" warning and the final failure of the same
 # original message are one soft bounce; reports that name no original message count one each.
@@ -54,9 +54,9 @@ class BouncesSQL(DB):
         return int(rows[0][0])
 
     async def bounces_of(self, email: str) -> list[Bounce]:
-        rows = await self._read(
+        return await self._rows(
+            Bounce,
             "SELECT email, kind, status, diagnostic, original_message_id, received_at "
             "FROM bounces WHERE email = ? ORDER BY received_at, id",
             (email.lower(),),
         )
-        return [read(Bounce, r) for r in rows]

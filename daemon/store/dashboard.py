@@ -77,7 +77,8 @@ class DashboardSQL(DB):
 
     async def open_complaint_list(self, limit: int, offset: int = 0) -> list[OpenComplaint]:
         """Open complaints, latest first (ties by id, so pages neither repeat nor skip one)."""
-        rows = await self._read(
+        return await self._rows(
+            OpenComplaint,
             f"""
             SELECT k.id, k.opened_at, {PERSON}, r.survey, r.score, r.comment
             FROM complaints k JOIN responses r ON r.id = k.response_id
@@ -86,10 +87,10 @@ class DashboardSQL(DB):
             """,
             (limit, offset),
         )
-        return [read(OpenComplaint, r) for r in rows]
 
     async def latest_responses(self, limit: int) -> list[ResponseLine]:
-        rows = await self._read(
+        return await self._rows(
+            ResponseLine,
             f"""
             SELECT r.answered_at, {PERSON}, r.survey, r.score, r.segment, r.comment, r.source
             FROM responses r JOIN customers c ON c.id = r.customer_id
@@ -97,7 +98,6 @@ class DashboardSQL(DB):
             """,
             (limit,),
         )
-        return [read(ResponseLine, r) for r in rows]
 
     async def referral_pipeline(
         self, per_status: int
@@ -121,7 +121,8 @@ class DashboardSQL(DB):
         return {str(r[0]): int(r[1]) for r in counts}, [read(PipelineReferral, r) for r in rows]
 
     async def failed_emails(self, limit: int) -> list[FailedEmail]:
-        rows = await self._read(
+        return await self._rows(
+            FailedEmail,
             f"""
             SELECT o.id, o.kind, o.recipient, o.attempts, o.last_error, o.updated_at, {PERSON}
             FROM outbox o LEFT JOIN customers c ON c.id = o.customer_id
@@ -129,7 +130,6 @@ class DashboardSQL(DB):
             """,
             (limit,),
         )
-        return [read(FailedEmail, r) for r in rows]
 
     async def retry_email(self, row_id: int, now: datetime) -> bool:
         """A failed row back to the queue, due now, with its attempts counted afresh (the owner
@@ -143,7 +143,8 @@ class DashboardSQL(DB):
             return cursor.rowcount == 1
 
     async def skipped_asks(self, limit: int) -> list[SkippedAsk]:
-        rows = await self._read(
+        return await self._rows(
+            SkippedAsk,
             f"""
             SELECT a.created_at, {PERSON}, a.moment, a.reason
             FROM asks a JOIN customers c ON c.id = a.customer_id
@@ -151,7 +152,6 @@ class DashboardSQL(DB):
             """,
             (limit,),
         )
-        return [read(SkippedAsk, r) for r in rows]
 
     async def find_customers(self, text: str, limit: int) -> list[Person]:
         """Customers whose address contains `text` (case-insensitive), exact matches first."""
@@ -159,15 +159,16 @@ class DashboardSQL(DB):
         if not needle:
             return []
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = await self._read(
+        return await self._rows(
+            Person,
             f"SELECT {PERSON} FROM customers c WHERE c.email LIKE ? ESCAPE '\\' "
             "ORDER BY c.email != ?, c.email LIMIT ?",
             (pattern, needle, limit),
         )
-        return [read(Person, r) for r in rows]
 
     async def stored_email(self, row_id: int) -> StoredEmail | None:
-        rows = await self._read(
+        return await self._row(
+            StoredEmail,
             f"""
             SELECT o.id, o.kind, o.recipient, o.state, o.attempts, o.last_error, o.created_at,
                    o.sent_at, o.message, {PERSON}
@@ -175,7 +176,6 @@ class DashboardSQL(DB):
             """,
             (row_id,),
         )
-        return read(StoredEmail, rows[0]) if rows else None
 
     async def customer_timeline(self, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
         """Everything that happened with one customer, newest first, each kind capped at limit."""

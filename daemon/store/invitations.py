@@ -154,21 +154,21 @@ class InvitationsSQL(DB):
         return [by_event.get(event_ids.get(seq, ""), []) for seq in seqs]
 
     async def due_invitations(self, now: datetime, limit: int) -> list[Invitation]:
-        rows = await self._read(
+        return await self._rows(
+            Invitation,
             f"SELECT {_INVITATION} FROM invitations WHERE state = 'scheduled' AND due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [read(Invitation, r) for r in rows]
 
     async def due_reminders(self, now: datetime, limit: int) -> list[Invitation]:
-        rows = await self._read(
+        return await self._rows(
+            Invitation,
             f"SELECT {_INVITATION} FROM invitations "
             "WHERE state = 'sent' AND reminder_at IS NOT NULL AND reminder_at <= ? "
             "ORDER BY reminder_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [read(Invitation, r) for r in rows]
 
     async def invitation_sent(
         self, invitation_id: int, sent_at: datetime, reminder_at: datetime | None
@@ -226,10 +226,9 @@ class InvitationsSQL(DB):
             )
 
     async def invitation(self, invitation_id: int) -> Invitation | None:
-        rows = await self._read(
-            f"SELECT {_INVITATION} FROM invitations WHERE id = ?", (invitation_id,)
+        return await self._row(
+            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE id = ?", (invitation_id,)
         )
-        return read(Invitation, rows[0]) if rows else None
 
     async def invitations(self, invitation_ids: Iterable[int]) -> dict[int, Invitation]:
         """Many by id in one query (the sender renders a claimed batch of surveys)."""
@@ -246,19 +245,18 @@ class InvitationsSQL(DB):
         self, customer_id: int, survey: str, now: datetime
     ) -> Invitation | None:
         """The customer's latest unexpired invitation to this survey, if any."""
-        rows = await self._read(
+        return await self._row(
+            Invitation,
             f"SELECT {_INVITATION} FROM invitations WHERE customer_id = ? AND survey = ? "
             "AND state IN ('scheduled', 'sent', 'answered') AND expires_at > ? "
             "ORDER BY due_at DESC LIMIT 1",
             (customer_id, survey, to_ms(now)),
         )
-        return read(Invitation, rows[0]) if rows else None
 
     async def invitation_by_public_id(self, public_id: str) -> Invitation | None:
-        rows = await self._read(
-            f"SELECT {_INVITATION} FROM invitations WHERE public_id = ?", (public_id,)
+        return await self._row(
+            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE public_id = ?", (public_id,)
         )
-        return read(Invitation, rows[0]) if rows else None
 
 
 def _ms(value: datetime | None) -> int | None:

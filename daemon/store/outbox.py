@@ -236,8 +236,9 @@ class OutboxSQL(DB):
         return counts
 
     async def outbox_row(self, row_id: int) -> OutboxRow | None:
-        rows = await self._read(f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
-        return read(OutboxRow, rows[0]) if rows else None
+        return await self._row(
+            OutboxRow, f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id = ?", (row_id,)
+        )
 
     async def next_due(self) -> datetime | None:
         rows = await self._read(
@@ -246,8 +247,7 @@ class OutboxSQL(DB):
         return from_ms(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def sending_pause(self) -> Pause | None:
-        rows = await self._read(f"SELECT {_PAUSE_COLUMNS} FROM sending_pause WHERE id = 1")
-        return read(Pause, rows[0]) if rows else None
+        return await self._row(Pause, f"SELECT {_PAUSE_COLUMNS} FROM sending_pause WHERE id = 1")
 
     async def pause_sending(self, pause: Pause, refund: Sequence[int], now: datetime) -> None:
         """Pause, or move the pause in force on (its reason and next probe; `since` stays).

@@ -127,16 +127,15 @@ class PartnersSQL(DB):
 
     async def partners_matching(self, ref: str) -> list[Partner]:
         """Partners by public id, code, address or (case-insensitively) business name."""
-        rows = await self._read(
+        return await self._rows(
+            Partner,
             f"{_PARTNER} WHERE p.public_id = :r OR a.code = :r OR c.email = lower(:r) "
             "OR lower(p.name) = lower(:r) ORDER BY p.id",
             {"r": ref},
         )
-        return [read(Partner, r) for r in rows]
 
     async def partner_by_advocate(self, advocate_id: int) -> Partner | None:
-        rows = await self._read(f"{_PARTNER} WHERE p.advocate_id = ?", (advocate_id,))
-        return read(Partner, rows[0]) if rows else None
+        return await self._row(Partner, f"{_PARTNER} WHERE p.advocate_id = ?", (advocate_id,))
 
     async def partners(self) -> list[Partner]:
         return [
@@ -144,11 +143,11 @@ class PartnersSQL(DB):
         ]
 
     async def referrals_from(self, advocate_id: int) -> list[Referral]:
-        rows = await self._read(
+        return await self._rows(
+            Referral,
             f"SELECT {REFERRAL} FROM referrals WHERE advocate_id = ? ORDER BY id",
             (advocate_id,),
         )
-        return [read(Referral, r) for r in rows]
 
     async def give_referral(
         self, partner_id: int, client: GivenClient, now: datetime
@@ -169,10 +168,11 @@ class PartnersSQL(DB):
         return read(GivenReferral, next(iter(rows)))
 
     async def given_referral(self, public_id: str) -> GivenReferral | None:
-        rows = await self._read(
-            f"SELECT {_GIVEN} FROM partner_referrals WHERE public_id = ?", (public_id,)
+        return await self._row(
+            GivenReferral,
+            f"SELECT {_GIVEN} FROM partner_referrals WHERE public_id = ?",
+            (public_id,),
         )
-        return read(GivenReferral, rows[0]) if rows else None
 
     async def close_given(
         self, given_id: int, status: str, value: float | None, now: datetime
@@ -186,11 +186,11 @@ class PartnersSQL(DB):
         return read(GivenReferral, next(iter(rows)))
 
     async def given_to(self, partner_id: int) -> list[GivenReferral]:
-        rows = await self._read(
+        return await self._rows(
+            GivenReferral,
             f"SELECT {_GIVEN} FROM partner_referrals WHERE partner_id = ? ORDER BY id",
             (partner_id,),
         )
-        return [read(GivenReferral, r) for r in rows]
 
     async def organization_joined(self, event_id: str) -> str | None:
         """The organization a `partner.joined_organization` event named (validated on entry)."""

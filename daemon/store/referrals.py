@@ -18,6 +18,8 @@ from daemon.store.rows import (
     read,
 )
 
+_ADVOCATE = "SELECT id, customer_id, code FROM advocates"
+
 
 class Referrals(Protocol):
     """Advocates, their referrals and each referral's steps, and the facts of who sends
@@ -50,23 +52,15 @@ class ReferralsSQL(DB):
                 "ON CONFLICT (customer_id) DO NOTHING",
                 (customer_id, secrets.token_urlsafe(9), to_ms(now)),
             )
-            rows = await db.execute_fetchall(
-                "SELECT id, customer_id, code FROM advocates WHERE customer_id = ?", (customer_id,)
-            )
+            rows = await db.execute_fetchall(f"{_ADVOCATE} WHERE customer_id = ?", (customer_id,))
         (row,) = rows
         return read(Advocate, row)
 
     async def advocate_by_code(self, code: str) -> Advocate | None:
-        rows = await self._read(
-            "SELECT id, customer_id, code FROM advocates WHERE code = ?", (code,)
-        )
-        return read(Advocate, rows[0]) if rows else None
+        return await self._row(Advocate, f"{_ADVOCATE} WHERE code = ?", (code,))
 
     async def advocate(self, advocate_id: int) -> Advocate | None:
-        rows = await self._read(
-            "SELECT id, customer_id, code FROM advocates WHERE id = ?", (advocate_id,)
-        )
-        return read(Advocate, rows[0]) if rows else None
+        return await self._row(Advocate, f"{_ADVOCATE} WHERE id = ?", (advocate_id,))
 
     async def add_referral(self, new: NewReferral, now: datetime) -> Referral:
         intro = new.intro
@@ -104,14 +98,14 @@ class ReferralsSQL(DB):
         return read(Referral, next(iter(rows)))
 
     async def referral(self, public_id: str) -> Referral | None:
-        rows = await self._read(
-            f"SELECT {REFERRAL} FROM referrals WHERE public_id = ?", (public_id,)
+        return await self._row(
+            Referral, f"SELECT {REFERRAL} FROM referrals WHERE public_id = ?", (public_id,)
         )
-        return read(Referral, rows[0]) if rows else None
 
     async def referral_by_id(self, referral_id: int) -> Referral | None:
-        rows = await self._read(f"SELECT {REFERRAL} FROM referrals WHERE id = ?", (referral_id,))
-        return read(Referral, rows[0]) if rows else None
+        return await self._row(
+            Referral, f"SELECT {REFERRAL} FROM referrals WHERE id = ?", (referral_id,)
+        )
 
     async def referrals_since(self, advocate_id: int, since: datetime) -> int:
         rows = await self._read(
@@ -121,11 +115,11 @@ class ReferralsSQL(DB):
         return int(rows[0][0])
 
     async def unnotified_referrals(self, limit: int) -> list[Referral]:
-        rows = await self._read(
+        return await self._rows(
+            Referral,
             f"SELECT {REFERRAL} FROM referrals WHERE notified = 0 ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [read(Referral, r) for r in rows]
 
     async def referral_notified(self, referral_id: int) -> None:
         async with self._write() as db:
@@ -152,12 +146,12 @@ class ReferralsSQL(DB):
 
     async def unnotified_steps(self, limit: int) -> list[Step]:
         columns = ", ".join("r." + c.strip() for c in REFERRAL.split(","))
-        rows = await self._read(
+        return await self._rows(
+            Step,
             f"SELECT s.id, {columns}, s.status, s.note FROM referral_steps s "
             "JOIN referrals r ON r.id = s.referral_id WHERE s.notified = 0 ORDER BY s.id LIMIT ?",
             (limit,),
         )
-        return [read(Step, r) for r in rows]
 
     async def step_notified(self, step_id: int) -> None:
         async with self._write() as db:

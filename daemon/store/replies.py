@@ -27,22 +27,11 @@ class Replies(Protocol):
 
 class RepliesSQL(DB):
     async def add_testimonial(self, new: NewTestimonial) -> int | None:
-        async with self._write() as db:
-            cursor = await db.execute(
-                "INSERT INTO testimonials (customer_id, text, source, solicited, origin, "
-                "received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (origin) DO NOTHING "
-                "RETURNING id",
-                (
-                    new.customer_id,
-                    new.text,
-                    new.source,
-                    int(new.solicited),
-                    new.origin,
-                    to_ms(new.at),
-                ),
-            )
-            row = await cursor.fetchone()
-        return int(row[0]) if row else None
+        return await self._insert(
+            "INSERT INTO testimonials (customer_id, text, source, solicited, origin, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (origin) DO NOTHING RETURNING id",
+            (new.customer_id, new.text, new.source, int(new.solicited), new.origin, to_ms(new.at)),
+        )
 
     async def sent_email(self, message_id: str) -> tuple[int, int | None, str, str] | None:
         rows = await self._read(

@@ -108,19 +108,20 @@ class RewardsSQL(DB):
         return Reward(*found[0]) if found else None
 
     async def unnotified_rewards(self, limit: int) -> list[Reward]:
-        rows = await self._read(
+        return await self._rows(
+            Reward,
             f"SELECT {_REWARD} FROM rewards WHERE notified = 0 AND state = 'issued' "
             "ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [Reward(*r) for r in rows]
 
     async def reward_notified(self, reward_id: int) -> None:
         async with self._write() as db:
             await db.execute("UPDATE rewards SET notified = 1 WHERE id = ?", (reward_id,))
 
     async def rewards_of(self, advocate_id: int) -> list[Reward]:
-        rows = await self._read(
-            f"SELECT {_REWARD} FROM rewards WHERE advocate_id = ? ORDER BY id", (advocate_id,)
+        return await self._rows(
+            Reward,
+            f"SELECT {_REWARD} FROM rewards WHERE advocate_id = ? ORDER BY id",
+            (advocate_id,),
         )
-        return [Reward(*r) for r in rows]
