@@ -79,18 +79,16 @@ class AsksSQL(DB):
     async def update_ask(
         self, ask_id: int, *, state: str, reason: str | None, due_at: datetime | None
     ) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE asks SET state = ?, reason = ?, due_at = ? WHERE id = ?",
-                (state, reason, to_ms(due_at) if due_at else None, ask_id),
-            )
+        await self._write_one(
+            "UPDATE asks SET state = ?, reason = ?, due_at = ? WHERE id = ?",
+            (state, reason, to_ms(due_at) if due_at else None, ask_id),
+        )
 
     async def ask_sent(self, ask_id: int, at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE asks SET state = 'sent', sent_at = ? WHERE id = ? AND state = 'scheduled'",
-                (to_ms(at), ask_id),
-            )
+        await self._write_one(
+            "UPDATE asks SET state = 'sent', sent_at = ? WHERE id = ? AND state = 'scheduled'",
+            (to_ms(at), ask_id),
+        )
 
     async def due_asks(self, now: datetime, limit: int) -> list[AskRow]:
         return await self._rows(

@@ -67,8 +67,7 @@ class DashboardSQL(DB):
         return bool(rows)
 
     async def end_session(self, session_id: bytes) -> None:
-        async with self._write() as db:
-            await db.execute("DELETE FROM admin_sessions WHERE id = ?", (session_id,))
+        await self._write_one("DELETE FROM admin_sessions WHERE id = ?", (session_id,))
 
     async def open_complaint_count(self) -> int:
         """How many complaints are open: the whole count, not the length of a shown list."""

@@ -152,6 +152,14 @@ class DB:
 
         await self._transaction(work)
 
+    async def _write_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> None:
+        """One statement in a write transaction of its own, in one trip."""
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(sql, params)
+
+        await self._transaction(work)
+
     async def _read(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[aiosqlite.Row]:

@@ -173,12 +173,11 @@ class InvitationsSQL(DB):
     async def invitation_sent(
         self, invitation_id: int, sent_at: datetime, reminder_at: datetime | None
     ) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
-                "WHERE id = ? AND state = 'scheduled'",
-                (to_ms(sent_at), _ms(reminder_at), invitation_id),
-            )
+        await self._write_one(
+            "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
+            "WHERE id = ? AND state = 'scheduled'",
+            (to_ms(sent_at), _ms(reminder_at), invitation_id),
+        )
 
     async def invitations_sent(self, sent: Sequence[tuple[int, datetime, datetime | None]]) -> None:
         """Mark many invitations sent at once: (id, sent_at, reminder_at)."""
@@ -203,27 +202,24 @@ class InvitationsSQL(DB):
         )
 
     async def invitation_reminded(self, invitation_id: int, at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
-                (to_ms(at), invitation_id),
-            )
+        await self._write_one(
+            "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
+            (to_ms(at), invitation_id),
+        )
 
     async def skip_invitation(self, invitation_id: int, reason: str) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE invitations SET state = 'skipped', reason = ?, reminder_at = NULL "
-                "WHERE id = ? AND state IN ('scheduled', 'sent')",
-                (reason, invitation_id),
-            )
+        await self._write_one(
+            "UPDATE invitations SET state = 'skipped', reason = ?, reminder_at = NULL "
+            "WHERE id = ? AND state IN ('scheduled', 'sent')",
+            (reason, invitation_id),
+        )
 
     async def move_invitation(self, invitation_id: int, when: datetime, *, reminder: bool) -> None:
         """Push a due survey (or its reminder) to `when`, e.g. the next send window."""
         column = "reminder_at" if reminder else "due_at"
-        async with self._write() as db:
-            await db.execute(
-                f"UPDATE invitations SET {column} = ? WHERE id = ?", (to_ms(when), invitation_id)
-            )
+        await self._write_one(
+            f"UPDATE invitations SET {column} = ? WHERE id = ?", (to_ms(when), invitation_id)
+        )
 
     async def invitation(self, invitation_id: int) -> Invitation | None:
         return await self._row(

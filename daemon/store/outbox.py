@@ -280,12 +280,11 @@ class OutboxSQL(DB):
         return read(Pause, rows[0]) if rows else None
 
     async def suppress(self, email: str, reason: str, now: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (email) DO NOTHING",
-                (email.lower(), reason, to_ms(now)),
-            )
+        await self._write_one(
+            "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (email) DO NOTHING",
+            (email.lower(), reason, to_ms(now)),
+        )
 
     async def suppression_reason(self, email: str) -> str | None:
         return (await self.suppression_reasons([email])).get(email.lower())

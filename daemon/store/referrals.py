@@ -122,8 +122,7 @@ class ReferralsSQL(DB):
         )
 
     async def referral_notified(self, referral_id: int) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE referrals SET notified = 1 WHERE id = ?", (referral_id,))
+        await self._write_one("UPDATE referrals SET notified = 1 WHERE id = ?", (referral_id,))
 
     async def move_referral(self, referral_id: int, move: ReferralMove, now: datetime) -> None:
         at, status, shared = to_ms(now), move.status, move.shared
@@ -154,8 +153,7 @@ class ReferralsSQL(DB):
         )
 
     async def step_notified(self, step_id: int) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE referral_steps SET notified = 1 WHERE id = ?", (step_id,))
+        await self._write_one("UPDATE referral_steps SET notified = 1 WHERE id = ?", (step_id,))
 
     async def referral_facts(self) -> list[tuple[Any, ...]]:
         """One row per referral with its advocate: the raw material of the sources report.

@@ -116,8 +116,7 @@ class RewardsSQL(DB):
         )
 
     async def reward_notified(self, reward_id: int) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE rewards SET notified = 1 WHERE id = ?", (reward_id,))
+        await self._write_one("UPDATE rewards SET notified = 1 WHERE id = ?", (reward_id,))
 
     async def rewards_of(self, advocate_id: int) -> list[Reward]:
         return await self._rows(
