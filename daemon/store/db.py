@@ -180,7 +180,10 @@ class DB:
         comma for another table of its own). No rows for fewer than two starts."""
         if len(starts) < 2:
             return []
-        months, params = month_values(starts)
+        params: list[int] = []
+        for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
+            params += [i, start, stop]
+        months = ", ".join("(?, ?, ?)" for _ in starts[1:])
         return await self._read(f"WITH months(m, start, stop) AS (VALUES {months}){sql}", params)
 
     async def _rows(
@@ -304,12 +307,3 @@ def said_if_damaged(exc: BaseException, path: Path) -> None:
     """Raise StoreDamaged for `path` if `exc` says the file is damaged; otherwise return."""
     if damaged(exc):
         raise StoreDamaged(path, str(exc)) from exc
-
-
-def month_values(starts: Sequence[datetime]) -> tuple[str, list[int]]:
-    """A `VALUES` list of (month, start, stop) rows, month i being [starts[i], starts[i + 1])
-    in epoch ms, and its parameters: the months a monthly report joins its facts to."""
-    params: list[int] = []
-    for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
-        params += [i, start, stop]
-    return ", ".join("(?, ?, ?)" for _ in starts[1:]), params

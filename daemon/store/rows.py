@@ -483,6 +483,7 @@ def _reader(cls: type) -> tuple[int, _Read]:
 
 
 def _column(hint: Any) -> tuple[int, _Read]:
+    """How many columns a field of type `hint` takes, and how it is read at an offset."""
     args = get_args(hint)
     optional = type(None) in args
     kind = next((a for a in args if a is not type(None)), hint) if optional else hint
