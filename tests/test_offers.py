@@ -21,6 +21,7 @@ from daemon.engine.offers import Terms
 from daemon.mail.render import Renderer
 from daemon.referrals.offers import terms_for
 from daemon.store import SQLiteStore
+from daemon.store.rows import NewAsk, NewReferral, ReferralMove
 
 from helpers import ENV, query
 from smtp_server import SmtpServer
@@ -186,16 +187,8 @@ async def seed(loop: Loop) -> None:
         made = await store.ensure_advocate(customer.id, now)
         await store.assign_offer(made.id, offers[offer], now)
         for k in range(asks):
-            ask = await store.add_ask(
-                customer.id,
-                "testimonial",
-                f"seed-{n}-{k}",
-                state="scheduled",
-                reason=None,
-                due_at=now,
-                expires_at=None,
-                now=now,
-            )
+            seeded = NewAsk(customer.id, "testimonial", f"seed-{n}-{k}", "scheduled", due_at=now)
+            ask = await store.add_ask(seeded, now)
             assert ask is not None
             await store.ask_sent(ask, now)
         return made.id
@@ -204,19 +197,10 @@ async def seed(loop: Loop) -> None:
         advocate_id: int, grade: str, won: float | None = None, flag: str | None = None
     ) -> None:
         intro = Introduction("F", None, None, None, None, None, False, grade == "A")
-        referral = await store.add_referral(
-            advocate_id,
-            intro,
-            grade=grade,
-            channel="introduce",
-            flag=flag,
-            friend_customer_id=None,
-            now=now,
-        )
+        new = NewReferral(advocate_id, intro, grade, "introduce", flag, None)
+        referral = await store.add_referral(new, now)
         if won is not None:
-            await store.move_referral(
-                referral.id, "won", value=won, note=None, shared=False, now=now
-            )
+            await store.move_referral(referral.id, ReferralMove("won", won), now)
 
     n = 0
     for i in range(200):  # control

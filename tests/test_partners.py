@@ -17,6 +17,7 @@ from loop import AUTH, Loop, smtp_changes, text_of
 
 from daemon.config import Config
 from daemon.store import SQLiteStore
+from daemon.store.rows import NewPartner
 
 from helpers import ENV, query
 from smtp_server import SmtpServer
@@ -411,15 +412,8 @@ async def test_a_store_at_version_4_gains_partners(tmp_path: Any) -> None:
     store = await SQLiteStore.open(path)
     try:
         assert await store.schema_version() == MIGRATIONS[-1][0]
-        partner = await store.add_partner(
-            email="ANN@example.com",
-            name="Ann's Studio",
-            contact=None,
-            trade="interior design",
-            wants="new homeowners",
-            reward=False,
-            now=datetime(2026, 3, 2, tzinfo=UTC),
-        )
+        new = NewPartner("ANN@example.com", "Ann's Studio", "interior design", "new homeowners")
+        partner = await store.add_partner(new, datetime(2026, 3, 2, tzinfo=UTC))
         assert partner is not None and partner.email == "ann@example.com"
         assert partner.contact is None  # the customer's row is kept, name and all
     finally:

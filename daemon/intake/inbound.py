@@ -27,7 +27,7 @@ from daemon.store.customers import Customers
 from daemon.store.invitations import Invitations
 from daemon.store.outbox import Outbox
 from daemon.store.replies import Replies
-from daemon.store.rows import Customer
+from daemon.store.rows import Bounce, Customer, NewReply, NewTestimonial
 from daemon.surveys.answers import Closed, answer_invitation
 
 
@@ -70,16 +70,18 @@ async def handle(services: Services, mail: InboundMail) -> Verdict:
     text = strip_quoted(mail.text)
     verdict = await _judge(services, mail, customer, answered, text, dedupe)
     added = await store.add_reply(
-        customer_id=customer.id if customer else None,
-        outbox_id=answered[0] if answered else None,
-        from_addr=mail.from_addr.lower(),
-        subject=mail.subject,
-        text=text,
-        verdict=verdict.verdict,
-        explanation=verdict.explanation,
-        dedupe=dedupe,
-        at=now,
-        invitation_id=_survey_invitation(answered),
+        NewReply(
+            customer_id=customer.id if customer else None,
+            outbox_id=answered[0] if answered else None,
+            from_addr=mail.from_addr.lower(),
+            subject=mail.subject,
+            text=text,
+            verdict=verdict.verdict,
+            explanation=verdict.explanation,
+            dedupe=dedupe,
+            at=now,
+            invitation_id=_survey_invitation(answered),
+        )
     )
     return verdict if added is not None else Verdict("duplicate", "this reply was received before")
 
@@ -113,7 +115,9 @@ async def _judge(
     praise = judge_praise(text)
     if not praise.is_praise:
         return Verdict("other", praise.explanation)
-    await store.add_testimonial(customer.id, text, "reply", False, f"reply:{dedupe}", now)
+    await store.add_testimonial(
+        NewTestimonial(customer.id, text, "reply", False, f"reply:{dedupe}", now)
+    )
     decided = await follow_up.consider(services, customer, Moment.TESTIMONIAL, f"reply:{dedupe}")
     return Verdict("praise", f"{praise.explanation}; {decided}")
 
@@ -150,15 +154,15 @@ async def _bounce(services: Services, mail: InboundMail) -> Verdict | None:
         )
     said: list[str] = []
     for failure in failures:
-        soft = await store.record_bounce(
-            email=failure.address,
-            kind=failure.kind,
-            status=failure.status,
-            diagnostic=failure.diagnostic,
-            original_message_id=report.original_message_id,
-            dedupe=dedupe,
-            at=now,
+        failed = Bounce(
+            failure.address,
+            failure.kind,
+            failure.status,
+            failure.diagnostic,
+            report.original_message_id,
+            now,
         )
+        soft = await store.record_bounce(failed, dedupe)
         if failure.kind == "complaint":
             await store.suppress(failure.address, f"complaint (ARF {failure.diagnostic})", now)
             said.append(f"{failure.address} reported a Vouch email as spam: suppressed")

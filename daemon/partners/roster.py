@@ -26,7 +26,15 @@ from daemon.settings import Email, FreeText
 from daemon.store.customers import Customers
 from daemon.store.partners import Partners
 from daemon.store.referrals import Referrals
-from daemon.store.rows import GivenReferral, Partner, Referral, StoredEvent
+from daemon.store.rows import (
+    GivenClient,
+    GivenReferral,
+    NewPartner,
+    Partner,
+    PartnerEdit,
+    Referral,
+    StoredEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +125,7 @@ def parse_client(text: str) -> dict[str, str]:
 
 async def add(services: Services, new: PartnerIn) -> Partner:
     store: Partners = services.store
-    partner = await store.add_partner(
-        email=new.email,
-        name=new.name,
-        contact=new.contact,
-        trade=new.trade,
-        wants=new.wants,
-        reward=new.reward,
-        now=services.clock.now(),
-    )
+    partner = await store.add_partner(NewPartner(**new.model_dump()), services.clock.now())
     if partner is None:
         (known,) = await store.partners_matching(new.email)
         raise PartnerError(f"{new.email} is already a partner: {known.name} ({known.public_id})")
@@ -150,26 +150,15 @@ async def find(services: Services, ref: str) -> Partner:
 async def change(services: Services, partner: Partner, fields: PartnerChange) -> Partner:
     store: Partners = services.store
     return await store.update_partner(
-        partner.id,
-        name=fields.name,
-        contact=fields.contact,
-        trade=fields.trade,
-        wants=fields.wants,
-        reward=fields.reward,
-        now=services.clock.now(),
+        partner.id, PartnerEdit(**fields.model_dump()), services.clock.now()
     )
 
 
 async def give(services: Services, partner: Partner, client: ClientIn) -> GivenReferral:
     """The owner sent a client to the partner."""
     store: Partners = services.store
-    return await store.give_referral(
-        partner.id,
-        client_name=client.client_name,
-        client_email=client.client_email,
-        note=client.note,
-        now=services.clock.now(),
-    )
+    given = GivenClient(client.client_name, client.client_email, client.note)
+    return await store.give_referral(partner.id, given, services.clock.now())
 
 
 async def receive(

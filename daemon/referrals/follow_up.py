@@ -34,7 +34,18 @@ from daemon.store.partners import Partners
 from daemon.store.referrals import Referrals
 from daemon.store.replies import Replies
 from daemon.store.rewards import Rewards
-from daemon.store.rows import Advocate, AskRow, Customer, Referral, Reward, Step
+from daemon.store.rows import (
+    Advocate,
+    AskRow,
+    Customer,
+    NewAsk,
+    NewReferral,
+    NewReward,
+    Referral,
+    ReferralMove,
+    Reward,
+    Step,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,40 +142,14 @@ async def consider(
         decided = await _below_min_stage(services, customer.id) or decided
     if isinstance(decided, Ask):
         due = next_in_window(decided.due_at, zone(services, customer), _window(services))
-        await store.add_ask(
-            customer.id,
-            moment,
-            source,
-            state="scheduled",
-            reason=None,
-            due_at=due,
-            expires_at=None,
-            now=now,
-        )
+        await store.add_ask(NewAsk(customer.id, moment, source, "scheduled", due_at=due), now)
         return f"ask scheduled for {due:%Y-%m-%d %H:%M} UTC"
     if isinstance(decided, Wait):
-        await store.add_ask(
-            customer.id,
-            moment,
-            source,
-            state="waiting",
-            reason=decided.reason,
-            due_at=None,
-            expires_at=now + life,
-            now=now,
-        )
+        waiting = NewAsk(customer.id, moment, source, "waiting", decided.reason, None, now + life)
+        await store.add_ask(waiting, now)
         return decided.reason
     assert isinstance(decided, NoAsk)
-    await store.add_ask(
-        customer.id,
-        moment,
-        source,
-        state="skipped",
-        reason=decided.reason,
-        due_at=None,
-        expires_at=None,
-        now=now,
-    )
+    await store.add_ask(NewAsk(customer.id, moment, source, "skipped", decided.reason), now)
     log.info("no referral ask for customer %d (%s): %s", customer.id, moment, decided.reason)
     return decided.reason
 
@@ -321,15 +306,8 @@ async def introduce(
     friend_id = None
     if intro.friend_email and intro.expects_contact and not own:
         friend_id = (await store.ensure_customer(intro.friend_email, now)).id
-    referral = await store.add_referral(
-        advocate.id,
-        intro,
-        grade=grade(intro),
-        channel=channel,
-        flag=flag,
-        friend_customer_id=friend_id,
-        now=now,
-    )
+    new = NewReferral(advocate.id, intro, grade(intro), channel, flag, friend_id)
+    referral = await store.add_referral(new, now)
     await stages.refresh(store, [customer.id, *([friend_id] if friend_id else [])])  # Refer, Know
     services.nudge()
     return referral
@@ -447,7 +425,7 @@ async def change_status(
     if status == "won":  # the win has its own email: the thank-you with the reward, or for a
         # partner who takes none, the shared step becomes a plain thank-you
         shared = await notes.thanks_on_win(services.store, referral)
-    await store.move_referral(referral.id, status, value=value, note=note, shared=shared, now=now)
+    await store.move_referral(referral.id, ReferralMove(status, value, note, shared), now)
     moved = await store.referral_by_id(referral.id)
     assert moved is not None
     if status == "won":
@@ -467,14 +445,8 @@ async def _reward(services: Services, referral: Referral) -> None:
         description, kind = issued(
             terms, referral.reward_choice, settings.kind, settings.voucher_choices
         )
-        await store.create_reward(
-            referral,
-            description=description,
-            kind=kind,
-            code_prefix=settings.code_prefix,
-            approval=settings.approval,
-            now=now,
-        )
+        new = NewReward(description, kind, settings.code_prefix, settings.approval)
+        await store.create_reward(referral, new, now)
         customer = await store.customer(advocate.customer_id)
         assert customer is not None
         if await store.partner_by_advocate(advocate.id) is None:  # partners have their link

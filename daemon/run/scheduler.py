@@ -39,7 +39,14 @@ from daemon.store.invitations import Invitations
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.outbox import Outbox
 from daemon.store.referrals import Referrals
-from daemon.store.rows import ComplaintAlert, Customer, Invitation, NewInvitation, StoredEvent
+from daemon.store.rows import (
+    ComplaintAlert,
+    Customer,
+    Invitation,
+    NewInvitation,
+    NewTestimonial,
+    StoredEvent,
+)
 from daemon.surveys import survey_email
 from daemon.surveys.answers import answer_invitation
 
@@ -221,12 +228,14 @@ class Scheduler:
             solicited = stored.data.get("solicited") is not False  # only explicit praise asks
             if text:
                 await services.store.add_testimonial(
-                    customer.id,
-                    text,
-                    str(stored.data.get("source") or "event"),
-                    solicited,
-                    f"event:{stored.id}",
-                    stored.occurred_at,
+                    NewTestimonial(
+                        customer.id,
+                        text,
+                        str(stored.data.get("source") or "event"),
+                        solicited,
+                        f"event:{stored.id}",
+                        stored.occurred_at,
+                    )
                 )
             if not solicited:  # praise nobody asked for: the moment to ask
                 await follow_up.consider(

@@ -40,11 +40,10 @@ class Answers(Protocol):
 
 class AnswersSQL(DB):
     async def add_click(self, invitation_id: int, score: int, at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO clicks (invitation_id, score, at, state) VALUES (?, ?, ?, 'pending')",
-                (invitation_id, score, to_ms(at)),
-            )
+        await self._write_one(
+            "INSERT INTO clicks (invitation_id, score, at, state) VALUES (?, ?, ?, 'pending')",
+            (invitation_id, score, to_ms(at)),
+        )
 
     async def pending_clicks(self, limit: int) -> dict[int, list[Click]]:
         """Pending clicks of up to `limit` invitations, oldest first."""
@@ -116,8 +115,7 @@ class AnswersSQL(DB):
         ]
 
     async def complaint_alerted(self, complaint_id: int) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE complaints SET alerted = 1 WHERE id = ?", (complaint_id,))
+        await self._write_one("UPDATE complaints SET alerted = 1 WHERE id = ?", (complaint_id,))
 
     async def resolve_complaints(
         self, *, customer_id: int | None, complaint_id: int | None, note: str, now: datetime

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.store.db import DB
-from daemon.store.rows import AskRow
+from daemon.store.rows import AskRow, NewAsk, read
 
 _ASK = "id, customer_id, moment, source, state, reason, due_at, created_at"
 
@@ -18,18 +18,9 @@ class Asks(Protocol):
     async def ask_facts(
         self, customer_id: int
     ) -> tuple[str | None, int, tuple[int, datetime] | None, list[datetime]]: ...
-    async def add_ask(
-        self,
-        customer_id: int,
-        moment: str,
-        source: str,
-        *,
-        state: str,
-        reason: str | None,
-        due_at: datetime | None,
-        expires_at: datetime | None,
-        now: datetime,
-    ) -> int | None: ...
+    async def add_ask(self, ask: NewAsk, now: datetime) -> int | None:
+        """Record a moment's decision; None when this moment was considered before."""
+
     async def update_ask(
         self, ask_id: int, *, state: str, reason: str | None, due_at: datetime | None
     ) -> None: ...
@@ -68,61 +59,44 @@ class AsksSQL(DB):
         latest = (int(score), from_ms(answered)) if score is not None else None
         return reason, int(complaints), latest, [from_ms(r[0]) for r in asks]
 
-    async def add_ask(
-        self,
-        customer_id: int,
-        moment: str,
-        source: str,
-        *,
-        state: str,
-        reason: str | None,
-        due_at: datetime | None,
-        expires_at: datetime | None,
-        now: datetime,
-    ) -> int | None:
-        """Record a moment's decision; None when this moment was considered before."""
-        async with self._write() as db:
-            cursor = await db.execute(
-                "INSERT INTO asks (customer_id, moment, source, state, reason, due_at, expires_at,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (moment, source) DO NOTHING RETURNING id",
-                (
-                    customer_id,
-                    moment,
-                    source,
-                    state,
-                    reason,
-                    to_ms(due_at) if due_at else None,
-                    to_ms(expires_at) if expires_at else None,
-                    to_ms(now),
-                ),
-            )
-            row = await cursor.fetchone()
-        return int(row[0]) if row else None
+    async def add_ask(self, ask: NewAsk, now: datetime) -> int | None:
+        return await self._insert(
+            "INSERT INTO asks (customer_id, moment, source, state, reason, due_at, expires_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (moment, source) DO NOTHING RETURNING id",
+            (
+                ask.customer_id,
+                ask.moment,
+                ask.source,
+                ask.state,
+                ask.reason,
+                to_ms(ask.due_at) if ask.due_at else None,
+                to_ms(ask.expires_at) if ask.expires_at else None,
+                to_ms(now),
+            ),
+        )
 
     async def update_ask(
         self, ask_id: int, *, state: str, reason: str | None, due_at: datetime | None
     ) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE asks SET state = ?, reason = ?, due_at = ? WHERE id = ?",
-                (state, reason, to_ms(due_at) if due_at else None, ask_id),
-            )
+        await self._write_one(
+            "UPDATE asks SET state = ?, reason = ?, due_at = ? WHERE id = ?",
+            (state, reason, to_ms(due_at) if due_at else None, ask_id),
+        )
 
     async def ask_sent(self, ask_id: int, at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE asks SET state = 'sent', sent_at = ? WHERE id = ? AND state = 'scheduled'",
-                (to_ms(at), ask_id),
-            )
+        await self._write_one(
+            "UPDATE asks SET state = 'sent', sent_at = ? WHERE id = ? AND state = 'scheduled'",
+            (to_ms(at), ask_id),
+        )
 
     async def due_asks(self, now: datetime, limit: int) -> list[AskRow]:
-        rows = await self._read(
+        return await self._rows(
+            AskRow,
             f"SELECT {_ASK} FROM asks WHERE state = 'scheduled' AND due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [_ask(r) for r in rows]
 
     async def waiting_asks(self, now: datetime, limit: int) -> list[tuple[AskRow, bool]]:
         """Waiting asks whose customer has answered since, or whose wait ran out (True)."""
@@ -137,22 +111,21 @@ class AsksSQL(DB):
             """,
             {"now": to_ms(now), "n": limit},
         )
-        return [(_ask(r[:8]), bool(r[8])) for r in rows]
+        return [(read(AskRow, r), bool(r[8])) for r in rows]
 
     async def asks_of(self, customer_id: int) -> list[AskRow]:
-        rows = await self._read(
-            f"SELECT {_ASK} FROM asks WHERE customer_id = ? ORDER BY id", (customer_id,)
+        return await self._rows(
+            AskRow, f"SELECT {_ASK} FROM asks WHERE customer_id = ? ORDER BY id", (customer_id,)
         )
-        return [_ask(r) for r in rows]
 
     async def asks_planned_before(self, before: datetime, limit: int) -> list[AskRow]:
         """Scheduled asks due before `before` (the end of today), for the daily cap to rank."""
-        rows = await self._read(
+        return await self._rows(
+            AskRow,
             f"SELECT {_ASK} FROM asks WHERE state = 'scheduled' AND due_at < ? "
             "ORDER BY due_at LIMIT ?",
             (to_ms(before), limit),
         )
-        return [_ask(r) for r in rows]
 
     async def asks_sent_between(self, start: datetime, end: datetime) -> int:
         rows = await self._read(
@@ -160,9 +133,3 @@ class AsksSQL(DB):
             (to_ms(start), to_ms(end)),
         )
         return int(rows[0][0])
-
-
-def _ask(r: Any) -> AskRow:
-    return AskRow(
-        r[0], r[1], r[2], r[3], r[4], r[5], from_ms(r[6]) if r[6] else None, from_ms(r[7])
-    )

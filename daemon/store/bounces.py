@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
-from daemon.clock import from_ms, to_ms
+from daemon.clock import to_ms
 from daemon.store.db import DB
 from daemon.store.rows import Bounce
 
@@ -20,42 +19,31 @@ _SOFT_COUNT = (
 class Bounces(Protocol):
     """Bounces and complaints that arrived as mail, one per address and kind."""
 
-    async def record_bounce(
-        self,
-        *,
-        email: str,
-        kind: str,
-        status: str | None,
-        diagnostic: str | None,
-        original_message_id: str | None,
-        dedupe: str,
-        at: datetime,
-    ) -> int: ...
+    async def record_bounce(self, bounce: Bounce, dedupe: str) -> int:
+        """Record one recipient's bounce or complaint (a report seen before, by its `dedupe`
+        key, is not recorded twice) and return the soft bounces counted for that address."""
+
     async def soft_bounces(self, email: str) -> int: ...
     async def bounces_of(self, email: str) -> list[Bounce]: ...
 
 
 class BouncesSQL(DB):
-    async def record_bounce(
-        self,
-        *,
-        email: str,
-        kind: str,
-        status: str | None,
-        diagnostic: str | None,
-        original_message_id: str | None,
-        dedupe: str,
-        at: datetime,
-    ) -> int:
-        """Record one recipient's bounce or complaint (a report seen before, by its `dedupe`
-        key, is not recorded twice) and return the soft bounces counted for that address."""
-        address = email.lower()
+    async def record_bounce(self, bounce: Bounce, dedupe: str) -> int:
+        b, address = bounce, bounce.email.lower()
         async with self._write() as db:
             await db.execute(
                 "INSERT INTO bounces (email, kind, status, diagnostic, original_message_id, "
                 "dedupe, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (dedupe, email) DO NOTHING",
-                (address, kind, status, diagnostic, original_message_id, dedupe, to_ms(at)),
+                (
+                    address,
+                    b.kind,
+                    b.status,
+                    b.diagnostic,
+                    b.original_message_id,
+                    dedupe,
+                    to_ms(b.received_at),
+                ),
             )
             cursor = await db.execute(_SOFT_COUNT, (address,))
             row = await cursor.fetchone()
@@ -66,9 +54,9 @@ class BouncesSQL(DB):
         return int(rows[0][0])
 
     async def bounces_of(self, email: str) -> list[Bounce]:
-        rows = await self._read(
+        return await self._rows(
+            Bounce,
             "SELECT email, kind, status, diagnostic, original_message_id, received_at "
             "FROM bounces WHERE email = ? ORDER BY received_at, id",
             (email.lower(),),
         )
-        return [Bounce(r[0], r[1], r[2], r[3], r[4], from_ms(r[5])) for r in rows]

@@ -20,8 +20,7 @@ from daemon.store.rows import (
     SkippedAsk,
     StoredEmail,
     TimelineEntry,
-    maybe_person,
-    person_row,
+    read,
 )
 
 
@@ -68,8 +67,7 @@ class DashboardSQL(DB):
         return bool(rows)
 
     async def end_session(self, session_id: bytes) -> None:
-        async with self._write() as db:
-            await db.execute("DELETE FROM admin_sessions WHERE id = ?", (session_id,))
+        await self._write_one("DELETE FROM admin_sessions WHERE id = ?", (session_id,))
 
     async def open_complaint_count(self) -> int:
         """How many complaints are open: the whole count, not the length of a shown list."""
@@ -78,33 +76,27 @@ class DashboardSQL(DB):
 
     async def open_complaint_list(self, limit: int, offset: int = 0) -> list[OpenComplaint]:
         """Open complaints, latest first (ties by id, so pages neither repeat nor skip one)."""
-        rows = await self._read(
+        return await self._rows(
+            OpenComplaint,
             f"""
-            SELECT k.id, k.opened_at, r.survey, r.score, r.comment, {PERSON}
+            SELECT k.id, k.opened_at, {PERSON}, r.survey, r.score, r.comment
             FROM complaints k JOIN responses r ON r.id = k.response_id
             JOIN customers c ON c.id = k.customer_id
             WHERE k.state = 'open' ORDER BY k.opened_at DESC, k.id DESC LIMIT ? OFFSET ?
             """,
             (limit, offset),
         )
-        return [
-            OpenComplaint(int(r[0]), from_ms(r[1]), person_row(r, 5), r[2], int(r[3]), r[4])
-            for r in rows
-        ]
 
     async def latest_responses(self, limit: int) -> list[ResponseLine]:
-        rows = await self._read(
+        return await self._rows(
+            ResponseLine,
             f"""
-            SELECT r.answered_at, r.survey, r.score, r.segment, r.comment, r.source, {PERSON}
+            SELECT r.answered_at, {PERSON}, r.survey, r.score, r.segment, r.comment, r.source
             FROM responses r JOIN customers c ON c.id = r.customer_id
             ORDER BY r.answered_at DESC, r.id DESC LIMIT ?
             """,
             (limit,),
         )
-        return [
-            ResponseLine(from_ms(r[0]), person_row(r, 6), r[1], int(r[2]), r[3], r[4], r[5])
-            for r in rows
-        ]
 
     async def referral_pipeline(
         self, per_status: int
@@ -115,8 +107,8 @@ class DashboardSQL(DB):
             f"""
             SELECT * FROM (
                 SELECT r.public_id, r.status, r.grade, r.friend_name, r.friend_email,
-                       r.friend_phone, r.need, r.timing, r.flag, r.value, r.updated_at,
-                       {PERSON},
+                       r.friend_phone, r.need, r.timing, r.flag, r.value, {PERSON},
+                       r.updated_at,
                        row_number() OVER (PARTITION BY r.status ORDER BY r.updated_at DESC,
                                           r.id DESC) AS n
                 FROM referrals r JOIN advocates a ON a.id = r.advocate_id
@@ -125,26 +117,11 @@ class DashboardSQL(DB):
             """,
             (per_status,),
         )
-        return {str(r[0]): int(r[1]) for r in counts}, [
-            PipelineReferral(
-                public_id=r[0],
-                status=r[1],
-                grade=r[2],
-                friend_name=r[3],
-                friend_email=r[4],
-                friend_phone=r[5],
-                need=r[6],
-                timing=r[7],
-                flag=r[8],
-                value=r[9],
-                updated_at=from_ms(r[10]),
-                advocate=person_row(r, 11),
-            )
-            for r in rows
-        ]
+        return {str(r[0]): int(r[1]) for r in counts}, [read(PipelineReferral, r) for r in rows]
 
     async def failed_emails(self, limit: int) -> list[FailedEmail]:
-        rows = await self._read(
+        return await self._rows(
+            FailedEmail,
             f"""
             SELECT o.id, o.kind, o.recipient, o.attempts, o.last_error, o.updated_at, {PERSON}
             FROM outbox o LEFT JOIN customers c ON c.id = o.customer_id
@@ -152,10 +129,6 @@ class DashboardSQL(DB):
             """,
             (limit,),
         )
-        return [
-            FailedEmail(int(r[0]), r[1], r[2], int(r[3]), r[4], from_ms(r[5]), maybe_person(r, 6))
-            for r in rows
-        ]
 
     async def retry_email(self, row_id: int, now: datetime) -> bool:
         """A failed row back to the queue, due now, with its attempts counted afresh (the owner
@@ -169,15 +142,15 @@ class DashboardSQL(DB):
             return cursor.rowcount == 1
 
     async def skipped_asks(self, limit: int) -> list[SkippedAsk]:
-        rows = await self._read(
+        return await self._rows(
+            SkippedAsk,
             f"""
-            SELECT a.created_at, a.moment, a.reason, {PERSON}
+            SELECT a.created_at, {PERSON}, a.moment, a.reason
             FROM asks a JOIN customers c ON c.id = a.customer_id
             WHERE a.state = 'skipped' ORDER BY a.id DESC LIMIT ?
             """,
             (limit,),
         )
-        return [SkippedAsk(from_ms(r[0]), person_row(r, 3), r[1], r[2]) for r in rows]
 
     async def find_customers(self, text: str, limit: int) -> list[Person]:
         """Customers whose address contains `text` (case-insensitive), exact matches first."""
@@ -185,36 +158,22 @@ class DashboardSQL(DB):
         if not needle:
             return []
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = await self._read(
+        return await self._rows(
+            Person,
             f"SELECT {PERSON} FROM customers c WHERE c.email LIKE ? ESCAPE '\\' "
             "ORDER BY c.email != ?, c.email LIMIT ?",
             (pattern, needle, limit),
         )
-        return [person_row(r, 0) for r in rows]
 
     async def stored_email(self, row_id: int) -> StoredEmail | None:
-        rows = await self._read(
+        return await self._row(
+            StoredEmail,
             f"""
             SELECT o.id, o.kind, o.recipient, o.state, o.attempts, o.last_error, o.created_at,
                    o.sent_at, o.message, {PERSON}
             FROM outbox o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?
             """,
             (row_id,),
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return StoredEmail(
-            id=int(r[0]),
-            kind=r[1],
-            recipient=r[2],
-            state=r[3],
-            attempts=int(r[4]),
-            last_error=r[5],
-            created_at=from_ms(r[6]),
-            sent_at=from_ms(r[7]) if r[7] is not None else None,
-            message=bytes(r[8]),
-            customer=maybe_person(r, 9),
         )
 
     async def customer_timeline(self, customer_id: int, limit: int = 200) -> list[TimelineEntry]:

@@ -28,11 +28,13 @@ import aiosqlite
 from daemon.clock import from_ms, to_ms
 from daemon.errors import StoreDamaged, StoreUnavailable
 from daemon.requests_first import Turns
+from daemon.store.rows import read
 
 T = TypeVar("T")
 U = TypeVar("U")
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
+R = TypeVar("R")
 
 #: SQLite's primary result codes that say the store, not the statement, is at fault.
 _UNAVAILABLE = {
@@ -150,12 +152,52 @@ class DB:
 
         await self._transaction(work)
 
+    async def _write_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> None:
+        """One statement in a write transaction of its own, in one trip."""
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(sql, params)
+
+        await self._transaction(work)
+
     async def _read(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[aiosqlite.Row]:
         async with self._lock:
             with _store_faults(self.path):
                 return list(await self._db.execute_fetchall(sql, params))  # one trip
+
+    async def _insert(self, sql: str, params: Sequence[Any]) -> int | None:
+        """One `INSERT ... RETURNING id` in a transaction of its own: the new row's id, or None
+        when its ON CONFLICT found the row there already."""
+        async with self._write() as db:
+            rows = list(await db.execute_fetchall(sql, params))
+        return int(rows[0][0]) if rows else None
+
+    async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[aiosqlite.Row]:
+        """The rows of `sql`, which follows a `months(m, start, stop)` table: month i is
+        [starts[i], starts[i + 1]) in epoch ms (`sql` goes on `WITH months AS (...)`, with a
+        comma for another table of its own). No rows for fewer than two starts."""
+        if len(starts) < 2:
+            return []
+        params: list[int] = []
+        for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
+            params += [i, start, stop]
+        months = ", ".join("(?, ?, ?)" for _ in starts[1:])
+        return await self._read(f"WITH months(m, start, stop) AS (VALUES {months}){sql}", params)
+
+    async def _rows(
+        self, cls: type[R], sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[R]:
+        """The rows of `sql` as `cls` (rows.read): its SELECT lists them in the type's order."""
+        return [read(cls, r) for r in await self._read(sql, params)]
+
+    async def _row(
+        self, cls: type[R], sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> R | None:
+        """The first row of `sql` as `cls`, or None when there is none."""
+        rows = await self._read(sql, params)
+        return read(cls, rows[0]) if rows else None
 
     async def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
@@ -265,12 +307,3 @@ def said_if_damaged(exc: BaseException, path: Path) -> None:
     """Raise StoreDamaged for `path` if `exc` says the file is damaged; otherwise return."""
     if damaged(exc):
         raise StoreDamaged(path, str(exc)) from exc
-
-
-def month_values(starts: Sequence[datetime]) -> tuple[str, list[int]]:
-    """A `VALUES` list of (month, start, stop) rows, month i being [starts[i], starts[i + 1])
-    in epoch ms, and its parameters: the months a monthly report joins its facts to."""
-    params: list[int] = []
-    for i, (start, stop) in enumerate(pairwise(to_ms(s) for s in starts)):
-        params += [i, start, stop]
-    return ", ".join("(?, ?, ?)" for _ in starts[1:]), params

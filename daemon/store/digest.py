@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from daemon.clock import from_ms, to_ms
 from daemon.engine.digest import DigestFacts, OpenComplaint, PendingReward, ReferralLine
 from daemon.store.db import DB
+from daemon.store.rows import read
 
 _LINE = """
     SELECT f.public_id, c.name, c.email, f.friend_name, f.need, f.timing, f.grade, f.status,
@@ -95,32 +96,11 @@ class DigestSQL(DB):
         return DigestFacts(
             segments=_segments(segments, "now"),
             previous_segments=_segments(segments, "before"),
-            open_complaints=[
-                OpenComplaint(int(r[0]), r[1], str(r[2]), int(r[3]), r[4], from_ms(r[5]))
-                for r in complaints
-            ],
-            new_referrals=[_line(r) for r in new],
-            won=[_line(r) for r in won],
+            open_complaints=[read(OpenComplaint, r) for r in complaints],
+            new_referrals=[read(ReferralLine, r) for r in new],
+            won=[read(ReferralLine, r) for r in won],
             pending_rewards=[PendingReward(*r) for r in rewards],
         )
-
-
-def _line(r: Any) -> ReferralLine:
-    return ReferralLine(
-        public_id=r[0],
-        advocate_name=r[1],
-        advocate_email=r[2],
-        friend_name=r[3],
-        need=r[4],
-        timing=r[5],
-        grade=r[6],
-        status=r[7],
-        flag=r[8],
-        public_thanks_ok=bool(r[9]),
-        created_at=from_ms(r[10]),
-        closed_at=from_ms(r[11]) if r[11] is not None else None,
-        value=r[12],
-    )
 
 
 def _segments(rows: Any, period: str) -> tuple[int, int, int]:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.store.db import DB
-from daemon.store.rows import Invitation, NewInvitation, StoredEvent
+from daemon.store.rows import Invitation, NewInvitation, StoredEvent, read
 
 _INVITATION = (
     "id, public_id, customer_id, survey, state, reason, due_at, sent_at, reminder_at, expires_at, "
@@ -154,31 +154,30 @@ class InvitationsSQL(DB):
         return [by_event.get(event_ids.get(seq, ""), []) for seq in seqs]
 
     async def due_invitations(self, now: datetime, limit: int) -> list[Invitation]:
-        rows = await self._read(
+        return await self._rows(
+            Invitation,
             f"SELECT {_INVITATION} FROM invitations WHERE state = 'scheduled' AND due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [_invitation(r) for r in rows]
 
     async def due_reminders(self, now: datetime, limit: int) -> list[Invitation]:
-        rows = await self._read(
+        return await self._rows(
+            Invitation,
             f"SELECT {_INVITATION} FROM invitations "
             "WHERE state = 'sent' AND reminder_at IS NOT NULL AND reminder_at <= ? "
             "ORDER BY reminder_at LIMIT ?",
             (to_ms(now), limit),
         )
-        return [_invitation(r) for r in rows]
 
     async def invitation_sent(
         self, invitation_id: int, sent_at: datetime, reminder_at: datetime | None
     ) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
-                "WHERE id = ? AND state = 'scheduled'",
-                (to_ms(sent_at), _ms(reminder_at), invitation_id),
-            )
+        await self._write_one(
+            "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
+            "WHERE id = ? AND state = 'scheduled'",
+            (to_ms(sent_at), _ms(reminder_at), invitation_id),
+        )
 
     async def invitations_sent(self, sent: Sequence[tuple[int, datetime, datetime | None]]) -> None:
         """Mark many invitations sent at once: (id, sent_at, reminder_at)."""
@@ -203,33 +202,29 @@ class InvitationsSQL(DB):
         )
 
     async def invitation_reminded(self, invitation_id: int, at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
-                (to_ms(at), invitation_id),
-            )
+        await self._write_one(
+            "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
+            (to_ms(at), invitation_id),
+        )
 
     async def skip_invitation(self, invitation_id: int, reason: str) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE invitations SET state = 'skipped', reason = ?, reminder_at = NULL "
-                "WHERE id = ? AND state IN ('scheduled', 'sent')",
-                (reason, invitation_id),
-            )
+        await self._write_one(
+            "UPDATE invitations SET state = 'skipped', reason = ?, reminder_at = NULL "
+            "WHERE id = ? AND state IN ('scheduled', 'sent')",
+            (reason, invitation_id),
+        )
 
     async def move_invitation(self, invitation_id: int, when: datetime, *, reminder: bool) -> None:
         """Push a due survey (or its reminder) to `when`, e.g. the next send window."""
         column = "reminder_at" if reminder else "due_at"
-        async with self._write() as db:
-            await db.execute(
-                f"UPDATE invitations SET {column} = ? WHERE id = ?", (to_ms(when), invitation_id)
-            )
+        await self._write_one(
+            f"UPDATE invitations SET {column} = ? WHERE id = ?", (to_ms(when), invitation_id)
+        )
 
     async def invitation(self, invitation_id: int) -> Invitation | None:
-        rows = await self._read(
-            f"SELECT {_INVITATION} FROM invitations WHERE id = ?", (invitation_id,)
+        return await self._row(
+            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE id = ?", (invitation_id,)
         )
-        return _invitation(rows[0]) if rows else None
 
     async def invitations(self, invitation_ids: Iterable[int]) -> dict[int, Invitation]:
         """Many by id in one query (the sender renders a claimed batch of surveys)."""
@@ -240,46 +235,25 @@ class InvitationsSQL(DB):
         rows = await self._read(
             f"SELECT {_INVITATION} FROM invitations WHERE id IN ({marks})", wanted
         )
-        return {int(r[0]): _invitation(r) for r in rows}
+        return {int(r[0]): read(Invitation, r) for r in rows}
 
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime
     ) -> Invitation | None:
         """The customer's latest unexpired invitation to this survey, if any."""
-        rows = await self._read(
+        return await self._row(
+            Invitation,
             f"SELECT {_INVITATION} FROM invitations WHERE customer_id = ? AND survey = ? "
             "AND state IN ('scheduled', 'sent', 'answered') AND expires_at > ? "
             "ORDER BY due_at DESC LIMIT 1",
             (customer_id, survey, to_ms(now)),
         )
-        return _invitation(rows[0]) if rows else None
 
     async def invitation_by_public_id(self, public_id: str) -> Invitation | None:
-        rows = await self._read(
-            f"SELECT {_INVITATION} FROM invitations WHERE public_id = ?", (public_id,)
+        return await self._row(
+            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE public_id = ?", (public_id,)
         )
-        return _invitation(rows[0]) if rows else None
 
 
 def _ms(value: datetime | None) -> int | None:
     return to_ms(value) if value is not None else None
-
-
-def _at(value: int | None) -> datetime | None:
-    return from_ms(value) if value is not None else None
-
-
-def _invitation(r: Any) -> Invitation:
-    return Invitation(
-        id=r[0],
-        public_id=r[1],
-        customer_id=r[2],
-        survey=r[3],
-        state=r[4],
-        reason=r[5],
-        due_at=_at(r[6]),
-        sent_at=_at(r[7]),
-        reminder_at=_at(r[8]),
-        expires_at=_at(r[9]),
-        replied_at=_at(r[10]),
-    )

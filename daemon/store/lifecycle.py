@@ -16,7 +16,7 @@ from typing import Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.lifecycle_types import NAMES, REFERRAL, REFERRED, Fact, Move, RoadRule, Stage
-from daemon.store.db import DB, month_values
+from daemon.store.db import DB
 from daemon.store.rows import StageCounts
 
 
@@ -97,17 +97,13 @@ class LifecycleSQL(DB):
     async def stage_moves_by_month(self, starts: Sequence[datetime]) -> list[tuple[int, str, int]]:
         """(month, stage, customers who moved into it): month i holds the moves in
         [starts[i], starts[i + 1]), a range on the stage_moves_at index."""
-        if len(starts) < 2:
-            return []
-        months, params = month_values(starts)
-        rows = await self._read(
-            f"""
-            WITH months(m, start, stop) AS (VALUES {months})
+        rows = await self._by_month(
+            starts,
+            """
             SELECT m.m, s.stage, count(*) FROM months m
             JOIN stage_moves s ON s.at >= m.start AND s.at < m.stop
             GROUP BY m.m, s.stage
             """,
-            params,
         )
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
@@ -122,27 +118,17 @@ def _refresh(
     """Replace the stored roads of `ids` with the ones `rule` finds in their history now."""
     history: dict[int, list[Fact]] = {i: [] for i in ids}
     marks = _marks(ids)
-    rows = db.execute(
-        f"SELECT customer_id, seq, type, occurred_at FROM events "
-        f"WHERE customer_id IN ({marks}) AND type IN ({_marks(kinds)})",
-        [*ids, *kinds],
-    )
-    for c, seq, kind, at in rows:
-        history[int(c)].append(Fact(from_ms(at), str(kind), f"event:{seq}"))
-    rows = db.execute(
-        f"SELECT a.customer_id, r.id, r.created_at FROM referrals r "
-        f"JOIN advocates a ON a.id = r.advocate_id WHERE a.customer_id IN ({marks})",
-        ids,
-    )
-    for c, referral_id, at in rows:
-        history[int(c)].append(Fact(from_ms(at), REFERRAL, f"referral:{referral_id}"))
-    rows = db.execute(
-        f"SELECT friend_customer_id, id, created_at FROM referrals "
+    rows = db.execute(  # each fact as (customer, at, kind, ref): its events and referrals
+        f"SELECT customer_id, occurred_at, type, 'event:' || seq FROM events "
+        f"WHERE customer_id IN ({marks}) AND type IN ({_marks(kinds)}) "
+        f"UNION ALL SELECT a.customer_id, r.created_at, ?, 'referral:' || r.id FROM referrals r "
+        f"JOIN advocates a ON a.id = r.advocate_id WHERE a.customer_id IN ({marks}) "
+        f"UNION ALL SELECT friend_customer_id, created_at, ?, 'referred:' || id FROM referrals "
         f"WHERE friend_customer_id IN ({marks})",
-        ids,
+        [*ids, *kinds, REFERRAL, *ids, REFERRED, *ids],
     )
-    for c, referral_id, at in rows:
-        history[int(c)].append(Fact(from_ms(at), REFERRED, f"referred:{referral_id}"))
+    for c, at, kind, ref in rows:
+        history[int(c)].append(Fact(from_ms(at), str(kind), str(ref)))
     rows = db.execute(
         f"SELECT customer_id, stage, at, kind, source FROM stage_moves "
         f"WHERE customer_id IN ({marks})",

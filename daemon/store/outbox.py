@@ -11,9 +11,10 @@ from typing import Any, Protocol
 from daemon.clock import from_ms, to_ms
 from daemon.mail.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Pause, Settlement, State
 from daemon.store.db import DB
+from daemon.store.rows import read
 
-_ROW_COLUMNS = (
-    "id, dedupe_key, kind, recipient, envelope_from, message_id, message, state, attempts, "
+_ROW_COLUMNS = (  # OutboxRow's fields in order: Addressed's, then its own
+    "dedupe_key, kind, recipient, envelope_from, message_id, message, id, state, attempts, "
     "last_error, invitation_id"
 )
 
@@ -138,7 +139,7 @@ class OutboxSQL(DB):
             """
         params = (owner, lease_until, now_ms, now_ms, *ids, limit)
         rows = await self._transaction(lambda db: db.execute(sql, params).fetchall())
-        return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+        return sorted((read(OutboxRow, r) for r in rows), key=lambda r: r.id)
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
         """Record many outcomes in one transaction (the sender batches them). Only rows still
@@ -235,8 +236,9 @@ class OutboxSQL(DB):
         return counts
 
     async def outbox_row(self, row_id: int) -> OutboxRow | None:
-        rows = await self._read(f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
-        return _outbox_row(rows[0]) if rows else None
+        return await self._row(
+            OutboxRow, f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id = ?", (row_id,)
+        )
 
     async def next_due(self) -> datetime | None:
         rows = await self._read(
@@ -245,8 +247,7 @@ class OutboxSQL(DB):
         return from_ms(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def sending_pause(self) -> Pause | None:
-        rows = await self._read(f"SELECT {_PAUSE_COLUMNS} FROM sending_pause WHERE id = 1")
-        return _pause(rows[0]) if rows else None
+        return await self._row(Pause, f"SELECT {_PAUSE_COLUMNS} FROM sending_pause WHERE id = 1")
 
     async def pause_sending(self, pause: Pause, refund: Sequence[int], now: datetime) -> None:
         """Pause, or move the pause in force on (its reason and next probe; `since` stays).
@@ -276,15 +277,14 @@ class OutboxSQL(DB):
             return db.execute(f"DELETE FROM sending_pause RETURNING {_PAUSE_COLUMNS}").fetchall()
 
         rows = await self._transaction(work)
-        return _pause(rows[0]) if rows else None
+        return read(Pause, rows[0]) if rows else None
 
     async def suppress(self, email: str, reason: str, now: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (email) DO NOTHING",
-                (email.lower(), reason, to_ms(now)),
-            )
+        await self._write_one(
+            "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (email) DO NOTHING",
+            (email.lower(), reason, to_ms(now)),
+        )
 
     async def suppression_reason(self, email: str) -> str | None:
         return (await self.suppression_reasons([email])).get(email.lower())
@@ -361,23 +361,3 @@ def suppression_keys(email: str) -> tuple[str, str]:
     """How an address can stand in the suppression list: as itself, or hashed once forgotten."""
     address = email.lower()
     return address, "sha256:" + hashlib.sha256(address.encode()).hexdigest()
-
-
-def _outbox_row(r: Any) -> OutboxRow:
-    return OutboxRow(
-        id=int(r[0]),
-        dedupe_key=r[1],
-        kind=r[2],
-        recipient=r[3],
-        envelope_from=r[4],
-        message_id=r[5],
-        message=bytes(r[6]),
-        state=State(r[7]),
-        attempts=int(r[8]),
-        last_error=r[9],
-        invitation_id=r[10],
-    )
-
-
-def _pause(r: Any) -> Pause:
-    return Pause(reason=r[0], since=from_ms(r[1]), probe_at=from_ms(r[2]), wait_seconds=r[3])

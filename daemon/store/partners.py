@@ -9,9 +9,18 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from daemon.clock import from_ms, to_ms
+from daemon.clock import to_ms
 from daemon.store.db import DB
-from daemon.store.rows import REFERRAL, GivenReferral, Partner, Referral, referral_row
+from daemon.store.rows import (
+    REFERRAL,
+    GivenClient,
+    GivenReferral,
+    NewPartner,
+    Partner,
+    PartnerEdit,
+    Referral,
+    read,
+)
 
 _PARTNER = (
     "SELECT p.id, p.public_id, p.advocate_id, a.customer_id, a.code, p.name, c.name, c.email, "
@@ -28,40 +37,19 @@ _GIVEN = (
 class Partners(Protocol):
     """Partners: the roster, clients given and received, and the balance's facts."""
 
-    async def add_partner(
-        self,
-        *,
-        email: str,
-        name: str,
-        contact: str | None,
-        trade: str,
-        wants: str,
-        reward: bool,
-        now: datetime,
-    ) -> Partner | None: ...
-    async def update_partner(
-        self,
-        partner_id: int,
-        *,
-        name: str | None,
-        contact: str | None,
-        trade: str | None,
-        wants: str | None,
-        reward: bool | None,
-        now: datetime,
-    ) -> Partner: ...
+    async def add_partner(self, new: NewPartner, now: datetime) -> Partner | None:
+        """A new partner with its code; None when this address is a partner already. An address
+        that is a customer's keeps its row and code (the same person, the same links)."""
+
+    async def update_partner(self, partner_id: int, edit: PartnerEdit, now: datetime) -> Partner:
+        """Change what is given (None keeps a field); the contact is the customers row's name."""
+
     async def partners_matching(self, ref: str) -> list[Partner]: ...
     async def partner_by_advocate(self, advocate_id: int) -> Partner | None: ...
     async def partners(self) -> list[Partner]: ...
     async def referrals_from(self, advocate_id: int) -> list[Referral]: ...
     async def give_referral(
-        self,
-        partner_id: int,
-        *,
-        client_name: str | None,
-        client_email: str | None,
-        note: str | None,
-        now: datetime,
+        self, partner_id: int, client: GivenClient, now: datetime
     ) -> GivenReferral: ...
     async def given_referral(self, public_id: str) -> GivenReferral | None: ...
     async def close_given(
@@ -73,36 +61,24 @@ class Partners(Protocol):
 
 
 class PartnersSQL(DB):
-    async def add_partner(
-        self,
-        *,
-        email: str,
-        name: str,
-        contact: str | None,
-        trade: str,
-        wants: str,
-        reward: bool,
-        now: datetime,
-    ) -> Partner | None:
-        """A new partner with its code; None when this address is a partner already. An address
-        that is a customer's keeps its row and code (the same person, the same links)."""
-        at = to_ms(now)
+    async def add_partner(self, new: NewPartner, now: datetime) -> Partner | None:
+        at, email = to_ms(now), new.email.lower()
         async with self._write() as db:
             await db.execute(
                 "INSERT INTO customers (email, created_at, updated_at, public_id) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
-                (email.lower(), at, at, secrets.token_hex(16)),
+                (email, at, at, secrets.token_hex(16)),
             )
-            if contact:
+            if new.contact:
                 await db.execute(
                     "UPDATE customers SET name = ?, updated_at = ? WHERE email = ?",
-                    (contact, at, email.lower()),
+                    (new.contact, at, email),
                 )
             await db.execute(
                 "INSERT INTO advocates (customer_id, code, created_at) "
                 "SELECT id, ?, ? FROM customers WHERE email = ? "
                 "ON CONFLICT (customer_id) DO NOTHING",
-                (secrets.token_urlsafe(9), at, email.lower()),
+                (secrets.token_urlsafe(9), at, email),
             )
             cursor = await db.execute(
                 "INSERT INTO partners (public_id, advocate_id, name, trade, wants, reward, "
@@ -111,79 +87,70 @@ class PartnersSQL(DB):
                 "ON CONFLICT (advocate_id) DO NOTHING RETURNING id",
                 (
                     "p_" + secrets.token_urlsafe(9),
-                    name,
-                    trade,
-                    wants,
-                    int(reward),
+                    new.name,
+                    new.trade,
+                    new.wants,
+                    int(new.reward),
                     at,
                     at,
-                    email.lower(),
+                    email,
                 ),
             )
             row = await cursor.fetchone()
             await cursor.close()
             return await _one_partner(db, int(row[0])) if row else None
 
-    async def update_partner(
-        self,
-        partner_id: int,
-        *,
-        name: str | None,
-        contact: str | None,
-        trade: str | None,
-        wants: str | None,
-        reward: bool | None,
-        now: datetime,
-    ) -> Partner:
-        """Change what is given (None keeps a field); the contact is the customers row's name."""
-        at = to_ms(now)
+    async def update_partner(self, partner_id: int, edit: PartnerEdit, now: datetime) -> Partner:
+        at, reward = to_ms(now), edit.reward
         async with self._write() as db:
             await db.execute(
                 "UPDATE partners SET name = coalesce(?, name), trade = coalesce(?, trade), "
                 "wants = coalesce(?, wants), reward = coalesce(?, reward), updated_at = ? "
                 "WHERE id = ?",
-                (name, trade, wants, None if reward is None else int(reward), at, partner_id),
+                (
+                    edit.name,
+                    edit.trade,
+                    edit.wants,
+                    None if reward is None else int(reward),
+                    at,
+                    partner_id,
+                ),
             )
-            if contact is not None:
+            if edit.contact is not None:
                 await db.execute(
                     "UPDATE customers SET name = ?, updated_at = ? WHERE id = (SELECT "
                     "a.customer_id FROM partners p JOIN advocates a ON a.id = p.advocate_id "
                     "WHERE p.id = ?)",
-                    (contact or None, at, partner_id),
+                    (edit.contact or None, at, partner_id),
                 )
             return await _one_partner(db, partner_id)
 
     async def partners_matching(self, ref: str) -> list[Partner]:
         """Partners by public id, code, address or (case-insensitively) business name."""
-        rows = await self._read(
+        return await self._rows(
+            Partner,
             f"{_PARTNER} WHERE p.public_id = :r OR a.code = :r OR c.email = lower(:r) "
             "OR lower(p.name) = lower(:r) ORDER BY p.id",
             {"r": ref},
         )
-        return [_partner(r) for r in rows]
 
     async def partner_by_advocate(self, advocate_id: int) -> Partner | None:
-        rows = await self._read(f"{_PARTNER} WHERE p.advocate_id = ?", (advocate_id,))
-        return _partner(rows[0]) if rows else None
+        return await self._row(Partner, f"{_PARTNER} WHERE p.advocate_id = ?", (advocate_id,))
 
     async def partners(self) -> list[Partner]:
-        return [_partner(r) for r in await self._read(f"{_PARTNER} ORDER BY lower(p.name), p.id")]
+        return [
+            read(Partner, r) for r in await self._read(f"{_PARTNER} ORDER BY lower(p.name), p.id")
+        ]
 
     async def referrals_from(self, advocate_id: int) -> list[Referral]:
-        rows = await self._read(
+        return await self._rows(
+            Referral,
             f"SELECT {REFERRAL} FROM referrals WHERE advocate_id = ? ORDER BY id",
             (advocate_id,),
         )
-        return [referral_row(r) for r in rows]
 
     async def give_referral(
-        self,
-        partner_id: int,
-        *,
-        client_name: str | None,
-        client_email: str | None,
-        note: str | None,
-        now: datetime,
+        self, partner_id: int, client: GivenClient, now: datetime
     ) -> GivenReferral:
         async with self._write() as db:
             rows = await db.execute_fetchall(
@@ -192,19 +159,20 @@ class PartnersSQL(DB):
                 (
                     "g_" + secrets.token_urlsafe(9),
                     partner_id,
-                    client_name,
-                    client_email,
-                    note,
+                    client.client_name,
+                    client.client_email,
+                    client.note,
                     to_ms(now),
                 ),
             )
-        return _given(next(iter(rows)))
+        return read(GivenReferral, next(iter(rows)))
 
     async def given_referral(self, public_id: str) -> GivenReferral | None:
-        rows = await self._read(
-            f"SELECT {_GIVEN} FROM partner_referrals WHERE public_id = ?", (public_id,)
+        return await self._row(
+            GivenReferral,
+            f"SELECT {_GIVEN} FROM partner_referrals WHERE public_id = ?",
+            (public_id,),
         )
-        return _given(rows[0]) if rows else None
 
     async def close_given(
         self, given_id: int, status: str, value: float | None, now: datetime
@@ -215,14 +183,14 @@ class PartnersSQL(DB):
                 f"closed_at = ? WHERE id = ? RETURNING {_GIVEN}",
                 (status, value, to_ms(now), given_id),
             )
-        return _given(next(iter(rows)))
+        return read(GivenReferral, next(iter(rows)))
 
     async def given_to(self, partner_id: int) -> list[GivenReferral]:
-        rows = await self._read(
+        return await self._rows(
+            GivenReferral,
             f"SELECT {_GIVEN} FROM partner_referrals WHERE partner_id = ? ORDER BY id",
             (partner_id,),
         )
-        return [_given(r) for r in rows]
 
     async def organization_joined(self, event_id: str) -> str | None:
         """The organization a `partner.joined_organization` event named (validated on entry)."""
@@ -256,38 +224,6 @@ class PartnersSQL(DB):
         return [tuple(r) for r in rows]
 
 
-def _partner(r: Any) -> Partner:
-    return Partner(
-        id=int(r[0]),
-        public_id=str(r[1]),
-        advocate_id=int(r[2]),
-        customer_id=int(r[3]),
-        code=str(r[4]),
-        name=str(r[5]),
-        contact=r[6],
-        email=str(r[7]),
-        trade=str(r[8]),
-        wants=str(r[9]),
-        reward=bool(r[10]),
-        created_at=from_ms(r[11]),
-    )
-
-
-def _given(r: Any) -> GivenReferral:
-    return GivenReferral(
-        id=int(r[0]),
-        public_id=str(r[1]),
-        partner_id=int(r[2]),
-        client_name=r[3],
-        client_email=r[4],
-        note=r[5],
-        status=str(r[6]),
-        value=r[7],
-        created_at=from_ms(r[8]),
-        closed_at=from_ms(r[9]) if r[9] is not None else None,
-    )
-
-
 async def _one_partner(db: aiosqlite.Connection, partner_id: int) -> Partner:
     rows = list(await db.execute_fetchall(f"{_PARTNER} WHERE p.id = ?", (partner_id,)))
-    return _partner(rows[0])
+    return read(Partner, rows[0])

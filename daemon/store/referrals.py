@@ -7,9 +7,18 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from daemon.clock import to_ms
-from daemon.engine.grades import Introduction
 from daemon.store.db import DB
-from daemon.store.rows import REFERRAL, Advocate, Referral, Step, referral_row
+from daemon.store.rows import (
+    REFERRAL,
+    Advocate,
+    NewReferral,
+    Referral,
+    ReferralMove,
+    Step,
+    read,
+)
+
+_ADVOCATE = "SELECT id, customer_id, code FROM advocates"
 
 
 class Referrals(Protocol):
@@ -19,32 +28,15 @@ class Referrals(Protocol):
     async def ensure_advocate(self, customer_id: int, now: datetime) -> Advocate: ...
     async def advocate_by_code(self, code: str) -> Advocate | None: ...
     async def advocate(self, advocate_id: int) -> Advocate | None: ...
-    async def add_referral(
-        self,
-        advocate_id: int,
-        intro: Introduction,
-        *,
-        grade: str,
-        channel: str,
-        flag: str | None,
-        friend_customer_id: int | None,
-        now: datetime,
-    ) -> Referral: ...
+    async def add_referral(self, new: NewReferral, now: datetime) -> Referral: ...
     async def referral(self, public_id: str) -> Referral | None: ...
     async def referral_by_id(self, referral_id: int) -> Referral | None: ...
     async def referrals_since(self, advocate_id: int, since: datetime) -> int: ...
     async def unnotified_referrals(self, limit: int) -> list[Referral]: ...
     async def referral_notified(self, referral_id: int) -> None: ...
-    async def move_referral(
-        self,
-        referral_id: int,
-        status: str,
-        *,
-        value: float | None,
-        note: str | None,
-        shared: bool,
-        now: datetime,
-    ) -> None: ...
+    async def move_referral(self, referral_id: int, move: ReferralMove, now: datetime) -> None:
+        """A step on the referral's road, recorded with whether the advocate is to be told."""
+
     async def unnotified_steps(self, limit: int) -> list[Step]: ...
     async def step_notified(self, step_id: int) -> None: ...
     async def referral_facts(self) -> list[tuple[Any, ...]]: ...
@@ -60,35 +52,18 @@ class ReferralsSQL(DB):
                 "ON CONFLICT (customer_id) DO NOTHING",
                 (customer_id, secrets.token_urlsafe(9), to_ms(now)),
             )
-            rows = await db.execute_fetchall(
-                "SELECT id, customer_id, code FROM advocates WHERE customer_id = ?", (customer_id,)
-            )
+            rows = await db.execute_fetchall(f"{_ADVOCATE} WHERE customer_id = ?", (customer_id,))
         (row,) = rows
-        return Advocate(int(row[0]), int(row[1]), str(row[2]))
+        return read(Advocate, row)
 
     async def advocate_by_code(self, code: str) -> Advocate | None:
-        rows = await self._read(
-            "SELECT id, customer_id, code FROM advocates WHERE code = ?", (code,)
-        )
-        return Advocate(int(rows[0][0]), int(rows[0][1]), str(rows[0][2])) if rows else None
+        return await self._row(Advocate, f"{_ADVOCATE} WHERE code = ?", (code,))
 
     async def advocate(self, advocate_id: int) -> Advocate | None:
-        rows = await self._read(
-            "SELECT id, customer_id, code FROM advocates WHERE id = ?", (advocate_id,)
-        )
-        return Advocate(int(rows[0][0]), int(rows[0][1]), str(rows[0][2])) if rows else None
+        return await self._row(Advocate, f"{_ADVOCATE} WHERE id = ?", (advocate_id,))
 
-    async def add_referral(
-        self,
-        advocate_id: int,
-        intro: Introduction,
-        *,
-        grade: str,
-        channel: str,
-        flag: str | None,
-        friend_customer_id: int | None,
-        now: datetime,
-    ) -> Referral:
+    async def add_referral(self, new: NewReferral, now: datetime) -> Referral:
+        intro = new.intro
         async with self._write() as db:
             rows = await db.execute_fetchall(
                 f"""
@@ -101,8 +76,8 @@ class ReferralsSQL(DB):
                 """,
                 (
                     "r_" + secrets.token_urlsafe(12),
-                    advocate_id,
-                    friend_customer_id,
+                    new.advocate_id,
+                    new.friend_customer_id,
                     intro.friend_name,
                     intro.friend_email,
                     intro.friend_phone,
@@ -113,24 +88,24 @@ class ReferralsSQL(DB):
                     int(intro.advocate_introduces),
                     int(intro.public_thanks_ok),
                     intro.reward_choice,
-                    grade,
-                    channel,
-                    flag,
+                    new.grade,
+                    new.channel,
+                    new.flag,
                     to_ms(now),
                     to_ms(now),
                 ),
             )
-        return referral_row(next(iter(rows)))
+        return read(Referral, next(iter(rows)))
 
     async def referral(self, public_id: str) -> Referral | None:
-        rows = await self._read(
-            f"SELECT {REFERRAL} FROM referrals WHERE public_id = ?", (public_id,)
+        return await self._row(
+            Referral, f"SELECT {REFERRAL} FROM referrals WHERE public_id = ?", (public_id,)
         )
-        return referral_row(rows[0]) if rows else None
 
     async def referral_by_id(self, referral_id: int) -> Referral | None:
-        rows = await self._read(f"SELECT {REFERRAL} FROM referrals WHERE id = ?", (referral_id,))
-        return referral_row(rows[0]) if rows else None
+        return await self._row(
+            Referral, f"SELECT {REFERRAL} FROM referrals WHERE id = ?", (referral_id,)
+        )
 
     async def referrals_since(self, advocate_id: int, since: datetime) -> int:
         rows = await self._read(
@@ -140,28 +115,17 @@ class ReferralsSQL(DB):
         return int(rows[0][0])
 
     async def unnotified_referrals(self, limit: int) -> list[Referral]:
-        rows = await self._read(
+        return await self._rows(
+            Referral,
             f"SELECT {REFERRAL} FROM referrals WHERE notified = 0 ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [referral_row(r) for r in rows]
 
     async def referral_notified(self, referral_id: int) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE referrals SET notified = 1 WHERE id = ?", (referral_id,))
+        await self._write_one("UPDATE referrals SET notified = 1 WHERE id = ?", (referral_id,))
 
-    async def move_referral(
-        self,
-        referral_id: int,
-        status: str,
-        *,
-        value: float | None,
-        note: str | None,
-        shared: bool,
-        now: datetime,
-    ) -> None:
-        """A step on the referral's road, recorded with whether the advocate is to be told."""
-        at = to_ms(now)
+    async def move_referral(self, referral_id: int, move: ReferralMove, now: datetime) -> None:
+        at, status, shared = to_ms(now), move.status, move.shared
         async with self._write() as db:
             await db.execute(
                 """
@@ -171,26 +135,25 @@ class ReferralsSQL(DB):
                     closed_at = CASE WHEN ? IN ('won', 'lost') THEN ? ELSE closed_at END
                 WHERE id = ?
                 """,
-                (status, value, at, status, at, status, at, referral_id),
+                (status, move.value, at, status, at, status, at, referral_id),
             )
             await db.execute(
                 "INSERT INTO referral_steps (referral_id, status, note, shared, notified, at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (referral_id, status, note, int(shared), 0 if shared else 1, at),
+                (referral_id, status, move.note, int(shared), 0 if shared else 1, at),
             )
 
     async def unnotified_steps(self, limit: int) -> list[Step]:
         columns = ", ".join("r." + c.strip() for c in REFERRAL.split(","))
-        rows = await self._read(
-            f"SELECT s.id, s.status, s.note, {columns} FROM referral_steps s "
+        return await self._rows(
+            Step,
+            f"SELECT s.id, {columns}, s.status, s.note FROM referral_steps s "
             "JOIN referrals r ON r.id = s.referral_id WHERE s.notified = 0 ORDER BY s.id LIMIT ?",
             (limit,),
         )
-        return [Step(int(r[0]), referral_row(r[3:]), str(r[1]), r[2]) for r in rows]
 
     async def step_notified(self, step_id: int) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE referral_steps SET notified = 1 WHERE id = ?", (step_id,))
+        await self._write_one("UPDATE referral_steps SET notified = 1 WHERE id = ?", (step_id,))
 
     async def referral_facts(self) -> list[tuple[Any, ...]]:
         """One row per referral with its advocate: the raw material of the sources report.

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from daemon.clock import from_ms
 from daemon.owner.import_rows import tags_cell
-from daemon.store.db import DB, month_values
+from daemon.store.db import DB
 
 PAGE = 5000
 
@@ -110,12 +110,9 @@ class ReportsSQL(DB):
     ) -> list[tuple[str, str, int, int, int]]:
         """(kind, key, month, score, responses): month i holds the answers in
         [starts[i], starts[i + 1]), a range on the responses_answered index."""
-        if len(starts) < 2:
-            return []
-        months, params = month_values(starts)
-        rows = await self._read(
-            f"""
-            WITH months(m, start, stop) AS (VALUES {months}),
+        rows = await self._by_month(
+            starts,
+            f""",
             x AS MATERIALIZED (
                 SELECT m.m, r.survey, r.score, {_TAGS.format(alias="r")}, count(*) AS n
                 FROM months m JOIN responses r
@@ -127,7 +124,6 @@ class ReportsSQL(DB):
             SELECT 'tag', t.value, m, score, sum(n)
             FROM x JOIN json_each(x.tags) t GROUP BY t.value, m, score
             """,
-            params,
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from daemon.clock import to_ms
 from daemon.store.db import DB
-from daemon.store.rows import Referral, Reward
+from daemon.store.rows import NewReward, Referral, Reward
 
 _REWARD = "id, referral_id, advocate_id, description, code, state"
 
@@ -17,16 +17,9 @@ _REWARD = "id, referral_id, advocate_id, description, code, state"
 class Rewards(Protocol):
     """Rewards: created for a won referral, approved, coded from the owner's list, notified."""
 
-    async def create_reward(
-        self,
-        referral: Referral,
-        *,
-        description: str,
-        kind: str,
-        code_prefix: str,
-        approval: bool,
-        now: datetime,
-    ) -> Reward: ...
+    async def create_reward(self, referral: Referral, new: NewReward, now: datetime) -> Reward:
+        """The reward for a won referral, made once: a second call returns the first."""
+
     async def load_reward_codes(self, codes: Sequence[str], now: datetime, state: str) -> int: ...
     async def approve_reward(self, referral_id: int, now: datetime) -> Reward | None: ...
     async def unnotified_rewards(self, limit: int) -> list[Reward]: ...
@@ -35,17 +28,8 @@ class Rewards(Protocol):
 
 
 class RewardsSQL(DB):
-    async def create_reward(
-        self,
-        referral: Referral,
-        *,
-        description: str,
-        kind: str,
-        code_prefix: str,
-        approval: bool,
-        now: datetime,
-    ) -> Reward:
-        """The reward for a won referral, made once: a second call returns the first."""
+    async def create_reward(self, referral: Referral, new: NewReward, now: datetime) -> Reward:
+        kind = new.kind
         async with self._write() as db:
             rows = await db.execute_fetchall(
                 f"SELECT {_REWARD} FROM rewards WHERE referral_id = ?", (referral.id,)
@@ -53,20 +37,20 @@ class RewardsSQL(DB):
             if rows:
                 return Reward(*next(iter(rows)))
             code: str | None = None
-            state = "awaiting_approval" if approval else "issued"
+            state = "awaiting_approval" if new.approval else "issued"
             if kind == "generated":
-                code = code_prefix + secrets.token_hex(4).upper()
+                code = new.code_prefix + secrets.token_hex(4).upper()
             cursor = await db.execute(
                 f"INSERT INTO rewards (referral_id, advocate_id, description, code, state, "
                 f"created_at, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_REWARD}",
                 (
                     referral.id,
                     referral.advocate_id,
-                    description,
+                    new.description,
                     code,
                     "awaiting_code" if kind == "pool" else state,
                     to_ms(now),
-                    None if approval or kind == "pool" else to_ms(now),
+                    None if new.approval or kind == "pool" else to_ms(now),
                 ),
             )
             row = await cursor.fetchone()
@@ -124,19 +108,19 @@ class RewardsSQL(DB):
         return Reward(*found[0]) if found else None
 
     async def unnotified_rewards(self, limit: int) -> list[Reward]:
-        rows = await self._read(
+        return await self._rows(
+            Reward,
             f"SELECT {_REWARD} FROM rewards WHERE notified = 0 AND state = 'issued' "
             "ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [Reward(*r) for r in rows]
 
     async def reward_notified(self, reward_id: int) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE rewards SET notified = 1 WHERE id = ?", (reward_id,))
+        await self._write_one("UPDATE rewards SET notified = 1 WHERE id = ?", (reward_id,))
 
     async def rewards_of(self, advocate_id: int) -> list[Reward]:
-        rows = await self._read(
-            f"SELECT {_REWARD} FROM rewards WHERE advocate_id = ? ORDER BY id", (advocate_id,)
+        return await self._rows(
+            Reward,
+            f"SELECT {_REWARD} FROM rewards WHERE advocate_id = ? ORDER BY id",
+            (advocate_id,),
         )
-        return [Reward(*r) for r in rows]

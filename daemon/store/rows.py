@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar, cast, get_args, get_type_hints
+
+from daemon.clock import from_ms
+from daemon.engine.grades import Introduction
 
 
 class Recorded(enum.Enum):
@@ -342,15 +347,162 @@ class SetAside:
     at: datetime
 
 
+# What the longer writes take: one value each rather than a long list of keyword arguments.
+
+
+@dataclass(frozen=True)
+class NewAsk:
+    """A moment's decision about a referral ask: scheduled (due), waiting (until it expires),
+    or skipped (with its reason)."""
+
+    customer_id: int
+    moment: str
+    source: str  # what made the moment (an event, a referral): one decision a moment and source
+    state: str
+    reason: str | None = None
+    due_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    advocate_id: int
+    intro: Introduction
+    grade: str
+    channel: str
+    flag: str | None  # why it earns no reward (a self-referral, an existing customer)
+    friend_customer_id: int | None  # the friend's customers row, when they expect contact
+
+
+@dataclass(frozen=True)
+class ReferralMove:
+    """A step on a referral's road, and whether the advocate is to be told of it."""
+
+    status: str
+    value: float | None = None
+    note: str | None = None
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class NewReward:
+    """How a won referral's reward is made: a generated code, one from the owner's pool, or
+    none (a gift); issued at once or awaiting the owner's approval."""
+
+    description: str
+    kind: str
+    code_prefix: str
+    approval: bool
+
+
+@dataclass(frozen=True)
+class NewPartner:
+    email: str
+    name: str
+    trade: str
+    wants: str
+    contact: str | None = None
+    reward: bool = False
+
+
+@dataclass(frozen=True)
+class PartnerEdit:
+    """What to change about a partner: None keeps a field (an empty contact clears it)."""
+
+    name: str | None = None
+    trade: str | None = None
+    wants: str | None = None
+    contact: str | None = None
+    reward: bool | None = None
+
+
+@dataclass(frozen=True)
+class GivenClient:
+    client_name: str | None
+    client_email: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class NewTestimonial:
+    customer_id: int
+    text: str
+    source: str
+    solicited: bool
+    origin: str  # unique: where it came from (an event, a reply), so it is kept once
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NewReply:
+    """A reply to one of our emails (or to none), with the verdict on what it is."""
+
+    customer_id: int | None
+    outbox_id: int | None
+    from_addr: str
+    subject: str | None
+    text: str
+    verdict: str
+    explanation: str
+    dedupe: str
+    at: datetime
+    invitation_id: int | None = None  # replying to a survey or reminder: no reminder after it
+
+
 PERSON = "c.public_id, c.email, c.name"
 
-
-def person_row(r: Any, at: int) -> Person:
-    return Person(str(r[at]), str(r[at + 1]), r[at + 2])
+R = TypeVar("R")
 
 
-def maybe_person(r: Any, at: int) -> Person | None:
-    return person_row(r, at) if r[at] is not None else None
+def read(cls: type[R], row: Sequence[Any], start: int = 0) -> R:
+    """A row type filled from `row[start:]`, one column a field in the dataclass's own order
+    (so a SELECT lists its columns in that order), each value converted by the field's declared
+    type: a datetime from epoch ms, a bool from 0/1, an enum from its value, bytes from a blob;
+    a row type field (a Person) from its own columns, None when its first one is NULL."""
+    return cast(R, _reader(cast(type, cls))[1](row, start))
+
+
+_Read = Callable[[Sequence[Any], int], Any]
+
+
+@cache
+def _reader(cls: type) -> tuple[int, _Read]:
+    """How many columns `cls` takes, and the function that reads it at an offset."""
+    hints = get_type_hints(cls)
+    steps: list[tuple[str, int, _Read]] = []
+    width = 0
+    for f in fields(cls):
+        taken, fn = _column(hints[f.name])
+        steps.append((f.name, width, fn))
+        width += taken
+
+    def reader(row: Sequence[Any], start: int) -> Any:
+        return cls(**{name: fn(row, start + at) for name, at, fn in steps})
+
+    return width, reader
+
+
+def _column(hint: Any) -> tuple[int, _Read]:
+    """How many columns a field of type `hint` takes, and how it is read at an offset."""
+    args = get_args(hint)
+    optional = type(None) in args
+    kind = next((a for a in args if a is not type(None)), hint) if optional else hint
+    if is_dataclass(kind):
+        taken, nested = _reader(cast(type, kind))
+        if optional:
+            return taken, lambda row, i: None if row[i] is None else nested(row, i)
+        return taken, nested
+    convert = _CONVERT.get(kind)
+    if convert is None and isinstance(kind, type) and issubclass(kind, enum.Enum):
+        convert = kind
+    if convert is None:
+        return 1, lambda row, i: row[i]
+    if optional:
+        return 1, lambda row, i: None if row[i] is None else convert(row[i])
+    return 1, lambda row, i: convert(row[i])
+
+
+_CONVERT: dict[Any, Callable[[Any], Any]] = {datetime: from_ms, bool: bool, bytes: bytes}
 
 
 CUSTOMER_COLUMNS = "id, email, name, external_id, timezone, locale, tags, public_id"
@@ -365,25 +517,3 @@ REFERRAL = (
     "relationship, expects_contact, advocate_introduces, reward_choice, grade, channel, flag, "
     "status, value"
 )
-
-
-def referral_row(r: Any) -> Referral:
-    return Referral(
-        id=r[0],
-        public_id=r[1],
-        advocate_id=r[2],
-        friend_name=r[3],
-        friend_email=r[4],
-        friend_phone=r[5],
-        need=r[6],
-        timing=r[7],
-        relationship=r[8],
-        expects_contact=bool(r[9]),
-        advocate_introduces=bool(r[10]),
-        reward_choice=r[11],
-        grade=r[12],
-        channel=r[13],
-        flag=r[14],
-        status=r[15],
-        value=r[16],
-    )

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from daemon.clock import from_ms, to_ms
+from daemon.clock import to_ms
 from daemon.store.db import DB
-from daemon.store.rows import PERSON, SetAside, maybe_person
+from daemon.store.rows import PERSON, SetAside, read
 from daemon.store.webhooks import FACT_QUERIES
 
 #: What takes each kind of item off its queue (`:item` its key, `:reason` the error). An item
@@ -94,11 +94,9 @@ class SetAsideSQL(DB):
         where, params = ("WHERE s.customer_id = ?", [customer_id]) if customer_id else ("", [])
         count = await self._read(f"SELECT count(*) FROM set_aside s {where}", params)
         rows = await self._read(
-            f"SELECT s.kind, s.item, s.error, s.at, {PERSON} FROM set_aside s "
+            f"SELECT s.kind, s.item, {PERSON}, s.error, s.at FROM set_aside s "
             f"LEFT JOIN customers c ON c.id = s.customer_id {where} "
             "ORDER BY s.at DESC, s.id DESC LIMIT ?",
             [*params, limit],
         )
-        return int(count[0][0]), [
-            SetAside(r[0], r[1], maybe_person(r, 4), r[2], from_ms(r[3])) for r in rows
-        ]
+        return int(count[0][0]), [read(SetAside, r) for r in rows]

@@ -25,7 +25,7 @@ FACT_QUERIES: dict[str, tuple[str, str]] = {
     ),
     "complaint.opened": (
         "complaints",
-        """SELECT k.id, k.opened_at, k.customer_id, c.email, c.name,
+        """SELECT k.id, k.opened_at, k.customer_id, k.id, c.email, c.name,
                   r.survey, r.score, r.comment
            FROM complaints k JOIN responses r ON r.id = k.response_id
            JOIN customers c ON c.id = k.customer_id
@@ -33,8 +33,8 @@ FACT_QUERIES: dict[str, tuple[str, str]] = {
     ),
     "referral.created": (
         "referrals",
-        f"""SELECT f.id, f.created_at, a.customer_id, c.email, c.name,
-                   f.public_id, f.friend_name, f.friend_email, f.friend_phone, f.need, f.timing,
+        f"""SELECT f.id, f.created_at, a.customer_id, f.public_id, c.email, c.name,
+                   f.friend_name, f.friend_email, f.friend_phone, f.need, f.timing,
                    f.relationship, f.expects_contact, f.advocate_introduces, f.grade,
                    f.channel, f.flag
             FROM referrals f {_ADVOCATE}
@@ -42,8 +42,8 @@ FACT_QUERIES: dict[str, tuple[str, str]] = {
     ),
     "referral.status_changed": (
         "referral_steps",
-        f"""SELECT s.id, s.at, a.customer_id, c.email, c.name,
-                   f.public_id, f.friend_name, s.status,
+        f"""SELECT s.id, s.at, a.customer_id, f.public_id, c.email, c.name,
+                   f.friend_name, s.status,
                    coalesce((SELECT p.status FROM referral_steps p
                              WHERE p.referral_id = s.referral_id AND p.id < s.id
                              ORDER BY p.id DESC LIMIT 1), 'new'),
@@ -53,13 +53,47 @@ FACT_QUERIES: dict[str, tuple[str, str]] = {
     ),
     "reward.issued": (
         "rewards",
-        """SELECT w.id, w.issued_at, a.customer_id, c.email, c.name,
-                  f.public_id, f.friend_name, w.description, w.code
+        """SELECT w.id, w.issued_at, a.customer_id, f.public_id, c.email, c.name,
+                  f.friend_name, w.description, w.code
            FROM rewards w JOIN referrals f ON f.id = w.referral_id
            JOIN advocates a ON a.id = w.advocate_id JOIN customers c ON c.id = a.customer_id
            WHERE w.reported = 0 AND w.state = 'issued' ORDER BY w.id LIMIT ?""",
     ),
 }
+
+# Each fact type's data: the names of its query's columns after the first three (id, time,
+# customer), a dotted name nesting (`friend.name`), in the order the payload shows them.
+_WHO = ("email", "name")
+_DATA: dict[str, tuple[str, ...]] = {
+    "response.recorded": (
+        *(f"customer.{k}" for k in _WHO),
+        *("survey", "score", "segment", "comment", "source"),
+    ),
+    "complaint.opened": (
+        "complaint_id",
+        *(f"customer.{k}" for k in _WHO),
+        *("survey", "score", "comment"),
+    ),
+    "referral.created": (
+        "referral",
+        *(f"advocate.{k}" for k in _WHO),
+        *("friend.name", "friend.email", "friend.phone", "need", "timing", "relationship"),
+        *("expects_contact", "advocate_introduces", "grade", "channel", "flag"),
+    ),
+    "referral.status_changed": (
+        "referral",
+        *(f"advocate.{k}" for k in _WHO),
+        *("friend.name", "status", "previous_status", "note", "value"),
+    ),
+    "reward.issued": (
+        "referral",
+        *(f"advocate.{k}" for k in _WHO),
+        "friend.name",
+        "reward",
+        "code",
+    ),
+}
+_FLAGS = {"expects_contact", "advocate_introduces"}  # 0/1 in the table, true/false to the owner
 
 
 class Webhooks(Protocol):
@@ -77,7 +111,7 @@ class WebhooksSQL(DB):
         facts = []
         for kind, (_, sql) in FACT_QUERIES.items():
             for r in await self._read(sql, (limit,)):
-                facts.append(Fact(kind, int(r[0]), from_ms(r[1]), r[2], _data(kind, r)))
+                facts.append(Fact(kind, int(r[0]), from_ms(r[1]), r[2], _data(_DATA[kind], r[3:])))
         return sorted(facts, key=lambda f: (f.occurred_at, f.type, f.row_id))
 
     async def report_facts(
@@ -101,53 +135,12 @@ class WebhooksSQL(DB):
         )
 
 
-def _data(kind: str, r: Any) -> dict[str, Any]:
-    person = {"email": r[3], "name": r[4]}
-    if kind == "response.recorded":
-        return {
-            "customer": person,
-            "survey": r[5],
-            "score": r[6],
-            "segment": r[7],
-            "comment": r[8],
-            "source": r[9],
-        }
-    if kind == "complaint.opened":
-        return {
-            "complaint_id": r[0],
-            "customer": person,
-            "survey": r[5],
-            "score": r[6],
-            "comment": r[7],
-        }
-    if kind == "referral.created":
-        return {
-            "referral": r[5],
-            "advocate": person,
-            "friend": {"name": r[6], "email": r[7], "phone": r[8]},
-            "need": r[9],
-            "timing": r[10],
-            "relationship": r[11],
-            "expects_contact": bool(r[12]),
-            "advocate_introduces": bool(r[13]),
-            "grade": r[14],
-            "channel": r[15],
-            "flag": r[16],
-        }
-    if kind == "referral.status_changed":
-        return {
-            "referral": r[5],
-            "advocate": person,
-            "friend": {"name": r[6]},
-            "status": r[7],
-            "previous_status": r[8],
-            "note": r[9],
-            "value": r[10],
-        }
-    return {
-        "referral": r[5],
-        "advocate": person,
-        "friend": {"name": r[6]},
-        "reward": r[7],
-        "code": r[8],
-    }
+def _data(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, value in zip(names, values, strict=True):
+        *outer, key = name.split(".")
+        place = data
+        for part in outer:
+            place = place.setdefault(part, {})
+        place[key] = bool(value) if key in _FLAGS else value
+    return data
