@@ -562,6 +562,8 @@ def test_an_empty_attachment_round_trips(renderer: Renderer) -> None:
         ('say "hi".txt', "say 'hi'.txt"),
         ("../../etc/passwd", "_.._etc_passwd"),
         ("C:\\Users\\x.pdf", "C:_Users_x.pdf"),
+        ("<>", "()"),  # a reader strips <...> around a parameter: it arrived nameless
+        ("<offer>.pdf", "(offer).pdf"),
         ("...", "attachment"),
         ("", "attachment"),
         ("\x00\x1b\x7f", "attachment"),
@@ -620,7 +622,7 @@ def test_any_attachment_round_trips(
     assert second.get_payload(decode=True) == data[::-1]
     sent = attachment_filename(filename)
     assert part.get_filename() == sent
-    assert sent and sent == one_line(sent) and not {'"', "\\", "/"} & set(sent)
+    assert sent and sent == one_line(sent) and not {'"', "\\", "/", "<", ">"} & set(sent)
     assert not sent.startswith(".") and len(sent.encode()) <= 200
     fallback = str(part.get_param("name"))
     assert fallback.isascii() and fallback == one_line(fallback) and "=?" not in fallback

@@ -338,9 +338,12 @@ def one_line(value: str) -> str:
 
 def attachment_filename(name: str) -> str:
     """The filename an attachment is sent under: one line, no control characters, no double
-    quotes (they become '), backslashes or slashes (they become _), no leading or trailing dots
-    and spaces, at most 200 bytes of UTF-8 keeping a short extension; "attachment" if empty."""
-    name = one_line(name.replace('"', "'").replace("\\", "_").replace("/", "_")).strip(". ")
+    quotes (they become '), backslashes or slashes (they become _), no angle brackets (they
+    become parentheses: a reader strips `<...>` around a parameter, so "<>" arrived nameless),
+    no leading or trailing dots and spaces, at most 200 bytes of UTF-8 keeping a short
+    extension; "attachment" if empty."""
+    name = name.replace('"', "'").replace("\\", "_").replace("/", "_")
+    name = one_line(name.replace("<", "(").replace(">", ")")).strip(". ")
     if len(name.encode("utf-8")) > _FILENAME_BYTES:
         stem, extension = os.path.splitext(name)
         if len(extension.encode("utf-8")) > _EXTENSION_BYTES:
