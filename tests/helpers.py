@@ -19,6 +19,7 @@ ENV = {"VOUCH_API_TOKEN": TOKEN, "VOUCH_SECRET_KEY": "test-secret-key-0123456789
 BASE_CONFIG: dict[str, Any] = {
     "business": {
         "name": "Harbor Lane Renovations",
+        "demo": True,  # the demo business: its examples may stay
         "email": "hello@harborlane.example",
         "reply_to": "team@harborlane.example",
         "owner_email": "owner@harborlane.example",
