@@ -610,8 +610,8 @@ def example_problems(config: Config) -> list[Problem]:
     """What the demo business wrote that would still reach customers (each marked `example =
     true` in the shipped files), so a new business does not send Harbor Lane's brochure, links
     and incentive. Empty for the demo itself (business.demo); with no asks at all
-    (referrals.yearly_cap = 0) only the education page counts, as the referral pages partners
-    pass on link to it."""
+    (referrals.yearly_cap = 0) only the education page counts: /r/{code}/learn serves it to
+    partners' codes as well as advocates'."""
     if config.settings.business.demo:
         return []
     label = config.path.name

@@ -224,7 +224,7 @@ def test_an_owner_who_sends_no_asks_is_not_asked_to_replace_what_asks_carry(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With referrals.yearly_cap = 0 no ask goes, so its materials, links and incentive never
-    reach anyone; the education page still counts (the pages partners pass on link to it)."""
+    reach anyone; the education page still counts (partners' codes open it too)."""
     edit(folder / "config.toml", lambda d: at(d, "referrals").__setitem__("yearly_cap", 0))
     assert check(folder, capsys) == (
         2,
