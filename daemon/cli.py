@@ -27,7 +27,7 @@ from daemon.mail.compose import build_email, enqueue
 from daemon.mail.locales import TAG
 from daemon.mail.outbox import State
 from daemon.mail.render import KINDS, Renderer
-from daemon.owner import stages
+from daemon.owner import stages, starter
 from daemon.owner.report import FORMATS, MAX_MONTHS, render
 from daemon.owner.report import from_store as report_from_store
 from daemon.partners import cli as partner_cli
@@ -200,6 +200,18 @@ def _parser() -> argparse.ArgumentParser:
         help="tell the advocate (default: yes for contacted, no for meeting and lost)",
     )
     referral.set_defaults(handler=_referral)
+
+    init = sub.add_parser(
+        "init",
+        parents=[common],
+        help="start a new business folder from the default files",
+        description="Copy the default files into a new folder, with config.toml made for your "
+        "business. A value not given is asked for on a terminal.",
+    )
+    init.add_argument("dir", type=Path, help="a new or empty folder")
+    for key, option, explain in starter.QUESTIONS:
+        init.add_argument(option, dest=key, type=_business_value(key), help=explain)
+    init.set_defaults(handler=_init)
 
     partner_cli.add_parser(sub, common)
 
@@ -793,26 +805,43 @@ def _import(args: argparse.Namespace) -> int:
     )
 
 
-def _init(args: argparse.Namespace) -> int:
-    from daemon.owner.starter import init, next_steps
+def _business_value(key: str) -> Callable[[str], str]:
+    """An init option checked as `vouch check` checks the key (argparse exits 2 naming it)."""
 
-    copied = init(args.dir)
+    def checked(value: str) -> str:
+        if wrong := starter.problem(key, value):
+            raise argparse.ArgumentTypeError(wrong)
+        return value
+
+    return checked
+
+
+def _init(args: argparse.Namespace) -> int:
+    starter.refuse_occupied(args.dir)
+    missing = [q for q in starter.QUESTIONS if not getattr(args, q[0])]
+    if missing and not sys.stdin.isatty():
+        options = ", ".join(option for _, option, _ in missing)
+        print(
+            f"error: missing {options} (no terminal to ask on): give each as an option",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    business = {key: getattr(args, key) for key, _, _ in starter.QUESTIONS}
+    try:
+        for key, _, explain in missing:
+            business[key] = starter.ask(key, explain)
+    except EOFError:
+        print("\nstopped: nothing was written", file=sys.stderr)
+        return EXIT_FAILED
+    copied = starter.init(args.dir, business)
     made = [name if n == 1 else f"{name}/ ({n} files)" for name, n in copied.items()]
     print(f"created {args.dir}: {', '.join(made)}")
-    print(next_steps(args.dir / "config.toml"))
+    print(starter.next_steps(args.dir / "config.toml", business))
     return EXIT_OK
 
 
 #: The commands that take one argument: name, help, the argument, its type and help, handler.
 _ONE_ARGUMENT: tuple[tuple[str, str, str, type, str, Callable[[argparse.Namespace], int]], ...] = (
-    (
-        "init",
-        "start a new business folder from the default files",
-        "dir",
-        Path,
-        "a new or empty folder",
-        _init,
-    ),
     (
         "forget",
         "erase a person's data (anonymous figures stay)",

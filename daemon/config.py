@@ -19,8 +19,18 @@ from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.mail.dkim import DkimKeyError, DkimSigner
 from daemon.mail.locales import TAG
+from daemon.referrals.education import FILE as EDUCATION_FILE
 from daemon.referrals.education import Education, load_education
-from daemon.settings import Email, EnvName, Section, TimeZone, Url, read_toml, validation_problems
+from daemon.settings import (
+    Currency,
+    Email,
+    EnvName,
+    Section,
+    TimeZone,
+    Url,
+    read_toml,
+    validation_problems,
+)
 from daemon.surveys.definitions import Survey, load_surveys
 
 MIN_SECRET_LENGTH = 16
@@ -44,6 +54,14 @@ class Business(Section):
         "en",
         pattern=TAG.pattern,
         description='the language of the business and its owner, a locale tag such as "en"',
+    )
+    currency: Currency = Field(
+        "GBP", description='the ISO 4217 code of the currency you price in, such as "USD" or "EUR"'
+    )
+    demo: bool = Field(
+        False,
+        description="true or false: this is the demo business, whose examples may reach its "
+        "customers (false: `vouch check` and `vouch run` refuse while an example is left)",
     )
 
 
@@ -227,11 +245,17 @@ class Sender(Section):
 class Material(Section):
     file: Path = Field(description="a file to attach to referral asks, e.g. materials/brochure.pdf")
     name: str | None = Field(None, max_length=120, description="the name the promoter sees")
+    example: bool = Field(
+        False, description="true or false: an example from the demo business, to replace"
+    )
 
 
 class Link(Section):
     title: str = Field(min_length=1, max_length=120, description="the link's text")
     url: Url = Field(description="an http(s) URL")
+    example: bool = Field(
+        False, description="true or false: an example from the demo business, to replace"
+    )
 
 
 class Incentive(Section):
@@ -240,6 +264,9 @@ class Incentive(Section):
     )
     choices: list[str] = Field(
         [], max_length=10, description='a list of rewards the advocate may choose, e.g. ["…", "…"]'
+    )
+    example: bool = Field(
+        False, description="true or false: an example from the demo business, to replace"
     )
 
 
@@ -265,6 +292,9 @@ class RewardSettings(Section):
     approval: bool = Field(
         False, description="true or false: hold each reward until you approve it"
     )
+    example: bool = Field(
+        False, description="true or false: an example from the demo business, to replace"
+    )
 
 
 class Offer(Section):
@@ -288,6 +318,9 @@ class Offer(Section):
     )
     retired: bool = Field(
         False, description="true or false: no new advocate gets it; those who have it keep it"
+    )
+    example: bool = Field(
+        False, description="true or false: an example from the demo business, to replace"
     )
 
 
@@ -565,6 +598,43 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         dkim=dkim,
         education=education,
     )
+
+
+EXAMPLE = (
+    "an example from the demo business: replace it with your own or delete it, "
+    "or remove example = true to keep it"
+)
+
+
+def example_problems(config: Config) -> list[Problem]:
+    """What the demo business wrote that would still reach customers (each marked `example =
+    true` in the shipped files), so a new business does not send Harbor Lane's brochure, links
+    and incentive. Empty for the demo itself (business.demo); with no asks at all
+    (referrals.yearly_cap = 0) only the education page counts: /r/{code}/learn serves it to
+    partners' codes as well as advocates'."""
+    if config.settings.business.demo:
+        return []
+    label = config.path.name
+    referrals = config.settings.referrals
+    found: list[tuple[str, str, bool]] = []
+    if referrals.yearly_cap > 0:
+        found += [
+            (f"referrals.materials[{n}] ({m.file.name})", label, m.example)
+            for n, m in enumerate(referrals.materials)
+        ]
+        found += [
+            (f"referrals.links[{n}] ({link.url})", label, link.example)
+            for n, link in enumerate(referrals.links)
+        ]
+        found += [
+            (f"referrals.offers[{n}] ({offer.id})", label, offer.example)
+            for n, offer in enumerate(referrals.offers)
+        ]
+        found.append(("referrals.incentive", label, referrals.incentive.example))
+        found.append(("referrals.reward", label, referrals.reward.example))
+    if config.education is not None:
+        found.append(("example", EDUCATION_FILE.as_posix(), config.education.example))
+    return [Problem(file, key, EXAMPLE) for key, file, example in found if example]
 
 
 def _reward_problems(referrals: Referrals, label: str) -> list[Problem]:

@@ -42,6 +42,25 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+#: ISO 4217 codes of the currencies in use (funds, metals and test codes left out).
+_ISO_4217 = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+    KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK
+    MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR
+    SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+    UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+"""
+CURRENCIES = frozenset(_ISO_4217.split())
+
+
+def _currency(value: str) -> str:
+    if value not in CURRENCIES:
+        raise ValueError("not an ISO 4217 currency code in use")
+    return value
+
+
 def _env_name(value: str) -> str:
     if not value.replace("_", "").isalnum() or value[0].isdigit():
         raise ValueError("not an environment variable name")
@@ -53,6 +72,7 @@ OneLine = Annotated[str, AfterValidator(check_text)]  # no control characters
 FreeText = Annotated[str, AfterValidator(functools.partial(check_text, free=True))]  # + tab, lines
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 Url = Annotated[str, AfterValidator(_url)]
+Currency = Annotated[str, AfterValidator(_currency)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 
 

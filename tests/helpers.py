@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import tomli_w
+import tomlkit
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789abcdef"
@@ -19,6 +20,7 @@ ENV = {"VOUCH_API_TOKEN": TOKEN, "VOUCH_SECRET_KEY": "test-secret-key-0123456789
 BASE_CONFIG: dict[str, Any] = {
     "business": {
         "name": "Harbor Lane Renovations",
+        "demo": True,  # the demo business: its examples may stay
         "email": "hello@harborlane.example",
         "reply_to": "team@harborlane.example",
         "owner_email": "owner@harborlane.example",
@@ -72,3 +74,42 @@ def plant(store: HasFile, sql: str, params: Sequence[Any] = ()) -> None:
     version) into the store's file, committed, with a plain sqlite3 connection of the test's."""
     with closing(sqlite3.connect(store.path, timeout=10, isolation_level=None)) as db:
         db.execute(sql, params)
+
+
+OWNER = {
+    "name": "Acme Decks",
+    "email": "hello@acme.example",
+    "owner_email": "mike@acme.example",
+    "timezone": "America/Chicago",
+    "public_url": "https://vouch.acme.example",
+    "currency": "USD",
+    "locale": "en-US",
+}
+
+
+def owner_options(values: dict[str, str] | None = None) -> list[str]:
+    """`vouch init`'s options for a Chicago deck builder (OWNER), as an owner types them."""
+    given = OWNER | (values or {})
+    return [part for key, value in given.items() for part in (f"--{key.replace('_', '-')}", value)]
+
+
+def keep_examples(root: Path) -> None:
+    """What an owner does who keeps the demo's examples on purpose: remove each `example = true`
+    from a folder made by `vouch init` (config.toml and the education page)."""
+    config = root / "config.toml"
+    document = tomlkit.parse(config.read_text())
+    referrals = document["referrals"]
+    for table in (
+        referrals.get("incentive"),
+        referrals.get("reward"),
+        *referrals.get("materials", []),
+        *referrals.get("links", []),
+        *referrals.get("offers", []),
+    ):
+        if table is not None:
+            table.pop("example", None)
+    config.write_text(tomlkit.dumps(document))
+    education = root / "templates" / "pages" / "referral_education.toml"
+    page = tomlkit.parse(education.read_text())
+    page.pop("example", None)
+    education.write_text(tomlkit.dumps(page))

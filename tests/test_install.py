@@ -20,7 +20,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from helpers import ENV, REPO, write_business
+from helpers import ENV, REPO, keep_examples, owner_options, write_business
 
 # Modules that may import an extra's packages, inside the function that starts the feature.
 OPTIONAL = {"daemon.intake.inbound_smtp": "inbound"}
@@ -122,8 +122,9 @@ def test_every_daemon_module_imports_with_runtime_dependencies_only(tmp_path: Pa
 
 @pytest.mark.slow
 def test_init_and_check_run_with_runtime_dependencies_only(tmp_path: Path) -> None:
-    made = blocked_run("init", str(tmp_path / "acme"), cwd=tmp_path)
+    made = blocked_run("init", str(tmp_path / "acme"), *owner_options(), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
+    keep_examples(tmp_path / "acme")  # the demo's examples kept on purpose
     checked = blocked_run("check", "--config", str(tmp_path / "acme" / "config.toml"), cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert "config.toml: ok (" in checked.stdout

@@ -29,6 +29,9 @@ class Education(Section):
     after_referral: str = Field(
         min_length=1, max_length=600, description="what happens after a referral (the promise)"
     )
+    example: bool = Field(
+        False, description="true or false: the demo business's page, to rewrite for yours"
+    )
 
 
 def load_education(root: Path) -> tuple[Education | None, list[Problem]]:

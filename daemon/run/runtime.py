@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from daemon.clock import Clock
-from daemon.config import Config, load_config
+from daemon.config import MIN_SECRET_LENGTH, Config, example_problems, load_config
 from daemon.engine.replies import InboundMail
 from daemon.errors import ConfigError, Problem, VouchError
 from daemon.intake import inbound
@@ -44,7 +44,7 @@ def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[
     """Config and templates, validated together; ConfigError lists every problem."""
     config = load_config(path, environ, need_secrets=True)
     renderer = Renderer(config, clock)
-    problems = renderer.check()
+    problems = example_problems(config) + renderer.check()
     for name, survey in config.surveys.items():
         questions = {"question": survey.question} | {
             f"locales.{tag}.question": words.question
@@ -149,6 +149,12 @@ class Daemon:
                 )
             )
             self._install_signals()
+            log.info("%s", dashboard_line(config))
+            if config.settings.business.demo:
+                log.warning(
+                    "this is the demo business (business.demo = true): its examples reach "
+                    "customers; `vouch init DIR` starts a folder for your own"
+                )
             log.info(
                 "listening on http://%s:%d (store %s, transport %s)",
                 host,
@@ -231,6 +237,20 @@ class Daemon:
             await self.sender.use_transport(build_transport(config, self.clock))
         log.info("config reloaded (business: %s)", config.settings.business.name)
         return True
+
+
+def dashboard_line(config: Config) -> str:
+    """Where the owner's dashboard is, said at start-up (or why it is off)."""
+    address = f"{config.settings.business.public_url}/admin"
+    variable = config.settings.secrets.dashboard_password_env
+    if config.secrets.dashboard_password:
+        return f"dashboard: {address} (its password is in ${variable})"
+    if variable is None:
+        return "dashboard: off (name a password variable in secrets.dashboard_password_env)"
+    return (
+        f"dashboard: off (set {variable} to a password of at least {MIN_SECRET_LENGTH} "
+        f"characters to open {address})"
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
