@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from loop import Loop, running, smtp_changes
+from postgres import SKIPPED, URL, postgres_url
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
@@ -23,7 +24,23 @@ from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
 from smtp_server import SmtpServer
 
-__all__ = ["smtp_server", "smtp_server_starttls", "smtp_tls", "threaded_smtp_server"]
+__all__ = [
+    "postgres_url",
+    "smtp_server",
+    "smtp_server_starttls",
+    "smtp_tls",
+    "threaded_smtp_server",
+]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly when the PostgreSQL half did not run, and how to run it."""
+    if not URL:
+        skipped = [
+            r for r in terminalreporter.stats.get("skipped", []) if SKIPPED in str(r.longrepr)
+        ]
+        if skipped:
+            terminalreporter.write_line(f"skipped {len(skipped)} tests of {SKIPPED}")
 
 
 @pytest.fixture
