@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
 from daemon.errors import StoreUnavailable
@@ -41,23 +43,25 @@ async def _sqlite_shape(path: Path) -> dict[str, set[str]]:
 
 async def _pg_shape(url: str) -> dict[str, set[str]]:
     db = PGDB(await PGDB.connect(url), url)
+    assert await db.migrate() == pg_schema.MIGRATIONS[-1][0]
+    await db.close()
+    plain = await asyncpg.connect(url)  # the server's own catalogue, read beside the store
     try:
-        assert await db.migrate() == pg_schema.MIGRATIONS[-1][0]
-        rows = await db._read(
+        rows = await plain.fetch(
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_schema = 'public'"
         )
         shape: dict[str, set[str]] = {}
         for table, column in rows:
             shape.setdefault(table, set()).add(column)
-        indexes = await db._read(
+        indexes = await plain.fetch(
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' "
             "AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_key'"
         )
         shape["(indexes)"] = {r[0] for r in indexes}
         return shape
     finally:
-        await db.close()
+        await plain.close()
 
 
 async def test_the_postgresql_schema_has_sqlites_tables_columns_and_indexes(
@@ -71,7 +75,7 @@ async def test_processes_starting_together_migrate_once(postgres_url: str) -> No
     try:
         versions = await asyncio.gather(*(db.migrate() for db in pools))
         assert set(versions) == {pg_schema.MIGRATIONS[-1][0]}
-        rows = await pools[0]._read("SELECT version FROM schema_migrations")
+        rows = await _fetch(postgres_url, "SELECT version FROM schema_migrations")
         assert [r[0] for r in rows] == [v for v, _, _ in pg_schema.MIGRATIONS]
         assert await pools[0].migrate() == pg_schema.MIGRATIONS[-1][0]  # again: nothing to do
     finally:
@@ -83,12 +87,20 @@ async def test_a_store_newer_than_this_vouch_is_refused(postgres_url: str) -> No
     db = PGDB(await PGDB.connect(postgres_url), postgres_url)
     try:
         await db.migrate()
-        async with db._write() as connection:
-            await connection.execute("INSERT INTO schema_migrations VALUES (999, 'the future')")
+        await _fetch(postgres_url, "INSERT INTO schema_migrations VALUES (999, 'the future')")
         with pytest.raises(RuntimeError, match="999 is newer than this Vouch"):
             await db.migrate()
     finally:
         await db.close()
+
+
+async def _fetch(url: str, sql: str) -> list[Any]:
+    """A statement on a plain connection of the test's own, beside the store."""
+    plain = await asyncpg.connect(url)
+    try:
+        return list(await plain.fetch(sql))
+    finally:
+        await plain.close()
 
 
 async def test_a_server_that_cannot_be_reached_is_unavailable() -> None:
