@@ -1,4 +1,5 @@
-"""The public pages customers reach from their emails: the survey and unsubscribe.
+"""The public pages customers reach from their emails: the survey (and its thank-you page,
+which offers a promoter review links and their referral link to share) and unsubscribe.
 
 Reached only through signed tokens. A GET never changes anything (mail scanners fetch every
 link); answers and unsubscribes are POSTs. An unknown or tampered token gets a plain 404.
@@ -11,11 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from daemon.engine.inputs import text_problem
-from daemon.engine.segments import segment
+from daemon.engine.segments import Segment, segment
 from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
+from daemon.referrals.follow_up import first_name
+from daemon.referrals.share import qr_svg, share_links
 from daemon.store.rows import Customer, Invitation
 from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web import state
@@ -154,6 +158,7 @@ async def survey_answer(request: Request, token: str) -> Response:
         return _closed(request, locale)
     previous = await services.store.invitation_response(invitation.id)
     plain = survey_token(services.signer, invitation.public_id, None)
+    promoter = segment(score) == Segment.PROMOTER
     return page(
         request,
         "thanks.html",
@@ -162,7 +167,36 @@ async def survey_answer(request: Request, token: str) -> Response:
         score=score,
         comment=previous.comment if previous else None,
         back=f"/s/{plain}",
+        reviews=_review_sites(request) if promoter else [],
+        share=await _share(request, invitation.customer_id, locale) if promoter else None,
     )
+
+
+def _review_sites(request: Request) -> list[dict[str, str]]:
+    settings = state.services(request).config.settings
+    if not settings.thanks.reviews:
+        return []
+    return [{"name": site.name, "url": site.url} for site in settings.reviews.sites]
+
+
+async def _share(request: Request, customer_id: int, locale: str | None) -> dict[str, Any] | None:
+    """The promoter's own referral link, its share links in their language, and its QR code.
+    Their code was minted with their answer (`save_answer`); `ensure_advocate` only reads it."""
+    services = state.services(request)
+    settings = services.config.settings
+    customer = await services.store.customer(customer_id)
+    if not settings.thanks.share or customer is None:
+        return None
+    advocate = await services.store.ensure_advocate(customer_id, services.clock.now())
+    url = services.url(f"/r/{advocate.code}")
+    words: PageWords = request.app.state.words
+    t = words.for_reader(locale, settings.business.locale)
+    business = settings.business.name
+    message = t("thanks.share_message", business=business, url=url)
+    name = first_name(customer)
+    body = f"{message}\n\n{name}" if name else message
+    links = share_links(message, t("thanks.share_subject", business=business), body)
+    return {"url": url, "links": links, "qr": Markup(qr_svg(url))}
 
 
 def _score(value: object) -> int | None:
