@@ -16,11 +16,13 @@ import httpx
 import pytest
 import segno
 from loop import AUTH, Loop, path_of, running, score_links, smtp_changes
+from test_dashboard import login
 
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError
 from daemon.store import SQLiteStore
 
+from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
 from helpers import ENV, merge, query, write_business
 from smtp_server import SmtpServer
 
@@ -311,3 +313,26 @@ def test_an_unencoded_share_link_would_be_caught() -> None:
     assert not UNRESERVED.match("Zo%C3%AB&Co")
     assert not UNRESERVED.match("a#b")
     assert httpx.URL("https://wa.me/?text=a%26b").params["text"] == "a&b"
+
+
+async def test_the_dashboard_previews_the_promoters_offers_with_a_sample_code(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    changes = merge(merge(CHANGES, CONFIG_CHANGES), smtp_changes(smtp_server))
+    config = load_config(
+        write_business(tmp_path / "dash", changes), {**ENV, **ENV_EXTRA}, need_secrets=True
+    )
+    async with running(config, smtp_server) as loop:
+        await login(loop.client)
+        pages = "/admin/templates/pages/post_purchase"
+        promoter = await loop.client.get(f"{pages}/promoter/thanks")
+        assert promoter.status_code == 200
+        page = Page(promoter.text)
+        assert page.links["Google"] == SITES[0]["url"]
+        assert 'value="http://vouch.test/r/SAMPLE-CODE"' in promoter.text
+        assert dark_modules(page.svg[1:]) == modules_of("http://vouch.test/r/SAMPLE-CODE")
+        assert page.scripts == []  # the preview's frame runs no script
+        for other in ("passive", "detractor"):
+            shown = await loop.client.get(f"{pages}/{other}/thanks")
+            assert "Google" not in shown.text and "<svg" not in shown.text
+        assert codes(loop) == []  # a preview mints nothing

@@ -20,10 +20,11 @@ from daemon.engine.segments import Segment, segment
 from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
 from daemon.referrals.follow_up import first_name
 from daemon.referrals.share import qr_svg, share_links
+from daemon.run.services import Services
 from daemon.store.rows import Customer, Invitation
 from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web import state
-from daemon.web.words import PageWords
+from daemon.web.words import PageWords, Words
 
 router = APIRouter(include_in_schema=False)
 
@@ -158,7 +159,11 @@ async def survey_answer(request: Request, token: str) -> Response:
         return _closed(request, locale)
     previous = await services.store.invitation_response(invitation.id)
     plain = survey_token(services.signer, invitation.public_id, None)
-    promoter = segment(score) == Segment.PROMOTER
+    offers = (
+        await _offers(request, invitation.customer_id, locale)
+        if segment(score) == Segment.PROMOTER
+        else {}
+    )
     return page(
         request,
         "thanks.html",
@@ -167,36 +172,41 @@ async def survey_answer(request: Request, token: str) -> Response:
         score=score,
         comment=previous.comment if previous else None,
         back=f"/s/{plain}",
-        reviews=_review_sites(request) if promoter else [],
-        share=await _share(request, invitation.customer_id, locale) if promoter else None,
+        **offers,
     )
 
 
-def _review_sites(request: Request) -> list[dict[str, str]]:
-    settings = state.services(request).config.settings
-    if not settings.thanks.reviews:
-        return []
-    return [{"name": site.name, "url": site.url} for site in settings.reviews.sites]
-
-
-async def _share(request: Request, customer_id: int, locale: str | None) -> dict[str, Any] | None:
-    """The promoter's own referral link, its share links in their language, and its QR code.
-    Their code was minted with their answer (`save_answer`); `ensure_advocate` only reads it."""
+async def _offers(request: Request, customer_id: int, locale: str | None) -> dict[str, Any]:
+    """A promoter's offers; their code was minted with their answer (`save_answer`), so
+    `ensure_advocate` here only reads it."""
     services = state.services(request)
-    settings = services.config.settings
     customer = await services.store.customer(customer_id)
-    if not settings.thanks.share or customer is None:
-        return None
+    if customer is None:
+        return {}
     advocate = await services.store.ensure_advocate(customer_id, services.clock.now())
-    url = services.url(f"/r/{advocate.code}")
     words: PageWords = request.app.state.words
-    t = words.for_reader(locale, settings.business.locale)
+    t = words.for_reader(locale, services.config.settings.business.locale)
+    return promoter_offers(services, t, advocate.code, first_name(customer))
+
+
+def promoter_offers(services: Services, t: Words, code: str, name: str | None) -> dict[str, Any]:
+    """What the thank-you page offers a promoter, as the owner switched it on: the review
+    sites, and their referral link with its share links (in the reader's words) and QR code.
+    Also the dashboard's preview of the page."""
+    settings = services.config.settings
+    sites = settings.reviews.sites if settings.thanks.reviews else []
+    reviews = [{"name": site.name, "url": site.url} for site in sites]
+    if not settings.thanks.share:
+        return {"reviews": reviews, "share": None}
+    url = services.url(f"/r/{code}")
     business = settings.business.name
     message = t("thanks.share_message", business=business, url=url)
-    name = first_name(customer)
     body = f"{message}\n\n{name}" if name else message
     links = share_links(message, t("thanks.share_subject", business=business), body)
-    return {"url": url, "links": links, "qr": Markup(qr_svg(url))}
+    return {
+        "reviews": reviews,
+        "share": {"url": url, "links": links, "qr": Markup(qr_svg(url))},
+    }
 
 
 def _score(value: object) -> int | None:
