@@ -47,7 +47,7 @@ bench: $(BIN)/.installed
 
 # docs/dashboard.png and docs/survey-phone.png, from the browser tests (needs /usr/bin/chromium)
 screenshots: $(BIN)/.installed
-	VOUCH_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_dashboard_browser.py
+	VOUCH_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_dashboard_browser.py tests/test_thanks_browser.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,7 @@ from daemon.settings import (
     Currency,
     Email,
     EnvName,
+    OneLine,
     Section,
     TimeZone,
     Url,
@@ -383,6 +384,33 @@ class Referrals(Section):
         return self
 
 
+class ReviewSite(Section):
+    name: OneLine = Field(
+        min_length=1, max_length=60, description='the site\'s name on one line, e.g. "Google"'
+    )
+    url: Url = Field(description="an http(s) URL: your page on the site, where a review is written")
+    example: bool = Field(
+        False, description="true or false: an example from the demo business, to replace"
+    )
+
+
+class Reviews(Section):
+    """Where the owner's customers may review the business publicly."""
+
+    sites: list[ReviewSite] = Field(
+        [], max_length=10, description="up to 10 [[reviews.sites]] tables"
+    )
+
+
+class Thanks(Section):
+    """What the thank-you page after a promoter's answer offers them (never to the others)."""
+
+    reviews: bool = Field(True, description="true or false: link the [[reviews.sites]]")
+    share: bool = Field(
+        True, description="true or false: show the promoter's referral link, to share or show"
+    )
+
+
 class Inbound(Section):
     """Replies to Vouch emails: by POST /v1/inbound always, by SMTP when enabled here."""
 
@@ -475,6 +503,8 @@ class Settings(Section):
     bounces: Bounces = Bounces()
     webhooks: list[Webhook] = Field([], max_length=20, description="up to 20 [[webhooks]] tables")
     digest: Digest = Digest()
+    reviews: Reviews = Reviews()
+    thanks: Thanks = Thanks()
 
 
 @dataclass(frozen=True)
@@ -610,8 +640,9 @@ def example_problems(config: Config) -> list[Problem]:
     """What the demo business wrote that would still reach customers (each marked `example =
     true` in the shipped files), so a new business does not send Harbor Lane's brochure, links
     and incentive. Empty for the demo itself (business.demo); with no asks at all
-    (referrals.yearly_cap = 0) only the education page counts: /r/{code}/learn serves it to
-    partners' codes as well as advocates'."""
+    (referrals.yearly_cap = 0) only the review sites and the education page count: the
+    thank-you page links the sites (unless thanks.reviews = false), and /r/{code}/learn serves
+    the page to partners' codes as well as advocates'."""
     if config.settings.business.demo:
         return []
     label = config.path.name
@@ -632,6 +663,11 @@ def example_problems(config: Config) -> list[Problem]:
         ]
         found.append(("referrals.incentive", label, referrals.incentive.example))
         found.append(("referrals.reward", label, referrals.reward.example))
+    if config.settings.thanks.reviews:
+        found += [
+            (f"reviews.sites[{n}] ({site.url})", label, site.example)
+            for n, site in enumerate(config.settings.reviews.sites)
+        ]
     if config.education is not None:
         found.append(("example", EDUCATION_FILE.as_posix(), config.education.example))
     return [Problem(file, key, EXAMPLE) for key, file, example in found if example]

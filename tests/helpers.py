@@ -105,6 +105,7 @@ def keep_examples(root: Path) -> None:
         *referrals.get("materials", []),
         *referrals.get("links", []),
         *referrals.get("offers", []),
+        *document.get("reviews", {}).get("sites", []),
     ):
         if table is not None:
             table.pop("example", None)

@@ -117,6 +117,17 @@ def with_offers(document: tomlkit.TOMLDocument) -> None:
     referrals["reward"] = {"kind": "generated"}
 
 
+def own_google(document: tomlkit.TOMLDocument, root: Path) -> None:
+    at(document, "reviews", "sites")[0] = {
+        "name": "Google",
+        "url": "https://g.page/r/acme-decks/review",
+    }
+
+
+def own_houzz(document: tomlkit.TOMLDocument, root: Path) -> None:
+    del at(document, "reviews", "sites")[1]
+
+
 LEFTOVERS = [
     # (the problem's start, how to put the mark back, how the owner replaces it)
     (
@@ -136,6 +147,16 @@ LEFTOVERS = [
     ),
     ("config.toml: referrals.incentive", ("referrals", "incentive"), own_incentive),
     ("config.toml: referrals.reward", ("referrals", "reward"), own_reward),
+    (
+        "config.toml: reviews.sites[0] (https://g.page/r/harborlane-example/review)",
+        ("reviews", "sites", 0),
+        own_google,
+    ),
+    (
+        "config.toml: reviews.sites[1] (https://www.houzz.example/pro/harborlane)",
+        ("reviews", "sites", 1),
+        own_houzz,
+    ),
 ]
 
 
@@ -143,7 +164,7 @@ LEFTOVERS = [
 @pytest.mark.parametrize(
     ("where", "keys", "replace"),
     LEFTOVERS,
-    ids=["brochure", "vcard", "link", "incentive", "reward"],
+    ids=["brochure", "vcard", "link", "incentive", "reward", "google", "houzz"],
 )
 def test_check_names_each_demo_leftover_in_the_config_until_the_owner_acts(
     folder: Path,
@@ -224,13 +245,31 @@ def test_an_owner_who_sends_no_asks_is_not_asked_to_replace_what_asks_carry(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With referrals.yearly_cap = 0 no ask goes, so its materials, links and incentive never
-    reach anyone; the education page still counts (partners' codes open it too)."""
+    reach anyone; the review sites still count (the thank-you page links them) and so does the
+    education page (partners' codes open it too)."""
     edit(folder / "config.toml", lambda d: at(d, "referrals").__setitem__("yearly_cap", 0))
     assert check(folder, capsys) == (
         2,
-        [f"templates/pages/referral_education.toml: example: {EXAMPLE}"],
+        [
+            f"config.toml: reviews.sites[0] (https://g.page/r/harborlane-example/review): "
+            f"{EXAMPLE}",
+            f"config.toml: reviews.sites[1] (https://www.houzz.example/pro/harborlane): {EXAMPLE}",
+            f"templates/pages/referral_education.toml: example: {EXAMPLE}",
+        ],
     )
+    edit(folder / "config.toml", lambda d: at(d, "reviews").__setitem__("sites", []))
     (folder / EDUCATION).unlink()  # no page at all is fine too
+    assert check(folder, capsys) == (0, [])
+
+
+def test_review_sites_the_thank_you_page_does_not_link_are_not_asked_about(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keep_examples(folder)
+    config = folder / "config.toml"
+    edit(config, lambda d: mark(d, "reviews", "sites", 0))
+    assert check(folder, capsys)[0] == 2
+    edit(config, lambda d: at(d, "thanks").__setitem__("reviews", False))
     assert check(folder, capsys) == (0, [])
 
 
@@ -249,6 +288,7 @@ def test_the_shipped_files_mark_every_piece_of_demo_content() -> None:
     assert asks["reward"]["example"] is True
     assert all(m["example"] is True for m in asks["materials"])
     assert all(link["example"] is True for link in asks["links"])
+    assert all(site["example"] is True for site in shipped["reviews"]["sites"])
     assert tomllib.loads((REPO / EDUCATION).read_text())["example"] is True
     text = (REPO / "config.toml").read_text()
     commented_offers = text[

@@ -11,6 +11,7 @@ from daemon.clock import from_ms, to_ms
 from daemon.engine.clicks import Click
 from daemon.store.db import DB
 from daemon.store.privacy import erased_keys
+from daemon.store.referrals import mint_advocate
 from daemon.store.rows import (
     CUSTOMER_COLUMNS,
     Answer,
@@ -71,7 +72,8 @@ class AnswersSQL(DB):
 
     async def save_answer(self, answer: Answer, now: datetime) -> Saved:
         """Record or update the answer, mark the invitation answered, open a complaint for a
-        detractor: one transaction, so an answer never exists without its consequences."""
+        detractor, mint a promoter's referral code: one transaction, so an answer never exists
+        without its consequences."""
         return await self._transaction(lambda db: _save_answer(db, answer, now))
 
     async def invitation_response(self, invitation_id: int) -> Response | None:
@@ -197,4 +199,6 @@ def _save_answer(db: sqlite3.Connection, answer: Answer, now: datetime) -> Saved
             (answer.customer_id, response_id, to_ms(now)),
         ).fetchone()
         complaint_id = int(opened[0]) if opened else None
+    if answer.segment == "promoter":  # their code, for the thank-you page's share link
+        db.execute(*mint_advocate(answer.customer_id, now))
     return Saved(response_id, existing is None, complaint_id)

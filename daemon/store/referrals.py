@@ -47,11 +47,7 @@ class ReferralsSQL(DB):
     async def ensure_advocate(self, customer_id: int, now: datetime) -> Advocate:
         """The customer's referral code, made once and kept (their links keep working)."""
         async with self._write() as db:
-            await db.execute(
-                "INSERT INTO advocates (customer_id, code, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (customer_id) DO NOTHING",
-                (customer_id, secrets.token_urlsafe(9), to_ms(now)),
-            )
+            await db.execute(*mint_advocate(customer_id, now))
             rows = await db.execute_fetchall(f"{_ADVOCATE} WHERE customer_id = ?", (customer_id,))
         (row,) = rows
         return read(Advocate, row)
@@ -190,3 +186,13 @@ class ReferralsSQL(DB):
             """
         )
         return [(str(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
+
+
+def mint_advocate(customer_id: int, now: datetime) -> tuple[str, tuple[object, ...]]:
+    """The statement that gives a customer their referral code unless they have one (kept for
+    good: links already shared keep working), for `ensure_advocate` and a promoter's answer."""
+    return (
+        "INSERT INTO advocates (customer_id, code, created_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (customer_id) DO NOTHING",
+        (customer_id, secrets.token_urlsafe(9), to_ms(now)),
+    )

@@ -2,7 +2,8 @@
 
 Every path ends in `record`, so an answer has the same consequences wherever it came from:
 the segment is stored, the invitation stops its reminder, a detractor opens a complaint (and the
-scheduler alerts the owner at once).
+scheduler alerts the owner at once), a promoter becomes an advocate with a referral code of their
+own (the thank-you page's share link; no ask is sent because of it).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from daemon.store.lifecycle import Lifecycle
 from daemon.store.outbox import Outbox
 from daemon.store.setaside import SetAsides
 from daemon.web.owner import Refused, admin_page, owner
+from daemon.web.pages import promoter_offers
 from daemon.web.session import Session
 from daemon.web.state import services
 from daemon.web.words import PageWords
@@ -45,6 +46,7 @@ _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 PAGES = ("survey", "thanks")
 #: What moved a customer along the road, in words (otherwise: the event's type).
 MOVED_BY = {REFERRAL: "introduced a friend", REFERRED: "a friend introduced them"}
+SAMPLE_CODE = "SAMPLE-CODE"  # a promoter's referral code in the thank-you page's preview
 SAMPLE_SCORES = {Segment.PROMOTER: 10, Segment.PASSIVE: 8, Segment.DETRACTOR: 4}
 SAMPLE_COMMENTS = {
     Segment.PROMOTER: "The crew were tidy and finished a day early.",
@@ -247,7 +249,10 @@ async def page_preview(
             "score": SAMPLE_SCORES[band],
             "comment": SAMPLE_COMMENTS[band],
             "back": "#",
+            "preview": True,  # its frame runs no script: the copy button stays hidden
         }
+        if band == Segment.PROMOTER:  # the offers as the owner set them, for a sample code
+            context |= promoter_offers(svc, t, SAMPLE_CODE, "Ann")
     templates: Jinja2Templates = request.app.state.pages
     name = "admin/preview_survey.html" if page == "survey" else "thanks.html"
     html = templates.get_template(name).render(context)

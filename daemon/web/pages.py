@@ -1,4 +1,5 @@
-"""The public pages customers reach from their emails: the survey and unsubscribe.
+"""The public pages customers reach from their emails: the survey (and its thank-you page,
+which offers a promoter review links and their referral link to share) and unsubscribe.
 
 Reached only through signed tokens. A GET never changes anything (mail scanners fetch every
 link); answers and unsubscribes are POSTs. An unknown or tampered token gets a plain 404.
@@ -11,15 +12,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from daemon.engine.inputs import text_problem
-from daemon.engine.segments import segment
+from daemon.engine.segments import Segment, segment
 from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
+from daemon.referrals.follow_up import first_name
+from daemon.referrals.share import qr_svg, share_links
+from daemon.run.services import Services
 from daemon.store.rows import Customer, Invitation
 from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web import state
-from daemon.web.words import PageWords
+from daemon.web.words import PageWords, Words
 
 router = APIRouter(include_in_schema=False)
 
@@ -154,6 +159,11 @@ async def survey_answer(request: Request, token: str) -> Response:
         return _closed(request, locale)
     previous = await services.store.invitation_response(invitation.id)
     plain = survey_token(services.signer, invitation.public_id, None)
+    offers = (
+        await _offers(request, invitation.customer_id, locale)
+        if segment(score) == Segment.PROMOTER
+        else {}
+    )
     return page(
         request,
         "thanks.html",
@@ -162,7 +172,41 @@ async def survey_answer(request: Request, token: str) -> Response:
         score=score,
         comment=previous.comment if previous else None,
         back=f"/s/{plain}",
+        **offers,
     )
+
+
+async def _offers(request: Request, customer_id: int, locale: str | None) -> dict[str, Any]:
+    """A promoter's offers; their code was minted with their answer (`save_answer`), so
+    `ensure_advocate` here only reads it."""
+    services = state.services(request)
+    customer = await services.store.customer(customer_id)
+    if customer is None:
+        return {}
+    advocate = await services.store.ensure_advocate(customer_id, services.clock.now())
+    words: PageWords = request.app.state.words
+    t = words.for_reader(locale, services.config.settings.business.locale)
+    return promoter_offers(services, t, advocate.code, first_name(customer))
+
+
+def promoter_offers(services: Services, t: Words, code: str, name: str | None) -> dict[str, Any]:
+    """What the thank-you page offers a promoter, as the owner switched it on: the review
+    sites, and their referral link with its share links (in the reader's words) and QR code.
+    Also the dashboard's preview of the page."""
+    settings = services.config.settings
+    sites = settings.reviews.sites if settings.thanks.reviews else []
+    reviews = [{"name": site.name, "url": site.url} for site in sites]
+    if not settings.thanks.share:
+        return {"reviews": reviews, "share": None}
+    url = services.url(f"/r/{code}")
+    business = settings.business.name
+    message = t("thanks.share_message", business=business, url=url)
+    body = f"{message}\n\n{name}" if name else message
+    links = share_links(message, t("thanks.share_subject", business=business), body)
+    return {
+        "reviews": reviews,
+        "share": {"url": url, "links": links, "qr": Markup(qr_svg(url))},
+    }
 
 
 def _score(value: object) -> int | None:
