@@ -508,7 +508,7 @@ def _report_referrals(args: argparse.Namespace) -> int:
             store = services.store
             return sources.report(await store.referral_facts(), await store.tags_by_kind())
 
-    data = asyncio.run(build())
+    data = asyncio.run(build()) | {"currency": config.settings.business.currency}
     if args.format == "json":
         print(json.dumps(data, indent=2))
     elif args.format == "csv":
@@ -523,7 +523,7 @@ def _report_referrals(args: argparse.Namespace) -> int:
                 "grade_c",
                 "contacted",
                 "won",
-                "value_won",
+                f"value_won ({data['currency']})",
                 "conversion",
                 "median_days_to_close",
             ]
@@ -545,7 +545,7 @@ def _report_referrals(args: argparse.Namespace) -> int:
                 ]
             )
     else:
-        print(sources.table(data), end="")
+        print(sources.table(data, config.money), end="")
     return EXIT_OK
 
 
@@ -564,10 +564,14 @@ def _report_advocacy(args: argparse.Namespace) -> int:
             return offers.report(terms, await services.store.offer_facts())
 
     data = asyncio.run(build())
+    if args.what == "offers":
+        data["currency"] = config.settings.business.currency
     if args.format == "json":
         print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.what == "advocates":  # influence, no amounts
+        print(influence.table(data), end="")
     else:
-        print((influence.table if args.what == "advocates" else offers.table)(data), end="")
+        print(offers.table(data, config.money), end="")
     return EXIT_OK
 
 
@@ -600,13 +604,13 @@ def _report_partners(args: argparse.Namespace) -> int:
         async with opened(config) as services:
             return partner_report.report(await services.store.partner_facts())
 
-    data = asyncio.run(build())
+    data = asyncio.run(build()) | {"currency": config.settings.business.currency}
     if args.format == "json":
         print(json.dumps(data, indent=2))
     elif args.format == "csv":
-        csv.writer(sys.stdout).writerows(partner_report.csv_rows(data))
+        csv.writer(sys.stdout).writerows(partner_report.csv_rows(data, data["currency"]))
     else:
-        print(partner_report.table(data), end="")
+        print(partner_report.table(data, config.money), end="")
     return EXIT_OK
 
 

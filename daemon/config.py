@@ -19,6 +19,7 @@ from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.mail.dkim import DkimKeyError, DkimSigner
 from daemon.mail.locales import TAG
+from daemon.money import Money, money_in
 from daemon.referrals.education import FILE as EDUCATION_FILE
 from daemon.referrals.education import Education, load_education
 from daemon.settings import (
@@ -513,6 +514,11 @@ class Config:
     @property
     def templates_dir(self) -> Path:
         return self.root / "templates" / "email"
+
+    @property
+    def money(self) -> Money:
+        """How this business writes an amount: its currency, in its locale."""
+        return money_in(self.settings.business.currency, self.settings.business.locale)
 
     @property
     def message_id_domain(self) -> str:

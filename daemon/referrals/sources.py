@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.clock import from_ms
+from daemon.money import Money
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,12 @@ def _lift(row: dict[str, Any]) -> float:
     return -(float(row["share_of_advocates"] or 0) - float(row["share_of_others"] or 0))
 
 
-def table(data: dict[str, Any]) -> str:
-    """The report for a terminal."""
+def table(data: dict[str, Any], money: Money) -> str:
+    """The report for a terminal, amounts written by `money` (the business's currency)."""
     lines = ["Referral sources", ""]
     header = (
         f"{'advocate':<28} {'refs':>4} {'A/B/C':>8} {'contacted':>9} {'won':>4} "
-        f"{'value':>10} {'conv':>6} {'days':>5}"
+        f"{'value':>12} {'conv':>6} {'days':>5}"
     )
     lines.append(header)
     lines.append("-" * len(header))
@@ -122,10 +123,10 @@ def table(data: dict[str, Any]) -> str:
         days = "—" if s["median_days_to_close"] is None else f"{s['median_days_to_close']:g}"
         lines.append(
             f"{s['advocate'][:28]:<28} {s['referrals']:>4} {grades:>8} {s['contacted']:>9} "
-            f"{s['won']:>4} {s['value_won']:>10,.2f} {conversion:>6} {days:>5}"
+            f"{s['won']:>4} {money(s['value_won']):>12} {conversion:>6} {days:>5}"
         )
     t = data["totals"]
-    lines += ["", f"{t['referrals']} referrals, {t['won']} won, {t['value_won']:,.2f} value won."]
+    lines += ["", f"{t['referrals']} referrals, {t['won']} won, {money(t['value_won'])} value won."]
     if data["champions"]:
         lines += ["", "Champions: " + ", ".join(c["advocate"] for c in data["champions"])]
     if data["by_tag"]:
