@@ -28,6 +28,7 @@ from daemon.mail.locales import TAG
 from daemon.mail.outbox import State
 from daemon.mail.render import KINDS, Renderer
 from daemon.owner import stages, starter
+from daemon.owner.import_rows import DATE_FORMATS
 from daemon.owner.report import FORMATS, MAX_MONTHS, render
 from daemon.owner.report import from_store as report_from_store
 from daemon.partners import cli as partner_cli
@@ -165,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         help="KIND: customers, purchases or projects (default: the one the file's name says)",
     )
     import_.add_argument("--dry-run", action="store_true", help="check every line, write nothing")
+    import_.add_argument(
+        "--date-format",
+        choices=list(DATE_FORMATS),
+        help="how the file writes dates (default: [import] date_format of the config, or iso); "
+        "ISO dates such as 2026-03-02 are read whatever it says",
+    )
     import_.add_argument(
         "--survey-history",
         action="store_true",
@@ -805,6 +812,7 @@ def _import(args: argparse.Namespace) -> int:
         SystemClock(),
         dry_run=args.dry_run,
         survey_history=args.survey_history,
+        date_format=args.date_format,
         progress=args.progress,
     )
 

@@ -460,6 +460,16 @@ class Digest(Section):
     )
 
 
+class ImportSettings(Section):
+    """How `vouch import` reads the owner's CSV files."""
+
+    date_format: Literal["iso", "MM/DD/YYYY", "DD/MM/YYYY"] = Field(
+        "iso",
+        description='how dates are written in your CSV files: "iso" (2026-03-01), "MM/DD/YYYY" '
+        'or "DD/MM/YYYY"',
+    )
+
+
 class Settings(Section):
     business: Business
     server: Server = Server()
@@ -476,6 +486,7 @@ class Settings(Section):
     bounces: Bounces = Bounces()
     webhooks: list[Webhook] = Field([], max_length=20, description="up to 20 [[webhooks]] tables")
     digest: Digest = Digest()
+    import_: ImportSettings = Field(ImportSettings(), alias="import")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import asyncio
 import csv
 import io
 import json
-from datetime import timedelta
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,107 @@ async def test_a_won_value_is_shown_in_the_business_currency_everywhere(
     ]
     texts = [text_of(m) for m in digests]
     assert any(f"(value {written})." in text for text in texts), texts
+
+
+# import dates -----------------------------------------------------------------------------------
+
+
+def imported(config: Path) -> dict[str, str]:
+    """Each imported purchase's order id → when it happened, in UTC."""
+    with sqlite3.connect(config.parent / "var" / "vouch.sqlite3") as db:
+        rows = db.execute(
+            "SELECT json_extract(payload, '$.data.order_id'), occurred_at FROM events"
+        ).fetchall()
+    return {
+        order: datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="minutes")
+        for order, ms in rows
+    }
+
+
+def purchases(path: Path, dates: list[str]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["Order ID", "E-mail", "Purchased At", "Total"])
+        for n, when in enumerate(dates, 1):
+            writer.writerow([f"A-{n}", f"c{n}@example.com", when, "1250"])
+    return path
+
+
+DATES = ["02/03/2026", "13/02/2026", "02/28/2026 14:30", "2026-02-10", "2/3/26"]
+
+
+def test_import_reads_month_first_dates_as_the_config_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[import] date_format = "MM/DD/YYYY": 02/03/2026 is 3 February, at midnight in Chicago;
+    a date that is not so written is refused, naming its line and column; ISO dates still read."""
+    config = write_business(
+        tmp_path / "biz", {"business": CHICAGO, "import": {"date_format": "MM/DD/YYYY"}}
+    )
+    path = purchases(tmp_path / "purchases.csv", DATES)
+    assert main(["import", str(path), "--config", str(config)]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "purchases.csv: line 3, column 'Purchased At': '13/02/2026' is not MM/DD/YYYY (write "
+        "e.g. 03/31/2026 or 03/31/2026 14:30)",
+        "purchases.csv: line 6, column 'Purchased At': '2/3/26' is not MM/DD/YYYY (write e.g. "
+        "03/31/2026 or 03/31/2026 14:30)",
+    ]
+    assert "5 lines: 3 new, 0 already recorded, 2 bad" in out
+    assert imported(config) == {
+        "A-1": "2026-02-03T06:00+00:00",  # midnight in Chicago (CST, UTC-6)
+        "A-3": "2026-02-28T20:30+00:00",
+        "A-4": "2026-02-10T06:00+00:00",
+    }
+
+
+def test_the_date_format_option_overrides_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--date-format DD/MM/YYYY: the same file, day first; nothing is guessed from the numbers."""
+    config = write_business(
+        tmp_path / "biz", {"business": LONDON, "import": {"date_format": "MM/DD/YYYY"}}
+    )
+    path = purchases(tmp_path / "purchases.csv", DATES)
+    args = ["import", str(path), "--date-format", "DD/MM/YYYY", "--config", str(config)]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "purchases.csv: line 4, column 'Purchased At': '02/28/2026 14:30' is not DD/MM/YYYY "
+        "(write e.g. 31/03/2026 or 31/03/2026 14:30)",
+        "purchases.csv: line 6, column 'Purchased At': '2/3/26' is not DD/MM/YYYY (write e.g. "
+        "31/03/2026 or 31/03/2026 14:30)",
+    ]
+    assert "5 lines: 3 new, 0 already recorded, 2 bad" in out
+    assert imported(config) == {
+        "A-1": "2026-03-02T00:00+00:00",  # 2 March, midnight in London (GMT)
+        "A-2": "2026-02-13T00:00+00:00",
+        "A-4": "2026-02-10T00:00+00:00",
+    }
+
+
+def test_iso_by_default_says_how_to_read_a_slashed_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_business(tmp_path / "biz", {"business": CHICAGO})
+    path = purchases(tmp_path / "purchases.csv", ["02/03/2026"])
+    assert main(["import", str(path), "--dry-run", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "purchases.csv: line 2, column 'Purchased At': not a date: '02/03/2026' (write "
+        "2026-03-02, or 2026-03-02T14:30 with an optional offset such as +01:00; for 03/02/2026 "
+        "set [import] date_format or --date-format)"
+    )
+
+
+def test_check_names_a_wrong_date_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_business(tmp_path / "biz", {"import": {"date_format": "M/D/Y"}})
+    assert main(["check", "--config", str(config)]) == 2
+    assert (
+        "config.toml: import.date_format: Input should be 'iso', 'MM/DD/YYYY' or 'DD/MM/YYYY', "
+        'got "M/D/Y"'
+    ) in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["import", "x.csv", "--date-format", "YYYY/MM/DD", "--config", str(config)])
+    assert exited.value.code == 2
