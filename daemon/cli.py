@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -789,7 +790,8 @@ def _export(args: argparse.Namespace) -> int:
         writer.writerow(header)
         count = 0
         async with opened(config) as services:
-            async for row in services.store.export_rows(args.what):
+            zone = ZoneInfo(config.settings.business.timezone)
+            async for row in services.store.export_rows(args.what, zone):
                 writer.writerow(row)
                 count += 1
         return count

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from loop import AUTH, Loop, smtp_changes, text_of
@@ -218,3 +219,49 @@ def test_check_names_a_wrong_date_format(
     with pytest.raises(SystemExit) as exited:
         main(["import", "x.csv", "--date-format", "YYYY/MM/DD", "--config", str(config)])
     assert exited.value.code == 2
+
+
+# exports ----------------------------------------------------------------------------------------
+
+
+def read_export(text: str) -> list[dict[str, Any]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+async def test_exports_write_times_in_the_business_zone_and_import_back_unchanged(
+    loop: Loop,
+    region: tuple[dict[str, str], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Monday 2 March 09:00 UTC is 03:00 in Chicago (CST) and 09:00 in London (GMT); 1 July
+    09:00 UTC is 04:00 in Chicago (CDT) and 10:00 in London (BST): the export says so with each
+    day's offset, and the file goes back in without changing anyone."""
+    chicago = region[0] is CHICAGO
+    await loop.event("purchase.completed", "ann@example.com", "2026-02-20T15:00:00Z")
+    body = {
+        "customer": {"email": "ann@example.com"},
+        "survey": "post_purchase",
+        "score": 9,
+        "answered_at": "2026-03-01T15:30:00Z",
+    }
+    assert (await loop.client.post("/v1/responses", json=body, headers=AUTH)).status_code == 202
+
+    loop.clock.advance(datetime(2026, 7, 1, 9, tzinfo=UTC) - loop.clock.now())
+    await loop.event("purchase.completed", "bo@example.com", "2026-06-30T15:00:00Z", name="Bo")
+
+    out = tmp_path / "customers.csv"
+    assert await cli("export", "customers", "--out", str(out), loop=loop) == 0
+    assert [c["created_at"] for c in read_export(out.read_text())] == (
+        ["2026-03-02T03:00:00-06:00", "2026-07-01T04:00:00-05:00"]
+        if chicago
+        else ["2026-03-02T09:00:00+00:00", "2026-07-01T10:00:00+01:00"]
+    )
+    capsys.readouterr()
+    assert await cli("export", "responses", loop=loop) == 0
+    (response,) = read_export(capsys.readouterr().out)
+    expected = "2026-03-01T09:30:00-06:00" if chicago else "2026-03-01T15:30:00+00:00"
+    assert response["answered_at"] == expected
+
+    assert await cli("import", "customers", str(out), loop=loop) == 0
+    assert "2 lines: 0 new, 0 updated, 2 unchanged, 0 bad" in capsys.readouterr().out
