@@ -514,9 +514,12 @@ def _report_referrals(args: argparse.Namespace) -> int:
     async def build() -> dict[str, Any]:
         async with opened(config) as services:
             store = services.store
-            return sources.report(await store.referral_facts(), await store.tags_by_kind())
+            return sources.report(
+                await store.referral_facts(), await store.tags_by_kind(), currency
+            )
 
-    data = asyncio.run(build()) | {"currency": config.settings.business.currency}
+    currency = config.settings.business.currency
+    data = asyncio.run(build())
     if args.format == "json":
         print(json.dumps(data, indent=2))
     elif args.format == "csv":
@@ -569,11 +572,10 @@ def _report_advocacy(args: argparse.Namespace) -> int:
             if args.what == "advocates":
                 return await influence.report(services)
             terms = offers.configured(config.settings.referrals)
-            return offers.report(terms, await services.store.offer_facts())
+            currency = config.settings.business.currency
+            return offers.report(terms, await services.store.offer_facts(), currency)
 
     data = asyncio.run(build())
-    if args.what == "offers":
-        data["currency"] = config.settings.business.currency
     if args.format == "json":
         print(json.dumps(data, indent=2, ensure_ascii=False))
     elif args.what == "advocates":  # influence, no amounts
@@ -610,13 +612,14 @@ def _report_partners(args: argparse.Namespace) -> int:
 
     async def build() -> dict[str, Any]:
         async with opened(config) as services:
-            return partner_report.report(await services.store.partner_facts())
+            currency = config.settings.business.currency
+            return partner_report.report(await services.store.partner_facts(), currency)
 
-    data = asyncio.run(build()) | {"currency": config.settings.business.currency}
+    data = asyncio.run(build())
     if args.format == "json":
         print(json.dumps(data, indent=2))
     elif args.format == "csv":
-        csv.writer(sys.stdout).writerows(partner_report.csv_rows(data, data["currency"]))
+        csv.writer(sys.stdout).writerows(partner_report.csv_rows(data))
     else:
         print(partner_report.table(data, config.money), end="")
     return EXIT_OK

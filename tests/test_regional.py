@@ -106,6 +106,12 @@ async def test_a_won_value_is_shown_in_the_business_currency_everywhere(
     assert await cli("report", "partners", "--format", "json", loop=loop) == 0
     assert json.loads(capsys.readouterr().out)["currency"] == code
 
+    # the same reports over the admin API say their currency too
+    for path in ("/v1/referrals", "/v1/reports/offers", "/v1/reports/partners"):
+        answer = await loop.client.get(path, headers=AUTH)
+        assert answer.status_code == 200
+        assert answer.json()["currency"] == code, path
+
     # the owner's digest the next days
     await loop.travel(timedelta(days=2))
     digests = [

@@ -26,9 +26,10 @@ COLUMNS = (
 )
 
 
-def report(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+def report(rows: Sequence[tuple[Any, ...]], currency: str) -> dict[str, Any]:
     """rows: (public id, name, contact, email, received, received won, value won, given,
-    given won), as the store's partner_facts gives them."""
+    given won), as the store's partner_facts gives them; values in `currency` (the business's
+    ISO 4217 code, said in the data)."""
     partners = [
         {
             "id": r[0],
@@ -49,7 +50,7 @@ def report(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
         for key in ("received", "received_won", "given", "given_won", "balance")
     }
     totals["value_won"] = round(sum(p["value_won"] for p in partners), 2)
-    return {"partners": partners, "totals": totals}
+    return {"currency": currency, "partners": partners, "totals": totals}
 
 
 def table(data: dict[str, Any], money: Money) -> str:
@@ -74,7 +75,7 @@ def table(data: dict[str, Any], money: Money) -> str:
     return "\n".join(lines) + "\n"
 
 
-def csv_rows(data: dict[str, Any], currency: str) -> list[list[Any]]:
+def csv_rows(data: dict[str, Any]) -> list[list[Any]]:
     """The report as CSV rows, the header first (its amounts' column names the currency)."""
-    header = [f"value_won ({currency})" if c == "value_won" else c for c in COLUMNS]
+    header = [f"value_won ({data['currency']})" if c == "value_won" else c for c in COLUMNS]
     return [header] + [[p[c] for c in COLUMNS] for p in data["partners"]]

@@ -78,8 +78,11 @@ async def terms_for(services: Services, advocate: Advocate) -> Terms:
 # the report -------------------------------------------------------------------------------------
 
 
-def report(offers: Sequence[Terms], facts: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
-    """offers: as configured; facts: OffersSQL.offer_facts rows."""
+def report(
+    offers: Sequence[Terms], facts: Sequence[tuple[Any, ...]], currency: str
+) -> dict[str, Any]:
+    """offers: as configured; facts: OffersSQL.offer_facts rows; values in `currency` (the
+    business's ISO 4217 code, said in the data)."""
     by_id = {str(row[0]): row for row in facts}
     rows = [(offer, True) for offer in offers]
     known = {offer.id for offer in offers}
@@ -94,6 +97,7 @@ def report(offers: Sequence[Terms], facts: Sequence[tuple[Any, ...]]) -> dict[st
     for entry in found[1:]:
         entry["versus_control"] = _versus(base, entry) if base else None
     return {
+        "currency": currency,
         "control": control,
         "confidence": 0.95,
         "rate": "advocates who referred / advocates asked",

@@ -70,10 +70,14 @@ def sources(rows: Sequence[tuple[Any, ...]]) -> list[Source]:
 
 
 def report(
-    rows: Sequence[tuple[Any, ...]], tags: Sequence[tuple[str, int, int]], top: int = 5
+    rows: Sequence[tuple[Any, ...]],
+    tags: Sequence[tuple[str, int, int]],
+    currency: str,
+    top: int = 5,
 ) -> dict[str, Any]:
-    """The whole sources report as JSON-ready data; champions are the top sources by value won,
-    then wins, then referrals made."""
+    """The whole sources report as JSON-ready data, values in `currency` (the business's ISO
+    4217 code, said in the data); champions are the top sources by value won, then wins, then
+    referrals made."""
     every = sources(rows)
     totals = next(((a, o) for tag, a, o in tags if tag == ""), (0, 0))
     advocates, others = totals
@@ -90,6 +94,7 @@ def report(
     ]
     by_tag.sort(key=_lift)
     return {
+        "currency": currency,
         "advocates": [s.as_json() for s in every],
         "champions": [s.as_json() for s in every[:top] if s.referrals],
         "totals": {
