@@ -19,6 +19,7 @@ from loop import AUTH, Loop, smtp_changes, text_of
 
 from daemon.cli import main
 from daemon.config import Config, load_config
+from daemon.money import money_in
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field, seed
 from helpers import ENV, merge, write_business
@@ -121,6 +122,23 @@ async def test_a_won_value_is_shown_in_the_business_currency_everywhere(
     ]
     texts = [text_of(m) for m in digests]
     assert any(f"(value {written})." in text for text in texts), texts
+
+
+@pytest.mark.parametrize(
+    ("currency", "locale", "written"),
+    [
+        ("USD", "en-US", "$1,250.50"),
+        ("GBP", "en-GB", "£1,250.50"),
+        ("EUR", "fr", "1\u202f250,50\xa0€"),  # the French way: narrow spaces, comma, sign after
+        ("JPY", "en-US", "¥1,250"),  # a currency without minor units
+        ("USD", "en-ZZ", "$1,250.50"),  # a region Babel does not know: the language's way
+        ("USD", "zz", "$1,250.50"),  # nor the language: English
+    ],
+)
+def test_money_follows_the_currency_and_the_locale(
+    currency: str, locale: str, written: str
+) -> None:
+    assert money_in(currency, locale)(1250.5) == written
 
 
 # import dates -----------------------------------------------------------------------------------
