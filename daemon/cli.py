@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from daemon.mail.locales import TAG
 from daemon.mail.outbox import State
 from daemon.mail.render import KINDS, Renderer
 from daemon.owner import stages, starter
+from daemon.owner.import_rows import DATE_FORMATS
 from daemon.owner.report import FORMATS, MAX_MONTHS, render
 from daemon.owner.report import from_store as report_from_store
 from daemon.partners import cli as partner_cli
@@ -165,6 +167,12 @@ def _parser() -> argparse.ArgumentParser:
         help="KIND: customers, purchases or projects (default: the one the file's name says)",
     )
     import_.add_argument("--dry-run", action="store_true", help="check every line, write nothing")
+    import_.add_argument(
+        "--date-format",
+        choices=list(DATE_FORMATS),
+        help="how the file writes dates (default: [import] date_format of the config, or iso); "
+        "ISO dates such as 2026-03-02 are read whatever it says",
+    )
     import_.add_argument(
         "--survey-history",
         action="store_true",
@@ -506,8 +514,11 @@ def _report_referrals(args: argparse.Namespace) -> int:
     async def build() -> dict[str, Any]:
         async with opened(config) as services:
             store = services.store
-            return sources.report(await store.referral_facts(), await store.tags_by_kind())
+            return sources.report(
+                await store.referral_facts(), await store.tags_by_kind(), currency
+            )
 
+    currency = config.settings.business.currency
     data = asyncio.run(build())
     if args.format == "json":
         print(json.dumps(data, indent=2))
@@ -523,7 +534,7 @@ def _report_referrals(args: argparse.Namespace) -> int:
                 "grade_c",
                 "contacted",
                 "won",
-                "value_won",
+                f"value_won ({data['currency']})",
                 "conversion",
                 "median_days_to_close",
             ]
@@ -545,7 +556,7 @@ def _report_referrals(args: argparse.Namespace) -> int:
                 ]
             )
     else:
-        print(sources.table(data), end="")
+        print(sources.table(data, config.money), end="")
     return EXIT_OK
 
 
@@ -561,13 +572,16 @@ def _report_advocacy(args: argparse.Namespace) -> int:
             if args.what == "advocates":
                 return await influence.report(services)
             terms = offers.configured(config.settings.referrals)
-            return offers.report(terms, await services.store.offer_facts())
+            currency = config.settings.business.currency
+            return offers.report(terms, await services.store.offer_facts(), currency)
 
     data = asyncio.run(build())
     if args.format == "json":
         print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.what == "advocates":  # influence, no amounts
+        print(influence.table(data), end="")
     else:
-        print((influence.table if args.what == "advocates" else offers.table)(data), end="")
+        print(offers.table(data, config.money), end="")
     return EXIT_OK
 
 
@@ -598,7 +612,8 @@ def _report_partners(args: argparse.Namespace) -> int:
 
     async def build() -> dict[str, Any]:
         async with opened(config) as services:
-            return partner_report.report(await services.store.partner_facts())
+            currency = config.settings.business.currency
+            return partner_report.report(await services.store.partner_facts(), currency)
 
     data = asyncio.run(build())
     if args.format == "json":
@@ -606,7 +621,7 @@ def _report_partners(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         csv.writer(sys.stdout).writerows(partner_report.csv_rows(data))
     else:
-        print(partner_report.table(data), end="")
+        print(partner_report.table(data, config.money), end="")
     return EXIT_OK
 
 
@@ -778,7 +793,8 @@ def _export(args: argparse.Namespace) -> int:
         writer.writerow(header)
         count = 0
         async with opened(config) as services:
-            async for row in services.store.export_rows(args.what):
+            zone = ZoneInfo(config.settings.business.timezone)
+            async for row in services.store.export_rows(args.what, zone):
                 writer.writerow(row)
                 count += 1
         return count
@@ -801,6 +817,7 @@ def _import(args: argparse.Namespace) -> int:
         SystemClock(),
         dry_run=args.dry_run,
         survey_history=args.survey_history,
+        date_format=args.date_format,
         progress=args.progress,
     )
 

@@ -19,6 +19,7 @@ from daemon.engine.window import SendWindow
 from daemon.errors import ConfigError, Problem
 from daemon.mail.dkim import DkimKeyError, DkimSigner
 from daemon.mail.locales import TAG
+from daemon.money import Money, money_in
 from daemon.referrals.education import FILE as EDUCATION_FILE
 from daemon.referrals.education import Education, load_education
 from daemon.settings import (
@@ -487,6 +488,16 @@ class Digest(Section):
     )
 
 
+class ImportSettings(Section):
+    """How `vouch import` reads the owner's CSV files."""
+
+    date_format: Literal["iso", "MM/DD/YYYY", "DD/MM/YYYY"] = Field(
+        "iso",
+        description='how dates are written in your CSV files: "iso" (2026-03-01), "MM/DD/YYYY" '
+        'or "DD/MM/YYYY"',
+    )
+
+
 class Settings(Section):
     business: Business
     server: Server = Server()
@@ -505,6 +516,7 @@ class Settings(Section):
     digest: Digest = Digest()
     reviews: Reviews = Reviews()
     thanks: Thanks = Thanks()
+    import_: ImportSettings = Field(ImportSettings(), alias="import")
 
 
 @dataclass(frozen=True)
@@ -543,6 +555,11 @@ class Config:
     @property
     def templates_dir(self) -> Path:
         return self.root / "templates" / "email"
+
+    @property
+    def money(self) -> Money:
+        """How this business writes an amount: its currency, in its locale."""
+        return money_in(self.settings.business.currency, self.settings.business.locale)
 
     @property
     def message_id_domain(self) -> str:

@@ -234,7 +234,7 @@ async def test_daily_digest_once_a_day_with_the_right_content(
         ) in text
         assert (
             "Ann Example <ann@example.com>: introduced Eve Friend, won 2 March 2026, "
-            "15:00 GMT (value 5,000)."
+            "15:00 GMT (value £5,000.00)."
         ) in text
         public = text.split("WORTH THANKING PUBLICLY", 1)[1]
         assert "Ann Example (1 referral" in public and "Bo Lee" not in public

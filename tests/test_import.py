@@ -263,7 +263,8 @@ def test_purchase_lines_checked_by_line_and_column(
         "purchases.csv: line 3, column 'E-mail': 'bo@example': The part after the @-sign is "
         "not valid. It should have a period.",
         "purchases.csv: line 4, column 'Date': not a date: '10/01/2024' (write 2026-03-02, or "
-        "2026-03-02T14:30 with an optional offset such as +01:00)",
+        "2026-03-02T14:30 with an optional offset such as +01:00; for 03/02/2026 set "
+        "[import] date_format or --date-format)",
         "purchases.csv: line 5, column 'Order ID': the same order_id as line 2",
         "purchases.csv: line 6, column 'E-mail': empty: a value is required",
         "purchases.csv: line 6, column 'Total': not a number: '12,50' (write it like 1250.50)",

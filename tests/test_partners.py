@@ -235,7 +235,7 @@ async def test_the_balance_report_from_the_cli(
     assert await cli("report", "partners", loop=loop) == 0
     table = capsys.readouterr().out
     row = next(line for line in table.splitlines() if line.startswith("Harbor Physio"))
-    assert row.split()[2:] == ["0", "0", "0.00", "1", "0", "-1"]
+    assert row.split()[2:] == ["0", "0", "£0.00", "1", "0", "-1"]
     assert await cli("report", "partners", "--format", "csv", loop=loop) == 0
     assert capsys.readouterr().out.splitlines()[1].endswith(",0,0,0.0,1,0,-1")
 

@@ -47,6 +47,7 @@ from daemon.clock import Clock
 from daemon.config import Config
 from daemon.errors import ConfigError, Problem
 from daemon.mail.locales import canonical, fallbacks, pick, split, suffixed
+from daemon.money import money_in
 
 
 @dataclass(frozen=True)
@@ -591,6 +592,9 @@ class Renderer:
                 auto_reload=False,
             )
             env.filters["datetime"] = self._datetime
+            # Amounts in the business's currency, written the way this translation's reader
+            # writes them (an en-US email "$1,250.00", a French one "1 250,00 $US").
+            env.filters["money"] = money_in(self._business.currency, tag or self._locale)
         return env
 
     def _template(self, kind: str, suffix: str, tag: str | None) -> jinja2.Template:

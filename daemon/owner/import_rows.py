@@ -157,9 +157,12 @@ class Good:
     influence: int | None = None  # the owner's mark from a customers file (None: no mark)
 
 
-def read_line(header: Header, values: list[str], zone: ZoneInfo, now: datetime) -> Good | list[Bad]:
+def read_line(
+    header: Header, values: list[str], zone: ZoneInfo, now: datetime, date_format: str = "iso"
+) -> Good | list[Bad]:
     """What one line says, or everything wrong with it. Dates without an offset are read in
-    `zone` (the business's); a bare date is the start of that day."""
+    `zone` (the business's); a bare date is the start of that day. `date_format` is how the
+    owner writes dates (DATE_FORMATS); ISO dates are read whatever it is."""
     if len(values) != len(header.found):
         return [Bad(None, f"{len(values)} fields, but the header has {len(header.found)}")]
     cell = {name: values[i].strip() for name, i in header.index.items()}
@@ -185,7 +188,7 @@ def read_line(header: Header, values: list[str], zone: ZoneInfo, now: datetime) 
             data[name] = _datum(name, text, header, bad)
     when = None
     if cell.get("date"):
-        when = _when(cell["date"], zone, now, header.label("date"), bad)
+        when = _when(cell["date"], zone, now, header.label("date"), bad, date_format)
     if bad or customer is None or when is None:
         return bad
     event_type = EVENT_TYPES[header.kind]
@@ -264,21 +267,39 @@ def _datum(name: str, text: str, header: Header, bad: list[Bad]) -> Any:
     return text
 
 
-def _when(text: str, zone: ZoneInfo, now: datetime, label: str, bad: list[Bad]) -> datetime | None:
+#: The date formats an owner may set ([import] date_format, --date-format), with what they mean
+#: to strptime: a date, or a date and a 24-hour time. Which of 02/03/2026's numbers is the month
+#: is never guessed: the setting says. ISO dates (2026-03-02) are unambiguous and always read.
+DATE_FORMATS: dict[str, tuple[str, ...]] = {
+    "iso": (),
+    "MM/DD/YYYY": ("%m/%d/%Y", "%m/%d/%Y %H:%M"),
+    "DD/MM/YYYY": ("%d/%m/%Y", "%d/%m/%Y %H:%M"),
+}
+_EXAMPLE = {"MM/DD/YYYY": "03/31/2026", "DD/MM/YYYY": "31/03/2026"}
+
+
+def _when(
+    text: str, zone: ZoneInfo, now: datetime, label: str, bad: list[Bad], date_format: str = "iso"
+) -> datetime | None:
+    slashed = "/" in text
     try:
-        when = (
-            datetime.combine(date.fromisoformat(text), datetime.min.time())
-            if len(text) == 10
-            else datetime.fromisoformat(text)
-        )
+        if slashed and date_format != "iso":
+            when = _slashed(text, date_format)
+        elif len(text) == 10:
+            when = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        else:
+            when = datetime.fromisoformat(text)
     except ValueError:
-        bad.append(
-            Bad(
-                label,
+        if slashed and date_format != "iso":
+            example = _EXAMPLE[date_format]
+            expected = f"{text!r} is not {date_format} (write e.g. {example} or {example} 14:30)"
+        else:
+            hint = "; for 03/02/2026 set [import] date_format or --date-format" if slashed else ""
+            expected = (
                 f"not a date: {text!r} (write 2026-03-02, or 2026-03-02T14:30 with an "
-                "optional offset such as +01:00)",
+                f"optional offset such as +01:00{hint})"
             )
-        )
+        bad.append(Bad(label, expected))
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
@@ -286,3 +307,13 @@ def _when(text: str, zone: ZoneInfo, now: datetime, label: str, bad: list[Bad]) 
         bad.append(Bad(label, f"{text!r}: {problem}"))
         return None
     return when
+
+
+def _slashed(text: str, date_format: str) -> datetime:
+    """`text` read in the owner's day/month order: ValueError when it is not written so."""
+    for pattern in DATE_FORMATS[date_format]:
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise ValueError(text)

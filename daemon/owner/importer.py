@@ -144,6 +144,7 @@ class Options:
     kind: str
     dry_run: bool = False  # check every line, write nothing
     survey_history: bool = False  # past events get a survey now (throttle still applies)
+    date_format: str | None = None  # --date-format; None: [import] date_format of the config
 
 
 async def import_file(
@@ -159,11 +160,12 @@ async def import_file(
     header = source.header
     tally = Tally(ignored=header.ignored)
     zone = ZoneInfo(config.settings.business.timezone)
+    date_format = options.date_format or config.settings.import_.date_format
     seen: dict[int, int] = {}  # a line's key, hashed → its line number
     batch: list[tuple[int, Good]] = []
     for line, values in source.lines():
         tally.lines += 1
-        read = read_line(header, values, zone, now)
+        read = read_line(header, values, zone, now, date_format)
         if isinstance(read, Good) and (again := _again(read, line, seen, header)):
             read = again
         if not isinstance(read, Good):
@@ -291,12 +293,13 @@ def run(
     *,
     dry_run: bool = False,
     survey_history: bool = False,
+    date_format: str | None = None,
     progress: bool | None = None,
 ) -> int:
     """The command: `what` is [KIND] FILE. Exit 0, or 2 when any line was bad (the good ones
     are imported all the same). A wrong header stops before the store is opened."""
     kind, path = _target(what)
-    options = Options(kind, dry_run, survey_history)
+    options = Options(kind, dry_run, survey_history, date_format)
     console = Console(stderr=True, force_terminal=True if progress else None, highlight=False)
 
     def report(error: LineError) -> None:

@@ -186,7 +186,7 @@ def _show(args: argparse.Namespace) -> int:
         lines = [_card(services, partner), f"Received ({len(received)}):"]
         lines += [
             f"  {r.public_id}  {r.friend_name or r.friend_email or '?'}  grade {r.grade}  "
-            f"{r.status}" + (f"  {r.value:,.2f}" if r.value is not None else "")
+            f"{r.status}" + (f"  {services.config.money(r.value)}" if r.value is not None else "")
             for r in received
         ]
         lines.append(f"Given ({len(given)}):")

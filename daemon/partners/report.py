@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from daemon.money import Money
+
 COLUMNS = (
     "id",
     "partner",
@@ -24,9 +26,10 @@ COLUMNS = (
 )
 
 
-def report(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+def report(rows: Sequence[tuple[Any, ...]], currency: str) -> dict[str, Any]:
     """rows: (public id, name, contact, email, received, received won, value won, given,
-    given won), as the store's partner_facts gives them."""
+    given won), as the store's partner_facts gives them; values in `currency` (the business's
+    ISO 4217 code, said in the data)."""
     partners = [
         {
             "id": r[0],
@@ -47,20 +50,20 @@ def report(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
         for key in ("received", "received_won", "given", "given_won", "balance")
     }
     totals["value_won"] = round(sum(p["value_won"] for p in partners), 2)
-    return {"partners": partners, "totals": totals}
+    return {"currency": currency, "partners": partners, "totals": totals}
 
 
-def table(data: dict[str, Any]) -> str:
-    """The report for a terminal."""
+def table(data: dict[str, Any], money: Money) -> str:
+    """The report for a terminal, amounts written by `money`."""
     header = (
-        f"{'partner':<28} {'received':>8} {'won':>4} {'value':>10} {'given':>6} {'won':>4} "
+        f"{'partner':<28} {'received':>8} {'won':>4} {'value':>12} {'given':>6} {'won':>4} "
         f"{'balance':>8}"
     )
     lines = ["Partners", "", header, "-" * len(header)]
     for p in data["partners"]:
         lines.append(
             f"{p['partner'][:28]:<28} {p['received']:>8} {p['received_won']:>4} "
-            f"{p['value_won']:>10,.2f} {p['given']:>6} {p['given_won']:>4} {p['balance']:>+8}"
+            f"{money(p['value_won']):>12} {p['given']:>6} {p['given_won']:>4} {p['balance']:>+8}"
         )
     t = data["totals"]
     lines += [
@@ -73,5 +76,6 @@ def table(data: dict[str, Any]) -> str:
 
 
 def csv_rows(data: dict[str, Any]) -> list[list[Any]]:
-    """The report as CSV rows, the header first."""
-    return [list(COLUMNS)] + [[p[c] for c in COLUMNS] for p in data["partners"]]
+    """The report as CSV rows, the header first (its amounts' column names the currency)."""
+    header = [f"value_won ({data['currency']})" if c == "value_won" else c for c in COLUMNS]
+    return [header] + [[p[c] for c in COLUMNS] for p in data["partners"]]

@@ -44,6 +44,7 @@ from typing import Any
 from daemon.config import Referrals
 from daemon.engine.offers import STANDARD, Terms, pick
 from daemon.engine.proportions import MIN_EXPECTED, Z95, compare, wilson
+from daemon.money import Money
 from daemon.run.services import Services
 from daemon.store.offers import Offers
 from daemon.store.rows import Advocate
@@ -77,8 +78,11 @@ async def terms_for(services: Services, advocate: Advocate) -> Terms:
 # the report -------------------------------------------------------------------------------------
 
 
-def report(offers: Sequence[Terms], facts: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
-    """offers: as configured; facts: OffersSQL.offer_facts rows."""
+def report(
+    offers: Sequence[Terms], facts: Sequence[tuple[Any, ...]], currency: str
+) -> dict[str, Any]:
+    """offers: as configured; facts: OffersSQL.offer_facts rows; values in `currency` (the
+    business's ISO 4217 code, said in the data)."""
     by_id = {str(row[0]): row for row in facts}
     rows = [(offer, True) for offer in offers]
     known = {offer.id for offer in offers}
@@ -93,6 +97,7 @@ def report(offers: Sequence[Terms], facts: Sequence[tuple[Any, ...]]) -> dict[st
     for entry in found[1:]:
         entry["versus_control"] = _versus(base, entry) if base else None
     return {
+        "currency": currency,
         "control": control,
         "confidence": 0.95,
         "rate": "advocates who referred / advocates asked",
@@ -160,11 +165,11 @@ def _versus(control: dict[str, Any], offer: dict[str, Any]) -> dict[str, Any] | 
     }
 
 
-def table(data: dict[str, Any]) -> str:
-    """The offers report for a terminal."""
+def table(data: dict[str, Any], money: Money) -> str:
+    """The offers report for a terminal, amounts written by `money`."""
     header = (
         f"{'offer':<16} {'asked':>6} {'asks':>5} {'referred':>8} {'refs':>5} {'A/B/C':>9} "
-        f"{'won':>4} {'value':>10} {'rate':>6}  {'95% interval':<13}"
+        f"{'won':>4} {'value':>12} {'rate':>6}  {'95% interval':<13}"
     )
     header = header.rstrip()
     lines = [f"Offer tests (control: {data['control']})", "", header, "-" * len(header)]
@@ -180,7 +185,7 @@ def table(data: dict[str, Any]) -> str:
         lines.append(
             f"{name[:16]:<16} {o['advocates_asked']:>6} {o['asks_sent']:>5} "
             f"{o['advocates_referred']:>8} {o['referrals']:>5} {grades:>9} {o['won']:>4} "
-            f"{o['value_won']:>10,.2f} {rate:>6}  {interval}"
+            f"{money(o['value_won']):>12} {rate:>6}  {interval}"
         )
     lines += ["", "Against the control (rate difference, 95% interval; p-value):"]
     for o in data["offers"][1:]:

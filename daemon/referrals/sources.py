@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.clock import from_ms
+from daemon.money import Money
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,14 @@ def sources(rows: Sequence[tuple[Any, ...]]) -> list[Source]:
 
 
 def report(
-    rows: Sequence[tuple[Any, ...]], tags: Sequence[tuple[str, int, int]], top: int = 5
+    rows: Sequence[tuple[Any, ...]],
+    tags: Sequence[tuple[str, int, int]],
+    currency: str,
+    top: int = 5,
 ) -> dict[str, Any]:
-    """The whole sources report as JSON-ready data; champions are the top sources by value won,
-    then wins, then referrals made."""
+    """The whole sources report as JSON-ready data, values in `currency` (the business's ISO
+    4217 code, said in the data); champions are the top sources by value won, then wins, then
+    referrals made."""
     every = sources(rows)
     totals = next(((a, o) for tag, a, o in tags if tag == ""), (0, 0))
     advocates, others = totals
@@ -89,6 +94,7 @@ def report(
     ]
     by_tag.sort(key=_lift)
     return {
+        "currency": currency,
         "advocates": [s.as_json() for s in every],
         "champions": [s.as_json() for s in every[:top] if s.referrals],
         "totals": {
@@ -107,12 +113,12 @@ def _lift(row: dict[str, Any]) -> float:
     return -(float(row["share_of_advocates"] or 0) - float(row["share_of_others"] or 0))
 
 
-def table(data: dict[str, Any]) -> str:
-    """The report for a terminal."""
+def table(data: dict[str, Any], money: Money) -> str:
+    """The report for a terminal, amounts written by `money` (the business's currency)."""
     lines = ["Referral sources", ""]
     header = (
         f"{'advocate':<28} {'refs':>4} {'A/B/C':>8} {'contacted':>9} {'won':>4} "
-        f"{'value':>10} {'conv':>6} {'days':>5}"
+        f"{'value':>12} {'conv':>6} {'days':>5}"
     )
     lines.append(header)
     lines.append("-" * len(header))
@@ -122,10 +128,10 @@ def table(data: dict[str, Any]) -> str:
         days = "—" if s["median_days_to_close"] is None else f"{s['median_days_to_close']:g}"
         lines.append(
             f"{s['advocate'][:28]:<28} {s['referrals']:>4} {grades:>8} {s['contacted']:>9} "
-            f"{s['won']:>4} {s['value_won']:>10,.2f} {conversion:>6} {days:>5}"
+            f"{s['won']:>4} {money(s['value_won']):>12} {conversion:>6} {days:>5}"
         )
     t = data["totals"]
-    lines += ["", f"{t['referrals']} referrals, {t['won']} won, {t['value_won']:,.2f} value won."]
+    lines += ["", f"{t['referrals']} referrals, {t['won']} won, {money(t['value_won'])} value won."]
     if data["champions"]:
         lines += ["", "Champions: " + ", ".join(c["advocate"] for c in data["champions"])]
     if data["by_tag"]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from daemon.clock import from_ms
@@ -68,7 +68,7 @@ class Reports(Protocol):
     async def monthly_tallies(
         self, starts: Sequence[datetime]
     ) -> list[tuple[str, str, int, int, int]]: ...
-    def export_rows(self, name: str) -> AsyncIterator[list[Any]]: ...
+    def export_rows(self, name: str, zone: tzinfo = UTC) -> AsyncIterator[list[Any]]: ...
 
 
 class ReportsSQL(DB):
@@ -127,9 +127,9 @@ class ReportsSQL(DB):
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
-    async def export_rows(self, name: str) -> AsyncIterator[list[Any]]:
-        """The rows of one export, in pages; times as ISO 8601 UTC, tags as `vouch import`
-        reads them."""
+    async def export_rows(self, name: str, zone: tzinfo = UTC) -> AsyncIterator[list[Any]]:
+        """The rows of one export, in pages; times as ISO 8601 with `zone`'s offset (the
+        business's: the owner reads them as their own day), tags as `vouch import` reads them."""
         header, query = EXPORTS[name]
         last = 0
         while True:
@@ -138,14 +138,14 @@ class ReportsSQL(DB):
                 return
             last = int(rows[-1][0])
             for row in rows:
-                yield [_cell(column, v) for column, v in zip(header, row[1:], strict=True)]
+                yield [_cell(column, v, zone) for column, v in zip(header, row[1:], strict=True)]
 
 
-def _cell(column: str, value: Any) -> Any:
+def _cell(column: str, value: Any, zone: tzinfo) -> Any:
     if value is None:
         return None
     if column in _TIMES:
-        return from_ms(value).isoformat()
+        return from_ms(value).astimezone(zone).isoformat()
     if column == "tags":
         return tags_cell(json.loads(value))
     return value

@@ -202,7 +202,8 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
     built = await report.from_store(store, config.surveys, timezone, svc.clock.now(), TREND_MONTHS)
     overall = built.overall
     counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
-    champions = sources.report(await store.referral_facts(), await store.tags_by_kind())
+    currency = config.settings.business.currency
+    champions = sources.report(await store.referral_facts(), await store.tags_by_kind(), currency)
     life = await stages.report(store, svc.clock.now(), timezone, TREND_MONTHS)
     return admin_page(
         request,

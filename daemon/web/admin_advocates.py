@@ -25,7 +25,9 @@ ADVOCATES_SHOWN = 20
 async def advocates(request: Request, session: Owner) -> Response:
     svc = services(request)
     terms = offers.configured(svc.config.settings.referrals)
-    offer_test = offers.report(terms, await svc.store.offer_facts())
+    offer_test = offers.report(
+        terms, await svc.store.offer_facts(), svc.config.settings.business.currency
+    )
     ranked = await influence.report(svc)
     return admin_page(
         request,

@@ -52,7 +52,7 @@ async def _list_page(
     done: str | None = None,
 ) -> Response:
     svc = services(request)
-    balance = report.report(await svc.store.partner_facts())
+    balance = report.report(await svc.store.partner_facts(), svc.config.settings.business.currency)
     by_id = {row["id"]: row for row in balance["partners"]}
     rows = [
         {

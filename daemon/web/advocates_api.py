@@ -48,4 +48,5 @@ async def offers_report(request: Request) -> dict[str, Any]:
     daemon/referrals/offers.py)."""
     services = state.services(request)
     terms = offers.configured(services.config.settings.referrals)
-    return offers.report(terms, await services.store.offer_facts())
+    currency = services.config.settings.business.currency
+    return offers.report(terms, await services.store.offer_facts(), currency)

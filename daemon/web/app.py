@@ -43,6 +43,8 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Vouch", version=__version__, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.pages = Jinja2Templates(directory=_HERE / "templates")  # autoescapes
+    # Amounts in the business's currency and locale, from the config in force (a reload applies).
+    app.state.pages.env.filters["money"] = lambda amount: services.config.money(amount)
     app.state.words = PageWords()  # the pages' words, by language
     app.include_router(api.router)
     app.include_router(api.admin)

@@ -156,5 +156,6 @@ async def post_received(partner_id: str, body: ReceivedIn, request: Request) -> 
 @router.get("/v1/reports/partners")
 async def partners_report(request: Request) -> dict[str, Any]:
     """Per partner: clients received and given, won both ways, and the balance."""
-    store: Partners = state.services(request).store
-    return report.report(await store.partner_facts())
+    services = state.services(request)
+    store: Partners = services.store
+    return report.report(await store.partner_facts(), services.config.settings.business.currency)

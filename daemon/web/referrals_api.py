@@ -75,5 +75,7 @@ async def post_status(referral_id: str, body: StatusIn, request: Request) -> JSO
 @router.get("/v1/referrals")
 async def get_referrals(request: Request) -> dict[str, Any]:
     """The sources report: per advocate, champions, and who refers by tag."""
-    store: Referrals = state.services(request).store
-    return sources.report(await store.referral_facts(), await store.tags_by_kind())
+    services = state.services(request)
+    store: Referrals = services.store
+    currency = services.config.settings.business.currency
+    return sources.report(await store.referral_facts(), await store.tags_by_kind(), currency)
