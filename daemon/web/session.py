@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from daemon.clock import Clock, from_ms, to_ms
 from daemon.mail.tokens import Signer
+from daemon.store.rows import Holder
 
 SESSION_COOKIE = "vouch_admin"
 LOGIN_COOKIE = "vouch_login"
@@ -33,8 +34,16 @@ _ID_BYTES = 16
 
 @dataclass(frozen=True)
 class Session:
+    """A dashboard session; `holder` (who is logged in) once the store has confirmed it."""
+
     id: bytes
     expires_at: datetime
+    holder: Holder | None = None
+
+    @property
+    def who(self) -> Holder:
+        assert self.holder is not None, "a session read from the store has its holder"
+        return self.holder
 
 
 def new_session(now: datetime) -> Session:
