@@ -12,6 +12,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from loop import Loop, smtp_changes
 
 from daemon.cli import main
 from daemon.config import Config, load_config
+from daemon.store.sqlite import SQLiteStore
 from daemon.web.app import create_app
 
 from dashboard_data import CONFIG_CHANGES, DETRACTOR, ENV_EXTRA, PASSWORD, field, seed
@@ -76,6 +78,13 @@ async def add_by_cli(
     assert await cli(loop, monkeypatch, *args, stdin=password + "\n") == 0
 
 
+def stored(loop: Loop, sql: str) -> list[tuple[Any, ...]]:
+    """Rows as the daemon wrote them to its SQLite file."""
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    return query(store, sql)
+
+
 def session_cookie(client: httpx.AsyncClient) -> str:
     value = client.cookies.get("vouch_admin")
     assert value
@@ -129,16 +138,16 @@ async def test_the_first_user_must_be_an_owner(loop: Loop) -> None:
     data = {"name": name, "email": email, "role": "staff", "password": password}
     refused = await post(loop.client, "/admin/users", data)
     assert refused.status_code == 422 and "the first user must be an owner" in refused.text
-    assert query(loop.services.store, "SELECT count(*) FROM users") == [(0,)]
+    assert stored(loop, "SELECT count(*) FROM users") == [(0,)]
 
 
 async def test_a_user_added_by_the_cli_logs_in_with_an_argon2id_hash_stored(
     loop: Loop, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await add_by_cli(loop, monkeypatch, OWNER, "owner")
-    [(email, stored)] = query(loop.services.store, "SELECT email, password_hash FROM users")
+    [(email, hashed)] = stored(loop, "SELECT email, password_hash FROM users")
     assert email == "mike@acme.example"
-    assert stored.startswith("$argon2id$") and OWNER[2] not in stored
+    assert hashed.startswith("$argon2id$") and OWNER[2] not in hashed
     assert (await login(loop.client, OWNER[2], OWNER[1])).status_code == 303
     assert (await loop.client.get("/admin/users")).status_code == 200
 
@@ -179,9 +188,7 @@ async def test_staff_cannot_reach_the_users_page_an_owner_can(
     assert (await post(loop.client, "/admin/users", data)).status_code == 403
     disable = await post(loop.client, f"/admin/users/{OWNER[1].lower()}/disable", {})
     assert disable.status_code == 403
-    assert query(loop.services.store, "SELECT count(*) FROM users WHERE disabled_at IS NULL") == [
-        (2,)
-    ]
+    assert stored(loop, "SELECT count(*) FROM users WHERE disabled_at IS NULL") == [(2,)]
 
     await post(loop.client, "/admin/logout", {})
     assert (await login(loop.client, OWNER[2], OWNER[1])).status_code == 303
@@ -280,10 +287,20 @@ async def test_what_a_user_does_is_recorded_and_shown_by_their_name(
     )
     assert moved.status_code == 303
 
-    rows = query(loop.services.store, "SELECT by, action, item FROM admin_actions ORDER BY id")
+    partner = {
+        "name": "Deck Oil Co",
+        "email": "hi@deckoil.example",
+        "trade": "oils",
+        "wants": "decks",
+    }
+    assert (await post(loop.client, "/admin/partners", partner)).status_code == 303
+    [(public_id,)] = stored(loop, "SELECT public_id FROM partners")
+
+    rows = stored(loop, "SELECT by, action, item FROM admin_actions ORDER BY id")
     assert rows == [
         (STAFF[0], "resolved", f"complaint:{complaint.id}"),
         (STAFF[0], "moved to contacted", f"referral:{seeded.referrals[0]}"),
+        (STAFF[0], "added", f"partner:{public_id}"),
     ]
     page = (await loop.client.get("/admin")).text
     assert f"moved to contacted by {STAFF[0]}" in page
