@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from loop import Loop, smtp_changes
 
 from daemon.cli import main
@@ -24,7 +25,7 @@ from daemon.store.sqlite import SQLiteStore
 from daemon.web.app import create_app
 
 from dashboard_data import CONFIG_CHANGES, DETRACTOR, ENV_EXTRA, PASSWORD, field, seed
-from helpers import ENV, merge, query, write_business
+from helpers import ENV, merge, plant, query, write_business
 from smtp_server import SmtpServer
 
 OWNER = ("Mike Novak", "Mike@Acme.example", "mike-owns-the-deck-firm-1")
@@ -170,6 +171,22 @@ async def test_the_cli_refuses_a_short_password_a_taken_email_and_no_terminal(
     assert "is already a user" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a password is never an argument
         main([*add, "--password", OWNER[2]])
+
+
+async def test_a_hash_with_older_weaker_parameters_is_redone_at_the_next_login(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch, other: httpx.AsyncClient
+) -> None:
+    await add_by_cli(loop, monkeypatch, OWNER, "owner")
+    assert (await login(other, OWNER[2], OWNER[1])).status_code == 303
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(OWNER[2])
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    plant(store, "UPDATE users SET password_hash = ?", (weak,))
+    assert (await login(loop.client, OWNER[2], OWNER[1])).status_code == 303
+    [(hashed,)] = stored(loop, "SELECT password_hash FROM users")
+    assert hashed != weak and hashed.startswith("$argon2id$")
+    assert not PasswordHasher().check_needs_rehash(hashed)
+    assert (await other.get("/admin")).status_code == 200  # the same password: no one logged out
 
 
 # roles ------------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ Passwords are hashed with argon2id (argon2-cffi's PasswordHasher, memory-hard; a
 weaker parameters than today's is redone at the next good login). Only the hash is stored. An
 unknown email is checked against a dummy hash, so a wrong address costs as long as a wrong
 password. The first user must be an owner (they replace the shared password, which logs no one
-in once a user exists), and the last enabled owner cannot be disabled.
+in once a user exists), and the last enabled owner cannot be disabled. Hashing and verifying
+take tens of milliseconds and 64 MiB by design, so they run off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -48,10 +50,10 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def _hash(password: str) -> str:
+async def _hash(password: str) -> str:
     if problem := password_problem(password):
         raise UserError("password", problem)
-    return _HASHER.hash(password)
+    return await asyncio.to_thread(_HASHER.hash, password)
 
 
 async def add(store: Users, email: str, name: str, role: str, password: str, now: datetime) -> User:
@@ -64,7 +66,7 @@ async def add(store: Users, email: str, name: str, role: str, password: str, now
         raise UserError("role", f"must be owner or staff (not {role!r})")
     if role != "owner" and not await store.user_count():
         raise UserError("role", "the first user must be an owner: they replace the password")
-    made = await store.add_user(key, name, role, _hash(password), now)
+    made = await store.add_user(key, name, role, await _hash(password), now)
     if made is None:
         raise UserError("email", f"{key} is already a user")
     return made
@@ -82,7 +84,7 @@ async def set_password(
 ) -> User:
     """A new password for a user; their sessions end (but `keep`, the one that changed it)."""
     user = await find(store, email)
-    await store.set_password(user.id, _hash(password), now, keep)
+    await store.set_password(user.id, await _hash(password), now, keep)
     return user
 
 
@@ -108,11 +110,13 @@ async def login(store: Users, email: str, password: str, now: datetime) -> User 
         key = ""
     user = await store.user_by_email(key) if key else None
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY, password)
+        await asyncio.to_thread(_HASHER.verify, user.password_hash if user else _DUMMY, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or user.disabled_at is not None:
         return None
     if _HASHER.check_needs_rehash(user.password_hash):
-        await store.set_password(user.id, _HASHER.hash(password), now, rehash=True)
+        await store.set_password(
+            user.id, await asyncio.to_thread(_HASHER.hash, password), now, rehash=True
+        )
     return user

@@ -3,9 +3,10 @@ password guessing.
 
 The session cookie is `signer.sign("admin-session", id ‖ expiry)`: a random id and the expiry
 (from the injected clock), MACed with the link-signing key, so it cannot be forged or extended
-and a key rotation ends every session. The store records each session's id at login and
-forgets it at logout, so a cookie replayed after logging out is refused. It is HttpOnly and
-SameSite=Strict, and Secure whenever the request came over HTTPS. Every form carries
+and a key rotation ends every session. The store records each session's id at login (with the
+user who holds it) and forgets it at logout, a password change or the user's disabling, so a
+cookie replayed after is refused. It is HttpOnly and SameSite=Strict, and Secure whenever the
+request came over HTTPS. Every form carries
 `signer.sign("admin-csrf", id)`, which only the holder of that session can know; every POST is
 checked against it. The login form, before any session exists, uses a signed double-submit
 cookie instead.
