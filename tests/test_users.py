@@ -325,3 +325,13 @@ async def test_what_a_user_does_is_recorded_and_shown_by_their_name(
     assert customer is not None
     story = (await loop.client.get(f"/admin/customers/{customer.public_id}")).text
     assert f"by {STAFF[0]}" in story
+
+
+def test_the_start_up_line_says_users_log_in_once_there_are_some(loop_config: Config) -> None:
+    from daemon.run.runtime import dashboard_line
+
+    url = loop_config.settings.business.public_url
+    assert dashboard_line(loop_config).endswith("(its password is in $VOUCH_DASHBOARD_PASSWORD)")
+    assert (
+        dashboard_line(loop_config, 2) == f"dashboard: {url}/admin (2 users, see vouch user list)"
+    )
