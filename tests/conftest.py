@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from loop import Loop, running, smtp_changes
+from postgres import SKIPPED, URL, fresh_database, postgres_url
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
@@ -18,12 +19,30 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
+from daemon.store.outbox import Outbox, OutboxPG
+from daemon.store.pgdb import PGDB
 
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
 from smtp_server import SmtpServer
 
-__all__ = ["smtp_server", "smtp_server_starttls", "smtp_tls", "threaded_smtp_server"]
+__all__ = [
+    "postgres_url",
+    "smtp_server",
+    "smtp_server_starttls",
+    "smtp_tls",
+    "threaded_smtp_server",
+]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly when the PostgreSQL half did not run, and how to run it."""
+    if not URL:
+        skipped = [
+            r for r in terminalreporter.stats.get("skipped", []) if SKIPPED in str(r.longrepr)
+        ]
+        if skipped:
+            terminalreporter.write_line(f"skipped {len(skipped)} tests of {SKIPPED}")
 
 
 @pytest.fixture
@@ -53,6 +72,22 @@ async def store(request: pytest.FixtureRequest, config: Config) -> AsyncIterator
     opened.erasure_keys = config.secrets.signing_keys  # as Services gives it, for `forget`
     yield opened
     await opened.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Outbox]:
+    """The outbox alone, once per backend that has it (the PostgreSQL half is skipped without
+    a server: see tests/postgres.py)."""
+    if request.param == "sqlite":
+        opened = await SQLiteStore.open(config.store_path)
+        yield opened
+        await opened.close()
+        return
+    async with fresh_database() as url:
+        pg = OutboxPG(await PGDB.connect(url), url)
+        await pg.migrate()
+        yield pg
+        await pg.close()
 
 
 @pytest.fixture

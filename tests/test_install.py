@@ -22,8 +22,9 @@ from packaging.utils import canonicalize_name
 
 from helpers import ENV, REPO, keep_examples, owner_options, write_business
 
-# Modules that may import an extra's packages, inside the function that starts the feature.
-OPTIONAL = {"daemon.intake.inbound_smtp": "inbound"}
+# Modules that may import an extra's packages (inside the function that starts the feature, or
+# guarded where the module is imported).
+OPTIONAL = {"daemon.intake.inbound_smtp": "inbound", "daemon.store.pgdb": "postgres"}
 
 
 def installed_closure(extras: frozenset[str] = frozenset()) -> set[str]:

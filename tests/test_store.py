@@ -1,7 +1,8 @@
-"""The SQLite store: migrations, idempotent events, outbox leases, suppressions."""
+"""The store: migrations, idempotent events; outbox leases and suppressions on each backend."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from daemon.clock import FakeClock
@@ -10,6 +11,8 @@ from daemon.intake.events import EventIn
 from daemon.mail.outbox import NewEmail, Outcome, Settlement, State
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.migrations import MIGRATIONS
+from daemon.store.outbox import Outbox, OutboxPG
+from daemon.store.pgdb import PGDB
 
 
 def email(key: str, to: str = "ann@example.com", due: datetime | None = None) -> NewEmail:
@@ -61,36 +64,36 @@ async def test_event_recorded_once_per_id(store: SQLiteStore, clock: FakeClock) 
     assert customer is not None and customer.name == "Ann" and customer.tags == ("vip",)
 
 
-async def test_enqueue_is_deduplicated(store: SQLiteStore, clock: FakeClock) -> None:
-    assert await store.enqueue(email("a"), clock.now()) is not None
-    assert await store.enqueue(email("a"), clock.now()) is None
-    assert (await store.outbox_counts())[State.QUEUED] == 1
+async def test_enqueue_is_deduplicated(outbox: Outbox, clock: FakeClock) -> None:
+    assert await outbox.enqueue(email("a"), clock.now()) is not None
+    assert await outbox.enqueue(email("a"), clock.now()) is None
+    assert (await outbox.outbox_counts())[State.QUEUED] == 1
 
 
-async def test_claim_leases_due_rows_only(store: SQLiteStore, clock: FakeClock) -> None:
-    await store.enqueue(email("now"), clock.now())
-    await store.enqueue(email("later", due=clock.now() + timedelta(hours=1)), clock.now())
-    rows = await store.claim("a", clock.now(), 60, 10)
+async def test_claim_leases_due_rows_only(outbox: Outbox, clock: FakeClock) -> None:
+    await outbox.enqueue(email("now"), clock.now())
+    await outbox.enqueue(email("later", due=clock.now() + timedelta(hours=1)), clock.now())
+    rows = await outbox.claim("a", clock.now(), 60, 10)
     assert [r.dedupe_key for r in rows] == ["now"]
-    assert await store.claim("b", clock.now(), 60, 10) == []  # leased to a
+    assert await outbox.claim("b", clock.now(), 60, 10) == []  # leased to a
     clock.advance(61)  # the lease ran out: the row comes back, never dropped
-    assert [r.dedupe_key for r in await store.claim("b", clock.now(), 60, 10)] == ["now"]
+    assert [r.dedupe_key for r in await outbox.claim("b", clock.now(), 60, 10)] == ["now"]
 
 
-async def test_release_returns_only_my_leases(store: SQLiteStore, clock: FakeClock) -> None:
+async def test_release_returns_only_my_leases(outbox: Outbox, clock: FakeClock) -> None:
     for key in "abc":
-        await store.enqueue(email(key), clock.now())
-    await store.claim("me", clock.now(), 300, 2)
-    await store.claim("other", clock.now(), 300, 1)
-    assert await store.release_leases("me", clock.now()) == 2
-    assert len(await store.claim("me", clock.now(), 300, 10)) == 2
+        await outbox.enqueue(email(key), clock.now())
+    await outbox.claim("me", clock.now(), 300, 2)
+    await outbox.claim("other", clock.now(), 300, 1)
+    assert await outbox.release_leases("me", clock.now()) == 2
+    assert len(await outbox.claim("me", clock.now(), 300, 10)) == 2
 
 
-async def test_settle_records_each_outcome(store: SQLiteStore, clock: FakeClock) -> None:
-    ids = [await store.enqueue(email(k, to=f"{k}@example.com"), clock.now()) for k in "abcd"]
-    await store.claim("me", clock.now(), 300, 10)
+async def test_settle_records_each_outcome(outbox: Outbox, clock: FakeClock) -> None:
+    ids = [await outbox.enqueue(email(k, to=f"{k}@example.com"), clock.now()) for k in "abcd"]
+    await outbox.claim("me", clock.now(), 300, 10)
     a, b, c, d = (i for i in ids if i is not None)
-    await store.settle(
+    await outbox.settle(
         [
             Settlement(a, Outcome.SENT),
             Settlement(b, Outcome.RETRY, "451 busy", retry_at=clock.now() + timedelta(minutes=5)),
@@ -99,28 +102,28 @@ async def test_settle_records_each_outcome(store: SQLiteStore, clock: FakeClock)
         ],
         clock.now(),
     )
-    states = {i: (await store.outbox_row(i)) for i in (a, b, c, d)}
+    states = {i: (await outbox.outbox_row(i)) for i in (a, b, c, d)}
     assert {i: (r.state, r.attempts) for i, r in states.items() if r} == {
         a: (State.SENT, 1),
         b: (State.QUEUED, 1),
         c: (State.FAILED, 1),
         d: (State.SUPPRESSED, 0),
     }
-    assert await store.suppressed(["C@example.com", "a@example.com"]) == {"c@example.com"}
-    assert await store.claim("me", clock.now(), 300, 10) == []  # b waits for its retry time
+    assert await outbox.suppressed(["C@example.com", "a@example.com"]) == {"c@example.com"}
+    assert await outbox.claim("me", clock.now(), 300, 10) == []  # b waits for its retry time
     clock.advance(300)
-    assert [r.id for r in await store.claim("me", clock.now(), 300, 10)] == [b]
+    assert [r.id for r in await outbox.claim("me", clock.now(), 300, 10)] == [b]
 
 
 async def test_enqueue_to_suppressed_address_is_recorded_not_queued(
-    store: SQLiteStore, clock: FakeClock
+    outbox: Outbox, clock: FakeClock
 ) -> None:
-    await store.suppress("ann@example.com", "unsubscribed", clock.now())
-    row_id = await store.enqueue(email("x", to="ANN@example.com"), clock.now())
+    await outbox.suppress("ann@example.com", "unsubscribed", clock.now())
+    row_id = await outbox.enqueue(email("x", to="ANN@example.com"), clock.now())
     assert row_id is not None
-    row = await store.outbox_row(row_id)
+    row = await outbox.outbox_row(row_id)
     assert row is not None and row.state is State.SUPPRESSED
-    assert await store.claim("me", clock.now(), 300, 10) == []
+    assert await outbox.claim("me", clock.now(), 300, 10) == []
 
 
 async def test_claim_query_uses_the_due_index(store: SQLiteStore) -> None:
@@ -147,3 +150,35 @@ async def test_concurrent_events_commit_together_with_exact_answers(
     assert await store.event_counts() == {"purchase.completed": 60}
     customer = await store.customer_by_email("ann@example.com")
     assert customer is not None and customer.name == "N59"  # the last event's name wins
+
+
+async def test_workers_claiming_at_once_never_take_the_same_row(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    """Three workers claim ten at a time from one queue (on PostgreSQL, each on its own pool,
+    as separate processes would): every row is leased to exactly one of them."""
+    for n in range(60):
+        await outbox.enqueue(email(f"k{n}", to=f"c{n}@example.com"), clock.now())
+    workers = [outbox, *[await _another(outbox) for _ in range(2)]]
+    try:
+        taken: list[list[int]] = [[] for _ in workers]
+
+        async def drain(i: int) -> None:
+            while rows := await workers[i].claim(f"w{i}", clock.now(), 300, 10):
+                taken[i] += [r.id for r in rows]
+
+        await asyncio.gather(*(drain(i) for i in range(len(workers))))
+        every = [row for rows in taken for row in rows]
+        assert len(every) == len(set(every)) == 60
+    finally:
+        for worker in workers[1:]:
+            if isinstance(worker, OutboxPG):
+                await worker.close()
+
+
+async def _another(outbox: Outbox) -> Outbox:
+    """A second handle on the same store: another pool on PostgreSQL (as another process
+    would have); SQLite's one connection is the same store again."""
+    if isinstance(outbox, OutboxPG):
+        return OutboxPG(await PGDB.connect(outbox.url), outbox.url)
+    return outbox

@@ -1,16 +1,18 @@
-"""The outbox (leased claims, batched settlements), the sending pause and the suppression list."""
+"""The outbox (leased claims, batched settlements), the sending pause and the suppression list;
+its SQLite half and its PostgreSQL half."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 from daemon.clock import from_ms, to_ms
 from daemon.mail.outbox import WEBHOOK, NewEmail, OutboxRow, Outcome, Pause, Settlement, State
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB
 from daemon.store.rows import read
 
 _ROW_COLUMNS = (  # OutboxRow's fields in order: Addressed's, then its own
@@ -333,6 +335,261 @@ class OutboxSQL(DB):
                 (hashed, reason, row[0], by, to_ms(now)),
             )
         return from_ms(row[0])
+
+
+class OutboxPG(PGDB):
+    """The outbox on PostgreSQL: the same calls, and claims that several workers can make at
+    once, each row leased to one of them (`FOR UPDATE SKIP LOCKED`)."""
+
+    async def enqueue(self, email: NewEmail, now: datetime) -> int | None:
+        """Add an email unless its key exists; to a suppressed address: recorded, not queued."""
+        async with self._write() as db:
+            suppressed = await db.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM suppressions WHERE email = ANY($1::text[]))",
+                list(suppression_keys(email.recipient)),
+            )
+            return cast(
+                "int | None",
+                await db.fetchval(
+                    _PG_INSERT + " RETURNING id",
+                    *_pg_row(email, now, State.SUPPRESSED if suppressed else State.QUEUED),
+                    "address is suppressed" if suppressed else None,
+                ),
+            )
+
+    async def enqueue_many(self, emails: Sequence[NewEmail], now: datetime) -> None:
+        """As OutboxSQL.enqueue_many: queued as they are, a dedupe key seen before adds nothing."""
+        rows = [(*_pg_row(e, now, State.QUEUED), None) for e in emails]
+        await self._write_many([(_PG_INSERT, rows)])
+
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        ids: Sequence[int] = (),
+        *,
+        webhooks: bool | None = None,
+    ) -> list[OutboxRow]:
+        """Lease up to `limit` due rows to `owner`; rows another worker is claiming are skipped,
+        never waited for nor taken twice. A lease that runs out returns its row."""
+        only = " AND id = ANY($5::bigint[])" if ids else ""
+        if webhooks is not None:
+            only += f" AND kind {'=' if webhooks else '!='} '{WEBHOOK}'"
+        sql = f"""
+            UPDATE outbox SET state = 'sending', lease_owner = $1, due_at = $2, updated_at = $3
+            WHERE id IN (
+                SELECT id FROM outbox
+                WHERE state IN ('queued', 'sending') AND due_at <= $3 {only}
+                ORDER BY due_at LIMIT $4
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING {_ROW_COLUMNS}
+            """
+        until = now + timedelta(seconds=lease_seconds)
+        args: list[Any] = [owner, until, now, limit, *([list(ids)] if ids else [])]
+        async with self._write() as db:
+            rows = await db.fetch(sql, *args)
+        return sorted((read(OutboxRow, r) for r in rows), key=lambda r: r.id)
+
+    async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
+        """As OutboxSQL.settle: only rows still being sent take their outcome."""
+        async with self._write() as db:
+            for s in settlements:
+                if s.outcome is Outcome.SENT:
+                    await db.execute(
+                        "UPDATE outbox SET state = 'sent', lease_owner = NULL, sent_at = $1, "
+                        "attempts = attempts + 1, last_error = NULL, updated_at = $1 "
+                        "WHERE id = $2 AND state = 'sending'",
+                        now,
+                        s.row_id,
+                    )
+                elif s.outcome in (Outcome.RETRY, Outcome.HELD):
+                    tried = 1 if s.outcome is Outcome.RETRY else 0
+                    await db.execute(
+                        "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = $1, "
+                        "attempts = attempts + $2, last_error = $3, updated_at = $4 "
+                        "WHERE id = $5 AND state = 'sending'",
+                        s.retry_at or now,
+                        tried,
+                        s.error,
+                        now,
+                        s.row_id,
+                    )
+                else:
+                    await db.execute(
+                        "UPDATE outbox SET state = $1, lease_owner = NULL, "
+                        "attempts = attempts + $2, last_error = $3, updated_at = $4 "
+                        "WHERE id = $5 AND state = 'sending'",
+                        s.outcome.value,
+                        1 if s.outcome is Outcome.FAILED else 0,
+                        s.error,
+                        now,
+                        s.row_id,
+                    )
+                if s.suppress:
+                    await db.execute(
+                        "INSERT INTO suppressions (email, reason, created_at) VALUES ($1, $2, $3) "
+                        "ON CONFLICT (email) DO NOTHING",
+                        s.suppress.lower(),
+                        s.error or "permanent failure",
+                        now,
+                    )
+
+    async def save_rendered(
+        self, owner: str, messages: Mapping[int, bytes], now: datetime
+    ) -> set[int]:
+        """As OutboxSQL.save_rendered: only rows still leased to `owner` and unrendered."""
+        if not messages:
+            return set()
+        async with self._write() as db:
+            rows = await db.fetch(
+                "UPDATE outbox SET message = v.message, updated_at = $1 "
+                "FROM unnest($2::bigint[], $3::bytea[]) AS v(id, message) "
+                "WHERE outbox.id = v.id AND outbox.state = 'sending' "
+                "AND outbox.lease_owner = $4 AND outbox.message = ''::bytea RETURNING outbox.id",
+                now,
+                list(messages),
+                list(messages.values()),
+                owner,
+            )
+        return {int(r[0]) for r in rows}
+
+    async def release_leases(self, owner: str, now: datetime) -> int:
+        async with self._write() as db:
+            done = await db.execute(
+                "UPDATE outbox SET state = 'queued', lease_owner = NULL, due_at = $1, "
+                "updated_at = $1 WHERE state = 'sending' AND lease_owner = $2",
+                now,
+                owner,
+            )
+        return int(done.split()[-1])
+
+    async def outbox_counts(self) -> dict[State, int]:
+        rows = await self._read("SELECT state, count(*) FROM outbox GROUP BY state")
+        counts = dict.fromkeys(State, 0)
+        counts.update({State(r[0]): int(r[1]) for r in rows})
+        return counts
+
+    async def outbox_row(self, row_id: int) -> OutboxRow | None:
+        rows = await self._read(f"SELECT {_ROW_COLUMNS} FROM outbox WHERE id = $1", row_id)
+        return read(OutboxRow, rows[0]) if rows else None
+
+    async def next_due(self) -> datetime | None:
+        rows = await self._read(
+            "SELECT min(due_at) FROM outbox WHERE state IN ('queued', 'sending')"
+        )
+        return cast("datetime | None", rows[0][0])
+
+    async def sending_pause(self) -> Pause | None:
+        rows = await self._read(f"SELECT {_PAUSE_COLUMNS} FROM sending_pause WHERE id = 1")
+        return read(Pause, rows[0]) if rows else None
+
+    async def pause_sending(self, pause: Pause, refund: Sequence[int], now: datetime) -> None:
+        """As OutboxSQL.pause_sending."""
+        async with self._write() as db:
+            await db.execute(
+                f"INSERT INTO sending_pause (id, {_PAUSE_COLUMNS}) VALUES (1, $1, $2, $3, $4) "
+                "ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, "
+                "probe_at = excluded.probe_at, wait_seconds = excluded.wait_seconds",
+                pause.reason,
+                pause.since,
+                pause.probe_at,
+                pause.wait_seconds,
+            )
+            await db.execute(
+                "UPDATE outbox SET attempts = attempts - 1, due_at = $1, updated_at = $1 "
+                "WHERE id = ANY($2::bigint[]) AND state = 'queued' AND attempts > 0",
+                now,
+                list(refund),
+            )
+
+    async def resume_sending(self) -> Pause | None:
+        async with self._write() as db:
+            rows = await db.fetch(f"DELETE FROM sending_pause RETURNING {_PAUSE_COLUMNS}")
+        return read(Pause, rows[0]) if rows else None
+
+    async def suppress(self, email: str, reason: str, now: datetime) -> None:
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO suppressions (email, reason, created_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT (email) DO NOTHING",
+                email.lower(),
+                reason,
+                now,
+            )
+
+    async def suppression_reason(self, email: str) -> str | None:
+        return (await self.suppression_reasons([email])).get(email.lower())
+
+    async def suppression_reasons(self, emails: Iterable[str]) -> dict[str, str]:
+        keys = {key: e.lower() for e in emails for key in suppression_keys(e)}
+        if not keys:
+            return {}
+        rows = await self._read(
+            "SELECT email, reason FROM suppressions WHERE email = ANY($1::text[])", sorted(keys)
+        )
+        return {keys[str(r[0])]: str(r[1]) for r in rows}
+
+    async def suppressed(self, emails: Iterable[str]) -> set[str]:
+        return set(await self.suppression_reasons(emails))
+
+    async def suppressions_of(self, email: str) -> list[tuple[str, datetime]]:
+        rows = await self._read(
+            "SELECT reason, created_at FROM suppressions WHERE email = ANY($1::text[]) "
+            "ORDER BY email",
+            list(suppression_keys(email)),
+        )
+        return [(str(r[0]), r[1]) for r in rows]
+
+    async def lift_suppression(
+        self, email: str, reason: str, by: str, now: datetime
+    ) -> datetime | None:
+        address, hashed = suppression_keys(email)
+        async with self._write() as db:
+            since = await db.fetchval(
+                "DELETE FROM suppressions WHERE email = $1 AND reason = $2 RETURNING created_at",
+                address,
+                reason,
+            )
+            if since is None:
+                return None
+            await db.execute(
+                "INSERT INTO resubscriptions (address_hash, reason, suppressed_at, by, at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                hashed,
+                reason,
+                since,
+                by,
+                now,
+            )
+        return cast(datetime, since)
+
+
+_PG_INSERT = """
+    INSERT INTO outbox (dedupe_key, kind, customer_id, invitation_id, recipient, envelope_from,
+                        message_id, message, state, due_at, created_at, updated_at, last_error)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
+    ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+
+def _pg_row(e: NewEmail, now: datetime, state: State) -> tuple[object, ...]:
+    """_PG_INSERT's parameters but the last (the error)."""
+    return (
+        e.dedupe_key,
+        e.kind,
+        e.customer_id,
+        e.invitation_id,
+        e.recipient,
+        e.envelope_from,
+        e.message_id,
+        e.message,
+        state.value,
+        e.not_before,
+        now,
+    )
 
 
 def outbox_rows(emails: Sequence[NewEmail], now: datetime) -> list[tuple[object, ...]]:

@@ -492,8 +492,9 @@ R = TypeVar("R")
 def read(cls: type[R], row: Sequence[Any], start: int = 0) -> R:
     """A row type filled from `row[start:]`, one column a field in the dataclass's own order
     (so a SELECT lists its columns in that order), each value converted by the field's declared
-    type: a datetime from epoch ms, a bool from 0/1, an enum from its value, bytes from a blob;
-    a row type field (a Person) from its own columns, None when its first one is NULL."""
+    type: a datetime from epoch ms (or as PostgreSQL gives it), a bool from 0/1, an enum from
+    its value, bytes from a blob; a row type field (a Person) from its own columns, None when
+    its first one is NULL."""
     return cast(R, _reader(cast(type, cls))[1](row, start))
 
 
@@ -537,7 +538,12 @@ def _column(hint: Any) -> tuple[int, _Read]:
     return 1, lambda row, i: convert(row[i])
 
 
-_CONVERT: dict[Any, Callable[[Any], Any]] = {datetime: from_ms, bool: bool, bytes: bytes}
+def _time(value: Any) -> datetime:
+    """SQLite keeps epoch ms; PostgreSQL gives a datetime (timestamptz) as it is."""
+    return value if isinstance(value, datetime) else from_ms(value)
+
+
+_CONVERT: dict[Any, Callable[[Any], Any]] = {datetime: _time, bool: bool, bytes: bytes}
 
 
 CUSTOMER_COLUMNS = "id, email, name, external_id, timezone, locale, tags, public_id"
