@@ -29,6 +29,7 @@ from daemon.mail.locales import TAG
 from daemon.mail.outbox import State
 from daemon.mail.render import KINDS, Renderer
 from daemon.owner import stages, starter
+from daemon.owner import users_cli as user_cli
 from daemon.owner.import_rows import DATE_FORMATS
 from daemon.owner.report import FORMATS, MAX_MONTHS, render
 from daemon.owner.report import from_store as report_from_store
@@ -222,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=_init)
 
     partner_cli.add_parser(sub, common)
+    user_cli.add_parser(sub, common)
 
     reward = sub.add_parser("reward", parents=[common], help="approve rewards, load codes")
     reward_sub = reward.add_subparsers(required=True, metavar="ACTION")

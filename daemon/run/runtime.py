@@ -149,7 +149,7 @@ class Daemon:
                 )
             )
             self._install_signals()
-            log.info("%s", dashboard_line(config))
+            log.info("%s", dashboard_line(config, await store.user_count()))
             if config.settings.business.demo:
                 log.warning(
                     "this is the demo business (business.demo = true): its examples reach "
@@ -239,10 +239,15 @@ class Daemon:
         return True
 
 
-def dashboard_line(config: Config) -> str:
-    """Where the owner's dashboard is, said at start-up (or why it is off)."""
+def dashboard_line(config: Config, users: int = 0) -> str:
+    """Where the owner's dashboard is, said at start-up (or why it is off); once there are
+    dashboard users they log in by email, and the shared password no longer does."""
     address = f"{config.settings.business.public_url}/admin"
     variable = config.settings.secrets.dashboard_password_env
+    if users:
+        return (
+            f"dashboard: {address} ({users} user{'' if users == 1 else 's'}, see vouch user list)"
+        )
     if config.secrets.dashboard_password:
         return f"dashboard: {address} (its password is in ${variable})"
     if variable is None:

@@ -1,5 +1,5 @@
-"""What the owner's dashboard reads (and the two things only it changes: re-queuing a failed
-email, and its own sessions).
+"""What the owner's dashboard reads (and the one thing only it changes: re-queuing a failed
+email; its sessions are daemon/store/users.py's).
 
 Each list is bounded: the dashboard shows the latest and the open, never the whole table."""
 
@@ -25,13 +25,8 @@ from daemon.store.rows import (
 
 
 class Dashboard(Protocol):
-    """The owner's dashboard: its sessions and the lists its pages show."""
+    """The owner's dashboard: the lists its pages show."""
 
-    async def open_session(
-        self, session_id: bytes, expires_at: datetime, now: datetime
-    ) -> None: ...
-    async def session_open(self, session_id: bytes, now: datetime) -> bool: ...
-    async def end_session(self, session_id: bytes) -> None: ...
     async def open_complaint_count(self) -> int: ...
     async def open_complaint_list(self, limit: int, offset: int = 0) -> list[OpenComplaint]: ...
     async def latest_responses(self, limit: int) -> list[ResponseLine]: ...
@@ -49,26 +44,6 @@ class Dashboard(Protocol):
 
 
 class DashboardSQL(DB):
-    async def open_session(self, session_id: bytes, expires_at: datetime, now: datetime) -> None:
-        """Record a new dashboard session (and forget those that have expired)."""
-        async with self._write() as db:
-            await db.execute("DELETE FROM admin_sessions WHERE expires_at <= ?", (to_ms(now),))
-            await db.execute(
-                "INSERT INTO admin_sessions (id, expires_at) VALUES (?, ?)",
-                (session_id, to_ms(expires_at)),
-            )
-
-    async def session_open(self, session_id: bytes, now: datetime) -> bool:
-        """Whether this session was opened and has neither ended nor expired."""
-        rows = await self._read(
-            "SELECT 1 FROM admin_sessions WHERE id = ? AND expires_at > ?",
-            (session_id, to_ms(now)),
-        )
-        return bool(rows)
-
-    async def end_session(self, session_id: bytes) -> None:
-        await self._write_one("DELETE FROM admin_sessions WHERE id = ?", (session_id,))
-
     async def open_complaint_count(self) -> int:
         """How many complaints are open: the whole count, not the length of a shown list."""
         rows = await self._read("SELECT count(*) FROM complaints WHERE state = 'open'")
@@ -236,7 +211,8 @@ class DashboardSQL(DB):
             )
             if r[3] is not None:
                 text = f"complaint {r[0]} resolved"
-                entries.append(TimelineEntry(from_ms(r[3]), "complaint", text, r[4]))
+                item = f"complaint:{r[0]}"
+                entries.append(TimelineEntry(from_ms(r[3]), "complaint", text, r[4], item=item))
         for r in await self._read(
             "SELECT received_at, source, solicited, text FROM testimonials "
             "WHERE customer_id = :c ORDER BY id DESC LIMIT :n",
@@ -267,7 +243,8 @@ class DashboardSQL(DB):
             if r[5] != "new":
                 value = f", value {r[6]:g}" if r[6] is not None else ""
                 text = f"referral {r[1]} of {friend} is {r[5]}{value}"
-                entries.append(TimelineEntry(from_ms(r[7]), "referral", text))
+                item = f"referral:{r[1]}"
+                entries.append(TimelineEntry(from_ms(r[7]), "referral", text, item=item))
         for r in await self._read(
             f"""
             SELECT r.created_at, r.public_id, {PERSON}

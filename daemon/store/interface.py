@@ -30,6 +30,7 @@ from daemon.store.replies import Replies
 from daemon.store.reports import Reports
 from daemon.store.rewards import Rewards
 from daemon.store.setaside import SetAsides
+from daemon.store.users import Users
 from daemon.store.webhooks import Webhooks
 
 
@@ -63,6 +64,7 @@ class Store(
     Reports,
     Rewards,
     SetAsides,
+    Users,
     Webhooks,
     Upkeep,
     Protocol,

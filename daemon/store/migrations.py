@@ -480,4 +480,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ) WHERE t IS NOT NULL;
         """,
     ),
+    (
+        19,
+        "named dashboard users; sessions and the actions of the dashboard bound to one",
+        """
+        CREATE TABLE users (
+            id             INTEGER PRIMARY KEY,
+            email          TEXT NOT NULL UNIQUE,       -- trimmed, lower-cased
+            name           TEXT NOT NULL,
+            role           TEXT NOT NULL CHECK (role IN ('owner', 'staff')),
+            password_hash  TEXT NOT NULL,              -- argon2id, never the password
+            created_at     INTEGER NOT NULL,
+            updated_at     INTEGER NOT NULL,
+            disabled_at    INTEGER                     -- set: cannot log in, no session open
+        );
+        -- NULL: the shared-password owner (honoured only while no user exists).
+        ALTER TABLE admin_sessions ADD COLUMN user_id INTEGER REFERENCES users(id);
+        CREATE INDEX admin_sessions_user ON admin_sessions(user_id);
+        -- Who did what from the dashboard: the name as it was then, kept if the user goes.
+        CREATE TABLE admin_actions (
+            id       INTEGER PRIMARY KEY,
+            at       INTEGER NOT NULL,
+            user_id  INTEGER,                          -- NULL: the shared-password owner
+            by       TEXT NOT NULL,                    -- the user's name
+            action   TEXT NOT NULL,                    -- e.g. complaint resolved
+            item     TEXT NOT NULL                     -- e.g. complaint:12, referral:r_...
+        );
+        CREATE INDEX admin_actions_item ON admin_actions(item, at);
+        """,
+    ),
 ]

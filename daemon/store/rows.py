@@ -326,7 +326,8 @@ class StoredEmail:
 @dataclass(frozen=True)
 class TimelineEntry:
     """One line of a customer's story. `email_id` links a sent email; `complaint_id` an open
-    complaint the owner may resolve."""
+    complaint the owner may resolve; `item` names what the dashboard's actions on it are
+    recorded under (store/users.py), to say who did it."""
 
     at: datetime
     kind: (
@@ -336,6 +337,7 @@ class TimelineEntry:
     detail: str | None = None
     email_id: int | None = None
     complaint_id: int | None = None
+    item: str | None = None
 
 
 @dataclass(frozen=True)
@@ -447,6 +449,39 @@ class NewReply:
     dedupe: str
     at: datetime
     invitation_id: int | None = None  # replying to a survey or reminder: no reminder after it
+
+
+@dataclass(frozen=True)
+class User:
+    """A named dashboard user (daemon/owner/users.py): an owner or staff."""
+
+    id: int
+    email: str
+    name: str
+    role: str  # owner | staff
+    password_hash: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds an open dashboard session: a user, or (user_id None) the shared-password
+    owner."""
+
+    user_id: int | None
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """The latest thing done to an item from the dashboard, and by whom."""
+
+    item: str
+    action: str
+    by: str
+    at: datetime
 
 
 PERSON = "c.public_id, c.email, c.name"

@@ -29,6 +29,7 @@ from daemon.store.replies import RepliesSQL
 from daemon.store.reports import ReportsSQL
 from daemon.store.rewards import RewardsSQL
 from daemon.store.setaside import SetAsideSQL
+from daemon.store.users import UsersSQL
 from daemon.store.webhooks import WebhooksSQL
 
 
@@ -53,6 +54,7 @@ class SQLiteStore(
     PrivacySQL,
     ReportsSQL,
     DashboardSQL,
+    UsersSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

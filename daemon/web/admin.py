@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from daemon.owner import report, stages
+from daemon.owner import report, stages, users
 from daemon.referrals import follow_up, sources
 from daemon.store.dashboard import Dashboard
 from daemon.store.lifecycle import Lifecycle
@@ -24,7 +24,15 @@ from daemon.store.outbox import Outbox
 from daemon.store.referrals import Referrals
 from daemon.store.reports import Reports
 from daemon.store.setaside import SetAsides
-from daemon.web import admin_advocates, admin_pages, admin_partners, charts, sending_api
+from daemon.store.users import Users
+from daemon.web import (
+    admin_advocates,
+    admin_pages,
+    admin_partners,
+    admin_users,
+    charts,
+    sending_api,
+)
 from daemon.web.owner import (
     LOGIN,
     LoginRequired,
@@ -36,6 +44,7 @@ from daemon.web.owner import (
     login_required,
     note,
     owner,
+    record,
     refused,
     safe_back,
     when_filter,
@@ -57,7 +66,13 @@ from daemon.web.state import services
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 #: Every router of the dashboard: each route needs the owner's session (but the login's).
-ROUTERS = (router, admin_pages.router, admin_partners.router, admin_advocates.router)
+ROUTERS = (
+    router,
+    admin_pages.router,
+    admin_partners.router,
+    admin_advocates.router,
+    admin_users.router,
+)
 Owner = Annotated[Session, Depends(owner)]
 
 TREND_MONTHS = 12
@@ -76,7 +91,7 @@ DONE = {
 }
 
 
-class DashboardStore(Dashboard, Lifecycle, Outbox, Referrals, Reports, SetAsides, Protocol):
+class DashboardStore(Dashboard, Lifecycle, Outbox, Referrals, Reports, SetAsides, Users, Protocol):
     """The store as `dashboard` uses it."""
 
 
@@ -95,17 +110,19 @@ def install(app: FastAPI) -> None:
 # login ------------------------------------------------------------------------------------------
 
 
-def _login_page(
+async def _login_page(
     request: Request, status: int = 200, error: str | None = None, next_: str = "/admin"
 ) -> HTMLResponse:
     svc = services(request)
     nonce = login_nonce(svc.signer)
+    named = bool(await svc.store.user_count())
     response = admin_page(
         request,
         None,
         "admin/login.html",
         status,
-        enabled=bool(svc.config.secrets.dashboard_password),
+        named=named,
+        enabled=named or bool(svc.config.secrets.dashboard_password),
         env_name=svc.config.settings.secrets.dashboard_password_env,
         nonce=nonce,
         error=error,
@@ -132,7 +149,7 @@ def _over_https(request: Request) -> bool:
 
 @router.get("/login")
 async def login_form(request: Request, next: str = "/admin") -> Response:
-    return _login_page(request, next_=next)
+    return await _login_page(request, next_=next)
 
 
 @router.post("/login")
@@ -145,7 +162,7 @@ async def login(request: Request) -> Response:
     wait = guard.locked_for(address)
     if wait > 0:
         minutes = math.ceil(wait / 60)
-        locked = _login_page(
+        locked = await _login_page(
             request,
             429,
             f"Too many wrong passwords from your address. Try again in {minutes} minute"
@@ -155,17 +172,28 @@ async def login(request: Request) -> Response:
         locked.headers["Retry-After"] = str(math.ceil(wait))
         return locked
     if not login_nonce_ok(svc.signer, request.cookies.get(LOGIN_COOKIE), form.get("nonce")):
-        return _login_page(
+        return await _login_page(
             request, 403, "The login form expired. Please enter your password again.", next_
         )
-    if not svc.config.secrets.dashboard_password:
-        return _login_page(request, 403, None, next_)
-    if not password_ok(svc.config.secrets.dashboard_password, form.get("password")):
+    user_id: int | None = None
+    if await svc.store.user_count():  # named users: the shared password logs no one in
+        given = form.get("email"), form.get("password")
+        email, password = (v if isinstance(v, str) else "" for v in given)
+        user = await users.login(svc.store, email, password, svc.clock.now())
+        if user is None:
+            guard.failed(address)
+            return await _login_page(
+                request, 401, "That email and password do not match a dashboard user.", next_
+            )
+        user_id = user.id
+    elif not svc.config.secrets.dashboard_password:
+        return await _login_page(request, 403, None, next_)
+    elif not password_ok(svc.config.secrets.dashboard_password, form.get("password")):
         guard.failed(address)
-        return _login_page(request, 401, "That is not the dashboard password.", next_)
+        return await _login_page(request, 401, "That is not the dashboard password.", next_)
     guard.succeeded(address)
     session = new_session(svc.clock.now())
-    await svc.store.open_session(session.id, session.expires_at, svc.clock.now())
+    await svc.store.open_session(session.id, session.expires_at, svc.clock.now(), user_id)
     response = RedirectResponse(next_, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -182,9 +210,8 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, session: Owner) -> Response:
-    store: Dashboard = services(request).store
     await checked_form(request, session)
-    await store.end_session(session.id)  # the cookie is no good from now on
+    await services(request).store.end_session(session.id)  # the cookie is no good from now on
     response = RedirectResponse(LOGIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
@@ -202,6 +229,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
     built = await report.from_store(store, config.surveys, timezone, svc.clock.now(), TREND_MONTHS)
     overall = built.overall
     counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
+    moved = await store.last_actions([f"referral:{r.public_id}" for r in pipeline])
     currency = config.settings.business.currency
     champions = sources.report(await store.referral_facts(), await store.tags_by_kind(), currency)
     life = await stages.report(store, svc.clock.now(), timezone, TREND_MONTHS)
@@ -221,6 +249,7 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         statuses=follow_up.STATUSES,
         pipeline={s: [r for r in pipeline if r.status == s] for s in follow_up.STATUSES},
         pipeline_counts=counts,
+        moved={item.removeprefix("referral:"): a for item, a in moved.items()},
         next_statuses=follow_up.next_statuses,
         champions=champions["champions"],
         totals=champions["totals"],
@@ -273,6 +302,7 @@ async def resolve(request: Request, complaint_id: int, session: Owner) -> Respon
     )
     if not closed:
         raise Refused(409, "Not resolved", f"There is no open complaint {complaint_id}.")
+    await record(request, session, "resolved", f"complaint:{complaint_id}")
     svc.nudge()
     return back_to(form, "resolved")
 
@@ -297,6 +327,7 @@ async def move_referral(request: Request, referral_id: str, session: Owner) -> R
         )
     except follow_up.ReferralError as exc:
         raise Refused(409, "Not moved", str(exc)) from None
+    await record(request, session, f"moved to {moved.status}", f"referral:{referral_id}")
     return back_to(form, moved.status)
 
 
@@ -317,6 +348,7 @@ async def retry(request: Request, row_id: int, session: Owner) -> Response:
             f"{row.recipient} is on the suppression list ({reason}); nothing is sent to it.",
         )
     await svc.store.retry_email(row_id, svc.clock.now())
+    await record(request, session, "retried", f"email:{row_id}")
     svc.nudge()
     return back_to(form, "retried")
 
@@ -326,4 +358,5 @@ async def resume_sending(request: Request, session: Owner) -> Response:
     """`vouch resume` / `POST /v1/sending/resume`, from the dashboard's pause banner."""
     form = await checked_form(request, session)
     await sending_api.resume(services(request))
+    await record(request, session, "resumed sending", "sending")
     return back_to(form, "resumed")

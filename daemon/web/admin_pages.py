@@ -27,6 +27,7 @@ from daemon.store.dashboard import Dashboard
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.outbox import Outbox
 from daemon.store.setaside import SetAsides
+from daemon.store.users import Users
 from daemon.web.owner import Refused, admin_page, owner
 from daemon.web.pages import promoter_offers
 from daemon.web.session import Session
@@ -55,7 +56,7 @@ SAMPLE_COMMENTS = {
 }
 
 
-class CustomerStore(Customers, Dashboard, Lifecycle, Outbox, SetAsides, Protocol):
+class CustomerStore(Customers, Dashboard, Lifecycle, Outbox, SetAsides, Users, Protocol):
     """The store as `customer` uses it."""
 
 
@@ -90,14 +91,16 @@ async def customer(
     found = await store.customer_by_public_id(public_id) if len(public_id) == 32 else None
     if found is None:
         raise Refused(404, "No such customer", "There is no customer at this address.")
+    timeline = await store.customer_timeline(found.id)
     return admin_page(
         request,
         session,
         "admin/customer.html",
         customer=found,
+        actions=await store.last_actions([e.item for e in timeline if e.item]),
         notice="Complaint resolved." if done == "resolved" else None,
         suppressed=await store.suppression_reason(found.email),
-        timeline=await store.customer_timeline(found.id),
+        timeline=timeline,
         stage=await stages.stage_of(store, found.id),  # placed first if the backfill has not yet
         road={move.stage: move for move in await store.customer_road(found.id)},
         stages=ORDER,

@@ -25,6 +25,7 @@ from daemon.web.owner import (
     checked_form,
     field_errors,
     owner,
+    record,
     text_fields,
 )
 from daemon.web.session import Session
@@ -88,11 +89,12 @@ async def add_partner(request: Request, session: Owner) -> Response:
     typed["reward"] = form.get("reward") == "yes"
     try:
         new = PartnerIn.model_validate(typed)
-        await roster.add(services(request), new)
+        added = await roster.add(services(request), new)
     except ValidationError as exc:
         return await _list_page(request, session, 400, typed, field_errors(exc))
     except roster.PartnerError as exc:  # the address is a partner already
         return await _list_page(request, session, 409, typed, {"email": str(exc)})
+    await record(request, session, "added", f"partner:{added.public_id}")
     return RedirectResponse("/admin/partners?done=added", status_code=303)
 
 
@@ -156,7 +158,8 @@ async def give(request: Request, partner_id: str, session: Owner) -> Response:
             "note" if name == "note" else "client": message for name, message in errors.items()
         }
         return await _detail_page(request, session, partner, 400, typed, wrong)
-    await roster.give(services(request), partner, client)
+    given = await roster.give(services(request), partner, client)
+    await record(request, session, "gave a client", f"given:{given.public_id}")
     return RedirectResponse(f"/admin/partners/{partner.public_id}?done=given", status_code=303)
 
 
@@ -174,6 +177,7 @@ async def outcome(request: Request, partner_id: str, given_id: str, session: Own
         closed = await roster.close(svc, given, status, amount(form.get("value"), "Not changed"))
     except roster.PartnerError as exc:
         raise Refused(409, "Not changed", str(exc)) from None
+    await record(request, session, f"marked {closed.status}", f"given:{given_id}")
     return RedirectResponse(
         f"/admin/partners/{partner.public_id}?done={closed.status}", status_code=303
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -47,17 +48,35 @@ async def current_session(request: Request) -> Session | None:
     svc = services(request)
     now = svc.clock.now()
     session = read_session(svc.signer, request.cookies.get(SESSION_COOKIE), now)
-    if session is None or not await svc.store.session_open(session.id, now):
+    holder = await svc.store.session_holder(session.id, now) if session else None
+    if session is None or holder is None:
         return None
-    return session
+    if holder.user_id is None and not svc.config.secrets.dashboard_password:
+        return None  # the shared password's session, the password since unset
+    return replace(session, holder=holder)
 
 
 async def owner(request: Request) -> Session:
-    """The dependency every /admin route but the login takes."""
+    """The dependency every /admin route but the login takes: anyone logged in (an owner or
+    staff: every routine task is theirs)."""
     session = await current_session(request)
-    if session is None or not services(request).config.secrets.dashboard_password:
+    if session is None:
         raise LoginRequired()
     return session
+
+
+async def owner_only(request: Request) -> Session:
+    """The dependency of what only an owner may do (manage the users): staff get a 403."""
+    session = await owner(request)
+    if session.who.role != "owner":
+        raise Refused(403, "Owners only", "Only an owner of the business can manage users.")
+    return session
+
+
+async def record(request: Request, session: Session, action: str, item: str) -> None:
+    """Who did `action` to `item` from the dashboard, kept to show on the item."""
+    svc = services(request)
+    await svc.store.record_action(session.who, action, item, svc.clock.now())
 
 
 async def checked_form(request: Request, session: Session) -> FormData:
@@ -130,6 +149,7 @@ def admin_page(
     svc = services(request)
     context["business"] = svc.config.settings.business
     context["csrf"] = csrf_token(svc.signer, session) if session else None
+    context["me"] = session.holder if session else None
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response

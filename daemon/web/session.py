@@ -3,9 +3,10 @@ password guessing.
 
 The session cookie is `signer.sign("admin-session", id ‖ expiry)`: a random id and the expiry
 (from the injected clock), MACed with the link-signing key, so it cannot be forged or extended
-and a key rotation ends every session. The store records each session's id at login and
-forgets it at logout, so a cookie replayed after logging out is refused. It is HttpOnly and
-SameSite=Strict, and Secure whenever the request came over HTTPS. Every form carries
+and a key rotation ends every session. The store records each session's id at login (with the
+user who holds it) and forgets it at logout, a password change or the user's disabling, so a
+cookie replayed after is refused. It is HttpOnly and SameSite=Strict, and Secure whenever the
+request came over HTTPS. Every form carries
 `signer.sign("admin-csrf", id)`, which only the holder of that session can know; every POST is
 checked against it. The login form, before any session exists, uses a signed double-submit
 cookie instead.
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 
 from daemon.clock import Clock, from_ms, to_ms
 from daemon.mail.tokens import Signer
+from daemon.store.rows import Holder
 
 SESSION_COOKIE = "vouch_admin"
 LOGIN_COOKIE = "vouch_login"
@@ -33,8 +35,16 @@ _ID_BYTES = 16
 
 @dataclass(frozen=True)
 class Session:
+    """A dashboard session; `holder` (who is logged in) once the store has confirmed it."""
+
     id: bytes
     expires_at: datetime
+    holder: Holder | None = None
+
+    @property
+    def who(self) -> Holder:
+        assert self.holder is not None, "a session read from the store has its holder"
+        return self.holder
 
 
 def new_session(now: datetime) -> Session:
