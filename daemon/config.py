@@ -366,6 +366,14 @@ class Referrals(Section):
     moment_life_days: float = Field(
         14, ge=1, le=365, description="days an ask held back by daily_ask_cap may still go, 1-365"
     )
+    attribution: Literal["auto", "off"] = Field(
+        "off",
+        description='what a referred friend\'s purchase does: "auto" marks the referral won '
+        'with the purchase\'s amount, "off" nothing',
+    )
+    attribution_window_days: float = Field(
+        180, ge=1, le=3650, description="days after an introduction a purchase credits it, 1-3650"
+    )
 
     @model_validator(mode="after")
     def _offers(self) -> Referrals:

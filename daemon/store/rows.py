@@ -179,6 +179,17 @@ class Referral:
 
 
 @dataclass(frozen=True)
+class FriendReferral:
+    """A referral of a given friend, with what attribution weighs (daemon/engine/attribution)."""
+
+    referral_id: int
+    advocate_email: str
+    code: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Step:
     id: int
     referral: Referral
