@@ -366,10 +366,10 @@ class Referrals(Section):
     moment_life_days: float = Field(
         14, ge=1, le=365, description="days an ask held back by daily_ask_cap may still go, 1-365"
     )
-    attribution: Literal["auto", "off"] = Field(
+    attribution: Literal["auto", "confirm", "off"] = Field(
         "off",
         description='what a referred friend\'s purchase does: "auto" marks the referral won '
-        'with the purchase\'s amount, "off" nothing',
+        'with the purchase\'s amount, "confirm" waits for the owner\'s click, "off" nothing',
     )
     attribution_window_days: float = Field(
         180, ge=1, le=3650, description="days after an introduction a purchase credits it, 1-3650"

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -29,6 +30,7 @@ from daemon.engine.attribution import (
 )
 from daemon.store import SQLiteStore
 
+from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
 from helpers import ENV, query
 from smtp_server import SmtpServer
 
@@ -48,11 +50,12 @@ def loop_config(make_config: Callable[..., Config], smtp_server: SmtpServer, mod
     base = make_config(
         {
             **smtp_changes(smtp_server),
+            **CONFIG_CHANGES,  # the dashboard, for "confirm"
             "integrations": names,
             "referrals": {"attribution": mode, "attribution_window_days": 180},
         }
     )
-    env = {**ENV, "STRIPE_WEBHOOK_SECRET": STRIPE, "SHOPIFY_SECRET": SHOPIFY}
+    env = {**ENV, **ENV_EXTRA, "STRIPE_WEBHOOK_SECRET": STRIPE, "SHOPIFY_SECRET": SHOPIFY}
     return load_config(base.path, env, need_secrets=True)
 
 
@@ -167,6 +170,36 @@ async def test_a_referred_friends_purchase_credits_the_advocate_once(
     await loop.travel(timedelta(days=1))
     assert referrals(loop) == [(ANN, DEE, "won", 420.0, "C", "introduce")]
     assert rewards(loop.new_mail(), ANN) == []
+
+
+@pytest.mark.parametrize("mode", ["confirm"])
+@pytest.mark.parametrize("platform", ["stripe", "shopify"])
+async def test_confirm_waits_for_the_owners_one_click(loop: Loop, platform: str) -> None:
+    code = await advocate(loop, ANN)
+    await introduce(loop, code)
+    loop.clock.advance(timedelta(days=10))
+    await buy(loop, platform, DEE)
+    await buy(loop, platform, DEE)
+    await loop.travel(timedelta(days=1))
+    assert referrals(loop) == [(ANN, DEE, "new", None, "C", "introduce")]
+    assert rewards(loop.new_mail(), ANN) == []
+    form = await loop.client.get("/admin/login")
+    login = {"nonce": field(form.text, "nonce"), "next": "/admin", "password": PASSWORD}
+    assert (await loop.client.post("/admin/login", data=login)).status_code == 303
+    page = (await loop.client.get("/admin")).text
+    assert "Attributed: purchase.completed" in page and "matched by the friend" in page
+    assert "Confirm: won, £420.00" in page
+    found = re.search(
+        r'<form method="post" action="([^"]+)" class="confirm">(.*?)</form>', page, re.S
+    )
+    assert found is not None
+    data = dict(re.findall(r'name="(\w+)" value="([^"]*)"', found.group(2)))
+    answer = await loop.client.post(found.group(1), data=data)
+    assert answer.status_code == 303, answer.text
+    await loop.travel(timedelta(days=1))
+    assert referrals(loop) == [(ANN, DEE, "won", 420.0, "C", "introduce")]
+    assert len(rewards(loop.new_mail(), ANN)) == 1
+    assert "Confirm: won" not in (await loop.client.get("/admin")).text
 
 
 @pytest.mark.parametrize("mode", ["off"])
@@ -288,6 +321,7 @@ def bought(days: int, code: str | None = None, first: int | None = None) -> Purc
         (bought(5), [ref(1, ANN, "a", 10)], None, NoCredit),  # introduced after the purchase
         (bought(5), [ref(1, ANN, "a", 0, "won")], None, NoCredit),  # credited once
         (bought(5), [ref(1, ANN, "a", 0, "lost")], None, NoCredit),
+        (bought(5), [Candidate(1, ANN, "a", "new", T0, attributed=True)], None, NoCredit),
         (bought(5, first=-3), [ref(1, ANN, "a", 0)], None, NoCredit),  # an existing customer
         (bought(5, first=2), [ref(1, ANN, "a", 0)], None, Credit),  # bought since: theirs
         (bought(5, "a"), [ref(1, DEE, "a", 0)], None, NoCredit),  # self-referral

@@ -3,8 +3,8 @@
 Pure: the shell (daemon/referrals/attribution.py) gathers the facts and acts on the answer.
 
 The rule between advocates, in order:
-1. A referral already won for this buyer ends it: a referral is credited once, and a friend
-   credits one advocate.
+1. A referral of this buyer's already won, or already matched by a purchase (waiting for the
+   owner's click), ends it: a referral is credited once, and a friend credits one advocate.
 2. Only referrals introduced before the purchase and within the owner's window count.
 3. A self-referral (the buyer is the advocate) and an existing customer (a purchase of the buyer's
    earlier than the referral) are never credited.
@@ -37,6 +37,7 @@ class Candidate:
     code: str  # its advocate's
     status: str
     created_at: datetime
+    attributed: bool = False  # a purchase already matched it
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def decide(
     window: timedelta,
 ) -> Credit | Create | NoCredit:
     """Apply the rule in the module's docstring."""
-    if any(c.status == "won" for c in candidates):
+    if any(c.status == "won" or c.attributed for c in candidates):
         return NoCredit("a referral for this friend was already credited")
     in_window = [
         c

@@ -3,8 +3,10 @@
 Called when a purchase.completed or project.completed event is planned (daemon/run/scheduler.py),
 whichever way it came (`POST /v1/events`, the Stripe and Shopify webhooks, `vouch import`): events
 are planned once per id, and a won referral is never credited again, so a purchase that arrives
-twice credits once. The rule is pure (daemon/engine/attribution.py); the win goes through
-`follow_up.change_status`, so the advocate hears of it and is rewarded as when the owner moves it.
+twice credits once. The rule is pure (daemon/engine/attribution.py). What matched is recorded on
+the referral (the owner sees it); with "auto" the win goes through `follow_up.change_status`, so
+the advocate hears of it and is rewarded as when the owner moves it; with "confirm" the dashboard
+offers the owner that same move in one click.
 """
 
 from __future__ import annotations
@@ -67,9 +69,14 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
         found = await store.referral_by_id(decided.referral_id)
         assert found is not None
         referral = found
-    note = f"credited by {stored.type} {stored.id}: {decided.reason}"
-    await follow_up.change_status(services, referral, "won", value=value(stored.data), note=note)
-    log.info("event %s credits referral %s: %s", stored.id, referral.public_id, decided.reason)
+    amount = value(stored.data)
+    note = f"{stored.type} {stored.id}: {decided.reason}"
+    if not await store.attribute(referral.id, note, amount):
+        return "already attributed"  # the same purchase planned again after a crash
+    if settings.attribution == "auto":
+        await follow_up.change_status(services, referral, "won", value=amount)  # the owner's
+        # step, without a note: what matched is for the owner (on the referral), not the advocate
+    log.info("event %s attributed to referral %s: %s", stored.id, referral.public_id, note)
     return note
 
 

@@ -187,6 +187,7 @@ class FriendReferral:
     code: str
     status: str
     created_at: datetime
+    attributed: bool  # a purchase already matched it (credited, or awaiting the owner's click)
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,8 @@ class PipelineReferral:
     value: float | None
     advocate: Person
     updated_at: datetime
+    attribution: str | None = None  # what a friend's purchase matched, in words
+    attribution_value: float | None = None  # its amount: what a one-click "won" confirms
 
 
 @dataclass(frozen=True)
