@@ -368,11 +368,11 @@ class Referrals(Section):
     )
     attribution: Literal["auto", "confirm", "off"] = Field(
         "off",
-        description='what a referred friend\'s purchase does: "auto" marks the referral won '
-        'with the purchase\'s amount, "confirm" waits for the owner\'s click, "off" nothing',
+        description='"auto" (a referred friend\'s purchase marks the referral won), "confirm" '
+        '(it waits for the owner\'s click) or "off"',
     )
     attribution_window_days: float = Field(
-        180, ge=1, le=3650, description="days after an introduction a purchase credits it, 1-3650"
+        180, ge=1, le=3650, description="the days after an introduction a purchase credits, 1-3650"
     )
 
     @model_validator(mode="after")

@@ -13,11 +13,13 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 from loop import AUTH, Loop, smtp_changes, text_of
 
+from daemon.cli import main
 from daemon.config import Config, load_config
 from daemon.engine.attribution import (
     Candidate,
@@ -31,7 +33,7 @@ from daemon.engine.attribution import (
 from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
-from helpers import ENV, query
+from helpers import ENV, query, write_business
 from smtp_server import SmtpServer
 
 STRIPE = "whsec_test_0123456789abcdef"
@@ -347,3 +349,17 @@ def test_between_two_advocates_the_first_in_the_window_then_a_code() -> None:
     assert decide(bought(5), lapsed, None, WINDOW) == Credit(
         2, "matched by the friend's address; introduced 2026-03-02"
     )
+
+
+def test_vouch_check_names_a_wrong_attribution_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changes = {"referrals": {"attribution": "always", "attribution_window_days": 0}}
+    path = write_business(tmp_path / "biz", changes)
+    assert main(["check", "--config", str(path)]) == 2
+    said = capsys.readouterr().err
+    assert (
+        "referrals.attribution" in said
+        and '"confirm" (it waits for the owner\'s click) or "off"' in said
+    ), said
+    assert "referrals.attribution_window_days" in said
