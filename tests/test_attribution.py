@@ -30,6 +30,7 @@ from daemon.engine.attribution import (
     Purchase,
     decide,
 )
+from daemon.referrals import attribution
 from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
@@ -336,6 +337,22 @@ def test_the_rule(
     purchase: Purchase, candidates: list[Candidate], owner: CodeOwner | None, expected: type
 ) -> None:
     assert isinstance(decide(purchase, candidates, owner, WINDOW), expected)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"source": "stripe", "amount": 42000, "currency": "gbp"}, 420.0),
+        ({"source": "stripe", "amount": 42000, "currency": "jpy"}, 42000.0),
+        ({"source": "shopify", "amount": "403.00"}, 403.0),
+        ({"amount": 75}, 75.0),
+        ({"amount": "lots"}, None),
+        ({"amount": -5}, None),
+        ({}, None),
+    ],
+)
+def test_the_value_credited(data: dict[str, Any], expected: float | None) -> None:
+    assert attribution.value(data) == expected
 
 
 def test_between_two_advocates_the_first_in_the_window_then_a_code() -> None:

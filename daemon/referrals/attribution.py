@@ -34,6 +34,27 @@ from daemon.store.rows import Advocate, Customer, NewReferral, Referral, StoredE
 log = logging.getLogger(__name__)
 
 PURCHASES = ("purchase.completed", "project.completed")
+#: Stripe's zero-decimal currencies: their amounts are whole units, not hundredths.
+WHOLE = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
 
 
 class CustomersAndReferrals(Customers, Referrals, Protocol):
@@ -104,7 +125,7 @@ async def _by_code(
 
 
 def value(data: dict[str, Any]) -> float | None:
-    """The purchase's amount in the currency's units (Stripe's come in cents), if it has one."""
+    """The purchase's amount in the currency's units (Stripe's come in its smallest unit)."""
     amount = data.get("amount")
     try:
         number = float(amount) if isinstance(amount, int | float | str) else None
@@ -112,4 +133,5 @@ def value(data: dict[str, Any]) -> float | None:
         return None
     if number is None or number != number or number < 0:
         return None
-    return number / 100 if data.get("source") == "stripe" else number
+    cents = data.get("source") == "stripe" and str(data.get("currency")).lower() not in WHOLE
+    return number / 100 if cents else number
