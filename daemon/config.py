@@ -366,6 +366,14 @@ class Referrals(Section):
     moment_life_days: float = Field(
         14, ge=1, le=365, description="days an ask held back by daily_ask_cap may still go, 1-365"
     )
+    attribution: Literal["auto", "confirm", "off"] = Field(
+        "off",
+        description='"auto" (a referred friend\'s purchase marks the referral won), "confirm" '
+        '(it waits for the owner\'s click) or "off"',
+    )
+    attribution_window_days: float = Field(
+        180, ge=1, le=3650, description="the days after an introduction a purchase credits, 1-3650"
+    )
 
     @model_validator(mode="after")
     def _offers(self) -> Referrals:

@@ -30,7 +30,7 @@ from daemon.mail.compose import build_email, enqueue, queue_for_customer
 from daemon.mail.outbox import NewEmail
 from daemon.owner import digest, stages, webhooks
 from daemon.partners import roster
-from daemon.referrals import follow_up
+from daemon.referrals import attribution, follow_up
 from daemon.run import isolation
 from daemon.run.services import Services
 from daemon.store.answers import Answers
@@ -215,6 +215,7 @@ class Scheduler:
             await roster.joined(services, stored)
         if customer is None:
             return
+        await attribution.credit(services, stored, customer)  # a referred friend's purchase
         if stored.type == "project.completed":
             await follow_up.consider(
                 services,

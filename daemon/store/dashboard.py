@@ -83,7 +83,7 @@ class DashboardSQL(DB):
             SELECT * FROM (
                 SELECT r.public_id, r.status, r.grade, r.friend_name, r.friend_email,
                        r.friend_phone, r.need, r.timing, r.flag, r.value, {PERSON},
-                       r.updated_at,
+                       r.updated_at, r.attribution, r.attribution_value,
                        row_number() OVER (PARTITION BY r.status ORDER BY r.updated_at DESC,
                                           r.id DESC) AS n
                 FROM referrals r JOIN advocates a ON a.id = r.advocate_id

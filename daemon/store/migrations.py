@@ -509,4 +509,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX admin_actions_item ON admin_actions(item, at);
         """,
     ),
+    (
+        20,
+        "attribution: what a friend's purchase matched on a referral, and its amount",
+        """
+        -- Set once, by the first purchase that credits the referral (in words, for the owner);
+        -- with referrals.attribution = "confirm" it waits on a referral not yet won or lost.
+        ALTER TABLE referrals ADD COLUMN attribution TEXT;
+        ALTER TABLE referrals ADD COLUMN attribution_value REAL;
+        """,
+    ),
 ]

@@ -402,4 +402,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX admin_actions_item ON admin_actions(item, at);
         """,
     ),
+    (
+        20,
+        "attribution: what a friend's purchase matched on a referral, and its amount",
+        """
+        ALTER TABLE referrals ADD COLUMN attribution TEXT;
+        ALTER TABLE referrals ADD COLUMN attribution_value DOUBLE PRECISION;
+        """,
+    ),
 ]

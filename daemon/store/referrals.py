@@ -6,11 +6,12 @@ import secrets
 from datetime import datetime
 from typing import Any, Protocol
 
-from daemon.clock import to_ms
+from daemon.clock import from_ms, to_ms
 from daemon.store.db import DB
 from daemon.store.rows import (
     REFERRAL,
     Advocate,
+    FriendReferral,
     NewReferral,
     Referral,
     ReferralMove,
@@ -41,6 +42,14 @@ class Referrals(Protocol):
     async def step_notified(self, step_id: int) -> None: ...
     async def referral_facts(self) -> list[tuple[Any, ...]]: ...
     async def tags_by_kind(self) -> list[tuple[str, int, int]]: ...
+    async def attribution_facts(
+        self, email: str, event_id: str
+    ) -> tuple[list[FriendReferral], datetime | None]:
+        """The referrals whose friend is `email`, and that person's earliest purchase or
+        project other than `event_id` (None if none)."""
+
+    async def attribute(self, referral_id: int, what: str, value: float | None) -> bool:
+        """Record what a purchase matched on the referral, unless one already did (False)."""
 
 
 class ReferralsSQL(DB):
@@ -165,6 +174,42 @@ class ReferralsSQL(DB):
             """
         )
         return [tuple(r) for r in rows]
+
+    async def attribution_facts(
+        self, email: str, event_id: str
+    ) -> tuple[list[FriendReferral], datetime | None]:
+        rows = await self._read(
+            """
+            SELECT r.id, c.email, a.code, r.status, r.created_at, r.attribution IS NOT NULL
+            FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+            JOIN customers c ON c.id = a.customer_id
+            WHERE lower(r.friend_email) = ? ORDER BY r.id
+            """,
+            (email.lower(),),
+        )
+        first = await self._read(
+            "SELECT min(e.occurred_at) FROM events e JOIN customers c ON c.id = e.customer_id "
+            "WHERE c.email = ? AND e.type IN ('purchase.completed', 'project.completed') "
+            "AND e.id != ?",
+            (email.lower(), event_id),
+        )
+        found = [
+            FriendReferral(
+                int(r[0]), str(r[1]), str(r[2]), str(r[3]), from_ms(int(r[4])), bool(r[5])
+            )
+            for r in rows
+        ]
+        earliest = first[0][0] if first else None
+        return found, from_ms(int(earliest)) if earliest is not None else None
+
+    async def attribute(self, referral_id: int, what: str, value: float | None) -> bool:
+        async with self._write() as db:
+            cursor = await db.execute(
+                "UPDATE referrals SET attribution = ?, attribution_value = ? "
+                "WHERE id = ? AND attribution IS NULL",
+                (what, value, referral_id),
+            )
+            return cursor.rowcount == 1
 
     async def tags_by_kind(self) -> list[tuple[str, int, int]]:
         """Per tag: how many advocates (customers who referred) and other customers carry it,

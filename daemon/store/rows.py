@@ -179,6 +179,18 @@ class Referral:
 
 
 @dataclass(frozen=True)
+class FriendReferral:
+    """A referral of a given friend, with what attribution weighs (daemon/engine/attribution)."""
+
+    referral_id: int
+    advocate_email: str
+    code: str
+    status: str
+    created_at: datetime
+    attributed: bool  # a purchase already matched it (credited, or awaiting the owner's click)
+
+
+@dataclass(frozen=True)
 class Step:
     id: int
     referral: Referral
@@ -286,6 +298,8 @@ class PipelineReferral:
     value: float | None
     advocate: Person
     updated_at: datetime
+    attribution: str | None = None  # what a friend's purchase matched, in words
+    attribution_value: float | None = None  # its amount: what a one-click "won" confirms
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,18 @@ async def _record(services: Services, event: dict[str, Any]) -> Response:
     return JSONResponse(status_code=202, content=outcome.receipt)
 
 
+def _code(code: Any) -> dict[str, str]:
+    """The referral code a purchase carried, for attribution (daemon/referrals/attribution.py)."""
+    return {"referral_code": code.strip()} if isinstance(code, str) and code.strip() else {}
+
+
+def _note_attribute(order: dict[str, Any], name: str) -> Any:
+    for attribute in order.get("note_attributes") or []:
+        if isinstance(attribute, dict) and attribute.get("name") == name:
+            return attribute.get("value")
+    return None
+
+
 @router.post("/v1/integrations/stripe")
 async def stripe(request: Request) -> Response:
     services = state.services(request)
@@ -123,6 +135,7 @@ async def stripe(request: Request) -> Response:
                 "stripe_id": obj.get("id"),
                 "amount": amount,
                 "currency": obj.get("currency"),
+                **_code((obj.get("metadata") or {}).get("referral_code")),
             },
         },
     )
@@ -162,6 +175,10 @@ async def shopify(request: Request) -> Response:
                 "order": order_id,
                 "amount": order.get("total_price"),
                 "currency": order.get("currency"),
+                **_code(_note_attribute(order, "referral_code")),
+                "discount_codes": [
+                    str(d["code"]) for d in order.get("discount_codes") or [] if d.get("code")
+                ],
             },
         },
     )

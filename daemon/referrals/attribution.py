@@ -1,0 +1,137 @@
+"""Attribution's shell: a referred friend's purchase or completed project credits the referral.
+
+Called when a purchase.completed or project.completed event is planned (daemon/run/scheduler.py),
+whichever way it came (`POST /v1/events`, the Stripe and Shopify webhooks, `vouch import`): events
+are planned once per id, and a won referral is never credited again, so a purchase that arrives
+twice credits once. The rule is pure (daemon/engine/attribution.py). What matched is recorded on
+the referral (the owner sees it); with "auto" the win goes through `follow_up.change_status`, so
+the advocate hears of it and is rewarded as when the owner moves it; with "confirm" the dashboard
+offers the owner that same move in one click.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Protocol
+
+from daemon.engine.attribution import (
+    Candidate,
+    CodeOwner,
+    Create,
+    Credit,
+    NoCredit,
+    Purchase,
+    decide,
+)
+from daemon.engine.grades import Introduction
+from daemon.referrals import follow_up
+from daemon.run.services import Services
+from daemon.store.customers import Customers
+from daemon.store.referrals import Referrals
+from daemon.store.rows import Advocate, Customer, NewReferral, Referral, StoredEvent
+
+log = logging.getLogger(__name__)
+
+PURCHASES = ("purchase.completed", "project.completed")
+#: Stripe's zero-decimal currencies: their amounts are whole units, not hundredths.
+WHOLE = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+
+
+class CustomersAndReferrals(Customers, Referrals, Protocol):
+    """The store as `credit` uses it."""
+
+
+async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> str | None:
+    """Credit the referral this purchase earns, by the owner's `referrals.attribution`; returns
+    what was decided, in words (None when attribution is off or the event is no purchase)."""
+    settings = services.config.settings.referrals
+    if settings.attribution == "off" or stored.type not in PURCHASES:
+        return None
+    store: CustomersAndReferrals = services.store
+    referrals, first = await store.attribution_facts(buyer.email, stored.id)
+    candidates = [Candidate(**vars(r)) for r in referrals]
+    code, advocate = await _code_owner(store, stored.data)
+    owner = None
+    if advocate is not None:
+        customer = await store.customer(advocate.customer_id)
+        assert customer is not None
+        owner = CodeOwner(advocate.id, customer.email)
+    purchase = Purchase(buyer.email, stored.occurred_at, code, first)
+    window = timedelta(days=settings.attribution_window_days)
+    decided = decide(purchase, candidates, owner, window)
+    if isinstance(decided, NoCredit):
+        log.info("event %s credits no referral: %s", stored.id, decided.reason)
+        return decided.reason
+    if isinstance(decided, Create):
+        assert advocate is not None
+        referral = await _by_code(services, advocate, buyer, stored)
+    else:
+        assert isinstance(decided, Credit)
+        found = await store.referral_by_id(decided.referral_id)
+        assert found is not None
+        referral = found
+    amount = value(stored.data)
+    note = f"{stored.type} {stored.id}: {decided.reason}"
+    if not await store.attribute(referral.id, note, amount):
+        return "already attributed"  # the same purchase planned again after a crash
+    if settings.attribution == "auto":
+        await follow_up.change_status(services, referral, "won", value=amount)  # the owner's
+        # step, without a note: what matched is for the owner (on the referral), not the advocate
+    log.info("event %s attributed to referral %s: %s", stored.id, referral.public_id, note)
+    return note
+
+
+async def _code_owner(store: Referrals, data: dict[str, Any]) -> tuple[str | None, Advocate | None]:
+    """The first code the purchase carried that is an advocate's: `referral_code`, then any
+    discount code (Shopify)."""
+    codes = [data.get("referral_code"), *(data.get("discount_codes") or [])]
+    for code in codes:
+        if isinstance(code, str) and code.strip():
+            advocate = await store.advocate_by_code(code.strip())
+            if advocate is not None:
+                return advocate.code, advocate
+    return None, None
+
+
+async def _by_code(
+    services: Services, advocate: Advocate, buyer: Customer, stored: StoredEvent
+) -> Referral:
+    """A purchase with an advocate's code and no introduction: the code was the introduction
+    (grade B: the friend asked and came), dated when the purchase happened."""
+    store: Referrals = services.store
+    intro = Introduction(buyer.name, buyer.email, None, None, None, None, False, False)
+    new = NewReferral(advocate.id, intro, "B", "code", None, buyer.id)
+    return await store.add_referral(new, stored.occurred_at)
+
+
+def value(data: dict[str, Any]) -> float | None:
+    """The purchase's amount in the currency's units (Stripe's come in its smallest unit)."""
+    amount = data.get("amount")
+    try:
+        number = float(amount) if isinstance(amount, int | float | str) else None
+    except ValueError:
+        return None
+    if number is None or number != number or number < 0:
+        return None
+    cents = data.get("source") == "stripe" and str(data.get("currency")).lower() not in WHOLE
+    return number / 100 if cents else number
