@@ -29,6 +29,7 @@ from daemon.web import (
     admin_advocates,
     admin_pages,
     admin_partners,
+    admin_referrals,
     admin_users,
     charts,
     sending_api,
@@ -71,6 +72,7 @@ ROUTERS = (
     admin_pages.router,
     admin_partners.router,
     admin_advocates.router,
+    admin_referrals.router,
     admin_users.router,
 )
 Owner = Annotated[Session, Depends(owner)]
