@@ -101,6 +101,83 @@ async def follow(client: httpx.AsyncClient, link: str) -> httpx.Response:
     return page
 
 
+async def test_the_alert_links_to_the_customer_page_with_its_resolve_button(loop: Loop) -> None:
+    await answer(loop, "cy@example.com", 3, "Cy Dour")
+    await loop.run()
+    alert = owner_mail(loop, "Unhappy customer")
+    cy = await loop.services.store.customer_by_email("cy@example.com")
+    assert cy is not None
+    (link,) = links(loop, alert, "customers")
+    assert link == loop.services.url(f"/admin/customers/{cy.public_id}")  # its public id
+    text = text_of(alert)
+    assert text.index(link) < text.index("vouch resolve")  # the link first, the CLI second
+
+    page = await follow(loop.client, link)
+    resolve = re.search(r'action="(/admin/complaints/\d+/resolve)"', page.text)
+    assert resolve is not None and ">Resolve</button>" in page.text
+    refused = await loop.client.post(resolve.group(1), data={"back": path_of(link)})
+    assert refused.status_code == 403  # no CSRF token: nothing changed
+    assert await loop.services.store.open_complaints(cy.id) == 1
+    done = await loop.client.post(
+        resolve.group(1), data={"csrf": field(page.text, "csrf"), "back": path_of(link)}
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{path_of(link)}?done=resolved"
+    assert await loop.services.store.open_complaints(cy.id) == 0
+
+
+async def test_the_referral_and_digest_link_to_the_referral_page_and_its_actions(
+    loop: Loop,
+) -> None:
+    await answer(loop, "ann@example.com", 10, "Ann Example")
+    await answer(loop, "cy@example.com", 3, "Cy Dour")
+    eve = await refer(loop, "ann@example.com", "Eve Friend")
+    await loop.run()
+    told = owner_mail(loop, "New referral")
+    (link,) = links(loop, told, "referrals")
+    assert link == loop.services.url(f"/admin/referrals/{eve}")
+    text = text_of(told)
+    assert text.index(link) < text.index(f"vouch referral {eve} contacted")
+
+    page = await follow(loop.client, link)
+    assert "Eve Friend" in page.text and "Ann Example" in page.text
+    for status in ("contacted", "meeting", "won", "lost"):
+        assert f'name="status" value="{status}"' in page.text
+    csrf = field(page.text, "csrf")
+    won = await loop.client.post(
+        f"/admin/referrals/{eve}/status",
+        data={"csrf": csrf, "status": "won", "value": "5000", "back": path_of(link)},
+    )
+    assert won.status_code == 303 and won.headers["location"] == f"{path_of(link)}?done=won"
+    page = await loop.client.get(won.headers["location"])
+    assert "Referral won." in page.text and "waiting for your approval" in page.text
+    assert f'action="/admin/referrals/{eve}/reward/approve"' in page.text
+
+    # the day's digest: the complaint, the referral and the reward waiting, each linked
+    await loop.travel(datetime(2026, 3, 3, 8, 30, tzinfo=UTC) - loop.clock.now())
+    digest = owner_mail(loop, "Your daily Vouch digest")
+    cy = await loop.services.store.customer_by_email("cy@example.com")
+    assert cy is not None
+    assert links(loop, digest, "customers") == [
+        loop.services.url(f"/admin/customers/{cy.public_id}")
+    ]
+    assert links(loop, digest, "referrals") == [link, link]  # new in the period; its reward
+
+    # the session has ended overnight: the reward's link goes through the login again to its
+    # Approve (`vouch reward approve`'s store call), with the session's CSRF token, recorded
+    page = await follow(loop.client, link)
+    csrf = field(page.text, "csrf")
+    approve = f"/admin/referrals/{eve}/reward/approve"
+    assert (await loop.client.post(approve, data={"back": path_of(link)})).status_code == 403
+    done = await loop.client.post(approve, data={"csrf": csrf, "back": path_of(link)})
+    assert done.status_code == 303
+    page = await loop.client.get(done.headers["location"])
+    assert "Reward approved" in page.text and "approved the reward by" in page.text
+    assert f'action="{approve}"' not in page.text  # nothing waits any more
+    again = await loop.client.post(approve, data={"csrf": csrf, "back": path_of(link)})
+    assert again.status_code == 409
+
+
 async def test_a_missing_referral_is_a_404(loop: Loop) -> None:
     await follow_login(loop.client)
     assert (await loop.client.get("/admin/referrals/r_nothing")).status_code == 404
