@@ -151,6 +151,7 @@ async def test_the_referral_and_digest_link_to_the_referral_page_and_its_actions
     assert won.status_code == 303 and won.headers["location"] == f"{path_of(link)}?done=won"
     page = await loop.client.get(won.headers["location"])
     assert "Referral won." in page.text and "waiting for your approval" in page.text
+    assert "£5,000.00" in page.text  # the value won, in the business's currency
     assert f'action="/admin/referrals/{eve}/reward/approve"' in page.text
 
     # the day's digest: the complaint, the referral and the reward waiting, each linked

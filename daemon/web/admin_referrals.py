@@ -22,11 +22,15 @@ from daemon.web.state import services
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Owner = Annotated[Session, Depends(owner)]
 
-DONE = {
+#: What a move said done, here and on the dashboard.
+MOVED = {
     "contacted": "Referral marked contacted; the advocate is told.",
     "meeting": "Referral marked meeting.",
     "won": "Referral won. The advocate gets their thank-you with the reward.",
     "lost": "Referral marked lost.",
+}
+DONE = {
+    **MOVED,
     "approved": "Reward approved: the advocate gets their thank-you with it at the next send.",
 }
 WAITING = {
