@@ -121,11 +121,16 @@ def test_build_counts_nps_change_and_public_thanks_once_per_advocate() -> None:
         won=[line(status="won", public_thanks_ok=True, closed_at=utc(2026, 3, 2, 15))],
         pending_rewards=[],
     )
-    digest = build(facts, period, "daily")
+    digest = build(facts, period, "daily", "https://vouch.example/admin")
     assert digest["responses"] == {"count": 5, "promoters": 3, "passives": 1, "detractors": 1}
     assert (digest["nps"], digest["previous_nps"], digest["nps_change"]) == (40, 0, 40)
     assert digest["public_thanks"] == [{"advocate": "Ann Example", "referrals": 1}]
-    quiet = build(DigestFacts((0, 0, 0), (2, 0, 0), [], [], [], []), period, "daily")
+    quiet = build(
+        DigestFacts((0, 0, 0), (2, 0, 0), [], [], [], []),
+        period,
+        "daily",
+        "https://vouch.example/admin",
+    )
     assert (quiet["nps"], quiet["previous_nps"], quiet["nps_change"]) == (None, 100, None)
 
 
@@ -228,9 +233,11 @@ async def test_daily_digest_once_a_day_with_the_right_content(
         assert "Timing: within a month." in text
         assert "Fay Friend, introduced by Bo Lee (grade B, new)" in text
         assert "Timing: next spring." in text
+        dashboard = loop.services.url("/admin")
         assert (
             "a thank-you voucher for Ann Example (who introduced Eve Friend), "
-            f"waiting for your approval: vouch reward approve {eve}"
+            f"waiting for your approval\n  Open in your dashboard: {dashboard}/referrals/{eve}\n"
+            f"  (or: vouch reward approve {eve})"
         ) in text
         assert (
             "Ann Example <ann@example.com>: introduced Eve Friend, won 2 March 2026, "

@@ -368,7 +368,7 @@ async def test_the_reward_is_the_one_the_advocate_chose(loop: Loop) -> None:
     now = loop.clock.now()
     day = Period(now - timedelta(days=1), now + timedelta(seconds=1), now - timedelta(days=2))
     facts = await loop.services.store.digest_facts(day.start, day.end, day.previous_start)
-    context = digest.build(facts, day, "daily")
+    context = digest.build(facts, day, "daily", "https://vouch.example/admin")
     assert [(r["reward"], r["command"]) for r in context["rewards"]] == [
         ("£50 to the Harbour Food Bank", "")
     ]

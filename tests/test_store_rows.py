@@ -153,8 +153,12 @@ async def test_invitations_answers_and_complaints(store: SQLiteStore) -> None:
     (complaint,) = await store.open_complaint_list(10)
     assert complaint == OpenComplaint(saved.complaint_id, answered, ann, "post_purchase", 3, "late")
     facts = await store.digest_facts(AT, AT + timedelta(days=7), AT - timedelta(days=7))
+    found = await store.customer_by_email("ann@example.com")
+    assert found is not None
     assert facts.open_complaints == [
-        DigestComplaint(saved.complaint_id, "Ann", "ann@example.com", 3, "late", answered)
+        DigestComplaint(
+            saved.complaint_id, "Ann", "ann@example.com", 3, "late", answered, found.public_id
+        )
     ]
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from daemon.engine import dashboard_links
 from daemon.engine.segments import Nps
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,6 +35,7 @@ class OpenComplaint:
     score: int
     comment: str | None
     opened_at: datetime
+    customer: str  # the customer's public id, for the link to their page
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,9 @@ def _waiting(reward: PendingReward) -> dict[str, str]:
     return {"waiting_for": "you to give it (the advocate chose it; it has no code)", "command": ""}
 
 
-def build(facts: DigestFacts, period: Period, every: str) -> dict[str, Any]:
-    """The owner_digest email's variables (see render.KINDS for their shape)."""
+def build(facts: DigestFacts, period: Period, every: str, dashboard: str) -> dict[str, Any]:
+    """The owner_digest email's variables (see render.KINDS for their shape); each item links
+    to its page under `dashboard` (the public URL's /admin)."""
     nps = Nps.from_counts(*facts.segments)
     previous = Nps.from_counts(*facts.previous_segments)
     now_score = _rounded(nps.score)
@@ -155,6 +158,7 @@ def build(facts: DigestFacts, period: Period, every: str) -> dict[str, Any]:
                 "score": c.score,
                 "comment": c.comment,
                 "opened_at": c.opened_at,
+                "link": dashboard_links.customer(dashboard, c.customer),
                 "resolve_command": f"vouch resolve {c.id} --note '...'",
             }
             for c in facts.open_complaints
@@ -168,6 +172,7 @@ def build(facts: DigestFacts, period: Period, every: str) -> dict[str, Any]:
                 "timing": line.timing,
                 "status": line.status,
                 "flag": line.flag,
+                "link": dashboard_links.referral(dashboard, line.public_id),
             }
             for line in facts.new_referrals
         ],
@@ -176,6 +181,7 @@ def build(facts: DigestFacts, period: Period, every: str) -> dict[str, Any]:
                 "advocate": r.advocate_name or r.advocate_email,
                 "friend": r.friend_name or "a friend",
                 "reward": r.description,
+                "link": dashboard_links.referral(dashboard, r.referral),
                 **_waiting(r),
             }
             for r in facts.pending_rewards

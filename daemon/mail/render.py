@@ -94,6 +94,7 @@ KINDS: dict[str, Kind] = {
                 {"at": datetime(2026, 3, 1, 16, 0, tzinfo=UTC), "what": "event purchase.completed"},
             ],
             "complaint_id": 12,
+            "link": "https://reviews.example.com/admin/customers/3f2c9a1b7d5e4f60a8b1c2d3e4f5a6b7",
             "resolve_command": "vouch resolve 12 --note 'called, fixed'",
         },
     ),
@@ -156,6 +157,7 @@ KINDS: dict[str, Kind] = {
             "grade": "B",  # "A", "B" or "C"
             "flag": None,  # or why it may be a self-referral
             "referral_id": "r_8f3k2m9x",
+            "link": "https://reviews.example.com/admin/referrals/r_8f3k2m9x",
             "status_command": "vouch referral r_8f3k2m9x contacted",
         },
     ),
@@ -218,6 +220,7 @@ KINDS: dict[str, Kind] = {
                     "score": 3,
                     "comment": "The crew left a mess and nobody called back.",  # or None
                     "opened_at": datetime(2026, 3, 5, 14, 10, tzinfo=UTC),
+                    "link": "https://reviews.example.com/admin/customers/3f2c9a1b7d5e4f60a8b1c2d3e4f5a6b7",
                     "resolve_command": "vouch resolve 12 --note '...'",
                 }
             ],
@@ -230,6 +233,7 @@ KINDS: dict[str, Kind] = {
                     "timing": "Within the next three months",
                     "status": "contacted",
                     "flag": None,
+                    "link": "https://reviews.example.com/admin/referrals/r_8f3k2m9x",
                 }
             ],
             "rewards": [  # waiting for the owner
@@ -238,6 +242,7 @@ KINDS: dict[str, Kind] = {
                     "friend": "Alex Morgan",
                     "reward": "a £50 voucher",
                     "waiting_for": "your approval",  # or "a code from your pool"
+                    "link": "https://reviews.example.com/admin/referrals/r_8f3k2m9x",
                     "command": "vouch reward approve r_8f3k2m9x",
                 }
             ],

@@ -54,7 +54,9 @@ async def sweep(services: Services) -> int:
                 build_email(
                     services,
                     kind="owner_digest",
-                    context=digest.build(facts, period, settings.digest.every),
+                    context=digest.build(
+                        facts, period, settings.digest.every, services.url("/admin")
+                    ),
                     to_email=settings.business.owner_email,
                     dedupe_key=key,
                 ),

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from daemon.engine import dashboard_links
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade, self_referral
 from daemon.engine.lifecycle import short_of
@@ -343,6 +344,7 @@ async def notify_referrals(services: Services) -> int:
                     "grade": referral.grade,
                     "flag": referral.flag,
                     "referral_id": referral.public_id,
+                    "link": dashboard_links.referral(services.url("/admin"), referral.public_id),
                     "status_command": f"vouch referral {referral.public_id} contacted",
                 },
                 to_email=services.config.settings.business.owner_email,

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from daemon.engine import dashboard_links
 from daemon.engine.asks import Moment
 from daemon.engine.clicks import judge
 from daemon.engine.invitations import History, Plan, plan_invitation, reminder_at
@@ -447,6 +448,7 @@ class Scheduler:
                     "answered_at": alert.answered_at,
                     "history": [{"at": h.at, "what": h.what} for h in history],
                     "complaint_id": alert.complaint_id,
+                    "link": dashboard_links.customer(services.url("/admin"), customer.public_id),
                     "resolve_command": f"vouch resolve {alert.complaint_id} --note '...'",
                 },
                 to_email=services.config.settings.business.owner_email,

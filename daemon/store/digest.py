@@ -64,7 +64,7 @@ class DigestSQL(DB):
         )
         complaints = await self._read(
             """
-            SELECT k.id, c.name, c.email, r.score, r.comment, k.opened_at
+            SELECT k.id, c.name, c.email, r.score, r.comment, k.opened_at, c.public_id
             FROM complaints k JOIN responses r ON r.id = k.response_id
             JOIN customers c ON c.id = k.customer_id
             WHERE k.state = 'open' ORDER BY k.opened_at, k.id

@@ -25,6 +25,7 @@ class Rewards(Protocol):
     async def unnotified_rewards(self, limit: int) -> list[Reward]: ...
     async def reward_notified(self, reward_id: int) -> None: ...
     async def rewards_of(self, advocate_id: int) -> list[Reward]: ...
+    async def reward_of_referral(self, referral_id: int) -> Reward | None: ...
 
 
 class RewardsSQL(DB):
@@ -124,3 +125,10 @@ class RewardsSQL(DB):
             f"SELECT {_REWARD} FROM rewards WHERE advocate_id = ? ORDER BY id",
             (advocate_id,),
         )
+
+    async def reward_of_referral(self, referral_id: int) -> Reward | None:
+        """The reward a won referral earned (one at most), for its page in the dashboard."""
+        found = await self._rows(
+            Reward, f"SELECT {_REWARD} FROM rewards WHERE referral_id = ?", (referral_id,)
+        )
+        return found[0] if found else None

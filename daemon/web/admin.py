@@ -29,6 +29,7 @@ from daemon.web import (
     admin_advocates,
     admin_pages,
     admin_partners,
+    admin_referrals,
     admin_users,
     charts,
     sending_api,
@@ -71,6 +72,7 @@ ROUTERS = (
     admin_pages.router,
     admin_partners.router,
     admin_advocates.router,
+    admin_referrals.router,
     admin_users.router,
 )
 Owner = Annotated[Session, Depends(owner)]
@@ -82,10 +84,7 @@ RESPONSES_SHOWN = 12
 PIPELINE_PER_STATUS = 25
 DONE = {
     "resolved": "Complaint resolved. Referral asks may resume for this customer.",
-    "contacted": "Referral marked contacted; the advocate is told.",
-    "meeting": "Referral marked meeting.",
-    "won": "Referral won. The advocate gets their thank-you with the reward.",
-    "lost": "Referral marked lost.",
+    **admin_referrals.MOVED,
     "retried": "The email is back in the queue and goes out at the next send.",
     "resumed": "Sending resumed: the queued emails go out now.",
 }

@@ -98,8 +98,10 @@ def back_to(form: FormData, done: str) -> RedirectResponse:
 
 
 def safe_back(value: object) -> str:
-    """A path inside the dashboard to return to; anything else (another site) is /admin."""
-    return value if isinstance(value, str) and _BACK.match(value) else "/admin"
+    """A path inside the dashboard to return to (after a change, or after login: `next`);
+    anything else (another site, `//host`, `/\\host`, a path outside /admin, a line break) is
+    /admin: never an open redirect."""
+    return value if isinstance(value, str) and _BACK.fullmatch(value) else "/admin"
 
 
 def text_fields(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
