@@ -90,6 +90,30 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         await pg.close()
 
 
+class ConcernsPG(PGDB):
+    """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
+    write_probe and schema_version, are PGDB's own)."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def concerns(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
+    """Events, customers, set-asides, bounces, offers and influence marks, once per backend:
+    the SQLite store, or their PostgreSQL halves on a fresh migrated database (skipped
+    without a server: see tests/postgres.py)."""
+    if request.param == "sqlite":
+        opened = await SQLiteStore.open(config.store_path)
+        opened.erasure_keys = config.secrets.signing_keys
+        yield opened
+        await opened.close()
+        return
+    async with fresh_database() as url:
+        pg = ConcernsPG(await PGDB.connect(url), url)
+        pg.erasure_keys = config.secrets.signing_keys
+        await pg.migrate()
+        yield pg
+        await pg.close()
+
+
 @pytest.fixture
 def services(config: Config, store: SQLiteStore, clock: FakeClock) -> Services:
     return Services(config, Renderer(config, clock), store, clock, Metrics())
