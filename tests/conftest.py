@@ -19,6 +19,8 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
+from daemon.store.customers import CustomersPG
+from daemon.store.events import EventsPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
 
@@ -90,7 +92,7 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         await pg.close()
 
 
-class ConcernsPG(PGDB):
+class ConcernsPG(EventsPG, CustomersPG):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
 

@@ -4,12 +4,19 @@ on PostgreSQL two processes (two pools) writing the same thing at once write it 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from daemon.intake.events import EventIn
+from conftest import ConcernsPG
+
+from daemon.intake.events import CustomerIn, EventIn
+from daemon.store import Recorded
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.pgdb import PGDB
+from daemon.store.privacy import erased_key
+from daemon.store.rows import HistoryLine
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -49,3 +56,90 @@ async def execute(store: Any, sql: str, *args: Any) -> None:
 async def test_upkeep_probe_and_schema_version(concerns: Any) -> None:
     await concerns.write_probe()
     assert await concerns.schema_version() == MIGRATIONS[-1][0]
+
+
+async def test_customers_found_created_and_imported(concerns: Any) -> None:
+    store = concerns
+    made = await store.ensure_customer("Bo@Example.com", AT)
+    assert made == await store.ensure_customer("bo@example.com", AT + timedelta(hours=1))
+    assert made.email == "bo@example.com" and made.tags == ()
+    assert await store.customer(made.id) == made
+    assert await store.customer_by_public_id(made.public_id) == made
+    assert await store.customers([made.id, made.id, 999]) == {made.id: made}
+    assert await store.customers([]) == {}
+    assert await store.customer_by_email("nobody@example.com") is None
+
+    rows = [
+        CustomerIn(email="Bo@example.com", name="Bo", tags=["vip"]),
+        CustomerIn(email="cy@example.com", name="Cy"),
+    ]
+    assert await store.import_customers(rows, AT) == (1, 1)
+    assert await store.import_customers(rows, AT) == (0, 0)  # the same file again: no change
+    bo = await store.customer_by_email("bo@example.com")
+    assert bo is not None and (bo.name, bo.tags, bo.id) == ("Bo", ("vip",), made.id)
+    again = [CustomerIn(email="bo@example.com", name=None, tags=[])]  # empty keeps what is there
+    assert await store.import_customers(again, AT) == (0, 0)
+    assert await store.import_customers([], AT) == (0, 0)
+
+
+async def test_customer_history_and_overview(concerns: Any) -> None:
+    store = concerns
+    ann = await customer_id(store, "ann@example.com")
+    await store.record_event(event("ev-2", name="Ann"), AT)
+    assert (
+        await store.customer_history(ann, 10)
+        == [HistoryLine(datetime(2026, 3, 1, 10, 0, tzinfo=UTC), "event purchase.completed")] * 2
+    )
+    assert await store.customer_history(ann, 1) == [
+        HistoryLine(datetime(2026, 3, 1, 10, 0, tzinfo=UTC), "event purchase.completed")
+    ]
+    overview = await store.customer_overview(ann)
+    assert sorted(e["id"] for e in overview["events"]) == ["ev-2", "ev-ann@example.com"]
+    assert overview["events"][0]["occurred_at"] == "2026-03-01T10:00:00+00:00"
+    assert {k: v for k, v in overview.items() if k != "events"} == {
+        k: [] for k in ("surveys", "responses", "complaints", "asks", "referrals", "replies")
+    } | {"emails": []}
+
+
+async def test_events_from_two_processes_at_once_record_one(concerns: Any) -> None:
+    """The same ids sent to two processes at once (on PostgreSQL, two pools): each id is
+    recorded once, and both answers are those SQLite's one process gives."""
+    store = concerns
+    other = (
+        ConcernsPG(await PGDB.connect(store.url), store.url) if isinstance(store, PGDB) else store
+    )
+    try:
+        events = [event(f"ev-{n}", f"c{n % 7}@example.com", name=f"N{n}") for n in range(40)]
+        first, second = await asyncio.gather(
+            asyncio.gather(*(store.record_event(e, AT) for e in events)),
+            asyncio.gather(*(other.record_event(e, AT) for e in reversed(events))),
+        )
+        second = list(reversed(second))
+        for one, two in zip(first, second, strict=True):
+            assert {one.recorded, two.recorded} == {Recorded.NEW, Recorded.REPLAY}
+            assert one.receipt == two.receipt
+        assert await store.event_counts() == {"purchase.completed": 40}
+        assert len(await store.customers(range(1, 100))) == 7
+    finally:
+        if other is not store:
+            await other.close()
+
+
+async def test_a_forgotten_persons_event_replays_by_its_keyed_hash(concerns: Any) -> None:
+    """Forgetting a person keeps an event's id and body hash only as HMACs (under the current
+    secret or a retired one): the same event sent again is still a replay, another body
+    under that id a conflict, on both backends."""
+    store = concerns
+    first = await store.record_event(event("ev-9", name="Ann"), AT)
+    retired = store.erasure_keys[-1]
+    body = event("ev-9", name="Ann").body_hash()
+    receipt = {**first.receipt, "id": erased_key(retired, "ev-9")}
+    await execute(
+        store, "UPDATE events SET id = ?, body_hash = ?, receipt = ? WHERE id = ?",
+        erased_key(retired, "ev-9"), erased_key(retired, body), json.dumps(receipt), "ev-9",
+    )  # fmt: skip
+    replay = await store.record_event(event("ev-9", name="Ann"), AT)
+    assert replay.recorded is Recorded.REPLAY and replay.receipt == first.receipt
+    conflict = await store.record_event(event("ev-9", name="Bo"), AT)
+    assert conflict.recorded is Recorded.CONFLICT
+    assert await store.event_counts() == {"purchase.completed": 1}
