@@ -23,6 +23,7 @@ from daemon.store.customers import CustomersPG
 from daemon.store.events import EventsPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
+from daemon.store.setaside import SetAsidePG
 
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
@@ -92,7 +93,7 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         await pg.close()
 
 
-class ConcernsPG(EventsPG, CustomersPG):
+class ConcernsPG(EventsPG, CustomersPG, SetAsidePG):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
 

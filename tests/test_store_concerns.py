@@ -16,7 +16,9 @@ from daemon.store import Recorded
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.pgdb import PGDB
 from daemon.store.privacy import erased_key
-from daemon.store.rows import HistoryLine
+from daemon.store.rows import HistoryLine, Person, SetAside
+from daemon.store.setaside import _OFF_QUEUE
+from daemon.store.webhooks import FACT_QUERIES
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -143,3 +145,40 @@ async def test_a_forgotten_persons_event_replays_by_its_keyed_hash(concerns: Any
     conflict = await store.record_event(event("ev-9", name="Bo"), AT)
     assert conflict.recorded is Recorded.CONFLICT
     assert await store.event_counts() == {"purchase.completed": 1}
+
+
+async def test_set_aside_takes_the_item_off_its_queue(concerns: Any) -> None:
+    store = concerns
+    ann = await customer_id(store, "ann@example.com")
+    found = await store.customer(ann)
+    person = Person(found.public_id, "ann@example.com", "Ann")
+    await store.set_aside("event", "1", ann, "boom", AT)
+    later = AT + timedelta(minutes=5)
+    await store.set_aside("event", "1", ann, "boom again", later)  # the newer error wins
+    await store.set_aside("webhook", "referral.created:7", None, "no such row", AT)
+    await store.set_aside("digest", "digest:2026-03-02", None, "bad template", AT)
+    assert await store.is_set_aside("event", "1")
+    assert not await store.is_set_aside("event", "2")
+    assert await store.set_aside_items(2) == (
+        3,
+        [
+            SetAside("event", "1", person, "boom again", later),
+            SetAside("digest", "digest:2026-03-02", None, "bad template", AT),
+        ],
+    )
+    assert await store.set_aside_items(10, ann) == (
+        1,
+        [SetAside("event", "1", person, "boom again", later)],
+    )
+    unprocessed = await store._read("SELECT count(*) FROM events WHERE processed_at IS NULL")
+    assert unprocessed[0][0] == 0  # the event is off the events queue
+
+
+async def test_every_kind_can_be_set_aside(concerns: Any) -> None:
+    """Each kind's statements that take it off its queue run (their SQL is checked by the
+    server), whatever the item's row."""
+    items = [(kind, "999") for kind in _OFF_QUEUE if kind not in ("webhook", "digest")]
+    items += [("webhook", f"{fact}:999") for fact in FACT_QUERIES]
+    for kind, item in items:
+        await concerns.set_aside(kind, item, None, "boom", AT)
+    assert (await concerns.set_aside_items(100))[0] == len(items)
