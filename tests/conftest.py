@@ -19,6 +19,7 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
+from daemon.store.bounces import BouncesPG
 from daemon.store.customers import CustomersPG
 from daemon.store.events import EventsPG
 from daemon.store.outbox import Outbox, OutboxPG
@@ -93,7 +94,7 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         await pg.close()
 
 
-class ConcernsPG(EventsPG, CustomersPG, SetAsidePG):
+class ConcernsPG(EventsPG, CustomersPG, SetAsidePG, BouncesPG):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
 

@@ -16,7 +16,7 @@ from daemon.store import Recorded
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.pgdb import PGDB
 from daemon.store.privacy import erased_key
-from daemon.store.rows import HistoryLine, Person, SetAside
+from daemon.store.rows import Bounce, HistoryLine, Person, SetAside
 from daemon.store.setaside import _OFF_QUEUE
 from daemon.store.webhooks import FACT_QUERIES
 
@@ -182,3 +182,21 @@ async def test_every_kind_can_be_set_aside(concerns: Any) -> None:
     for kind, item in items:
         await concerns.set_aside(kind, item, None, "boom", AT)
     assert (await concerns.set_aside_items(100))[0] == len(items)
+
+
+async def test_bounces_counted_once_per_email(concerns: Any) -> None:
+    store = concerns
+    soft = Bounce("Ann@Example.com", "soft_bounce", "4.2.2", "mailbox full", "<m1@x>", AT)
+    assert await store.record_bounce(soft, "report-1") == 1
+    assert await store.record_bounce(soft, "report-1") == 1  # the same report again
+    later = Bounce("ann@example.com", "soft_bounce", "5.2.2", "full", "<m1@x>", AT + timedelta(1))
+    assert await store.record_bounce(later, "report-2") == 1  # the same email's final failure
+    bare = Bounce("ann@example.com", "soft_bounce", None, None, None, AT + timedelta(2))
+    assert await store.record_bounce(bare, "report-3") == 2
+    assert await store.soft_bounces("ANN@example.com") == 2
+    assert await store.soft_bounces("bo@example.com") == 0
+    assert await store.bounces_of("ann@example.com") == [
+        Bounce("ann@example.com", "soft_bounce", "4.2.2", "mailbox full", "<m1@x>", AT),
+        Bounce("ann@example.com", "soft_bounce", "5.2.2", "full", "<m1@x>", AT + timedelta(1)),
+        Bounce("ann@example.com", "soft_bounce", None, None, None, AT + timedelta(2)),
+    ]
