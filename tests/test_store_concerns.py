@@ -11,6 +11,7 @@ from typing import Any
 
 from conftest import ConcernsPG
 
+from daemon.engine.offers import Terms
 from daemon.intake.events import CustomerIn, EventIn
 from daemon.store import Recorded
 from daemon.store.migrations import MIGRATIONS
@@ -200,3 +201,20 @@ async def test_bounces_counted_once_per_email(concerns: Any) -> None:
         Bounce("ann@example.com", "soft_bounce", "5.2.2", "full", "<m1@x>", AT + timedelta(1)),
         Bounce("ann@example.com", "soft_bounce", None, None, None, AT + timedelta(2)),
     ]
+
+
+async def test_offer_first_promise_stands_and_facts(concerns: Any) -> None:
+    store = concerns
+    ann = await customer_id(store, "ann@example.com")
+    await execute(
+        store, "INSERT INTO advocates (id, customer_id, code, created_at) VALUES (?, ?, ?, ?)",
+        5, ann, "code-5", AT,
+    )  # fmt: skip
+    assert await store.offer_terms(5) is None
+    terms = Terms("spring", "Fünf Pfund", "£5 voucher", ("voucher", "donation"))
+    assert await store.assign_offer(5, terms, AT) == terms
+    assert await store.assign_offer(5, Terms("other", None, "£9"), AT) == terms
+    assert await store.offer_terms(5) == terms
+    facts = await store.offer_facts()
+    assert facts == [("spring", 1, 0, 0, 0, 0, 0, 0, 0, 0, "Fünf Pfund", "£5 voucher")]
+    assert all(type(f) is int for f in facts[0][1:9])  # counts; value is a sum
