@@ -218,3 +218,24 @@ async def test_offer_first_promise_stands_and_facts(concerns: Any) -> None:
     facts = await store.offer_facts()
     assert facts == [("spring", 1, 0, 0, 0, 0, 0, 0, 0, 0, "Fünf Pfund", "£5 voucher")]
     assert all(type(f) is int for f in facts[0][1:9])  # counts; value is a sum
+
+
+async def test_influence_marks_and_who_counts(concerns: Any) -> None:
+    store = concerns
+    ann = await customer_id(store, "ann@example.com")
+    bo = await customer_id(store, "bo@example.com", "Bo")
+    await store.record_event(event("ev-bo-tags", "bo@example.com", tags=["press"]), AT)
+    cy = await customer_id(store, "cy@example.com", "Cy")
+    await store.set_influence_mark(ann, 8, source="owner", now=AT)
+    await store.set_influence_mark(ann, 8, source="owner", now=AT + timedelta(1))  # unchanged
+    facts = await store.influence_facts([ann, bo, cy])
+    assert (facts[ann].mark, facts[ann].mark_source, facts[bo].tags) == (8, "owner", ("press",))
+    assert facts[cy].mark is None and facts[cy].referrals == 0
+    influential = await store.influential(["press", "none"])
+    assert sorted((f.customer_id, email, name) for f, email, name in influential) == [
+        (ann, "ann@example.com", "Ann"),
+        (bo, "bo@example.com", "Bo"),
+    ]
+    await store.set_influence_mark(ann, None, source="owner", now=AT)
+    assert (await store.influence_facts([ann]))[ann].mark is None
+    assert await store.influential([]) == []
