@@ -21,6 +21,8 @@ from daemon.store.rows import Bounce, HistoryLine, Person, SetAside
 from daemon.store.setaside import _OFF_QUEUE
 from daemon.store.webhooks import FACT_QUERIES
 
+from helpers import plant, query
+
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
@@ -43,17 +45,31 @@ async def customer_id(store: Any, email: str, name: str = "Ann") -> int:
 
 
 async def execute(store: Any, sql: str, *args: Any) -> None:
-    """A row the concern under test needs but does not write itself (`?` parameters; times
-    as datetimes, given to SQLite as epoch ms)."""
+    """Plant a row the concern under test needs but does not write itself, with a connection
+    of the test's own (`?` parameters; times as datetimes, given to SQLite as epoch ms)."""
+    await _on_the_side(store, sql, args, fetch=False)
+
+
+async def fetch(store: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows the store wrote, read with a connection of the test's own."""
+    return await _on_the_side(store, sql, args, fetch=True)
+
+
+async def _on_the_side(
+    store: Any, sql: str, args: tuple[Any, ...], *, fetch: bool
+) -> list[tuple[Any, ...]]:
     if isinstance(store, PGDB):
+        import asyncpg
+
         for n in range(1, len(args) + 1):
             sql = sql.replace("?", f"${n}", 1)
-        async with store._write() as db:
-            await db.execute(sql, *args)
-        return
+        connection = await asyncpg.connect(store.url)
+        try:
+            return [tuple(r) for r in await connection.fetch(sql, *args)]
+        finally:
+            await connection.close()
     values = [int(a.timestamp() * 1000) if isinstance(a, datetime) else a for a in args]
-    async with store._write() as db:
-        await db.execute(sql, values)
+    return query(store, sql, values) if fetch else (plant(store, sql, values) or [])
 
 
 async def test_upkeep_probe_and_schema_version(concerns: Any) -> None:
@@ -171,8 +187,8 @@ async def test_set_aside_takes_the_item_off_its_queue(concerns: Any) -> None:
         1,
         [SetAside("event", "1", person, "boom again", later)],
     )
-    unprocessed = await store._read("SELECT count(*) FROM events WHERE processed_at IS NULL")
-    assert unprocessed[0][0] == 0  # the event is off the events queue
+    unprocessed = await fetch(store, "SELECT count(*) FROM events WHERE processed_at IS NULL")
+    assert unprocessed == [(0,)]  # the event is off the events queue
 
 
 async def test_every_kind_can_be_set_aside(concerns: Any) -> None:
