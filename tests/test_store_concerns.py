@@ -69,7 +69,10 @@ async def _on_the_side(
         finally:
             await connection.close()
     values = [int(a.timestamp() * 1000) if isinstance(a, datetime) else a for a in args]
-    return query(store, sql, values) if fetch else (plant(store, sql, values) or [])
+    if fetch:
+        return query(store, sql, values)
+    plant(store, sql, values)
+    return []
 
 
 async def test_upkeep_probe_and_schema_version(concerns: Any) -> None:
