@@ -239,7 +239,8 @@ class CustomersPG(PGDB):
                 )
             )
             changed = 0
-            for c in customers:
+            # in email order, as events' batches upsert theirs, so the two never deadlock
+            for c in sorted(customers, key=lambda c: c.email.lower()):
                 status = await db.execute(_PG_UPSERT, *pg_upsert_params(c, now))
                 changed += int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
         return len(emails) - known, changed - (len(emails) - known)
