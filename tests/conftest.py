@@ -19,8 +19,14 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
+from daemon.store.bounces import BouncesPG
+from daemon.store.customers import CustomersPG
+from daemon.store.events import EventsPG
+from daemon.store.influence import InfluencePG
+from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
+from daemon.store.setaside import SetAsidePG
 
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
@@ -85,6 +91,30 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         return
     async with fresh_database() as url:
         pg = OutboxPG(await PGDB.connect(url), url)
+        await pg.migrate()
+        yield pg
+        await pg.close()
+
+
+class ConcernsPG(EventsPG, CustomersPG, SetAsidePG, BouncesPG, OffersPG, InfluencePG):
+    """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
+    write_probe and schema_version, are PGDB's own)."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def concerns(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
+    """Events, customers, set-asides, bounces, offers and influence marks, once per backend:
+    the SQLite store, or their PostgreSQL halves on a fresh migrated database (skipped
+    without a server: see tests/postgres.py)."""
+    if request.param == "sqlite":
+        opened = await SQLiteStore.open(config.store_path)
+        opened.erasure_keys = config.secrets.signing_keys
+        yield opened
+        await opened.close()
+        return
+    async with fresh_database() as url:
+        pg = ConcernsPG(await PGDB.connect(url), url)
+        pg.erasure_keys = config.secrets.signing_keys
         await pg.migrate()
         yield pg
         await pg.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from daemon.clock import FakeClock
 from daemon.config import Config
@@ -52,7 +53,8 @@ async def test_wal_mode(store: SQLiteStore) -> None:
     assert (store.path.parent / (store.path.name + "-wal")).exists()
 
 
-async def test_event_recorded_once_per_id(store: SQLiteStore, clock: FakeClock) -> None:
+async def test_event_recorded_once_per_id(concerns: Any, clock: FakeClock) -> None:
+    store = concerns
     first = await store.record_event(event(), clock.now())
     replay = await store.record_event(event(), clock.now())
     conflict = await store.record_event(event(name="Someone else"), clock.now())
@@ -137,10 +139,9 @@ async def test_claim_query_uses_the_due_index(store: SQLiteStore) -> None:
 
 
 async def test_concurrent_events_commit_together_with_exact_answers(
-    store: SQLiteStore, clock: FakeClock
+    concerns: Any, clock: FakeClock
 ) -> None:
-    import asyncio
-
+    store = concerns
     events = [event(f"ev-{i}", name=f"N{i}") for i in range(60)]
     events += [event("ev-3", name="N3"), event("ev-4", name="someone else")]  # replay, conflict
     outcomes = await asyncio.gather(*(store.record_event(e, clock.now()) for e in events))

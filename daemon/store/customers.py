@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.intake.events import CustomerIn
-from daemon.store.db import DB, records
+from daemon.store.db import DB, jsonable, records
+from daemon.store.pgdb import PGDB, numbered
 from daemon.store.rows import CUSTOMER_COLUMNS, Customer, HistoryLine, customer_row
 
 # An event's customer: an empty value keeps what is stored.
@@ -37,6 +38,31 @@ _UPSERT = (
        OR coalesce(excluded.timezone, timezone) IS NOT timezone
        OR coalesce(excluded.locale, locale) IS NOT locale
        OR (excluded.tags != '[]' AND excluded.tags IS NOT tags)
+"""
+)
+
+#: The same two in PostgreSQL: `$n` parameters, tags as jsonb, "changes nothing" as IS DISTINCT.
+PG_UPSERT_CUSTOMER = """
+    INSERT INTO customers (email, name, external_id, timezone, locale, tags,
+                           created_at, updated_at, public_id)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
+    ON CONFLICT (email) DO UPDATE SET
+        name = coalesce(excluded.name, customers.name),
+        external_id = coalesce(excluded.external_id, customers.external_id),
+        timezone = coalesce(excluded.timezone, customers.timezone),
+        locale = coalesce(excluded.locale, customers.locale),
+        tags = CASE WHEN excluded.tags = '[]'::jsonb THEN customers.tags ELSE excluded.tags END,
+        updated_at = excluded.updated_at
+"""
+_PG_UPSERT = (
+    PG_UPSERT_CUSTOMER
+    + """
+    WHERE coalesce(excluded.name, customers.name) IS DISTINCT FROM customers.name
+       OR coalesce(excluded.external_id, customers.external_id)
+          IS DISTINCT FROM customers.external_id
+       OR coalesce(excluded.timezone, customers.timezone) IS DISTINCT FROM customers.timezone
+       OR coalesce(excluded.locale, customers.locale) IS DISTINCT FROM customers.locale
+       OR (excluded.tags != '[]'::jsonb AND excluded.tags IS DISTINCT FROM customers.tags)
 """
 )
 
@@ -152,6 +178,111 @@ class CustomersSQL(DB):
         return [HistoryLine(from_ms(r[0]), str(r[1])) for r in rows]
 
 
+class CustomersPG(PGDB):
+    """Customers on PostgreSQL: the same calls and answers (times come back as datetimes)."""
+
+    async def customer_by_email(self, email: str) -> Customer | None:
+        rows = await self._read(
+            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE email = $1", email.lower()
+        )
+        return customer_row(rows[0]) if rows else None
+
+    async def ensure_customer(self, email: str, now: datetime) -> Customer:
+        """As CustomersSQL.ensure_customer; two processes creating one address make one row."""
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO customers (email, created_at, updated_at, public_id) "
+                "VALUES ($1, $2, $2, $3) ON CONFLICT (email) DO NOTHING",
+                email.lower(),
+                now,
+                secrets.token_hex(16),
+            )
+            row = await db.fetchrow(
+                f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE email = $1", email.lower()
+            )
+        assert row is not None
+        return customer_row(row)
+
+    async def customers(self, customer_ids: Iterable[int]) -> dict[int, Customer]:
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return {}
+        rows = await self._read(
+            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ANY($1::bigint[])", ids
+        )
+        return {int(r[0]): customer_row(r) for r in rows}
+
+    async def customer(self, customer_id: int) -> Customer | None:
+        rows = await self._read(
+            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1", customer_id
+        )
+        return customer_row(rows[0]) if rows else None
+
+    async def customer_by_public_id(self, public_id: str) -> Customer | None:
+        rows = await self._read(
+            f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE public_id = $1", public_id
+        )
+        return customer_row(rows[0]) if rows else None
+
+    async def import_customers(
+        self, customers: Sequence[CustomerIn], now: datetime
+    ) -> tuple[int, int]:
+        """As CustomersSQL.import_customers: (new, updated); an unchanged row is not counted.
+        One statement a row, as asyncpg's executemany tells no row counts."""
+        emails = [c.email.lower() for c in customers]
+        if not emails:
+            return 0, 0
+        async with self._write() as db:
+            known = int(
+                await db.fetchval(
+                    "SELECT count(*) FROM customers WHERE email = ANY($1::text[])", emails
+                )
+            )
+            changed = 0
+            # in email order, as events' batches upsert theirs, so the two never deadlock
+            for c in sorted(customers, key=lambda c: c.email.lower()):
+                status = await db.execute(_PG_UPSERT, *pg_upsert_params(c, now))
+                changed += int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+        return len(emails) - known, changed - (len(emails) - known)
+
+    async def customer_overview(self, customer_id: int) -> dict[str, Any]:
+        """As CustomersSQL.customer_overview, in one transaction's snapshot."""
+        overview: dict[str, Any] = {}
+        async with self._write() as db:
+            for name, statement in _OVERVIEW:
+                sql, args = numbered(statement, {"c": customer_id})
+                overview[name] = [
+                    {column: jsonable(column, value) for column, value in row.items()}
+                    for row in await db.fetch(sql, *args)
+                ]
+        return overview
+
+    async def customer_history(self, customer_id: int, limit: int) -> list[HistoryLine]:
+        """As CustomersSQL.customer_history."""
+        sql, args = numbered(
+            """
+            SELECT at, what FROM (
+                SELECT occurred_at AS at, 'event ' || type AS what FROM events
+                WHERE customer_id = :c
+                UNION ALL
+                SELECT sent_at, 'survey ' || survey || ' sent' FROM invitations
+                WHERE customer_id = :c AND sent_at IS NOT NULL
+                UNION ALL
+                SELECT answered_at, 'answered ' || score || ' (' || segment || ') to ' || survey
+                       || coalesce(': "' || comment || '"', '')
+                FROM responses WHERE customer_id = :c
+                UNION ALL
+                SELECT opened_at, 'complaint opened' FROM complaints WHERE customer_id = :c
+                UNION ALL
+                SELECT resolved_at, 'complaint resolved: ' || coalesce(resolution, '')
+                FROM complaints WHERE customer_id = :c AND resolved_at IS NOT NULL
+            ) AS history ORDER BY at DESC LIMIT :n
+            """,
+            {"c": customer_id, "n": limit},
+        )
+        return [HistoryLine(r[0], str(r[1])) for r in await self._read(sql, *args)]
+
+
 _OVERVIEW = (
     (
         "events",
@@ -211,3 +342,9 @@ def upsert_params(customer: CustomerIn, now: datetime) -> tuple[object, ...]:
         to_ms(now),
         secrets.token_hex(16),
     )
+
+
+def pg_upsert_params(customer: CustomerIn, now: datetime) -> tuple[object, ...]:
+    """PG_UPSERT_CUSTOMER's parameters: upsert_params with times as datetimes."""
+    params = upsert_params(customer, now)
+    return (*params[:6], now, now, params[8])

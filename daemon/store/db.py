@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -283,12 +283,16 @@ async def records(
     cursor = await db.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [
-        {name: _jsonable(name, value) for name, value in zip(names, row, strict=True)}
+        {name: jsonable(name, value) for name, value in zip(names, row, strict=True)}
         for row in await cursor.fetchall()
     ]
 
 
-def _jsonable(column: str, value: Any) -> Any:
+def jsonable(column: str, value: Any) -> Any:
+    """A column's value for JSON: a time (epoch ms, or a datetime from PostgreSQL) as ISO 8601
+    UTC, an email's bytes as nothing."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
     if value is not None and (column.endswith("_at") or column == "at"):
         return from_ms(int(value)).isoformat()
     if isinstance(value, bytes):

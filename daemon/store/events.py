@@ -11,8 +11,14 @@ from typing import Any, Protocol
 
 from daemon.clock import to_ms
 from daemon.intake.events import EventIn
-from daemon.store.customers import UPSERT_CUSTOMER, upsert_params
+from daemon.store.customers import (
+    PG_UPSERT_CUSTOMER,
+    UPSERT_CUSTOMER,
+    pg_upsert_params,
+    upsert_params,
+)
 from daemon.store.db import DB, GroupCommit
+from daemon.store.pgdb import PGDB
 from daemon.store.privacy import erased_key, erased_keys
 from daemon.store.rows import EventOutcome, Recorded
 
@@ -22,7 +28,16 @@ _INSERT_EVENT = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+_PG_INSERT_EVENT = """
+    INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
+                        body_hash, payload, receipt)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
+"""
+
 _BATCH = 500
+
+#: The seed of the advisory locks taken on event ids (any number: the same in every process).
+_LOCKS = 0x6576656E74  # "event"
 
 
 class Events(Protocol):
@@ -70,6 +85,81 @@ class EventsSQL(DB):
         return {str(r[0]): int(r[1]) for r in rows}
 
 
+class EventsPG(PGDB):
+    """Events on PostgreSQL, by group commit per process. Processes sharing the store take a
+    lock per event id (an advisory one, for the transaction) before they look, so the same id
+    sent to two at once is recorded once and both answer as SQLite would."""
+
+    @cached_property
+    def _events(self) -> GroupCommit[tuple[EventIn, datetime], EventOutcome]:
+        return GroupCommit(self._record_batch, _BATCH)
+
+    async def record_event(self, event: EventIn, now: datetime) -> EventOutcome:
+        return await self._events((event, now))
+
+    async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
+        prepared = [
+            _Prepared(
+                event.id,
+                event.body_hash(),
+                event.receipt(),
+                (
+                    event.id,
+                    event.type,
+                    event.known,
+                    event.occurred_at,
+                    now,
+                    event.model_dump_json(),
+                ),
+                None if event.customer is None else pg_upsert_params(event.customer, now),
+                tuple(erased_keys(self.erasure_keys, event.id)),
+            )
+            for event, now in batch
+        ]
+        ids = sorted({p.id for p in prepared})
+        looked = sorted(set(ids) | {e for p in prepared for e in p.erased})
+        async with self._write() as db:
+            await db.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(id, $2)) "
+                "FROM (SELECT unnest($1::text[]) AS id ORDER BY 1) AS ids",
+                ids,
+                _LOCKS,
+            )
+            rows = await db.fetch(
+                "SELECT id, body_hash, receipt FROM events WHERE id = ANY($1::text[])", looked
+            )
+            seen = {r[0]: (r[1], json.loads(r[2])) for r in rows}
+            outcomes, new = _outcomes(prepared, seen, self.erasure_keys)
+            # in one order in every process, so two batches never wait on each other
+            customers = sorted((p.customer for p in new if p.customer), key=lambda c: str(c[0]))
+            customer_ids: dict[str, int] = {}
+            if customers:
+                await db.executemany(PG_UPSERT_CUSTOMER, customers)
+                rows = await db.fetch(
+                    "SELECT email, id FROM customers WHERE email = ANY($1::text[])",
+                    sorted({str(c[0]) for c in customers}),
+                )
+                customer_ids = {str(r[0]): int(r[1]) for r in rows}
+            await db.executemany(
+                _PG_INSERT_EVENT,
+                [
+                    (
+                        *p.row[:5],
+                        customer_ids[str(p.customer[0])] if p.customer else None,
+                        p.body_hash,
+                        p.row[5],
+                        json.dumps(p.receipt),
+                    )
+                    for p in new
+                ],
+            )
+        return outcomes
+
+    async def event_counts(self) -> dict[str, int]:
+        rows = await self._read("SELECT type, count(*) FROM events GROUP BY type")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """An event ready to store: its row (less customer, hash and receipt) and its customer's."""
@@ -85,31 +175,12 @@ class _Prepared:
 def _record(
     db: sqlite3.Connection, batch: list[_Prepared], keys: tuple[str, ...]
 ) -> list[EventOutcome]:
-    """The events of one batch, inside the caller's transaction: a replay of an id with the
-    same body gets its first receipt, a different body under a used id is a conflict. An id
-    whose person was forgotten is found by its keyed hash, and compared by its body's."""
+    """The events of one batch, inside the caller's transaction (see `_outcomes`)."""
     ids = sorted({p.id for p in batch} | {e for p in batch for e in p.erased})
     rows = db.execute(
         f"SELECT id, body_hash, receipt FROM events WHERE id IN ({_marks(ids)})", ids
     ).fetchall()
-    seen: dict[str, tuple[str, dict[str, Any]]] = {r[0]: (r[1], json.loads(r[2])) for r in rows}
-    for p in batch:
-        for n, erased in enumerate(p.erased):
-            if p.id not in seen and erased in seen:
-                body_hash, receipt = seen[erased]
-                same = body_hash == erased_key(keys[n], p.body_hash)
-                seen[p.id] = (p.body_hash if same else body_hash, {**receipt, "id": p.id})
-    outcomes: list[EventOutcome] = []
-    new: list[_Prepared] = []
-    for p in batch:
-        if p.id in seen:
-            earlier_hash, receipt = seen[p.id]
-            same = earlier_hash == p.body_hash
-            outcomes.append(EventOutcome(Recorded.REPLAY if same else Recorded.CONFLICT, receipt))
-        else:
-            seen[p.id] = (p.body_hash, p.receipt)
-            new.append(p)
-            outcomes.append(EventOutcome(Recorded.NEW, p.receipt))
+    outcomes, new = _outcomes(batch, {r[0]: (r[1], json.loads(r[2])) for r in rows}, keys)
     customers = [p.customer for p in new if p.customer is not None]
     customer_ids: dict[str, int] = {}
     if customers:
@@ -133,6 +204,33 @@ def _record(
         ],
     )
     return outcomes
+
+
+def _outcomes(
+    batch: list[_Prepared], seen: dict[str, tuple[str, dict[str, Any]]], keys: tuple[str, ...]
+) -> tuple[list[EventOutcome], list[_Prepared]]:
+    """Each event's outcome given the stored ones (`seen`: id to body hash and receipt), and
+    the events to store: a replay of an id with the same body gets its first receipt, a
+    different body under a used id is a conflict. An id whose person was forgotten is found
+    by its keyed hash, and compared by its body's."""
+    for p in batch:
+        for n, erased in enumerate(p.erased):
+            if p.id not in seen and erased in seen:
+                body_hash, receipt = seen[erased]
+                same = body_hash == erased_key(keys[n], p.body_hash)
+                seen[p.id] = (p.body_hash if same else body_hash, {**receipt, "id": p.id})
+    outcomes: list[EventOutcome] = []
+    new: list[_Prepared] = []
+    for p in batch:
+        if p.id in seen:
+            earlier_hash, receipt = seen[p.id]
+            same = earlier_hash == p.body_hash
+            outcomes.append(EventOutcome(Recorded.REPLAY if same else Recorded.CONFLICT, receipt))
+        else:
+            seen[p.id] = (p.body_hash, p.receipt)
+            new.append(p)
+            outcomes.append(EventOutcome(Recorded.NEW, p.receipt))
+    return outcomes, new
 
 
 def _marks(values: list[str]) -> str:

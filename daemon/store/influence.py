@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from daemon.clock import to_ms
 from daemon.engine.influence import Facts
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB
 
 _FACTS = """
     SELECT c.id, m.mark, m.source, c.tags,
@@ -78,6 +79,50 @@ class InfluenceSQL(DB):
             AND NOT (c.email LIKE 'forgotten-%' AND c.email LIKE '%@invalid')
             """,
             {"tags": json.dumps(list(tags))},
+        )
+        return [(_facts(r), str(r[8]), r[9]) for r in rows]
+
+
+class InfluencePG(PGDB):
+    """Influence on PostgreSQL: the same calls; tags are matched with jsonb's `?|`."""
+
+    async def set_influence_mark(
+        self, customer_id: int, mark: int | None, *, source: str, now: datetime
+    ) -> None:
+        """As InfluenceSQL.set_influence_mark: None removes it; the same mark is left as it was."""
+        async with self._write() as db:
+            if mark is None:
+                await db.execute("DELETE FROM influence_marks WHERE customer_id = $1", customer_id)
+                return
+            await db.execute(
+                "INSERT INTO influence_marks (customer_id, mark, source, set_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO UPDATE SET "
+                "mark = excluded.mark, source = excluded.source, set_at = excluded.set_at "
+                "WHERE influence_marks.mark != excluded.mark "
+                "OR influence_marks.source != excluded.source",
+                customer_id,
+                mark,
+                source,
+                now,
+            )
+
+    async def influence_facts(self, customer_ids: Sequence[int]) -> dict[int, Facts]:
+        rows = await self._read(f"{_FACTS} WHERE c.id = ANY($1::bigint[])", list(customer_ids))
+        return {int(r[0]): _facts(r) for r in rows}
+
+    async def influential(self, tags: Sequence[str]) -> list[tuple[Facts, str, str | None]]:
+        """As InfluenceSQL.influential."""
+        rows = await self._read(
+            f"""
+            {_FACTS} WHERE c.id IN (
+                SELECT customer_id FROM influence_marks
+                UNION SELECT a.customer_id FROM advocates a
+                      WHERE EXISTS (SELECT 1 FROM referrals r WHERE r.advocate_id = a.id)
+                UNION SELECT customer_id FROM testimonials
+                UNION SELECT c2.id FROM customers c2 WHERE c2.tags ?| $1::text[])
+            AND NOT (c.email LIKE 'forgotten-%' AND c.email LIKE '%@invalid')
+            """,
+            list(tags),
         )
         return [(_facts(r), str(r[8]), r[9]) for r in rows]
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from daemon.clock import to_ms
 from daemon.engine.offers import Terms
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB
 
 
 class Offers(Protocol):
@@ -65,6 +66,62 @@ class OffersSQL(DB):
             LEFT JOIN (SELECT advocate_id, count(*) AS n, sum(grade = 'A') AS a,
                               sum(grade = 'B') AS b, sum(grade = 'C') AS c,
                               sum(status = 'won') AS won,
+                              sum(CASE WHEN status = 'won' THEN coalesce(value, 0) END) AS value
+                       FROM referrals WHERE flag IS NULL GROUP BY advocate_id) r
+                   ON r.advocate_id = o.advocate_id
+            GROUP BY o.offer_id
+            """
+        )
+        return [tuple(r) for r in rows]
+
+
+class OffersPG(PGDB):
+    """Offer tests on PostgreSQL: the same calls and figures (counts, not sums of booleans)."""
+
+    async def offer_terms(self, advocate_id: int) -> Terms | None:
+        rows = await self._read(
+            "SELECT offer_id, text, reward, choices FROM offer_assignments WHERE advocate_id = $1",
+            advocate_id,
+        )
+        return _terms(rows[0]) if rows else None
+
+    async def assign_offer(self, advocate_id: int, terms: Terms, now: datetime) -> Terms:
+        """As OffersSQL.assign_offer: the first promise stands, and is what this returns."""
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO offer_assignments (advocate_id, offer_id, text, reward, choices, "
+                "assigned_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (advocate_id) DO NOTHING",
+                advocate_id,
+                terms.id,
+                terms.text,
+                terms.reward,
+                json.dumps(list(terms.choices), ensure_ascii=False),
+                now,
+            )
+            row = await db.fetchrow(
+                "SELECT offer_id, text, reward, choices FROM offer_assignments "
+                "WHERE advocate_id = $1",
+                advocate_id,
+            )
+        return _terms(row)
+
+    async def offer_facts(self) -> list[tuple[Any, ...]]:
+        """As OffersSQL.offer_facts; counts come back as integers, as SQLite's do."""
+        rows = await self._read(
+            """
+            SELECT o.offer_id, count(*), coalesce(sum(k.n), 0)::bigint,
+                   count(*) FILTER (WHERE r.n > 0), coalesce(sum(r.n), 0)::bigint,
+                   coalesce(sum(r.a), 0)::bigint, coalesce(sum(r.b), 0)::bigint,
+                   coalesce(sum(r.c), 0)::bigint, coalesce(sum(r.won), 0)::bigint,
+                   coalesce(sum(r.value), 0), max(o.text), max(o.reward)
+            FROM offer_assignments o JOIN advocates a ON a.id = o.advocate_id
+            LEFT JOIN (SELECT customer_id, count(*) AS n FROM asks WHERE state = 'sent'
+                       GROUP BY customer_id) k ON k.customer_id = a.customer_id
+            LEFT JOIN (SELECT advocate_id, count(*) AS n,
+                              count(*) FILTER (WHERE grade = 'A') AS a,
+                              count(*) FILTER (WHERE grade = 'B') AS b,
+                              count(*) FILTER (WHERE grade = 'C') AS c,
+                              count(*) FILTER (WHERE status = 'won') AS won,
                               sum(CASE WHEN status = 'won' THEN coalesce(value, 0) END) AS value
                        FROM referrals WHERE flag IS NULL GROUP BY advocate_id) r
                    ON r.advocate_id = o.advocate_id

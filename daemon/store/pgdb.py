@@ -8,7 +8,8 @@ answers 503 and the scheduler tries the sweep again, as with SQLite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -102,6 +103,31 @@ class PGDB:
                     )
             return int(await connection.fetchval("SELECT max(version) FROM schema_migrations"))
 
+    async def write_probe(self) -> None:
+        """A small write, undone at once: raises StoreUnavailable when the server cannot
+        write (down, out of disk), for /healthz."""
+        async with self._write() as connection:
+            await connection.execute(
+                "INSERT INTO write_probe (pad) VALUES (decode(repeat('00', 8192), 'hex'))"
+            )
+            await connection.execute("DELETE FROM write_probe")
+
     async def schema_version(self) -> int:
         rows = await self._read("SELECT max(version) FROM schema_migrations")
         return int(rows[0][0])
+
+
+_NAME = re.compile(r"(?<!:):([a-z_]+)")
+
+
+def numbered(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`sql` with its `:name` parameters as PostgreSQL's `$n`, and their values in that order,
+    so one statement written with names serves both dialects' habits (`::type` casts are kept)."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match[1] not in order:
+            order.append(match[1])
+        return f"${order.index(match[1]) + 1}"
+
+    return _NAME.sub(number, sql), [params[name] for name in order]

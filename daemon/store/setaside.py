@@ -11,6 +11,7 @@ from typing import Protocol
 
 from daemon.clock import to_ms
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB, numbered
 from daemon.store.rows import PERSON, SetAside, read
 from daemon.store.webhooks import FACT_QUERIES
 
@@ -42,6 +43,46 @@ _OFF_QUEUE: dict[str, Sequence[str]] = {
         for kind, (table, _) in FACT_QUERIES.items()
     ],
     "digest": [],  # the item is the digest's dedupe key: digest.sweep asks `is_set_aside`
+}
+
+#: The same in PostgreSQL's types: keys are numbers, flags booleans.
+_PG_OFF_QUEUE: dict[str, Sequence[str]] = {
+    "event": [
+        "UPDATE events SET processed_at = :at "
+        "WHERE seq = :item::text::bigint AND processed_at IS NULL"
+    ],
+    "survey": [
+        "UPDATE invitations SET state = 'skipped', reason = :reason, reminder_at = NULL "
+        "WHERE id = :item::text::bigint AND state = 'scheduled'"
+    ],
+    "reminder": [
+        "UPDATE invitations SET reminder_at = NULL "
+        "WHERE id = :item::text::bigint AND state = 'sent'"
+    ],
+    "clicks": [
+        "UPDATE clicks SET state = 'set aside' "
+        "WHERE invitation_id = :item::text::bigint AND state = 'pending'"
+    ],
+    "complaint alert": [
+        "UPDATE complaints SET alerted = 2 WHERE id = :item::text::bigint AND alerted = 0"
+    ],
+    "waiting ask": [
+        "UPDATE asks SET state = 'skipped', reason = :reason "
+        "WHERE id = :item::text::bigint AND state = 'waiting'"
+    ],
+    "ask": [
+        "UPDATE asks SET state = 'skipped', reason = :reason, due_at = NULL "
+        "WHERE id = :item::text::bigint AND state = 'scheduled'"
+    ],
+    "referral note": ["UPDATE referrals SET notified = TRUE WHERE id = :item::text::bigint"],
+    "step note": ["UPDATE referral_steps SET notified = TRUE WHERE id = :item::text::bigint"],
+    "reward note": ["UPDATE rewards SET notified = TRUE WHERE id = :item::text::bigint"],
+    "webhook": [
+        f"UPDATE {table} SET reported = TRUE "
+        f"WHERE :type::text = '{kind}' AND id = :row::text::bigint"
+        for kind, (table, _) in FACT_QUERIES.items()
+    ],
+    "digest": [],
 }
 
 # Each fact type: the table whose `reported` flag marks it, and the query for the unreported.
@@ -98,5 +139,56 @@ class SetAsideSQL(DB):
             f"LEFT JOIN customers c ON c.id = s.customer_id {where} "
             "ORDER BY s.at DESC, s.id DESC LIMIT ?",
             [*params, limit],
+        )
+        return int(count[0][0]), [read(SetAside, r) for r in rows]
+
+
+class SetAsidePG(PGDB):
+    """Work set aside on PostgreSQL: the same calls, in one transaction each."""
+
+    async def set_aside(
+        self, kind: str, item: str, customer_id: int | None, error: str, now: datetime
+    ) -> None:
+        """As SetAsideSQL.set_aside: recorded and off its queue at once; the newer error wins."""
+        params = {
+            "item": item,
+            "reason": f"set aside: {error}",
+            "at": now,
+            "type": item.rpartition(":")[0],
+            "row": item.rpartition(":")[2],
+        }
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO set_aside (kind, item, customer_id, error, at) "
+                "VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (kind, item) DO UPDATE SET error = excluded.error, at = excluded.at",
+                kind,
+                item,
+                customer_id,
+                error,
+                now,
+            )
+            for statement in _PG_OFF_QUEUE[kind]:
+                sql, args = numbered(statement, params)
+                if kind == "webhook" and f"'{params['type']}'" not in statement:
+                    continue  # another fact type's table: its id need not be a number
+                await db.execute(sql, *args)
+
+    async def is_set_aside(self, kind: str, item: str) -> bool:
+        rows = await self._read("SELECT 1 FROM set_aside WHERE kind = $1 AND item = $2", kind, item)
+        return bool(rows)
+
+    async def set_aside_items(
+        self, limit: int, customer_id: int | None = None
+    ) -> tuple[int, list[SetAside]]:
+        """As SetAsideSQL.set_aside_items."""
+        where, params = ("WHERE s.customer_id = $1", [customer_id]) if customer_id else ("", [])
+        count = await self._read(f"SELECT count(*) FROM set_aside s {where}", *params)
+        rows = await self._read(
+            f"SELECT s.kind, s.item, {PERSON}, s.error, s.at FROM set_aside s "
+            f"LEFT JOIN customers c ON c.id = s.customer_id {where} "
+            f"ORDER BY s.at DESC, s.id DESC LIMIT ${len(params) + 1}",
+            *params,
+            limit,
         )
         return int(count[0][0]), [read(SetAside, r) for r in rows]
