@@ -331,18 +331,8 @@ async def notify_referrals(services: Services) -> int:
                 kind="owner_referral",
                 context={
                     "advocate": {"name": source, "email": customer.email},
-                    "friend": {
-                        "name": referral.friend_name,
-                        "email": referral.friend_email,
-                        "phone": referral.friend_phone,
-                    },
-                    "need": referral.need,
-                    "timing": referral.timing,
+                    **referral_facts(referral),
                     "relationship": referral.relationship,
-                    "expects_contact": referral.expects_contact,
-                    "advocate_introduces": referral.advocate_introduces,
-                    "grade": referral.grade,
-                    "flag": referral.flag,
                     "referral_id": referral.public_id,
                     "link": dashboard_links.referral(services.url("/admin"), referral.public_id),
                     "status_command": f"vouch referral {referral.public_id} contacted",
@@ -516,6 +506,24 @@ async def notify_rewards(services: Services) -> int:
         services, "reward note", rewards, one, key=lambda r: r.id, customer=lambda r: None
     )
     return len(rewards)
+
+
+def referral_facts(referral: Referral) -> dict[str, Any]:
+    """What the owner is told of a referral, the same in the owner's email and the API: the
+    friend, what they need and when, whether they expect contact, the grade and any flag."""
+    return {
+        "friend": {
+            "name": referral.friend_name,
+            "email": referral.friend_email,
+            "phone": referral.friend_phone,
+        },
+        "need": referral.need,
+        "timing": referral.timing,
+        "expects_contact": referral.expects_contact,
+        "advocate_introduces": referral.advocate_introduces,
+        "grade": referral.grade,
+        "flag": referral.flag,
+    }
 
 
 #: What the referral engine has due, each a sweep of the scheduler's tick (daemon/run/scheduler.py).

@@ -34,17 +34,7 @@ def referral_json(referral: Referral) -> dict[str, Any]:
     return {
         "id": referral.public_id,
         "status": referral.status,
-        "grade": referral.grade,
-        "friend": {
-            "name": referral.friend_name,
-            "email": referral.friend_email,
-            "phone": referral.friend_phone,
-        },
-        "need": referral.need,
-        "timing": referral.timing,
-        "expects_contact": referral.expects_contact,
-        "advocate_introduces": referral.advocate_introduces,
-        "flag": referral.flag,
+        **follow_up.referral_facts(referral),
         "value": referral.value,
     }
 
