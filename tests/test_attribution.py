@@ -380,3 +380,42 @@ def test_vouch_check_names_a_wrong_attribution_setting(
         and '"confirm" (it waits for the owner\'s click) or "off"' in said
     ), said
     assert "referrals.attribution_window_days" in said
+
+
+async def test_odd_codes_in_an_events_data_never_stop_the_sweep(loop: Loop) -> None:
+    """What an integration may put where codes go (a string for the list, numbers, NUL bytes,
+    a very long code, thousands of them): the purchase is planned, nothing is set aside, and
+    the one real code still counts."""
+    code = await advocate(loop, ANN)
+    odd: list[Any] = [
+        {"discount_codes": "ABC"},
+        {"discount_codes": {"a": 1}},
+        {"discount_codes": [1, None, {"x": 1}]},
+        {"referral_code": 12345},
+        {"referral_code": "x\x00y" * 10},
+        {"referral_code": "A" * 100_000},
+        {"discount_codes": [f"NOPE{n}" for n in range(5000)]},
+    ]
+    for n, data in enumerate(odd):
+        event = {
+            "id": f"odd-{n}",
+            "type": "purchase.completed",
+            "occurred_at": "2026-03-02T10:00:00Z",
+            "customer": {"email": f"odd{n}@example.com"},
+            "data": data,
+        }
+        answer = await loop.client.post("/v1/events", json=event, headers=AUTH)
+        assert answer.status_code in (202, 422), answer.text
+    good = {
+        "id": "good",
+        "type": "purchase.completed",
+        "occurred_at": "2026-03-02T10:00:00Z",
+        "customer": {"email": DEE},
+        "data": {"amount": 75, "discount_codes": ["NOPE", code]},
+    }
+    assert (await loop.client.post("/v1/events", json=good, headers=AUTH)).status_code == 202
+    await loop.travel(timedelta(days=1))
+    assert referrals(loop) == [(ANN, DEE, "won", 75.0, "B", "code")]
+    store = loop.services.store
+    assert isinstance(store, SQLiteStore)
+    assert query(store, "SELECT kind, item, error FROM set_aside") == []

@@ -101,12 +101,18 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
     return note
 
 
+#: What is looked up of a purchase's codes: a list of codes is a handful, and none of ours is
+#: longer (an integration's odd data costs a few queries, never thousands).
+_MOST_CODES, _LONGEST_CODE = 20, 64
+
+
 async def _code_owner(store: Referrals, data: dict[str, Any]) -> tuple[str | None, Advocate | None]:
     """The first code the purchase carried that is an advocate's: `referral_code`, then any
     discount code (Shopify)."""
-    codes = [data.get("referral_code"), *(data.get("discount_codes") or [])]
+    listed = data.get("discount_codes")
+    codes = [data.get("referral_code"), *(listed[:_MOST_CODES] if isinstance(listed, list) else [])]
     for code in codes:
-        if isinstance(code, str) and code.strip():
+        if isinstance(code, str) and 0 < len(code.strip()) <= _LONGEST_CODE:
             advocate = await store.advocate_by_code(code.strip())
             if advocate is not None:
                 return advocate.code, advocate
