@@ -47,6 +47,7 @@ pytestmark = [
 if CHROMIUM.exists():
     from playwright.sync_api import (
         Browser,
+        BrowserContext,
         ConsoleMessage,
         Page,
         Response,
@@ -87,12 +88,9 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def page(browser: Browser, live: LiveVouch) -> Iterator[Page]:
-    """A desktop-sized page that fails the test on a console error (a CSP refusal says so there)
-    or a failed response, but the browser's own favicon guess and the wrong password's 401."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=live.url)
-    opened = context.new_page()
+def watch(opened: Page, *, allowed: tuple[int, str] | None = None) -> list[str]:
+    """The page's console errors (a CSP refusal says so there) and failed responses, as they
+    come, but the browser's own favicon guess and the `allowed` (status, URL ending)."""
     errors: list[str] = []
 
     def console(message: ConsoleMessage) -> None:
@@ -101,13 +99,34 @@ def page(browser: Browser, live: LiveVouch) -> Iterator[Page]:
 
     def response(answer: Response) -> None:
         expected = answer.url.endswith("/favicon.ico") or (
-            answer.status == 401 and answer.url.endswith("/admin/login")
+            allowed is not None and answer.status == allowed[0] and answer.url.endswith(allowed[1])
         )
         if answer.status >= 400 and not expected:
             errors.append(f"{answer.status} {answer.url}")
 
     opened.on("console", console)
     opened.on("response", response)
+    return errors
+
+
+def phone(browser: Browser, base_url: str) -> BrowserContext:
+    """A phone-sized context (390x844, touch), as the customers' pages are tested on."""
+    return browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        base_url=base_url,
+    )
+
+
+@pytest.fixture
+def page(browser: Browser, live: LiveVouch) -> Iterator[Page]:
+    """A desktop-sized page that fails the test on a console error or a failed response, but
+    the wrong password's 401."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=live.url)
+    opened = context.new_page()
+    errors = watch(opened, allowed=(401, "/admin/login"))
     yield opened
     context.close()
     assert errors == []
@@ -220,15 +239,9 @@ def test_customer_answers_the_survey_on_a_phone(
     live.call(survey_arrives)
     (survey,) = live.mail_to("maya@example.com")
     link = path_of(score_links(survey)[9])
-    phone = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        base_url=live.url,
-    )
+    on_phone = phone(browser, live.url)
     try:
-        page = phone.new_page()
+        page = on_phone.new_page()
         page.goto(link)
         expect(page.get_by_role("radio", name="9")).to_be_checked()
         expect(page.get_by_text("Wonderful! What did we do best?")).to_be_visible()
@@ -237,7 +250,7 @@ def test_customer_answers_the_survey_on_a_phone(
         page.get_by_role("button", name="Send").click()
         expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
     finally:
-        phone.close()
+        on_phone.close()
 
     async def answer(loop: Loop) -> tuple[int, str | None]:
         (line,) = await loop.services.store.latest_responses(1)

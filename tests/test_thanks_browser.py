@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from loop import Loop, path_of, score_links
-from test_dashboard_browser import CHROMIUM, browser, shots
+from test_dashboard_browser import CHROMIUM, browser, phone, shots, watch
 
 from daemon.config import Config, load_config
 from daemon.store import SQLiteStore
@@ -33,7 +33,7 @@ pytestmark = [
 ]
 
 if CHROMIUM.exists():
-    from playwright.sync_api import Browser, ConsoleMessage, Response, expect
+    from playwright.sync_api import Browser, expect
 
 SITES = [
     {"name": "Google", "url": "https://g.page/r/harborlane-example/review"},
@@ -70,32 +70,15 @@ def test_a_promoter_shares_their_link_from_a_phone(
     live.call(survey_arrives)
     (survey,) = live.mail_to("maya@example.com")
     link = path_of(score_links(survey)[10])
-    phone = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        base_url=live.url,
-    )
-    errors: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            errors.append(message.text)
-
-    def response(answer: Response) -> None:
-        if answer.status >= 400 and not answer.url.endswith("/favicon.ico"):
-            errors.append(f"{answer.status} {answer.url}")
-
+    on_phone = phone(browser, live.url)
     try:
         granted = True
         try:
-            phone.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+            on_phone.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
         except Exception:  # a browser that cannot grant it: the copy button is not checked
             granted = False
-        page = phone.new_page()
-        page.on("console", console)
-        page.on("response", response)
+        page = on_phone.new_page()
+        errors = watch(page)
         page.goto(link)
         page.get_by_role("button", name="Send").click()
         expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
@@ -119,5 +102,5 @@ def test_a_promoter_shares_their_link_from_a_phone(
             expect(page.get_by_role("button", name="Copied")).to_be_visible()
             assert page.evaluate("navigator.clipboard.readText()") == url
     finally:
-        phone.close()
+        on_phone.close()
     assert errors == []
