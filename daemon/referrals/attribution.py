@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from daemon.engine.attribution import (
-    Candidate,
     CodeOwner,
     Create,
     Credit,
@@ -68,8 +67,7 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
     if settings.attribution == "off" or stored.type not in PURCHASES:
         return None
     store: CustomersAndReferrals = services.store
-    referrals, first = await store.attribution_facts(buyer.email, stored.id)
-    candidates = [Candidate(**vars(r)) for r in referrals]
+    candidates, first = await store.attribution_facts(buyer.email, stored.id)
     code, advocate = await _code_owner(store, stored.data)
     owner = None
     if advocate is not None:

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from daemon.clock import from_ms, to_ms
+from daemon.engine.attribution import Candidate
 from daemon.store.db import DB
 from daemon.store.rows import (
     REFERRAL,
     Advocate,
-    FriendReferral,
     NewReferral,
     Referral,
     ReferralMove,
@@ -44,7 +44,7 @@ class Referrals(Protocol):
     async def tags_by_kind(self) -> list[tuple[str, int, int]]: ...
     async def attribution_facts(
         self, email: str, event_id: str
-    ) -> tuple[list[FriendReferral], datetime | None]:
+    ) -> tuple[list[Candidate], datetime | None]:
         """The referrals whose friend is `email`, and that person's earliest purchase or
         project other than `event_id` (None if none)."""
 
@@ -177,7 +177,7 @@ class ReferralsSQL(DB):
 
     async def attribution_facts(
         self, email: str, event_id: str
-    ) -> tuple[list[FriendReferral], datetime | None]:
+    ) -> tuple[list[Candidate], datetime | None]:
         rows = await self._read(
             """
             SELECT r.id, c.email, a.code, r.status, r.created_at, r.attribution IS NOT NULL
@@ -194,9 +194,7 @@ class ReferralsSQL(DB):
             (email.lower(), event_id),
         )
         found = [
-            FriendReferral(
-                int(r[0]), str(r[1]), str(r[2]), str(r[3]), from_ms(int(r[4])), bool(r[5])
-            )
+            Candidate(int(r[0]), str(r[1]), str(r[2]), str(r[3]), from_ms(int(r[4])), bool(r[5]))
             for r in rows
         ]
         earliest = first[0][0] if first else None

@@ -179,18 +179,6 @@ class Referral:
 
 
 @dataclass(frozen=True)
-class FriendReferral:
-    """A referral of a given friend, with what attribution weighs (daemon/engine/attribution)."""
-
-    referral_id: int
-    advocate_email: str
-    code: str
-    status: str
-    created_at: datetime
-    attributed: bool  # a purchase already matched it (credited, or awaiting the owner's click)
-
-
-@dataclass(frozen=True)
 class Step:
     id: int
     referral: Referral
