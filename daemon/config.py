@@ -33,7 +33,9 @@ from daemon.settings import (
     read_toml,
     validation_problems,
 )
+from daemon.shipped import shipped
 from daemon.surveys.definitions import Survey, load_surveys
+from daemon.words import PageWords, load_words
 
 MIN_SECRET_LENGTH = 16
 
@@ -546,6 +548,7 @@ class Config:
     settings: Settings
     secrets: Secrets
     surveys: Mapping[str, Survey]
+    words: PageWords  # the public pages' words, the owner's over the shipped
     education: Education | None = None
     dkim: DkimSigner | None = None  # [email.dkim], its key loaded once
 
@@ -621,6 +624,8 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
     problems += survey_problems
     education, education_problems = load_education(path.parent)
     problems += education_problems
+    words, word_problems = load_words(path.parent, shipped())
+    problems += word_problems
     if problems:
         raise ConfigError(problems)
 
@@ -650,6 +655,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         settings=settings,
         secrets=secrets,
         surveys=surveys,
+        words=words,
         dkim=dkim,
         education=education,
     )

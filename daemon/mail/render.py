@@ -8,7 +8,9 @@ Translations sit beside them: `KIND.fr.txt` and `KIND.fr.html`. A reader of "fr-
 first pair that exists of fr-CA, fr, the business's own locale, else the unsuffixed pair; a kind
 is translated as a pair or not at all, so an email never mixes two languages. Inside a
 translation, `{% extends "base.html" %}` and `{% include "_scale.html" %}` find `base.fr.html`
-and `_scale.fr.html` the same way, else the unsuffixed files.
+and `_scale.fr.html` the same way, else the unsuffixed files. A variant that changes only a
+block names its parent as `"default:KIND.txt"` (the unsuffixed file itself): `KIND.en-US.txt`
+may extend it and say "favor" in its subject, and nothing else is copied.
 
 The MIME envelope is written here rather than by `email.message.EmailMessage`: the stdlib builds
 and flattens a message in ~2.5 ms (the daemon's first bottleneck), and its folder turns long ASCII
@@ -365,6 +367,9 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_urlsafe(18)}@{_ascii_domain(domain)}>"
 
 
+DEFAULT = "default:"  # `{% extends "default:survey.txt" %}`: the unsuffixed file, not a translation
+
+
 class _Translated(jinja2.BaseLoader):
     """Loads NAME as its first translation that exists (`base.fr.html` for "base.html" and the
     tags ["fr-CA", "fr"]), else NAME itself: what a translated email extends or includes
@@ -376,6 +381,8 @@ class _Translated(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template.startswith(DEFAULT):
+            return self._files.get_source(environment, template.removeprefix(DEFAULT))
         for tag in self._tags:
             if (name := suffixed(template, tag)) in self._names:
                 return self._files.get_source(environment, name)

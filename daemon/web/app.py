@@ -34,7 +34,6 @@ from daemon.web.ratelimit import PublicRateLimit
 from daemon.web.resubscribe_api import router as resubscribe_router
 from daemon.web.security import SecurityHeaders
 from daemon.web.sending_api import router as sending_router
-from daemon.web.words import PageWords
 
 _HERE = Path(__file__).parent
 
@@ -45,7 +44,6 @@ def create_app(services: Services) -> FastAPI:
     app.state.pages = Jinja2Templates(directory=_HERE / "templates")  # autoescapes
     # Amounts in the business's currency and locale, from the config in force (a reload applies).
     app.state.pages.env.filters["money"] = lambda amount: services.config.money(amount)
-    app.state.words = PageWords()  # the pages' words, by language
     app.include_router(api.router)
     app.include_router(api.admin)
     app.include_router(pages.router)

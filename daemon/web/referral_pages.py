@@ -22,7 +22,6 @@ from daemon.store.referrals import Referrals
 from daemon.store.rows import Advocate, Customer, Partner
 from daemon.web import state
 from daemon.web.pages import PageNotFound, page
-from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,7 +42,7 @@ def _name(request: Request, customer: Customer, partner: Partner | None = None) 
         return notes.greeting(partner)
     if name := follow_up.first_name(customer):
         return name
-    words: PageWords = request.app.state.words
+    words = state.words(request)
     business = state.services(request).config.settings.business
     return words.for_reader(customer.locale, business.locale)("referral.a_friend")
 
