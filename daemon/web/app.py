@@ -20,6 +20,7 @@ from daemon.web import (
     admin,
     advocates_api,
     api,
+    brand,
     integrations,
     pages,
     partners_api,
@@ -47,6 +48,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api.admin)
     app.include_router(pages.router)
+    app.include_router(brand.router)
     app.include_router(referral_pages.router)
     app.include_router(referrals_api.router)
     app.include_router(advocates_api.router)
