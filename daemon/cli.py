@@ -8,6 +8,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -44,6 +45,7 @@ from daemon.store.reports import EXPORTS
 from daemon.transport import build_transport
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+ROLES = ("all", "web", "worker")  # as daemon/run/runtime.py Role
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="run the daemon (web server and sender)")
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="all (the default): everything in one process; web: HTTP only; worker: the "
+        "scheduler and the sender only. Any number of each may share one store",
+    )
+    run.add_argument(
+        "--instance",
+        type=_instance,
+        help="this process's name on its outbox leases and the scheduler lease, unique among "
+        "the processes (default: sender.instance; a worker adds its host and process id)",
+    )
     run.set_defaults(handler=_run)
 
     check = sub.add_parser("check", parents=[common], help="validate config and templates")
@@ -259,12 +274,20 @@ def _note(value: str) -> str:
     return value
 
 
+def _instance(value: str) -> str:
+    """A name as sender.instance takes it: 1-64 printable characters, no spaces."""
+    if not re.fullmatch(r"[!-~]{1,64}", value):
+        raise argparse.ArgumentTypeError("1-64 printable ASCII characters, no spaces")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     import uvloop
 
     from daemon.run.runtime import Daemon
 
-    uvloop.run(Daemon(args.config, os.environ, SystemClock()).run())
+    daemon = Daemon(args.config, os.environ, SystemClock(), role=args.role, instance=args.instance)
+    uvloop.run(daemon.run())
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from loop import Loop, running, smtp_changes
 from postgres import SKIPPED, URL, fresh_database, postgres_url
 
@@ -31,6 +32,11 @@ from daemon.store.setaside import SetAsidePG
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
 from smtp_server import SmtpServer
+
+# No timed tests: a property holds however busy the machine is (hypothesis's default deadline
+# of 200 ms an example failed render tests on a loaded 2-core machine, not the code).
+settings.register_profile("vouch", deadline=None)
+settings.load_profile("vouch")
 
 __all__ = [
     "postgres_url",

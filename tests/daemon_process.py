@@ -15,18 +15,23 @@ from helpers import ENV
 
 
 class DaemonProcess:
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
+        """args: more options for `vouch run`, e.g. ("--role", "worker")."""
         self.config = config
+        self.args = args
         self.env = {**os.environ, **ENV, **(env or {})}
         self.lines: list[str] = []
         self.url = ""
         self._changed = threading.Condition()
         self.proc: subprocess.Popen[str] | None = None
 
-    def start(self) -> Self:
+    def start(self, ready: str = r"listening on (http://\S+)") -> Self:
+        """Start it and wait until it logs `ready` (a worker serves no HTTP: its role line)."""
         self.lines = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "daemon", "run", "--config", str(self.config), *self.args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -34,8 +39,8 @@ class DaemonProcess:
         )
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self._reader.start()
-        match = self.wait_for(r"listening on (http://\S+)")
-        self.url = match.group(1)
+        match = self.wait_for(ready)
+        self.url = match.group(1) if match.groups() else ""
         return self
 
     def _read(self, proc: subprocess.Popen[str]) -> None:

@@ -1,4 +1,8 @@
-"""`vouch run`: web server, sender (and later the scheduler) in one process, around one store.
+"""`vouch run`: the web server, the scheduler and the sender in one process, around one store;
+or one role of them (`--role web`: HTTP and the inbound listener; `--role worker`: the scheduler
+and the sender), any number of each sharing the store. Among workers one plans at a time (the
+scheduler lease) and every one sends (outbox leases); a web process's new events reach a
+worker's scheduler through the store, at its next poll.
 
 Lifecycle in one place: start everything, route signals (SIGTERM/SIGINT stop, SIGHUP reload),
 stop everything in order: stop accepting requests, let the sender finish or release its
@@ -11,11 +15,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import uvicorn
 from fastapi import FastAPI
@@ -38,6 +44,8 @@ from daemon.transport.webhook import WebhookTransport
 from daemon.web import create_app
 
 log = logging.getLogger("vouch")
+
+Role = Literal["all", "web", "worker"]
 
 
 def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[Config, Renderer]:
@@ -101,9 +109,15 @@ class Daemon:
         clock: Clock,
         *,
         extend_app: Callable[[FastAPI], None] | None = None,
+        role: Role = "all",
+        instance: str | None = None,
     ) -> None:
-        """extend_app: a seam for bench/ingest.py, which adds a bare endpoint to compare with."""
+        """extend_app: a seam for bench/ingest.py, which adds a bare endpoint to compare with.
+        instance: this process's name on its leases (default: sender.instance, and for a
+        worker its host and process id too, so two workers never share a name)."""
         self.extend_app = extend_app
+        self.role = role
+        self.instance = instance
         self.config_path = config_path
         self.environ = environ
         self.clock = clock
@@ -115,39 +129,22 @@ class Daemon:
         try:
             metrics = Metrics()
             self.services = Services(config, renderer, store, self.clock, metrics)
+            name = self._name(config)
             self.sender = Sender(
                 store,
                 build_transport(config, self.clock),
                 self.clock,
                 config.settings.sender,
                 metrics,
+                owner=name,
                 webhooks=WebhookTransport(lambda: self.services.config, self.clock),
                 pressure=self.services.pressure,
                 render=partial(survey_email.render_claimed, self.services),
                 health=self.services.health,
             )
-            self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake)
-            self.services.nudge = self.scheduler.wake
-            server_settings = config.settings.server
-            sock = _listen(server_settings.host, server_settings.port)
-            host, port = sock.getsockname()[:2]
-            app = create_app(self.services)
-            if self.extend_app:
-                self.extend_app(app)
-            self.server = _Server(
-                uvicorn.Config(
-                    app,
-                    http="httptools",
-                    lifespan="off",
-                    # uvicorn would take X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
-                    # as the client: the app decides by server.trusted_proxies alone
-                    # (web/ratelimit.client_address), for its rate limits and login lock
-                    proxy_headers=False,
-                    access_log=False,
-                    log_level="warning",
-                    timeout_graceful_shutdown=10,
-                )
-            )
+            self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake, holder=name)
+            if self.role == "all":
+                self.services.nudge = self.scheduler.wake
             self._install_signals()
             log.info("%s", dashboard_line(config, await store.user_count()))
             if config.settings.business.demo:
@@ -155,19 +152,17 @@ class Daemon:
                     "this is the demo business (business.demo = true): its examples reach "
                     "customers; `vouch init DIR` starts a folder for your own"
                 )
-            log.info(
-                "listening on http://%s:%d (store %s, transport %s)",
-                host,
-                port,
-                config.store_path,
-                config.settings.email.transport,
-            )
-            self.listener = await self._inbound(config)
+            sock = self._serve(config) if self.role != "worker" else None
+            if self.role != "all":
+                log.info("role %s: %s (instance %s)", self.role, _ROLES[self.role], name)
+            self.listener = await self._inbound(config) if self.role != "worker" else None
             _freeze_startup_objects()
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.server.serve(sockets=[sock]))
-                tasks.create_task(self.sender.run())
-                tasks.create_task(self.scheduler.run())
+                if sock is not None:
+                    tasks.create_task(self.server.serve(sockets=[sock]))
+                if self.role != "web":
+                    tasks.create_task(self.sender.run())
+                    tasks.create_task(self.scheduler.run())
                 tasks.create_task(self._stop_when_asked())
         finally:
             gc.unfreeze()  # a process that runs the daemon again (the tests) starts afresh
@@ -184,6 +179,44 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopped.set()
+
+    def _name(self, config: Config) -> str:
+        if self.instance:
+            return self.instance
+        if self.role == "worker":
+            return f"{config.settings.sender.instance}@{socket.gethostname()}:{os.getpid()}"
+        return config.settings.sender.instance
+
+    def _serve(self, config: Config) -> socket.socket:
+        """The listening socket and the server that will answer on it."""
+        server_settings = config.settings.server
+        sock = _listen(server_settings.host, server_settings.port)
+        host, port = sock.getsockname()[:2]
+        app = create_app(self.services)
+        if self.extend_app:
+            self.extend_app(app)
+        self.server = _Server(
+            uvicorn.Config(
+                app,
+                http="httptools",
+                lifespan="off",
+                # uvicorn would take X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
+                # as the client: the app decides by server.trusted_proxies alone
+                # (web/ratelimit.client_address), for its rate limits and login lock
+                proxy_headers=False,
+                access_log=False,
+                log_level="warning",
+                timeout_graceful_shutdown=10,
+            )
+        )
+        log.info(
+            "listening on http://%s:%d (store %s, transport %s)",
+            host,
+            port,
+            config.store_path,
+            config.settings.email.transport,
+        )
+        return sock
 
     async def _inbound(self, config: Config) -> InboundListener | None:
         """The optional SMTP listener for replies (inbound.smtp = true)."""
@@ -203,7 +236,8 @@ class Daemon:
     async def _stop_when_asked(self) -> None:
         await self._stopped.wait()
         log.info("stopping: no new requests, finishing in-flight emails")
-        self.server.should_exit = True
+        if (server := getattr(self, "server", None)) is not None:
+            server.should_exit = True
         self.scheduler.stop()
         self.sender.stop()
 
@@ -237,6 +271,9 @@ class Daemon:
             await self.sender.use_transport(build_transport(config, self.clock))
         log.info("config reloaded (business: %s)", config.settings.business.name)
         return True
+
+
+_ROLES = {"web": "HTTP only, no scheduling or sending", "worker": "scheduling and sending, no HTTP"}
 
 
 def dashboard_line(config: Config, users: int = 0) -> str:

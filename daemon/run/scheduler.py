@@ -8,6 +8,11 @@ One bad row never stops the scheduler: each sweep of a tick runs on its own (one
 is logged and tried again next tick), and within a sweep an item that fails is set aside with
 its error (daemon/run/isolation.py) while the others go on. A tick that completes every sweep is a
 pass, which /healthz watches (daemon/run/health.py).
+
+However many processes share the store, one plans at a time: it holds the store's "scheduler"
+lease (daemon/store/leases.py), renewed before every tick; the others stand by and take it over
+within LEASE_SECONDS of the holder dying (at once when it stops cleanly). Should a tick outlast
+the lease and another process start planning meanwhile, the dedupe keys still send nothing twice.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ from daemon.surveys.answers import answer_invitation
 log = logging.getLogger(__name__)
 
 BATCH = 500
+LEASE = "scheduler"
+LEASE_SECONDS = 30.0  # a dead holder's planning resumes elsewhere within this
 SURVEY_BATCH = 2000  # due surveys (and reminders) a tick queues: cheap, they are not rendered
 STAGE_BACKFILL = 1000  # customers a tick whose life-cycle stage an upgrade left to work out
 
@@ -75,8 +82,17 @@ class PlanEventsStore(Customers, Invitations, Lifecycle, Outbox, Protocol):
 
 
 class Scheduler:
-    def __init__(self, services: Services, on_enqueued: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        on_enqueued: Callable[[], None] | None = None,
+        *,
+        holder: str = "default",
+    ) -> None:
+        """holder: this process's name on the scheduler lease (unique among the processes)."""
         self.services = services
+        self.holder = holder
+        self.leading = False
         self._on_enqueued = on_enqueued
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -92,12 +108,21 @@ class Scheduler:
         """Tick when woken or every poll; a woken tick waits `gather_seconds` first, so a burst
         of events is planned in one batch rather than one tick each."""
         self.services.health.watch("scheduler", self.services.clock.now())
+        try:
+            await self._loop(poll_seconds, gather_seconds)
+        finally:
+            if self.leading:  # a clean stop: another process plans at once
+                with contextlib.suppress(Exception):
+                    await self.services.store.release(LEASE, self.holder)
+                self.leading = False
+
+    async def _loop(self, poll_seconds: float, gather_seconds: float) -> None:
         while not self._stopping.is_set():
             if self._wake.is_set():
                 await asyncio.sleep(gather_seconds)
             self._wake.clear()
             try:
-                handled = await self.tick()
+                handled = await self.tick() if await self.lead() else 0
                 if handled and self._on_enqueued:
                     self._on_enqueued()
             except Exception:  # a bug outside the sweeps: log it, try next tick
@@ -109,6 +134,30 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll_seconds):
                     await self._wake.wait()
+
+    async def lead(self) -> bool:
+        """Whether this process plans now: it holds the scheduler lease (taken or renewed
+        here). Standing by is healthy; a store that cannot say counts as not leading."""
+        services = self.services
+        now = services.clock.now()
+        try:
+            held = await services.store.hold(LEASE, self.holder, now, LEASE_SECONDS)
+        except Exception as exc:
+            log.warning("scheduler: cannot take or renew its lease: %s", exc)
+            services.health.failed("scheduler", f"lease: {type(exc).__name__}: {exc}")
+            held = False
+        else:
+            if not held:
+                services.health.passed("scheduler", now)
+        if held != self.leading:
+            log.info(
+                "scheduler: %s plans now (it holds the lease)"
+                if held
+                else "scheduler: %s stands by (another process plans)",
+                self.holder,
+            )
+            self.leading = held
+        return held
 
     async def tick(self) -> int:
         """Do everything due now; returns how many items were handled. Each sweep on its own:

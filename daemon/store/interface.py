@@ -20,6 +20,7 @@ from daemon.store.digest import Digest
 from daemon.store.events import Events
 from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
+from daemon.store.leases import Leases
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.offers import Offers
 from daemon.store.outbox import Outbox
@@ -54,6 +55,7 @@ class Store(
     Events,
     InfluenceMarks,
     Invitations,
+    Leases,
     Lifecycle,
     Offers,
     Outbox,

@@ -519,4 +519,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE referrals ADD COLUMN attribution_value REAL;
         """,
     ),
+    (
+        21,
+        "leases: the one process at a time that plans (the scheduler), taken over when it dies",
+        """
+        CREATE TABLE leases (
+            name        TEXT PRIMARY KEY,              -- the job, e.g. "scheduler"
+            holder      TEXT NOT NULL,                 -- the process: instance@host:pid
+            expires_at  INTEGER NOT NULL               -- another may take it from then
+        );
+        """,
+    ),
 ]

@@ -410,4 +410,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE referrals ADD COLUMN attribution_value DOUBLE PRECISION;
         """,
     ),
+    (
+        21,
+        "leases: the one process at a time that plans (the scheduler), taken over when it dies",
+        """
+        CREATE TABLE leases (
+            name       TEXT PRIMARY KEY,
+            holder     TEXT NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 ]

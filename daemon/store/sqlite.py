@@ -18,6 +18,7 @@ from daemon.store.digest import DigestSQL
 from daemon.store.events import EventsSQL
 from daemon.store.influence import InfluenceSQL
 from daemon.store.invitations import InvitationsSQL
+from daemon.store.leases import LeasesSQL
 from daemon.store.lifecycle import LifecycleSQL
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.offers import OffersSQL
@@ -55,6 +56,7 @@ class SQLiteStore(
     ReportsSQL,
     DashboardSQL,
     UsersSQL,
+    LeasesSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

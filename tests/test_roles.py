@@ -1,0 +1,219 @@
+"""Several processes on one store: the scheduler lease (one plans at a time, on both stores),
+its takeover when the holder stops or dies (a fake clock travels past its end), and `vouch run
+--role web` beside two `--role worker` processes as real processes, one of them killed mid-drain:
+every email arrives, duplicates no more than the killed worker's in-flight rows."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from postgres import fresh_database
+from test_daemon import fill_outbox, outbox_counts
+
+from daemon.cli import main
+from daemon.clock import FakeClock
+from daemon.config import Config, load_config
+from daemon.mail.outbox import State
+from daemon.mail.render import Renderer
+from daemon.run.metrics import Metrics
+from daemon.run.scheduler import LEASE, LEASE_SECONDS, Scheduler
+from daemon.run.services import Services
+from daemon.store import SQLiteStore
+from daemon.store.leases import Leases, LeasesPG
+from daemon.store.pgdb import PGDB
+
+from daemon_process import DaemonProcess
+from helpers import ENV, TOKEN, write_business
+from smtp_server import ThreadedSmtpServer
+
+T0 = FakeClock().now()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def two_processes(
+    request: pytest.FixtureRequest, config: Config
+) -> AsyncIterator[tuple[Leases, Leases]]:
+    """The lease concern as two processes see it: two connections (pools) to one store."""
+    if request.param == "sqlite":
+        first = await SQLiteStore.open(config.store_path)
+        second = await SQLiteStore.open(config.store_path)
+        yield first, second
+        await first.close()
+        await second.close()
+        return
+    async with fresh_database() as url:
+        pools = [LeasesPG(await PGDB.connect(url), url) for _ in range(2)]
+        await pools[0].migrate()
+        yield pools[0], pools[1]
+        for pool in pools:
+            await pool.close()
+
+
+async def test_one_holder_at_a_time_until_its_time_runs_out(
+    two_processes: tuple[Leases, Leases],
+) -> None:
+    a, b = two_processes
+    assert await a.hold("scheduler", "a", T0, 30)
+    assert not await b.hold("scheduler", "b", T0 + timedelta(seconds=5), 30)
+    assert await a.hold("scheduler", "a", T0 + timedelta(seconds=20), 30)  # renewed to 50 s
+    assert not await b.hold("scheduler", "b", T0 + timedelta(seconds=49), 30)
+    assert await b.hold("scheduler", "b", T0 + timedelta(seconds=50), 30)  # a died: b takes it
+    assert not await a.hold("scheduler", "a", T0 + timedelta(seconds=51), 30)
+    await a.release("scheduler", "a")  # not a's to give: nothing changes
+    assert not await a.hold("scheduler", "a", T0 + timedelta(seconds=52), 30)
+    await b.release("scheduler", "b")
+    assert await a.hold("scheduler", "a", T0 + timedelta(seconds=53), 30)  # at once
+    assert await b.hold("other job", "b", T0 + timedelta(seconds=53), 30)  # one lease a name
+
+
+async def test_asked_at_once_exactly_one_gets_it(two_processes: tuple[Leases, Leases]) -> None:
+    a, b = two_processes
+    asks = [(store, f"process-{n}-{side}") for n in range(20) for side, store in enumerate((a, b))]
+    won = await asyncio.gather(*(store.hold("scheduler", name, T0, 30) for store, name in asks))
+    assert won.count(True) == 1
+
+
+@pytest.fixture
+async def schedulers(config: Config) -> AsyncIterator[Callable[[str], Awaitable[Scheduler]]]:
+    """Schedulers of separate processes on one fake clock, each on its own connection to one
+    store file, watched by their health as `vouch run` watches them."""
+    clock = FakeClock()
+    opened: list[SQLiteStore] = []
+
+    async def make(holder: str) -> Scheduler:
+        store = await SQLiteStore.open(config.store_path)
+        opened.append(store)
+        services = Services(config, Renderer(config, clock), store, clock, Metrics())
+        services.health.watch("scheduler", clock.now())
+        return Scheduler(services, holder=holder)
+
+    yield make
+    for store in opened:
+        await store.close()
+
+
+async def test_a_standby_scheduler_takes_over_when_the_holder_dies_or_stops(
+    schedulers: Callable[[str], Awaitable[Scheduler]],
+) -> None:
+    first, second = await schedulers("worker-1"), await schedulers("worker-2")
+    clock = first.services.clock
+    assert isinstance(clock, FakeClock)
+    assert await first.lead() and not await second.lead()
+    clock.advance(timedelta(seconds=LEASE_SECONDS - 1))  # first is silent (dead): not yet
+    health = second.services.health
+    assert (await health.check(second.services.store, clock.now())).healthy  # standing by
+    assert not await second.lead()
+    clock.advance(timedelta(seconds=1))
+    assert await second.lead() and not await first.lead()
+
+    # a clean stop gives the lease up at once
+    second.stop()
+    await second.run()
+    assert not second.leading
+    assert await first.lead()
+    assert not await second.services.store.hold(LEASE, "worker-2", clock.now(), 1)
+
+
+async def planned(config_path: Path, event_id: str) -> bool:
+    """Whether a worker has planned the event (it has left the unprocessed ones), within 30 s."""
+    store = await SQLiteStore.open(load_config(config_path, ENV).store_path)
+    try:
+        for _ in range(300):
+            if event_id not in {e.id for e in await store.unprocessed_events(100)}:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+    finally:
+        await store.close()
+
+
+@pytest.mark.slow
+def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    emails, in_flight = 1500, 16
+    with ThreadedSmtpServer() as sink:
+        path = write_business(
+            tmp_path,
+            {
+                "email": {
+                    "transport": "smtp",
+                    "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
+                },
+                "sender": {"max_in_flight": in_flight, "lease_seconds": 10},
+            },
+        )
+        expected = set(asyncio.run(fill_outbox(path, emails)))
+        web = DaemonProcess(path, args=("--role", "web"))
+        workers = [
+            DaemonProcess(path, args=("--role", "worker", "--instance", f"worker-{n}"))
+            for n in (1, 2)
+        ]
+        try:
+            web.start()
+            web.wait_for(r"role web: HTTP only")
+            for worker in workers:
+                worker.start(ready=r"role worker: scheduling and sending")
+            sink.wait_for_messages(emails // 3, timeout=60)
+            workers[0].kill()  # SIGKILL mid-drain: its leased rows come back after 10 s
+
+            # the web process takes an event; a worker's scheduler plans it at its next poll
+            event = {
+                "id": "roles-1",
+                "type": "purchase.completed",
+                "occurred_at": "2026-03-02T10:00:00Z",
+                "customer": {"email": "ann@example.com"},
+            }
+            with httpx.Client(base_url=web.url) as client:
+                auth = {"Authorization": f"Bearer {TOKEN}"}
+                assert client.post("/v1/events", json=event, headers=auth).status_code == 202
+                assert client.get("/healthz").json()["status"] == "ok"
+            missing, read = set(expected), 0
+
+            def all_arrived() -> bool:
+                nonlocal read
+                arrived = sink.handler.messages[read:]
+                read += len(arrived)
+                missing.difference_update(m.message()["Message-ID"] for m in arrived)
+                return not missing
+
+            sink.wait_until(all_arrived, timeout=120)
+            workers[1].wait_for(r"scheduler: worker-2 plans now", timeout=60)  # took over
+            assert asyncio.run(planned(path, "roles-1"))  # the web's event, planned by a worker
+            for process in (web, workers[1]):
+                process.signal(signal.SIGTERM)
+                assert process.wait() == 0
+        finally:
+            for process in (web, *workers):
+                process.kill()
+        received = [m.message()["Message-ID"] for m in sink.handler.messages]
+    counts = collections.Counter(received)
+    assert expected <= set(counts), "every email arrived"
+    duplicates = sum(n - 1 for n in counts.values())
+    assert duplicates <= in_flight, f"{duplicates} duplicates after one kill"
+    assert asyncio.run(outbox_counts(path))[State.SENT] == emails
+    assert not any("Traceback" in line for line in web.lines + workers[1].lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "cook"], "invalid choice: 'cook'"),
+        (["--role", "worker", "--instance", "worker 1"], "no spaces"),
+        (["--instance", "x" * 65], "1-64 printable"),
+    ],
+)
+def test_run_refuses_a_bad_role_or_instance(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", *args])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
