@@ -22,7 +22,7 @@ from daemon.clock import SystemClock
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
 from daemon.engine.inputs import depth_problem, text_problem, too_deep
-from daemon.errors import ConfigError, StoreDamaged, VouchError
+from daemon.errors import ConfigError, Problem, StoreDamaged, VouchError
 from daemon.intake.accept import Refused, accept_event
 from daemon.intake.events import EventIn
 from daemon.mail.compose import build_email, enqueue
@@ -301,11 +301,40 @@ def _check(args: argparse.Namespace) -> int:
         f"{len(KINDS)} email kinds rendered with sample data"
         + (f", and their translations: {translated})" if translated else ")")
     )
+    print(store_line(config))
     if args.deliverability:
         from daemon.mail.deliverability import dns_advice
 
         print(f"\n{dns_advice(config)}", end="")
     return EXIT_OK
+
+
+def store_line(config: Config) -> str:
+    """What `vouch check` says of the store: whether `vouch run` will migrate it (and from
+    which version), or cannot open it because it is newer than this Vouch (a problem)."""
+    from daemon.store.sqlite import LATEST, stored_version
+
+    path = config.store_path
+    found = stored_version(path)
+    if found is None:
+        return f"store {path}: not created yet (vouch run creates it, schema {LATEST})"
+    if found == LATEST:
+        return f"store {path}: up to date (schema {LATEST})"
+    if found < LATEST:
+        return (
+            f"store {path}: behind, at schema {found}; vouch run brings it to {LATEST} when it "
+            "starts (vouch backup first keeps a way back)"
+        )
+    raise ConfigError(
+        [
+            Problem(
+                config.path.name,
+                "store.path",
+                f"{path} is at schema {found}, newer than this Vouch knows ({LATEST}): "
+                "upgrade Vouch, or restore a backup made before the upgrade",
+            )
+        ]
+    )
 
 
 def _preview(args: argparse.Namespace) -> int:

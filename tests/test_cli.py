@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
+from daemon.config import load_config
 from daemon.mail.render import KINDS
+from daemon.store import SQLiteStore
+from daemon.store.sqlite import LATEST, stored_version
 
 from helpers import ENV, REPO, write_business
 from smtp_server import ThreadedSmtpServer
@@ -30,6 +35,37 @@ def test_check_passes_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = write_business(tmp_path)
     assert main(["check", "--config", str(path)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_check_says_whether_the_store_is_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An old store is migrated by `vouch run`, never by `vouch check`; one newer than this
+    Vouch is a problem (run would refuse to open it)."""
+    path = write_business(tmp_path)
+    store = load_config(path, ENV).store_path
+    assert main(["check", "--config", str(path)]) == 0
+    assert f"store {store}: not created yet (vouch run creates it, schema {LATEST})" in (
+        capsys.readouterr().out
+    )
+    asyncio.run(_open_and_close(store))
+    with sqlite3.connect(store) as db:  # as a store an older Vouch left
+        db.execute("DELETE FROM schema_migrations WHERE version > 19")
+    assert main(["check", "--config", str(path)]) == 0
+    assert f"store {store}: behind, at schema 19; vouch run brings it to {LATEST}" in (
+        capsys.readouterr().out
+    )
+    assert stored_version(store) == 19  # check changed nothing
+    with sqlite3.connect(store) as db:
+        db.execute("INSERT INTO schema_migrations VALUES (999, 'from the future')")
+    assert main(["check", "--config", str(path)]) == 2
+    assert f"config.toml: store.path: {store} is at schema 999, newer than this Vouch" in (
+        capsys.readouterr().err
+    )
+
+
+async def _open_and_close(path: Path) -> None:
+    await (await SQLiteStore.open(path)).close()
 
 
 def test_check_lists_every_problem_and_exits_2(

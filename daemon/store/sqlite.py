@@ -5,6 +5,7 @@ this package); they share the one database layer (daemon/store/db.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -86,7 +87,7 @@ class SQLiteStore(
             cursor = await db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
             row = await cursor.fetchone()
             current = int(row[0]) if row else 0
-            known = max(version for version, _, _ in MIGRATIONS)
+            known = LATEST
             if current > known:
                 raise RuntimeError(
                     f"{self.path}: schema version {current} is newer than this Vouch ({known})"
@@ -116,3 +117,24 @@ def _statements(sql: str) -> list[str]:
     """Split a migration into statements (our migrations hold no `--` or `;` inside strings)."""
     code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
     return [statement.strip() for statement in code.split(";") if statement.strip()]
+
+
+LATEST = max(version for version, _, _ in MIGRATIONS)
+
+
+def stored_version(path: Path) -> int | None:
+    """The schema version of the store file at `path`, read without changing it (for `vouch
+    check`, which must not migrate); None when there is no file yet, 0 for one never migrated."""
+    if not path.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+    except sqlite3.DatabaseError as exc:
+        said_if_damaged(exc, path)
+        raise
+    return int(row[0] or 0)
