@@ -260,6 +260,17 @@ def _parser() -> argparse.ArgumentParser:
     marked.add_argument("--clear", action="store_true", help="remove the mark")
     mark.set_defaults(handler=_customer_mark)
 
+    survey = sub.add_parser("survey", parents=[common], help="a survey's public link")
+    survey_sub = survey.add_subparsers(required=True, metavar="ACTION")
+    survey_link = survey_sub.add_parser(
+        "link", parents=[common], help="print a survey's public link (public = true in its file)"
+    )
+    survey_link.add_argument("survey", help="the survey's id (its file's name)")
+    survey_link.add_argument(
+        "--qr", type=Path, help="also write the link as a QR code to this .svg or .png file"
+    )
+    survey_link.set_defaults(handler=_survey_link)
+
     for name, helps, argument, kind, argument_help, handler in _ONE_ARGUMENT:
         command = sub.add_parser(name, parents=[common], help=helps)
         command.add_argument(argument, type=kind, help=argument_help)
@@ -658,6 +669,35 @@ def _customer_mark(args: argparse.Namespace) -> int:
     what = "mark removed" if mark is None else f"marked {mark}"
     why = "; ".join(scored.reasons) or "nothing counts yet"
     print(f"{args.email}: {what}; influence now {scored.score:g} ({why})")
+    return EXIT_OK
+
+
+def _survey_link(args: argparse.Namespace) -> int:
+    import segno
+
+    from daemon.surveys import public
+
+    config = load_config(args.config, os.environ, need_secrets=True)
+    survey = config.surveys.get(args.survey)
+    if survey is None:
+        known = ", ".join(sorted(config.surveys)) or "none"
+        print(f"no survey {args.survey!r} in surveys/ (surveys: {known})", file=sys.stderr)
+        return EXIT_INVALID
+    if not survey.public:
+        print(
+            f"surveys/{survey.id}.toml: public: the survey has no public link; set "
+            "public = true, then vouch reload",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    if args.qr is not None and args.qr.suffix.lower() not in (".svg", ".png"):
+        print(f"--qr: {args.qr}: name a .svg or .png file", file=sys.stderr)
+        return EXIT_INVALID
+    url = public.link(config, survey.id)
+    print(url)
+    if args.qr is not None:
+        segno.make(url, error="m", micro=False).save(str(args.qr), scale=8, border=4)
+        print(f"QR code written to {args.qr}")
     return EXIT_OK
 
 

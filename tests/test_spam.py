@@ -86,7 +86,7 @@ def test_every_email_kind_in_every_language_scores_under_the_limit(tmp_path: Pat
     assert config.dkim is not None
     clock = FakeClock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
     renderer = Renderer(config, clock)
-    assert renderer.locales() == ["fr"]
+    assert renderer.locales() == ["en-US", "fr"]
     messages = {
         f"{kind}.{locale or 'default'}": config.dkim.sign(
             renderer.preview(kind, locale).message, clock.now()

@@ -106,6 +106,16 @@ KINDS: dict[str, Kind] = {
         "a short, human note to a detractor (recovery.we_hear_you)",
         {"customer_name": "Sam", "unsubscribe_url": "https://vouch.example.com/u/sample-token"},
     ),
+    "public_confirm": Kind(
+        "to a customer whose address was typed on a survey's public link: confirm the answer",
+        {
+            "customer_name": "Sam",
+            "survey_question": "How likely are you to recommend Harbor Lane Renovations?",
+            "score": 9,
+            "confirm_url": "https://vouch.example.com/p/c/sample-token",
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
     "referral_ask": Kind(
         "the referral ask to a promoter at a moment: the personal link, the incentive, materials",
         {

@@ -1,4 +1,5 @@
-"""Signed, unguessable tokens for public links (survey scores, unsubscribe).
+"""Signed, unguessable tokens for public links (survey scores, unsubscribe, a survey's public
+link and the confirmation of an answer given through it).
 
 A token is `base64url(payload) "." base64url(HMAC-SHA256(key, purpose \\0 payload))[:16 bytes]`.
 The payload carries a random public id (never a row id), so a token can neither be guessed nor
@@ -92,6 +93,26 @@ def unsubscribe_token(signer: Signer, customer_public_id: str) -> str:
 
 def read_unsubscribe_token(signer: Signer, token: str) -> str | None:
     payload = signer.verify("unsubscribe", token)
+    return payload.hex() if payload is not None and len(payload) == 16 else None
+
+
+def public_survey_token(signer: Signer, survey_id: str) -> str:
+    """The token of a survey's public link: printed on invoices, so it names the survey only."""
+    return signer.sign("public survey", survey_id.encode())
+
+
+def read_public_survey_token(signer: Signer, token: str) -> str | None:
+    payload = signer.verify("public survey", token)
+    return payload.decode() if payload is not None and payload.isascii() else None
+
+
+def public_answer_token(signer: Signer, answer_public_id: str) -> str:
+    """The token in the email that asks a customer to confirm an answer given in their name."""
+    return signer.sign("public answer", bytes.fromhex(answer_public_id))
+
+
+def read_public_answer_token(signer: Signer, token: str) -> str | None:
+    payload = signer.verify("public answer", token)
     return payload.hex() if payload is not None and len(payload) == 16 else None
 
 

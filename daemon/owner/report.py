@@ -18,7 +18,8 @@ JSON (`vouch report --format json` and `GET /v1/reports/nps` return the same)::
       "months": ["2025-04", ..., "2026-03"],
       "overall": GROUP,
       "surveys": {"post_purchase": GROUP, ...},       # every configured survey, and any answered
-      "tags": {"kitchen": GROUP, ...}
+      "tags": {"kitchen": GROUP, ...},
+      "public_link": {"counted": 5, "waiting": 3, "throttled": 1, "apart": TALLY}
     }
     GROUP = TALLY + {
       "distribution": [0, 0, 1, 0, 0, 0, 2, 1, 3, 4, 5],   # responses per score, index = score
@@ -30,6 +31,11 @@ JSON (`vouch report --format json` and `GET /v1/reports/nps` return the same)::
       "segments": {"promoter": 9, "passive": 4, "detractor": 3},
       "nps": {"score": 37.5, "margin": 21.9, "low": 12.1, "high": 55.9}   # null: no responses
     }
+
+`public_link`: answers through surveys' public links (daemon/surveys/public.py). Those customers
+confirmed are `counted` (and in the groups above); `waiting` for a customer's confirmation,
+`throttled` (confirmed but surveyed lately) and `apart` (addresses that are no customer's, with
+their own NPS) are never in the customers' NPS. The CSV leaves them out.
 
 `rate` is null when nothing was sent. NPS figures are rounded to 0.1; `low`/`high` bound the
 95% interval, which is not always `score ± margin` (see Nps).
@@ -43,12 +49,13 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine.segments import Nps, Segment, segment
+from daemon.store.public_answers import PublicAnswers, PublicTally
 from daemon.store.reports import Reports
 
 CONFIDENCE = 0.95
@@ -83,6 +90,7 @@ class Report:
     timezone: str
     months: tuple[str, ...]  # "YYYY-MM", oldest first
     groups: tuple[Group, ...]  # overall, then surveys, then tags, each by key
+    public: dict[str, PublicTally] = field(default_factory=dict)  # public link answers by state
 
     @property
     def overall(self) -> Group:
@@ -100,12 +108,16 @@ def month_starts(now: datetime, timezone: str, months: int) -> list[datetime]:
     return [datetime(m // 12, m % 12 + 1, 1, tzinfo=zone) for m in range(first, first + months + 1)]
 
 
+class ReportStore(Reports, PublicAnswers, Protocol):
+    pass
+
+
 async def from_store(
-    store: Reports, surveys: Iterable[str], timezone: str, now: datetime, months: int
+    store: ReportStore, surveys: Iterable[str], timezone: str, now: datetime, months: int
 ) -> Report:
     """The report on what the store holds now: the CLI, the API and the dashboard show this."""
     starts = month_starts(now, timezone, months)
-    return build(
+    built = build(
         now=now,
         timezone=timezone,
         starts=starts,
@@ -114,6 +126,7 @@ async def from_store(
         sent=await store.sent_tallies(),
         monthly=await store.monthly_tallies(starts),
     )
+    return replace(built, public=await store.public_tallies())
 
 
 def build(
@@ -200,7 +213,23 @@ def to_json(report: Report) -> dict[str, Any]:
             g.key: _group_json(g, report.months) for g in report.groups if g.kind == "survey"
         },
         "tags": {g.key: _group_json(g, report.months) for g in report.groups if g.kind == "tag"},
+        "public_link": _public_json(report.public),
     }
+
+
+def _public_json(public: dict[str, PublicTally]) -> dict[str, Any]:
+    apart = public.get("apart", PublicTally(0, 0, 0))
+    return {
+        "counted": public.get("counted", PublicTally(0, 0, 0)).answers,
+        "waiting": public.get("pending", PublicTally(0, 0, 0)).answers,
+        "throttled": public.get("throttled", PublicTally(0, 0, 0)).answers,
+        "apart": _tally_json(_public_nps(apart)),
+    }
+
+
+def _public_nps(tally: PublicTally) -> Nps:
+    passives = tally.answers - tally.promoters - tally.detractors
+    return _nps([tally.detractors, 0, 0, 0, 0, 0, 0, passives, 0, 0, tally.promoters])
 
 
 def _group_json(group: Group, months: Sequence[str]) -> dict[str, Any]:
@@ -325,6 +354,7 @@ def to_table(report: Report) -> str:
             "",
             "rate = answered invitations / invitations sent.",
             *_without(overall.without_invitation),
+            *_public_lines(report.public),
             "",
             "Score distribution (responses per score)",
             distribution,
@@ -334,6 +364,22 @@ def to_table(report: Report) -> str:
             "",
         ]
     )
+
+
+def _public_lines(public: dict[str, PublicTally]) -> list[str]:
+    """What came through public links and is not in the figures above (nothing: no lines)."""
+    if not public:
+        return []
+    apart = public.get("apart", PublicTally(0, 0, 0))
+    waiting = public.get("pending", PublicTally(0, 0, 0)).answers
+    throttled = public.get("throttled", PublicTally(0, 0, 0)).answers
+    counted = public.get("counted", PublicTally(0, 0, 0)).answers
+    return [
+        f"Public links: {counted} answers confirmed by customers (counted above); kept apart: "
+        f"{apart.answers} from addresses that are no customer's (NPS "
+        f"{_nps_cell(_public_nps(apart))}), {throttled} confirmed inside the survey's throttle, "
+        f"{waiting} waiting for the customer to confirm."
+    ]
 
 
 def _whole(value: float) -> int:

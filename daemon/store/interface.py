@@ -26,6 +26,7 @@ from daemon.store.offers import Offers
 from daemon.store.outbox import Outbox
 from daemon.store.partners import Partners
 from daemon.store.privacy import Privacy
+from daemon.store.public_answers import PublicAnswers
 from daemon.store.referrals import Referrals
 from daemon.store.replies import Replies
 from daemon.store.reports import Reports
@@ -61,6 +62,7 @@ class Store(
     Outbox,
     Partners,
     Privacy,
+    PublicAnswers,
     Referrals,
     Replies,
     Reports,

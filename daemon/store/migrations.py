@@ -530,4 +530,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        22,
+        "answers through a survey's public link: a customer's once confirmed, others apart",
+        """
+        CREATE TABLE public_answers (
+            id           INTEGER PRIMARY KEY,
+            public_id    TEXT NOT NULL UNIQUE,         -- in the confirmation link
+            survey       TEXT NOT NULL,
+            email        TEXT NOT NULL,                -- trimmed, lower-cased, as typed
+            customer_id  INTEGER REFERENCES customers(id),  -- a known customer's; else NULL
+            score        INTEGER NOT NULL CHECK (score BETWEEN 0 AND 10),
+            comment      TEXT,
+            locale       TEXT,
+            -- pending: a customer's, until they confirm it from their inbox; counted: it is
+            -- their answer now; throttled: confirmed, but they were surveyed lately (kept
+            -- apart); apart: not a customer's address (kept apart, never in the NPS)
+            state        TEXT NOT NULL,
+            created_at   INTEGER NOT NULL,
+            settled_at   INTEGER
+        );
+        CREATE INDEX public_answers_email ON public_answers(email, created_at);
+        CREATE INDEX public_answers_month ON public_answers(created_at);
+        """,
+    ),
 ]

@@ -166,6 +166,12 @@ class PrivacySQL(DB):
                     "FROM replies WHERE customer_id = :c OR from_addr = :e ORDER BY id",
                     p,
                 ),
+                "public_answers": await records(
+                    db,
+                    "SELECT survey, email, score, comment, state, created_at, settled_at "
+                    "FROM public_answers WHERE customer_id = :c OR email = :e ORDER BY id",
+                    p,
+                ),
                 "emails": await records(
                     db,
                     "SELECT kind, recipient, message_id, state, attempts, last_error, "
@@ -285,6 +291,7 @@ class PrivacySQL(DB):
                 "WHERE customer_id = :c AND state IN ('scheduled', 'waiting')",
                 "influence_mark": "DELETE FROM influence_marks WHERE customer_id = :c",
                 "set_aside": "UPDATE set_aside SET error = :why WHERE customer_id = :c",
+                "public_answers": "DELETE FROM public_answers WHERE customer_id = :c OR email = :e",
             }
             for name, sql in statements.items():
                 cursor = await db.execute(sql, p)

@@ -26,6 +26,7 @@ from daemon.store.offers import OffersSQL
 from daemon.store.outbox import OutboxSQL, suppression_keys
 from daemon.store.partners import PartnersSQL
 from daemon.store.privacy import PrivacySQL
+from daemon.store.public_answers import PublicAnswersSQL
 from daemon.store.referrals import ReferralsSQL
 from daemon.store.replies import RepliesSQL
 from daemon.store.reports import ReportsSQL
@@ -58,6 +59,7 @@ class SQLiteStore(
     DashboardSQL,
     UsersSQL,
     LeasesSQL,
+    PublicAnswersSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

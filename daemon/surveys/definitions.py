@@ -99,6 +99,11 @@ class Survey(Section):
     throttle_days: float = Field(
         90, ge=0, le=3650, description="days without another survey to the same customer"
     )
+    public: bool = Field(
+        False,
+        description="true or false: the survey also has a public link (vouch survey link ID) "
+        "for an invoice, a text message or the counter",
+    )
 
     @field_validator("trigger")
     @classmethod

@@ -21,6 +21,7 @@ from daemon.referrals import follow_up, sources
 from daemon.store.dashboard import Dashboard
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.outbox import Outbox
+from daemon.store.public_answers import PublicAnswers
 from daemon.store.referrals import Referrals
 from daemon.store.reports import Reports
 from daemon.store.setaside import SetAsides
@@ -90,7 +91,9 @@ DONE = {
 }
 
 
-class DashboardStore(Dashboard, Lifecycle, Outbox, Referrals, Reports, SetAsides, Users, Protocol):
+class DashboardStore(
+    Dashboard, Lifecycle, Outbox, PublicAnswers, Referrals, Reports, SetAsides, Users, Protocol
+):
     """The store as `dashboard` uses it."""
 
 

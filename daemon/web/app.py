@@ -24,6 +24,7 @@ from daemon.web import (
     integrations,
     pages,
     partners_api,
+    public_survey,
     referral_pages,
     referrals_api,
     reports,
@@ -49,6 +50,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api.admin)
     app.include_router(pages.router)
     app.include_router(brand.router)
+    app.include_router(public_survey.router)
     app.include_router(referral_pages.router)
     app.include_router(referrals_api.router)
     app.include_router(advocates_api.router)

@@ -144,7 +144,7 @@ async def survey_answer(request: Request, token: str) -> Response:
     services = state.services(request)
     form = await request.form()
     raw_score, comment = form.get("score"), form.get("comment")
-    score = _score(raw_score)
+    score = score_of(raw_score)
     comment = comment if isinstance(comment, str) else None
     if form.get("via") == "script":  # the page's own script, on open: held until confirmed
         if score is None or not is_open(invitation, services.clock.now()):
@@ -160,7 +160,7 @@ async def survey_answer(request: Request, token: str) -> Response:
     previous = await services.store.invitation_response(invitation.id)
     plain = survey_token(services.signer, invitation.public_id, None)
     offers = (
-        await _offers(request, invitation.customer_id, locale)
+        await offers_for(request, invitation.customer_id, locale)
         if segment(score) == Segment.PROMOTER
         else {}
     )
@@ -176,7 +176,7 @@ async def survey_answer(request: Request, token: str) -> Response:
     )
 
 
-async def _offers(request: Request, customer_id: int, locale: str | None) -> dict[str, Any]:
+async def offers_for(request: Request, customer_id: int, locale: str | None) -> dict[str, Any]:
     """A promoter's offers; their code was minted with their answer (`save_answer`), so
     `ensure_advocate` here only reads it."""
     services = state.services(request)
@@ -209,7 +209,7 @@ def promoter_offers(services: Services, t: Words, code: str, name: str | None) -
     }
 
 
-def _score(value: object) -> int | None:
+def score_of(value: object) -> int | None:
     if not isinstance(value, str) or not value.strip().isdigit():
         return None
     score = int(value)
