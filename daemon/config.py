@@ -409,6 +409,30 @@ class Reviews(Section):
     sites: list[ReviewSite] = Field(
         [], max_length=10, description="up to 10 [[reviews.sites]] tables"
     )
+    ask: bool = Field(
+        False,
+        description="true or false: email each promoter a review ask listing the "
+        "[[reviews.sites]] (off by default)",
+    )
+    ask_delay_days: float = Field(
+        3, ge=0, le=60, description="days between a promoter's answer and the review ask, 0-60"
+    )
+    ask_cool_down_days: float = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="days between two review asks to one customer, 1-3650 (referral asks "
+        "keep their own cool-down)",
+    )
+
+    @model_validator(mode="after")
+    def _ask_needs_sites(self) -> Reviews:
+        if self.ask and not self.sites:
+            raise ValueError(
+                "ask = true needs the sites to ask for: add at least one [[reviews.sites]] "
+                "(a name and url), or set ask = false"
+            )
+        return self
 
 
 class Thanks(Section):
@@ -688,7 +712,7 @@ def example_problems(config: Config) -> list[Problem]:
         ]
         found.append(("referrals.incentive", label, referrals.incentive.example))
         found.append(("referrals.reward", label, referrals.reward.example))
-    if config.settings.thanks.reviews:
+    if config.settings.thanks.reviews or config.settings.reviews.ask:
         found += [
             (f"reviews.sites[{n}] ({site.url})", label, site.example)
             for n, site in enumerate(config.settings.reviews.sites)

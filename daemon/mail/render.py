@@ -126,6 +126,18 @@ KINDS: dict[str, Kind] = {
             "unsubscribe_url": "https://vouch.example.com/u/sample-token",
         },
     ),
+    "review_ask": Kind(
+        "a review ask to a promoter some days after their answer ([reviews] ask = true): "
+        "the owner's review sites, each link through Vouch so the owner sees the clicks",
+        {
+            "customer_name": "Sam",  # or None
+            "sites": [  # the [[reviews.sites]], at least one
+                {"name": "Google", "url": "https://vouch.example.com/review/sample-token-0"},
+                {"name": "Houzz", "url": "https://vouch.example.com/review/sample-token-1"},
+            ],
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
     "advocate_thanks": Kind(
         "to the advocate at once after they introduce a friend: thanks and what happens next",
         {

@@ -28,6 +28,7 @@ from daemon.store.privacy import Privacy
 from daemon.store.referrals import Referrals
 from daemon.store.replies import Replies
 from daemon.store.reports import Reports
+from daemon.store.reviews import ReviewAsks
 from daemon.store.rewards import Rewards
 from daemon.store.setaside import SetAsides
 from daemon.store.users import Users
@@ -62,6 +63,7 @@ class Store(
     Referrals,
     Replies,
     Reports,
+    ReviewAsks,
     Rewards,
     SetAsides,
     Users,

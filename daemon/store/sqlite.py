@@ -27,6 +27,7 @@ from daemon.store.privacy import PrivacySQL
 from daemon.store.referrals import ReferralsSQL
 from daemon.store.replies import RepliesSQL
 from daemon.store.reports import ReportsSQL
+from daemon.store.reviews import ReviewAsksSQL
 from daemon.store.rewards import RewardsSQL
 from daemon.store.setaside import SetAsideSQL
 from daemon.store.users import UsersSQL
@@ -53,6 +54,7 @@ class SQLiteStore(
     SetAsideSQL,
     PrivacySQL,
     ReportsSQL,
+    ReviewAsksSQL,
     DashboardSQL,
     UsersSQL,
 ):

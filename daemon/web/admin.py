@@ -30,6 +30,7 @@ from daemon.web import (
     admin_pages,
     admin_partners,
     admin_referrals,
+    admin_reviews,
     admin_users,
     charts,
     sending_api,
@@ -73,6 +74,7 @@ ROUTERS = (
     admin_partners.router,
     admin_advocates.router,
     admin_referrals.router,
+    admin_reviews.router,
     admin_users.router,
 )
 Owner = Annotated[Session, Depends(owner)]

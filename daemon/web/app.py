@@ -26,6 +26,7 @@ from daemon.web import (
     referral_pages,
     referrals_api,
     reports,
+    review_pages,
 )
 from daemon.web.fast_events import FastEvents
 from daemon.web.limits import BodyLimit
@@ -50,6 +51,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api.admin)
     app.include_router(pages.router)
     app.include_router(referral_pages.router)
+    app.include_router(review_pages.router)
     app.include_router(referrals_api.router)
     app.include_router(advocates_api.router)
     app.include_router(partners_api.router)
