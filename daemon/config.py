@@ -299,6 +299,38 @@ class RewardSettings(Section):
     )
 
 
+class FriendOffer(Section):
+    """Something for the referred friend too, e.g. 10% off their first job, with its own code
+    (one per advocate, so a purchase that carries it credits that advocate's referral)."""
+
+    text: OneLine | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description='the offer in your own words, e.g. "10% off your first job"',
+    )
+    percent_off: float | None = Field(
+        None, gt=0, le=100, description="a percentage off, more than 0, at most 100"
+    )
+    amount_off: float | None = Field(
+        None, gt=0, le=1_000_000, description="an amount off in your currency, more than 0"
+    )
+    code_prefix: str = Field(
+        "FRIEND-", pattern=r"^[A-Z0-9-]{0,12}$", description="capitals, digits and -, 0-12 long"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> FriendOffer:
+        if self.percent_off is not None and self.amount_off is not None:
+            raise ValueError("give percent_off or amount_off, not both")
+        if self.text is None and self.percent_off is None and self.amount_off is None:
+            raise ValueError(
+                'say what the friend gets: text (e.g. "10% off your first job"), '
+                "percent_off or amount_off"
+            )
+        return self
+
+
 class Offer(Section):
     """One incentive in an offer test (`[[referrals.offers]]`); the first listed is the control."""
 
@@ -320,6 +352,11 @@ class Offer(Section):
     )
     retired: bool = Field(
         False, description="true or false: no new advocate gets it; those who have it keep it"
+    )
+    friend: FriendOffer | None = Field(
+        None,
+        description="what the friends of this offer's advocates get, in place of "
+        "[referrals.friend_offer] (its code_prefix is the one used)",
     )
     example: bool = Field(
         False, description="true or false: an example from the demo business, to replace"
@@ -373,6 +410,9 @@ class Referrals(Section):
     )
     attribution_window_days: float = Field(
         180, ge=1, le=3650, description="the days after an introduction a purchase credits, 1-3650"
+    )
+    friend_offer: FriendOffer | None = Field(
+        None, description="what a referred friend gets, e.g. 10% off their first job (off: unset)"
     )
 
     @model_validator(mode="after")

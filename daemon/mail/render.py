@@ -47,7 +47,7 @@ from daemon.clock import Clock
 from daemon.config import Config
 from daemon.errors import ConfigError, Problem
 from daemon.mail.locales import canonical, fallbacks, pick, split, suffixed
-from daemon.money import money_in
+from daemon.money import money_in, percent_in
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,12 @@ KINDS: dict[str, Kind] = {
             "friend_name": "Alex",  # or None
             "advocate_name": "Sam Carter",
             "need": "A new kitchen, ideally before the summer.",  # or None
+            "friend_offer": {  # or None: [referrals.friend_offer], with the advocate's code
+                "text": None,  # the offer in the owner's words, or None: then one of
+                "percent_off": 10.0,  # a percentage ({{ o.percent_off|percent }}: "10%")
+                "amount_off": None,  # or an amount ({{ o.amount_off|money }}: "£50.00")
+                "code": "FRIEND-7QK2M9XA",
+            },
             "unsubscribe_url": "https://vouch.example.com/u/sample-friend-token",
         },
     ),
@@ -612,6 +618,7 @@ class Renderer:
             # Amounts in the business's currency, written the way this translation's reader
             # writes them (an en-US email "$1,250.00", a French one "1 250,00 $US").
             env.filters["money"] = money_in(self._business.currency, tag or self._locale)
+            env.filters["percent"] = percent_in(tag or self._locale)  # 10 -> "10%", "10 %"
         return env
 
     def _template(self, kind: str, suffix: str, tag: str | None) -> jinja2.Template:

@@ -18,6 +18,7 @@ from daemon.store.customers import Customers
 from daemon.store.dashboard import Dashboard
 from daemon.store.digest import Digest
 from daemon.store.events import Events
+from daemon.store.friend_offers import FriendOffers
 from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
 from daemon.store.lifecycle import Lifecycle
@@ -53,6 +54,7 @@ class Store(
     Dashboard,
     Digest,
     Events,
+    FriendOffers,
     InfluenceMarks,
     Invitations,
     Lifecycle,

@@ -521,7 +521,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         21,
-        "review asks: a promoter asked for a public review, and the review sites clicked",
+        "review asks and the review sites clicked; the friend offer's codes and redemptions",
         """
         -- One review ask a promoter answer plans (at most one scheduled per customer); the
         -- scheduler sends it when due, or skips it with its reason. `sites` is the list of
@@ -557,6 +557,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX review_clicks_pending ON review_clicks(review_ask_id)
             WHERE state = 'pending';
         CREATE INDEX review_clicks_at ON review_clicks(clicked_at);
+        -- The friend offer's code of each advocate: its own, made when first shown, kept
+        -- (upper case, typed at a checkout; a purchase carrying it credits that advocate).
+        CREATE TABLE friend_codes (
+            advocate_id  INTEGER PRIMARY KEY REFERENCES advocates(id),
+            code         TEXT NOT NULL UNIQUE,
+            created_at   INTEGER NOT NULL
+        );
+        -- A purchase that carried a friend code: once per event, with what it credited.
+        CREATE TABLE friend_redemptions (
+            id           INTEGER PRIMARY KEY,
+            event_id     TEXT NOT NULL UNIQUE,
+            advocate_id  INTEGER NOT NULL REFERENCES advocates(id),
+            customer_id  INTEGER REFERENCES customers(id),   -- the buyer
+            code         TEXT NOT NULL,
+            referral_id  INTEGER REFERENCES referrals(id),   -- the referral it credited, if any
+            outcome      TEXT NOT NULL,                      -- what attribution decided, in words
+            amount       REAL,
+            redeemed_at  INTEGER NOT NULL
+        );
+        CREATE INDEX friend_redemptions_advocate ON friend_redemptions(advocate_id);
         """,
     ),
 ]

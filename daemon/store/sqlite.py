@@ -16,6 +16,7 @@ from daemon.store.dashboard import DashboardSQL
 from daemon.store.db import said_if_damaged
 from daemon.store.digest import DigestSQL
 from daemon.store.events import EventsSQL
+from daemon.store.friend_offers import FriendOffersSQL
 from daemon.store.influence import InfluenceSQL
 from daemon.store.invitations import InvitationsSQL
 from daemon.store.lifecycle import LifecycleSQL
@@ -46,6 +47,7 @@ class SQLiteStore(
     RewardsSQL,
     RepliesSQL,
     OffersSQL,
+    FriendOffersSQL,
     InfluenceSQL,
     PartnersSQL,
     LifecycleSQL,

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from daemon import __version__
 from daemon.errors import StoreUnavailable
 from daemon.intake.accept import Refused
+from daemon.money import percent_in
 from daemon.run.services import Services
 from daemon.web import (
     admin,
@@ -46,6 +47,9 @@ def create_app(services: Services) -> FastAPI:
     app.state.pages = Jinja2Templates(directory=_HERE / "templates")  # autoescapes
     # Amounts in the business's currency and locale, from the config in force (a reload applies).
     app.state.pages.env.filters["money"] = lambda amount: services.config.money(amount)
+    app.state.pages.env.filters["percent"] = lambda value: percent_in(
+        services.config.settings.business.locale
+    )(value)
     app.state.words = PageWords()  # the pages' words, by language
     app.include_router(api.router)
     app.include_router(api.admin)
