@@ -14,7 +14,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-DEFAULTS = ("config.toml", "templates", "surveys", "materials")  # as daemon/owner/starter.py NAMES
+DEFAULTS = ("config.toml", "templates", "surveys", "materials")  # as daemon/shipped.py NAMES
 
 
 class BuildWithDefaults(build_py):

@@ -26,6 +26,7 @@ from daemon.settings import (
     Currency,
     Email,
     EnvName,
+    FreeText,
     OneLine,
     Section,
     TimeZone,
@@ -33,7 +34,9 @@ from daemon.settings import (
     read_toml,
     validation_problems,
 )
+from daemon.shipped import shipped
 from daemon.surveys.definitions import Survey, load_surveys
+from daemon.words import PageWords, load_words
 
 MIN_SECRET_LENGTH = 16
 
@@ -208,6 +211,42 @@ class Dkim(Section):
     )
 
 
+class Voice(Section):
+    """Who an email comes from and how it is signed: a person writing, not a system."""
+
+    name: OneLine | None = Field(
+        None,
+        min_length=1,
+        max_length=80,
+        description='the From name, e.g. "Mike at Acme" (default: the business name)',
+    )
+    signature: FreeText | None = Field(
+        None,
+        min_length=1,
+        max_length=400,
+        description='the lines that sign the email, e.g. "Mike Lee\\nOwner" (default: none)',
+    )
+
+
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
+LOGO_MAX_BYTES = 200_000
+
+
+class Voices(Voice):
+    """[email.voice]: the voice of every email to customers, advocates, friends and partners
+    (the owner's own alerts and digests keep the business name, unsigned), one kind's own in
+    [email.voice.kinds.KIND], and the logo at the top of the HTML emails."""
+
+    kinds: dict[str, Voice] = Field(
+        default_factory=dict, description="a table per email kind, e.g. [email.voice.kinds.survey]"
+    )
+    logo: Path | None = Field(
+        None,
+        description="an image file beside config.toml (PNG, JPEG or GIF, at most 200 KB), "
+        "shown at the top of HTML emails from public_url/brand/logo",
+    )
+
+
 class EmailSettings(Section):
     transport: Literal["maildir", "smtp"] = Field(
         "maildir", description='"maildir" (write .eml files) or "smtp"'
@@ -218,6 +257,7 @@ class EmailSettings(Section):
     maildir: Maildir = Maildir()
     smtp: Smtp | None = None
     dkim: Dkim | None = None
+    voice: Voices = Voices()
 
     @model_validator(mode="after")
     def _smtp_needs_section(self) -> EmailSettings:
@@ -610,6 +650,7 @@ class Config:
     settings: Settings
     secrets: Secrets
     surveys: Mapping[str, Survey]
+    words: PageWords  # the public pages' words, the owner's over the shipped
     education: Education | None = None
     dkim: DkimSigner | None = None  # [email.dkim], its key loaded once
 
@@ -664,6 +705,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
                         label, f"referrals.materials.{n}.file", f"file not found: {material.file}"
                     )
                 )
+        problems += _logo_problems(settings.email.voice.logo, path.parent, label)
         if (dkim_settings := settings.email.dkim) is not None:
             try:
                 dkim = DkimSigner.load(
@@ -685,6 +727,8 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
     problems += survey_problems
     education, education_problems = load_education(path.parent)
     problems += education_problems
+    words, word_problems = load_words(path.parent, shipped())
+    problems += word_problems
     if problems:
         raise ConfigError(problems)
 
@@ -714,6 +758,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
         settings=settings,
         secrets=secrets,
         surveys=surveys,
+        words=words,
         dkim=dkim,
         education=education,
     )
@@ -760,6 +805,20 @@ def example_problems(config: Config) -> list[Problem]:
     if config.education is not None:
         found.append(("example", EDUCATION_FILE.as_posix(), config.education.example))
     return [Problem(file, key, EXAMPLE) for key, file, example in found if example]
+
+
+def _logo_problems(logo: Path | None, root: Path, label: str) -> list[Problem]:
+    """A logo the emails can show: an image file of a kind mail apps display, small enough."""
+    if logo is None:
+        return []
+    key, path = "email.voice.logo", root / logo
+    if logo.suffix.lower() not in LOGO_TYPES:
+        return [Problem(label, key, f"{logo}: a PNG, JPEG or GIF file (.png, .jpg, .gif)")]
+    if not path.is_file():
+        return [Problem(label, key, f"file not found: {logo}")]
+    if (size := path.stat().st_size) > LOGO_MAX_BYTES:
+        return [Problem(label, key, f"{logo} is {size:,} bytes; at most {LOGO_MAX_BYTES:,}")]
+    return []
 
 
 def _reward_problems(referrals: Referrals, label: str) -> list[Problem]:

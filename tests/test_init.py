@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
-from daemon.owner.starter import NAMES
+from daemon.shipped import NAMES
 
 from helpers import ENV, OWNER, REPO, keep_examples, owner_options
 

@@ -18,7 +18,6 @@ from daemon.config import Config, load_config
 from daemon.errors import ConfigError
 from daemon.mail.locales import canonical, chain, fallbacks, pick, split, suffixed
 from daemon.mail.render import KINDS, Renderer
-from daemon.web.words import PageWords
 
 from helpers import ENV, write_business
 
@@ -102,8 +101,23 @@ def test_a_kind_without_a_french_pair_goes_out_in_the_default(renderer: Renderer
     assert '<html lang="en">' in rendered.html
 
 
+def test_american_english_changes_only_what_differs(renderer: Renderer) -> None:
+    """referral_ask.en-US.txt extends "default:referral_ask.txt" and changes its subject."""
+    american, british = renderer.preview("referral_ask", "en-US"), renderer.preview("referral_ask")
+    assert renderer.language("referral_ask", "en-US") == "en-US"
+    assert american.subject == "Sam, a small favor?" and british.subject == "Sam, a small favour?"
+    assert american.text == british.text
+    assert (
+        american.html.replace('lang="en-US"', 'lang="en"').replace(
+            american.subject, british.subject
+        )
+        == british.html
+    )
+    assert renderer.language("survey", "en-US") == "en"  # no variant: the default pair
+
+
 def test_every_customer_kind_is_translated_in_the_demo(renderer: Renderer) -> None:
-    assert renderer.locales() == ["fr"]
+    assert renderer.locales() == ["en-US", "fr"]
     for kind in FR_CUSTOMER_KINDS:
         assert renderer.language(kind, "fr") == "fr", kind
         rendered = renderer.preview(kind, "fr")
@@ -264,9 +278,9 @@ def test_bad_survey_translations_are_named(
 # the pages' words ---------------------------------------------------------------------------
 
 
-def test_every_page_language_has_the_english_keys() -> None:
-    words = PageWords()
-    assert words.locales() == ["en", "fr"]
+def test_every_page_language_has_the_english_keys(config: Config) -> None:
+    words = config.words
+    assert words.locales() == ["en", "en-US", "fr"]
     assert words.keys("fr") == words.keys("en")
     assert words.for_reader("fr-CA", "en").locale == "fr"
     assert words.for_reader("de", "en").locale == "en"

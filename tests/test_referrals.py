@@ -3,6 +3,7 @@ follow-up → rewards → sources; fake clock, real app, real store, real SMTP s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -386,7 +387,7 @@ async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_pat
     reward = config.settings.referrals.reward.model_copy(update={"kind": "pool"})
     referrals_settings = config.settings.referrals.model_copy(update={"reward": reward})
     settings = config.settings.model_copy(update={"referrals": referrals_settings})
-    services.config = type(config)(config.path, settings, config.secrets, config.surveys)
+    services.config = dataclasses.replace(config, settings=settings)
     store = services.store
     assert await store.load_reward_codes(["POOL-1", "POOL-2"], loop.clock.now(), "issued") == 2
     code = await promoter_with_ask(loop)

@@ -17,6 +17,7 @@ from daemon.config import Business, Config, EmailSettings, Secrets, Settings, Sm
 from daemon.errors import ConfigError, TemporaryDeliveryError
 from daemon.transport import MaildirTransport, MemoryTransport, SmtpTransport, build_transport
 from daemon.transport.maildir import file_name
+from daemon.words import PageWords
 
 
 def message(subject: str) -> bytes:
@@ -96,9 +97,8 @@ async def test_memory_transport_records_and_fails_on_demand() -> None:
 def config(tmp_path: Path, email_settings: EmailSettings) -> Config:
     business = Business(name="Acme", email="hello@example.com", owner_email="owner@example.com")
     settings = Settings(business=business, email=email_settings)
-    return Config(
-        tmp_path / "config.toml", settings, Secrets(api_token=None, smtp_password=None), {}
-    )
+    secrets = Secrets(api_token=None, smtp_password=None)
+    return Config(tmp_path / "config.toml", settings, secrets, {}, PageWords({}, {}))
 
 
 def test_build_transport_defaults_to_a_maildir_under_the_config(tmp_path: Path) -> None:

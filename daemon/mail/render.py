@@ -8,7 +8,9 @@ Translations sit beside them: `KIND.fr.txt` and `KIND.fr.html`. A reader of "fr-
 first pair that exists of fr-CA, fr, the business's own locale, else the unsuffixed pair; a kind
 is translated as a pair or not at all, so an email never mixes two languages. Inside a
 translation, `{% extends "base.html" %}` and `{% include "_scale.html" %}` find `base.fr.html`
-and `_scale.fr.html` the same way, else the unsuffixed files.
+and `_scale.fr.html` the same way, else the unsuffixed files. A variant that changes only a
+block names its parent as `"default:KIND.txt"` (the unsuffixed file itself): `KIND.en-US.txt`
+may extend it and say "favor" in its subject, and nothing else is copied.
 
 The MIME envelope is written here rather than by `email.message.EmailMessage`: the stdlib builds
 and flattens a message in ~2.5 ms (the daemon's first bottleneck), and its folder turns long ASCII
@@ -44,7 +46,7 @@ import jinja2
 from jinja2.runtime import Context
 
 from daemon.clock import Clock
-from daemon.config import Config
+from daemon.config import Config, Voice
 from daemon.errors import ConfigError, Problem
 from daemon.mail.locales import canonical, fallbacks, pick, split, suffixed
 from daemon.money import money_in, percent_in
@@ -58,6 +60,7 @@ class Kind:
 
     description: str
     sample: Mapping[str, object]
+    owner: bool = False  # written to the owner: the business's name, unsigned ([email.voice])
 
 
 _SURVEY_SAMPLE: dict[str, object] = {
@@ -97,6 +100,7 @@ KINDS: dict[str, Kind] = {
             "link": "https://reviews.example.com/admin/customers/3f2c9a1b7d5e4f60a8b1c2d3e4f5a6b7",
             "resolve_command": "vouch resolve 12 --note 'called, fixed'",
         },
+        owner=True,
     ),
     "we_hear_you": Kind(
         "a short, human note to a detractor (recovery.we_hear_you)",
@@ -178,6 +182,7 @@ KINDS: dict[str, Kind] = {
             "link": "https://reviews.example.com/admin/referrals/r_8f3k2m9x",
             "status_command": "vouch referral r_8f3k2m9x contacted",
         },
+        owner=True,
     ),
     "advocate_update": Kind(
         "news to the advocate as their referral moves: contacted, meeting, lost",
@@ -275,6 +280,7 @@ KINDS: dict[str, Kind] = {
             ],
             "public_thanks": [{"advocate": "Sam Carter", "referrals": 1}],  # they agreed to it
         },
+        owner=True,
     ),
 }
 
@@ -383,6 +389,9 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_urlsafe(18)}@{_ascii_domain(domain)}>"
 
 
+DEFAULT = "default:"  # `{% extends "default:survey.txt" %}`: the unsuffixed file, not a translation
+
+
 class _Translated(jinja2.BaseLoader):
     """Loads NAME as its first translation that exists (`base.fr.html` for "base.html" and the
     tags ["fr-CA", "fr"]), else NAME itself: what a translated email extends or includes
@@ -394,6 +403,8 @@ class _Translated(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template.startswith(DEFAULT):
+            return self._files.get_source(environment, template.removeprefix(DEFAULT))
         for tag in self._tags:
             if (name := suffixed(template, tag)) in self._names:
                 return self._files.get_source(environment, name)
@@ -419,7 +430,12 @@ class Renderer:
         self._envs: dict[str | None, jinja2.Environment] = {}  # by translation; None: default
         self._translated: dict[str, set[str]] = {}  # by kind
         self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
-        self._from = _address_header("From", business.name, business.email)
+        self._voice = config.settings.email.voice
+        self._config_file = config.path.name
+        self._logo_url = (
+            f"{business.public_url.rstrip('/')}/brand/logo" if self._voice.logo else None
+        )
+        self._from: dict[str, str] = {}  # by kind: its voice's name
         self._reply_to = (
             _address_header("Reply-To", business.name, business.reply_to)
             if business.reply_to
@@ -448,6 +464,7 @@ class Renderer:
         (unknown kind, context names other than the kind's sample, a bad address)."""
         subject, text, html = self.parts(kind, context, locale)
         message = self.envelope(
+            kind,
             subject,
             quoted_printable(text),
             quoted_printable(html),
@@ -473,7 +490,7 @@ class Renderer:
             pair = (self._template(kind, "txt", tag), self._template(kind, "html", tag))
             self._pairs[kind, tag] = pair
         text_template, html_template = pair
-        variables = {**context, "business": self._business, "locale": tag or self._locale}
+        variables = self._variables(kind, context, tag)
         subject = self._subject(kind, text_template, variables)
         variables["subject"] = subject
         return (
@@ -533,6 +550,15 @@ class Renderer:
             for tag in [None, *sorted(self._translations(kind))]:
                 problems += self._check(kind, tag)
         problems += self._unusable()
+        problems += [
+            Problem(
+                self._config_file,
+                f"email.voice.kinds.{name}",
+                f"no such email kind; the kinds are: {', '.join(KINDS)}",
+            )
+            for name in self._voice.kinds
+            if name not in KINDS
+        ]
         return list(dict.fromkeys(problems))  # a broken base.html is reported once, not per kind
 
     def _check(self, kind: str, tag: str | None) -> list[Problem]:
@@ -543,8 +569,7 @@ class Renderer:
                 templates[suffix] = self._template(kind, suffix, tag)
             except TemplateError as exc:
                 problems += exc.problems
-        variables = {**_kind(kind).sample, "business": self._business}
-        variables["locale"] = tag or self._locale
+        variables = self._variables(kind, _kind(kind).sample, tag)
         subject = "(the subject)"
         if "txt" in templates:
             try:
@@ -705,8 +730,31 @@ class Renderer:
         local = moment.astimezone(self._zone)
         return f"{local.day} {local:%B %Y, %H:%M} {local.tzname()}"
 
+    def _variables(
+        self, kind: str, context: Mapping[str, object], tag: str | None
+    ) -> dict[str, Any]:
+        """What every template is given beside its kind's own variables."""
+        return {
+            **context,
+            "business": self._business,
+            "locale": tag or self._locale,
+            "signature": self.voice(kind).signature,
+            "logo_url": self._logo_url,
+        }
+
+    def voice(self, kind: str) -> Voice:
+        """Who `kind` comes from and how it is signed: its own [email.voice.kinds.KIND] over
+        [email.voice]; the owner's kinds take only their own."""
+        own = self._voice.kinds.get(kind, Voice())
+        if _kind(kind).owner:
+            return own
+        return Voice(
+            name=own.name or self._voice.name, signature=own.signature or self._voice.signature
+        )
+
     def envelope(
         self,
+        kind: str,
         subject: str,
         text_qp: bytes,
         html_qp: bytes,
@@ -722,8 +770,12 @@ class Renderer:
             raise ValueError(f"not a Message-ID: {message_id!r}")
         # "=" is always escaped in quoted-printable and ends base64; "-" is in neither.
         boundary = "=_" + secrets.token_hex(12)
+        sender = self._from.get(kind)
+        if sender is None:
+            name = self.voice(kind).name or self._business.name
+            sender = self._from[kind] = _address_header("From", name, self._business.email)
         head = [
-            self._from,
+            sender,
             _address_header("To", to_name or "", to_email),
             self._reply_to,
             _fold("Subject", _words(subject)),

@@ -91,6 +91,7 @@ class Stamps:
         text = self._encode(stamp.text, values)
         body = self._encode(stamp.html, [str(escape(value)) for value in values])
         return self._renderer.envelope(
+            kind,
             subject,
             text,
             body,

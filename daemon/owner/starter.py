@@ -3,16 +3,14 @@ templates, the referral education page, the surveys and the demo's materials, wi
 set to the owner's own (given as options or asked for) and `demo = false`, so `vouch check`
 names each of the demo's examples still to replace.
 
-There is one copy: the repository's own, the demo `make run` serves. A wheel carries it as
-daemon/defaults/ (setup.py copies it there at build time); an editable install reads the
-checkout.
+There is one copy: the repository's own, the demo `make run` serves (daemon/shipped.py finds
+it, in a wheel or a checkout).
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -22,9 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 from tomlkit.items import Item, Table
 
 from daemon.config import Business
-from daemon.errors import ConfigError, Problem, VouchError
-
-NAMES = ("config.toml", "templates", "surveys", "materials")  # as setup.py DEFAULTS
+from daemon.errors import ConfigError, Problem
+from daemon.shipped import NAMES, shipped
 
 #: What init asks for: the [business] key, its option, and what it is, for the owner.
 QUESTIONS: tuple[tuple[str, str, str], ...] = (
@@ -65,16 +62,6 @@ def ask(key: str, explain: str) -> str:
         print(f"  not valid ({wrong}); try again")
 
 
-def source() -> Traversable:
-    packaged = resources.files("daemon") / "defaults"
-    if packaged.is_dir():
-        return packaged
-    checkout = Path(__file__).resolve().parents[2]  # daemon/owner/starter.py → the checkout
-    if all((checkout / name).exists() for name in NAMES):
-        return checkout
-    raise VouchError("this installation lacks its default files (daemon/defaults): reinstall it")
-
-
 def refuse_occupied(target: Path) -> None:
     """Never overwrite: an existing folder must be empty (checked before asking anything)."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -93,9 +80,8 @@ def init(target: Path, business: Mapping[str, str]) -> dict[str, int]:
     """Copy the defaults into a new folder and make its config the owner's business; returns
     the files copied by top-level name. Never overwrites: an existing folder must be empty."""
     refuse_occupied(target)
-    root = source()
-    shipped = (root / "config.toml").read_text(encoding="utf-8")
-    text = own_config(shipped, business)
+    root = shipped()
+    text = own_config((root / "config.toml").read_text(encoding="utf-8"), business)
     Business.model_validate(tomllib.loads(text)["business"])  # as `vouch check` reads it
     target.mkdir(parents=True, exist_ok=True)
     copied = {name: _copy(root / name, target / name) for name in NAMES}

@@ -32,7 +32,7 @@ from daemon.web.owner import Refused, admin_page, owner
 from daemon.web.pages import promoter_offers
 from daemon.web.session import Session
 from daemon.web.state import services
-from daemon.web.words import PageWords
+from daemon.web.state import words as page_words
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Owner = Annotated[Session, Depends(owner)]
@@ -228,8 +228,7 @@ async def page_preview(
         raise Refused(404, "No such page", "There is no such page preview.")
     band = Segment(segment)
     business = svc.config.settings.business
-    words: PageWords = request.app.state.words
-    t = words.for_reader(_locale(locale), business.locale)
+    t = page_words(request).for_reader(_locale(locale), business.locale)
     texts = survey.words(t.locale)
     context: dict[str, Any] = {"business": business, "t": t}
     if page == "survey":

@@ -15,12 +15,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from daemon import __version__
 from daemon.errors import StoreUnavailable
 from daemon.intake.accept import Refused
-from daemon.money import percent_in
 from daemon.run.services import Services
 from daemon.web import (
     admin,
     advocates_api,
     api,
+    brand,
     integrations,
     pages,
     partners_api,
@@ -36,7 +36,6 @@ from daemon.web.ratelimit import PublicRateLimit
 from daemon.web.resubscribe_api import router as resubscribe_router
 from daemon.web.security import SecurityHeaders
 from daemon.web.sending_api import router as sending_router
-from daemon.web.words import PageWords
 
 _HERE = Path(__file__).parent
 
@@ -47,13 +46,10 @@ def create_app(services: Services) -> FastAPI:
     app.state.pages = Jinja2Templates(directory=_HERE / "templates")  # autoescapes
     # Amounts in the business's currency and locale, from the config in force (a reload applies).
     app.state.pages.env.filters["money"] = lambda amount: services.config.money(amount)
-    app.state.pages.env.filters["percent"] = lambda value: percent_in(
-        services.config.settings.business.locale
-    )(value)
-    app.state.words = PageWords()  # the pages' words, by language
     app.include_router(api.router)
     app.include_router(api.admin)
     app.include_router(pages.router)
+    app.include_router(brand.router)
     app.include_router(referral_pages.router)
     app.include_router(review_pages.router)
     app.include_router(referrals_api.router)

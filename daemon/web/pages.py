@@ -3,7 +3,7 @@ which offers a promoter review links and their referral link to share) and unsub
 
 Reached only through signed tokens. A GET never changes anything (mail scanners fetch every
 link); answers and unsubscribes are POSTs. An unknown or tampered token gets a plain 404.
-Each page speaks the language of the customer the token names (`daemon/web/words.py`).
+Each page speaks the language of the customer the token names (`daemon/words.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from daemon.run.services import Services
 from daemon.store.rows import Customer, Invitation
 from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web import state
-from daemon.web.words import PageWords, Words
+from daemon.words import Words
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,7 +35,7 @@ def page(
     """A page in the reader's language: `locale` is the customer's, None the business's."""
     templates: Jinja2Templates = request.app.state.pages
     business = state.services(request).config.settings.business
-    words: PageWords = request.app.state.words
+    words = state.words(request)
     context["business"] = business
     context["t"] = words.for_reader(locale, business.locale)
     response = templates.TemplateResponse(request, name, context, status_code=status)
@@ -116,7 +116,7 @@ def _survey_form(
     `error` is the words' key for what is wrong with what was sent."""
     services = state.services(request)
     survey = services.config.surveys[invitation.survey]
-    words: PageWords = request.app.state.words
+    words = state.words(request)
     language = words.for_reader(locale, services.config.settings.business.locale).locale
     texts = survey.words(language)
     return page(
@@ -184,7 +184,7 @@ async def _offers(request: Request, customer_id: int, locale: str | None) -> dic
     if customer is None:
         return {}
     advocate = await services.store.ensure_advocate(customer_id, services.clock.now())
-    words: PageWords = request.app.state.words
+    words = state.words(request)
     t = words.for_reader(locale, services.config.settings.business.locale)
     return promoter_offers(services, t, advocate.code, first_name(customer))
 

@@ -23,7 +23,6 @@ from daemon.store.referrals import Referrals
 from daemon.store.rows import Advocate, Customer, Partner
 from daemon.web import state
 from daemon.web.pages import PageNotFound, page
-from daemon.web.words import PageWords
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +43,7 @@ def _name(request: Request, customer: Customer, partner: Partner | None = None) 
         return notes.greeting(partner)
     if name := follow_up.first_name(customer):
         return name
-    words: PageWords = request.app.state.words
+    words = state.words(request)
     business = state.services(request).config.settings.business
     return words.for_reader(customer.locale, business.locale)("referral.a_friend")
 
@@ -73,9 +72,8 @@ async def _friend_offer(
     shown = await friend_offers.shown(services, advocate)
     if shown is None:
         return None
-    words: PageWords = request.app.state.words
     business = services.config.settings.business
-    t = words.for_reader(customer.locale, business.locale)
+    t = state.words(request).for_reader(customer.locale, business.locale)
     if shown["text"]:
         offer = str(shown["text"])
     elif shown["percent_off"] is not None:
