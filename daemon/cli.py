@@ -36,7 +36,7 @@ from daemon.owner.report import FORMATS, MAX_MONTHS, render
 from daemon.owner.report import from_store as report_from_store
 from daemon.partners import cli as partner_cli
 from daemon.partners import report as partner_report
-from daemon.referrals import follow_up, influence, offers, sources
+from daemon.referrals import follow_up, influence, offers, review_asks, sources
 from daemon.run.sender import Sender
 from daemon.run.services import opened
 from daemon.settings import stored_address
@@ -155,10 +155,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "what",
         nargs="?",
-        choices=["nps", "referrals", "offers", "advocates", "partners", "stages"],
+        choices=["nps", "referrals", "offers", "advocates", "partners", "stages", "reviews"],
         default="nps",
         help="nps, the referral sources, the offer test, advocates by influence, the partner "
-        "balance, or the customers' life-cycle stages (default: nps)",
+        "balance, the customers' life-cycle stages, or review asks and the sites clicked "
+        "(default: nps)",
     )
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
@@ -524,6 +525,8 @@ def _report(args: argparse.Namespace) -> int:
     if not 1 <= args.months <= MAX_MONTHS:
         print(f"--months: from 1 to {MAX_MONTHS}, not {args.months}", file=sys.stderr)
         return EXIT_INVALID
+    if args.what == "reviews":
+        return _report_reviews(args)
     config = load_config(args.config, os.environ)
     if args.what == "stages":
         print(stages.render(asyncio.run(_report_stages(config, args.months)), args.format), end="")
@@ -571,6 +574,28 @@ async def _resolve_async(config: Config, complaint: int, note: str) -> int:
         )
     finally:
         await store.close()
+
+
+def _report_reviews(args: argparse.Namespace) -> int:
+    """`vouch report reviews`: review asks sent, and the sites people clicked, per month."""
+    config = load_config(args.config, os.environ)
+
+    async def build() -> dict[str, Any]:
+        async with opened(config) as services:
+            return await review_asks.from_store(services, args.months)
+
+    data = asyncio.run(build())
+    if args.format == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["month", "asks", "clicks", "site", "site_clicks"])
+        for m in data["months"]:
+            for site, n in m["sites"].items() or [("", "")]:
+                writer.writerow([m["month"], m["asks"], m["clicks"], site, n])
+    else:
+        print(review_asks.table(data), end="")
+    return EXIT_OK
 
 
 def _report_referrals(args: argparse.Namespace) -> int:

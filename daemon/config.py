@@ -339,6 +339,38 @@ class RewardSettings(Section):
     )
 
 
+class FriendOffer(Section):
+    """Something for the referred friend too, e.g. 10% off their first job, with its own code
+    (one per advocate, so a purchase that carries it credits that advocate's referral)."""
+
+    text: OneLine | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description='the offer in your own words, e.g. "10% off your first job"',
+    )
+    percent_off: float | None = Field(
+        None, gt=0, le=100, description="a percentage off, more than 0, at most 100"
+    )
+    amount_off: float | None = Field(
+        None, gt=0, le=1_000_000, description="an amount off in your currency, more than 0"
+    )
+    code_prefix: str = Field(
+        "FRIEND-", pattern=r"^[A-Z0-9-]{0,12}$", description="capitals, digits and -, 0-12 long"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> FriendOffer:
+        if self.percent_off is not None and self.amount_off is not None:
+            raise ValueError("give percent_off or amount_off, not both")
+        if self.text is None and self.percent_off is None and self.amount_off is None:
+            raise ValueError(
+                'say what the friend gets: text (e.g. "10% off your first job"), '
+                "percent_off or amount_off"
+            )
+        return self
+
+
 class Offer(Section):
     """One incentive in an offer test (`[[referrals.offers]]`); the first listed is the control."""
 
@@ -360,6 +392,11 @@ class Offer(Section):
     )
     retired: bool = Field(
         False, description="true or false: no new advocate gets it; those who have it keep it"
+    )
+    friend: FriendOffer | None = Field(
+        None,
+        description="what the friends of this offer's advocates get, in place of "
+        "[referrals.friend_offer] (its code_prefix is the one used)",
     )
     example: bool = Field(
         False, description="true or false: an example from the demo business, to replace"
@@ -414,6 +451,9 @@ class Referrals(Section):
     attribution_window_days: float = Field(
         180, ge=1, le=3650, description="the days after an introduction a purchase credits, 1-3650"
     )
+    friend_offer: FriendOffer | None = Field(
+        None, description="what a referred friend gets, e.g. 10% off their first job (off: unset)"
+    )
 
     @model_validator(mode="after")
     def _offers(self) -> Referrals:
@@ -449,6 +489,30 @@ class Reviews(Section):
     sites: list[ReviewSite] = Field(
         [], max_length=10, description="up to 10 [[reviews.sites]] tables"
     )
+    ask: bool = Field(
+        False,
+        description="true or false: email each promoter a review ask listing the "
+        "[[reviews.sites]] (off by default)",
+    )
+    ask_delay_days: float = Field(
+        3, ge=0, le=60, description="days between a promoter's answer and the review ask, 0-60"
+    )
+    ask_cool_down_days: float = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="days between two review asks to one customer, 1-3650 (referral asks "
+        "keep their own cool-down)",
+    )
+
+    @model_validator(mode="after")
+    def _ask_needs_sites(self) -> Reviews:
+        if self.ask and not self.sites:
+            raise ValueError(
+                "ask = true needs the sites to ask for: add at least one [[reviews.sites]] "
+                "(a name and url), or set ask = false"
+            )
+        return self
 
 
 class Thanks(Section):
@@ -733,7 +797,7 @@ def example_problems(config: Config) -> list[Problem]:
         ]
         found.append(("referrals.incentive", label, referrals.incentive.example))
         found.append(("referrals.reward", label, referrals.reward.example))
-    if config.settings.thanks.reviews:
+    if config.settings.thanks.reviews or config.settings.reviews.ask:
         found += [
             (f"reviews.sites[{n}] ({site.url})", label, site.example)
             for n, site in enumerate(config.settings.reviews.sites)

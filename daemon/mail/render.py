@@ -49,7 +49,7 @@ from daemon.clock import Clock
 from daemon.config import Config, Voice
 from daemon.errors import ConfigError, Problem
 from daemon.mail.locales import canonical, fallbacks, pick, split, suffixed
-from daemon.money import money_in
+from daemon.money import money_in, percent_in
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,18 @@ KINDS: dict[str, Kind] = {
             "unsubscribe_url": "https://vouch.example.com/u/sample-token",
         },
     ),
+    "review_ask": Kind(
+        "a review ask to a promoter some days after their answer ([reviews] ask = true): "
+        "the owner's review sites, each link through Vouch so the owner sees the clicks",
+        {
+            "customer_name": "Sam",  # or None
+            "sites": [  # the [[reviews.sites]], at least one
+                {"name": "Google", "url": "https://vouch.example.com/review/sample-token-0"},
+                {"name": "Houzz", "url": "https://vouch.example.com/review/sample-token-1"},
+            ],
+            "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+        },
+    ),
     "advocate_thanks": Kind(
         "to the advocate at once after they introduce a friend: thanks and what happens next",
         {
@@ -155,6 +167,12 @@ KINDS: dict[str, Kind] = {
             "friend_name": "Alex",  # or None
             "advocate_name": "Sam Carter",
             "need": "A new kitchen, ideally before the summer.",  # or None
+            "friend_offer": {  # or None: [referrals.friend_offer], with the advocate's code
+                "text": None,  # the offer in the owner's words, or None: then one of
+                "percent_off": 10.0,  # a percentage ({{ o.percent_off|percent }}: "10%")
+                "amount_off": None,  # or an amount ({{ o.amount_off|money }}: "£50.00")
+                "code": "FRIEND-7QK2M9XA",
+            },
             "unsubscribe_url": "https://vouch.example.com/u/sample-friend-token",
         },
     ),
@@ -635,6 +653,7 @@ class Renderer:
             # Amounts in the business's currency, written the way this translation's reader
             # writes them (an en-US email "$1,250.00", a French one "1 250,00 $US").
             env.filters["money"] = money_in(self._business.currency, tag or self._locale)
+            env.filters["percent"] = percent_in(tag or self._locale)  # 10 -> "10%", "10 %"
         return env
 
     def _template(self, kind: str, suffix: str, tag: str | None) -> jinja2.Template:

@@ -1,5 +1,5 @@
-"""Signed, unguessable tokens for public links (survey scores, unsubscribe, a survey's public
-link and the confirmation of an answer given through it).
+"""Signed, unguessable tokens for public links (survey scores, unsubscribe, review sites, a
+survey's public link and the confirmation of an answer given through it).
 
 A token is `base64url(payload) "." base64url(HMAC-SHA256(key, purpose \\0 payload))[:16 bytes]`.
 The payload carries a random public id (never a row id), so a token can neither be guessed nor
@@ -114,6 +114,18 @@ def public_answer_token(signer: Signer, answer_public_id: str) -> str:
 def read_public_answer_token(signer: Signer, token: str) -> str | None:
     payload = signer.verify("public answer", token)
     return payload.hex() if payload is not None and len(payload) == 16 else None
+
+
+def review_token(signer: Signer, review_ask_public_id: str, site: int) -> str:
+    """The token in a review link: the review ask, and the site's place in it."""
+    return signer.sign("review", bytes.fromhex(review_ask_public_id) + bytes([site]))
+
+
+def read_review_token(signer: Signer, token: str) -> tuple[str, int] | None:
+    payload = signer.verify("review", token)
+    if payload is None or len(payload) != 17:
+        return None
+    return payload[:16].hex(), payload[16]
 
 
 def _b64(data: bytes) -> str:

@@ -6,7 +6,8 @@ are planned once per id, and a won referral is never credited again, so a purcha
 twice credits once. The rule is pure (daemon/engine/attribution.py). What matched is recorded on
 the referral (the owner sees it); with "auto" the win goes through `follow_up.change_status`, so
 the advocate hears of it and is rewarded as when the owner moves it; with "confirm" the dashboard
-offers the owner that same move in one click.
+offers the owner that same move in one click. The friend offer's code counts as its advocate's
+code, and its redemption is recorded (daemon/referrals/friend_offers.py).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from daemon.engine.attribution import (
     decide,
 )
 from daemon.engine.grades import Introduction
-from daemon.referrals import follow_up
+from daemon.referrals import follow_up, friend_offers
 from daemon.run.services import Services
 from daemon.store.customers import Customers
+from daemon.store.friend_offers import FriendOffers, Redemption
 from daemon.store.referrals import Referrals
 from daemon.store.rows import Advocate, Customer, NewReferral, Referral, StoredEvent
 
@@ -56,7 +58,7 @@ WHOLE = frozenset(
 )
 
 
-class CustomersAndReferrals(Customers, Referrals, Protocol):
+class AttributionStore(Customers, FriendOffers, Referrals, Protocol):
     """The store as `credit` uses it."""
 
 
@@ -64,11 +66,17 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
     """Credit the referral this purchase earns, by the owner's `referrals.attribution`; returns
     what was decided, in words (None when attribution is off or the event is no purchase)."""
     settings = services.config.settings.referrals
-    if settings.attribution == "off" or stored.type not in PURCHASES:
+    if stored.type not in PURCHASES:
         return None
-    store: CustomersAndReferrals = services.store
+    store: AttributionStore = services.store
+    if settings.attribution == "off":
+        if friend_offers.configured(settings):
+            _, advocate, friend_code = await _code_owner(store, stored.data)
+            if advocate is not None and friend_code is not None:
+                await _redeemed(services, stored, buyer, advocate, friend_code, None, "off")
+        return None
     candidates, first = await store.attribution_facts(buyer.email, stored.id)
-    code, advocate = await _code_owner(store, stored.data)
+    code, advocate, friend_code = await _code_owner(store, stored.data)
     owner = None
     if advocate is not None:
         customer = await store.customer(advocate.customer_id)
@@ -79,6 +87,8 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
     decided = decide(purchase, candidates, owner, window)
     if isinstance(decided, NoCredit):
         log.info("event %s credits no referral: %s", stored.id, decided.reason)
+        if advocate is not None and friend_code is not None:
+            await _redeemed(services, stored, buyer, advocate, friend_code, None, decided.reason)
         return decided.reason
     if isinstance(decided, Create):
         assert advocate is not None
@@ -90,6 +100,9 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
         referral = found
     amount = value(stored.data)
     note = f"{stored.type} {stored.id}: {decided.reason}"
+    if friend_code is not None and advocate is not None:
+        note += f" (the friend offer's code {friend_code})"
+        await _redeemed(services, stored, buyer, advocate, friend_code, referral.id, note)
     if not await store.attribute(referral.id, note, amount):
         return "already attributed"  # the same purchase planned again after a crash
     if settings.attribution == "auto":
@@ -104,17 +117,49 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
 _MOST_CODES, _LONGEST_CODE = 20, 64
 
 
-async def _code_owner(store: Referrals, data: dict[str, Any]) -> tuple[str | None, Advocate | None]:
-    """The first code the purchase carried that is an advocate's: `referral_code`, then any
-    discount code (Shopify)."""
+async def _code_owner(
+    store: AttributionStore, data: dict[str, Any]
+) -> tuple[str | None, Advocate | None, str | None]:
+    """The first code the purchase carried that is an advocate's, or an advocate's friend code
+    (daemon/referrals/friend_offers.py): `referral_code`, then any discount code (Shopify).
+    Returns the advocate's referral code, the advocate, and the friend code if that matched."""
     listed = data.get("discount_codes")
     codes = [data.get("referral_code"), *(listed[:_MOST_CODES] if isinstance(listed, list) else [])]
     for code in codes:
         if isinstance(code, str) and 0 < len(code.strip()) <= _LONGEST_CODE:
             advocate = await store.advocate_by_code(code.strip())
             if advocate is not None:
-                return advocate.code, advocate
-    return None, None
+                return advocate.code, advocate, None
+            owner = await store.friend_code_owner(code)
+            advocate = await store.advocate(owner) if owner is not None else None
+            if advocate is not None:
+                return advocate.code, advocate, code.strip().upper()
+    return None, None, None
+
+
+async def _redeemed(
+    services: Services,
+    stored: StoredEvent,
+    buyer: Customer,
+    advocate: Advocate,
+    code: str,
+    referral_id: int | None,
+    outcome: str,
+) -> None:
+    """A purchase carried a friend code: recorded once per event, with what it credited."""
+    store: AttributionStore = services.store
+    redemption = Redemption(
+        stored.id,
+        advocate.id,
+        buyer.id,
+        code,
+        referral_id,
+        "attribution is off" if outcome == "off" else outcome,
+        value(stored.data),
+        stored.occurred_at,
+    )
+    if await store.record_redemption(redemption):
+        log.info("event %s redeemed the friend offer's code %s", stored.id, code)
 
 
 async def _by_code(

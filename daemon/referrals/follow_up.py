@@ -25,7 +25,7 @@ from daemon.mail.links import unsubscribe_headers, unsubscribe_url
 from daemon.mail.render import Attachment, one_line
 from daemon.owner import stages
 from daemon.partners import notes
-from daemon.referrals import ask_cap, offers
+from daemon.referrals import ask_cap, friend_offers, offers
 from daemon.run import isolation
 from daemon.run.services import Services
 from daemon.store.asks import Asks
@@ -369,6 +369,7 @@ async def notify_referrals(services: Services) -> int:
                         "friend_name": first_name(friend) or referral.friend_name,
                         "advocate_name": one_line(source or customer.email),
                         "need": referral.need,
+                        "friend_offer": await friend_offers.shown(services, advocate),
                         "unsubscribe_url": unsubscribe_url(services, friend),
                     },
                     to_email=referral.friend_email,

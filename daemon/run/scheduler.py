@@ -36,7 +36,7 @@ from daemon.mail.compose import build_email, enqueue, queue_for_customer
 from daemon.mail.outbox import NewEmail
 from daemon.owner import digest, stages, webhooks
 from daemon.partners import roster
-from daemon.referrals import attribution, follow_up
+from daemon.referrals import attribution, follow_up, review_asks
 from daemon.run import isolation
 from daemon.run.services import Services
 from daemon.store.answers import Answers
@@ -171,6 +171,7 @@ class Scheduler:
             ("clicks", self.confirm_clicks),
             ("complaint alerts", self.alert_complaints),
             *((name, partial(sweep, services)) for name, sweep in follow_up.SWEEPS.items()),
+            *((name, partial(sweep, services)) for name, sweep in review_asks.SWEEPS.items()),
             ("stages", lambda: stages.refresh_pending(services.store, STAGE_BACKFILL)),
             ("webhooks", lambda: webhooks.sweep(services)),
             ("digest", lambda: digest.sweep(services)),

@@ -18,6 +18,7 @@ from daemon.store.customers import Customers
 from daemon.store.dashboard import Dashboard
 from daemon.store.digest import Digest
 from daemon.store.events import Events
+from daemon.store.friend_offers import FriendOffers
 from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
 from daemon.store.leases import Leases
@@ -30,6 +31,7 @@ from daemon.store.public_answers import PublicAnswers
 from daemon.store.referrals import Referrals
 from daemon.store.replies import Replies
 from daemon.store.reports import Reports
+from daemon.store.reviews import ReviewAsks
 from daemon.store.rewards import Rewards
 from daemon.store.setaside import SetAsides
 from daemon.store.users import Users
@@ -54,6 +56,7 @@ class Store(
     Dashboard,
     Digest,
     Events,
+    FriendOffers,
     InfluenceMarks,
     Invitations,
     Leases,
@@ -66,6 +69,7 @@ class Store(
     Referrals,
     Replies,
     Reports,
+    ReviewAsks,
     Rewards,
     SetAsides,
     Users,

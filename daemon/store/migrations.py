@@ -554,4 +554,64 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX public_answers_month ON public_answers(created_at);
         """,
     ),
+    (
+        23,
+        "review asks and the review sites clicked; the friend offer's codes and redemptions",
+        """
+        -- One review ask a promoter answer plans (at most one scheduled per customer); the
+        -- scheduler sends it when due, or skips it with its reason. `sites` is the list of
+        -- review sites as the email named them (JSON: [{"name", "url"}]), so a link keeps
+        -- pointing where it said after the owner edits [[reviews.sites]].
+        CREATE TABLE review_asks (
+            id           INTEGER PRIMARY KEY,
+            public_id    TEXT NOT NULL UNIQUE,       -- random: the redirect's token names it
+            customer_id  INTEGER NOT NULL REFERENCES customers(id),
+            source       TEXT NOT NULL UNIQUE,       -- what planned it, e.g. response:12
+            state        TEXT NOT NULL,              -- scheduled, sent, skipped
+            reason       TEXT,                       -- why it was skipped
+            due_at       INTEGER,
+            sent_at      INTEGER,
+            sites        TEXT,
+            created_at   INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX review_asks_one_scheduled ON review_asks(customer_id)
+            WHERE state = 'scheduled';
+        CREATE INDEX review_asks_due ON review_asks(due_at) WHERE state = 'scheduled';
+        CREATE INDEX review_asks_sent ON review_asks(customer_id, sent_at)
+            WHERE sent_at IS NOT NULL;
+        -- A click on a review link is pending until judged like a survey score's click
+        -- (daemon/engine/clicks.py): a person's, or a mail scanner's.
+        CREATE TABLE review_clicks (
+            id             INTEGER PRIMARY KEY,
+            review_ask_id  INTEGER NOT NULL REFERENCES review_asks(id),
+            site           INTEGER NOT NULL,         -- the site's place in review_asks.sites
+            site_name      TEXT NOT NULL,
+            clicked_at     INTEGER NOT NULL,
+            state          TEXT NOT NULL DEFAULT 'pending'  -- pending, person, scanner
+        );
+        CREATE INDEX review_clicks_pending ON review_clicks(review_ask_id)
+            WHERE state = 'pending';
+        CREATE INDEX review_clicks_at ON review_clicks(clicked_at);
+        -- The friend offer's code of each advocate: its own, made when first shown, kept
+        -- (upper case, typed at a checkout; a purchase carrying it credits that advocate).
+        CREATE TABLE friend_codes (
+            advocate_id  INTEGER PRIMARY KEY REFERENCES advocates(id),
+            code         TEXT NOT NULL UNIQUE,
+            created_at   INTEGER NOT NULL
+        );
+        -- A purchase that carried a friend code: once per event, with what it credited.
+        CREATE TABLE friend_redemptions (
+            id           INTEGER PRIMARY KEY,
+            event_id     TEXT NOT NULL UNIQUE,
+            advocate_id  INTEGER NOT NULL REFERENCES advocates(id),
+            customer_id  INTEGER REFERENCES customers(id),   -- the buyer
+            code         TEXT NOT NULL,
+            referral_id  INTEGER REFERENCES referrals(id),   -- the referral it credited, if any
+            outcome      TEXT NOT NULL,                      -- what attribution decided, in words
+            amount       REAL,
+            redeemed_at  INTEGER NOT NULL
+        );
+        CREATE INDEX friend_redemptions_advocate ON friend_redemptions(advocate_id);
+        """,
+    ),
 ]

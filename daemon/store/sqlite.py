@@ -17,6 +17,7 @@ from daemon.store.dashboard import DashboardSQL
 from daemon.store.db import said_if_damaged
 from daemon.store.digest import DigestSQL
 from daemon.store.events import EventsSQL
+from daemon.store.friend_offers import FriendOffersSQL
 from daemon.store.influence import InfluenceSQL
 from daemon.store.invitations import InvitationsSQL
 from daemon.store.leases import LeasesSQL
@@ -30,6 +31,7 @@ from daemon.store.public_answers import PublicAnswersSQL
 from daemon.store.referrals import ReferralsSQL
 from daemon.store.replies import RepliesSQL
 from daemon.store.reports import ReportsSQL
+from daemon.store.reviews import ReviewAsksSQL
 from daemon.store.rewards import RewardsSQL
 from daemon.store.setaside import SetAsideSQL
 from daemon.store.users import UsersSQL
@@ -48,6 +50,7 @@ class SQLiteStore(
     RewardsSQL,
     RepliesSQL,
     OffersSQL,
+    FriendOffersSQL,
     InfluenceSQL,
     PartnersSQL,
     LifecycleSQL,
@@ -56,6 +59,7 @@ class SQLiteStore(
     SetAsideSQL,
     PrivacySQL,
     ReportsSQL,
+    ReviewAsksSQL,
     DashboardSQL,
     UsersSQL,
     LeasesSQL,

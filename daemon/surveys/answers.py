@@ -3,7 +3,8 @@
 Every path ends in `record`, so an answer has the same consequences wherever it came from:
 the segment is stored, the invitation stops its reminder, a detractor opens a complaint (and the
 scheduler alerts the owner at once), a promoter becomes an advocate with a referral code of their
-own (the thank-you page's share link; no ask is sent because of it).
+own (the thank-you page's share link; no ask is sent because of it), and, when the owner
+asks promoters for reviews, a review ask is planned (daemon/referrals/review_asks.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daemon.engine.segments import segment
+from daemon.referrals import review_asks
 from daemon.run.services import Services
 from daemon.store.answers import Answers
 from daemon.store.rows import Answer, Invitation, Saved
@@ -62,6 +64,7 @@ async def answer_invitation(
 async def record(services: Services, answer: Answer) -> Saved:
     store: Answers = services.store
     saved = await store.save_answer(answer, services.clock.now())
+    await review_asks.plan(services, answer, saved.response_id)  # a promoter's: maybe a review ask
     if saved.complaint_id is not None:
         services.nudge()  # the owner hears about an unhappy customer now, not at the next poll
     return saved

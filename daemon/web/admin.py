@@ -31,6 +31,7 @@ from daemon.web import (
     admin_pages,
     admin_partners,
     admin_referrals,
+    admin_reviews,
     admin_users,
     charts,
     sending_api,
@@ -74,6 +75,7 @@ ROUTERS = (
     admin_partners.router,
     admin_advocates.router,
     admin_referrals.router,
+    admin_reviews.router,
     admin_users.router,
 )
 Owner = Annotated[Session, Depends(owner)]

@@ -28,6 +28,7 @@ from daemon.web import (
     referral_pages,
     referrals_api,
     reports,
+    review_pages,
 )
 from daemon.web.fast_events import FastEvents
 from daemon.web.limits import BodyLimit
@@ -52,6 +53,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(brand.router)
     app.include_router(public_survey.router)
     app.include_router(referral_pages.router)
+    app.include_router(review_pages.router)
     app.include_router(referrals_api.router)
     app.include_router(advocates_api.router)
     app.include_router(partners_api.router)

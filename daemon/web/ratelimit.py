@@ -1,4 +1,4 @@
-"""A per-address token bucket for the public pages (/s/, /u/, /r/, /p/), as plain ASGI.
+"""A per-address token bucket for the public pages (/s/, /u/, /r/, /p/, /review/), as plain ASGI.
 
 Each client address may make `rate_per_minute` requests a minute with bursts of `burst`; beyond
 that it gets a plain 429 page with `Retry-After`. The address is the connection's peer, unless
@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from daemon.clock import Clock
 from daemon.web.asgi import answer
 
-PUBLIC_PREFIXES = ("/s/", "/u/", "/r/", "/p/")
+PUBLIC_PREFIXES = ("/s/", "/u/", "/r/", "/p/", "/review/")
 
 _PAGE = b"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Too many requests</title>

@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse
 
 from daemon.engine.grades import check
 from daemon.engine.offers import Terms
+from daemon.money import money_in, percent_in
 from daemon.partners import notes
-from daemon.referrals import follow_up, offers
+from daemon.referrals import follow_up, friend_offers, offers
 from daemon.run.services import Services
 from daemon.store.referrals import Referrals
 from daemon.store.rows import Advocate, Customer, Partner
@@ -63,10 +64,31 @@ def _too_many(request: Request, customer: Customer) -> HTMLResponse:
     return page(request, "message.html", 429, locale=customer.locale, message="too_many")
 
 
+async def _friend_offer(
+    request: Request, advocate: Advocate, customer: Customer
+) -> dict[str, str] | None:
+    """The friend offer with the advocate's friend code, in the reader's words and figures."""
+    services = state.services(request)
+    shown = await friend_offers.shown(services, advocate)
+    if shown is None:
+        return None
+    business = services.config.settings.business
+    t = state.words(request).for_reader(customer.locale, business.locale)
+    if shown["text"]:
+        offer = str(shown["text"])
+    elif shown["percent_off"] is not None:
+        offer = t("friend_offer.percent", value=percent_in(t.locale)(shown["percent_off"]))
+    else:
+        amount = money_in(business.currency, t.locale)(shown["amount_off"])
+        offer = t("friend_offer.amount", value=amount)
+    return {"offer": offer, "code": str(shown["code"])}
+
+
 @router.get("/r/{code}")
 async def landing(request: Request, code: str) -> Response:
-    _, customer, partner = await _advocate(request, code)
-    return _landing(request, code, customer, partner, form={}, problems={})
+    advocate, customer, partner = await _advocate(request, code)
+    friend = await _friend_offer(request, advocate, customer)
+    return _landing(request, code, customer, partner, form={}, problems={}, friend_offer=friend)
 
 
 def _landing(
@@ -102,7 +124,10 @@ async def landing_submit(request: Request, code: str) -> Response:
     if intro is not None and not intro.need:
         intro, problems = None, {"need": "please tell us briefly what you have in mind"}
     if intro is None:
-        return _landing(request, code, customer, partner, 400, form=form, problems=problems)
+        friend = await _friend_offer(request, advocate, customer)
+        return _landing(
+            request, code, customer, partner, 400, form=form, problems=problems, friend_offer=friend
+        )
     await follow_up.introduce(services, advocate, intro, channel="landing")
     return _landing(request, code, customer, partner, friend_name=intro.friend_name, done=True)
 
@@ -111,7 +136,10 @@ async def landing_submit(request: Request, code: str) -> Response:
 async def introduce_form(request: Request, code: str) -> Response:
     advocate, customer, partner = await _advocate(request, code)
     terms = await _terms(state.services(request), advocate, partner)
-    return _introducepage(request, code, customer, partner, terms, form={}, problems={})
+    friend = await _friend_offer(request, advocate, customer)
+    return _introducepage(
+        request, code, customer, partner, terms, form={}, problems={}, friend_offer=friend
+    )
 
 
 async def _terms(services: Services, advocate: Advocate, partner: Partner | None) -> Terms | None:
@@ -131,6 +159,7 @@ def _introducepage(
     form: dict[str, str],
     problems: dict[str, str],
     status: int = 200,
+    friend_offer: dict[str, str] | None = None,
 ) -> HTMLResponse:
     return page(
         request,
@@ -140,6 +169,7 @@ def _introducepage(
         advocate_name=_name(request, customer, partner),
         incentive=terms.text if terms else None,  # the advocate's own offer, as promised
         reward_choices=list(terms.choices) if terms else [],
+        friend_offer=friend_offer,
         form=form,
         problems=problems,
         action=f"/r/{code}/introduce",
@@ -156,8 +186,17 @@ async def introduce_submit(request: Request, code: str) -> Response:
     terms = await _terms(services, advocate, partner)
     intro, problems = check(form, list(terms.choices) if terms else [], customer.email)
     if intro is None:
+        friend = await _friend_offer(request, advocate, customer)
         return _introducepage(
-            request, code, customer, partner, terms, form=form, problems=problems, status=400
+            request,
+            code,
+            customer,
+            partner,
+            terms,
+            form=form,
+            problems=problems,
+            status=400,
+            friend_offer=friend,
         )
     await follow_up.introduce(services, advocate, intro, channel="introduce")
     return page(
