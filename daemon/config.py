@@ -374,6 +374,13 @@ class Referrals(Section):
     attribution_window_days: float = Field(
         180, ge=1, le=3650, description="the days after an introduction a purchase credits, 1-3650"
     )
+    reopen_days: float = Field(
+        7,
+        ge=0,
+        le=90,
+        description="days after a referral is marked won or lost that the dashboard may reopen "
+        "it (a mistake), 0-90",
+    )
 
     @model_validator(mode="after")
     def _offers(self) -> Referrals:
