@@ -190,7 +190,7 @@ def test_owner_logs_in_and_reads_the_dashboard(page: Page, live: LiveVouch, shot
     # a sent email, as the customer saw it, in its sandboxed frame
     page.get_by_role("link", name="Olivia Bennett").first.click()
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
-    page.get_by_role("link", name="email advocate_thanks sent").first.click()
+    page.get_by_role("link", name="Thank-you for an introduction sent").first.click()
     frame = page.frame_locator("iframe.preview")
     expect(frame.locator("body")).to_contain_text("Thank you")
 
@@ -222,6 +222,9 @@ def test_owner_moves_a_referral_to_won_and_the_advocate_hears(page: Page, live: 
     card.get_by_text("Note, value").click()
     card.get_by_label("Value won").fill("8400")
     card.get_by_role("button", name="Won").click()
+    sure = page.get_by_role("heading", name=f"Mark the referral of {friend} as won?")
+    expect(sure).to_be_visible()
+    page.get_by_role("button", name="Yes, mark won").click()
     expect(page.get_by_role("status")).to_contain_text("Referral won")
     expect(page.locator(".stage.won")).to_contain_text(friend)
     live.call(lambda loop: loop.run())  # what the daemon does when woken
