@@ -70,6 +70,13 @@ async def rewards(
 @router.post("/rewards/codes")
 async def load_codes(request: Request, session: Owner) -> Response:
     """Codes from an uploaded file into the pool; a bad file loads nothing and says why."""
+    try:
+        return await _load_codes(request, session)
+    finally:  # the upload's temporary file, whatever happened (a refused token too)
+        await (await request.form()).close()
+
+
+async def _load_codes(request: Request, session: Session) -> Response:
     form = await checked_form(request, session)
     upload = form.get("codes")
     if not isinstance(upload, UploadFile) or not upload.filename:
