@@ -1,12 +1,14 @@
 """A customer's timeline in the owner's words: "Survey email sent", "Complaint opened", "Referral
-ask after a won referral: sent", instead of the store's kinds and row numbers ("email survey
-sent", "complaint 12 opened", "referral ask at referral_won: sent")."""
+ask after a won referral: sent", "Introduced Dan (grade B)" linked to the referral's page,
+instead of the store's kinds and ids ("email survey sent", "complaint 12 opened", "referral ask
+at referral_won: sent", "introduced Dan (grade B, r_…)")."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass
+from datetime import datetime
 
 from daemon.store.rows import TimelineEntry
 
@@ -59,21 +61,49 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         lambda m: f"Answered {m[1]} ({m[2]}) to “{_words(m[3])}”, by {m[4]}",
     ),
     (
+        re.compile(r"^introduced (.+) \(grade (\w), r_\w+\)$"),
+        lambda m: f"Introduced {m[1]} (grade {m[2]})",
+    ),
+    (
+        re.compile(r"^referral r_\w+ of (.+) is (\w+)(, value .+)?$"),
+        lambda m: f"Referral of {m[1]}: {m[2]}{m[3] or ''}",
+    ),
+    (re.compile(r"^referred by (.+) \(r_\w+\)$"), lambda m: f"Introduced by {m[1]}"),
+    (
         re.compile(r"^referral ask at (\w+): (\w+)$"),
         lambda m: f"Referral ask {MOMENTS.get(m[1], _words(m[1]))}: {m[2]}",
     ),
 ]
 
 
-def entry(e: TimelineEntry) -> TimelineEntry:
-    """The entry with its text in words (unknown texts as they are); an event's detail, its id
-    in your system, said so."""
+@dataclass(frozen=True)
+class Line:
+    """A timeline entry as the customer's page shows it; `link` opens what it is about."""
+
+    at: datetime
+    kind: str
+    text: str
+    detail: str | None
+    link: str | None
+    complaint_id: int | None
+    item: str | None
+
+
+_REFERRAL = re.compile(r"\b(r_[A-Za-z0-9_-]+)\b")
+
+
+def entry(e: TimelineEntry) -> Line:
+    """The entry in words (a text it does not know, as it is), linked to the email or the
+    referral it is about; an event's detail, its id in your system, said so."""
     text = e.text
     for pattern, words in _RULES:
         if found := pattern.match(text):
             text = words(found)
             break
+    link = f"/admin/emails/{e.email_id}" if e.email_id else None
+    if e.kind == "referral" and (referral := _REFERRAL.search(e.text)):
+        link = f"/admin/referrals/{referral[1]}"
     detail = e.detail
     if e.kind == "event" and detail and detail.startswith("id "):
         detail = f"your reference: {detail[3:]}"
-    return replace(e, text=text, detail=detail)
+    return Line(e.at, e.kind, text, detail, link, e.complaint_id, e.item)
