@@ -297,6 +297,11 @@ def fits(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+async def later(loop: Loop) -> None:
+    """A minute on, so that the next action is the latest one shown."""
+    loop.clock.advance(timedelta(minutes=1))
+
+
 def test_owner_finds_a_customer_notes_marks_and_forgets(
     sized: Page, live: LiveVouch, shots: Path
 ) -> None:
@@ -308,8 +313,8 @@ def test_owner_finds_a_customer_notes_marks_and_forgets(
     table = page.get_by_role("region", name=re.compile(r"^Customers, 1 to \d+ of \d+$"))
     expect(table.get_by_role("link", name="Olivia Bennett")).to_be_visible()
     fits(page)
-    width = page.viewport_size["width"] if page.viewport_size else 0
-    page.screenshot(path=str(shots / f"customers-{width}.png"), full_page=True)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"customers-{size}.png"), full_page=True)
     page.get_by_label("Name, email, tag or your reference").fill("olivia")
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_role("heading", name="Olivia Bennett", level=1)).to_be_visible()
@@ -317,6 +322,7 @@ def test_owner_finds_a_customer_notes_marks_and_forgets(
     page.get_by_role("button", name="Keep note").click()
     expect(page.get_by_role("status")).to_contain_text("Note kept")
     expect(page.locator("#notes .note")).to_contain_text("Prefers a call after 5pm.")
+    live.call(later)
     page.get_by_label("Your influence mark, 0–10 (blank: none)").fill("11")
     page.get_by_role("button", name="Save mark").click()
     mark = page.get_by_label("Your influence mark, 0–10 (blank: none)")
@@ -326,7 +332,7 @@ def test_owner_finds_a_customer_notes_marks_and_forgets(
     page.get_by_role("button", name="Save mark").click()
     expect(page.get_by_role("status")).to_contain_text("Influence mark saved")
     fits(page)
-    page.screenshot(path=str(shots / f"customer-{width}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"customer-{size}.png"), full_page=True)
     # forgetting asks for the address, typed
     page.goto("/admin/customers?q=harry")
     expect(page.get_by_role("heading", name="Harry Collins", level=1)).to_be_visible()
@@ -428,7 +434,7 @@ def test_owner_loads_codes_and_approves_a_reward(
         expect(page.get_by_role("status")).to_contain_text("1 new codes in the pool")
         expect(waiting).to_contain_text("waiting for your approval")
         fits(page)
-        page.screenshot(path=str(shots / f"rewards-{width}.png"), full_page=True)
+        page.screenshot(path=str(shots / f"rewards-{size}.png"), full_page=True)
         waiting.get_by_role("button", name="Approve the reward for Olivia Bennett").click()
         expect(page.get_by_role("status")).to_contain_text("Reward approved")
         live.call(lambda loop: loop.run())

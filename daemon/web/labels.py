@@ -61,14 +61,14 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         lambda m: f"Answered {m[1]} ({m[2]}) to “{_words(m[3])}”, by {m[4]}",
     ),
     (
-        re.compile(r"^introduced (.+) \(grade (\w), r_\w+\)$"),
+        re.compile(r"^introduced (.+) \(grade (\w), r_[\w-]+\)$"),
         lambda m: f"Introduced {m[1]} (grade {m[2]})",
     ),
     (
-        re.compile(r"^referral r_\w+ of (.+) is (\w+)(, value .+)?$"),
+        re.compile(r"^referral r_[\w-]+ of (.+) is (\w+)(, value .+)?$"),
         lambda m: f"Referral of {m[1]}: {m[2]}{m[3] or ''}",
     ),
-    (re.compile(r"^referred by (.+) \(r_\w+\)$"), lambda m: f"Introduced by {m[1]}"),
+    (re.compile(r"^referred by (.+) \(r_[\w-]+\)$"), lambda m: f"Introduced by {m[1]}"),
     (
         re.compile(r"^referral ask at (\w+): (\w+)$"),
         lambda m: f"Referral ask {MOMENTS.get(m[1], _words(m[1]))}: {m[2]}",
@@ -89,7 +89,7 @@ class Line:
     item: str | None
 
 
-_REFERRAL = re.compile(r"\b(r_[A-Za-z0-9_-]+)\b")
+_REFERRAL = re.compile(r"\b(r_[\w-]+)(?![\w-])")
 
 
 def entry(e: TimelineEntry) -> Line:
