@@ -459,7 +459,7 @@ async def test_customer_page_tells_the_whole_story_by_public_id(loop: Loop) -> N
         "Purchase completed",
         "Answered 10 (promoter) to “post purchase”",
         "Could not be happier.",
-        "introduced Daniel Price (grade B",
+        "Introduced Daniel Price (grade B)",
         "Thank-you for an introduction sent",
     ):
         assert expected in page, expected
