@@ -115,10 +115,12 @@ async def customers(
     that customer's page."""
     store: CustomerStore = services(request).store
     query = (q or email).strip()[:200]
-    total, _ = await store.customer_page(query, 0, 0)
+    page = max(page, 1)
+    total, found = await store.customer_page(query, PER_PAGE, (page - 1) * PER_PAGE)
     pages = max(1, math.ceil(total / PER_PAGE))
-    page = min(max(page, 1), pages)
-    _, found = await store.customer_page(query, PER_PAGE, (page - 1) * PER_PAGE)
+    if page > pages:  # past the end (the list shrank, or a typed number): the last page
+        page = pages
+        total, found = await store.customer_page(query, PER_PAGE, (page - 1) * PER_PAGE)
     if query and total == 1:
         return RedirectResponse(_here(found[0]), status_code=303)
     return admin_page(
