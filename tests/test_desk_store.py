@@ -184,3 +184,20 @@ async def test_a_win_whose_reward_was_given_is_not_reopened(concerns: Any) -> No
     assert (await store.reopen_facts(1)).before == "new"
     assert await store.reopen_referral(1, "won", "new", AT) is False
     assert await fetch(store, "SELECT status FROM referrals") == [("won",)]
+
+
+async def test_a_partners_win_once_thanked_is_not_reopened(concerns: Any) -> None:
+    store = concerns
+    ann = await customer_id(store, "ann@example.com")
+    await referral(store, ann, 1, "won")
+    await execute(
+        store,
+        "INSERT INTO referral_steps (referral_id, status, shared, notified, at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        1, "won", True, False, AT,
+    )  # fmt: skip
+    assert (await store.reopen_facts(1)).told is False  # the thank-you has not gone yet
+    await execute(store, "UPDATE referral_steps SET notified = ?", True)
+    assert (await store.reopen_facts(1)).told is True
+    assert await store.reopen_referral(1, "won", "new", AT) is False
+    assert await fetch(store, "SELECT status FROM referrals") == [("won",)]

@@ -16,8 +16,10 @@ def why_not(
     reward_state: str | None,
     now: datetime,
     window: timedelta,
+    told: bool,
 ) -> str | None:
-    """None if the referral may be reopened now, else why not."""
+    """None if the referral may be reopened now, else why not. `told`: the advocate has had
+    the win's own email (a partner's thank-you)."""
     days = f"{window.total_seconds() / 86400:g} day{'' if window == timedelta(days=1) else 's'}"
     if status not in CLOSED:
         return f"it is {status}, not won or lost: there is nothing to reopen"
@@ -29,4 +31,6 @@ def why_not(
         )
     if reward_state == "issued":
         return "its reward has been given to the advocate, and a given reward cannot be taken back"
+    if told:
+        return "the advocate has been thanked for the win, and that email cannot be taken back"
     return None

@@ -441,7 +441,9 @@ async def reopen(services: Services, referral: Referral) -> Referral:
     facts = await store.reopen_facts(referral.id)
     assert facts is not None
     window = timedelta(days=services.config.settings.referrals.reopen_days)
-    why = reopen_rule.why_not(referral.status, facts.closed_at, facts.reward_state, now, window)
+    why = reopen_rule.why_not(
+        referral.status, facts.closed_at, facts.reward_state, now, window, facts.told
+    )
     if why is None and not await store.reopen_referral(
         referral.id, referral.status, facts.before, now
     ):

@@ -3,8 +3,9 @@
 Reopening puts the referral back where it stood before it closed and records that as a step
 the advocate is not told of. A win's reward that has not been given yet (it waits for the
 owner's approval or for a code) is withdrawn, its pool code freed, and the referral ask the
-win scheduled is skipped; a reward already given cannot be taken back, so such a win stays
-(daemon/engine/reopen.py says so before anything is written, and the UPDATE checks again).
+win scheduled is skipped; a reward already given cannot be taken back, so such a win stays, as does
+a partner's win once their thank-you has gone (daemon/engine/reopen.py says so before anything
+is written, and the UPDATE checks again).
 """
 
 from __future__ import annotations
@@ -25,15 +26,20 @@ _FACTS = """
            coalesce((SELECT s.status FROM referral_steps s WHERE s.referral_id = r.id
                      AND s.status NOT IN ('won', 'lost') ORDER BY s.at DESC, s.id DESC LIMIT 1),
                     'new'),
-           (SELECT w.state FROM rewards w WHERE w.referral_id = r.id)
+           (SELECT w.state FROM rewards w WHERE w.referral_id = r.id),
+           EXISTS (SELECT 1 FROM referral_steps s WHERE {told})
     FROM referrals r WHERE r.id = :id
 """
+# The advocate (a partner, thanked without a reward) has had the win's own email.
+_TOLD = "s.referral_id = {r} AND s.status = 'won' AND s.shared AND s.notified"
+_FACTS = _FACTS.format(told=_TOLD.format(r="r.id"))
 _REOPEN = (
     """
     UPDATE referrals SET status = :to, closed_at = NULL, updated_at = :now
     WHERE id = :id AND status = :closed
       AND NOT EXISTS (SELECT 1 FROM rewards WHERE referral_id = :id AND state = 'issued')
-    """,
+      AND NOT EXISTS (SELECT 1 FROM referral_steps s WHERE {told})
+    """.format(told=_TOLD.format(r=":id")),
     f"""
     UPDATE reward_codes SET reward_id = NULL WHERE reward_id IN
         (SELECT id FROM rewards WHERE referral_id = :id AND state IN {_UNGIVEN})
@@ -56,6 +62,7 @@ class ReopenFacts:
     closed_at: datetime | None
     before: str  # the status it had before it closed (new if it never moved before)
     reward_state: str | None
+    told: bool  # the advocate has had the win's own email (a partner's thanks)
 
 
 class Corrections(Protocol):

@@ -91,7 +91,12 @@ async def referral_page(
         facts = await store.reopen_facts(referral.id)
         assert facts is not None
         cannot_reopen = reopen_rule.why_not(
-            referral.status, facts.closed_at, facts.reward_state, svc.clock.now(), _window(request)
+            referral.status,
+            facts.closed_at,
+            facts.reward_state,
+            svc.clock.now(),
+            _window(request),
+            facts.told,
         )
     return admin_page(
         request,
