@@ -39,7 +39,6 @@ from daemon.partners import report as partner_report
 from daemon.referrals import follow_up, influence, offers, review_asks, sources
 from daemon.run.sender import Sender
 from daemon.run.services import opened
-from daemon.settings import stored_address
 from daemon.store import Recorded, SQLiteStore
 from daemon.store.reports import EXPORTS
 from daemon.transport import build_transport
@@ -790,50 +789,49 @@ def _reward_approve(args: argparse.Namespace) -> int:
 
 
 def _reward_load(args: argparse.Namespace) -> int:
+    from daemon.referrals import reward_codes
+
     config = load_config(args.config, os.environ)
-    codes = [line.strip() for line in args.file.read_text(encoding="utf-8").splitlines()]
-    codes = [c for c in codes if c and not c.startswith("#")]
-    state = "awaiting_approval" if config.settings.referrals.reward.approval else "issued"
+    try:
+        codes = reward_codes.parse(args.file.read_bytes(), str(args.file))
+    except OSError as exc:
+        print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    except reward_codes.CodeFileError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("nothing was loaded", file=sys.stderr)
+        return EXIT_INVALID
 
-    async def load() -> int:
+    async def load() -> reward_codes.Loaded:
         async with opened(config) as services:
-            return await services.store.load_reward_codes(codes, services.clock.now(), state)
+            return await reward_codes.load(services, codes)
 
-    print(f"{asyncio.run(load())} new codes in the pool ({len(codes)} in the file)")
+    loaded = asyncio.run(load())
+    print(f"{loaded.added} new codes in the pool ({loaded.in_file} in the file)")
     return EXIT_OK
 
 
 def _forget(args: argparse.Namespace) -> int:
+    from daemon.owner import privacy
+
     try:
-        exact = stored_address(args.address)
-    except ValueError as exc:
+        exact = privacy.exact_address(args.address)
+    except privacy.NotAnAddress as exc:
         print(f"error: {exc}; vouch forget takes the person's email address", file=sys.stderr)
         return EXIT_INVALID
     config = load_config(args.config, os.environ)
-    if not config.secrets.signing_keys:
-        name = config.settings.secrets.signing_key_env
-        print(
-            f"error: set {name}, the daemon's secret: a forgotten person's event ids are kept "
-            "as hashes keyed by it",
-            file=sys.stderr,
-        )
-        return EXIT_INVALID
 
     async def forget() -> dict[str, Any]:
         async with opened(config) as services:
-            return await services.store.forget(exact, services.clock.now())
+            return await privacy.forget(services, exact)
 
-    done = asyncio.run(forget())
-    changed = ", ".join(f"{n} {what}" for what, n in done["changed"].items() if n)
-    if not done["held"]:
-        print(f"nothing held about {exact} (already forgotten, or never known)")
-    elif not done["changed"]["customer"]:
-        print(f"no customer {exact}; erased what held the address ({changed})")
-    else:
-        print(f"forgotten {exact} (now {done['placeholder']}): {changed}")
-    print("the address stays suppressed, stored only as its SHA-256 hash")
-    if not done["wal_truncated"]:
-        print("note: the write-ahead log is in use; old copies leave it at the next checkpoint")
+    try:
+        done = asyncio.run(forget())
+    except privacy.NoErasureKey as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print("\n".join(privacy.summary(exact, done)))
     return EXIT_OK
 
 
@@ -868,13 +866,22 @@ def _resubscribe(args: argparse.Namespace) -> int:
 
 
 def _export_person(args: argparse.Namespace) -> int:
+    from daemon.owner import privacy
+
     config = load_config(args.config, os.environ)
 
     async def export() -> dict[str, Any]:
         async with opened(config) as services:
-            return await services.store.person_export(args.address)
+            return await privacy.export(services, args.address)
 
-    print(json.dumps(asyncio.run(export()), indent=2, ensure_ascii=False))
+    try:
+        person = asyncio.run(export())
+    except privacy.NotAnAddress as exc:
+        print(
+            f"error: {exc}; vouch export-person takes the person's email address", file=sys.stderr
+        )
+        return EXIT_INVALID
+    print(json.dumps(person, indent=2, ensure_ascii=False))
     return EXIT_OK
 
 

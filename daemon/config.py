@@ -454,6 +454,13 @@ class Referrals(Section):
     friend_offer: FriendOffer | None = Field(
         None, description="what a referred friend gets, e.g. 10% off their first job (off: unset)"
     )
+    reopen_days: float = Field(
+        7,
+        ge=0,
+        le=90,
+        description="days after a referral is marked won or lost that the dashboard may reopen "
+        "it (a mistake), 0-90",
+    )
 
     @model_validator(mode="after")
     def _offers(self) -> Referrals:

@@ -49,6 +49,7 @@ if CHROMIUM.exists():
         Browser,
         BrowserContext,
         ConsoleMessage,
+        FilePayload,
         Page,
         Response,
         expect,
@@ -190,7 +191,7 @@ def test_owner_logs_in_and_reads_the_dashboard(page: Page, live: LiveVouch, shot
     # a sent email, as the customer saw it, in its sandboxed frame
     page.get_by_role("link", name="Olivia Bennett").first.click()
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
-    page.get_by_role("link", name="email advocate_thanks sent").first.click()
+    page.get_by_role("link", name="Thank-you for an introduction sent").first.click()
     frame = page.frame_locator("iframe.preview")
     expect(frame.locator("body")).to_contain_text("Thank you")
 
@@ -222,6 +223,9 @@ def test_owner_moves_a_referral_to_won_and_the_advocate_hears(page: Page, live: 
     card.get_by_text("Note, value").click()
     card.get_by_label("Value won").fill("8400")
     card.get_by_role("button", name="Won").click()
+    sure = page.get_by_role("heading", name=f"Mark the referral of {friend} as won?")
+    expect(sure).to_be_visible()
+    page.get_by_role("button", name="Yes, mark won").click()
     expect(page.get_by_role("status")).to_contain_text("Referral won")
     expect(page.locator(".stage.won")).to_contain_text(friend)
     live.call(lambda loop: loop.run())  # what the daemon does when woken
@@ -257,3 +261,187 @@ def test_customer_answers_the_survey_on_a_phone(
         return line.score, line.comment
 
     assert live.call(answer) == (9, "Quick, tidy and friendly. Thank you!")
+
+
+# the owner's routine tasks, on a laptop and on a phone -------------------------------------------
+
+SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
+#: The refusals these tests provoke on purpose: a wrong mark, a wrong address, a bad file (422).
+EXPECTED = re.compile(r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes)")
+
+
+def unexpected(errors: list[str]) -> list[str]:
+    return [e for e in errors if not EXPECTED.fullmatch(e)]
+
+
+@pytest.fixture(params=sorted(SIZES))
+def sized(request: pytest.FixtureRequest, browser: Browser, live: LiveVouch) -> Iterator[Page]:
+    """A page at a laptop's size, then a phone's (touch), failing the test on a console error
+    or a failed response but the EXPECTED refusals."""
+    width, height = SIZES[request.param]
+    if request.param == "phone":
+        context = phone(browser, live.url)
+    else:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, base_url=live.url
+        )
+    opened = context.new_page()
+    errors = watch(opened)
+    yield opened
+    context.close()
+    assert unexpected(errors) == []
+
+
+def fits(page: Page) -> None:
+    """Nothing wider than the screen: a wide table scrolls inside its card."""
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+async def later(loop: Loop) -> None:
+    """A minute on, so that the next action is the latest one shown."""
+    loop.clock.advance(timedelta(minutes=1))
+
+
+def test_owner_finds_a_customer_notes_marks_and_forgets(
+    sized: Page, live: LiveVouch, shots: Path
+) -> None:
+    page = sized
+    seeded(live)
+    log_in(page)
+    page.goto("/admin/customers")
+    expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+    table = page.get_by_role("region", name=re.compile(r"^Customers, 1 to \d+ of \d+$"))
+    expect(table.get_by_role("link", name="Olivia Bennett")).to_be_visible()
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"customers-{size}.png"), full_page=True)
+    page.get_by_label("Name, email, tag or your reference").fill("olivia")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="Olivia Bennett", level=1)).to_be_visible()
+    page.get_by_label("A note about Olivia Bennett").fill("Prefers a call after 5pm.")
+    page.get_by_role("button", name="Keep note").click()
+    expect(page.get_by_role("status")).to_contain_text("Note kept")
+    expect(page.locator("#notes .note")).to_contain_text("Prefers a call after 5pm.")
+    live.call(later)
+    page.get_by_label("Your influence mark, 0–10 (blank: none)").fill("11")
+    page.get_by_role("button", name="Save mark").click()
+    mark = page.get_by_label("Your influence mark, 0–10 (blank: none)")
+    expect(mark).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#e-mark")).to_contain_text("whole number from 0 to 10")
+    mark.fill("9")
+    page.get_by_role("button", name="Save mark").click()
+    expect(page.get_by_role("status")).to_contain_text("Influence mark saved")
+    fits(page)
+    page.screenshot(path=str(shots / f"customer-{size}.png"), full_page=True)
+    # forgetting asks for the address, typed
+    page.goto("/admin/customers?q=harry")
+    expect(page.get_by_role("heading", name="Harry Collins", level=1)).to_be_visible()
+    address = "harry.collins@example.com"
+    page.get_by_label(f"Type {address} to confirm").fill("harry")
+    page.get_by_role("button", name="Forget this person").click()
+    expect(page.locator("#e-confirm")).to_contain_text("Nothing was erased")
+    page.get_by_label(f"Type {address} to confirm").fill(address)
+    page.get_by_role("button", name="Forget this person").click()
+    expect(page.get_by_role("status")).to_contain_text("Forgotten")
+
+    async def gone(loop: Loop) -> bool:
+        return await loop.services.store.customer_by_email(address) is None
+
+    assert live.call(gone)
+
+
+def test_owner_confirms_a_loss_then_reopens_it(sized: Page, live: LiveVouch) -> None:
+    page = sized
+    seeded(live)
+
+    async def first(loop: Loop) -> str:
+        _, pipeline = await loop.services.store.referral_pipeline(10)
+        return next(r.public_id for r in pipeline if r.friend_name == FRIENDS[0][0])
+
+    public_id = live.call(first)
+    log_in(page)
+    page.goto(f"/admin/referrals/{public_id}")
+    page.get_by_role("button", name="Lost").click()
+    expect(page.get_by_role("heading", name=f"Mark the referral of {FRIENDS[0][0]} as lost?"))
+    page.get_by_role("link", name="No, go back").click()
+    expect(page.get_by_role("heading", name=FRIENDS[0][0], level=1)).to_contain_text("new")
+    page.get_by_role("button", name="Lost").click()
+    page.get_by_role("button", name="Yes, mark lost").click()
+    expect(page.get_by_role("status")).to_contain_text("Referral marked lost")
+    page.get_by_role("button", name="Reopen").click()
+    expect(page.get_by_role("status")).to_contain_text("Referral reopened")
+    expect(page.get_by_role("heading", name=FRIENDS[0][0], level=1)).to_contain_text("new")
+    page.get_by_label("A private note about this referral").fill("Call again in June.")
+    page.get_by_role("button", name="Keep note").click()
+    expect(page.locator("#notes .note")).to_contain_text("Call again in June.")
+    fits(page)
+
+
+@pytest.fixture
+def pool_live(tmp_path: Path) -> Iterator[LiveVouch]:
+    """Vouch paying rewards from a pool of the owner's codes, each approved first."""
+
+    def make(smtp: SmtpServer, url: str) -> Config:
+        changes = {
+            "business": {"public_url": url},
+            "email": {
+                "transport": "smtp",
+                "smtp": {"host": smtp.host, "port": smtp.port, "security": "none"},
+            },
+            "referrals": {"reward": {"kind": "pool", "approval": True}},
+        }
+        path = write_business(tmp_path / "pool", merge(CONFIG_CHANGES, changes))
+        return load_config(path, {**ENV, **ENV_EXTRA}, need_secrets=True)
+
+    with LiveVouch(make) as running:
+        yield running
+
+
+def codes_file(data: bytes) -> FilePayload:
+    return FilePayload(name="codes.txt", mimeType="text/plain", buffer=data)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_owner_loads_codes_and_approves_a_reward(
+    browser: Browser, pool_live: LiveVouch, size: str, shots: Path
+) -> None:
+    live = pool_live
+    width, height = SIZES[size]
+    context = (
+        phone(browser, live.url)
+        if size == "phone"
+        else browser.new_context(viewport={"width": width, "height": height}, base_url=live.url)
+    )
+    page = context.new_page()
+    errors = watch(page)
+    try:
+        seeded(live)
+        log_in(page)
+        card = page.get_by_role("article", name=f"Referral of {FRIENDS[0][0]}")
+        card.get_by_role("button", name="Won").click()
+        page.get_by_role("button", name="Yes, mark won").click()
+        expect(page.get_by_role("status")).to_contain_text("Referral won")
+        page.get_by_role("link", name="Rewards").click()
+        waiting = page.get_by_role("region", name="Rewards waiting")
+        expect(waiting).to_contain_text("waiting for a code from your pool")
+        codes = page.get_by_label("A text file of codes, one a line")
+        codes.set_input_files(codes_file(b"BAD\x07CODE\n"))
+        page.get_by_role("button", name="Load codes").click()
+        expect(page.get_by_role("alert")).to_contain_text("codes.txt line 1")
+        expect(codes).to_have_attribute("aria-invalid", "true")
+        codes.set_input_files(codes_file(b"SPRING-1\n"))
+        page.get_by_role("button", name="Load codes").click()
+        expect(page.get_by_role("status")).to_contain_text("1 new codes in the pool")
+        expect(waiting).to_contain_text("waiting for your approval")
+        fits(page)
+        page.screenshot(path=str(shots / f"rewards-{size}.png"), full_page=True)
+        waiting.get_by_role("button", name="Approve the reward for Olivia Bennett").click()
+        expect(page.get_by_role("status")).to_contain_text("Reward approved")
+        live.call(lambda loop: loop.run())
+        (reward,) = [
+            m for m in live.mail_to("olivia.bennett@example.com") if "SPRING-1" in text_of(m)
+        ]
+        assert FRIENDS[0][0] in text_of(reward)
+    finally:
+        context.close()
+    assert unexpected(errors) == []

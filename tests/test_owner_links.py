@@ -144,9 +144,11 @@ async def test_the_referral_and_digest_link_to_the_referral_page_and_its_actions
     for status in ("contacted", "meeting", "won", "lost"):
         assert f'name="status" value="{status}"' in page.text
     csrf = field(page.text, "csrf")
+    asked = {"csrf": csrf, "status": "won", "value": "5000", "back": path_of(link)}
+    sure = await loop.client.post(f"/admin/referrals/{eve}/status", data=asked)
+    assert sure.status_code == 200 and "as won?" in sure.text  # asked first, nothing moved
     won = await loop.client.post(
-        f"/admin/referrals/{eve}/status",
-        data={"csrf": csrf, "status": "won", "value": "5000", "back": path_of(link)},
+        f"/admin/referrals/{eve}/status", data={**asked, "confirmed": "yes"}
     )
     assert won.status_code == 303 and won.headers["location"] == f"{path_of(link)}?done=won"
     page = await loop.client.get(won.headers["location"])

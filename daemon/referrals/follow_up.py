@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from daemon.engine import dashboard_links
+from daemon.engine import reopen as reopen_rule
 from daemon.engine.asks import Ask, AskHistory, Moment, NoAsk, Rules, Wait, decide
 from daemon.engine.grades import Introduction, grade, self_referral
 from daemon.engine.lifecycle import short_of
@@ -29,6 +30,7 @@ from daemon.referrals import ask_cap, friend_offers, offers
 from daemon.run import isolation
 from daemon.run.services import Services
 from daemon.store.asks import Asks
+from daemon.store.corrections import Corrections
 from daemon.store.customers import Customers
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.partners import Partners
@@ -424,6 +426,33 @@ async def change_status(
     if status == "won":
         await _reward(services, moved)
     services.nudge()
+    return moved
+
+
+class ReopenStore(Corrections, Referrals, Protocol):
+    """The store as `reopen` uses it."""
+
+
+async def reopen(services: Services, referral: Referral) -> Referral:
+    """Undo a won or lost marked by mistake, within `referrals.reopen_days`: the referral goes
+    back to the status it had, a reward not yet given is withdrawn (corrections.py); the
+    advocate is told nothing. ReferralError says why not, in words."""
+    store: ReopenStore = services.store
+    now = services.clock.now()
+    facts = await store.reopen_facts(referral.id)
+    assert facts is not None
+    window = timedelta(days=services.config.settings.referrals.reopen_days)
+    why = reopen_rule.why_not(
+        referral.status, facts.closed_at, facts.reward_state, now, window, facts.told
+    )
+    if why is None and not await store.reopen_referral(
+        referral.id, referral.status, facts.before, now
+    ):
+        why = "it changed meanwhile; reload the page to see where it stands"
+    if why is not None:
+        raise ReferralError(f"referral {referral.public_id} cannot be reopened: {why}")
+    moved = await store.referral_by_id(referral.id)
+    assert moved is not None
     return moved
 
 

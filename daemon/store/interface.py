@@ -14,8 +14,10 @@ from typing import Protocol
 from daemon.store.answers import Answers
 from daemon.store.asks import Asks
 from daemon.store.bounces import Bounces
+from daemon.store.corrections import Corrections
 from daemon.store.customers import Customers
 from daemon.store.dashboard import Dashboard
+from daemon.store.desk import Desk
 from daemon.store.digest import Digest
 from daemon.store.events import Events
 from daemon.store.friend_offers import FriendOffers
@@ -23,6 +25,7 @@ from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
 from daemon.store.leases import Leases
 from daemon.store.lifecycle import Lifecycle
+from daemon.store.notes import OwnerNotes
 from daemon.store.offers import Offers
 from daemon.store.outbox import Outbox
 from daemon.store.partners import Partners
@@ -52,8 +55,10 @@ class Store(
     Answers,
     Asks,
     Bounces,
+    Corrections,
     Customers,
     Dashboard,
+    Desk,
     Digest,
     Events,
     FriendOffers,
@@ -63,6 +68,7 @@ class Store(
     Lifecycle,
     Offers,
     Outbox,
+    OwnerNotes,
     Partners,
     Privacy,
     PublicAnswers,

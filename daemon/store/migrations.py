@@ -614,4 +614,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX friend_redemptions_advocate ON friend_redemptions(advocate_id);
         """,
     ),
+    (
+        24,
+        "the owner's private notes on a customer or a referral, with who wrote them and when",
+        """
+        -- Never shown to the customer or the advocate; erased with the person (vouch forget).
+        CREATE TABLE owner_notes (
+            id           INTEGER PRIMARY KEY,
+            customer_id  INTEGER REFERENCES customers(id),
+            referral_id  INTEGER REFERENCES referrals(id),
+            at           INTEGER NOT NULL,
+            user_id      INTEGER,                      -- NULL: the shared-password owner
+            by           TEXT NOT NULL,                -- the writer's name as it was then
+            text         TEXT NOT NULL,
+            CHECK ((customer_id IS NULL) <> (referral_id IS NULL))
+        );
+        CREATE INDEX owner_notes_customer ON owner_notes(customer_id, at);
+        CREATE INDEX owner_notes_referral ON owner_notes(referral_id, at);
+        """,
+    ),
 ]

@@ -12,9 +12,11 @@ from pathlib import Path
 from daemon.store.answers import AnswersSQL
 from daemon.store.asks import AsksSQL
 from daemon.store.bounces import BouncesSQL
+from daemon.store.corrections import CorrectionsSQL
 from daemon.store.customers import CustomersSQL
 from daemon.store.dashboard import DashboardSQL
 from daemon.store.db import said_if_damaged
+from daemon.store.desk import DeskSQL
 from daemon.store.digest import DigestSQL
 from daemon.store.events import EventsSQL
 from daemon.store.friend_offers import FriendOffersSQL
@@ -23,6 +25,7 @@ from daemon.store.invitations import InvitationsSQL
 from daemon.store.leases import LeasesSQL
 from daemon.store.lifecycle import LifecycleSQL
 from daemon.store.migrations import MIGRATIONS
+from daemon.store.notes import NotesSQL
 from daemon.store.offers import OffersSQL
 from daemon.store.outbox import OutboxSQL, suppression_keys
 from daemon.store.partners import PartnersSQL
@@ -64,6 +67,9 @@ class SQLiteStore(
     UsersSQL,
     LeasesSQL,
     PublicAnswersSQL,
+    NotesSQL,
+    DeskSQL,
+    CorrectionsSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:

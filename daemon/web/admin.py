@@ -28,10 +28,12 @@ from daemon.store.setaside import SetAsides
 from daemon.store.users import Users
 from daemon.web import (
     admin_advocates,
+    admin_customers,
     admin_pages,
     admin_partners,
     admin_referrals,
     admin_reviews,
+    admin_rewards,
     admin_users,
     charts,
     sending_api,
@@ -72,6 +74,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 ROUTERS = (
     router,
     admin_pages.router,
+    admin_customers.router,
+    admin_rewards.router,
     admin_partners.router,
     admin_advocates.router,
     admin_referrals.router,
@@ -85,6 +89,8 @@ LIST_LIMIT = 20
 COMPLAINTS_PER_PAGE = 50
 RESPONSES_SHOWN = 12
 PIPELINE_PER_STATUS = 25
+#: The moves that ask "are you sure?" first: they close the referral (a win also pays).
+CONFIRMED = ("won", "lost")
 DONE = {
     "resolved": "Complaint resolved. Referral asks may resume for this customer.",
     **admin_referrals.MOVED,
@@ -313,21 +319,23 @@ async def resolve(request: Request, complaint_id: int, session: Owner) -> Respon
 
 @router.post("/referrals/{referral_id}/status")
 async def move_referral(request: Request, referral_id: str, session: Owner) -> Response:
-    """`vouch referral ID STATUS` / `POST /v1/referrals/{id}/status`, from the dashboard."""
+    """`vouch referral ID STATUS` / `POST /v1/referrals/{id}/status`, from the dashboard. Won
+    and lost are asked again first (a page with the same form and `confirmed=yes`: no script
+    needed), and a mistake can still be reopened for a while (admin_referrals.reopen)."""
     form = await checked_form(request, session)
     svc = services(request)
     found = await svc.store.referral(referral_id)
     if found is None:
         raise Refused(404, "Not moved", f"There is no referral {referral_id}.")
     status = str(form.get("status") or "")
+    value = amount(form.get("value"), "Not moved")
+    said = note(form.get("note"), "Not moved")
+    share = {"yes": True, "no": False}.get(str(form.get("share") or ""))
+    if status in CONFIRMED and status != found.status and form.get("confirmed") != "yes":
+        return await admin_referrals.confirm_move(request, session, found, status, form)
     try:
         moved = await follow_up.change_status(
-            svc,
-            found,
-            status,
-            value=amount(form.get("value"), "Not moved"),
-            note=note(form.get("note"), "Not moved"),
-            share={"yes": True, "no": False}.get(str(form.get("share") or "")),
+            svc, found, status, value=value, note=said, share=share
         )
     except follow_up.ReferralError as exc:
         raise Refused(409, "Not moved", str(exc)) from None

@@ -1,5 +1,5 @@
-"""The dashboard's reading pages: a customer's timeline, one sent email as it was sent, the
-customer search, and a preview of every email and public page with sample data.
+"""The dashboard's reading pages: one sent email as it was sent, and a preview of every email
+and public page with sample data (a customer's own page is web/admin_customers.py).
 
 An email's HTML (or a page preview) is shown in a sandboxed iframe whose own response forbids
 scripts, remote images and forms: the owner sees the message as the customer did, and nothing
@@ -12,22 +12,15 @@ import email
 import email.policy
 import re
 from email.message import EmailMessage
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
-from daemon.engine.lifecycle_types import ORDER, REFERRAL, REFERRED
 from daemon.engine.segments import Segment
 from daemon.mail.render import KINDS, RenderedEmail, Renderer
-from daemon.owner import stages
-from daemon.store.customers import Customers
 from daemon.store.dashboard import Dashboard
-from daemon.store.lifecycle import Lifecycle
-from daemon.store.outbox import Outbox
-from daemon.store.setaside import SetAsides
-from daemon.store.users import Users
 from daemon.web.owner import Refused, admin_page, owner
 from daemon.web.pages import promoter_offers
 from daemon.web.session import Session
@@ -37,7 +30,6 @@ from daemon.web.state import words as page_words
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Owner = Annotated[Session, Depends(owner)]
 
-SEARCH_LIMIT = 25
 #: What a preview frame may do: show itself with its own styles, nothing else.
 FRAME_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:; "
@@ -45,8 +37,6 @@ FRAME_POLICY = (
 )
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 PAGES = ("survey", "thanks")
-#: What moved a customer along the road, in words (otherwise: the event's type).
-MOVED_BY = {REFERRAL: "introduced a friend", REFERRED: "a friend introduced them"}
 SAMPLE_CODE = "SAMPLE-CODE"  # a promoter's referral code in the thank-you page's preview
 SAMPLE_SCORES = {Segment.PROMOTER: 10, Segment.PASSIVE: 8, Segment.DETRACTOR: 4}
 SAMPLE_COMMENTS = {
@@ -54,10 +44,6 @@ SAMPLE_COMMENTS = {
     Segment.PASSIVE: "Good work, but the start date slipped twice.",
     Segment.DETRACTOR: "Nobody called back about the leaking tap.",
 }
-
-
-class CustomerStore(Customers, Dashboard, Lifecycle, Outbox, SetAsides, Users, Protocol):
-    """The store as `customer` uses it."""
 
 
 def _frame(html: str) -> HTMLResponse:
@@ -68,44 +54,6 @@ def _frame(html: str) -> HTMLResponse:
             "X-Frame-Options": "SAMEORIGIN",
             "Cache-Control": "no-store",
         },
-    )
-
-
-# customers --------------------------------------------------------------------------------------
-
-
-@router.get("/customers")
-async def search(request: Request, session: Owner, email: str = "") -> Response:
-    store: Dashboard = services(request).store
-    found = await store.find_customers(email, SEARCH_LIMIT) if email else []
-    if len(found) == 1 or (found and found[0].email == email.strip().lower()):
-        return RedirectResponse(f"/admin/customers/{found[0].public_id}", status_code=303)
-    return admin_page(request, session, "admin/customers.html", query=email, found=found)
-
-
-@router.get("/customers/{public_id}")
-async def customer(
-    request: Request, public_id: str, session: Owner, done: str | None = None
-) -> Response:
-    store: CustomerStore = services(request).store
-    found = await store.customer_by_public_id(public_id) if len(public_id) == 32 else None
-    if found is None:
-        raise Refused(404, "No such customer", "There is no customer at this address.")
-    timeline = await store.customer_timeline(found.id)
-    return admin_page(
-        request,
-        session,
-        "admin/customer.html",
-        customer=found,
-        actions=await store.last_actions([e.item for e in timeline if e.item]),
-        notice="Complaint resolved." if done == "resolved" else None,
-        suppressed=await store.suppression_reason(found.email),
-        timeline=timeline,
-        stage=await stages.stage_of(store, found.id),  # placed first if the backfill has not yet
-        road={move.stage: move for move in await store.customer_road(found.id)},
-        stages=ORDER,
-        moved_by=MOVED_BY,
-        set_aside=(await store.set_aside_items(SEARCH_LIMIT, found.id))[1],
     )
 
 

@@ -1,12 +1,13 @@
-"""`DELETE /v1/customers/{email}`: forget a person, as `vouch forget` does (bearer token)."""
+"""`DELETE /v1/customers/{email}`: forget a person, as `vouch forget` does (bearer token):
+the same call, daemon/owner/privacy.py."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from daemon.owner import privacy
 from daemon.run.services import Services
-from daemon.settings import stored_address
 from daemon.web.api import INVALID, NOT_FOUND, UNAUTHORIZED
 from daemon.web.auth import require_token
 
@@ -36,11 +37,11 @@ async def forget_customer(email: str, request: Request) -> JSONResponse:
     suppression. Only this address, exactly (in any case): anything else is a 422. Safe to
     repeat: once nothing is held about the address, the answer is a 404."""
     try:
-        exact = stored_address(email)
-    except ValueError as exc:
+        exact = privacy.exact_address(email)
+    except privacy.NotAnAddress as exc:
         return _not_an_address(exc)
     found: Services = request.app.state.services
-    done = await found.store.forget(exact, found.clock.now())
+    done = await privacy.forget(found, exact)
     if not done["held"]:
         return JSONResponse(
             status_code=404,
