@@ -710,7 +710,7 @@ def _survey_link(args: argparse.Namespace) -> int:
     if not survey.public:
         print(
             f"surveys/{survey.id}.toml: public: the survey has no public link; set "
-            "public = true, then vouch reload",
+            "public = true, then reload the daemon (SIGHUP)",
             file=sys.stderr,
         )
         return EXIT_INVALID
