@@ -390,3 +390,124 @@ def test_every_page_route_is_checked(contexts: dict[str, BrowserContext], site: 
     reached = {path.split("?")[0] for path in site.checked.values()}
     unchecked = [r.path for r in routes if not any(r.path_regex.match(p) for p in reached)]
     assert unchecked == [], f"pages no accessibility test visits: {unchecked}"
+
+
+# The keyboard alone, what a screen reader is told, and the reader's settings.
+
+FOCUS_SHOWN = """() => {
+    const el = document.activeElement;
+    const ring = el.matches('.score input') ? el.nextElementSibling : el;
+    return getComputedStyle(ring).outlineStyle !== 'none';
+}"""
+
+
+def _tab(page: Page) -> str:
+    """Tab to the next stop: its id (else its name or role), failing if focus is not shown."""
+    page.keyboard.press("Tab")
+    stop: str = page.evaluate(
+        "() => { const el = document.activeElement;"
+        " return el.id || el.getAttribute('name') || el.tagName.toLowerCase(); }"
+    )
+    assert page.evaluate(FOCUS_SHOWN), f"{stop} has the focus, but no visible outline"
+    return stop
+
+
+def test_the_survey_is_answered_with_the_keyboard_alone(
+    contexts: dict[str, BrowserContext], site: Site
+) -> None:
+    page = contexts["desktop"].new_page()
+    try:
+        page.goto(site.survey("liam"))  # a score given before: the radio group's stop is it
+        ends = ("0 (Not at all likely)", "10 (Extremely likely)")
+        for name in ends:  # the ends of the scale, said with their score
+            expect(page.get_by_role("radio", name=name, exact=True)).to_have_count(1)
+        assert _tab(page) == "score"
+        assert page.evaluate("document.activeElement.value") == "6"
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")  # arrows move along the scale, choosing
+        expect(page.get_by_role("radio", name="9", exact=True)).to_be_checked()
+        assert _tab(page) == "comment"
+        page.keyboard.press("Control+A")
+        page.keyboard.type("Sorted out the van in the end.")
+        assert _tab(page) == "button"
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    finally:
+        page.close()
+
+
+def test_the_introduce_form_is_sent_with_the_keyboard_alone(
+    contexts: dict[str, BrowserContext], site: Site
+) -> None:
+    """In the order the form reads, with its errors announced, tied to their fields, and
+    linked from a summary that takes the focus to the field."""
+    page = contexts["desktop"].new_page()
+    try:
+        page.goto(f"/r/{site.code}/introduce")
+        assert _tab(page) == "friend_name"
+        page.keyboard.type("Pat Lee")
+        page.keyboard.press("Enter")  # no email and no phone: the server says so
+        summary = page.get_by_role("alert")
+        expect(summary).to_contain_text("please give an email address or a phone number")
+        field = page.get_by_label("Their email")
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(field).to_have_accessible_description(re.compile("please give an email"))
+        colour = "getComputedStyle(document.getElementById('friend_email')).borderTopColor"
+        assert page.evaluate(colour) == "rgb(185, 28, 28)"  # outlined in the error's red
+        assert _tab(page) == "a"  # the summary's link comes first
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "friend_email"
+        page.keyboard.type("pat@example.net")
+        order = [  # as the form reads; a radio group is one stop
+            "friend_phone",
+            "need",
+            "timing",
+            "relationship",
+            "expects_contact",
+            "advocate_introduces",
+            *(["reward_choice"] if page.locator("#reward_choice").count() else []),
+            "public_thanks_ok",
+            "button",
+        ]
+        assert [_tab(page) for _ in order] == order
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Thank you, Olivia!")).to_be_visible()
+    finally:
+        page.close()
+
+
+def test_charts_have_a_text_equivalent(contexts: dict[str, BrowserContext], site: Site) -> None:
+    """Each chart is an image whose name says what it shows and whose description gives its
+    figures, which a screen reader reads."""
+    page = contexts["desktop"].new_page()
+    try:
+        page.goto("/admin")
+        charts = page.locator("svg.chart")
+        assert charts.count() == 3
+        for chart in charts.all():
+            expect(chart).to_have_role("img")
+            expect(chart).to_have_accessible_name(re.compile(r"\w"))
+            expect(chart).to_have_accessible_description(re.compile(r"\d"))
+    finally:
+        page.close()
+
+
+def test_the_pages_follow_the_readers_colours_and_motion(
+    contexts: dict[str, BrowserContext], site: Site
+) -> None:
+    """The dark scheme where the reader asked for it (its contrast is checked by axe in
+    test_page_is_accessible), and links to a field that glide there, but not for a reader who
+    asked for less motion."""
+    looks = {}
+    for size in ("desktop", "narrow-dark"):
+        page = contexts[size].new_page()
+        page.goto(site.survey("maya", 9))
+        looks[size] = page.evaluate(
+            "[getComputedStyle(document.body).backgroundColor,"
+            " getComputedStyle(document.documentElement).scrollBehavior]"
+        )
+        page.close()
+    assert looks == {
+        "desktop": ["rgb(244, 244, 245)", "smooth"],
+        "narrow-dark": ["rgb(17, 24, 39)", "auto"],
+    }
