@@ -146,6 +146,12 @@ async def loop(loop_config: Config, loop_smtp: SmtpServer) -> AsyncIterator[Loop
         yield ran
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests last (in their order): while the one browser is open, Playwright's
+    sync API keeps an event loop running in this thread, which the asyncio tests cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright, once for the whole run: each browser test
