@@ -511,3 +511,18 @@ def test_the_pages_follow_the_readers_colours_and_motion(
         "desktop": ["rgb(244, 244, 245)", "smooth"],
         "narrow-dark": ["rgb(17, 24, 39)", "auto"],
     }
+
+
+def test_headings_get_smaller_by_level(contexts: dict[str, BrowserContext], site: Site) -> None:
+    """The education page's sections (h2) read as parts of its title (h1), not above it."""
+    page = contexts["phone"].new_page()
+    try:
+        page.goto(f"/r/{site.code}/learn")
+        sizes = page.evaluate(
+            "['h1', 'h2'].map(tag => Array.from(document.querySelectorAll(tag),"
+            " el => parseFloat(getComputedStyle(el).fontSize)))"
+        )
+        (title,), sections = sizes
+        assert sections and max(sections) < title, sizes
+    finally:
+        page.close()
