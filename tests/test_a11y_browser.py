@@ -221,6 +221,15 @@ def _introduce_done(page: Page, site: Site) -> None:
     expect(page.get_by_role("alert")).to_have_count(0)
 
 
+def _partner_errors(page: Page, site: Site) -> None:
+    page.goto("/admin/partners")
+    page.evaluate("document.querySelector('form.fields').noValidate = true")
+    page.get_by_label("Email address").fill("not an address")
+    page.get_by_role("button", name="Add partner").click()
+    expect(page.get_by_role("alert").locator('a[href="#f-email"]')).to_be_visible()
+    expect(page.get_by_label("Email address")).to_have_attribute("aria-invalid", "true")
+
+
 def _unsubscribed(page: Page, site: Site) -> None:
     page.goto(f"/u/{site.unsubscribe['ulla']}")
     if page.get_by_role("button").count():
@@ -291,6 +300,7 @@ OWNER: dict[str, Reach] = {
     "complaints": _go(lambda site: "/admin/complaints"),
     "advocates": _go(lambda site: "/admin/advocates"),
     "partners": _go(lambda site: "/admin/partners"),
+    "partners, with errors": _partner_errors,
     "partner": _go(lambda site: f"/admin/partners/{site.partner}"),
     "customer search": _go(lambda site: "/admin/customers?email=example.com"),
     "customer": _go(lambda site: f"/admin/customers/{site.customer}"),
