@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime
@@ -28,6 +37,7 @@ import aiosqlite
 from daemon.clock import from_ms, to_ms
 from daemon.errors import StoreDamaged, StoreUnavailable
 from daemon.requests_first import Turns
+from daemon.store.queries import Queries, Tx
 from daemon.store.rows import read
 
 T = TypeVar("T")
@@ -63,7 +73,7 @@ def _store_faults(path: Path) -> Iterator[None]:
         raise
 
 
-class DB:
+class DB(Queries):
     """The one way to the database: its connection, one transaction at a time in turn (a
     request's work first), and the helpers each store concern writes its SQL with.
 
@@ -136,10 +146,39 @@ class DB:
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Several statements in one turn, outside a transaction (an export, a checkpoint)."""
+        """Several statements in one turn, outside a transaction (a checkpoint)."""
         async with self._lock:
             with _store_faults(self.path):
                 yield self._db
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Tx]:
+        """The shared write transaction (queries.Tx): `_write` with times as epoch ms."""
+        async with self._write() as db:
+            yield SQLiteTx(db)
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[Tx]:
+        """Reads under the turn: the one connection sees no other writer meanwhile."""
+        async with self._reading() as db:
+            yield SQLiteTx(db)
+
+    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
+        return await self._read(sql, ms(params))
+
+    async def _apply(self, sql: str, *params: Any) -> int:
+        """One statement in a write transaction of its own, in one trip."""
+        values = ms(params)
+        return await self._transaction(lambda db: int(db.execute(sql, values).rowcount))
+
+    async def _write_rows(self, sql: str, *params: Any) -> list[Any]:
+        """One statement in a write transaction of its own, in one trip; its rows."""
+        values = ms(params)
+        return await self._transaction(lambda db: db.execute(sql, values).fetchall())
+
+    @staticmethod
+    def _in(values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
+        return f"IN ({', '.join('?' * len(values))})", ms(values)
 
     async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         """Each statement run for each of its parameter rows, all in one transaction and one
@@ -148,7 +187,7 @@ class DB:
         def work(db: sqlite3.Connection) -> None:
             for sql, rows in statements:
                 if rows:
-                    db.executemany(sql, rows)
+                    db.executemany(sql, [ms(row) for row in rows])
 
         await self._transaction(work)
 
@@ -203,6 +242,39 @@ class DB:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
         rows = await self._read(f"EXPLAIN QUERY PLAN {sql}", params)
         return [str(r[3]) for r in rows]
+
+
+def ms(params: Iterable[Any]) -> tuple[Any, ...]:
+    """Parameters as SQLite keeps them: a datetime as epoch ms, the rest as they are."""
+    return tuple(to_ms(p) if isinstance(p, datetime) else p for p in params)
+
+
+class SQLiteTx:
+    """queries.Tx on an aiosqlite connection inside `DB._write`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cursor = await self._db.execute(sql, ms(params))
+        return int(cursor.rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._db.executemany(sql, [ms(row) for row in rows])
+
+    async def fetch(self, sql: str, *params: Any) -> list[Any]:
+        return list(await self._db.execute_fetchall(sql, ms(params)))
+
+    async def fetchrow(self, sql: str, *params: Any) -> Any | None:
+        rows = await self.fetch(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *params: Any) -> Any:
+        row = await self.fetchrow(sql, *params)
+        return row[0] if row else None
+
+    async def records(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        return await records(self._db, sql, ms(params))
 
 
 class Hot:
@@ -276,7 +348,7 @@ class GroupCommit(Generic[Item, Outcome]):
 
 
 async def records(
-    db: aiosqlite.Connection, sql: str, params: Mapping[str, Any]
+    db: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """The rows of `sql` as JSON-ready dicts keyed by column: times (`*_at`, `at`) as ISO 8601
     UTC, never the bytes of an email."""
