@@ -23,6 +23,7 @@ from daemon.store.bounces import BouncesPG
 from daemon.store.customers import CustomersPG
 from daemon.store.events import EventsPG
 from daemon.store.influence import InfluencePG
+from daemon.store.invitations import InvitationsPG
 from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
@@ -96,7 +97,9 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         await pg.close()
 
 
-class ConcernsPG(EventsPG, CustomersPG, SetAsidePG, BouncesPG, OffersPG, InfluencePG):
+class ConcernsPG(
+    EventsPG, CustomersPG, SetAsidePG, BouncesPG, OffersPG, InfluencePG, InvitationsPG
+):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
 
