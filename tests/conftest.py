@@ -19,6 +19,7 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
+from daemon.store.answers import AnswersPG
 from daemon.store.bounces import BouncesPG
 from daemon.store.customers import CustomersPG
 from daemon.store.events import EventsPG
@@ -98,7 +99,14 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
 
 
 class ConcernsPG(
-    EventsPG, CustomersPG, SetAsidePG, BouncesPG, OffersPG, InfluencePG, InvitationsPG
+    EventsPG,
+    CustomersPG,
+    SetAsidePG,
+    BouncesPG,
+    OffersPG,
+    InfluencePG,
+    InvitationsPG,
+    AnswersPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""

@@ -30,14 +30,14 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
 
 from daemon.clock import from_ms, to_ms
 from daemon.errors import StoreDamaged, StoreUnavailable
 from daemon.requests_first import Turns
-from daemon.store.queries import Queries, Tx
+from daemon.store.queries import Queries, Script, Tx
 from daemon.store.rows import read
 
 T = TypeVar("T")
@@ -171,6 +171,10 @@ class DB(Queries):
         values = ms(params)
         return await self._transaction(lambda db: int(db.execute(sql, values).rowcount))
 
+    async def _script(self, script: Script[R]) -> R:
+        """In one trip to the layer's thread."""
+        return await self._transaction(lambda db: _run_script(db, script))
+
     async def _write_rows(self, sql: str, *params: Any) -> list[Any]:
         """One statement in a write transaction of its own, in one trip; its rows."""
         values = ms(params)
@@ -242,6 +246,19 @@ class DB(Queries):
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
         rows = await self._read(f"EXPLAIN QUERY PLAN {sql}", params)
         return [str(r[3]) for r in rows]
+
+
+def _run_script(db: sqlite3.Connection, script: Script[R]) -> R:
+    try:
+        s = next(script)
+        while True:
+            if s.many is not None:
+                db.executemany(s.sql, [ms(row) for row in s.many])
+                s = script.send([])
+            else:
+                s = script.send(db.execute(s.sql, ms(s.params)).fetchall())
+    except StopIteration as done:
+        return cast(R, done.value)
 
 
 def ms(params: Iterable[Any]) -> tuple[Any, ...]:

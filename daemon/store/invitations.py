@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from daemon.clock import to_ms
-from daemon.store.db import DB, ms
+from daemon.store.db import DB
 from daemon.store.pgdb import PGDB
-from daemon.store.queries import Queries
+from daemon.store.queries import Queries, Script, each, run
 from daemon.store.rows import Invitation, NewInvitation, StoredEvent, as_time
 
 _INVITATION = (
@@ -105,9 +103,32 @@ class InvitationsQueries(Queries):
         """Record the engine's invitations for events and mark them processed, atomically.
 
         Safe to repeat: an event already processed, or an (event, survey) pair already planned,
-        adds nothing. Returns the new invitation ids, event by event.
+        adds nothing. Returns the new invitation ids, event by event. One script: on SQLite
+        one trip (a hot transaction: the scheduler's sweep).
         """
-        raise NotImplementedError
+        return await self._script(self._settling(decided, now))
+
+    def _settling(
+        self, decided: Sequence[tuple[int, int | None, Sequence[NewInvitation]]], now: datetime
+    ) -> Script[list[list[int]]]:
+        seqs = [seq for seq, _, _ in decided]
+        among, params = self._in(seqs)
+        claimed = yield run(
+            f"UPDATE events SET processed_at = ? WHERE seq {among} AND processed_at IS NULL "
+            "RETURNING seq, id",
+            now,
+            *params,
+        )
+        event_ids = {int(r[0]): str(r[1]) for r in claimed}
+        yield each(_PLANNED, _planned(decided, event_ids, now))
+        among, params = self._in(sorted(set(event_ids.values())))
+        found = yield run(
+            f"SELECT event_id, id FROM invitations WHERE event_id {among} ORDER BY id", *params
+        )
+        by_event: dict[str, list[int]] = {}
+        for event_id, invitation_id in found:
+            by_event.setdefault(str(event_id), []).append(int(invitation_id))
+        return [by_event.get(event_ids.get(seq, ""), []) for seq in seqs]
 
     async def due_invitations(self, now: datetime, limit: int) -> list[Invitation]:
         return await self._list(
@@ -210,53 +231,14 @@ class InvitationsQueries(Queries):
 class InvitationsSQL(InvitationsQueries, DB):
     _EVENT_DATA = "json_extract(payload, '$.data')"
 
-    async def settle_events(
-        self,
-        decided: Sequence[tuple[int, int | None, Sequence[NewInvitation]]],
-        now: datetime,
-    ) -> list[list[int]]:
-        """In one trip to the layer's thread (a hot transaction: the scheduler's sweep)."""
-        seqs = [seq for seq, _, _ in decided]
-        among, params = self._in(seqs)
-
-        def work(db: sqlite3.Connection) -> tuple[dict[int, str], list[Any]]:
-            claimed = db.execute(_PROCESSED.format(among=among), (to_ms(now), *params)).fetchall()
-            event_ids = {int(r[0]): str(r[1]) for r in claimed}
-            db.executemany(_PLANNED, [ms(row) for row in _planned(decided, event_ids, now)])
-            ids = sorted(set(event_ids.values()))
-            found_in, found_params = self._in(ids)
-            found = db.execute(_FOUND.format(among=found_in), found_params).fetchall()
-            return event_ids, found
-
-        return _by_event(seqs, *await self._transaction(work))
-
 
 class InvitationsPG(InvitationsQueries, PGDB):
     """Invitations on PostgreSQL: the same calls."""
 
     _EVENT_DATA = "payload -> 'data'"
 
-    async def settle_events(
-        self,
-        decided: Sequence[tuple[int, int | None, Sequence[NewInvitation]]],
-        now: datetime,
-    ) -> list[list[int]]:
-        seqs = [seq for seq, _, _ in decided]
-        among, params = self._in(seqs)
-        async with self._tx() as tx:
-            claimed = await tx.fetch(_PROCESSED.format(among=among), now, *params)
-            event_ids = {int(r[0]): str(r[1]) for r in claimed}
-            await tx.executemany(_PLANNED, _planned(decided, event_ids, now))
-            found_in, found_params = self._in(sorted(set(event_ids.values())))
-            found = await tx.fetch(_FOUND.format(among=found_in), *found_params)
-        return _by_event(seqs, event_ids, found)
 
-
-# settle_events' statements: events claimed, their invitations planned, and found again
-_PROCESSED = (
-    "UPDATE events SET processed_at = ? WHERE seq {among} AND processed_at IS NULL "
-    "RETURNING seq, id"
-)
+# the invitations an event's plans make; a pair (event, survey) planned before adds nothing
 _PLANNED = """
     INSERT INTO invitations (public_id, customer_id, survey, event_id, state,
                              reason, due_at, expires_at, created_at)
@@ -288,11 +270,3 @@ def _planned(
         if seq in event_ids and customer_id is not None
         for plan in plans
     ]
-
-
-def _by_event(seqs: list[int], event_ids: dict[int, str], found: list[Any]) -> list[list[int]]:
-    """The invitation ids of each event, in the order of `seqs`."""
-    by_event: dict[str, list[int]] = {}
-    for event_id, invitation_id in found:
-        by_event.setdefault(str(event_id), []).append(int(invitation_id))
-    return [by_event.get(event_ids.get(seq, ""), []) for seq in seqs]

@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from daemon.errors import StoreUnavailable
 from daemon.store import pg_schema
 from daemon.store.db import jsonable
-from daemon.store.queries import Queries, Tx
+from daemon.store.queries import Queries, Script, Tx
 
 try:  # the `postgres` extra: only an owner who chose PostgreSQL installs it
     import asyncpg
 except ImportError:  # pragma: no cover - tested by tests/test_install.py's blocked imports
     asyncpg = None
+
+R = TypeVar("R")
 
 #: The advisory lock a process holds while it migrates (any number: the same in every process).
 MIGRATION_LOCK = 0x766F756368  # "vouch"
@@ -92,6 +94,19 @@ class PGDB(Queries):
     async def _apply(self, sql: str, *params: Any) -> int:
         async with self._tx() as tx:
             return await tx.execute(sql, *params)
+
+    async def _script(self, script: Script[R]) -> R:
+        async with self._tx() as tx:
+            try:
+                s = next(script)
+                while True:
+                    if s.many is not None:
+                        await tx.executemany(s.sql, s.many)
+                        s = script.send([])
+                    else:
+                        s = script.send(await tx.fetch(s.sql, *s.params))
+            except StopIteration as done:
+                return cast(R, done.value)
 
     async def _write_rows(self, sql: str, *params: Any) -> list[Any]:
         async with self._tx() as tx:

@@ -10,13 +10,38 @@ half (`BouncesPG(BouncesQueries, PGDB)`); only what truly differs stays in the h
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Generator, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from daemon.store.rows import read
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a script: run once with `params` (its rows are sent back), or, with
+    `many`, once for each of those parameter rows (no rows sent back)."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+    many: Sequence[Sequence[Any]] | None = None
+
+
+def run(sql: str, *params: Any) -> Statement:
+    return Statement(sql, params)
+
+
+def each(sql: str, rows: Sequence[Sequence[Any]]) -> Statement:
+    return Statement(sql, many=rows)
+
+
+#: A transaction written once as a generator: it yields each Statement and is sent its rows, and
+#: returns the result. SQLite runs it in one trip to its thread (the hot transactions),
+#: PostgreSQL statement by statement in one transaction.
+Script = Generator[Statement, list[Any], R]
 
 
 class Tx(Protocol):
@@ -53,6 +78,10 @@ class Queries:
 
     async def _apply(self, sql: str, *params: Any) -> int:
         """One write statement in a transaction of its own; the rows it changed."""
+        raise NotImplementedError
+
+    async def _script(self, script: Script[R]) -> R:
+        """Run `script` in one write transaction; its result."""
         raise NotImplementedError
 
     async def _write_rows(self, sql: str, *params: Any) -> list[Any]:

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from daemon.clock import from_ms, to_ms
 from daemon.engine.attribution import Candidate
-from daemon.store.db import DB
+from daemon.store.db import DB, ms
+from daemon.store.queries import Statement, run
 from daemon.store.rows import (
     REFERRAL,
     Advocate,
@@ -56,7 +57,8 @@ class ReferralsSQL(DB):
     async def ensure_advocate(self, customer_id: int, now: datetime) -> Advocate:
         """The customer's referral code, made once and kept (their links keep working)."""
         async with self._write() as db:
-            await db.execute(*mint_advocate(customer_id, now))
+            minted = mint_advocate(customer_id, now)
+            await db.execute(minted.sql, ms(minted.params))
             rows = await db.execute_fetchall(f"{_ADVOCATE} WHERE customer_id = ?", (customer_id,))
         (row,) = rows
         return read(Advocate, row)
@@ -231,11 +233,13 @@ class ReferralsSQL(DB):
         return [(str(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
 
 
-def mint_advocate(customer_id: int, now: datetime) -> tuple[str, tuple[object, ...]]:
+def mint_advocate(customer_id: int, now: datetime) -> Statement:
     """The statement that gives a customer their referral code unless they have one (kept for
     good: links already shared keep working), for `ensure_advocate` and a promoter's answer."""
-    return (
+    return run(
         "INSERT INTO advocates (customer_id, code, created_at) VALUES (?, ?, ?) "
         "ON CONFLICT (customer_id) DO NOTHING",
-        (customer_id, secrets.token_urlsafe(9), to_ms(now)),
+        customer_id,
+        secrets.token_urlsafe(9),
+        now,
     )
