@@ -20,6 +20,7 @@ from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
 from daemon.store.answers import AnswersPG
+from daemon.store.asks import AsksPG
 from daemon.store.bounces import BouncesPG
 from daemon.store.customers import CustomersPG
 from daemon.store.events import EventsPG
@@ -107,6 +108,8 @@ class ConcernsPG(
     InfluencePG,
     InvitationsPG,
     AnswersPG,
+    AsksPG,
+    OutboxPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""

@@ -181,6 +181,10 @@ class DB(Queries):
         return await self._transaction(lambda db: db.execute(sql, values).fetchall())
 
     @staticmethod
+    def _sha256(expression: str) -> str:
+        return f"vouch_sha256({expression})"  # registered on the connection: SQLiteStore.open
+
+    @staticmethod
     def _in(values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
         return f"IN ({', '.join('?' * len(values))})", ms(values)
 

@@ -113,6 +113,10 @@ class PGDB(Queries):
             return await tx.fetch(sql, *params)
 
     @staticmethod
+    def _sha256(expression: str) -> str:
+        return f"encode(sha256(convert_to({expression}, 'UTF8')), 'hex')"
+
+    @staticmethod
     def _in(values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
         return "= ANY(?)", (list(values),)
 

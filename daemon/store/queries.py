@@ -99,6 +99,11 @@ class Queries:
         number)."""
         raise NotImplementedError
 
+    @staticmethod
+    def _sha256(expression: str) -> str:
+        """SQL for the hex SHA-256 of a text `expression` (a forgotten address's key)."""
+        raise NotImplementedError
+
     async def _list(self, cls: type[R], sql: str, *params: Any) -> list[R]:
         """The rows of `sql` as `cls` (rows.read): its SELECT lists them in the type's order."""
         return [read(cls, r) for r in await self._fetch(sql, *params)]
