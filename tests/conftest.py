@@ -29,6 +29,7 @@ from daemon.store.invitations import InvitationsPG
 from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
+from daemon.store.referrals import ReferralsPG
 from daemon.store.setaside import SetAsidePG
 
 from helpers import ENV, write_business
@@ -110,6 +111,7 @@ class ConcernsPG(
     AnswersPG,
     AsksPG,
     OutboxPG,
+    ReferralsPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""

@@ -181,6 +181,14 @@ class DB(Queries):
         return await self._transaction(lambda db: db.execute(sql, values).fetchall())
 
     @staticmethod
+    def _not(flag: str) -> str:
+        return f"{flag} = 0"
+
+    @staticmethod
+    def _json_items(expression: str, alias: str) -> str:
+        return f"json_each({expression}) AS {alias}"
+
+    @staticmethod
     def _sha256(expression: str) -> str:
         return f"vouch_sha256({expression})"  # registered on the connection: SQLiteStore.open
 

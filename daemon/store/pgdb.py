@@ -113,6 +113,14 @@ class PGDB(Queries):
             return await tx.fetch(sql, *params)
 
     @staticmethod
+    def _not(flag: str) -> str:
+        return f"NOT {flag}"
+
+    @staticmethod
+    def _json_items(expression: str, alias: str) -> str:
+        return f"jsonb_array_elements_text({expression}) AS {alias}(value)"
+
+    @staticmethod
     def _sha256(expression: str) -> str:
         return f"encode(sha256(convert_to({expression}, 'UTF8')), 'hex')"
 

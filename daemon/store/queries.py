@@ -100,6 +100,17 @@ class Queries:
         raise NotImplementedError
 
     @staticmethod
+    def _not(flag: str) -> str:
+        """SQL that a boolean column `flag` is unset (SQLite keeps 0/1 and its partial indexes
+        say `= 0`, which only that form uses; PostgreSQL's are booleans)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _json_items(expression: str, alias: str) -> str:
+        """A table `alias` whose column `value` is each item of a JSON array, as text."""
+        raise NotImplementedError
+
+    @staticmethod
     def _sha256(expression: str) -> str:
         """SQL for the hex SHA-256 of a text `expression` (a forgotten address's key)."""
         raise NotImplementedError
