@@ -85,6 +85,8 @@ class DB(Queries):
     busy machine (README, Benchmarks), and aiosqlite has no public call that runs a function in
     its thread."""
 
+    _SKIP_LOCKED = ""  # one writer at a time (the file's lock): no row is taken twice
+
     def __init__(self, db: aiosqlite.Connection, path: Path, hot: Hot) -> None:
         self._db = db
         self._hot = hot

@@ -70,9 +70,6 @@ class Outbox(Protocol):
 class OutboxQueries(Queries):
     """Both halves' calls but saving rendered bytes (see each half)."""
 
-    #: how a claim locks the rows it leases (see each half)
-    _CLAIMING: str
-
     async def claim(
         self,
         owner: str,
@@ -96,7 +93,7 @@ class OutboxQueries(Queries):
             WHERE id IN (
                 SELECT id FROM outbox
                 WHERE state IN ('queued', 'sending') AND due_at <= ? {only}
-                ORDER BY due_at LIMIT ? {self._CLAIMING}
+                ORDER BY due_at LIMIT ? {self._SKIP_LOCKED}
             )
             RETURNING {_ROW_COLUMNS}
             """,
@@ -302,10 +299,8 @@ class OutboxQueries(Queries):
 
 
 class OutboxSQL(OutboxQueries, DB):
-    """The outbox on SQLite: one writer at a time (the file's lock), so a claim locks nothing
-    more; a claim and a save are one statement each, in one trip to the layer's thread."""
-
-    _CLAIMING = ""
+    """The outbox on SQLite: a claim and a save are one statement each, in one trip to the
+    layer's thread."""
 
     async def save_rendered(
         self, owner: str, messages: Mapping[int, bytes], now: datetime
@@ -332,9 +327,7 @@ class OutboxSQL(OutboxQueries, DB):
 class OutboxPG(OutboxQueries, PGDB):
     """The outbox on PostgreSQL: the same calls, and claims that several workers can make at
     once, each row leased to one of them: rows another worker is claiming are skipped, never
-    waited for nor taken twice."""
-
-    _CLAIMING = "FOR UPDATE SKIP LOCKED"
+    waited for nor taken twice (the layer's _SKIP_LOCKED)."""
 
     async def save_rendered(
         self, owner: str, messages: Mapping[int, bytes], now: datetime

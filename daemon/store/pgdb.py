@@ -44,6 +44,8 @@ class PGDB(Queries):
     """The one way to a PostgreSQL store: its pool, and the helpers each concern's
     PostgreSQL half writes its SQL with (queries.Queries: `?` parameters, numbered here)."""
 
+    _SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"  # rows another process is taking are passed over
+
     def __init__(self, pool: Any, url: str) -> None:
         self._pool = pool
         self.url = url

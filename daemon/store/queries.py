@@ -63,6 +63,8 @@ class Queries:
     own (DB, PGDB); the rest are written once on them."""
 
     erasure_keys: tuple[str, ...]
+    #: what a SELECT of rows to take adds so two takers never take the same one (PGDB)
+    _SKIP_LOCKED: str
 
     def _tx(self) -> AbstractAsyncContextManager[Tx]:
         """One write transaction: committed when the block ends, rolled back on an error."""
