@@ -30,6 +30,7 @@ from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
 from daemon.store.referrals import ReferralsPG
+from daemon.store.replies import RepliesPG
 from daemon.store.rewards import RewardsPG
 from daemon.store.setaside import SetAsidePG
 
@@ -114,6 +115,7 @@ class ConcernsPG(
     OutboxPG,
     ReferralsPG,
     RewardsPG,
+    RepliesPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""

@@ -224,13 +224,6 @@ class DB(Queries):
             with _store_faults(self.path):
                 return list(await self._db.execute_fetchall(sql, params))  # one trip
 
-    async def _insert(self, sql: str, params: Sequence[Any]) -> int | None:
-        """One `INSERT ... RETURNING id` in a transaction of its own: the new row's id, or None
-        when its ON CONFLICT found the row there already."""
-        async with self._write() as db:
-            rows = list(await db.execute_fetchall(sql, params))
-        return int(rows[0][0]) if rows else None
-
     async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[aiosqlite.Row]:
         """The rows of `sql`, which follows a `months(m, start, stop)` table: month i is
         [starts[i], starts[i + 1]) in epoch ms (`sql` goes on `WITH months AS (...)`, with a
