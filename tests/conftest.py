@@ -33,6 +33,7 @@ from daemon.store.referrals import ReferralsPG
 from daemon.store.replies import RepliesPG
 from daemon.store.rewards import RewardsPG
 from daemon.store.setaside import SetAsidePG
+from daemon.store.webhooks import WebhooksPG
 
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
@@ -116,6 +117,7 @@ class ConcernsPG(
     ReferralsPG,
     RewardsPG,
     RepliesPG,
+    WebhooksPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
