@@ -33,6 +33,7 @@ from daemon.store.referrals import ReferralsPG
 from daemon.store.replies import RepliesPG
 from daemon.store.rewards import RewardsPG
 from daemon.store.setaside import SetAsidePG
+from daemon.store.users import UsersPG
 from daemon.store.webhooks import WebhooksPG
 
 from helpers import ENV, write_business
@@ -118,6 +119,7 @@ class ConcernsPG(
     RewardsPG,
     RepliesPG,
     WebhooksPG,
+    UsersPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
