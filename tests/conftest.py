@@ -26,6 +26,7 @@ from daemon.store.customers import CustomersPG
 from daemon.store.events import EventsPG
 from daemon.store.influence import InfluencePG
 from daemon.store.invitations import InvitationsPG
+from daemon.store.lifecycle import LifecyclePG
 from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
@@ -120,6 +121,7 @@ class ConcernsPG(
     RepliesPG,
     WebhooksPG,
     UsersPG,
+    LifecyclePG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""

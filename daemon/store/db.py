@@ -224,10 +224,8 @@ class DB(Queries):
             with _store_faults(self.path):
                 return list(await self._db.execute_fetchall(sql, params))  # one trip
 
-    async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[aiosqlite.Row]:
-        """The rows of `sql`, which follows a `months(m, start, stop)` table: month i is
-        [starts[i], starts[i + 1]) in epoch ms (`sql` goes on `WITH months AS (...)`, with a
-        comma for another table of its own). No rows for fewer than two starts."""
+    async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[Any]:
+        """The months as a VALUES list, in epoch ms."""
         if len(starts) < 2:
             return []
         params: list[int] = []

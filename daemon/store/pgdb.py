@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
@@ -113,6 +114,18 @@ class PGDB(Queries):
     async def _write_rows(self, sql: str, *params: Any) -> list[Any]:
         async with self._tx() as tx:
             return await tx.fetch(sql, *params)
+
+    async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[Any]:
+        """The months unnested from arrays (typed: a VALUES list of parameters is text)."""
+        if len(starts) < 2:
+            return []
+        return await self._fetch(
+            "WITH months(m, start, stop) AS (SELECT * FROM unnest("
+            "CAST(? AS integer[]), CAST(? AS timestamptz[]), CAST(? AS timestamptz[])))" + sql,
+            list(range(len(starts) - 1)),
+            list(starts[:-1]),
+            list(starts[1:]),
+        )
 
     @staticmethod
     def _not(flag: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Generator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from daemon.store.rows import read
@@ -99,6 +100,12 @@ class Queries:
         """`column` + the first item, and its parameters: a test of membership in `values`
         (SQLite: `IN (?, ?, ...)`, PostgreSQL: `= ANY(?)` with one array, one plan for any
         number)."""
+        raise NotImplementedError
+
+    async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[Any]:
+        """The rows of `sql`, which follows a `months(m, start, stop)` table: month i is
+        [starts[i], starts[i + 1]) (`sql` goes on `WITH months AS (...)`, with a comma for
+        another table of its own). No rows for fewer than two starts."""
         raise NotImplementedError
 
     @staticmethod
