@@ -30,6 +30,7 @@ from daemon.store.lifecycle import LifecyclePG
 from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
+from daemon.store.privacy import PrivacyPG
 from daemon.store.referrals import ReferralsPG
 from daemon.store.replies import RepliesPG
 from daemon.store.rewards import RewardsPG
@@ -122,6 +123,7 @@ class ConcernsPG(
     WebhooksPG,
     UsersPG,
     LifecyclePG,
+    PrivacyPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
