@@ -29,6 +29,7 @@ from daemon.store.invitations import InvitationsPG
 from daemon.store.lifecycle import LifecyclePG
 from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
+from daemon.store.partners import PartnersPG
 from daemon.store.pgdb import PGDB
 from daemon.store.privacy import PrivacyPG
 from daemon.store.referrals import ReferralsPG
@@ -124,6 +125,7 @@ class ConcernsPG(
     UsersPG,
     LifecyclePG,
     PrivacyPG,
+    PartnersPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""

@@ -191,6 +191,10 @@ class DB(Queries):
         return f"json_each({expression}) AS {alias}"
 
     @staticmethod
+    def _json_text(expression: str, path: str) -> str:
+        return f"json_extract({expression}, '$.{path}')"
+
+    @staticmethod
     def _sha256(expression: str) -> str:
         return f"vouch_sha256({expression})"  # registered on the connection: SQLiteStore.open
 

@@ -136,6 +136,11 @@ class PGDB(Queries):
         return f"jsonb_array_elements_text({expression}) AS {alias}(value)"
 
     @staticmethod
+    def _json_text(expression: str, path: str) -> str:
+        *outer, last = path.split(".")
+        return "".join([expression, *(f" -> '{key}'" for key in outer), f" ->> '{last}'"])
+
+    @staticmethod
     def _sha256(expression: str) -> str:
         return f"encode(sha256(convert_to({expression}, 'UTF8')), 'hex')"
 

@@ -416,7 +416,7 @@ class PrivacySQL(PrivacyQueries, DB):
 class PrivacyPG(PrivacyQueries, PGDB):
     """A person's data on PostgreSQL. Its old row versions stay in the table's pages until
     autovacuum reclaims them, and in its write-ahead log until recycled; nothing a client
-    can zero (see README), so `checkpoint` says False."""
+    can zero, so `checkpoint` says False."""
 
     # keys are "digest:<UTC start>Z"; only a digest's key is read as a time
     _DIGEST_START = (

@@ -120,6 +120,11 @@ class Queries:
         raise NotImplementedError
 
     @staticmethod
+    def _json_text(expression: str, path: str) -> str:
+        """SQL for the text at a dotted `path` ("data.email") in a JSON document."""
+        raise NotImplementedError
+
+    @staticmethod
     def _sha256(expression: str) -> str:
         """SQL for the hex SHA-256 of a text `expression` (a forgotten address's key)."""
         raise NotImplementedError
