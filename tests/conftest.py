@@ -23,6 +23,7 @@ from daemon.store.answers import AnswersPG
 from daemon.store.asks import AsksPG
 from daemon.store.bounces import BouncesPG
 from daemon.store.customers import CustomersPG
+from daemon.store.dashboard import DashboardPG
 from daemon.store.events import EventsPG
 from daemon.store.influence import InfluencePG
 from daemon.store.invitations import InvitationsPG
@@ -126,6 +127,7 @@ class ConcernsPG(
     LifecyclePG,
     PrivacyPG,
     PartnersPG,
+    DashboardPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
