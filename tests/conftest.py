@@ -35,6 +35,7 @@ from daemon.store.pgdb import PGDB
 from daemon.store.privacy import PrivacyPG
 from daemon.store.referrals import ReferralsPG
 from daemon.store.replies import RepliesPG
+from daemon.store.reports import ReportsPG
 from daemon.store.rewards import RewardsPG
 from daemon.store.setaside import SetAsidePG
 from daemon.store.users import UsersPG
@@ -128,6 +129,7 @@ class ConcernsPG(
     PrivacyPG,
     PartnersPG,
     DashboardPG,
+    ReportsPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
