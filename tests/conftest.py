@@ -24,6 +24,7 @@ from daemon.store.asks import AsksPG
 from daemon.store.bounces import BouncesPG
 from daemon.store.customers import CustomersPG
 from daemon.store.dashboard import DashboardPG
+from daemon.store.digest import DigestPG
 from daemon.store.events import EventsPG
 from daemon.store.influence import InfluencePG
 from daemon.store.invitations import InvitationsPG
@@ -130,6 +131,7 @@ class ConcernsPG(
     PartnersPG,
     DashboardPG,
     ReportsPG,
+    DigestPG,
 ):
     """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
     write_probe and schema_version, are PGDB's own)."""
