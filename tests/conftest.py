@@ -19,28 +19,9 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
-from daemon.store.answers import AnswersPG
-from daemon.store.asks import AsksPG
-from daemon.store.bounces import BouncesPG
-from daemon.store.customers import CustomersPG
-from daemon.store.dashboard import DashboardPG
-from daemon.store.digest import DigestPG
-from daemon.store.events import EventsPG
-from daemon.store.influence import InfluencePG
-from daemon.store.invitations import InvitationsPG
-from daemon.store.lifecycle import LifecyclePG
-from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
-from daemon.store.partners import PartnersPG
 from daemon.store.pgdb import PGDB
-from daemon.store.privacy import PrivacyPG
-from daemon.store.referrals import ReferralsPG
-from daemon.store.replies import RepliesPG
-from daemon.store.reports import ReportsPG
-from daemon.store.rewards import RewardsPG
-from daemon.store.setaside import SetAsidePG
-from daemon.store.users import UsersPG
-from daemon.store.webhooks import WebhooksPG
+from daemon.store.postgres import PostgresStore
 
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
@@ -110,38 +91,10 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         await pg.close()
 
 
-class ConcernsPG(
-    EventsPG,
-    CustomersPG,
-    SetAsidePG,
-    BouncesPG,
-    OffersPG,
-    InfluencePG,
-    InvitationsPG,
-    AnswersPG,
-    AsksPG,
-    OutboxPG,
-    ReferralsPG,
-    RewardsPG,
-    RepliesPG,
-    WebhooksPG,
-    UsersPG,
-    LifecyclePG,
-    PrivacyPG,
-    PartnersPG,
-    DashboardPG,
-    ReportsPG,
-    DigestPG,
-):
-    """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
-    write_probe and schema_version, are PGDB's own)."""
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def concerns(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
-    """Events, customers, set-asides, bounces, offers and influence marks, once per backend:
-    the SQLite store, or their PostgreSQL halves on a fresh migrated database (skipped
-    without a server: see tests/postgres.py)."""
+    """The whole store, once per backend: the SQLite store, or the PostgreSQL store on a
+    fresh migrated database (skipped without a server: see tests/postgres.py)."""
     if request.param == "sqlite":
         opened = await SQLiteStore.open(config.store_path)
         opened.erasure_keys = config.secrets.signing_keys
@@ -149,9 +102,8 @@ async def concerns(request: pytest.FixtureRequest, config: Config) -> AsyncItera
         await opened.close()
         return
     async with fresh_database() as url:
-        pg = ConcernsPG(await PGDB.connect(url), url)
+        pg = await PostgresStore.open(url)
         pg.erasure_keys = config.secrets.signing_keys
-        await pg.migrate()
         yield pg
         await pg.close()
 

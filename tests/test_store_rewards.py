@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import ConcernsPG
 from test_store_concerns import AT, customer_id
 from test_store_referrals import referral
 
 from daemon.store.pgdb import PGDB
+from daemon.store.postgres import PostgresStore
 from daemon.store.rows import NewReward
 
 
@@ -56,9 +56,7 @@ async def test_pool_codes_are_each_used_once(concerns: Any) -> None:
 
 async def test_two_processes_paying_at_once_take_different_codes(concerns: Any) -> None:
     store = concerns
-    other = (
-        ConcernsPG(await PGDB.connect(store.url), store.url) if isinstance(store, PGDB) else store
-    )
+    other = await PostgresStore.open(store.url) if isinstance(store, PGDB) else store
     try:
         await store.load_reward_codes([f"P-{n}" for n in range(6)], AT, "issued")
         made = [await won(store, friend=f"F{n}") for n in range(6)]

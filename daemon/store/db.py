@@ -213,14 +213,6 @@ class DB(Queries):
 
         await self._transaction(work)
 
-    async def _write_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> None:
-        """One statement in a write transaction of its own, in one trip."""
-
-        def work(db: sqlite3.Connection) -> None:
-            db.execute(sql, params)
-
-        await self._transaction(work)
-
     async def _read(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[aiosqlite.Row]:
@@ -237,6 +229,16 @@ class DB(Queries):
             params += [i, start, stop]
         months = ", ".join("(?, ?, ?)" for _ in starts[1:])
         return await self._read(f"WITH months(m, start, stop) AS (VALUES {months}){sql}", params)
+
+    # The SQLite-only helpers below take their parameters as one sequence (or mapping): for a
+    # concern with no PostgreSQL half yet; the shared surface (queries.Queries) is `_list`,
+    # `_one`, `_apply`, `_write_rows` with `?` and datetimes.
+
+    async def _insert(self, sql: str, params: Sequence[Any]) -> int | None:
+        """One `INSERT ... RETURNING id` in a transaction of its own: the new row's id, or None
+        when its ON CONFLICT found the row there already."""
+        rows = await self._write_rows(sql, *params)
+        return int(rows[0][0]) if rows else None
 
     async def _rows(
         self, cls: type[R], sql: str, params: Sequence[Any] | Mapping[str, Any] = ()

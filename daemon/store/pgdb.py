@@ -26,19 +26,41 @@ except ImportError:  # pragma: no cover - tested by tests/test_install.py's bloc
 
 R = TypeVar("R")
 
+#: What says the server, not the statement, is at fault.
+_FAULTS: tuple[type[BaseException], ...] = (
+    (
+        OSError,
+        asyncpg.PostgresConnectionError,  # the connection lost, or never made
+        asyncpg.InternalClientError,  # asyncpg's answer to a query sent as the server hung up
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,  # the server stopped, or our backend was terminated
+        asyncpg.CrashShutdownError,
+        asyncpg.TransactionRollbackError,  # a deadlock or a serialization failure: try again
+        asyncpg.DiskFullError,
+        asyncpg.InsufficientResourcesError,
+    )
+    if asyncpg is not None
+    else (OSError,)
+)
+
 #: The advisory lock a process holds while it migrates (any number: the same in every process).
 MIGRATION_LOCK = 0x766F756368  # "vouch"
 
 
 @contextmanager
 def _server_faults() -> Iterator[None]:
-    """A fault of the server, told apart from one of the statement."""
+    """A fault of the server, told apart from one of the statement: as with SQLite's busy
+    lock, the transaction undone by a deadlock or a serialization failure is one to try
+    again, not a fault of the data. A transaction whose connection was lost cannot send its
+    ROLLBACK, and asyncpg says so with an InterfaceError that hides the loss: the loss it is."""
     try:
         yield
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
+    except _FAULTS as exc:
         raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
-    except (asyncpg.DiskFullError, asyncpg.InsufficientResourcesError) as exc:
-        raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+    except asyncpg.InterfaceError as exc:
+        if not isinstance(exc.__context__, _FAULTS):
+            raise
+        raise StoreUnavailable(f"PostgreSQL: {exc.__context__}") from exc
 
 
 class PGDB(Queries):
