@@ -36,8 +36,7 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import Scheduler
 from daemon.run.sender import Sender
-from daemon.run.services import Services
-from daemon.store import SQLiteStore
+from daemon.run.services import Services, open_store, store_name
 from daemon.surveys import survey_email
 from daemon.transport import build_transport
 from daemon.transport.webhook import WebhookTransport
@@ -125,7 +124,7 @@ class Daemon:
 
     async def run(self) -> None:
         config, renderer = load_checked(self.config_path, self.environ, self.clock)
-        store = await SQLiteStore.open(config.store_path)
+        store = await open_store(config)
         try:
             metrics = Metrics()
             self.services = Services(config, renderer, store, self.clock, metrics)
@@ -213,7 +212,7 @@ class Daemon:
             "listening on http://%s:%d (store %s, transport %s)",
             host,
             port,
-            config.store_path,
+            store_name(config),
             config.settings.email.transport,
         )
         return sock
@@ -257,7 +256,7 @@ class Daemon:
         old = self.services.config
         fixed = {
             "server": old.settings.server != config.settings.server,
-            "store.path": old.store_path != config.store_path,
+            "store": store_name(old) != store_name(config),
         }
         for key, changed in fixed.items():
             if changed:

@@ -279,3 +279,17 @@ def marks(sql: str) -> str:
 def _jsonb_operator(sql: str, i: int) -> bool:
     """Whether the `?` at `i` is jsonb's `?|` or `?&` (not a parameter before `||`)."""
     return sql[i + 1 : i + 2] in ("|", "&") and sql[i + 1 : i + 3] != "||"
+
+
+async def pg_stored_version(url: str, password: str | None = None) -> int | None:
+    """The schema version of the PostgreSQL store at `url`, read without changing it (for
+    `vouch check`); None when it holds no Vouch tables yet. StoreUnavailable when the server
+    cannot be reached (or the postgres extra is missing)."""
+    db = PGDB(await PGDB.connect(url, password=password, size=1), url)
+    try:
+        rows = await db._fetch("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        if not rows[0][0]:
+            return None
+        return int(await db._value("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+    finally:
+        await db.close()
