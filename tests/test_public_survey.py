@@ -18,7 +18,7 @@ from loop import Loop, path_of, score_links, smtp_changes, text_of
 from daemon.cli import main
 from daemon.config import Config, load_config
 from daemon.owner import report
-from daemon.store.public_answers import PublicTally
+from daemon.store.public_answers import NewPublicAnswer, PublicTally
 from daemon.surveys import public
 
 from helpers import ENV, write_business
@@ -213,9 +213,11 @@ def test_the_link_and_its_qr_from_the_command_line(
 async def test_the_store_keeps_public_answers_alike_on_both_backends(concerns: Any) -> None:
     store, now = concerns, datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     ann = await store.ensure_customer("ann@example.com", now)
-    apart = await store.add_public_answer(SURVEY, "Walk-In@Example.net", None, 10, None, None, now)
+    walk_in = NewPublicAnswer(SURVEY, "Walk-In@Example.net", None, 10, None, None)
+    apart = await store.add_public_answer(walk_in, now)
     assert (apart.state, apart.email, apart.settled_at) == ("apart", "walk-in@example.net", now)
-    waiting = await store.add_public_answer(SURVEY, "ann@example.com", ann.id, 3, "Late", "fr", now)
+    typed = NewPublicAnswer(SURVEY, "ann@example.com", ann.id, 3, "Late", "fr")
+    waiting = await store.add_public_answer(typed, now)
     assert waiting.state == "pending" and waiting.settled_at is None
     assert await store.public_answer(waiting.public_id) == waiting
     assert await store.pending_since("ANN@example.com", now - timedelta(days=1))

@@ -42,6 +42,19 @@ class PublicAnswer:
 
 
 @dataclass(frozen=True)
+class NewPublicAnswer:
+    """An answer as the public page takes it; `customer_id` is the customer's whose address was
+    typed, None for an address that is nobody's."""
+
+    survey: str
+    email: str
+    customer_id: int | None
+    score: int
+    comment: str | None
+    locale: str | None
+
+
+@dataclass(frozen=True)
 class PublicTally:
     """The public link's answers in one state: how many, and how many 9-10 and 0-6."""
 
@@ -51,16 +64,7 @@ class PublicTally:
 
 
 class PublicAnswers(Protocol):
-    async def add_public_answer(
-        self,
-        survey: str,
-        email: str,
-        customer_id: int | None,
-        score: int,
-        comment: str | None,
-        locale: str | None,
-        now: datetime,
-    ) -> PublicAnswer:
+    async def add_public_answer(self, new: NewPublicAnswer, now: datetime) -> PublicAnswer:
         """Keep an answer: pending when it names a customer (until they confirm it), else
         apart. `email` is stored lower-cased."""
 
@@ -82,23 +86,15 @@ class PublicAnswers(Protocol):
 class PublicAnswersQueries(Queries):
     """Both halves' calls: the SQL is the same in both dialects."""
 
-    async def add_public_answer(
-        self,
-        survey: str,
-        email: str,
-        customer_id: int | None,
-        score: int,
-        comment: str | None,
-        locale: str | None,
-        now: datetime,
-    ) -> PublicAnswer:
-        state = "pending" if customer_id is not None else "apart"
+    async def add_public_answer(self, new: NewPublicAnswer, now: datetime) -> PublicAnswer:
+        known = new.customer_id is not None
+        state = "pending" if known else "apart"
         (row,) = await self._write_rows(
             "INSERT INTO public_answers (public_id, survey, email, customer_id, score, comment, "
             f"locale, state, created_at, settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"RETURNING {_COLUMNS}",
-            secrets.token_hex(16), survey, email.lower(), customer_id, score, comment, locale,
-            state, now, None if customer_id is not None else now,
+            secrets.token_hex(16), new.survey, new.email.lower(), new.customer_id, new.score,
+            new.comment, new.locale, state, now, None if known else now,
         )  # fmt: skip
         return read(PublicAnswer, row)
 
