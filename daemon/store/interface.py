@@ -38,6 +38,7 @@ from daemon.store.reviews import ReviewAsks
 from daemon.store.rewards import Rewards
 from daemon.store.setaside import SetAsides
 from daemon.store.users import Users
+from daemon.store.wakes import Wakes
 from daemon.store.webhooks import Webhooks
 
 
@@ -79,6 +80,7 @@ class Store(
     Rewards,
     SetAsides,
     Users,
+    Wakes,
     Webhooks,
     Upkeep,
     Protocol,

@@ -32,6 +32,7 @@ from daemon.store.reviews import ReviewAsksPG
 from daemon.store.rewards import RewardsPG
 from daemon.store.setaside import SetAsidePG
 from daemon.store.users import UsersPG
+from daemon.store.wakes import WakesPG
 from daemon.store.webhooks import WebhooksPG
 
 
@@ -64,6 +65,7 @@ class PostgresStore(
     NotesPG,
     DeskPG,
     CorrectionsPG,
+    WakesPG,
 ):
     @classmethod
     async def open(cls, url: str, *, password: str | None = None) -> PostgresStore:

@@ -38,6 +38,7 @@ from daemon.store.reviews import ReviewAsksSQL
 from daemon.store.rewards import RewardsSQL
 from daemon.store.setaside import SetAsideSQL
 from daemon.store.users import UsersSQL
+from daemon.store.wakes import WakesSQL
 from daemon.store.webhooks import WebhooksSQL
 
 
@@ -70,6 +71,7 @@ class SQLiteStore(
     NotesSQL,
     DeskSQL,
     CorrectionsSQL,
+    WakesSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
