@@ -37,12 +37,16 @@ from daemon.run.metrics import Metrics
 from daemon.run.scheduler import Scheduler
 from daemon.run.sender import Sender
 from daemon.run.services import Services, open_store, store_name
+from daemon.store.rows import Job
 from daemon.surveys import survey_email
 from daemon.transport import build_transport
 from daemon.transport.webhook import WebhookTransport
 from daemon.web import create_app
 
 log = logging.getLogger("vouch")
+
+#: what an event may say of the job, for checking an owner's question that uses it
+SAMPLE_JOB = Job(title="Deck build", product="Cedar decking", amount=12500.0)
 
 Role = Literal["all", "web", "worker"]
 
@@ -59,8 +63,9 @@ def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[
             if words.question is not None
         }
         for key, question in questions.items():
-            try:
+            try:  # as an event with no job details, and as one with all of them
                 renderer.survey_question(question)
+                renderer.survey_question(question, SAMPLE_JOB)
             except Exception as exc:  # an owner's Jinja2: anything can go wrong, name it
                 problems.append(
                     Problem(f"surveys/{name}.toml", key, f"{type(exc).__name__}: {exc}")
