@@ -17,13 +17,15 @@ from postgres import fresh_database
 
 from daemon.cli import main
 from daemon.config import Config
+from daemon.owner import users
 from daemon.store.sqlite import LATEST, SQLiteStore
 
-from dashboard_data import seed
+from dashboard_data import field, seed
 from helpers import ENV, write_business
 from smtp_server import SmtpServer
 
 EXPORTS = ("customers", "responses", "referrals")
+OWNER = ("mike@acme.example", "Mike", "owner", "a long owner password 1")
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +39,23 @@ async def business(loop_config: Config, loop_smtp: SmtpServer) -> Path:
     """A business with a few months of real data (tests/dashboard_data.py) and the mail it
     sent, its daemon stopped: the config file's path."""
     async with running(loop_config, loop_smtp) as ran:
-        await seed(ran.services, ran.client)
+        seeded = await seed(ran.services, ran.client)
+        await users.add(ran.services.store, *OWNER, ran.clock.now())
+        form = await ran.client.get("/admin/login")
+        done = await ran.client.post(  # a session: its id is bytes
+            "/admin/login",
+            data={"nonce": field(form.text, "nonce"), "email": OWNER[0], "password": OWNER[3]},
+        )
+        assert done.status_code == 303, done.text
         await ran.run()
+    path = str(loop_config.path)
+    for argv in (  # a won referral's value and steps, a partner and the business given them
+        ["referral", seeded.referrals[0], "won", "--value", "1234.5", "--note", "A kitchen"],
+        ["referral", seeded.referrals[1], "contacted"],
+        ["partner", "add", "Bright Plumbing", "--email", "jo@bright.example", "--trade",
+         "plumbing", "--wants", "kitchens"],
+    ):  # fmt: skip
+        assert await asyncio.to_thread(main, [*argv, "--config", path]) == 0, argv
     return loop_config.path
 
 
@@ -88,7 +105,10 @@ async def test_a_business_goes_to_postgresql_and_back_unchanged(
     assert set(sums(there, 0)) == every  # no table skipped, a new migration's too
     assert all(f"copied {table}: " in err for table in every)  # a progress line each
     full = {t for t, (rows, _) in sums(there, 0).items() if rows != "0"}
-    assert {"customers", "events", "responses", "referrals", "outbox", "advocates"} <= full
+    assert {
+        *("customers", "events", "responses", "referrals", "referral_steps", "outbox"),
+        *("advocates", "partners", "users", "admin_sessions", "complaints", "invitations"),
+    } <= full
     assert sums(there, 0) == sums(there, 1)
 
     on_postgres = business_on(tmp_path / "pg", {"url": postgres_url})
