@@ -23,7 +23,7 @@ from urllib.parse import quote
 import aiosqlite
 
 from daemon.errors import VouchError
-from daemon.store.pgdb import PGDB, _server_faults, pg_stored_version
+from daemon.store.pgdb import PGDB, pg_stored_version
 from daemon.store.sqlite import LATEST, stored_version
 
 #: Rows read (and written) at a time.
@@ -163,9 +163,8 @@ class PostgresSide:
 
     @classmethod
     async def open(cls, url: str, password: str | None) -> PostgresSide:
-        pool = await PGDB.connect(url, password=password, size=1)
-        with _server_faults():
-            return cls(pool, await pool.acquire(), url)
+        pool = await PGDB.connect(url, password=password, size=1)  # connected: min_size 1
+        return cls(pool, await pool.acquire(), url)
 
     async def tables(self) -> list[str]:
         rows = await self._connection.fetch(
