@@ -272,11 +272,70 @@ def _parser() -> argparse.ArgumentParser:
     )
     survey_link.set_defaults(handler=_survey_link)
 
+    store = sub.add_parser("store", parents=[common], help="the store as a whole")
+    store_sub = store.add_subparsers(required=True, metavar="ACTION")
+    store_copy = store_sub.add_parser(
+        "copy",
+        parents=[common],
+        help="copy the whole store to a new, empty one (SQLite <-> PostgreSQL), daemon stopped",
+    )
+    store_copy.add_argument(
+        "--to", required=True, help="the target: a postgresql://... URL or a SQLite file's path"
+    )
+    store_copy.add_argument(
+        "--password-env", help="the environment variable holding the target's password"
+    )
+    store_copy.add_argument(
+        "--verify-only",
+        action="store_true",
+        help="copy nothing: compare each table's rows and checksum with the target's",
+    )
+    store_copy.set_defaults(handler=_store_copy)
+
     for name, helps, argument, kind, argument_help, handler in _ONE_ARGUMENT:
         command = sub.add_parser(name, parents=[common], help=helps)
         command.add_argument(argument, type=kind, help=argument_help)
         command.set_defaults(handler=handler)
     return parser
+
+
+def _store_copy(args: argparse.Namespace) -> int:
+    """Copy the store the config names to --to, then compare both, table by table."""
+    from daemon.store import copy
+
+    config = load_config(args.config, os.environ)
+    source: str | Path = config.settings.store.url or config.store_path
+    target: str | Path = args.to if args.to.startswith("postgresql://") else Path(args.to)
+    password = None
+    if args.password_env is not None:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            print(f"error: --password-env: {args.password_env} is not set", file=sys.stderr)
+            return EXIT_INVALID
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        tallies = asyncio.run(
+            copy.copy_store(
+                source,
+                target,
+                (config.secrets.store_password, password),
+                say,
+                verify_only=args.verify_only,
+            )
+        )
+    except copy.CopyRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(copy.table_of(tallies))
+    wrong = [t.table for t in tallies if not t.matches]
+    if wrong:
+        print(f"error: the copy differs from the store in: {', '.join(wrong)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"verified: {len(tallies)} tables, {sum(t.source_rows for t in tallies)} rows")
+    return EXIT_OK
 
 
 def _note(value: str) -> str:
