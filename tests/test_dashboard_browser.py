@@ -267,7 +267,9 @@ def test_customer_answers_the_survey_on_a_phone(
 
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
 #: The refusals these tests provoke on purpose: a wrong mark, a wrong address, a bad file (422).
-EXPECTED = re.compile(r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes)")
+EXPECTED = re.compile(
+    r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes|data/(check|import))"
+)
 
 
 def unexpected(errors: list[str]) -> list[str]:
@@ -445,3 +447,40 @@ def test_owner_loads_codes_and_approves_a_reward(
     finally:
         context.close()
     assert unexpected(errors) == []
+
+
+def test_owner_checks_imports_and_downloads_a_csv(
+    sized: Page, live: LiveVouch, shots: Path
+) -> None:
+    page = sized
+    log_in(page)
+    page.get_by_role("link", name="Import & export").click()
+    expect(
+        page.get_by_role("heading", name="Import customers, purchases or projects")
+    ).to_be_visible()
+    people = b"email,name\nann@example.com,Ann\nnot-an-address,Cy\nbo@example.com,Bo\n"
+    page.get_by_label(re.compile(r"^CSV file")).set_input_files(
+        FilePayload(name="customers.csv", mimeType="text/csv", buffer=people)
+    )
+    page.get_by_role("button", name="Check the file").click()
+    problems = page.get_by_role("region", name="Problems by line")
+    expect(problems).to_contain_text("customers.csv: line 3, column 'email'")
+    expect(page.locator("#summary")).to_contain_text("2 good (dry run: nothing written), 1 bad")
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"import-{size}.png"), full_page=True)
+
+    async def imported(loop: Loop) -> bool:
+        return await loop.services.store.customer_by_email("bo@example.com") is not None
+
+    assert not live.call(imported)
+    page.get_by_role("button", name="Import the 2 good lines").click()
+    expect(page.get_by_role("status")).to_contain_text("Imported.")
+    expect(page.locator("#summary")).to_contain_text("2 new, 0 updated, 0 unchanged, 1 bad")
+    assert live.call(imported)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download customers").click()
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert saved.splitlines()[0].startswith("email,")
+    assert "bo@example.com" in saved
+    fits(page)

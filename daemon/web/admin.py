@@ -29,6 +29,7 @@ from daemon.store.users import Users
 from daemon.web import (
     admin_advocates,
     admin_customers,
+    admin_data,
     admin_pages,
     admin_partners,
     admin_referrals,
@@ -81,6 +82,7 @@ ROUTERS = (
     admin_referrals.router,
     admin_reviews.router,
     admin_users.router,
+    admin_data.router,
 )
 Owner = Annotated[Session, Depends(owner)]
 
