@@ -484,3 +484,29 @@ def test_owner_checks_imports_and_downloads_a_csv(
     assert saved.splitlines()[0].startswith("email,")
     assert "bo@example.com" in saved
     fits(page)
+
+
+def test_owner_reads_what_is_planned_and_what_was_held_back(
+    sized: Page, live: LiveVouch, shots: Path
+) -> None:
+    page = sized
+    seeded(live)
+
+    async def planned(loop: Loop) -> None:
+        await loop.event("purchase.completed", "maya@example.com", "2026-03-02T08:00:00Z")
+        await loop.run()
+
+    live.call(planned)
+    log_in(page)
+    page.get_by_role("link", name="Upcoming").click()
+    expect(page.get_by_role("heading", name="Upcoming")).to_be_visible()
+    table = page.get_by_role("region", name=re.compile(r"^Planned, 1 to \d+ of \d+$"))
+    expect(table).to_contain_text("after purchase completed")
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"upcoming-{size}.png"), full_page=True)
+    page.get_by_role("link", name="Decided not to send").click()
+    expect(page.get_by_role("heading", name="Decided not to send")).to_be_visible()
+    held = page.get_by_role("region", name=re.compile(r"^Not sent, 1 to \d+ of \d+$"))
+    expect(held).to_contain_text("not sent")
+    fits(page)

@@ -35,6 +35,7 @@ from daemon.web import (
     admin_referrals,
     admin_reviews,
     admin_rewards,
+    admin_upcoming,
     admin_users,
     charts,
     sending_api,
@@ -83,6 +84,7 @@ ROUTERS = (
     admin_reviews.router,
     admin_users.router,
     admin_data.router,
+    admin_upcoming.router,
 )
 Owner = Annotated[Session, Depends(owner)]
 
