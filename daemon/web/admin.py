@@ -30,6 +30,7 @@ from daemon.web import (
     admin_advocates,
     admin_customers,
     admin_data,
+    admin_edit,
     admin_pages,
     admin_partners,
     admin_referrals,
@@ -85,6 +86,7 @@ ROUTERS = (
     admin_users.router,
     admin_data.router,
     admin_upcoming.router,
+    admin_edit.router,
 )
 Owner = Annotated[Session, Depends(owner)]
 
