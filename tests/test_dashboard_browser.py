@@ -268,7 +268,7 @@ def test_customer_answers_the_survey_on_a_phone(
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
 #: The refusals these tests provoke on purpose: a wrong mark, a wrong address, a bad file (422).
 EXPECTED = re.compile(
-    r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes|data/(check|import))"
+    r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes|data/(check|import)|edit/survey/\w+)"
 )
 
 
@@ -510,3 +510,39 @@ def test_owner_reads_what_is_planned_and_what_was_held_back(
     held = page.get_by_role("region", name=re.compile(r"^Not sent, 1 to \d+ of \d+$"))
     expect(held).to_contain_text("not sent")
     fits(page)
+
+
+def test_owner_edits_a_survey_previews_and_saves(
+    sized: Page, live: LiveVouch, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**ENV, **ENV_EXTRA}.items():  # the daemon's environment: its secrets
+        monkeypatch.setenv(name, value)
+    page = sized
+    log_in(page)
+    page.get_by_role("link", name="Edit words").click()
+    page.get_by_role("link", name="post_purchase").click()
+    expect(page.get_by_role("heading", name="The post_purchase survey")).to_be_visible()
+    question = page.get_by_label("The question", exact=True)
+    question.fill("How did your order from {{ business.name go?")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("surveys/post_purchase.toml: question")
+    expect(page.get_by_label("The question", exact=True)).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("The question", exact=True).fill(
+        "How did your order from {{ business.name }} go?"
+    )
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("status")).to_contain_text("Preview only")
+    previews = page.get_by_role("region", name="Previews")
+    expect(previews.locator("iframe")).to_have_count(6)
+    frame = page.frame_locator("iframe[title='Preview, en, promoter']")
+    expect(frame.get_by_text("How did your order from")).to_be_visible()
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"edit-survey-{size}.png"), full_page=True)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+
+    async def question_now(loop: Loop) -> str:
+        return loop.services.config.surveys["post_purchase"].question
+
+    assert live.call(question_now) == "How did your order from {{ business.name }} go?"
