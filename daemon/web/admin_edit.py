@@ -128,11 +128,15 @@ def _try(
         for label, html, subject, text in frames(config, renderer):
             trial.frames.append(Frame(label, _keep(request, session, html), subject, text))
     if save:
-        for path, text in changed.items():
-            edits.write_atomically(svc.config.root / path, text)
+        files = {svc.config.root / path: text for path, text in changed.items()}
+        before = {path: _read(path) for path in files}
+        for path, text in files.items():
+            edits.write_atomically(path, text)
         try:
             config, renderer = load_checked(svc.config.path, svc.environ, svc.clock)
-        except ConfigError as exc:  # another file changed meanwhile: said, the old stays
+        except ConfigError as exc:  # another file changed on disk meanwhile: put back, said
+            for path, text in before.items():
+                edits.write_atomically(path, text)
             trial.problems = [str(p) for p in exc.problems]
             return trial
         swap(svc, config, renderer)
