@@ -4,7 +4,7 @@ a real SQLite store, a fake clock, the services wired together, and the whole of
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
 from daemon.store.setaside import SetAsidePG
 
+from browsing import ARGS, CHROMIUM
 from helpers import ENV, write_business
 from smtp_fixtures import smtp_server, smtp_server_starttls, smtp_tls, threaded_smtp_server
 from smtp_server import SmtpServer
@@ -163,3 +164,21 @@ async def loop(loop_config: Config, loop_smtp: SmtpServer) -> AsyncIterator[Loop
     """The whole of Vouch on `loop_config`, from Monday 2 March (tests/loop.py)."""
     async with running(loop_config, loop_smtp) as ran:
         yield ran
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests last (in their order): while the one browser is open, Playwright's
+    sync API keeps an event loop running in this thread, which the asyncio tests cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, once for the whole run: each browser test
+    module opens its own contexts (cheap) in it (tests/browsing.py)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()

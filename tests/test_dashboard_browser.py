@@ -20,49 +20,16 @@ from daemon.config import Config, load_config
 from daemon.engine.segments import Nps
 from daemon.web.charts import signed, whole
 
+from browsing import CHROMIUM, MARKS, phone, watch
 from dashboard_data import ANSWERS, CONFIG_CHANGES, DETRACTOR, ENV_EXTRA, FRIENDS, PASSWORD, seed
 from helpers import ENV, merge, write_business
 from live_vouch import LiveVouch
 from smtp_server import SmtpServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
-    ),
-]
+pytestmark = MARKS
 
 if CHROMIUM.exists():
-    from playwright.sync_api import (
-        Browser,
-        BrowserContext,
-        ConsoleMessage,
-        FilePayload,
-        Page,
-        Response,
-        expect,
-        sync_playwright,
-    )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
+    from playwright.sync_api import Browser, FilePayload, Page, expect
 
 
 @pytest.fixture
@@ -87,38 +54,6 @@ def shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("VOUCH_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def watch(opened: Page, *, allowed: tuple[int, str] | None = None) -> list[str]:
-    """The page's console errors (a CSP refusal says so there) and failed responses, as they
-    come, but the browser's own favicon guess and the `allowed` (status, URL ending)."""
-    errors: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            errors.append(message.text)
-
-    def response(answer: Response) -> None:
-        expected = answer.url.endswith("/favicon.ico") or (
-            allowed is not None and answer.status == allowed[0] and answer.url.endswith(allowed[1])
-        )
-        if answer.status >= 400 and not expected:
-            errors.append(f"{answer.status} {answer.url}")
-
-    opened.on("console", console)
-    opened.on("response", response)
-    return errors
-
-
-def phone(browser: Browser, base_url: str) -> BrowserContext:
-    """A phone-sized context (390x844, touch), as the customers' pages are tested on."""
-    return browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        base_url=base_url,
-    )
 
 
 @pytest.fixture

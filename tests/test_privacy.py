@@ -209,6 +209,22 @@ def test_cli_export_person_and_forget(
     assert ANN.encode() not in file_bytes(config.store_path)
 
 
+def test_export_person_writes_times_in_the_business_time_zone(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    config = make_config({"business": {"timezone": "America/Chicago"}})
+    args = ["--config", str(config.path)]
+    when = ["--occurred-at", "2026-03-02T15:00:00Z"]
+    assert main(["event", "purchase.completed", "--email", ANN, *when, *args]) == 0
+    capsys.readouterr()
+    assert main(["export-person", ANN, *args]) == 0
+    (event,) = json.loads(capsys.readouterr().out)["events"]
+    assert event["occurred_at"] == "2026-03-02T09:00:00-06:00"  # 15:00 UTC, in Chicago
+    assert event["payload"]["occurred_at"] == "2026-03-02T15:00:00Z"  # as it was received
+
+
 def where_found(path: Path, needle: str) -> list[str]:
     db = sqlite3.connect(path)
     found = []

@@ -13,24 +13,19 @@ from pathlib import Path
 
 import pytest
 from loop import Loop, path_of, score_links
-from test_dashboard_browser import CHROMIUM, browser, phone, shots, watch
+from test_dashboard_browser import shots
 
 from daemon.config import Config, load_config
 from daemon.store import SQLiteStore
 
+from browsing import CHROMIUM, MARKS, phone, watch
 from helpers import ENV, query, write_business
 from live_vouch import LiveVouch
 from smtp_server import SmtpServer
 
-__all__ = ["browser", "shots"]  # the dashboard's fixtures, shared
+__all__ = ["shots"]  # the dashboard's fixture, shared
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
-    ),
-]
+pytestmark = MARKS
 
 if CHROMIUM.exists():
     from playwright.sync_api import Browser, expect

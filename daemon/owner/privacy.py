@@ -10,7 +10,9 @@ the address is known).
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from daemon.run.services import Services
 from daemon.settings import stored_address
@@ -48,7 +50,25 @@ async def export(services: Services, address: str) -> dict[str, Any]:
     customer = await store.customer_by_email(exact)
     notes = await store.notes_on_customer(customer.id) if customer else []
     person["owner_notes"] = [asdict(n) | {"at": n.at.isoformat()} for n in notes]
-    return person
+    zoned: dict[str, Any] = in_zone(person, ZoneInfo(services.config.settings.business.timezone))
+    return zoned
+
+
+def in_zone(value: Any, zone: ZoneInfo, key: str = "") -> Any:
+    """The export's times (`*_at`, `at`) in the business's time zone, with that day's offset
+    (as `vouch export` writes them): the same instants, read as the owner reads a clock. An
+    event's payload stays as it was received."""
+    if isinstance(value, dict):
+        return {k: v if k == "payload" else in_zone(v, zone, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [in_zone(v, zone, key) for v in value]
+    if isinstance(value, str) and (key.endswith("_at") or key == "at"):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # not a time after all (an event's own data): as it was
+        return moment.astimezone(zone).isoformat() if moment.tzinfo else value
+    return value
 
 
 async def forget(services: Services, address: str) -> dict[str, Any]:

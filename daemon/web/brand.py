@@ -12,7 +12,7 @@ from daemon.web import state
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/brand/logo")
+@router.get("/brand/logo", response_class=FileResponse)
 async def logo(request: Request) -> Response:
     config = state.services(request).config
     chosen = config.settings.email.voice.logo

@@ -19,7 +19,7 @@ from daemon.web.pages import PageNotFound
 router = APIRouter(include_in_schema=False)
 
 
-@router.api_route("/review/{token}", methods=["GET", "HEAD"])
+@router.api_route("/review/{token}", methods=["GET", "HEAD"], response_class=RedirectResponse)
 async def review_link(request: Request, token: str) -> Response:
     services = state.services(request)
     parsed = read_review_token(services.signer, token)
