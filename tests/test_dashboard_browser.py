@@ -203,7 +203,8 @@ def test_customer_answers_the_survey_on_a_phone(
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
 #: The refusals these tests provoke on purpose: a wrong mark, a wrong address, a bad file (422).
 EXPECTED = re.compile(
-    r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes|data/(check|import)|edit/survey/\w+)"
+    r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes"
+    r"|data/(check|import)|edit/(survey/\w+|education))"
 )
 
 
@@ -481,3 +482,43 @@ def test_owner_edits_a_survey_previews_and_saves(
         return loop.services.config.surveys["post_purchase"].question
 
     assert live.call(question_now) == "How did your order from {{ business.name }} go?"
+
+
+def test_owner_edits_an_email_and_the_education_page(
+    sized: Page, live: LiveVouch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**ENV, **ENV_EXTRA}.items():  # the daemon's environment: its secrets
+        monkeypatch.setenv(name, value)
+    page = sized
+    log_in(page)
+    page.goto("/admin/edit")
+    page.get_by_role("link", name="survey in fr").click()
+    expect(page.get_by_role("heading", name="The survey email, fr")).to_be_visible()
+    text = page.get_by_label(re.compile(r"^templates/email/survey\.fr\.txt"))
+    text.fill(text.input_value().replace("{% block subject %}", "{% block subject %}Bonjour ! ", 1))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("region", name="Previews")).to_contain_text("Bonjour !")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    fits(page)
+
+    async def subject(loop: Loop) -> str:
+        return loop.services.renderer.preview("survey", "fr").subject
+
+    assert live.call(subject).startswith("Bonjour !")
+    page.goto("/admin/edit/education")
+    page.get_by_label("What to listen for, one phrase a line").fill("We want a deck.")
+    page.get_by_label("Your core message, in one sentence").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("core_message")
+    page.get_by_label("Your core message, in one sentence").fill("One crew, a fixed quote.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    fits(page)
+
+    async def listen_for(loop: Loop) -> list[str]:
+        taught = loop.services.config.education
+        assert taught is not None
+        return taught.listen_for
+
+    assert live.call(listen_for) == ["We want a deck."]
