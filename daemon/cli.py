@@ -22,7 +22,7 @@ from daemon.clock import SystemClock
 from daemon.config import Config, load_config
 from daemon.engine.influence import Influence, parse_mark
 from daemon.engine.inputs import depth_problem, text_problem, too_deep
-from daemon.errors import ConfigError, Problem, StoreDamaged, VouchError
+from daemon.errors import ConfigError, Problem, StoreDamaged, StoreUnavailable, VouchError
 from daemon.intake.accept import Refused, accept_event
 from daemon.intake.events import EventIn
 from daemon.mail.compose import build_email, enqueue
@@ -38,8 +38,9 @@ from daemon.partners import cli as partner_cli
 from daemon.partners import report as partner_report
 from daemon.referrals import follow_up, influence, offers, review_asks, sources
 from daemon.run.sender import Sender
-from daemon.run.services import opened
-from daemon.store import Recorded, SQLiteStore
+from daemon.run.services import open_store, opened
+from daemon.store import Recorded
+from daemon.store.pgdb import pg_stored_version
 from daemon.store.reports import EXPORTS
 from daemon.transport import build_transport
 
@@ -322,26 +323,36 @@ def _check(args: argparse.Namespace) -> int:
 
 def store_line(config: Config) -> str:
     """What `vouch check` says of the store: whether `vouch run` will migrate it (and from
-    which version), or cannot open it because it is newer than this Vouch (a problem)."""
+    which version), or cannot open it because it is newer than this Vouch (a problem). The
+    store is only read: check never migrates."""
+    from daemon.run.services import store_name
     from daemon.store.sqlite import LATEST, stored_version
 
-    path = config.store_path
-    found = stored_version(path)
+    url = config.settings.store.url
+    name, key = store_name(config), "store.url" if url else "store.path"
+    try:
+        found = (
+            stored_version(config.store_path)
+            if url is None
+            else asyncio.run(pg_stored_version(url, config.secrets.store_password))
+        )
+    except StoreUnavailable as exc:
+        raise ConfigError([Problem(config.path.name, key, f"cannot read {name}: {exc}")]) from None
     if found is None:
-        return f"store {path}: not created yet (vouch run creates it, schema {LATEST})"
+        return f"store {name}: not created yet (vouch run creates it, schema {LATEST})"
     if found == LATEST:
-        return f"store {path}: up to date (schema {LATEST})"
+        return f"store {name}: up to date (schema {LATEST})"
     if found < LATEST:
         return (
-            f"store {path}: behind, at schema {found}; vouch run brings it to {LATEST} when it "
-            "starts (vouch backup first keeps a way back)"
+            f"store {name}: behind, at schema {found}; vouch run brings it to {LATEST} when it "
+            "starts (a backup first keeps a way back)"
         )
     raise ConfigError(
         [
             Problem(
                 config.path.name,
-                "store.path",
-                f"{path} is at schema {found}, newer than this Vouch knows ({LATEST}): "
+                key,
+                f"{name} is at schema {found}, newer than this Vouch knows ({LATEST}): "
                 "upgrade Vouch, or restore a backup made before the upgrade",
             )
         ]
@@ -535,7 +546,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 async def _report_async(config: Config, fmt: str, months: int) -> str:
-    store = await SQLiteStore.open(config.store_path)
+    store = await open_store(config)
     try:
         timezone = config.settings.business.timezone
         report = await report_from_store(
@@ -547,7 +558,7 @@ async def _report_async(config: Config, fmt: str, months: int) -> str:
 
 
 async def _report_stages(config: Config, months: int) -> dict[str, Any]:
-    store = await SQLiteStore.open(config.store_path)
+    store = await open_store(config)
     try:
         timezone = config.settings.business.timezone
         return await stages.report(store, SystemClock().now(), timezone, months)
@@ -566,7 +577,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
 
 async def _resolve_async(config: Config, complaint: int, note: str) -> int:
-    store = await SQLiteStore.open(config.store_path)
+    store = await open_store(config)
     try:
         return await store.resolve_complaints(
             customer_id=None, complaint_id=complaint, note=note, now=SystemClock().now()
@@ -885,10 +896,26 @@ def _export_person(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sqlite_only(config: Config, command: str) -> None:
+    """`vouch backup` and `restore` copy a SQLite file; a PostgreSQL store has its own tools."""
+    if config.settings.store.url is not None:
+        raise ConfigError(
+            [
+                Problem(
+                    config.path.name,
+                    "store.url",
+                    f"vouch {command} copies a SQLite store; this one is PostgreSQL: use "
+                    "PostgreSQL's own pg_dump and pg_restore",
+                )
+            ]
+        )
+
+
 def _backup(args: argparse.Namespace) -> int:
     from daemon.store.backup import backup
 
     config = load_config(args.config, os.environ)
+    _sqlite_only(config, "backup")
     copied = asyncio.run(backup(config.store_path, args.path))
     print(
         f"backed up {config.store_path} to {copied.path} ({copied.pages} pages, "
@@ -901,6 +928,7 @@ def _restore(args: argparse.Namespace) -> int:
     from daemon.store.backup import restore
 
     config = load_config(args.config, os.environ)
+    _sqlite_only(config, "restore")
     copied = asyncio.run(restore(args.path, config.store_path))
     kept = copied.path.with_name(copied.path.name + ".before-restore")
     print(

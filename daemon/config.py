@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from daemon.engine.lifecycle_types import Stage
 from daemon.engine.window import SendWindow
@@ -88,7 +89,32 @@ class Server(Section):
 
 
 class Store(Section):
+    """Where the business's data lives: one SQLite file (the default), or a PostgreSQL
+    database several processes and machines can share (`url`)."""
+
     path: Path = Field(Path("var/vouch.sqlite3"), description="a path to the SQLite file")
+    url: str | None = Field(
+        None,
+        description='a PostgreSQL URL without its password, e.g. "postgresql://vouch@db/vouch"',
+    )
+    password_env: EnvName | None = Field(
+        None, description="the environment variable that holds the PostgreSQL password"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            raise ValueError('a URL such as "postgresql://vouch@localhost:5432/vouch"')
+        if parts.password is not None:
+            raise ValueError(
+                "holds a password: remove it and name its environment variable in "
+                "store.password_env (secrets never go in this file)"
+            )
+        return value
 
 
 class SecretNames(Section):
@@ -647,6 +673,7 @@ class Secrets:
     shopify_secret: str | None = None
     webhook_secrets: Mapping[str, str] = field(default_factory=dict)  # by endpoint URL
     dashboard_password: str | None = None
+    store_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -755,6 +782,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, need_secrets: bool = 
             if (secret := _optional(environ, hook.secret_env))
         },
         dashboard_password=_optional(environ, settings.secrets.dashboard_password_env),
+        store_password=_optional(environ, settings.store.password_env),
     )
     if need_secrets:
         problems += _secret_problems(settings, secrets, label)
@@ -884,6 +912,9 @@ def _secret_problems(settings: Settings, secrets: Secrets, label: str) -> list[P
                     "characters",
                 )
             )
+    if (store := settings.store.password_env) is not None and secrets.store_password is None:
+        message = f"environment variable {store} is not set (the PostgreSQL password)"
+        problems.append(Problem(label, "store.password_env", message))
     for n, hook in enumerate(settings.webhooks):
         secret = secrets.webhook_secrets.get(hook.url)
         if secret is None or len(secret) < MIN_SECRET_LENGTH:

@@ -20,17 +20,9 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
 from daemon.store import SQLiteStore
-from daemon.store.bounces import BouncesPG
-from daemon.store.corrections import CorrectionsPG
-from daemon.store.customers import CustomersPG
-from daemon.store.desk import DeskPG
-from daemon.store.events import EventsPG
-from daemon.store.influence import InfluencePG
-from daemon.store.notes import NotesPG
-from daemon.store.offers import OffersPG
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
-from daemon.store.setaside import SetAsidePG
+from daemon.store.postgres import PostgresStore
 
 from browsing import ARGS, CHROMIUM
 from helpers import ENV, write_business
@@ -106,27 +98,10 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         await pg.close()
 
 
-class ConcernsPG(
-    EventsPG,
-    CustomersPG,
-    SetAsidePG,
-    BouncesPG,
-    OffersPG,
-    InfluencePG,
-    NotesPG,
-    DeskPG,
-    CorrectionsPG,
-):
-    """The concerns that have their PostgreSQL half so far, on one pool (the upkeep calls,
-    write_probe and schema_version, are PGDB's own)."""
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def concerns(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
-    """Events, customers, set-asides, bounces, offers, influence marks, the owner's notes, lists
-    and corrections, once per backend:
-    the SQLite store, or their PostgreSQL halves on a fresh migrated database (skipped
-    without a server: see tests/postgres.py)."""
+    """The whole store, once per backend: the SQLite store, or the PostgreSQL store on a
+    fresh migrated database (skipped without a server: see tests/postgres.py)."""
     if request.param == "sqlite":
         opened = await SQLiteStore.open(config.store_path)
         opened.erasure_keys = config.secrets.signing_keys
@@ -134,9 +109,8 @@ async def concerns(request: pytest.FixtureRequest, config: Config) -> AsyncItera
         await opened.close()
         return
     async with fresh_database() as url:
-        pg = ConcernsPG(await PGDB.connect(url), url)
+        pg = await PostgresStore.open(url)
         pg.erasure_keys = config.secrets.signing_keys
-        await pg.migrate()
         yield pg
         await pg.close()
 

@@ -29,6 +29,7 @@ from daemon.engine.segments import Segment
 from daemon.mail.render import KINDS
 from daemon.mail.tokens import public_answer_token, survey_token, unsubscribe_token
 from daemon.store import SQLiteStore
+from daemon.store.public_answers import NewPublicAnswer
 from daemon.surveys import public
 from daemon.web import create_app
 
@@ -123,7 +124,8 @@ async def _prepare(loop: Loop, live: LiveVouch) -> Site:
     assert olivia is not None
     ((row,),) = query(store, "SELECT min(id) FROM outbox WHERE kind = 'survey'")
     typed = await store.add_public_answer(
-        "post_purchase", olivia.email, olivia.id, 9, "Lovely work", None, loop.clock.now()
+        NewPublicAnswer("post_purchase", olivia.email, olivia.id, 9, "Lovely work", None),
+        loop.clock.now(),
     )
     return Site(
         live=live,

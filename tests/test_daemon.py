@@ -14,7 +14,7 @@ import pytest
 from daemon.clock import SystemClock
 from daemon.config import load_config
 from daemon.mail.outbox import NewEmail, State
-from daemon.store import SQLiteStore
+from daemon.run.services import open_store
 
 from daemon_process import DaemonProcess
 from helpers import ENV, TOKEN, write_business
@@ -65,7 +65,7 @@ def test_serves_reloads_and_stops_cleanly(tmp_path: Path) -> None:
 
 async def fill_outbox(config_path: Path, count: int) -> list[str]:
     config = load_config(config_path, ENV)
-    store = await SQLiteStore.open(config.store_path)
+    store = await open_store(config)
     now = SystemClock().now()
     ids = []
     try:
@@ -91,7 +91,7 @@ async def fill_outbox(config_path: Path, count: int) -> list[str]:
 
 
 async def outbox_counts(config_path: Path) -> dict[State, int]:
-    store = await SQLiteStore.open(load_config(config_path, ENV).store_path)
+    store = await open_store(load_config(config_path, ENV))
     try:
         return await store.outbox_counts()
     finally:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from loop import Loop, smtp_changes
 from test_dashboard import login
+from test_store_concerns import AT, customer_id, execute
 
 from daemon.config import Config, load_config
 from daemon.mail.compose import build_email, enqueue
@@ -122,3 +124,46 @@ async def test_a_queued_email_and_one_to_a_suppressed_address(loop: Loop) -> Non
         link = re.search(r'href="(/admin/emails/\d+)"', answer.text)
         assert link is not None
         assert (await loop.client.get(link[1])).status_code == 200
+
+
+async def test_the_lists_are_the_same_on_each_store(concerns: Any) -> None:
+    """The store's two lists on SQLite and on PostgreSQL (one SQL, written once)."""
+    ann = await customer_id(concerns, "ann@example.com")
+    soon, later = AT + timedelta(days=1), AT + timedelta(days=2)
+    await execute(
+        concerns,
+        "INSERT INTO invitations (public_id, customer_id, survey, event_id, state, reason, "
+        "due_at, created_at) VALUES (?, ?, 'post_purchase', ?, ?, ?, ?, ?)",
+        *("a" * 32, ann, "ev-ann@example.com", "scheduled", None, later, AT),
+    )
+    await execute(
+        concerns,
+        "INSERT INTO invitations (public_id, customer_id, survey, event_id, state, reason, "
+        "due_at, created_at) VALUES (?, ?, 'post_purchase', ?, ?, ?, ?, ?)",
+        *("b" * 32, ann, "ev-2", "skipped", "throttled", None, AT),
+    )
+    await execute(
+        concerns,
+        "INSERT INTO asks (customer_id, moment, source, state, reason, due_at, created_at) "
+        "VALUES (?, 'project_completed', 'event:1', 'scheduled', NULL, ?, ?)",
+        *(ann, soon, AT),
+    )
+    await execute(
+        concerns,
+        "INSERT INTO asks (customer_id, moment, source, state, reason, due_at, created_at) "
+        "VALUES (?, 'testimonial', 'reply:1', 'skipped', 'complaint open', NULL, ?)",
+        *(ann, AT + timedelta(hours=1)),
+    )
+    total, planned = await concerns.planned(10, 0)
+    assert total == 2
+    assert [(p.at, p.kind, p.what, p.why) for p in planned] == [
+        (soon, "ask", "project_completed", None),
+        (later, "survey", "post_purchase", "purchase.completed"),
+    ]
+    assert planned[0].customer is not None and planned[0].customer.name == "Ann"
+    total, held = await concerns.not_sent(1, 0)  # a page of one: the latest decision
+    assert total == 2
+    assert [(h.at, h.kind, h.what, h.why) for h in held] == [
+        (AT + timedelta(hours=1), "ask", "testimonial", "complaint open")
+    ]
+    assert [h.kind for h in (await concerns.not_sent(1, 1))[1]] == ["survey"]

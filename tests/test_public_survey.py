@@ -7,7 +7,7 @@ often an address is typed; bad input; the link and its QR from the command line;
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from loop import Loop, path_of, score_links, smtp_changes, text_of
 from daemon.cli import main
 from daemon.config import Config, load_config
 from daemon.owner import report
+from daemon.store.public_answers import NewPublicAnswer, PublicTally
 from daemon.surveys import public
 
 from helpers import ENV, write_business
@@ -207,3 +208,24 @@ def test_the_link_and_its_qr_from_the_command_line(
     assert (
         main(["survey", "link", SURVEY, "--qr", str(tmp_path / "x.jpg"), "--config", config]) == 2
     )
+
+
+async def test_the_store_keeps_public_answers_alike_on_both_backends(concerns: Any) -> None:
+    store, now = concerns, datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ann = await store.ensure_customer("ann@example.com", now)
+    walk_in = NewPublicAnswer(SURVEY, "Walk-In@Example.net", None, 10, None, None)
+    apart = await store.add_public_answer(walk_in, now)
+    assert (apart.state, apart.email, apart.settled_at) == ("apart", "walk-in@example.net", now)
+    typed = NewPublicAnswer(SURVEY, "ann@example.com", ann.id, 3, "Late", "fr")
+    waiting = await store.add_public_answer(typed, now)
+    assert waiting.state == "pending" and waiting.settled_at is None
+    assert await store.public_answer(waiting.public_id) == waiting
+    assert await store.pending_since("ANN@example.com", now - timedelta(days=1))
+    assert not await store.pending_since("ann@example.com", now + timedelta(seconds=1))
+    later = now + timedelta(hours=2)
+    assert await store.settle_public_answer(waiting.id, "counted", later)
+    assert not await store.settle_public_answer(waiting.id, "throttled", later)  # once
+    settled = await store.public_answer(waiting.public_id)
+    assert (settled.state, settled.settled_at) == ("counted", later)
+    tallies = await store.public_tallies()
+    assert tallies == {"apart": PublicTally(1, 1, 0), "counted": PublicTally(1, 0, 1)}

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from postgres import fresh_database
+from postgres import fresh_database, fresh_database_sync
 from test_daemon import fill_outbox, outbox_counts
 
 from daemon.cli import main
@@ -24,7 +25,7 @@ from daemon.mail.outbox import State
 from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import LEASE, LEASE_SECONDS, Scheduler
-from daemon.run.services import Services
+from daemon.run.services import Services, open_store
 from daemon.store import SQLiteStore
 from daemon.store.leases import Leases, LeasesPG
 from daemon.store.pgdb import PGDB
@@ -123,7 +124,7 @@ async def test_a_standby_scheduler_takes_over_when_the_holder_dies_or_stops(
 
 async def planned(config_path: Path, event_id: str) -> bool:
     """Whether a worker has planned the event (it has left the unprocessed ones), within 30 s."""
-    store = await SQLiteStore.open(load_config(config_path, ENV).store_path)
+    store = await open_store(load_config(config_path, ENV))
     try:
         for _ in range(300):
             if event_id not in {e.id for e in await store.unprocessed_events(100)}:
@@ -134,9 +135,20 @@ async def planned(config_path: Path, event_id: str) -> bool:
         await store.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_store(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The [store] table of a business several processes share: its SQLite file, or a fresh
+    PostgreSQL database (skipped without a server: see tests/postgres.py)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_database_sync() as url:
+        yield {"store": {"url": url}}
+
+
 @pytest.mark.slow
 def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
-    tmp_path: Path,
+    tmp_path: Path, shared_store: dict[str, Any]
 ) -> None:
     emails, in_flight = 1500, 16
     with ThreadedSmtpServer() as sink:
@@ -148,6 +160,7 @@ def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
                     "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
                 },
                 "sender": {"max_in_flight": in_flight, "lease_seconds": 10},
+                **shared_store,
             },
         )
         expected = set(asyncio.run(fill_outbox(path, emails)))

@@ -9,13 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import ConcernsPG
-
 from daemon.engine.offers import Terms
 from daemon.intake.events import CustomerIn, EventIn
 from daemon.store import Recorded
 from daemon.store.migrations import MIGRATIONS
 from daemon.store.pgdb import PGDB
+from daemon.store.postgres import PostgresStore
 from daemon.store.privacy import erased_key
 from daemon.store.rows import Bounce, HistoryLine, Person, SetAside
 from daemon.store.setaside import _OFF_QUEUE
@@ -127,9 +126,7 @@ async def test_events_from_two_processes_at_once_record_one(concerns: Any) -> No
     """The same ids sent to two processes at once (on PostgreSQL, two pools): each id is
     recorded once, and both answers are those SQLite's one process gives."""
     store = concerns
-    other = (
-        ConcernsPG(await PGDB.connect(store.url), store.url) if isinstance(store, PGDB) else store
-    )
+    other = await PostgresStore.open(store.url) if isinstance(store, PGDB) else store
     try:
         events = [event(f"ev-{n}", f"c{n % 7}@example.com", name=f"N{n}") for n in range(40)]
         first, second = await asyncio.gather(

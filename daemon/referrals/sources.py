@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.clock import from_ms
 from daemon.money import Money
 
 
@@ -52,7 +51,7 @@ def sources(rows: Sequence[tuple[Any, ...]]) -> list[Source]:
     for items in grouped.values():
         counted = [r for r in items if r[6] is None]  # flagged (self-referrals) do not count
         won = [r for r in counted if r[4] == "won"]
-        days = [(from_ms(r[9]) - from_ms(r[7])).total_seconds() / 86400 for r in won if r[9]]
+        days = [(r[9] - r[7]).total_seconds() / 86400 for r in won if r[9]]
         found.append(
             Source(
                 advocate=items[0][1] or items[0][2],

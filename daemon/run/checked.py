@@ -17,7 +17,7 @@ from daemon.config import Config, example_problems, load_config
 from daemon.errors import ConfigError, Problem
 from daemon.intake.inbound_smtp import smtp_protocol
 from daemon.mail.render import Renderer
-from daemon.run.services import Services
+from daemon.run.services import Services, store_name
 
 log = logging.getLogger("vouch")
 
@@ -59,11 +59,11 @@ def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[
 
 def swap(services: Services, config: Config, renderer: Renderer) -> None:
     """A checked config and its templates in force from the next request, survey or email;
-    what only a restart changes (the listening address, the store's path) is said so."""
+    what only a restart changes (the listening address, the store) is said so."""
     old = services.config
     fixed = {
         "server": old.settings.server != config.settings.server,
-        "store.path": old.store_path != config.store_path,
+        "store": store_name(old) != store_name(config),
     }
     for key, changed in fixed.items():
         if changed:

@@ -36,8 +36,7 @@ from daemon.run.checked import load_checked, swap
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import Scheduler
 from daemon.run.sender import Sender
-from daemon.run.services import Services
-from daemon.store import SQLiteStore
+from daemon.run.services import Services, open_store, store_name
 from daemon.surveys import survey_email
 from daemon.transport import build_transport
 from daemon.transport.webhook import WebhookTransport
@@ -90,7 +89,7 @@ class Daemon:
 
     async def run(self) -> None:
         config, renderer = load_checked(self.config_path, self.environ, self.clock)
-        store = await SQLiteStore.open(config.store_path)
+        store = await open_store(config)
         try:
             metrics = Metrics()
             self.services = Services(
@@ -180,7 +179,7 @@ class Daemon:
             "listening on http://%s:%d (store %s, transport %s)",
             host,
             port,
-            config.store_path,
+            store_name(config),
             config.settings.email.transport,
         )
         return sock

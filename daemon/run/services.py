@@ -70,12 +70,30 @@ class Services:
         return self.config.settings.business.public_url + path
 
 
+async def open_store(config: Config) -> Store:
+    """The store the config names, opened and brought to this Vouch's schema: its PostgreSQL
+    database (`store.url`, the password from `store.password_env`), else its SQLite file."""
+    settings = config.settings.store
+    if settings.url is not None:
+        from daemon.store.postgres import PostgresStore, as_store
+
+        return as_store(
+            await PostgresStore.open(settings.url, password=config.secrets.store_password)
+        )
+    return await SQLiteStore.open(config.store_path)
+
+
+def store_name(config: Config) -> str:
+    """The store as the log and `vouch check` name it (a URL never holds the password)."""
+    return config.settings.store.url or str(config.store_path)
+
+
 @contextlib.asynccontextmanager
 async def opened(config: Config, clock: Clock | None = None) -> AsyncIterator[Services]:
     """The store and what goes with it, for a command (not the daemon) that records and lets
     the daemon send; the store is closed after."""
     clock = clock or SystemClock()
-    store = await SQLiteStore.open(config.store_path)
+    store = await open_store(config)
     try:
         yield Services(config, Renderer(config, clock), store, clock, Metrics())
     finally:

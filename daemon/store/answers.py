@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from daemon.clock import from_ms, to_ms
 from daemon.engine.clicks import Click
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB
 from daemon.store.privacy import erased_keys
+from daemon.store.queries import Queries, Script, run
 from daemon.store.referrals import mint_advocate
 from daemon.store.rows import (
     CUSTOMER_COLUMNS,
@@ -18,6 +18,7 @@ from daemon.store.rows import (
     ComplaintAlert,
     Response,
     Saved,
+    as_time,
     customer_row,
 )
 
@@ -39,61 +40,70 @@ class Answers(Protocol):
     async def open_complaints(self, customer_id: int) -> int: ...
 
 
-class AnswersSQL(DB):
+class AnswersQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects."""
+
     async def add_click(self, invitation_id: int, score: int, at: datetime) -> None:
-        await self._write_one(
+        await self._apply(
             "INSERT INTO clicks (invitation_id, score, at, state) VALUES (?, ?, ?, 'pending')",
-            (invitation_id, score, to_ms(at)),
+            invitation_id,
+            score,
+            at,
         )
 
     async def pending_clicks(self, limit: int) -> dict[int, list[Click]]:
         """Pending clicks of up to `limit` invitations, oldest first."""
-        rows = await self._read(
+        rows = await self._fetch(
             """
             SELECT invitation_id, id, score, at FROM clicks
             WHERE state = 'pending' AND invitation_id IN (
-                SELECT DISTINCT invitation_id FROM clicks WHERE state = 'pending'
-                ORDER BY at LIMIT ?
+                SELECT invitation_id FROM clicks WHERE state = 'pending'
+                GROUP BY invitation_id ORDER BY min(at) LIMIT ?
             )
-            ORDER BY at
+            ORDER BY at, id
             """,
-            (limit,),
+            limit,
         )
         found: dict[int, list[Click]] = {}
         for r in rows:
-            found.setdefault(int(r[0]), []).append(Click(int(r[1]), int(r[2]), from_ms(r[3])))
+            found.setdefault(int(r[0]), []).append(Click(int(r[1]), int(r[2]), as_time(r[3])))
         return found
 
     async def settle_clicks(self, scanner: Sequence[int], settled: Sequence[int]) -> None:
-        async with self._write() as db:
-            for click_id in settled:
-                state = "scanner" if click_id in scanner else "confirmed"
-                await db.execute("UPDATE clicks SET state = ? WHERE id = ?", (state, click_id))
+        await self._write_many(
+            [
+                (
+                    "UPDATE clicks SET state = ? WHERE id = ?",
+                    [
+                        ("scanner" if click_id in scanner else "confirmed", click_id)
+                        for click_id in settled
+                    ],
+                )
+            ]
+        )
 
     async def save_answer(self, answer: Answer, now: datetime) -> Saved:
         """Record or update the answer, mark the invitation answered, open a complaint for a
         detractor, mint a promoter's referral code: one transaction, so an answer never exists
-        without its consequences."""
-        return await self._transaction(lambda db: _save_answer(db, answer, now))
+        without its consequences (one script: on SQLite one trip, a hot transaction)."""
+        return await self._script(_save_answer(answer, now))
 
     async def invitation_response(self, invitation_id: int) -> Response | None:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT id, score, segment, comment, source FROM responses WHERE invitation_id = ?",
-            (invitation_id,),
+            invitation_id,
         )
         return Response(*rows[0]) if rows else None
 
     async def response_by_external_id(self, external_id: str) -> int | None:
         """The answer recorded under a caller's id (kept hashed once its person was forgotten)."""
-        keys = [external_id, *erased_keys(self.erasure_keys, external_id)]
-        rows = await self._read(
-            f"SELECT id FROM responses WHERE external_id IN ({', '.join('?' * len(keys))})", keys
-        )
-        return int(rows[0][0]) if rows else None
+        among, keys = self._in([external_id, *erased_keys(self.erasure_keys, external_id)])
+        found = await self._value(f"SELECT id FROM responses WHERE external_id {among}", *keys)
+        return None if found is None else int(found)
 
     async def unalerted_complaints(self, limit: int) -> list[ComplaintAlert]:
         columns = ", ".join(f"c.{name.strip()}" for name in CUSTOMER_COLUMNS.split(","))
-        rows = await self._read(
+        rows = await self._fetch(
             f"""
             SELECT k.id, r.survey, r.score, r.comment, r.answered_at, r.id, {columns}
             FROM complaints k
@@ -101,7 +111,7 @@ class AnswersSQL(DB):
             JOIN customers c ON c.id = k.customer_id
             WHERE k.alerted = 0 ORDER BY k.id LIMIT ?
             """,
-            (limit,),
+            limit,
         )
         return [
             ComplaintAlert(
@@ -110,14 +120,14 @@ class AnswersSQL(DB):
                 survey=r[1],
                 score=int(r[2]),
                 comment=r[3],
-                answered_at=from_ms(r[4]),
+                answered_at=as_time(r[4]),
                 response_id=int(r[5]),
             )
             for r in rows
         ]
 
     async def complaint_alerted(self, complaint_id: int) -> None:
-        await self._write_one("UPDATE complaints SET alerted = 1 WHERE id = ?", (complaint_id,))
+        await self._apply("UPDATE complaints SET alerted = 1 WHERE id = ?", complaint_id)
 
     async def resolve_complaints(
         self, *, customer_id: int | None, complaint_id: int | None, note: str, now: datetime
@@ -129,76 +139,87 @@ class AnswersSQL(DB):
             where, key = "customer_id = ?", customer_id
         else:
             raise ValueError("resolve needs a complaint id or a customer")
-        async with self._write() as db:
-            cursor = await db.execute(
-                f"UPDATE complaints SET state = 'resolved', resolved_at = ?, resolution = ? "
-                f"WHERE {where} AND state = 'open'",
-                (to_ms(now), note, key),
-            )
-            return int(cursor.rowcount)
+        return await self._apply(
+            f"UPDATE complaints SET state = 'resolved', resolved_at = ?, resolution = ? "
+            f"WHERE {where} AND state = 'open'",
+            now,
+            note,
+            key,
+        )
 
     async def open_complaints(self, customer_id: int) -> int:
-        rows = await self._read(
-            "SELECT count(*) FROM complaints WHERE customer_id = ? AND state = 'open'",
-            (customer_id,),
+        return int(
+            await self._value(
+                "SELECT count(*) FROM complaints WHERE customer_id = ? AND state = 'open'",
+                customer_id,
+            )
         )
-        return int(rows[0][0])
 
 
-def _save_answer(db: sqlite3.Connection, answer: Answer, now: datetime) -> Saved:
+class AnswersSQL(AnswersQueries, DB):
+    pass
+
+
+class AnswersPG(AnswersQueries, PGDB):
+    """Answers on PostgreSQL: the same calls."""
+
+
+def _save_answer(answer: Answer, now: datetime) -> Script[Saved]:
     existing = None
     if answer.invitation_id is not None:
-        existing = db.execute(
-            "SELECT id FROM responses WHERE invitation_id = ?", (answer.invitation_id,)
-        ).fetchone()
-    if existing is None and answer.external_id is not None:
-        existing = db.execute(
-            "SELECT id FROM responses WHERE external_id = ?", (answer.external_id,)
-        ).fetchone()
-    if existing is not None:
-        response_id = int(existing[0])
-        db.execute(
+        existing = yield run(
+            "SELECT id FROM responses WHERE invitation_id = ?", answer.invitation_id
+        )
+    if not existing and answer.external_id is not None:
+        existing = yield run("SELECT id FROM responses WHERE external_id = ?", answer.external_id)
+    if existing:
+        response_id = int(existing[0][0])
+        yield run(
             "UPDATE responses SET score = ?, segment = ?, source = ?, updated_at = ?, "
             "comment = coalesce(?, comment) WHERE id = ?",
-            (answer.score, answer.segment, answer.source, to_ms(now), answer.comment, response_id),
+            answer.score,
+            answer.segment,
+            answer.source,
+            now,
+            answer.comment,
+            response_id,
         )
     else:
-        row = db.execute(
+        (row,) = yield run(
             """
             INSERT INTO responses (invitation_id, customer_id, survey, score, segment,
                                    comment, source, external_id, answered_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             RETURNING id
             """,
-            (
-                answer.invitation_id,
-                answer.customer_id,
-                answer.survey,
-                answer.score,
-                answer.segment,
-                answer.comment,
-                answer.source,
-                answer.external_id,
-                to_ms(answer.answered_at),
-                to_ms(now),
-            ),
-        ).fetchone()
-        assert row is not None
+            answer.invitation_id,
+            answer.customer_id,
+            answer.survey,
+            answer.score,
+            answer.segment,
+            answer.comment,
+            answer.source,
+            answer.external_id,
+            answer.answered_at,
+            now,
+        )
         response_id = int(row[0])
     if answer.invitation_id is not None:
-        db.execute(
+        yield run(
             "UPDATE invitations SET state = 'answered', reminder_at = NULL "
             "WHERE id = ? AND state IN ('sent', 'scheduled')",
-            (answer.invitation_id,),
+            answer.invitation_id,
         )
     complaint_id = None
     if answer.segment == "detractor":
-        opened = db.execute(
+        opened = yield run(
             "INSERT INTO complaints (customer_id, response_id, state, opened_at) "
             "VALUES (?, ?, 'open', ?) ON CONFLICT (response_id) DO NOTHING RETURNING id",
-            (answer.customer_id, response_id, to_ms(now)),
-        ).fetchone()
-        complaint_id = int(opened[0]) if opened else None
+            answer.customer_id,
+            response_id,
+            now,
+        )
+        complaint_id = int(opened[0][0]) if opened else None
     if answer.segment == "promoter":  # their code, for the thank-you page's share link
-        db.execute(*mint_advocate(answer.customer_id, now))
-    return Saved(response_id, existing is None, complaint_id)
+        yield mint_advocate(answer.customer_id, now)
+    return Saved(response_id, not existing, complaint_id)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from daemon.clock import to_ms
 from daemon.store.db import DB
 from daemon.store.pgdb import PGDB
-from daemon.store.rows import Bounce, read
+from daemon.store.queries import Queries
+from daemon.store.rows import Bounce
 
 # One undelivered email counts once: a "delayed" warning and the final failure of the same
 # original message are one soft bounce; reports that name no original message count one each.
@@ -15,7 +15,6 @@ _SOFT_COUNT = (
     "SELECT count(DISTINCT coalesce(original_message_id, 'report:' || id)) FROM bounces "
     "WHERE email = ? AND kind = 'soft_bounce'"
 )
-_PG_SOFT_COUNT = _SOFT_COUNT.replace("?", "$1")
 
 
 class Bounces(Protocol):
@@ -29,50 +28,15 @@ class Bounces(Protocol):
     async def bounces_of(self, email: str) -> list[Bounce]: ...
 
 
-class BouncesSQL(DB):
+class BouncesQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects."""
+
     async def record_bounce(self, bounce: Bounce, dedupe: str) -> int:
         b, address = bounce, bounce.email.lower()
-        async with self._write() as db:
-            await db.execute(
+        async with self._tx() as tx:
+            await tx.execute(
                 "INSERT INTO bounces (email, kind, status, diagnostic, original_message_id, "
                 "dedupe, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (dedupe, email) DO NOTHING",
-                (
-                    address,
-                    b.kind,
-                    b.status,
-                    b.diagnostic,
-                    b.original_message_id,
-                    dedupe,
-                    to_ms(b.received_at),
-                ),
-            )
-            cursor = await db.execute(_SOFT_COUNT, (address,))
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def soft_bounces(self, email: str) -> int:
-        rows = await self._read(_SOFT_COUNT, (email.lower(),))
-        return int(rows[0][0])
-
-    async def bounces_of(self, email: str) -> list[Bounce]:
-        return await self._rows(
-            Bounce,
-            "SELECT email, kind, status, diagnostic, original_message_id, received_at "
-            "FROM bounces WHERE email = ? ORDER BY received_at, id",
-            (email.lower(),),
-        )
-
-
-class BouncesPG(PGDB):
-    """Bounces on PostgreSQL: the same calls; a report seen before adds nothing (ON CONFLICT)."""
-
-    async def record_bounce(self, bounce: Bounce, dedupe: str) -> int:
-        b, address = bounce, bounce.email.lower()
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO bounces (email, kind, status, diagnostic, original_message_id, "
-                "dedupe, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
                 "ON CONFLICT (dedupe, email) DO NOTHING",
                 address,
                 b.kind,
@@ -82,16 +46,23 @@ class BouncesPG(PGDB):
                 dedupe,
                 b.received_at,
             )
-            return int(await db.fetchval(_PG_SOFT_COUNT, address))
+            return int(await tx.fetchval(_SOFT_COUNT, address))
 
     async def soft_bounces(self, email: str) -> int:
-        rows = await self._read(_PG_SOFT_COUNT, email.lower())
-        return int(rows[0][0])
+        return int(await self._value(_SOFT_COUNT, email.lower()))
 
     async def bounces_of(self, email: str) -> list[Bounce]:
-        rows = await self._read(
+        return await self._list(
+            Bounce,
             "SELECT email, kind, status, diagnostic, original_message_id, received_at "
-            "FROM bounces WHERE email = $1 ORDER BY received_at, id",
+            "FROM bounces WHERE email = ? ORDER BY received_at, id",
             email.lower(),
         )
-        return [read(Bounce, r) for r in rows]
+
+
+class BouncesSQL(BouncesQueries, DB):
+    pass
+
+
+class BouncesPG(BouncesQueries, PGDB):
+    """Bounces on PostgreSQL: the same calls; a report seen before adds nothing (ON CONFLICT)."""

@@ -15,19 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
 
 from daemon.clock import from_ms, to_ms
 from daemon.errors import StoreDamaged, StoreUnavailable
 from daemon.requests_first import Turns
+from daemon.store.queries import Queries, Script, Tx
 from daemon.store.rows import read
 
 T = TypeVar("T")
@@ -63,7 +73,7 @@ def _store_faults(path: Path) -> Iterator[None]:
         raise
 
 
-class DB:
+class DB(Queries):
     """The one way to the database: its connection, one transaction at a time in turn (a
     request's work first), and the helpers each store concern writes its SQL with.
 
@@ -74,6 +84,8 @@ class DB:
     holds the turn: for the events' group commit that cost 5-7% of the event rate, more on a
     busy machine (README, Benchmarks), and aiosqlite has no public call that runs a function in
     its thread."""
+
+    _SKIP_LOCKED = ""  # one writer at a time (the file's lock): no row is taken twice
 
     def __init__(self, db: aiosqlite.Connection, path: Path, hot: Hot) -> None:
         self._db = db
@@ -136,10 +148,59 @@ class DB:
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Several statements in one turn, outside a transaction (an export, a checkpoint)."""
+        """Several statements in one turn, outside a transaction (a checkpoint)."""
         async with self._lock:
             with _store_faults(self.path):
                 yield self._db
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Tx]:
+        """The shared write transaction (queries.Tx): `_write` with times as epoch ms."""
+        async with self._write() as db:
+            yield SQLiteTx(db)
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[Tx]:
+        """Reads under the turn: the one connection sees no other writer meanwhile."""
+        async with self._reading() as db:
+            yield SQLiteTx(db)
+
+    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
+        return await self._read(sql, ms(params))
+
+    async def _apply(self, sql: str, *params: Any) -> int:
+        """One statement in a write transaction of its own, in one trip."""
+        values = ms(params)
+        return await self._transaction(lambda db: int(db.execute(sql, values).rowcount))
+
+    async def _script(self, script: Script[R]) -> R:
+        """In one trip to the layer's thread."""
+        return await self._transaction(lambda db: _run_script(db, script))
+
+    async def _write_rows(self, sql: str, *params: Any) -> list[Any]:
+        """One statement in a write transaction of its own, in one trip; its rows."""
+        values = ms(params)
+        return await self._transaction(lambda db: db.execute(sql, values).fetchall())
+
+    @staticmethod
+    def _not(flag: str) -> str:
+        return f"{flag} = 0"
+
+    @staticmethod
+    def _json_items(expression: str, alias: str) -> str:
+        return f"json_each({expression}) AS {alias}"
+
+    @staticmethod
+    def _json_text(expression: str, path: str) -> str:
+        return f"json_extract({expression}, '$.{path}')"
+
+    @staticmethod
+    def _sha256(expression: str) -> str:
+        return f"vouch_sha256({expression})"  # registered on the connection: SQLiteStore.open
+
+    @staticmethod
+    def _in(values: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
+        return f"IN ({', '.join('?' * len(values))})", ms(values)
 
     async def _write_many(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         """Each statement run for each of its parameter rows, all in one transaction and one
@@ -148,15 +209,7 @@ class DB:
         def work(db: sqlite3.Connection) -> None:
             for sql, rows in statements:
                 if rows:
-                    db.executemany(sql, rows)
-
-        await self._transaction(work)
-
-    async def _write_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> None:
-        """One statement in a write transaction of its own, in one trip."""
-
-        def work(db: sqlite3.Connection) -> None:
-            db.execute(sql, params)
+                    db.executemany(sql, [ms(row) for row in rows])
 
         await self._transaction(work)
 
@@ -167,17 +220,8 @@ class DB:
             with _store_faults(self.path):
                 return list(await self._db.execute_fetchall(sql, params))  # one trip
 
-    async def _insert(self, sql: str, params: Sequence[Any]) -> int | None:
-        """One `INSERT ... RETURNING id` in a transaction of its own: the new row's id, or None
-        when its ON CONFLICT found the row there already."""
-        async with self._write() as db:
-            rows = list(await db.execute_fetchall(sql, params))
-        return int(rows[0][0]) if rows else None
-
-    async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[aiosqlite.Row]:
-        """The rows of `sql`, which follows a `months(m, start, stop)` table: month i is
-        [starts[i], starts[i + 1]) in epoch ms (`sql` goes on `WITH months AS (...)`, with a
-        comma for another table of its own). No rows for fewer than two starts."""
+    async def _by_month(self, starts: Sequence[datetime], sql: str) -> list[Any]:
+        """The months as a VALUES list, in epoch ms."""
         if len(starts) < 2:
             return []
         params: list[int] = []
@@ -185,6 +229,16 @@ class DB:
             params += [i, start, stop]
         months = ", ".join("(?, ?, ?)" for _ in starts[1:])
         return await self._read(f"WITH months(m, start, stop) AS (VALUES {months}){sql}", params)
+
+    # The SQLite-only helpers below take their parameters as one sequence (or mapping): for a
+    # concern with no PostgreSQL half yet; the shared surface (queries.Queries) is `_list`,
+    # `_one`, `_apply`, `_write_rows` with `?` and datetimes.
+
+    async def _insert(self, sql: str, params: Sequence[Any]) -> int | None:
+        """One `INSERT ... RETURNING id` in a transaction of its own: the new row's id, or None
+        when its ON CONFLICT found the row there already."""
+        rows = await self._write_rows(sql, *params)
+        return int(rows[0][0]) if rows else None
 
     async def _rows(
         self, cls: type[R], sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
@@ -203,6 +257,52 @@ class DB:
         """EXPLAIN QUERY PLAN details, for tests that pin the hot queries to their indexes."""
         rows = await self._read(f"EXPLAIN QUERY PLAN {sql}", params)
         return [str(r[3]) for r in rows]
+
+
+def _run_script(db: sqlite3.Connection, script: Script[R]) -> R:
+    try:
+        s = next(script)
+        while True:
+            if s.many is not None:
+                db.executemany(s.sql, [ms(row) for row in s.many])
+                s = script.send([])
+            else:
+                s = script.send(db.execute(s.sql, ms(s.params)).fetchall())
+    except StopIteration as done:
+        return cast(R, done.value)
+
+
+def ms(params: Iterable[Any]) -> tuple[Any, ...]:
+    """Parameters as SQLite keeps them: a datetime as epoch ms, the rest as they are."""
+    return tuple(to_ms(p) if isinstance(p, datetime) else p for p in params)
+
+
+class SQLiteTx:
+    """queries.Tx on an aiosqlite connection inside `DB._write`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cursor = await self._db.execute(sql, ms(params))
+        return int(cursor.rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._db.executemany(sql, [ms(row) for row in rows])
+
+    async def fetch(self, sql: str, *params: Any) -> list[Any]:
+        return list(await self._db.execute_fetchall(sql, ms(params)))
+
+    async def fetchrow(self, sql: str, *params: Any) -> Any | None:
+        rows = await self.fetch(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *params: Any) -> Any:
+        row = await self.fetchrow(sql, *params)
+        return row[0] if row else None
+
+    async def records(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        return await records(self._db, sql, ms(params))
 
 
 class Hot:
@@ -276,7 +376,7 @@ class GroupCommit(Generic[Item, Outcome]):
 
 
 async def records(
-    db: aiosqlite.Connection, sql: str, params: Mapping[str, Any]
+    db: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """The rows of `sql` as JSON-ready dicts keyed by column: times (`*_at`, `at`) as ISO 8601
     UTC, never the bytes of an email."""

@@ -9,21 +9,15 @@ from typing import Protocol
 
 from daemon.store.db import DB
 from daemon.store.pgdb import PGDB
-from daemon.store.rows import CUSTOMER_COLUMNS, PERSON, Customer, Person, customer_row, read
+from daemon.store.queries import Queries
+from daemon.store.rows import CUSTOMER_COLUMNS, PERSON, Customer, Person, customer_row
 
 # A customer matches when the text is in their name, address or external id, or in one of
-# their tags (case-insensitive); `{p}` is the LIKE pattern's placeholder.
-_SQLITE_MATCH = (
-    "(lower(coalesce(name, '')) LIKE {p} ESCAPE '\\' OR email LIKE {p} ESCAPE '\\' "
-    "OR lower(coalesce(external_id, '')) LIKE {p} ESCAPE '\\' "
-    "OR EXISTS (SELECT 1 FROM json_each(customers.tags) t "
-    "WHERE lower(t.value) LIKE {p} ESCAPE '\\'))"
-)
-_PG_MATCH = (
-    "(lower(coalesce(name, '')) LIKE {p} OR email LIKE {p} "
-    "OR lower(coalesce(external_id, '')) LIKE {p} "
-    "OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(customers.tags) t(v) "
-    "WHERE lower(t.v) LIKE {p}))"
+# their tags (case-insensitive); `{tags}` is the dialect's table of a JSON array's items.
+_MATCH = (
+    "(lower(coalesce(name, '')) LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' "
+    "OR lower(coalesce(external_id, '')) LIKE ? ESCAPE '\\' "
+    "OR EXISTS (SELECT 1 FROM {tags} WHERE lower(t.value) LIKE ? ESCAPE '\\'))"
 )
 _ORDER = "ORDER BY lower(coalesce(name, email)), id"
 _WAITING = f"""
@@ -61,42 +55,32 @@ def pattern(text: str) -> str:
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-class DeskSQL(DB):
-    async def customer_page(self, text: str, limit: int, offset: int) -> tuple[int, list[Customer]]:
-        where = f"WHERE {_SQLITE_MATCH.format(p=':p')}" if text.strip() else ""
-        params = {"p": pattern(text), "n": limit, "o": offset}
-        total = await self._read(f"SELECT count(*) FROM customers {where}", params)
-        rows = await self._read(
-            f"SELECT {CUSTOMER_COLUMNS} FROM customers {where} {_ORDER} LIMIT :n OFFSET :o",
-            params,
-        )
-        return int(total[0][0]), [customer_row(r) for r in rows]
-
-    async def waiting_rewards(self, limit: int) -> tuple[int, list[WaitingReward]]:
-        free = await self._read(_FREE_CODES)
-        rows = await self._rows(WaitingReward, f"{_WAITING} LIMIT ?", (limit,))
-        return int(free[0][0]), rows
-
-
-class DeskPG(PGDB):
-    """The owner's lists on PostgreSQL: the same calls."""
+class DeskQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects."""
 
     async def customer_page(self, text: str, limit: int, offset: int) -> tuple[int, list[Customer]]:
         searched = bool(text.strip())
-        where = f"WHERE {_PG_MATCH.format(p='$1')}" if searched else ""
-        first = (pattern(text),) if searched else ()
-        n = len(first)
-        total = await self._read(f"SELECT count(*) FROM customers {where}", *first)
-        rows = await self._read(
-            f"SELECT {CUSTOMER_COLUMNS} FROM customers {where} {_ORDER} "
-            f"LIMIT ${n + 1} OFFSET ${n + 2}",
-            *first,
-            limit,
-            offset,
-        )
-        return int(total[0][0]), [customer_row(r) for r in rows]
+        match = _MATCH.format(tags=self._json_items("customers.tags", "t"))
+        where = f"WHERE {match}" if searched else ""
+        first = (pattern(text),) * 4 if searched else ()
+        async with self._snapshot() as tx:
+            total = await tx.fetchval(f"SELECT count(*) FROM customers {where}", *first)
+            rows = await tx.fetch(
+                f"SELECT {CUSTOMER_COLUMNS} FROM customers {where} {_ORDER} LIMIT ? OFFSET ?",
+                *first,
+                limit,
+                offset,
+            )
+        return int(total), [customer_row(r) for r in rows]
 
     async def waiting_rewards(self, limit: int) -> tuple[int, list[WaitingReward]]:
-        free = await self._read(_FREE_CODES)
-        rows = await self._read(f"{_WAITING} LIMIT $1", limit)
-        return int(free[0][0]), [read(WaitingReward, r) for r in rows]
+        free = await self._value(_FREE_CODES)
+        return int(free), await self._list(WaitingReward, f"{_WAITING} LIMIT ?", limit)
+
+
+class DeskSQL(DeskQueries, DB):
+    pass
+
+
+class DeskPG(DeskQueries, PGDB):
+    pass

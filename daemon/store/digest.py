@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from daemon.clock import from_ms, to_ms
 from daemon.engine.digest import DigestFacts, OpenComplaint, PendingReward, ReferralLine
 from daemon.store.db import DB
-from daemon.store.rows import read
+from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries
+from daemon.store.rows import as_time, read
 
 _LINE = """
     SELECT f.public_id, c.name, c.email, f.friend_name, f.need, f.timing, f.grade, f.status,
@@ -28,41 +29,44 @@ class Digest(Protocol):
     ) -> DigestFacts: ...
 
 
-class DigestSQL(DB):
+class DigestQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects."""
+
     async def store_created(self, now: datetime) -> datetime:
         """When this store began: `now` the first time this is asked (the daemon's first start
         on a new store; migration 14 marked an older store at its earliest record), the same
         ever after."""
         query = "SELECT at FROM store_marks WHERE name = 'created'"
-        rows = await self._read(query)
-        if not rows:
-            async with self._write() as db:
-                await db.execute(
-                    "INSERT OR IGNORE INTO store_marks (name, at) VALUES ('created', ?)",
-                    (to_ms(now),),
-                )
-            rows = await self._read(query)
-        return from_ms(rows[0][0])
+        created = await self._value(query)
+        if created is None:
+            await self._apply(
+                "INSERT INTO store_marks (name, at) VALUES ('created', ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                now,
+            )
+            created = await self._value(query)
+        return as_time(created)
 
     async def outbox_has(self, dedupe_key: str) -> bool:
         """Whether an email with this key was ever enqueued (a digest already made)."""
-        return bool(await self._read("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)))
+        return bool(await self._fetch("SELECT 1 FROM outbox WHERE dedupe_key = ?", dedupe_key))
 
     async def digest_facts(
         self, start: datetime, end: datetime, previous_start: datetime
     ) -> DigestFacts:
         """What happened in [start, end), the answers of [previous_start, start), and what is
         waiting for the owner now."""
-        p = {"s": to_ms(start), "e": to_ms(end), "p": to_ms(previous_start)}
-        segments = await self._read(
+        segments = await self._fetch(
             """
-            SELECT CASE WHEN answered_at >= :s THEN 'now' ELSE 'before' END, segment, count(*)
-            FROM responses WHERE answered_at >= :p AND answered_at < :e
+            SELECT CASE WHEN answered_at >= ? THEN 'now' ELSE 'before' END, segment, count(*)
+            FROM responses WHERE answered_at >= ? AND answered_at < ?
             GROUP BY 1, 2
             """,
-            p,
+            start,
+            previous_start,
+            end,
         )
-        complaints = await self._read(
+        complaints = await self._fetch(
             """
             SELECT k.id, c.name, c.email, r.score, r.comment, k.opened_at, c.public_id
             FROM complaints k JOIN responses r ON r.id = k.response_id
@@ -70,15 +74,16 @@ class DigestSQL(DB):
             WHERE k.state = 'open' ORDER BY k.opened_at, k.id
             """
         )
-        new = await self._read(
-            _LINE + "WHERE f.created_at >= :s AND f.created_at < :e ORDER BY f.id", p
+        new = await self._fetch(
+            _LINE + "WHERE f.created_at >= ? AND f.created_at < ? ORDER BY f.id", start, end
         )
-        won = await self._read(
-            _LINE + "WHERE f.status = 'won' AND f.closed_at >= :s AND f.closed_at < :e "
+        won = await self._fetch(
+            _LINE + "WHERE f.status = 'won' AND f.closed_at >= ? AND f.closed_at < ? "
             "ORDER BY f.closed_at, f.id",
-            p,
+            start,
+            end,
         )
-        rewards = await self._read(
+        rewards = await self._fetch(
             """
             SELECT f.public_id, c.name, c.email, f.friend_name, w.description, w.state
             FROM rewards w JOIN referrals f ON f.id = w.referral_id
@@ -88,10 +93,11 @@ class DigestSQL(DB):
             SELECT f.public_id, c.name, c.email, f.friend_name, w.description, 'to_give'
             FROM rewards w JOIN referrals f ON f.id = w.referral_id
             JOIN advocates a ON a.id = w.advocate_id JOIN customers c ON c.id = a.customer_id
-            WHERE w.state = 'issued' AND w.code IS NULL AND w.issued_at >= :s AND w.issued_at < :e
+            WHERE w.state = 'issued' AND w.code IS NULL AND w.issued_at >= ? AND w.issued_at < ?
             ORDER BY 1
             """,
-            p,
+            start,
+            end,
         )
         return DigestFacts(
             segments=_segments(segments, "now"),
@@ -101,6 +107,14 @@ class DigestSQL(DB):
             won=[read(ReferralLine, r) for r in won],
             pending_rewards=[PendingReward(*r) for r in rewards],
         )
+
+
+class DigestSQL(DigestQueries, DB):
+    pass
+
+
+class DigestPG(DigestQueries, PGDB):
+    """The owner's digest on PostgreSQL: the same calls."""
 
 
 def _segments(rows: Any, period: str) -> tuple[int, int, int]:

@@ -9,29 +9,18 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
-from daemon.clock import to_ms
 from daemon.intake.events import EventIn
-from daemon.store.customers import (
-    PG_UPSERT_CUSTOMER,
-    UPSERT_CUSTOMER,
-    pg_upsert_params,
-    upsert_params,
-)
-from daemon.store.db import DB, GroupCommit
+from daemon.store.customers import UPSERT_CUSTOMER, upsert_params
+from daemon.store.db import DB, GroupCommit, ms
 from daemon.store.pgdb import PGDB
 from daemon.store.privacy import erased_key, erased_keys
+from daemon.store.queries import Queries
 from daemon.store.rows import EventOutcome, Recorded
 
 _INSERT_EVENT = """
     INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
                         body_hash, payload, receipt)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
-_PG_INSERT_EVENT = """
-    INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
-                        body_hash, payload, receipt)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
 """
 
 _BATCH = 500
@@ -47,48 +36,8 @@ class Events(Protocol):
     async def event_counts(self) -> dict[str, int]: ...
 
 
-class EventsSQL(DB):
-    @cached_property
-    def _events(self) -> GroupCommit[tuple[EventIn, datetime], EventOutcome]:
-        return GroupCommit(self._record_batch, _BATCH)
-
-    async def record_event(self, event: EventIn, now: datetime) -> EventOutcome:
-        return await self._events((event, now))
-
-    async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
-        """One transaction for many events, in a fixed number of statements, run in the
-        connection's thread in one trip. What needs no database (hashes, receipts, JSON) is
-        worked out here first, so the transaction holds the write lock for SQL alone."""
-        prepared = [
-            _Prepared(
-                event.id,
-                event.body_hash(),
-                event.receipt(),
-                (
-                    event.id,
-                    event.type,
-                    int(event.known),
-                    to_ms(event.occurred_at),
-                    to_ms(now),
-                    event.model_dump_json(),
-                ),
-                None if event.customer is None else upsert_params(event.customer, now),
-                tuple(erased_keys(self.erasure_keys, event.id)),
-            )
-            for event, now in batch
-        ]
-        keys = self.erasure_keys
-        return await self._transaction(lambda db: _record(db, prepared, keys))
-
-    async def event_counts(self) -> dict[str, int]:
-        rows = await self._read("SELECT type, count(*) FROM events GROUP BY type")
-        return {str(r[0]): int(r[1]) for r in rows}
-
-
-class EventsPG(PGDB):
-    """Events on PostgreSQL, by group commit per process. Processes sharing the store take a
-    lock per event id (an advisory one, for the transaction) before they look, so the same id
-    sent to two at once is recorded once and both answer as SQLite would."""
+class EventsQueries(Queries):
+    """Both halves' calls, by group commit; each half writes a batch its own way."""
 
     @cached_property
     def _events(self) -> GroupCommit[tuple[EventIn, datetime], EventOutcome]:
@@ -98,7 +47,13 @@ class EventsPG(PGDB):
         return await self._events((event, now))
 
     async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
-        prepared = [
+        """One transaction for many events, in a fixed number of statements. What needs no
+        database (hashes, receipts, JSON) is worked out first (`_prepared`), so the
+        transaction holds its locks for SQL alone."""
+        raise NotImplementedError
+
+    def _prepared(self, batch: list[tuple[EventIn, datetime]]) -> list[_Prepared]:
+        return [
             _Prepared(
                 event.id,
                 event.body_hash(),
@@ -111,22 +66,43 @@ class EventsPG(PGDB):
                     now,
                     event.model_dump_json(),
                 ),
-                None if event.customer is None else pg_upsert_params(event.customer, now),
+                None if event.customer is None else upsert_params(event.customer, now),
                 tuple(erased_keys(self.erasure_keys, event.id)),
             )
             for event, now in batch
         ]
+
+    async def event_counts(self) -> dict[str, int]:
+        rows = await self._fetch("SELECT type, count(*) FROM events GROUP BY type")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
+class EventsSQL(EventsQueries, DB):
+    async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
+        """Run in the connection's thread in one trip (SQLite's write lock is the store's)."""
+        prepared = self._prepared(batch)
+        keys = self.erasure_keys
+        return await self._transaction(lambda db: _record(db, prepared, keys))
+
+
+class EventsPG(EventsQueries, PGDB):
+    """Events on PostgreSQL, by group commit per process. Processes sharing the store take a
+    lock per event id (an advisory one, for the transaction) before they look, so the same id
+    sent to two at once is recorded once and both answer as SQLite would."""
+
+    async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
+        prepared = self._prepared(batch)
         ids = sorted({p.id for p in prepared})
         looked = sorted(set(ids) | {e for p in prepared for e in p.erased})
-        async with self._write() as db:
-            await db.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(id, $2)) "
-                "FROM (SELECT unnest($1::text[]) AS id ORDER BY 1) AS ids",
-                ids,
+        async with self._tx() as tx:
+            await tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(id, ?)) "
+                "FROM (SELECT unnest(CAST(? AS text[])) AS id ORDER BY 1) AS ids",
                 _LOCKS,
+                ids,
             )
-            rows = await db.fetch(
-                "SELECT id, body_hash, receipt FROM events WHERE id = ANY($1::text[])", looked
+            rows = await tx.fetch(
+                "SELECT id, body_hash, receipt FROM events WHERE id = ANY(?)", looked
             )
             seen = {r[0]: (r[1], json.loads(r[2])) for r in rows}
             outcomes, new = _outcomes(prepared, seen, self.erasure_keys)
@@ -134,30 +110,14 @@ class EventsPG(PGDB):
             customers = sorted((p.customer for p in new if p.customer), key=lambda c: str(c[0]))
             customer_ids: dict[str, int] = {}
             if customers:
-                await db.executemany(PG_UPSERT_CUSTOMER, customers)
-                rows = await db.fetch(
-                    "SELECT email, id FROM customers WHERE email = ANY($1::text[])",
+                await tx.executemany(UPSERT_CUSTOMER, customers)
+                rows = await tx.fetch(
+                    "SELECT email, id FROM customers WHERE email = ANY(?)",
                     sorted({str(c[0]) for c in customers}),
                 )
                 customer_ids = {str(r[0]): int(r[1]) for r in rows}
-            await db.executemany(
-                _PG_INSERT_EVENT,
-                [
-                    (
-                        *p.row[:5],
-                        customer_ids[str(p.customer[0])] if p.customer else None,
-                        p.body_hash,
-                        p.row[5],
-                        json.dumps(p.receipt),
-                    )
-                    for p in new
-                ],
-            )
+            await tx.executemany(_INSERT_EVENT, _event_rows(new, customer_ids))
         return outcomes
-
-    async def event_counts(self) -> dict[str, int]:
-        rows = await self._read("SELECT type, count(*) FROM events GROUP BY type")
-        return {str(r[0]): int(r[1]) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -184,26 +144,28 @@ def _record(
     customers = [p.customer for p in new if p.customer is not None]
     customer_ids: dict[str, int] = {}
     if customers:
-        db.executemany(UPSERT_CUSTOMER, customers)
+        db.executemany(UPSERT_CUSTOMER, [ms(c) for c in customers])
         emails = sorted({str(c[0]) for c in customers})
         rows = db.execute(
             f"SELECT email, id FROM customers WHERE email IN ({_marks(emails)})", emails
         ).fetchall()
         customer_ids = {str(r[0]): int(r[1]) for r in rows}
-    db.executemany(
-        _INSERT_EVENT,
-        [
-            (
-                *p.row[:5],
-                customer_ids[str(p.customer[0])] if p.customer else None,
-                p.body_hash,
-                p.row[5],
-                json.dumps(p.receipt),
-            )
-            for p in new
-        ],
-    )
+    db.executemany(_INSERT_EVENT, [ms(row) for row in _event_rows(new, customer_ids)])
     return outcomes
+
+
+def _event_rows(new: list[_Prepared], customer_ids: dict[str, int]) -> list[tuple[object, ...]]:
+    """_INSERT_EVENT's parameters for the events to store (their customers' ids found)."""
+    return [
+        (
+            *p.row[:5],
+            customer_ids[str(p.customer[0])] if p.customer else None,
+            p.body_hash,
+            p.row[5],
+            json.dumps(p.receipt),
+        )
+        for p in new
+    ]
 
 
 def _outcomes(

@@ -2,9 +2,9 @@
 
 Each concern (daemon/store/<concern>.py) is a short Protocol of the calls its users make, with its
 SQLite half beside it. A consumer depends on the concerns it uses; `Services.store` is the whole
-`Store`. SQLite implements it today (`SQLiteStore`); a PostgreSQL store will implement the same
-Protocols (outbox claims are leases, so `FOR UPDATE SKIP LOCKED` can serve them there) and run
-under the same tests.
+`Store`. SQLite implements it (`SQLiteStore`), and so does PostgreSQL (`PostgresStore`,
+daemon/store/postgres.py: outbox claims are leases taken with `FOR UPDATE SKIP LOCKED`); each
+concern's SQL is written once for both where the dialects agree (daemon/store/queries.py).
 """
 
 from __future__ import annotations

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from daemon.clock import from_ms, to_ms
 from daemon.store.db import DB
-from daemon.store.rows import Invitation, NewInvitation, StoredEvent, read
+from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries, Script, each, run
+from daemon.store.rows import Invitation, NewInvitation, StoredEvent, as_time
 
 _INVITATION = (
     "id, public_id, customer_id, survey, state, reason, due_at, sent_at, reminder_at, expires_at, "
@@ -54,15 +54,20 @@ class Invitations(Protocol):
     async def invitation_by_public_id(self, public_id: str) -> Invitation | None: ...
 
 
-class InvitationsSQL(DB):
+class InvitationsQueries(Queries):
+    """Both halves' calls but settling events (see each half)."""
+
+    #: an event's data in its stored JSON: SQLite's json_extract on text, jsonb's -> on PostgreSQL
+    _EVENT_DATA: str
+
     async def unprocessed_events(self, limit: int) -> list[StoredEvent]:
-        rows = await self._read(
-            "SELECT seq, id, type, occurred_at, customer_id, json_extract(payload, '$.data') "
+        rows = await self._fetch(
+            f"SELECT seq, id, type, occurred_at, customer_id, {self._EVENT_DATA} "
             "FROM events WHERE processed_at IS NULL ORDER BY seq LIMIT ?",
-            (limit,),
+            limit,
         )
         return [
-            StoredEvent(r[0], r[1], r[2], from_ms(r[3]), r[4], json.loads(r[5] or "{}"))
+            StoredEvent(r[0], r[1], r[2], as_time(r[3]), r[4], json.loads(r[5] or "{}"))
             for r in rows
         ]
 
@@ -72,17 +77,18 @@ class InvitationsSQL(DB):
         ids = sorted(set(customer_ids))
         if not ids:
             return {}
-        marks = ", ".join("?" * len(ids))
-        rows = await self._read(
+        among, params = self._in(ids)
+        rows = await self._fetch(
             "SELECT customer_id, max(at) FROM ("
             "  SELECT customer_id, coalesce(sent_at, due_at) AS at FROM invitations"
-            f"  WHERE customer_id IN ({marks}) AND state != 'skipped'"
+            f"  WHERE customer_id {among} AND state != 'skipped'"
             "  UNION ALL"
-            f"  SELECT customer_id, answered_at FROM responses WHERE customer_id IN ({marks})"
-            ") GROUP BY customer_id",
-            [*ids, *ids],
+            f"  SELECT customer_id, answered_at FROM responses WHERE customer_id {among}"
+            ") AS surveyed GROUP BY customer_id",
+            *params,
+            *params,
         )
-        return {int(r[0]): from_ms(r[1]) for r in rows if r[1] is not None}
+        return {int(r[0]): as_time(r[1]) for r in rows if r[1] is not None}
 
     async def settle_event(
         self, seq: int, customer_id: int | None, plans: Sequence[NewInvitation], now: datetime
@@ -97,87 +103,56 @@ class InvitationsSQL(DB):
         """Record the engine's invitations for events and mark them processed, atomically.
 
         Safe to repeat: an event already processed, or an (event, survey) pair already planned,
-        adds nothing. Returns the new invitation ids, event by event.
+        adds nothing. Returns the new invitation ids, event by event. One script: on SQLite
+        one trip (a hot transaction: the scheduler's sweep).
         """
+        return await self._script(self._settling(decided, now))
+
+    def _settling(
+        self, decided: Sequence[tuple[int, int | None, Sequence[NewInvitation]]], now: datetime
+    ) -> Script[list[list[int]]]:
         seqs = [seq for seq, _, _ in decided]
-        marks = ", ".join("?" * len(seqs))
-
-        def work(db: sqlite3.Connection) -> tuple[dict[int, str], list[Any]]:
-            claimed = db.execute(
-                f"UPDATE events SET processed_at = ? WHERE seq IN ({marks}) "
-                "AND processed_at IS NULL RETURNING seq, id",
-                (to_ms(now), *seqs),
-            ).fetchall()
-            event_ids = {int(r[0]): str(r[1]) for r in claimed}
-            rows = [
-                (
-                    secrets.token_hex(16),
-                    customer_id,
-                    plan.survey,
-                    event_ids[seq],
-                    "skipped" if plan.reason else "scheduled",
-                    plan.reason,
-                    _ms(plan.due_at),
-                    _ms(plan.expires_at),
-                    to_ms(now),
-                )
-                for seq, customer_id, plans in decided
-                if seq in event_ids and customer_id is not None
-                for plan in plans
-            ]
-            if rows:
-                db.executemany(
-                    """
-                    INSERT INTO invitations (public_id, customer_id, survey, event_id, state,
-                                             reason, due_at, expires_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (event_id, survey) DO NOTHING
-                    """,
-                    rows,
-                )
-            ids = sorted(set(event_ids.values()))
-            found = (
-                db.execute(
-                    f"SELECT event_id, id FROM invitations WHERE event_id IN "
-                    f"({', '.join('?' * len(ids))}) ORDER BY id",
-                    ids,
-                ).fetchall()
-                if ids
-                else []
-            )
-            return event_ids, found
-
-        event_ids, found = await self._transaction(work)
+        among, params = self._in(seqs)
+        claimed = yield run(
+            f"UPDATE events SET processed_at = ? WHERE seq {among} AND processed_at IS NULL "
+            "RETURNING seq, id",
+            now,
+            *params,
+        )
+        event_ids = {int(r[0]): str(r[1]) for r in claimed}
+        yield each(_PLANNED, _planned(decided, event_ids, now))
+        among, params = self._in(sorted(set(event_ids.values())))
+        found = yield run(
+            f"SELECT event_id, id FROM invitations WHERE event_id {among} ORDER BY id", *params
+        )
         by_event: dict[str, list[int]] = {}
         for event_id, invitation_id in found:
             by_event.setdefault(str(event_id), []).append(int(invitation_id))
         return [by_event.get(event_ids.get(seq, ""), []) for seq in seqs]
 
     async def due_invitations(self, now: datetime, limit: int) -> list[Invitation]:
-        return await self._rows(
+        return await self._list(
             Invitation,
             f"SELECT {_INVITATION} FROM invitations WHERE state = 'scheduled' AND due_at <= ? "
             "ORDER BY due_at LIMIT ?",
-            (to_ms(now), limit),
+            now,
+            limit,
         )
 
     async def due_reminders(self, now: datetime, limit: int) -> list[Invitation]:
-        return await self._rows(
+        return await self._list(
             Invitation,
             f"SELECT {_INVITATION} FROM invitations "
             "WHERE state = 'sent' AND reminder_at IS NOT NULL AND reminder_at <= ? "
             "ORDER BY reminder_at LIMIT ?",
-            (to_ms(now), limit),
+            now,
+            limit,
         )
 
     async def invitation_sent(
         self, invitation_id: int, sent_at: datetime, reminder_at: datetime | None
     ) -> None:
-        await self._write_one(
-            "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
-            "WHERE id = ? AND state = 'scheduled'",
-            (to_ms(sent_at), _ms(reminder_at), invitation_id),
-        )
+        await self.invitations_sent([(invitation_id, sent_at, reminder_at)])
 
     async def invitations_sent(self, sent: Sequence[tuple[int, datetime, datetime | None]]) -> None:
         """Mark many invitations sent at once: (id, sent_at, reminder_at)."""
@@ -186,7 +161,7 @@ class InvitationsSQL(DB):
                 (
                     "UPDATE invitations SET state = 'sent', sent_at = ?, reminder_at = ? "
                     "WHERE id = ? AND state = 'scheduled'",
-                    [(to_ms(at), _ms(later), invitation_id) for invitation_id, at, later in sent],
+                    [(at, later, invitation_id) for invitation_id, at, later in sent],
                 )
             ]
         )
@@ -196,34 +171,30 @@ class InvitationsSQL(DB):
             [
                 (
                     "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
-                    [(to_ms(at), invitation_id) for invitation_id in ids],
+                    [(at, invitation_id) for invitation_id in ids],
                 )
             ]
         )
 
     async def invitation_reminded(self, invitation_id: int, at: datetime) -> None:
-        await self._write_one(
-            "UPDATE invitations SET reminder_at = NULL, reminded_at = ? WHERE id = ?",
-            (to_ms(at), invitation_id),
-        )
+        await self.invitations_reminded([invitation_id], at)
 
     async def skip_invitation(self, invitation_id: int, reason: str) -> None:
-        await self._write_one(
+        await self._apply(
             "UPDATE invitations SET state = 'skipped', reason = ?, reminder_at = NULL "
             "WHERE id = ? AND state IN ('scheduled', 'sent')",
-            (reason, invitation_id),
+            reason,
+            invitation_id,
         )
 
     async def move_invitation(self, invitation_id: int, when: datetime, *, reminder: bool) -> None:
         """Push a due survey (or its reminder) to `when`, e.g. the next send window."""
         column = "reminder_at" if reminder else "due_at"
-        await self._write_one(
-            f"UPDATE invitations SET {column} = ? WHERE id = ?", (to_ms(when), invitation_id)
-        )
+        await self._apply(f"UPDATE invitations SET {column} = ? WHERE id = ?", when, invitation_id)
 
     async def invitation(self, invitation_id: int) -> Invitation | None:
-        return await self._row(
-            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE id = ?", (invitation_id,)
+        return await self._one(
+            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE id = ?", invitation_id
         )
 
     async def invitations(self, invitation_ids: Iterable[int]) -> dict[int, Invitation]:
@@ -231,29 +202,71 @@ class InvitationsSQL(DB):
         wanted = sorted(set(invitation_ids))
         if not wanted:
             return {}
-        marks = ", ".join("?" * len(wanted))
-        rows = await self._read(
-            f"SELECT {_INVITATION} FROM invitations WHERE id IN ({marks})", wanted
+        among, params = self._in(wanted)
+        found = await self._list(
+            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE id {among}", *params
         )
-        return {int(r[0]): read(Invitation, r) for r in rows}
+        return {i.id: i for i in found}
 
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime
     ) -> Invitation | None:
         """The customer's latest unexpired invitation to this survey, if any."""
-        return await self._row(
+        return await self._one(
             Invitation,
             f"SELECT {_INVITATION} FROM invitations WHERE customer_id = ? AND survey = ? "
             "AND state IN ('scheduled', 'sent', 'answered') AND expires_at > ? "
             "ORDER BY due_at DESC LIMIT 1",
-            (customer_id, survey, to_ms(now)),
+            customer_id,
+            survey,
+            now,
         )
 
     async def invitation_by_public_id(self, public_id: str) -> Invitation | None:
-        return await self._row(
-            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE public_id = ?", (public_id,)
+        return await self._one(
+            Invitation, f"SELECT {_INVITATION} FROM invitations WHERE public_id = ?", public_id
         )
 
 
-def _ms(value: datetime | None) -> int | None:
-    return to_ms(value) if value is not None else None
+class InvitationsSQL(InvitationsQueries, DB):
+    _EVENT_DATA = "json_extract(payload, '$.data')"
+
+
+class InvitationsPG(InvitationsQueries, PGDB):
+    """Invitations on PostgreSQL: the same calls."""
+
+    _EVENT_DATA = "payload -> 'data'"
+
+
+# the invitations an event's plans make; a pair (event, survey) planned before adds nothing
+_PLANNED = """
+    INSERT INTO invitations (public_id, customer_id, survey, event_id, state,
+                             reason, due_at, expires_at, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (event_id, survey) DO NOTHING
+"""
+_FOUND = "SELECT event_id, id FROM invitations WHERE event_id {among} ORDER BY id"
+
+
+def _planned(
+    decided: Sequence[tuple[int, int | None, Sequence[NewInvitation]]],
+    event_ids: dict[int, str],
+    now: datetime,
+) -> list[tuple[object, ...]]:
+    """_PLANNED's parameters: the plans of the events this sweep claimed."""
+    return [
+        (
+            secrets.token_hex(16),
+            customer_id,
+            plan.survey,
+            event_ids[seq],
+            "skipped" if plan.reason else "scheduled",
+            plan.reason,
+            plan.due_at,
+            plan.expires_at,
+            now,
+        )
+        for seq, customer_id, plans in decided
+        if seq in event_ids and customer_id is not None
+        for plan in plans
+    ]

@@ -12,18 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from daemon.clock import to_ms
 from daemon.store.db import DB
 from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries
 
 # Take a free or run-out lease, or renew one's own; no row comes back when another holds it.
 _HOLD = (
-    "INSERT INTO leases (name, holder, expires_at) VALUES ({0}, {1}, {2}) "
+    "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
-    "WHERE leases.holder = excluded.holder OR leases.expires_at <= {3} "
+    "WHERE leases.holder = excluded.holder OR leases.expires_at <= ? "
     "RETURNING holder"
 )
-_RELEASE = "DELETE FROM leases WHERE name = {0} AND holder = {1}"
 
 
 class Leases(Protocol):
@@ -35,31 +34,20 @@ class Leases(Protocol):
         """Give the lease up (a clean stop), so another process takes it at once."""
 
 
-class LeasesSQL(DB):
+class LeasesQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects."""
+
     async def hold(self, name: str, holder: str, now: datetime, seconds: float) -> bool:
-        async with self._write() as db:
-            cursor = await db.execute(
-                _HOLD.format("?", "?", "?", "?"),
-                (name, holder, to_ms(now + timedelta(seconds=seconds)), to_ms(now)),
-            )
-            return await cursor.fetchone() is not None
+        until = now + timedelta(seconds=seconds)
+        return bool(await self._write_rows(_HOLD, name, holder, until, now))
 
     async def release(self, name: str, holder: str) -> None:
-        await self._write_one(_RELEASE.format("?", "?"), (name, holder))
+        await self._apply("DELETE FROM leases WHERE name = ? AND holder = ?", name, holder)
 
 
-class LeasesPG(PGDB):
-    async def hold(self, name: str, holder: str, now: datetime, seconds: float) -> bool:
-        async with self._write() as db:
-            row = await db.fetchrow(
-                _HOLD.format("$1", "$2", "$3", "$4"),
-                name,
-                holder,
-                now + timedelta(seconds=seconds),
-                now,
-            )
-            return row is not None
+class LeasesSQL(LeasesQueries, DB):
+    pass
 
-    async def release(self, name: str, holder: str) -> None:
-        async with self._write() as db:
-            await db.execute(_RELEASE.format("$1", "$2"), name, holder)
+
+class LeasesPG(LeasesQueries, PGDB):
+    pass

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from daemon.clock import to_ms
 from daemon.store.db import DB
 from daemon.store.pgdb import PGDB
-from daemon.store.rows import Holder, read
+from daemon.store.queries import Queries
+from daemon.store.rows import Holder
 
 _NOTE = "id, at, by, text"
 # The referrals a customer is in: as the advocate, or as the friend introduced.
@@ -58,7 +58,16 @@ def _one_of(customer_id: int | None, referral_id: int | None) -> None:
         raise ValueError("a note is on a customer or on a referral, exactly one")
 
 
-class NotesSQL(DB):
+_FORGET = (
+    "DELETE FROM owner_notes WHERE customer_id = ? OR referral_id IN ("
+    + _THEIR_REFERRALS.format(c="?")
+    + ")"
+)
+
+
+class NotesQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects."""
+
     async def add_note(
         self,
         holder: Holder,
@@ -69,88 +78,37 @@ class NotesSQL(DB):
         referral_id: int | None = None,
     ) -> int:
         _one_of(customer_id, referral_id)
-        made = await self._insert(
+        ((made,),) = await self._write_rows(
             "INSERT INTO owner_notes (customer_id, referral_id, at, user_id, by, text) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (customer_id, referral_id, to_ms(now), holder.user_id, holder.name, text),
-        )
-        assert made is not None
-        return made
+            customer_id, referral_id, now, holder.user_id, holder.name, text,
+        )  # fmt: skip
+        return int(made)
 
     async def notes_on_customer(self, customer_id: int) -> list[Note]:
-        return await self._rows(
+        return await self._list(
             Note,
             f"SELECT {_NOTE} FROM owner_notes WHERE customer_id = ? ORDER BY at DESC, id DESC",
-            (customer_id,),
-        )
-
-    async def notes_on_referral(self, referral_id: int) -> list[Note]:
-        return await self._rows(
-            Note,
-            f"SELECT {_NOTE} FROM owner_notes WHERE referral_id = ? ORDER BY at DESC, id DESC",
-            (referral_id,),
-        )
-
-    async def forget_notes(self, customer_id: int) -> int:
-        async with self._write() as db:
-            await db.execute("PRAGMA secure_delete = ON")  # as `forget` does: no old copies
-            before = db.total_changes
-            await db.execute(
-                "DELETE FROM owner_notes WHERE customer_id = :c OR referral_id IN ("
-                + _THEIR_REFERRALS.format(c=":c")
-                + ")",
-                {"c": customer_id},
-            )
-            return int(db.total_changes - before)
-
-
-class NotesPG(PGDB):
-    """Private notes on PostgreSQL: the same calls."""
-
-    async def add_note(
-        self,
-        holder: Holder,
-        text: str,
-        now: datetime,
-        *,
-        customer_id: int | None = None,
-        referral_id: int | None = None,
-    ) -> int:
-        _one_of(customer_id, referral_id)
-        async with self._write() as db:
-            return int(
-                await db.fetchval(
-                    "INSERT INTO owner_notes (customer_id, referral_id, at, user_id, by, text) "
-                    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                    customer_id,
-                    referral_id,
-                    now,
-                    holder.user_id,
-                    holder.name,
-                    text,
-                )
-            )
-
-    async def notes_on_customer(self, customer_id: int) -> list[Note]:
-        rows = await self._read(
-            f"SELECT {_NOTE} FROM owner_notes WHERE customer_id = $1 ORDER BY at DESC, id DESC",
             customer_id,
         )
-        return [read(Note, r) for r in rows]
 
     async def notes_on_referral(self, referral_id: int) -> list[Note]:
-        rows = await self._read(
-            f"SELECT {_NOTE} FROM owner_notes WHERE referral_id = $1 ORDER BY at DESC, id DESC",
+        return await self._list(
+            Note,
+            f"SELECT {_NOTE} FROM owner_notes WHERE referral_id = ? ORDER BY at DESC, id DESC",
             referral_id,
         )
-        return [read(Note, r) for r in rows]
+
+
+class NotesSQL(NotesQueries, DB):
+    async def forget_notes(self, customer_id: int) -> int:
+        async with self._tx() as tx:
+            await tx.execute("PRAGMA secure_delete = ON")  # as `forget` does: no old copies
+            return await tx.execute(_FORGET, *(customer_id,) * 3)
+
+
+class NotesPG(NotesQueries, PGDB):
+    """PostgreSQL keeps old row versions until vacuum (see PrivacyPG): nothing to zero here."""
 
     async def forget_notes(self, customer_id: int) -> int:
-        async with self._write() as db:
-            done = await db.execute(
-                "DELETE FROM owner_notes WHERE customer_id = $1 OR referral_id IN ("
-                + _THEIR_REFERRALS.format(c="$1")
-                + ")",
-                customer_id,
-            )
-        return int(done.split()[-1])
+        return await self._apply(_FORGET, *(customer_id,) * 3)

@@ -15,7 +15,8 @@ answer's external id) may hold anything, so the person's are kept as an HMAC key
 daemon's secret: the same id sent again is still a replay, never recorded twice.
 
 SQLite keeps old bytes in free space and in the write-ahead log, so forgetting runs with
-`secure_delete` on (freed content is zeroed) and ends with a `wal_checkpoint(TRUNCATE)`."""
+`secure_delete` on (freed content is zeroed) and ends with a `wal_checkpoint(TRUNCATE)`
+(PrivacySQL); on PostgreSQL see PrivacyPG."""
 
 from __future__ import annotations
 
@@ -28,12 +29,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import aiosqlite
-
-from daemon.clock import to_ms
 from daemon.settings import stored_address
-from daemon.store.db import DB, records
+from daemon.store.db import DB
 from daemon.store.outbox import suppression_keys
+from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries, Tx
 
 FORGOTTEN = "forgotten"
 
@@ -51,133 +51,137 @@ class Privacy(Protocol):
     async def checkpoint(self) -> bool: ...
 
 
-class PrivacySQL(DB):
+class PrivacyQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects but what each layer does to
+    leave no old bytes behind (`_erasing`, `checkpoint`), a digest's period start
+    (`_DIGEST_START`) and an event's named address (`_EVENT_EMAIL`)."""
+
+    #: SQL for the start of the period an owner's digest row (outbox) covered, from its key
+    _DIGEST_START: str
+    #: SQL for the address in an event's data (`data.email`), lower-cased; NULL if none
+    _EVENT_EMAIL: str
+
+    async def _erasing(self, tx: Tx, on: bool) -> None:
+        """Before (on) and after (off) the erasing statements of `forget`."""
+        raise NotImplementedError
+
+    async def checkpoint(self) -> bool:
+        raise NotImplementedError
+
     async def person_export(self, email: str) -> dict[str, Any]:
         """Everything the store holds about an address (never the bytes of emails), as JSON."""
         address, hashed = suppression_keys(email)
-        async with self._reading() as db:
-            found = await records(
-                db,
+        async with self._snapshot() as tx:
+            found = await tx.records(
                 "SELECT id, public_id, email, name, external_id, timezone, locale, tags, "
-                "created_at, updated_at FROM customers WHERE email = :e",
-                {"e": address},
+                "created_at, updated_at FROM customers WHERE email = ?",
+                address,
             )
             customer = found[0] if found else None
-            p = {"c": customer["id"] if customer else -1, "e": address, "h": hashed}
+            c = customer["id"] if customer else -1
             if customer:
                 customer["tags"] = json.loads(customer["tags"] or "[]")
-            adv = "(SELECT id FROM advocates WHERE customer_id = :c)"
+            adv = "(SELECT id FROM advocates WHERE customer_id = ?)"
             person: dict[str, Any] = {
                 "address": address,
                 "customer": customer,
-                "suppression": await records(
-                    db,
-                    "SELECT email, reason, created_at FROM suppressions WHERE email IN (:e, :h)",
-                    p,
+                "suppression": await tx.records(
+                    "SELECT email, reason, created_at FROM suppressions WHERE email IN (?, ?)",
+                    address,
+                    hashed,
                 ),
-                "bounces": await records(
-                    db,
-                    "SELECT kind, status, diagnostic, received_at FROM bounces WHERE email = :e",
-                    p,
+                "bounces": await tx.records(
+                    "SELECT kind, status, diagnostic, received_at FROM bounces WHERE email = ?",
+                    address,
                 ),
-                "events": await records(
-                    db,
+                "events": await tx.records(
                     "SELECT id, type, known, occurred_at, received_at, processed_at, payload "
-                    "FROM events WHERE customer_id = :c ORDER BY occurred_at, seq",
-                    p,
+                    "FROM events WHERE customer_id = ? ORDER BY occurred_at, seq",
+                    c,
                 ),
-                "life_cycle": await records(
-                    db,
-                    "SELECT stage, at, kind AS by FROM stage_moves WHERE customer_id = :c "
+                "life_cycle": await tx.records(
+                    "SELECT stage, at, kind AS by FROM stage_moves WHERE customer_id = ? "
                     "ORDER BY at",
-                    p,
+                    c,
                 ),
-                "invitations": await records(
-                    db,
+                "invitations": await tx.records(
                     "SELECT survey, event_id, state, reason, due_at, sent_at, reminded_at, "
-                    "expires_at, created_at FROM invitations WHERE customer_id = :c ORDER BY id",
-                    p,
+                    "expires_at, created_at FROM invitations WHERE customer_id = ? ORDER BY id",
+                    c,
                 ),
-                "responses": await records(
-                    db,
+                "responses": await tx.records(
                     "SELECT survey, score, segment, comment, source, answered_at, updated_at "
-                    "FROM responses WHERE customer_id = :c ORDER BY answered_at",
-                    p,
+                    "FROM responses WHERE customer_id = ? ORDER BY answered_at",
+                    c,
                 ),
-                "complaints": await records(
-                    db,
+                "complaints": await tx.records(
                     "SELECT id, state, opened_at, resolved_at, resolution FROM complaints "
-                    "WHERE customer_id = :c ORDER BY id",
-                    p,
+                    "WHERE customer_id = ? ORDER BY id",
+                    c,
                 ),
-                "advocate": await records(
-                    db, "SELECT code, created_at FROM advocates WHERE customer_id = :c", p
+                "advocate": await tx.records(
+                    "SELECT code, created_at FROM advocates WHERE customer_id = ?", c
                 ),
-                "asks": await records(
-                    db,
+                "asks": await tx.records(
                     "SELECT moment, source, state, reason, due_at, sent_at, created_at "
-                    "FROM asks WHERE customer_id = :c ORDER BY id",
-                    p,
+                    "FROM asks WHERE customer_id = ? ORDER BY id",
+                    c,
                 ),
-                "influence_mark": await records(
-                    db, "SELECT mark, source, set_at FROM influence_marks WHERE customer_id = :c", p
+                "influence_mark": await tx.records(
+                    "SELECT mark, source, set_at FROM influence_marks WHERE customer_id = ?", c
                 ),
-                "testimonials": await records(
-                    db,
+                "testimonials": await tx.records(
                     "SELECT text, source, solicited, received_at FROM testimonials "
-                    "WHERE customer_id = :c ORDER BY id",
-                    p,
+                    "WHERE customer_id = ? ORDER BY id",
+                    c,
                 ),
-                "referrals_made": await records(
-                    db,
+                "referrals_made": await tx.records(
                     "SELECT public_id AS id, friend_name, friend_email, friend_phone, need, "
                     "timing, relationship, expects_contact, advocate_introduces, grade, "
                     "channel, flag, status, value, reward_choice, created_at, closed_at "
                     f"FROM referrals WHERE advocate_id IN {adv} ORDER BY id",
-                    p,
+                    c,
                 ),
-                "referred_by": await records(
-                    db,
+                "referred_by": await tx.records(
                     "SELECT r.public_id AS id, c.name AS advocate_name, r.friend_name, "
                     "r.friend_email, r.friend_phone, r.need, r.timing, r.relationship, "
                     "r.expects_contact, r.grade, r.status, r.created_at "
                     "FROM referrals r JOIN advocates a ON a.id = r.advocate_id "
                     "JOIN customers c ON c.id = a.customer_id "
-                    "WHERE r.friend_customer_id = :c OR lower(r.friend_email) = :e ORDER BY r.id",
-                    p,
+                    "WHERE r.friend_customer_id = ? OR lower(r.friend_email) = ? ORDER BY r.id",
+                    c,
+                    address,
                 ),
-                "given_to_partners": await records(
-                    db,
+                "given_to_partners": await tx.records(
                     "SELECT g.public_id AS id, p.name AS partner, g.client_name, g.client_email, "
                     "g.note, g.status, g.created_at, g.closed_at FROM partner_referrals g "
-                    "JOIN partners p ON p.id = g.partner_id WHERE lower(g.client_email) = :e "
+                    "JOIN partners p ON p.id = g.partner_id WHERE lower(g.client_email) = ? "
                     "ORDER BY g.id",
-                    p,
+                    address,
                 ),
-                "rewards": await records(
-                    db,
+                "rewards": await tx.records(
                     "SELECT description, code, state, created_at, issued_at FROM rewards "
                     f"WHERE advocate_id IN {adv} ORDER BY id",
-                    p,
+                    c,
                 ),
-                "replies": await records(
-                    db,
+                "replies": await tx.records(
                     "SELECT from_addr, subject, text, verdict, explanation, received_at "
-                    "FROM replies WHERE customer_id = :c OR from_addr = :e ORDER BY id",
-                    p,
+                    "FROM replies WHERE customer_id = ? OR from_addr = ? ORDER BY id",
+                    c,
+                    address,
                 ),
-                "public_answers": await records(
-                    db,
+                "public_answers": await tx.records(
                     "SELECT survey, email, score, comment, state, created_at, settled_at "
-                    "FROM public_answers WHERE customer_id = :c OR email = :e ORDER BY id",
-                    p,
+                    "FROM public_answers WHERE customer_id = ? OR email = ? ORDER BY id",
+                    c,
+                    address,
                 ),
-                "emails": await records(
-                    db,
+                "emails": await tx.records(
                     "SELECT kind, recipient, message_id, state, attempts, last_error, "
                     "created_at, sent_at FROM outbox "
-                    "WHERE customer_id = :c OR lower(recipient) = :e ORDER BY id",
-                    p,
+                    "WHERE customer_id = ? OR lower(recipient) = ? ORDER BY id",
+                    c,
+                    address,
                 ),
             }
         for event in person["events"]:
@@ -196,149 +200,199 @@ class PrivacySQL(DB):
             raise NoErasureKey("forgetting needs the daemon's secret (secrets.signing_key_env)")
         mentions = _mentions(address)
         placeholder = f"forgotten-{secrets.token_hex(12)}@invalid"
+        why = "the person asked to be forgotten"
         changed: dict[str, int] = {}
-        async with self._write() as db:
-            await db.execute("PRAGMA secure_delete = ON")
-            cursor = await db.execute("SELECT id FROM customers WHERE email = ?", (address,))
-            row = await cursor.fetchone()
-            p: dict[str, Any] = {
-                "c": int(row[0]) if row else -1,
-                "e": address,
-                "x": placeholder,
-                "now": to_ms(now),
-                "why": "the person asked to be forgotten",
-            }
+        async with self._tx() as tx:
+            await self._erasing(tx, True)
+            found = await tx.fetchval("SELECT id FROM customers WHERE email = ?", address)
+            c = int(found) if found is not None else -1
             # Their referrals, as advocate or as friend (read once: the updates below blank
-            # the friend's address these are found by).
-            cursor = await db.execute(
-                "SELECT id FROM referrals WHERE friend_customer_id = :c "
-                "OR lower(friend_email) = :e "
-                "OR advocate_id IN (SELECT id FROM advocates WHERE customer_id = :c)",
-                p,
-            )
-            p["refs"] = json.dumps([int(r[0]) for r in await cursor.fetchall()])
-            refs = "(SELECT value FROM json_each(:refs))"
-            steps = f"(SELECT id FROM referral_steps WHERE referral_id IN {refs})"
-            rewards = f"(SELECT id FROM rewards WHERE referral_id IN {refs})"
+            # the friend's address these are found by), and those referrals' steps and rewards.
+            refs = [
+                int(r[0])
+                for r in await tx.fetch(
+                    "SELECT id FROM referrals WHERE friend_customer_id = ? "
+                    "OR lower(friend_email) = ? "
+                    "OR advocate_id IN (SELECT id FROM advocates WHERE customer_id = ?)",
+                    c,
+                    address,
+                    c,
+                )
+            ]
+            of_refs, ref_ids = self._in(refs)
+            steps = [
+                int(r[0])
+                for r in await tx.fetch(
+                    f"SELECT id FROM referral_steps WHERE referral_id {of_refs}", *ref_ids
+                )
+            ]
+            rewards = [
+                int(r[0])
+                for r in await tx.fetch(
+                    f"SELECT id FROM rewards WHERE referral_id {of_refs}", *ref_ids
+                )
+            ]
             # Emails about them: to them, about them to the owner, about their referrals, and
-            # the webhook deliveries of their referrals' facts (dedupe keys made by Vouch).
-            about = f"""
-                customer_id = :c OR lower(recipient) = :e
-                OR dedupe_key IN (SELECT k || value FROM json_each(:refs),
-                    (SELECT 'referral-owner:' AS k UNION ALL SELECT 'referral-thanks:'
-                     UNION ALL SELECT 'referral-friend:'))
-                OR dedupe_key IN (SELECT 'referral-step:' || id FROM {steps})
-                OR dedupe_key IN (SELECT 'reward:' || id FROM {rewards})
-                OR (kind = 'webhook' AND dedupe_key IN (
-                    SELECT 'webhook:' || outbox.recipient || ':referral.created:' || value
-                    FROM json_each(:refs)
-                    UNION ALL SELECT 'webhook:' || outbox.recipient
-                        || ':referral.status_changed:' || id FROM {steps}
-                    UNION ALL SELECT 'webhook:' || outbox.recipient || ':reward.issued:' || id
-                    FROM {rewards}))"""
+            # the webhook deliveries of their referrals' facts (dedupe keys made by Vouch:
+            # "webhook:<url>:<fact>", matched as the row's own url and one of these facts).
+            made = [f"{k}{r}" for r in refs for k in _REFERRAL_KEYS]
+            made += [f"referral-step:{i}" for i in steps] + [f"reward:{i}" for i in rewards]
+            facts = [f":referral.created:{i}" for i in refs]
+            facts += [f":referral.status_changed:{i}" for i in steps]
+            facts += [f":reward.issued:{i}" for i in rewards]
+            of_made, made_keys = self._in(made)
+            of_facts, fact_keys = self._in(facts)
+            about = (
+                f"(customer_id = ? OR lower(recipient) = ? OR dedupe_key {of_made} "
+                "OR (kind = 'webhook' "
+                "AND substr(dedupe_key, 1, length(recipient) + 8) = 'webhook:' || recipient "
+                f"AND substr(dedupe_key, length(recipient) + 9) {of_facts}))",
+                (c, address, *made_keys, *fact_keys),
+            )
             # The owner's digests that listed them: their open complaints, their referrals new
             # or won in the period, their rewards waiting (a digest is made after its period).
-            start = "CAST(strftime('%s', substr(outbox.dedupe_key, 8)) AS INTEGER) * 1000"
-            listed = f"""
-                EXISTS (SELECT 1 FROM complaints k WHERE k.customer_id = :c
+            of_rewards, reward_ids = self._in(rewards)
+            start = self._DIGEST_START
+            listed = (
+                f"""EXISTS (SELECT 1 FROM complaints k WHERE k.customer_id = ?
                         AND k.opened_at <= outbox.created_at
                         AND (k.resolved_at IS NULL OR k.resolved_at >= outbox.created_at))
-                OR EXISTS (SELECT 1 FROM referrals f WHERE f.id IN {refs}
+                OR EXISTS (SELECT 1 FROM referrals f WHERE f.id {of_refs}
                         AND (f.created_at BETWEEN {start} AND outbox.created_at
                              OR f.closed_at BETWEEN {start} AND outbox.created_at))
-                OR EXISTS (SELECT 1 FROM rewards w WHERE w.id IN {rewards}
+                OR EXISTS (SELECT 1 FROM rewards w WHERE w.id {of_rewards}
                         AND w.created_at <= outbox.created_at
-                        AND (w.issued_at IS NULL OR w.issued_at >= outbox.created_at))"""
-            statements = {
-                "emails": f"""
+                        AND (w.issued_at IS NULL OR w.issued_at >= outbox.created_at))""",
+                (c, *ref_ids, *reward_ids),
+            )
+            statements: dict[str, tuple[str, tuple[Any, ...]]] = {
+                "emails": (
+                    f"""
                     UPDATE outbox SET
-                      message = X'',
-                      recipient = CASE WHEN lower(recipient) = :e THEN :x ELSE recipient END,
+                      message = ?,
+                      recipient = CASE WHEN lower(recipient) = ? THEN ? ELSE recipient END,
                       last_error = CASE
-                        WHEN state IN ('queued', 'sending') THEN :why
+                        WHEN state IN ('queued', 'sending') THEN ?
                         WHEN last_error IS NULL THEN NULL
                         ELSE 'erased with the person' END,
                       state = CASE WHEN state IN ('queued', 'sending') THEN 'suppressed'
                                    ELSE state END,
                       lease_owner = NULL,
-                      updated_at = :now
-                    WHERE {about}""",
-                "digests": f"""
-                    UPDATE outbox SET message = X'', updated_at = :now
+                      updated_at = ?
+                    WHERE {about[0]}""",
+                    (b"", address, placeholder, why, now, *about[1]),
+                ),
+                "digests": (
+                    f"""
+                    UPDATE outbox SET message = ?, updated_at = ?
                     WHERE kind = 'owner_digest' AND state NOT IN ('queued', 'sending')
-                      AND message != X'' AND ({listed})""",
-                "referral_notes": "UPDATE referral_steps SET note = NULL "
-                f"WHERE referral_id IN {refs} AND note IS NOT NULL",
-                "referrals": """
+                      AND message != ? AND ({listed[0]})""",
+                    (b"", now, b"", *listed[1]),
+                ),
+                "referral_notes": (
+                    "UPDATE referral_steps SET note = NULL "
+                    f"WHERE referral_id {of_refs} AND note IS NOT NULL",
+                    ref_ids,
+                ),
+                "referrals": (
+                    """
                     UPDATE referrals SET friend_name = NULL, friend_email = NULL,
                       friend_phone = NULL, need = NULL, timing = NULL, relationship = NULL,
-                      updated_at = :now
-                    WHERE id IN (SELECT value FROM json_each(:refs))""",
-                "given_to_partners": "UPDATE partner_referrals SET client_name = NULL, "
-                "client_email = NULL, note = NULL WHERE lower(client_email) = :e",
-                "responses": "UPDATE responses SET comment = NULL WHERE customer_id = :c "
-                "AND comment IS NOT NULL",
-                "complaint_notes": "UPDATE complaints SET resolution = NULL "
-                "WHERE customer_id = :c AND resolution IS NOT NULL",
-                "testimonials": "UPDATE testimonials SET text = '' WHERE customer_id = :c",
-                "replies": "UPDATE replies SET from_addr = '', subject = NULL, text = '', "
-                "explanation = :why WHERE customer_id = :c OR from_addr = :e",
-                "invitations": "UPDATE invitations SET state = 'skipped', reason = :why "
-                "WHERE customer_id = :c AND state = 'scheduled'",
-                "reminders": "UPDATE invitations SET reminder_at = NULL "
-                "WHERE customer_id = :c AND reminder_at IS NOT NULL",
-                "asks": "UPDATE asks SET state = 'skipped', reason = :why "
-                "WHERE customer_id = :c AND state IN ('scheduled', 'waiting')",
-                "influence_mark": "DELETE FROM influence_marks WHERE customer_id = :c",
-                "set_aside": "UPDATE set_aside SET error = :why WHERE customer_id = :c",
-                "public_answers": "DELETE FROM public_answers WHERE customer_id = :c OR email = :e",
+                      updated_at = ?
+                    WHERE id """
+                    + of_refs,
+                    (now, *ref_ids),
+                ),
+                "given_to_partners": (
+                    "UPDATE partner_referrals SET client_name = NULL, "
+                    "client_email = NULL, note = NULL WHERE lower(client_email) = ?",
+                    (address,),
+                ),
+                "responses": (
+                    "UPDATE responses SET comment = NULL WHERE customer_id = ? "
+                    "AND comment IS NOT NULL",
+                    (c,),
+                ),
+                "complaint_notes": (
+                    "UPDATE complaints SET resolution = NULL "
+                    "WHERE customer_id = ? AND resolution IS NOT NULL",
+                    (c,),
+                ),
+                "testimonials": ("UPDATE testimonials SET text = '' WHERE customer_id = ?", (c,)),
+                "replies": (
+                    "UPDATE replies SET from_addr = '', subject = NULL, text = '', "
+                    "explanation = ? WHERE customer_id = ? OR from_addr = ?",
+                    (why, c, address),
+                ),
+                "invitations": (
+                    "UPDATE invitations SET state = 'skipped', reason = ? "
+                    "WHERE customer_id = ? AND state = 'scheduled'",
+                    (why, c),
+                ),
+                "reminders": (
+                    "UPDATE invitations SET reminder_at = NULL "
+                    "WHERE customer_id = ? AND reminder_at IS NOT NULL",
+                    (c,),
+                ),
+                "asks": (
+                    "UPDATE asks SET state = 'skipped', reason = ? "
+                    "WHERE customer_id = ? AND state IN ('scheduled', 'waiting')",
+                    (why, c),
+                ),
+                "influence_mark": ("DELETE FROM influence_marks WHERE customer_id = ?", (c,)),
+                "set_aside": ("UPDATE set_aside SET error = ? WHERE customer_id = ?", (why, c)),
+                "public_answers": (
+                    "DELETE FROM public_answers WHERE customer_id = ? OR email = ?",
+                    (c, address),
+                ),
             }
-            for name, sql in statements.items():
-                cursor = await db.execute(sql, p)
-                changed[name] = cursor.rowcount
-            changed["events"] = await _forget_events(db, p, keys[0], mentions)
+            for name, (sql, params) in statements.items():
+                changed[name] = await tx.execute(sql, *params)
+            changed["events"] = await _forget_events(tx, c, placeholder, keys[0], mentions)
             # A partner's address named in another's event (partner.joined_organization).
-            cursor = await db.execute(
-                "SELECT seq, payload FROM events WHERE customer_id IS NOT :c "
-                "AND type = 'partner.joined_organization' AND json_valid(payload) "
-                "AND lower(json_extract(payload, '$.data.email')) = :e",
-                p,
+            rows = await tx.fetch(
+                "SELECT seq, payload FROM events WHERE (customer_id IS NULL OR customer_id != ?) "
+                f"AND type = 'partner.joined_organization' AND {self._EVENT_EMAIL} = ?",
+                c,
+                address,
             )
-            named = [
-                (_blank_payload(payload, mentions, None), seq)
-                for seq, payload in await cursor.fetchall()
-            ]
-            await db.executemany("UPDATE events SET payload = ? WHERE seq = ?", named)
+            named = [(_blank_payload(payload, mentions, None), seq) for seq, payload in rows]
+            await tx.executemany("UPDATE events SET payload = ? WHERE seq = ?", named)
             changed["events"] += len(named)
-            cursor = await db.execute(
-                "SELECT id, external_id FROM responses WHERE customer_id = :c "
+            rows = await tx.fetch(
+                "SELECT id, external_id FROM responses WHERE customer_id = ? "
                 "AND external_id IS NOT NULL",
-                p,
+                c,
             )
-            kept = [(erased_key(keys[0], str(r[1])), r[0]) for r in await cursor.fetchall()]
-            await db.executemany("UPDATE responses SET external_id = ? WHERE id = ?", kept)
-            cursor = await db.execute(
-                "UPDATE customers SET email = :x, name = NULL, external_id = NULL, "
-                "tags = '[]', updated_at = :now WHERE id = :c",
-                p,
+            kept = [(erased_key(keys[0], str(r[1])), r[0]) for r in rows]
+            await tx.executemany("UPDATE responses SET external_id = ? WHERE id = ?", kept)
+            changed["customer"] = await tx.execute(
+                "UPDATE customers SET email = ?, name = NULL, external_id = NULL, "
+                "tags = '[]', updated_at = ? WHERE id = ?",
+                placeholder,
+                now,
+                c,
             )
-            changed["customer"] = cursor.rowcount
-            cursor = await db.execute("DELETE FROM bounces WHERE email = :e", p)
-            changed["bounces"] = cursor.rowcount
-            cursor = await db.execute("DELETE FROM suppressions WHERE email = :e", p)
-            changed["suppression_replaced"] = cursor.rowcount
+            changed["bounces"] = await tx.execute("DELETE FROM bounces WHERE email = ?", address)
+            changed["suppression_replaced"] = await tx.execute(
+                "DELETE FROM suppressions WHERE email = ?", address
+            )
             held = any(changed.values())
-            await db.execute(
+            await tx.execute(
                 "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (email) DO NOTHING",
-                (hashed, FORGOTTEN, p["now"]),
+                hashed,
+                FORGOTTEN,
+                now,
             )
             if changed["customer"]:
-                await db.execute(
+                await tx.execute(
                     "INSERT INTO suppressions (email, reason, created_at) VALUES (?, ?, ?)",
-                    (placeholder, FORGOTTEN, p["now"]),
+                    placeholder,
+                    FORGOTTEN,
+                    now,
                 )
-            await db.execute("PRAGMA secure_delete = OFF")
+            await self._erasing(tx, False)
         checkpoint = await self.checkpoint()
         return {
             "address": address,
@@ -348,12 +402,47 @@ class PrivacySQL(DB):
             "wal_truncated": checkpoint,
         }
 
+
+class PrivacySQL(PrivacyQueries, DB):
+    """SQLite keeps old bytes in free space and in the write-ahead log: forgetting runs with
+    `secure_delete` on (freed content is zeroed) and ends with a `wal_checkpoint(TRUNCATE)`."""
+
+    _DIGEST_START = "CAST(strftime('%s', substr(outbox.dedupe_key, 8)) AS INTEGER) * 1000"
+    _EVENT_EMAIL = (
+        "CASE WHEN json_valid(payload) THEN lower(json_extract(payload, '$.data.email')) END"
+    )
+
+    async def _erasing(self, tx: Tx, on: bool) -> None:
+        await tx.execute(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
+
     async def checkpoint(self) -> bool:
         """Copy the write-ahead log into the file and empty it; False if a reader held it."""
         async with self._reading() as db:
             cursor = await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             row = await cursor.fetchone()
         return row is not None and int(row[0]) == 0
+
+
+class PrivacyPG(PrivacyQueries, PGDB):
+    """A person's data on PostgreSQL. Its old row versions stay in the table's pages until
+    autovacuum reclaims them, and in its write-ahead log until recycled; nothing a client
+    can zero, so `checkpoint` says False."""
+
+    # keys are "digest:<UTC start>Z"; only a digest's key is read as a time
+    _DIGEST_START = (
+        "CASE WHEN outbox.kind = 'owner_digest' "
+        "THEN CAST(substr(outbox.dedupe_key, 8) AS timestamptz) END"
+    )
+    _EVENT_EMAIL = "lower(payload -> 'data' ->> 'email')"  # payload is jsonb: always valid
+
+    async def _erasing(self, tx: Tx, on: bool) -> None:
+        pass
+
+    async def checkpoint(self) -> bool:
+        return False
+
+
+_REFERRAL_KEYS = ("referral-owner:", "referral-thanks:", "referral-friend:")
 
 
 class NoErasureKey(RuntimeError):
@@ -422,36 +511,35 @@ def _blank_receipt(receipt: str, kept_id: str) -> str:
 
 
 async def _forget_events(
-    db: aiosqlite.Connection, p: dict[str, Any], key: str, mentions: re.Pattern[str]
+    tx: Tx, c: int, placeholder: str, key: str, mentions: re.Pattern[str]
 ) -> int:
     """The person's own events: their customer fields and what they wrote blanked, and each id
     (a caller's key, which may hold anything) kept only as its keyed hash, with the rows that
     refer to it by that id (their invitations, asks, testimonials) following it."""
-    cursor = await db.execute(
-        "SELECT seq, id, body_hash, payload, receipt FROM events WHERE customer_id = :c", p
+    rows = await tx.fetch(
+        "SELECT seq, id, body_hash, payload, receipt FROM events WHERE customer_id = ?", c
     )
-    rows = list(await cursor.fetchall())
     for seq, old, body_hash, payload, receipt in rows:
         new, body = erased_key(key, old), erased_key(key, body_hash)
-        await db.execute(
+        await tx.execute(
             "UPDATE events SET id = ?, body_hash = ?, payload = ?, receipt = ? WHERE seq = ?",
-            (
-                new,
-                body,
-                _blank_payload(payload, mentions, (p["x"], new)),
-                _blank_receipt(receipt, new),
-                seq,
-            ),
+            new,
+            body,
+            _blank_payload(payload, mentions, (placeholder, new)),
+            _blank_receipt(receipt, new),
+            seq,
         )
-        moves = {"c": p["c"], "old": old, "new": new}
-        await db.execute(
-            "UPDATE invitations SET event_id = :new WHERE customer_id = :c AND event_id = :old",
-            moves,
+        await tx.execute(
+            "UPDATE invitations SET event_id = ? WHERE customer_id = ? AND event_id = ?",
+            new,
+            c,
+            old,
         )
         for table, column in (("asks", "source"), ("testimonials", "origin")):
-            await db.execute(
-                f"UPDATE {table} SET {column} = 'event:' || :new "
-                f"WHERE customer_id = :c AND {column} = 'event:' || :old",
-                moves,
+            await tx.execute(
+                f"UPDATE {table} SET {column} = ? WHERE customer_id = ? AND {column} = ?",
+                f"event:{new}",
+                c,
+                f"event:{old}",
             )
     return len(rows)

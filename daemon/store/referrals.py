@@ -6,9 +6,10 @@ import secrets
 from datetime import datetime
 from typing import Any, Protocol
 
-from daemon.clock import from_ms, to_ms
 from daemon.engine.attribution import Candidate
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries, Statement, run
 from daemon.store.rows import (
     REFERRAL,
     Advocate,
@@ -16,6 +17,7 @@ from daemon.store.rows import (
     Referral,
     ReferralMove,
     Step,
+    as_time,
     read,
 )
 
@@ -52,87 +54,90 @@ class Referrals(Protocol):
         """Record what a purchase matched on the referral, unless one already did (False)."""
 
 
-class ReferralsSQL(DB):
+class ReferralsQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects (flags and tags through the
+    layer's `_not` and `_json_items`)."""
+
     async def ensure_advocate(self, customer_id: int, now: datetime) -> Advocate:
         """The customer's referral code, made once and kept (their links keep working)."""
-        async with self._write() as db:
-            await db.execute(*mint_advocate(customer_id, now))
-            rows = await db.execute_fetchall(f"{_ADVOCATE} WHERE customer_id = ?", (customer_id,))
-        (row,) = rows
+        minted = mint_advocate(customer_id, now)
+        async with self._tx() as tx:
+            await tx.execute(minted.sql, *minted.params)
+            row = await tx.fetchrow(f"{_ADVOCATE} WHERE customer_id = ?", customer_id)
+        assert row is not None
         return read(Advocate, row)
 
     async def advocate_by_code(self, code: str) -> Advocate | None:
-        return await self._row(Advocate, f"{_ADVOCATE} WHERE code = ?", (code,))
+        return await self._one(Advocate, f"{_ADVOCATE} WHERE code = ?", code)
 
     async def advocate(self, advocate_id: int) -> Advocate | None:
-        return await self._row(Advocate, f"{_ADVOCATE} WHERE id = ?", (advocate_id,))
+        return await self._one(Advocate, f"{_ADVOCATE} WHERE id = ?", advocate_id)
 
     async def add_referral(self, new: NewReferral, now: datetime) -> Referral:
         intro = new.intro
-        async with self._write() as db:
-            rows = await db.execute_fetchall(
-                f"""
-                INSERT INTO referrals (public_id, advocate_id, friend_customer_id, friend_name,
-                    friend_email, friend_phone, need, timing, relationship, expects_contact,
-                    advocate_introduces, public_thanks_ok, reward_choice, grade, channel, flag,
-                    status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
-                RETURNING {REFERRAL}
-                """,
-                (
-                    "r_" + secrets.token_urlsafe(12),
-                    new.advocate_id,
-                    new.friend_customer_id,
-                    intro.friend_name,
-                    intro.friend_email,
-                    intro.friend_phone,
-                    intro.need,
-                    intro.timing,
-                    intro.relationship,
-                    int(intro.expects_contact),
-                    int(intro.advocate_introduces),
-                    int(intro.public_thanks_ok),
-                    intro.reward_choice,
-                    new.grade,
-                    new.channel,
-                    new.flag,
-                    to_ms(now),
-                    to_ms(now),
-                ),
-            )
-        return read(Referral, next(iter(rows)))
+        (row,) = await self._write_rows(
+            f"""
+            INSERT INTO referrals (public_id, advocate_id, friend_customer_id, friend_name,
+                friend_email, friend_phone, need, timing, relationship, expects_contact,
+                advocate_introduces, public_thanks_ok, reward_choice, grade, channel, flag,
+                status, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
+            RETURNING {REFERRAL}
+            """,
+            "r_" + secrets.token_urlsafe(12),
+            new.advocate_id,
+            new.friend_customer_id,
+            intro.friend_name,
+            intro.friend_email,
+            intro.friend_phone,
+            intro.need,
+            intro.timing,
+            intro.relationship,
+            bool(intro.expects_contact),
+            bool(intro.advocate_introduces),
+            bool(intro.public_thanks_ok),
+            intro.reward_choice,
+            new.grade,
+            new.channel,
+            new.flag,
+            now,
+            now,
+        )
+        return read(Referral, row)
 
     async def referral(self, public_id: str) -> Referral | None:
-        return await self._row(
-            Referral, f"SELECT {REFERRAL} FROM referrals WHERE public_id = ?", (public_id,)
+        return await self._one(
+            Referral, f"SELECT {REFERRAL} FROM referrals WHERE public_id = ?", public_id
         )
 
     async def referral_by_id(self, referral_id: int) -> Referral | None:
-        return await self._row(
-            Referral, f"SELECT {REFERRAL} FROM referrals WHERE id = ?", (referral_id,)
+        return await self._one(
+            Referral, f"SELECT {REFERRAL} FROM referrals WHERE id = ?", referral_id
         )
 
     async def referrals_since(self, advocate_id: int, since: datetime) -> int:
-        rows = await self._read(
-            "SELECT count(*) FROM referrals WHERE advocate_id = ? AND created_at >= ?",
-            (advocate_id, to_ms(since)),
+        return int(
+            await self._value(
+                "SELECT count(*) FROM referrals WHERE advocate_id = ? AND created_at >= ?",
+                advocate_id,
+                since,
+            )
         )
-        return int(rows[0][0])
 
     async def unnotified_referrals(self, limit: int) -> list[Referral]:
-        return await self._rows(
+        return await self._list(
             Referral,
-            f"SELECT {REFERRAL} FROM referrals WHERE notified = 0 ORDER BY id LIMIT ?",
-            (limit,),
+            f"SELECT {REFERRAL} FROM referrals WHERE {self._not('notified')} ORDER BY id LIMIT ?",
+            limit,
         )
 
     async def referral_notified(self, referral_id: int) -> None:
-        await self._write_one("UPDATE referrals SET notified = 1 WHERE id = ?", (referral_id,))
+        await self._apply("UPDATE referrals SET notified = TRUE WHERE id = ?", referral_id)
 
     async def move_referral(self, referral_id: int, move: ReferralMove, now: datetime) -> None:
-        at, status, shared = to_ms(now), move.status, move.shared
-        async with self._write() as db:
-            await db.execute(
+        status, shared = move.status, move.shared
+        async with self._tx() as tx:
+            await tx.execute(
                 """
                 UPDATE referrals SET status = ?, value = coalesce(?, value), updated_at = ?,
                     contacted_at = CASE WHEN ? = 'contacted' THEN coalesce(contacted_at, ?)
@@ -140,30 +145,43 @@ class ReferralsSQL(DB):
                     closed_at = CASE WHEN ? IN ('won', 'lost') THEN ? ELSE closed_at END
                 WHERE id = ?
                 """,
-                (status, move.value, at, status, at, status, at, referral_id),
+                status,
+                move.value,
+                now,
+                status,
+                now,
+                status,
+                now,
+                referral_id,
             )
-            await db.execute(
+            await tx.execute(
                 "INSERT INTO referral_steps (referral_id, status, note, shared, notified, at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (referral_id, status, move.note, int(shared), 0 if shared else 1, at),
+                referral_id,
+                status,
+                move.note,
+                bool(shared),
+                not shared,
+                now,
             )
 
     async def unnotified_steps(self, limit: int) -> list[Step]:
         columns = ", ".join("r." + c.strip() for c in REFERRAL.split(","))
-        return await self._rows(
+        return await self._list(
             Step,
             f"SELECT s.id, {columns}, s.status, s.note FROM referral_steps s "
-            "JOIN referrals r ON r.id = s.referral_id WHERE s.notified = 0 ORDER BY s.id LIMIT ?",
-            (limit,),
+            f"JOIN referrals r ON r.id = s.referral_id WHERE {self._not('s.notified')} "
+            "ORDER BY s.id LIMIT ?",
+            limit,
         )
 
     async def step_notified(self, step_id: int) -> None:
-        await self._write_one("UPDATE referral_steps SET notified = 1 WHERE id = ?", (step_id,))
+        await self._apply("UPDATE referral_steps SET notified = TRUE WHERE id = ?", step_id)
 
     async def referral_facts(self) -> list[tuple[Any, ...]]:
-        """One row per referral with its advocate: the raw material of the sources report.
-        Partners' referrals are in their own report (partner_facts)."""
-        rows = await self._read(
+        """One row per referral with its advocate: the raw material of the sources report
+        (its times as datetimes). Partners' referrals are in their own report (partner_facts)."""
+        rows = await self._fetch(
             """
             SELECT a.id, c.name, c.email, r.grade, r.status, r.value, r.flag,
                    r.created_at, r.contacted_at, r.closed_at
@@ -173,69 +191,82 @@ class ReferralsSQL(DB):
             ORDER BY a.id, r.id
             """
         )
-        return [tuple(r) for r in rows]
+        return [(*r[:7], *(None if t is None else as_time(t) for t in r[7:])) for r in rows]
 
     async def attribution_facts(
         self, email: str, event_id: str
     ) -> tuple[list[Candidate], datetime | None]:
-        rows = await self._read(
+        rows = await self._fetch(
             """
             SELECT r.id, c.email, a.code, r.status, r.created_at, r.attribution IS NOT NULL
             FROM referrals r JOIN advocates a ON a.id = r.advocate_id
             JOIN customers c ON c.id = a.customer_id
             WHERE lower(r.friend_email) = ? ORDER BY r.id
             """,
-            (email.lower(),),
+            email.lower(),
         )
-        first = await self._read(
+        earliest = await self._value(
             "SELECT min(e.occurred_at) FROM events e JOIN customers c ON c.id = e.customer_id "
             "WHERE c.email = ? AND e.type IN ('purchase.completed', 'project.completed') "
             "AND e.id != ?",
-            (email.lower(), event_id),
+            email.lower(),
+            event_id,
         )
         found = [
-            Candidate(int(r[0]), str(r[1]), str(r[2]), str(r[3]), from_ms(int(r[4])), bool(r[5]))
+            Candidate(int(r[0]), str(r[1]), str(r[2]), str(r[3]), as_time(r[4]), bool(r[5]))
             for r in rows
         ]
-        earliest = first[0][0] if first else None
-        return found, from_ms(int(earliest)) if earliest is not None else None
+        return found, None if earliest is None else as_time(earliest)
 
     async def attribute(self, referral_id: int, what: str, value: float | None) -> bool:
-        async with self._write() as db:
-            cursor = await db.execute(
-                "UPDATE referrals SET attribution = ?, attribution_value = ? "
-                "WHERE id = ? AND attribution IS NULL",
-                (what, value, referral_id),
-            )
-            return cursor.rowcount == 1
+        changed = await self._apply(
+            "UPDATE referrals SET attribution = ?, attribution_value = ? "
+            "WHERE id = ? AND attribution IS NULL",
+            what,
+            value,
+            referral_id,
+        )
+        return changed == 1
 
     async def tags_by_kind(self) -> list[tuple[str, int, int]]:
         """Per tag: how many advocates (customers who referred) and other customers carry it,
         plus a ("", advocates, others) row with the totals. Partners are not customers."""
-        rows = await self._read(
-            """
+        rows = await self._fetch(
+            f"""
             WITH refs AS (SELECT DISTINCT a.customer_id AS id FROM referrals r
                           JOIN advocates a ON a.id = r.advocate_id
                           WHERE a.id NOT IN (SELECT advocate_id FROM partners)),
-                 real AS (SELECT DISTINCT customer_id AS id FROM events
-                          WHERE customer_id IS NOT NULL),
+                 known AS (SELECT DISTINCT customer_id AS id FROM events
+                           WHERE customer_id IS NOT NULL),
                  people AS (SELECT c.id, c.tags, c.id IN (SELECT id FROM refs) AS advocate
-                            FROM customers c WHERE c.id IN (SELECT id FROM real)
+                            FROM customers c WHERE c.id IN (SELECT id FROM known)
                                OR c.id IN (SELECT id FROM refs))
-            SELECT '', sum(advocate), sum(NOT advocate) FROM people
+            SELECT '', count(*) FILTER (WHERE advocate), count(*) FILTER (WHERE NOT advocate)
+            FROM people
             UNION ALL
-            SELECT t.value, sum(p.advocate), sum(NOT p.advocate)
-            FROM people p, json_each(p.tags) t GROUP BY t.value
+            SELECT t.value, count(*) FILTER (WHERE p.advocate),
+                   count(*) FILTER (WHERE NOT p.advocate)
+            FROM people p, {self._json_items("p.tags", "t")} GROUP BY t.value
             """
         )
         return [(str(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
 
 
-def mint_advocate(customer_id: int, now: datetime) -> tuple[str, tuple[object, ...]]:
+class ReferralsSQL(ReferralsQueries, DB):
+    pass
+
+
+class ReferralsPG(ReferralsQueries, PGDB):
+    """Advocates and referrals on PostgreSQL: the same calls."""
+
+
+def mint_advocate(customer_id: int, now: datetime) -> Statement:
     """The statement that gives a customer their referral code unless they have one (kept for
     good: links already shared keep working), for `ensure_advocate` and a promoter's answer."""
-    return (
+    return run(
         "INSERT INTO advocates (customer_id, code, created_at) VALUES (?, ?, ?) "
         "ON CONFLICT (customer_id) DO NOTHING",
-        (customer_id, secrets.token_urlsafe(9), to_ms(now)),
+        customer_id,
+        secrets.token_urlsafe(9),
+        now,
     )

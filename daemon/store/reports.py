@@ -15,13 +15,15 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
-from daemon.clock import from_ms
 from daemon.owner.import_rows import tags_cell
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries
+from daemon.store.rows import as_time
 
 PAGE = 5000
 
-# name → (header, query selecting the id first, then the columns; times are epoch ms)
+# name → (header, query selecting the id first, then the columns)
 EXPORTS: dict[str, tuple[list[str], str]] = {
     "responses": (
         ["answered_at", "email", "name", "survey", "score", "segment", "comment", "source"],
@@ -71,10 +73,13 @@ class Reports(Protocol):
     def export_rows(self, name: str, zone: tzinfo = UTC) -> AsyncIterator[list[Any]]: ...
 
 
-class ReportsSQL(DB):
+class ReportsQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects (a tag list unpacked with the
+    layer's `_json_items`, months with its `_by_month`)."""
+
     async def score_tallies(self) -> list[tuple[str, str, int, int, int]]:
         """(kind, key, score, responses, responses without an invitation), all time."""
-        rows = await self._read(
+        rows = await self._fetch(
             f"""
             WITH x AS MATERIALIZED (
                 SELECT r.survey, r.score, {_TAGS.format(alias="r")},
@@ -84,14 +89,14 @@ class ReportsSQL(DB):
             SELECT 'survey', survey, score, sum(n), sum(u) FROM x GROUP BY survey, score
             UNION ALL
             SELECT 'tag', t.value, score, sum(n), sum(u)
-            FROM x JOIN json_each(x.tags) t GROUP BY t.value, score
+            FROM x, {self._json_items("x.tags", "t")} GROUP BY t.value, score
             """
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
     async def sent_tallies(self) -> list[tuple[str, str, int, int]]:
         """(kind, key, invitations sent, of those answered), all time."""
-        rows = await self._read(
+        rows = await self._fetch(
             f"""
             WITH x AS MATERIALIZED (
                 SELECT i.survey, {_TAGS.format(alias="i")}, count(*) AS n, count(r.id) AS a
@@ -100,7 +105,8 @@ class ReportsSQL(DB):
             )
             SELECT 'survey', survey, sum(n), sum(a) FROM x GROUP BY survey
             UNION ALL
-            SELECT 'tag', t.value, sum(n), sum(a) FROM x JOIN json_each(x.tags) t GROUP BY t.value
+            SELECT 'tag', t.value, sum(n), sum(a)
+            FROM x, {self._json_items("x.tags", "t")} GROUP BY t.value
             """
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
@@ -122,7 +128,7 @@ class ReportsSQL(DB):
             SELECT 'survey', survey, m, score, sum(n) FROM x GROUP BY survey, m, score
             UNION ALL
             SELECT 'tag', t.value, m, score, sum(n)
-            FROM x JOIN json_each(x.tags) t GROUP BY t.value, m, score
+            FROM x, {self._json_items("x.tags", "t")} GROUP BY t.value, m, score
             """,
         )
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
@@ -133,7 +139,7 @@ class ReportsSQL(DB):
         header, query = EXPORTS[name]
         last = 0
         while True:
-            rows = await self._read(query, (last, PAGE))
+            rows = await self._fetch(query, last, PAGE)
             if not rows:
                 return
             last = int(rows[-1][0])
@@ -141,11 +147,19 @@ class ReportsSQL(DB):
                 yield [_cell(column, v, zone) for column, v in zip(header, row[1:], strict=True)]
 
 
+class ReportsSQL(ReportsQueries, DB):
+    pass
+
+
+class ReportsPG(ReportsQueries, PGDB):
+    """The report's tallies and the exports on PostgreSQL: the same calls."""
+
+
 def _cell(column: str, value: Any, zone: tzinfo) -> Any:
     if value is None:
         return None
     if column in _TIMES:
-        return from_ms(value).astimezone(zone).isoformat()
+        return as_time(value).astimezone(zone).isoformat()
     if column == "tags":
         return tags_cell(json.loads(value))
     return value

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from daemon.clock import to_ms
 from daemon.engine.clicks import Click
 from daemon.store.db import DB
 from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries
 from daemon.store.rows import read
 
 
@@ -87,79 +87,86 @@ class ReviewAsks(Protocol):
         """The sites people clicked (not scanners), once per ask and site, for the report."""
 
 
-class ReviewAsksSQL(DB):
+class ReviewAsksQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects."""
+
     async def plan_review_ask(
         self, customer_id: int, source: str, due_at: datetime, now: datetime
     ) -> bool:
-        added = await self._insert(
+        added = await self._write_rows(
             "INSERT INTO review_asks (public_id, customer_id, source, state, due_at, created_at)"
             " VALUES (?, ?, ?, 'scheduled', ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (secrets.token_hex(16), customer_id, source, to_ms(due_at), to_ms(now)),
+            secrets.token_hex(16),
+            customer_id,
+            source,
+            due_at,
+            now,
         )
-        return added is not None
+        return bool(added)
 
     async def due_review_asks(self, now: datetime, limit: int) -> list[ReviewAsk]:
-        return await self._rows(
+        return await self._list(
             ReviewAsk,
             f"SELECT {_COLUMNS} FROM review_asks WHERE state = 'scheduled' AND due_at <= ? "
             "ORDER BY due_at, id LIMIT ?",
-            (to_ms(now), limit),
+            now,
+            limit,
         )
 
     async def last_review_ask(self, customer_id: int) -> datetime | None:
-        rows = await self._read(
+        last = await self._value(
             "SELECT max(sent_at) FROM review_asks WHERE customer_id = ? AND sent_at IS NOT NULL",
-            (customer_id,),
+            customer_id,
         )
-        return read(_At, rows[0]).at if rows and rows[0][0] is not None else None
+        return None if last is None else read(_At, (last,)).at
 
     async def review_ask_sent(
         self, ask_id: int, sites: Sequence[dict[str, str]], at: datetime
     ) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE review_asks SET state = 'sent', sent_at = ?, sites = ? WHERE id = ?",
-                (to_ms(at), json.dumps(list(sites)), ask_id),
-            )
+        await self._apply(
+            "UPDATE review_asks SET state = 'sent', sent_at = ?, sites = ? WHERE id = ?",
+            at,
+            json.dumps(list(sites)),
+            ask_id,
+        )
 
     async def skip_review_ask(self, ask_id: int, reason: str) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE review_asks SET state = 'skipped', reason = ?, due_at = NULL WHERE id = ?",
-                (reason, ask_id),
-            )
+        await self._apply(
+            "UPDATE review_asks SET state = 'skipped', reason = ?, due_at = NULL WHERE id = ?",
+            reason,
+            ask_id,
+        )
 
     async def move_review_ask(self, ask_id: int, due_at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE review_asks SET due_at = ? WHERE id = ?", (to_ms(due_at), ask_id)
-            )
+        await self._apply("UPDATE review_asks SET due_at = ? WHERE id = ?", due_at, ask_id)
 
     async def review_ask(self, public_id: str) -> ReviewAsk | None:
-        return await self._row(
-            ReviewAsk, f"SELECT {_COLUMNS} FROM review_asks WHERE public_id = ?", (public_id,)
+        return await self._one(
+            ReviewAsk, f"SELECT {_COLUMNS} FROM review_asks WHERE public_id = ?", public_id
         )
 
     async def review_asks_of(self, customer_id: int) -> list[ReviewAsk]:
-        return await self._rows(
+        return await self._list(
             ReviewAsk,
             f"SELECT {_COLUMNS} FROM review_asks WHERE customer_id = ? ORDER BY id",
-            (customer_id,),
+            customer_id,
         )
 
     async def add_review_click(self, ask_id: int, site: int, site_name: str, at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO review_clicks (review_ask_id, site, site_name, clicked_at) "
-                "VALUES (?, ?, ?, ?)",
-                (ask_id, site, site_name, to_ms(at)),
-            )
+        await self._apply(
+            "INSERT INTO review_clicks (review_ask_id, site, site_name, clicked_at) "
+            "VALUES (?, ?, ?, ?)",
+            ask_id,
+            site,
+            site_name,
+            at,
+        )
 
     async def pending_review_clicks(self, limit: int) -> dict[int, list[Click]]:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT review_ask_id, id, site, clicked_at FROM review_clicks "
             "WHERE state = 'pending' ORDER BY id LIMIT ?",
-            (limit,),
+            limit,
         )
         return _by_ask(rows)
 
@@ -176,125 +183,19 @@ class ReviewAsksSQL(DB):
         )
 
     async def review_asks_sent(self) -> list[datetime]:
-        rows = await self._read("SELECT sent_at FROM review_asks WHERE sent_at IS NOT NULL")
-        return [read(_At, r).at for r in rows]
+        rows = await self._list(_At, "SELECT sent_at FROM review_asks WHERE sent_at IS NOT NULL")
+        return [r.at for r in rows]
 
     async def review_clicks(self) -> list[ReviewClick]:
-        return await self._rows(
-            ReviewClick,
-            _PEOPLE,
-        )
+        return await self._list(ReviewClick, _PEOPLE)
 
 
-class ReviewAsksPG(PGDB):
-    """Review asks on PostgreSQL: the same calls and the same SQL, in its dialect."""
+class ReviewAsksSQL(ReviewAsksQueries, DB):
+    pass
 
-    async def plan_review_ask(
-        self, customer_id: int, source: str, due_at: datetime, now: datetime
-    ) -> bool:
-        async with self._write() as db:
-            added = await db.fetchval(
-                "INSERT INTO review_asks (public_id, customer_id, source, state, due_at, "
-                "created_at) VALUES ($1, $2, $3, 'scheduled', $4, $5) "
-                "ON CONFLICT DO NOTHING RETURNING id",
-                secrets.token_hex(16),
-                customer_id,
-                source,
-                due_at,
-                now,
-            )
-        return added is not None
 
-    async def due_review_asks(self, now: datetime, limit: int) -> list[ReviewAsk]:
-        rows = await self._read(
-            f"SELECT {_COLUMNS} FROM review_asks WHERE state = 'scheduled' AND due_at <= $1 "
-            "ORDER BY due_at, id LIMIT $2",
-            now,
-            limit,
-        )
-        return [read(ReviewAsk, r) for r in rows]
-
-    async def last_review_ask(self, customer_id: int) -> datetime | None:
-        rows = await self._read(
-            "SELECT max(sent_at) FROM review_asks WHERE customer_id = $1 AND sent_at IS NOT NULL",
-            customer_id,
-        )
-        return read(_At, rows[0]).at if rows and rows[0][0] is not None else None
-
-    async def review_ask_sent(
-        self, ask_id: int, sites: Sequence[dict[str, str]], at: datetime
-    ) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE review_asks SET state = 'sent', sent_at = $1, sites = $2 WHERE id = $3",
-                at,
-                json.dumps(list(sites)),
-                ask_id,
-            )
-
-    async def skip_review_ask(self, ask_id: int, reason: str) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "UPDATE review_asks SET state = 'skipped', reason = $1, due_at = NULL "
-                "WHERE id = $2",
-                reason,
-                ask_id,
-            )
-
-    async def move_review_ask(self, ask_id: int, due_at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE review_asks SET due_at = $1 WHERE id = $2", due_at, ask_id)
-
-    async def review_ask(self, public_id: str) -> ReviewAsk | None:
-        rows = await self._read(
-            f"SELECT {_COLUMNS} FROM review_asks WHERE public_id = $1", public_id
-        )
-        return read(ReviewAsk, rows[0]) if rows else None
-
-    async def review_asks_of(self, customer_id: int) -> list[ReviewAsk]:
-        rows = await self._read(
-            f"SELECT {_COLUMNS} FROM review_asks WHERE customer_id = $1 ORDER BY id", customer_id
-        )
-        return [read(ReviewAsk, r) for r in rows]
-
-    async def add_review_click(self, ask_id: int, site: int, site_name: str, at: datetime) -> None:
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO review_clicks (review_ask_id, site, site_name, clicked_at) "
-                "VALUES ($1, $2, $3, $4)",
-                ask_id,
-                site,
-                site_name,
-                at,
-            )
-
-    async def pending_review_clicks(self, limit: int) -> dict[int, list[Click]]:
-        rows = await self._read(
-            "SELECT review_ask_id, id, site, clicked_at FROM review_clicks "
-            "WHERE state = 'pending' ORDER BY id LIMIT $1",
-            limit,
-        )
-        return _by_ask(rows)
-
-    async def settle_review_clicks(self, scanner: Sequence[int], settled: Sequence[int]) -> None:
-        people = [(i,) for i in settled if i not in set(scanner)]
-        await self._write_many(
-            [
-                (
-                    "UPDATE review_clicks SET state = 'scanner' WHERE id = $1",
-                    [(i,) for i in scanner],
-                ),
-                ("UPDATE review_clicks SET state = 'person' WHERE id = $1", people),
-            ]
-        )
-
-    async def review_asks_sent(self) -> list[datetime]:
-        rows = await self._read("SELECT sent_at FROM review_asks WHERE sent_at IS NOT NULL")
-        return [read(_At, r).at for r in rows]
-
-    async def review_clicks(self) -> list[ReviewClick]:
-        rows = await self._read(_PEOPLE)
-        return [read(ReviewClick, r) for r in rows]
+class ReviewAsksPG(ReviewAsksQueries, PGDB):
+    pass
 
 
 @dataclass(frozen=True)

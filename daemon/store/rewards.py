@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from daemon.clock import to_ms
 from daemon.store.db import DB
+from daemon.store.pgdb import PGDB
+from daemon.store.queries import Queries, Tx
 from daemon.store.rows import NewReward, Referral, Reward
 
 _REWARD = "id, referral_id, advocate_id, description, code, state"
@@ -28,107 +29,109 @@ class Rewards(Protocol):
     async def reward_of_referral(self, referral_id: int) -> Reward | None: ...
 
 
-class RewardsSQL(DB):
+class RewardsQueries(Queries):
+    """Both halves' calls: the SQL is the same in both dialects; a pool code is taken with the
+    layer's `_SKIP_LOCKED`, so two processes paying rewards at once never take the same one."""
+
     async def create_reward(self, referral: Referral, new: NewReward, now: datetime) -> Reward:
         kind = new.kind
-        async with self._write() as db:
-            rows = await db.execute_fetchall(
-                f"SELECT {_REWARD} FROM rewards WHERE referral_id = ?", (referral.id,)
-            )
-            if rows:
-                return Reward(*next(iter(rows)))
+        async with self._tx() as tx:
             code: str | None = None
             state = "awaiting_approval" if new.approval else "issued"
             if kind == "generated":
                 code = new.code_prefix + secrets.token_hex(4).upper()
-            cursor = await db.execute(
-                f"INSERT INTO rewards (referral_id, advocate_id, description, code, state, "
-                f"created_at, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_REWARD}",
-                (
-                    referral.id,
-                    referral.advocate_id,
-                    new.description,
-                    code,
-                    "awaiting_code" if kind == "pool" else state,
-                    to_ms(now),
-                    None if new.approval or kind == "pool" else to_ms(now),
-                ),
+            made = await tx.fetchrow(
+                "INSERT INTO rewards (referral_id, advocate_id, description, code, state, "
+                "created_at, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (referral_id) DO NOTHING RETURNING {_REWARD}",
+                referral.id,
+                referral.advocate_id,
+                new.description,
+                code,
+                "awaiting_code" if kind == "pool" else state,
+                now,
+                None if new.approval or kind == "pool" else now,
             )
-            row = await cursor.fetchone()
-            assert row is not None
-            reward = Reward(*row)
-            if kind == "pool":
-                await self._assign_codes(db, state, now)
-                rows = await db.execute_fetchall(
-                    f"SELECT {_REWARD} FROM rewards WHERE id = ?", (reward.id,)
-                )
-                reward = Reward(*next(iter(rows)))
-        return reward
+            if made is not None and kind == "pool":
+                await self._assign_codes(tx, state, now)
+            row = await tx.fetchrow(
+                f"SELECT {_REWARD} FROM rewards WHERE referral_id = ?", referral.id
+            )  # made now, or the first call's
+        assert row is not None
+        return Reward(*row)
 
-    async def _assign_codes(self, db: Any, state: str, now: datetime) -> None:
+    async def _assign_codes(self, tx: Tx, state: str, now: datetime) -> None:
         """Give pool codes to rewards waiting for one, oldest first; a code is used once."""
-        waiting = await db.execute_fetchall(
-            "SELECT id FROM rewards WHERE state = 'awaiting_code' ORDER BY id"
+        waiting = await tx.fetch(
+            f"SELECT id FROM rewards WHERE state = 'awaiting_code' ORDER BY id {self._SKIP_LOCKED}"
         )
         for (reward_id,) in waiting:
-            cursor = await db.execute(
+            taken = await tx.fetchval(
                 "UPDATE reward_codes SET reward_id = ? WHERE code = (SELECT code FROM "
-                "reward_codes WHERE reward_id IS NULL ORDER BY loaded_at, code LIMIT 1) "
-                "RETURNING code",
-                (reward_id,),
+                "reward_codes WHERE reward_id IS NULL ORDER BY loaded_at, code LIMIT 1 "
+                f"{self._SKIP_LOCKED}) RETURNING code",
+                reward_id,
             )
-            taken = await cursor.fetchone()
             if taken is None:
                 return
-            issued = to_ms(now) if state == "issued" else None
-            await db.execute(
+            await tx.execute(
                 "UPDATE rewards SET code = ?, state = ?, issued_at = ? WHERE id = ?",
-                (taken[0], state, issued, reward_id),
+                taken,
+                state,
+                now if state == "issued" else None,
+                reward_id,
             )
 
     async def load_reward_codes(self, codes: Sequence[str], now: datetime, state: str) -> int:
-        async with self._write() as db:
-            before = db.total_changes
-            await db.executemany(
-                "INSERT INTO reward_codes (code, loaded_at) VALUES (?, ?) "
-                "ON CONFLICT (code) DO NOTHING",
-                [(code, to_ms(now)) for code in codes],
-            )
-            added = db.total_changes - before
-            await self._assign_codes(db, state, now)
-        return int(added)
+        """Add the owner's codes (one seen before adds nothing) and pay waiting rewards with
+        them; how many were new."""
+        added = 0
+        async with self._tx() as tx:
+            for code in codes:
+                added += await tx.execute(
+                    "INSERT INTO reward_codes (code, loaded_at) VALUES (?, ?) "
+                    "ON CONFLICT (code) DO NOTHING",
+                    code,
+                    now,
+                )
+            await self._assign_codes(tx, state, now)
+        return added
 
     async def approve_reward(self, referral_id: int, now: datetime) -> Reward | None:
-        async with self._write() as db:
-            rows = await db.execute_fetchall(
-                f"UPDATE rewards SET state = 'issued', issued_at = ? WHERE referral_id = ? "
-                f"AND state = 'awaiting_approval' RETURNING {_REWARD}",
-                (to_ms(now), referral_id),
-            )
-        found = list(rows)
-        return Reward(*found[0]) if found else None
+        rows = await self._write_rows(
+            f"UPDATE rewards SET state = 'issued', issued_at = ? WHERE referral_id = ? "
+            f"AND state = 'awaiting_approval' RETURNING {_REWARD}",
+            now,
+            referral_id,
+        )
+        return Reward(*rows[0]) if rows else None
 
     async def unnotified_rewards(self, limit: int) -> list[Reward]:
-        return await self._rows(
+        return await self._list(
             Reward,
-            f"SELECT {_REWARD} FROM rewards WHERE notified = 0 AND state = 'issued' "
+            f"SELECT {_REWARD} FROM rewards WHERE {self._not('notified')} AND state = 'issued' "
             "ORDER BY id LIMIT ?",
-            (limit,),
+            limit,
         )
 
     async def reward_notified(self, reward_id: int) -> None:
-        await self._write_one("UPDATE rewards SET notified = 1 WHERE id = ?", (reward_id,))
+        await self._apply("UPDATE rewards SET notified = TRUE WHERE id = ?", reward_id)
 
     async def rewards_of(self, advocate_id: int) -> list[Reward]:
-        return await self._rows(
-            Reward,
-            f"SELECT {_REWARD} FROM rewards WHERE advocate_id = ? ORDER BY id",
-            (advocate_id,),
+        return await self._list(
+            Reward, f"SELECT {_REWARD} FROM rewards WHERE advocate_id = ? ORDER BY id", advocate_id
         )
 
     async def reward_of_referral(self, referral_id: int) -> Reward | None:
         """The reward a won referral earned (one at most), for its page in the dashboard."""
-        found = await self._rows(
-            Reward, f"SELECT {_REWARD} FROM rewards WHERE referral_id = ?", (referral_id,)
+        return await self._one(
+            Reward, f"SELECT {_REWARD} FROM rewards WHERE referral_id = ?", referral_id
         )
-        return found[0] if found else None
+
+
+class RewardsSQL(RewardsQueries, DB):
+    pass
+
+
+class RewardsPG(RewardsQueries, PGDB):
+    """Rewards on PostgreSQL: the same calls."""

@@ -540,12 +540,12 @@ def _column(hint: Any) -> tuple[int, _Read]:
     return 1, lambda row, i: convert(row[i])
 
 
-def _time(value: Any) -> datetime:
+def as_time(value: Any) -> datetime:
     """SQLite keeps epoch ms; PostgreSQL gives a datetime (timestamptz) as it is."""
     return value if isinstance(value, datetime) else from_ms(value)
 
 
-_CONVERT: dict[Any, Callable[[Any], Any]] = {datetime: _time, bool: bool, bytes: bytes}
+_CONVERT: dict[Any, Callable[[Any], Any]] = {datetime: as_time, bool: bool, bytes: bytes}
 
 
 CUSTOMER_COLUMNS = "id, email, name, external_id, timezone, locale, tags, public_id"

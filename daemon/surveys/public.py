@@ -20,7 +20,7 @@ from daemon.engine.segments import segment
 from daemon.mail.compose import queue_for_customer
 from daemon.mail.tokens import Signer, public_answer_token, public_survey_token
 from daemon.run.services import Services
-from daemon.store.public_answers import PublicAnswer
+from daemon.store.public_answers import NewPublicAnswer, PublicAnswer
 from daemon.store.rows import Answer
 from daemon.surveys.answers import Closed, answer_invitation, record
 from daemon.surveys.survey_email import first_name
@@ -60,12 +60,14 @@ async def submit(
     store, now = services.store, services.clock.now()
     customer = await store.customer_by_email(email)
     if customer is None:
-        await store.add_public_answer(survey_id, email, None, score, comment, locale, now)
+        kept = NewPublicAnswer(survey_id, email, None, score, comment, locale)
+        await store.add_public_answer(kept, now)
         return
     if await store.pending_since(customer.email, now - ONE_EMAIL_PER):
         return  # one confirmation is on its way: a stranger cannot flood the customer's inbox
-    answer = await store.add_public_answer(  # their pages and email in their language
-        survey_id, customer.email, customer.id, score, comment, customer.locale or locale, now
+    language = customer.locale or locale  # their pages and email in their language
+    answer = await store.add_public_answer(
+        NewPublicAnswer(survey_id, customer.email, customer.id, score, comment, language), now
     )
     survey = services.config.surveys[survey_id]
     words = survey.words(services.renderer.language("public_confirm", customer.locale))

@@ -88,10 +88,10 @@ async def surveypage(request: Request, token: str) -> Response:
         return _closed(request, locale)
     previous = await services.store.invitation_response(invitation.id)
     chosen = score if score is not None else (previous.score if previous else None)
-    return _survey_form(
+    return survey_form(
         request,
-        invitation,
-        token,
+        invitation.survey,
+        f"/s/{token}",
         chosen,
         locale,
         comment=previous.comment if previous else None,
@@ -100,10 +100,10 @@ async def surveypage(request: Request, token: str) -> Response:
     )
 
 
-def _survey_form(
+def survey_form(
     request: Request,
-    invitation: Invitation,
-    token: str,
+    survey_id: str,
+    action: str,
     chosen: int | None,
     locale: str | None,
     *,
@@ -111,11 +111,13 @@ def _survey_form(
     recorded: int | None = None,
     autorecord: bool = False,
     error: str | None = None,
+    **more: Any,
 ) -> HTMLResponse:
-    """The survey's texts are taken in the page's language, so question and page agree;
-    `error` is the words' key for what is wrong with what was sent."""
+    """The survey's page (a personal link's, or a public link's with `more`): its texts are
+    taken in the page's language, so question and page agree; `error` is the words' key for
+    what is wrong with what was sent."""
     services = state.services(request)
-    survey = services.config.surveys[invitation.survey]
+    survey = services.config.surveys[survey_id]
     words = state.words(request)
     language = words.for_reader(locale, services.config.settings.business.locale).locale
     texts = survey.words(language)
@@ -134,7 +136,8 @@ def _survey_form(
         recorded=recorded,
         autorecord=autorecord,
         error=error,
-        action=f"/s/{token}",
+        action=action,
+        **more,
     )
 
 
@@ -153,7 +156,9 @@ async def survey_answer(request: Request, token: str) -> Response:
         return PlainTextResponse("held", status_code=202)
     if score is None or (comment and text_problem(comment, free=True)):
         error = "survey.choose" if score is None else "survey.unreadable"
-        return _survey_form(request, invitation, token, score, locale, comment=comment, error=error)
+        return survey_form(
+            request, invitation.survey, f"/s/{token}", score, locale, comment=comment, error=error
+        )
     saved = await answer_invitation(services, invitation, score, comment, source="page")
     if isinstance(saved, Closed):
         return _closed(request, locale)

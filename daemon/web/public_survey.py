@@ -14,7 +14,7 @@ from daemon.mail.tokens import read_public_answer_token, read_public_survey_toke
 from daemon.store.public_answers import PublicAnswer
 from daemon.surveys import public
 from daemon.web import state
-from daemon.web.pages import PageNotFound, offers_for, page, score_of
+from daemon.web.pages import PageNotFound, offers_for, page, score_of, survey_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,28 +38,14 @@ def _form(
     comment: str | None = None,
     error: str | None = None,
 ) -> HTMLResponse:
-    services = state.services(request)
-    survey = services.config.surveys[_survey_id(request, token)]
-    business = services.config.settings.business
-    texts = survey.words(state.words(request).for_reader(None, business.locale).locale)
-    return page(
-        request,
-        "survey.html",
-        400 if error else 200,
-        question=services.renderer.survey_question(texts.question),
-        low_label=texts.low_label,
-        high_label=texts.high_label,
-        follow_up=texts.follow_up,
-        prompt=texts.follow_up[segment(chosen).value] if chosen is not None else None,
-        chosen=chosen,
-        comment=comment,
-        recorded=None,
-        autorecord=False,
-        error=error,
-        ask_email=True,
+    """The survey's page with the address asked for, in the business's language (nobody's
+    locale is known yet)."""
+    survey_id = _survey_id(request, token)
+    action = f"/p/{token}"
+    return survey_form(
+        request, survey_id, action, chosen, None, comment=comment, error=error, ask_email=True,
         email=email,
-        action=f"/p/{token}",
-    )
+    )  # fmt: skip
 
 
 @router.get("/p/{token}")
