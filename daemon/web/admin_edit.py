@@ -14,6 +14,7 @@ copy kept in memory for the session that made it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections import OrderedDict
@@ -107,7 +108,7 @@ async def preview_frame(request: Request, token: str, session: OwnerOnly) -> Res
     return frame(found[1])
 
 
-def _try(
+async def _try(
     request: Request,
     session: Session,
     changed: dict[Path, str],
@@ -116,12 +117,14 @@ def _try(
 ) -> Trial:
     """`changed` (paths under the config's folder → new text) checked as `vouch check` does,
     previewed by `frames(config, renderer)`, and, when `save` and nothing is wrong, written
-    and put in force."""
+    and put in force. The checks (every email kind rendered) run off the event loop."""
     svc = services(request)
     trial = Trial()
     with edits.trial(svc.config.path, changed) as trial_path:
         try:
-            config, renderer = load_checked(trial_path, svc.environ, svc.clock)
+            config, renderer = await asyncio.to_thread(
+                load_checked, trial_path, svc.environ, svc.clock
+            )
         except ConfigError as exc:
             trial.problems = [str(p) for p in exc.problems]
             return trial
@@ -133,7 +136,9 @@ def _try(
         for path, text in files.items():
             edits.write_atomically(path, text)
         try:
-            config, renderer = load_checked(svc.config.path, svc.environ, svc.clock)
+            config, renderer = await asyncio.to_thread(
+                load_checked, svc.config.path, svc.environ, svc.clock
+            )
         except ConfigError as exc:  # another file changed on disk meanwhile: put back, said
             for path, text in before.items():
                 edits.write_atomically(path, text)
@@ -238,7 +243,7 @@ async def save_email(request: Request, kind: str, session: OwnerOnly) -> Respons
         shown = renderer.preview(kind, locale)
         return [(locale or config.settings.business.locale, shown.html, shown.subject, shown.text)]
 
-    trial = _try(request, session, {txt: typed["txt"], html: typed["html"]}, frames, save)
+    trial = await _try(request, session, {txt: typed["txt"], html: typed["html"]}, frames, save)
     if trial.problems or not save:
         status = 422 if trial.problems else 200
         return await _email_page(
@@ -337,7 +342,7 @@ async def save_survey(request: Request, survey_id: str, session: OwnerOnly) -> R
             for band in Segment
         ]
 
-    trial = _try(request, session, {path: text}, frames, save)
+    trial = await _try(request, session, {path: text}, frames, save)
     if trial.problems or not save:
         status = 422 if trial.problems else 200
         return await _survey_page(
@@ -432,7 +437,7 @@ async def save_education(request: Request, session: OwnerOnly) -> Response:
             shown.append((tag, html, None, None))
         return shown
 
-    trial = _try(request, session, {path: text}, frames, save)
+    trial = await _try(request, session, {path: text}, frames, save)
     if trial.problems or not save:
         status = 422 if trial.problems else 200
         return await _education_page(request, session, status=status, typed=typed, trial=trial)
