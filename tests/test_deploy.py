@@ -1,14 +1,19 @@
 """The deploy/ folder names real commands and options: every `vouch` command line in the
-systemd units (and the compose file, when there is one) parses with the CLI's own parser, and
-the units stop the daemon the way it stops cleanly."""
+systemd units, the compose file and the image parses with the CLI's own parser, the extras the
+image installs exist, and each stops the daemon the way it stops cleanly."""
 
 from __future__ import annotations
 
 import configparser
+import json
+import re
 import shlex
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from daemon.cli import _parser
 
@@ -47,3 +52,41 @@ def test_each_unit_runs_a_real_command_and_stops_it_cleanly(path: Path) -> None:
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"  # SIGHUP: the daemon reloads
     assert service["EnvironmentFile"].startswith("/etc/vouch/")  # secrets stay out of the unit
     assert "WantedBy" in unit(path)["Install"]
+
+
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_compose_file_runs_a_web_process_workers_and_postgresql() -> None:
+    services = compose()["services"]
+    assert services["postgres"]["image"].startswith("postgres:")
+    roles = {}
+    for name in ("web", "worker"):
+        service = services[name]
+        args = _parser().parse_args(vouch_arguments(shlex.join(service["command"])))
+        roles[name] = args.role
+        assert service["stop_signal"] == "SIGTERM"
+        assert service["env_file"] == ".env"  # secrets from the environment, never the file
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert roles == {"web": "web", "worker": "worker"}
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    # the database's password is a variable too, refused when unset
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith(
+        "${VOUCH_STORE_PASSWORD:?"
+    )
+
+
+def test_the_image_installs_the_extras_its_roles_need_and_runs_vouch() -> None:
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
+    extras = re.search(r"pip install [^\n]*'/tmp/vouch\[([a-z,]+)\]'", dockerfile)
+    assert extras is not None
+    offered = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert set(extras.group(1).split(",")) <= set(offered["optional-dependencies"])
+    cmd = re.search(r"^CMD (\[.*\])$", dockerfile, flags=re.MULTILINE)
+    assert cmd is not None
+    args = _parser().parse_args(vouch_arguments(shlex.join(json.loads(cmd.group(1)))))
+    assert args.role == "all"
+    assert "USER vouch" in dockerfile  # not root

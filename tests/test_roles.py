@@ -27,8 +27,8 @@ from daemon.run.metrics import Metrics
 from daemon.run.scheduler import LEASE, LEASE_SECONDS, Scheduler
 from daemon.run.services import Services, open_store
 from daemon.store import SQLiteStore
-from daemon.store.leases import Leases, LeasesPG
-from daemon.store.pgdb import PGDB
+from daemon.store.leases import Leases
+from daemon.store.postgres import PostgresStore
 
 from daemon_process import DaemonProcess
 from helpers import ENV, TOKEN, write_business
@@ -50,11 +50,10 @@ async def two_processes(
         await second.close()
         return
     async with fresh_database() as url:
-        pools = [LeasesPG(await PGDB.connect(url), url) for _ in range(2)]
-        await pools[0].migrate()
-        yield pools[0], pools[1]
-        for pool in pools:
-            await pool.close()
+        one, other = await PostgresStore.open(url), await PostgresStore.open(url)
+        yield one, other
+        await one.close()
+        await other.close()
 
 
 async def test_one_holder_at_a_time_until_its_time_runs_out(
@@ -230,3 +229,23 @@ def test_run_refuses_a_bad_role_or_instance(
         main(["run", *args])
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+async def test_a_notice_of_work_wakes_the_listening_processes(
+    two_processes: tuple[Any, Any],
+) -> None:
+    """PostgreSQL carries it to every listener (LISTEN/NOTIFY); SQLite's processes poll, so a
+    notice there is accepted and goes nowhere."""
+    worker, web = two_processes
+    heard = asyncio.Event()
+    await worker.listen_for_work(heard.set)
+    await web.notify_work()
+    if isinstance(worker, SQLiteStore):
+        assert not heard.is_set()
+        return
+    async with asyncio.timeout(30):  # a guard against hanging, not a measure of speed
+        await heard.wait()
+    heard.clear()
+    await worker.notify_work()  # its own notice too: the web process may also be a listener
+    async with asyncio.timeout(30):
+        await heard.wait()

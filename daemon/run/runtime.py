@@ -1,8 +1,8 @@
 """`vouch run`: the web server, the scheduler and the sender in one process, around one store;
 or one role of them (`--role web`: HTTP and the inbound listener; `--role worker`: the scheduler
 and the sender), any number of each sharing the store. Among workers one plans at a time (the
-scheduler lease) and every one sends (outbox leases); a web process's new events reach a
-worker's scheduler through the store, at its next poll.
+scheduler lease) and every one sends (outbox leases); a web process's new events wake the
+workers through the store (PostgreSQL's NOTIFY; on SQLite, at their next poll).
 
 Lifecycle in one place: start everything, route signals (SIGTERM/SIGINT stop, SIGHUP reload),
 stop everything in order: stop accepting requests, let the sender finish or release its
@@ -86,6 +86,7 @@ class Daemon:
         self.environ = environ
         self.clock = clock
         self._stopped = asyncio.Event()
+        self._notices: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         config, renderer = load_checked(self.config_path, self.environ, self.clock)
@@ -111,6 +112,10 @@ class Daemon:
             self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake, holder=name)
             if self.role == "all":
                 self.services.nudge = self.scheduler.wake
+            elif self.role == "web":  # the workers hear of new work through the store
+                self.services.nudge = self._notify_workers
+            else:
+                await store.listen_for_work(self._work_heard)
             self._install_signals()
             log.info("%s", dashboard_line(config, await store.user_count()))
             if config.settings.business.demo:
@@ -145,6 +150,22 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopped.set()
+
+    def _notify_workers(self) -> None:
+        """A web process's nudge: tell the workers through the store (not awaited: a request
+        does not wait on it; a failure is logged, and the workers' poll finds the work)."""
+        task = asyncio.get_running_loop().create_task(self.services.store.notify_work())
+        self._notices.add(task)
+        task.add_done_callback(self._noticed)
+
+    def _noticed(self, task: asyncio.Task[None]) -> None:
+        self._notices.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("could not tell the workers of new work: %s", error)
+
+    def _work_heard(self) -> None:
+        self.scheduler.wake()
+        self.sender.wake()
 
     def _name(self, config: Config) -> str:
         if self.instance:

@@ -39,6 +39,7 @@ from daemon.store.rewards import Rewards
 from daemon.store.setaside import SetAsides
 from daemon.store.upcoming import Upcoming
 from daemon.store.users import Users
+from daemon.store.wakes import Wakes
 from daemon.store.webhooks import Webhooks
 
 
@@ -81,6 +82,7 @@ class Store(
     SetAsides,
     Upcoming,
     Users,
+    Wakes,
     Webhooks,
     Upkeep,
     Protocol,

@@ -8,7 +8,7 @@ answers 503 and the scheduler tries the sweep again, as with SQLite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -72,6 +72,8 @@ class PGDB(Queries):
     def __init__(self, pool: Any, url: str) -> None:
         self._pool = pool
         self.url = url
+        #: connections kept out of the pool (a listener's), each with what undoes its use
+        self._held: list[tuple[Any, Callable[[Any], Awaitable[None]]]] = []
         #: the daemon's secrets (current first) that a forgotten person's keys are hashed with
         self.erasure_keys: tuple[str, ...] = ()
 
@@ -86,7 +88,21 @@ class PGDB(Queries):
             return await asyncpg.create_pool(url, password=password, min_size=1, max_size=size)
 
     async def close(self) -> None:
+        for connection, undo in self._held:
+            await undo(connection)
+            await self._pool.release(connection)
+        self._held.clear()
         await self._pool.close()
+
+    async def _hold_connection(
+        self, use: Callable[[Any], Awaitable[None]], undo: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        """Take a connection out of the pool for the store's life (a LISTEN needs its own);
+        `undo` runs on it before it goes back, when the store closes."""
+        with _server_faults():
+            connection = await self._pool.acquire()
+            self._held.append((connection, undo))
+            await use(connection)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Any]:

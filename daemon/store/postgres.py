@@ -33,6 +33,7 @@ from daemon.store.rewards import RewardsPG
 from daemon.store.setaside import SetAsidePG
 from daemon.store.upcoming import UpcomingPG
 from daemon.store.users import UsersPG
+from daemon.store.wakes import WakesPG
 from daemon.store.webhooks import WebhooksPG
 
 
@@ -66,6 +67,7 @@ class PostgresStore(
     NotesPG,
     DeskPG,
     CorrectionsPG,
+    WakesPG,
 ):
     @classmethod
     async def open(cls, url: str, *, password: str | None = None) -> PostgresStore:

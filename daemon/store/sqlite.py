@@ -39,6 +39,7 @@ from daemon.store.rewards import RewardsSQL
 from daemon.store.setaside import SetAsideSQL
 from daemon.store.upcoming import UpcomingSQL
 from daemon.store.users import UsersSQL
+from daemon.store.wakes import WakesSQL
 from daemon.store.webhooks import WebhooksSQL
 
 
@@ -72,6 +73,7 @@ class SQLiteStore(
     NotesSQL,
     DeskSQL,
     CorrectionsSQL,
+    WakesSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
