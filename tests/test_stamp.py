@@ -33,6 +33,7 @@ def context(name: str | None, token: str) -> dict[str, Any]:
         "scores": [{"score": n, "url": f"https://v.example/s/{token}-{n}"} for n in range(11)],
         "survey_url": f"https://v.example/s/{token}",
         "unsubscribe_url": f"https://v.example/u/{token}",
+        "job": {"title": None, "product": None, "amount": None},
     }
 
 

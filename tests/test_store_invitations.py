@@ -8,7 +8,8 @@ from typing import Any
 
 from test_store_concerns import AT, event, execute
 
-from daemon.store.rows import NewInvitation
+from daemon.intake.events import EventIn
+from daemon.store.rows import Job, NewInvitation
 
 
 async def planned(store: Any) -> tuple[int, list[int]]:
@@ -110,3 +111,19 @@ async def test_an_answer_counts_as_surveyed(concerns: Any) -> None:
         answered,
     )
     assert await store.last_surveyed([ann]) == {ann: answered}
+
+
+async def test_what_an_invitations_event_said_of_the_job(concerns: Any) -> None:
+    store = concerns
+    job = {"title": "Deck build", "product": "Cedar", "amount": 12500}
+    said = EventIn.model_validate(event("ev-job").model_dump() | {"data": job})
+    await store.record_event(said, AT)
+    await store.record_event(event("ev-none", "bo@example.com"), AT)
+    plan = [NewInvitation("nps", AT, AT + timedelta(days=30))]
+    settled = await store.settle_events(
+        [(e.seq, e.customer_id, plan) for e in await store.unprocessed_events(10)], AT
+    )
+    (deck,), (bare,) = settled
+    jobs = await store.invitation_jobs([deck, bare, 999])
+    assert jobs == {deck: Job("Deck build", "Cedar", 12500.0), bare: Job()}
+    assert await store.invitation_jobs([]) == {}

@@ -74,6 +74,7 @@ async def full_render(loop: Loop, row: OutboxRow) -> bytes:
         "high_label": words.high_label,
         "scores": score_links(services, invitation),
         "survey_url": survey_url(services, invitation),
+        "job": services.renderer.job(None),  # the event said nothing of the job
     }
     message = compose.message(
         services, row.kind, *compose.to_customer(services, customer, context, row.message_id)

@@ -50,6 +50,7 @@ from daemon.config import Config, Voice
 from daemon.errors import ConfigError, Problem
 from daemon.mail.locales import canonical, fallbacks, pick, split, suffixed
 from daemon.money import money_in, percent_in
+from daemon.store.rows import Job
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ _SURVEY_SAMPLE: dict[str, object] = {
     ],
     "survey_url": "https://vouch.example.com/s/sample-token",
     "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+    # what the event said of the job; each may be None (the event did not say)
+    "job": {"title": "Deck build", "product": None, "amount": "$12,500.00"},
 }
 
 #: Adding a kind: one entry here, plus templates/email/KIND.html and KIND.txt.
@@ -452,8 +455,14 @@ class Renderer:
             else ""
         )
         self._pairs: dict[tuple[str, str | None], tuple[jinja2.Template, jinja2.Template]] = {}
-        self._text_env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-        self._questions: dict[str, str] = {}  # each survey's question, filled in once
+        self._text_env = jinja2.Environment(
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            finalize=lambda value: "" if value is None else value,  # a job the event left out
+        )
+        self._money = money_in(business.currency, business.locale)
+        #: each survey's question, filled in once per job (a bounded number kept)
+        self._questions: dict[tuple[str, Job | None], str] = {}
         self._picked: dict[tuple[str, str | None], str | None] = {}  # (kind, locale) → tag
 
     def render(
@@ -509,15 +518,29 @@ class Renderer:
             self._body(kind, html_template, variables),
         )
 
-    def survey_question(self, source: str) -> str:
+    def survey_question(self, source: str, job: Job | None = None) -> str:
         """A survey's question (a Jinja2 string in surveys/*.toml) filled in, on one line;
-        no-break spaces stay (French puts one before "?")."""
-        question = self._questions.get(source)
+        no-break spaces stay (French puts one before "?"). `job` is what the survey's event
+        said of the job ({{ job.title }}, {{ job.product }}, {{ job.amount }}: empty when it
+        did not say, so write `{{ job.title or "project" }}`)."""
+        key = (source, job)
+        question = self._questions.get(key)
         if question is None:
-            text = self._text_env.from_string(source).render(business=self._business)
+            if len(self._questions) >= 4096:
+                self._questions.clear()
+            text = self._text_env.from_string(source).render(
+                business=self._business, job=self.job(job)
+            )
             question = _BREAKING_SPACE.sub(" ", _CONTROL.sub(" ", text)).strip(" ")
-            self._questions[source] = question
+            self._questions[key] = question
         return question
+
+    def job(self, job: Job | None) -> dict[str, str | None]:
+        """The job as templates see it: text, and the amount written in the business's
+        currency; each None when the event did not say."""
+        job = job or Job()
+        amount = self._money(job.amount) if job.amount is not None else None
+        return {"title": job.title, "product": job.product, "amount": amount}
 
     def language(self, kind: str, locale: str | None) -> str:
         """The locale a reader of `locale` gets `kind` in: the first of its fallbacks, then the

@@ -68,6 +68,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ),
         Column("project_id", ("project id", "project", "job", "job id", "job number", "id")),
         Column("title", ("title", "project name", "job title", "description")),
+        Column("amount", ("amount", "total", "value", "price")),
     ),
 }
 
@@ -75,7 +76,7 @@ EVENT_TYPES = {"purchases": "purchase.completed", "projects": "project.completed
 ID_COLUMNS = {"purchases": "order_id", "projects": "project_id"}
 DATA_COLUMNS = {
     "purchases": ("order_id", "amount", "currency", "product"),
-    "projects": ("project_id", "title"),
+    "projects": ("project_id", "title", "amount"),
 }
 HISTORY_KEY = "survey_history"  # data flag: survey this past event now (--survey-history)
 

@@ -18,8 +18,12 @@ from daemon.errors import ConfigError, Problem
 from daemon.intake.inbound_smtp import smtp_protocol
 from daemon.mail.render import Renderer
 from daemon.run.services import Services, store_name
+from daemon.store.rows import Job
 
 log = logging.getLogger("vouch")
+
+#: what an event may say of the job, for checking an owner's question that uses it
+SAMPLE_JOB = Job(title="Deck build", product="Cedar decking", amount=12500.0)
 
 
 def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[Config, Renderer]:
@@ -34,8 +38,9 @@ def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[
             if words.question is not None
         }
         for key, question in questions.items():
-            try:
+            try:  # as an event with no job details, and as one with all of them
                 renderer.survey_question(question)
+                renderer.survey_question(question, SAMPLE_JOB)
             except Exception as exc:  # an owner's Jinja2: anything can go wrong, name it
                 problems.append(
                     Problem(f"surveys/{name}.toml", key, f"{type(exc).__name__}: {exc}")

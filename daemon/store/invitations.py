@@ -11,7 +11,7 @@ from typing import Protocol
 from daemon.store.db import DB
 from daemon.store.pgdb import PGDB
 from daemon.store.queries import Queries, Script, each, run
-from daemon.store.rows import Invitation, NewInvitation, StoredEvent, as_time
+from daemon.store.rows import Invitation, Job, NewInvitation, StoredEvent, as_time
 
 _INVITATION = (
     "id, public_id, customer_id, survey, state, reason, due_at, sent_at, reminder_at, expires_at, "
@@ -48,6 +48,9 @@ class Invitations(Protocol):
     ) -> None: ...
     async def invitation(self, invitation_id: int) -> Invitation | None: ...
     async def invitations(self, invitation_ids: Iterable[int]) -> dict[int, Invitation]: ...
+    async def invitation_jobs(self, invitation_ids: Iterable[int]) -> dict[int, Job]:
+        """What each invitation's event says of the job (title, product, amount), by id."""
+
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime
     ) -> Invitation | None: ...
@@ -207,6 +210,21 @@ class InvitationsQueries(Queries):
             Invitation, f"SELECT {_INVITATION} FROM invitations WHERE id {among}", *params
         )
         return {i.id: i for i in found}
+
+    async def invitation_jobs(self, invitation_ids: Iterable[int]) -> dict[int, Job]:
+        wanted = sorted(set(invitation_ids))
+        if not wanted:
+            return {}
+        among, params = self._in(wanted)
+        text = self._json_text
+        rows = await self._fetch(
+            f"SELECT i.id, coalesce({text('e.payload', 'data.title')}, "
+            f"{text('e.payload', 'data.job_title')}), {text('e.payload', 'data.product')}, "
+            f"{text('e.payload', 'data.amount')} "
+            f"FROM invitations i JOIN events e ON e.id = i.event_id WHERE i.id {among}",
+            *params,
+        )
+        return {int(r[0]): Job.of(r[1], r[2], r[3]) for r in rows}
 
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime

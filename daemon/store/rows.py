@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
@@ -76,6 +77,31 @@ class Invitation:
     reminder_at: datetime | None
     expires_at: datetime | None
     replied_at: datetime | None = None  # a reply to its email: no reminder, like an answer
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the event behind a survey says of the job, for its templates ("How did your deck
+    build go?"): each None when the event did not say, or said something unusable."""
+
+    title: str | None = None
+    product: str | None = None
+    amount: float | None = None
+
+    @classmethod
+    def of(cls, title: Any, product: Any, amount: Any) -> Job:
+        """From an event's data as stored: text kept to one short line, an amount a number."""
+        try:
+            number = float(amount) if amount is not None and amount != "" else None
+        except (TypeError, ValueError):
+            number = None
+        finite = number is not None and math.isfinite(number)
+        return cls(_line(title), _line(product), number if finite else None)
+
+
+def _line(value: Any) -> str | None:
+    text = " ".join(str(value).split())[:120] if value is not None else ""
+    return text or None
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, NewEmail, OutboxRow
 from daemon.mail.render import new_message_id, one_line
 from daemon.run.services import Services
-from daemon.store.rows import Customer, Invitation
+from daemon.store.rows import Customer, Invitation, Job
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,21 @@ def queued(services: Services, kind: str, invitation: Invitation, customer: Cust
 
 
 def message(
-    services: Services, kind: str, invitation: Invitation, customer: Customer, message_id: str
+    services: Services,
+    kind: str,
+    invitation: Invitation,
+    customer: Customer,
+    message_id: str,
+    job: Job | None = None,
 ) -> bytes:
-    """The bytes of the survey (or reminder) email of one invitation, from a stamp, signed."""
+    """The bytes of the survey (or reminder) email of one invitation, from a stamp, signed;
+    `job` is what its event said of the job, for the question and the templates."""
     survey = services.config.surveys[invitation.survey]
     words = survey.words(services.renderer.language(kind, customer.locale))
     context = {
         "customer_name": first_name(customer),
-        "question": services.renderer.survey_question(words.question),
+        "question": services.renderer.survey_question(words.question, job),
+        "job": services.renderer.job(job),
         "low_label": words.low_label,
         "high_label": words.high_label,
         "scores": score_links(services, invitation),
@@ -89,14 +96,16 @@ async def render_claimed(
 ) -> dict[int, bytes | str | Cancel]:
     """The messages of claimed unrendered rows by row id, or why one could not be rendered
     (the sender keeps that row and tries again later), or that it is no longer to be sent (a
-    reminder to a customer who has answered since it was queued): two queries a claim."""
+    reminder to a customer who has answered since it was queued): three queries a claim
+    (invitations, customers, and what their events said of the job)."""
     store = services.store
     invitations = await store.invitations(r.invitation_id for r in rows if r.invitation_id)
     customers = await store.customers(i.customer_id for i in invitations.values())
+    jobs = await store.invitation_jobs(invitations)
     rendered: dict[int, bytes | str | Cancel] = {}
     for row in rows:
         try:
-            rendered[row.id] = _render(services, row, invitations, customers)
+            rendered[row.id] = _render(services, row, invitations, customers, jobs)
         except Exception as exc:  # an owner's template can raise anything: keep the row
             reason = str(exc) if isinstance(exc, VouchError) else f"{type(exc).__name__}: {exc}"
             log.warning("email %d (%s): could not render: %s", row.id, row.kind, reason)
@@ -110,6 +119,7 @@ def _render(
     row: OutboxRow,
     invitations: Mapping[int, Invitation],
     customers: Mapping[int, Customer],
+    jobs: Mapping[int, Job],
 ) -> bytes | Cancel:
     invitation = invitations.get(row.invitation_id or 0)
     if invitation is None:
@@ -125,4 +135,6 @@ def _render(
         raise LookupError(f"the customer's address is no longer {row.recipient}")
     if invitation.survey not in services.config.surveys:
         raise LookupError(f"survey {invitation.survey!r} is no longer in surveys/")
-    return message(services, row.kind, invitation, customer, row.message_id)
+    return message(
+        services, row.kind, invitation, customer, row.message_id, jobs.get(invitation.id)
+    )

@@ -21,7 +21,7 @@ from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey
 from daemon.referrals.follow_up import first_name
 from daemon.referrals.share import qr_svg, share_links
 from daemon.run.services import Services
-from daemon.store.rows import Customer, Invitation
+from daemon.store.rows import Customer, Invitation, Job
 from daemon.surveys.answers import Closed, answer_invitation, is_open
 from daemon.web import state
 from daemon.words import Words
@@ -97,7 +97,13 @@ async def surveypage(request: Request, token: str) -> Response:
         comment=previous.comment if previous else None,
         recorded=previous.score if previous else None,
         autorecord=score is not None and (previous is None or previous.score != score),
+        job=await _job(request, invitation),
     )
+
+
+async def _job(request: Request, invitation: Invitation) -> Job | None:
+    """What the survey's event said of the job: the page asks the question its email did."""
+    return (await state.services(request).store.invitation_jobs([invitation.id])).get(invitation.id)
 
 
 def survey_form(
@@ -111,6 +117,7 @@ def survey_form(
     recorded: int | None = None,
     autorecord: bool = False,
     error: str | None = None,
+    job: Job | None = None,
     **more: Any,
 ) -> HTMLResponse:
     """The survey's page (a personal link's, or a public link's with `more`): its texts are
@@ -126,7 +133,7 @@ def survey_form(
         "survey.html",
         400 if error else 200,
         locale=locale,
-        question=services.renderer.survey_question(texts.question),
+        question=services.renderer.survey_question(texts.question, job),
         low_label=texts.low_label,
         high_label=texts.high_label,
         follow_up=texts.follow_up,
@@ -156,8 +163,16 @@ async def survey_answer(request: Request, token: str) -> Response:
         return PlainTextResponse("held", status_code=202)
     if score is None or (comment and text_problem(comment, free=True)):
         error = "survey.choose" if score is None else "survey.unreadable"
+        job = await _job(request, invitation)
         return survey_form(
-            request, invitation.survey, f"/s/{token}", score, locale, comment=comment, error=error
+            request,
+            invitation.survey,
+            f"/s/{token}",
+            score,
+            locale,
+            comment=comment,
+            error=error,
+            job=job,
         )
     saved = await answer_invitation(services, invitation, score, comment, source="page")
     if isinstance(saved, Closed):
