@@ -363,7 +363,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from daemon.run.runtime import load_checked
+    from daemon.run.checked import load_checked
 
     config, renderer = load_checked(args.config, os.environ, SystemClock())
     translated = ", ".join(renderer.locales())

@@ -144,8 +144,11 @@ async def _prepare(loop: Loop, live: LiveVouch) -> Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    with LiveVouch(_make(tmp_path_factory.mktemp("a11y") / "biz")) as live:
-        yield live.call(lambda loop: _prepare(loop, live))
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {**ENV, **ENV_EXTRA}.items():  # the daemon's environment: an edit
+            env.setenv(name, value)  # previewed from the dashboard is checked with it
+        with LiveVouch(_make(tmp_path_factory.mktemp("a11y") / "biz")) as live:
+            yield live.call(lambda loop: _prepare(loop, live))
 
 
 def _context(browser: Browser, size: str, base_url: str) -> BrowserContext:
@@ -264,6 +267,39 @@ def _login_error(page: Page, site: Site) -> None:
     expect(page.get_by_role("alert")).to_be_visible()
 
 
+def _import_checked(page: Page, site: Site) -> None:
+    """A file checked with a bad line: the report, nothing imported."""
+    page.goto("/admin/data")
+    people = b"email,name\nann@example.com,Ann\nnot-an-address,Cy\n"
+    page.get_by_label(re.compile(r"^CSV file")).set_input_files(
+        {"name": "customers.csv", "mimeType": "text/csv", "buffer": people}
+    )
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_role("region", name="Problems by line")).to_be_visible()
+
+
+def _email_previewed(page: Page, site: Site) -> None:
+    page.goto("/admin/edit/email/survey")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("region", name="Previews")).to_be_visible()
+
+
+def _preview_frame(page: Page, site: Site) -> None:
+    """The frame of an edit's preview, opened on its own."""
+    _email_previewed(page, site)
+    source = page.locator("#preview iframe").first.get_attribute("src")
+    assert source is not None
+    page.goto(source)
+
+
+def _survey_refused(page: Page, site: Site) -> None:
+    """A survey edit `vouch check` refuses: not saved, the problem said."""
+    page.goto(f"/admin/edit/survey/{site.surveys[0]}")
+    page.get_by_label("The question", exact=True).fill("How was {{ business.name ?")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+
+
 def _go(path: Callable[[Site], str]) -> Callable[[Page, Site], None]:
     def go(page: Page, site: Site) -> None:
         page.goto(path(site))
@@ -342,6 +378,17 @@ OWNER: dict[str, Reach] = {
     "users": _go(lambda site: "/admin/users"),
     "account": _go(lambda site: "/admin/account"),
     "not found": _go(lambda site: "/admin/customers/" + "0" * 32),
+    "import and export": _go(lambda site: "/admin/data"),
+    "import, checked with a bad line": _import_checked,
+    "upcoming": _go(lambda site: "/admin/upcoming"),
+    "upcoming, not sent": _go(lambda site: "/admin/upcoming/not-sent"),
+    "edit words": _go(lambda site: "/admin/edit"),
+    "edit an email": _go(lambda site: "/admin/edit/email/survey?locale=fr"),
+    "edit an email, previewed": _email_previewed,
+    "edit preview, its frame": _preview_frame,
+    "edit a survey": _go(lambda site: f"/admin/edit/survey/{site.surveys[0]}"),
+    "edit a survey, refused": _survey_refused,
+    "edit the education page": _go(lambda site: "/admin/edit/education"),
 }
 #: Reached from a context that is not logged in.
 LOGGED_OUT: dict[str, Reach] = {

@@ -202,7 +202,10 @@ def test_customer_answers_the_survey_on_a_phone(
 
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
 #: The refusals these tests provoke on purpose: a wrong mark, a wrong address, a bad file (422).
-EXPECTED = re.compile(r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes)")
+EXPECTED = re.compile(
+    r"422 http://[^/]+/admin/(customers/\w+/(influence|forget)|rewards/codes"
+    r"|data/(check|import)|edit/(survey/\w+|education))"
+)
 
 
 def unexpected(errors: list[str]) -> list[str]:
@@ -380,3 +383,142 @@ def test_owner_loads_codes_and_approves_a_reward(
     finally:
         context.close()
     assert unexpected(errors) == []
+
+
+def test_owner_checks_imports_and_downloads_a_csv(
+    sized: Page, live: LiveVouch, shots: Path
+) -> None:
+    page = sized
+    log_in(page)
+    page.get_by_role("link", name="Import & export").click()
+    expect(
+        page.get_by_role("heading", name="Import customers, purchases or projects")
+    ).to_be_visible()
+    people = b"email,name\nann@example.com,Ann\nnot-an-address,Cy\nbo@example.com,Bo\n"
+    page.get_by_label(re.compile(r"^CSV file")).set_input_files(
+        FilePayload(name="customers.csv", mimeType="text/csv", buffer=people)
+    )
+    page.get_by_role("button", name="Check the file").click()
+    problems = page.get_by_role("region", name="Problems by line")
+    expect(problems).to_contain_text("customers.csv: line 3, column 'email'")
+    expect(page.locator("#summary")).to_contain_text("2 good (dry run: nothing written), 1 bad")
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"import-{size}.png"), full_page=True)
+
+    async def imported(loop: Loop) -> bool:
+        return await loop.services.store.customer_by_email("bo@example.com") is not None
+
+    assert not live.call(imported)
+    page.get_by_role("button", name="Import the 2 good lines").click()
+    expect(page.get_by_role("status")).to_contain_text("Imported.")
+    expect(page.locator("#summary")).to_contain_text("2 new, 0 updated, 0 unchanged, 1 bad")
+    assert live.call(imported)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download customers").click()
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert saved.splitlines()[0].startswith("email,")
+    assert "bo@example.com" in saved
+    fits(page)
+
+
+def test_owner_reads_what_is_planned_and_what_was_held_back(
+    sized: Page, live: LiveVouch, shots: Path
+) -> None:
+    page = sized
+    seeded(live)
+
+    async def planned(loop: Loop) -> None:
+        await loop.event("purchase.completed", "maya@example.com", "2026-03-02T08:00:00Z")
+        await loop.run()
+
+    live.call(planned)
+    log_in(page)
+    page.get_by_role("link", name="Upcoming").click()
+    expect(page.get_by_role("heading", name="Upcoming")).to_be_visible()
+    table = page.get_by_role("region", name=re.compile(r"^Planned, 1 to \d+ of \d+$"))
+    expect(table).to_contain_text("after purchase completed")
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"upcoming-{size}.png"), full_page=True)
+    page.get_by_role("link", name="Decided not to send").click()
+    expect(page.get_by_role("heading", name="Decided not to send")).to_be_visible()
+    held = page.get_by_role("region", name=re.compile(r"^Not sent, 1 to \d+ of \d+$"))
+    expect(held).to_contain_text("not sent")
+    fits(page)
+
+
+def test_owner_edits_a_survey_previews_and_saves(
+    sized: Page, live: LiveVouch, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**ENV, **ENV_EXTRA}.items():  # the daemon's environment: its secrets
+        monkeypatch.setenv(name, value)
+    page = sized
+    log_in(page)
+    page.get_by_role("link", name="Edit words").click()
+    page.get_by_role("link", name="post_purchase").click()
+    expect(page.get_by_role("heading", name="The post_purchase survey")).to_be_visible()
+    question = page.get_by_label("The question", exact=True)
+    question.fill("How did your order from {{ business.name go?")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("surveys/post_purchase.toml: question")
+    expect(page.get_by_label("The question", exact=True)).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("The question", exact=True).fill(
+        "How did your order from {{ business.name }} go?"
+    )
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("status")).to_contain_text("Preview only")
+    previews = page.get_by_role("region", name="Previews")
+    expect(previews.locator("iframe")).to_have_count(6)
+    frame = page.frame_locator("iframe[title='Preview, en, promoter']")
+    expect(frame.get_by_text("How did your order from")).to_be_visible()
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"edit-survey-{size}.png"), full_page=True)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+
+    async def question_now(loop: Loop) -> str:
+        return loop.services.config.surveys["post_purchase"].question
+
+    assert live.call(question_now) == "How did your order from {{ business.name }} go?"
+
+
+def test_owner_edits_an_email_and_the_education_page(
+    sized: Page, live: LiveVouch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**ENV, **ENV_EXTRA}.items():  # the daemon's environment: its secrets
+        monkeypatch.setenv(name, value)
+    page = sized
+    log_in(page)
+    page.goto("/admin/edit")
+    page.get_by_role("link", name="survey in fr").click()
+    expect(page.get_by_role("heading", name="The survey email, fr")).to_be_visible()
+    text = page.get_by_label(re.compile(r"^templates/email/survey\.fr\.txt"))
+    text.fill(text.input_value().replace("{% block subject %}", "{% block subject %}Bonjour ! ", 1))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("region", name="Previews")).to_contain_text("Bonjour !")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    fits(page)
+
+    async def subject(loop: Loop) -> str:
+        return loop.services.renderer.preview("survey", "fr").subject
+
+    assert live.call(subject).startswith("Bonjour !")
+    page.goto("/admin/edit/education")
+    page.get_by_label("What to listen for, one phrase a line").fill("We want a deck.")
+    page.get_by_label("Your core message, in one sentence").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("core_message")
+    page.get_by_label("Your core message, in one sentence").fill("One crew, a fixed quote.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    fits(page)
+
+    async def listen_for(loop: Loop) -> list[str]:
+        taught = loop.services.config.education
+        assert taught is not None
+        return taught.listen_for
+
+    assert live.call(listen_for) == ["We want a deck."]

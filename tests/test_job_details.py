@@ -16,7 +16,7 @@ from daemon.clock import FakeClock
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError
 from daemon.owner.importer import CsvFile, LineError, Options, import_file
-from daemon.run.runtime import load_checked
+from daemon.run.checked import load_checked
 from daemon.store.rows import Job
 
 from helpers import ENV, write_business

@@ -17,7 +17,7 @@ from loop import Loop, path_of, score_links
 from daemon.cli import main
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError
-from daemon.run.runtime import load_checked
+from daemon.run.checked import load_checked
 from daemon.shipped import shipped
 from daemon.words import load_words
 

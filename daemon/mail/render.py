@@ -549,6 +549,10 @@ class Renderer:
         should be taken in this same locale."""
         return self._translation(kind, locale) or self._locale
 
+    def translations(self, kind: str) -> list[str]:
+        """The locales `kind` is translated into (both of its files exist), as named."""
+        return sorted(self._translations(kind))
+
     def locales(self) -> list[str]:
         """The locales some email kind is translated into, as the template files name them."""
         return sorted({tag for kind in KINDS for tag in self._translations(kind)})

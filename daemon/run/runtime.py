@@ -27,17 +27,16 @@ import uvicorn
 from fastapi import FastAPI
 
 from daemon.clock import Clock
-from daemon.config import MIN_SECRET_LENGTH, Config, example_problems, load_config
+from daemon.config import MIN_SECRET_LENGTH, Config
 from daemon.engine.replies import InboundMail
-from daemon.errors import ConfigError, Problem, VouchError
+from daemon.errors import ConfigError, VouchError
 from daemon.intake import inbound
-from daemon.intake.inbound_smtp import InboundListener, smtp_protocol
-from daemon.mail.render import Renderer
+from daemon.intake.inbound_smtp import InboundListener
+from daemon.run.checked import load_checked, swap
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import Scheduler
 from daemon.run.sender import Sender
 from daemon.run.services import Services, open_store, store_name
-from daemon.store.rows import Job
 from daemon.surveys import survey_email
 from daemon.transport import build_transport
 from daemon.transport.webhook import WebhookTransport
@@ -45,46 +44,7 @@ from daemon.web import create_app
 
 log = logging.getLogger("vouch")
 
-#: what an event may say of the job, for checking an owner's question that uses it
-SAMPLE_JOB = Job(title="Deck build", product="Cedar decking", amount=12500.0)
-
 Role = Literal["all", "web", "worker"]
-
-
-def load_checked(path: Path, environ: Mapping[str, str], clock: Clock) -> tuple[Config, Renderer]:
-    """Config and templates, validated together; ConfigError lists every problem."""
-    config = load_config(path, environ, need_secrets=True)
-    renderer = Renderer(config, clock)
-    problems = example_problems(config) + renderer.check()
-    for name, survey in config.surveys.items():
-        questions = {"question": survey.question} | {
-            f"locales.{tag}.question": words.question
-            for tag, words in survey.locales.items()
-            if words.question is not None
-        }
-        for key, question in questions.items():
-            try:  # as an event with no job details, and as one with all of them
-                renderer.survey_question(question)
-                renderer.survey_question(question, SAMPLE_JOB)
-            except Exception as exc:  # an owner's Jinja2: anything can go wrong, name it
-                problems.append(
-                    Problem(f"surveys/{name}.toml", key, f"{type(exc).__name__}: {exc}")
-                )
-    if config.settings.inbound.smtp:
-        try:
-            smtp_protocol()
-        except ImportError as exc:
-            problems.append(
-                Problem(
-                    config.path.name,
-                    "inbound.smtp",
-                    f"the SMTP listener needs the inbound extra ({exc}): "
-                    "pip install 'vouch[inbound]', or set smtp = false",
-                )
-            )
-    if problems:
-        raise ConfigError(problems)
-    return config, renderer
 
 
 def _freeze_startup_objects() -> None:
@@ -133,7 +93,9 @@ class Daemon:
         store = await open_store(config)
         try:
             metrics = Metrics()
-            self.services = Services(config, renderer, store, self.clock, metrics)
+            self.services = Services(
+                config, renderer, store, self.clock, metrics, environ=self.environ
+            )
             name = self._name(config)
             self.sender = Sender(
                 store,
@@ -280,14 +242,7 @@ class Daemon:
             log.error("reload refused, the running config stays in force:\n%s", exc)
             return False
         old = self.services.config
-        fixed = {
-            "server": old.settings.server != config.settings.server,
-            "store": store_name(old) != store_name(config),
-        }
-        for key, changed in fixed.items():
-            if changed:
-                log.warning("%s changed: takes effect at the next restart", key)
-        self.services.config, self.services.renderer = config, renderer
+        swap(self.services, config, renderer)
         self.sender.configure(config.settings.sender)
         if (old.settings.email, old.secrets.smtp_password) != (
             config.settings.email,

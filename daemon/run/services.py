@@ -7,7 +7,8 @@ long as the process.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 from daemon.clock import Clock, SystemClock
@@ -38,6 +39,9 @@ class Services:
     pressure: Pressure = field(default_factory=Pressure)
     #: whether the loops make progress, for /healthz and /metrics
     health: Health = field(default_factory=Health)
+    #: where the secrets were read from: the owner's files are checked again with them when
+    #: an edit from the dashboard is put in force (run/checked.py)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
     _stamps: tuple[Renderer, Stamps] | None = field(default=None, init=False, repr=False)

@@ -37,6 +37,7 @@ from daemon.store.reports import Reports
 from daemon.store.reviews import ReviewAsks
 from daemon.store.rewards import Rewards
 from daemon.store.setaside import SetAsides
+from daemon.store.upcoming import Upcoming
 from daemon.store.users import Users
 from daemon.store.wakes import Wakes
 from daemon.store.webhooks import Webhooks
@@ -79,6 +80,7 @@ class Store(
     ReviewAsks,
     Rewards,
     SetAsides,
+    Upcoming,
     Users,
     Wakes,
     Webhooks,

@@ -31,6 +31,7 @@ from daemon.store.reports import ReportsPG
 from daemon.store.reviews import ReviewAsksPG
 from daemon.store.rewards import RewardsPG
 from daemon.store.setaside import SetAsidePG
+from daemon.store.upcoming import UpcomingPG
 from daemon.store.users import UsersPG
 from daemon.store.wakes import WakesPG
 from daemon.store.webhooks import WebhooksPG
@@ -57,6 +58,7 @@ class PostgresStore(
     PrivacyPG,
     ReportsPG,
     DashboardPG,
+    UpcomingPG,
     UsersPG,
     LeasesPG,
     PublicAnswersPG,

@@ -37,6 +37,7 @@ from daemon.store.reports import ReportsSQL
 from daemon.store.reviews import ReviewAsksSQL
 from daemon.store.rewards import RewardsSQL
 from daemon.store.setaside import SetAsideSQL
+from daemon.store.upcoming import UpcomingSQL
 from daemon.store.users import UsersSQL
 from daemon.store.wakes import WakesSQL
 from daemon.store.webhooks import WebhooksSQL
@@ -65,6 +66,7 @@ class SQLiteStore(
     ReportsSQL,
     ReviewAsksSQL,
     DashboardSQL,
+    UpcomingSQL,
     UsersSQL,
     LeasesSQL,
     PublicAnswersSQL,

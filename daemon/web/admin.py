@@ -29,11 +29,14 @@ from daemon.store.users import Users
 from daemon.web import (
     admin_advocates,
     admin_customers,
+    admin_data,
+    admin_edit,
     admin_pages,
     admin_partners,
     admin_referrals,
     admin_reviews,
     admin_rewards,
+    admin_upcoming,
     admin_users,
     charts,
     sending_api,
@@ -81,6 +84,9 @@ ROUTERS = (
     admin_referrals.router,
     admin_reviews.router,
     admin_users.router,
+    admin_data.router,
+    admin_upcoming.router,
+    admin_edit.router,
 )
 Owner = Annotated[Session, Depends(owner)]
 

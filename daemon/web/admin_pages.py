@@ -18,9 +18,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
+from daemon.config import Config
 from daemon.engine.segments import Segment
 from daemon.mail.render import KINDS, RenderedEmail, Renderer
 from daemon.store.dashboard import Dashboard
+from daemon.surveys.definitions import Survey
 from daemon.web.owner import Refused, admin_page, owner
 from daemon.web.pages import promoter_offers
 from daemon.web.session import Session
@@ -46,7 +48,7 @@ SAMPLE_COMMENTS = {
 }
 
 
-def _frame(html: str) -> HTMLResponse:
+def frame(html: str) -> HTMLResponse:
     return HTMLResponse(
         html,
         headers={
@@ -101,7 +103,7 @@ async def sent_email_html(request: Request, row_id: int, session: Owner) -> Resp
     html = _parts(stored.message)[2] if stored else None
     if html is None:
         raise Refused(404, "No such email", f"Email {row_id} has no HTML part.")
-    return _frame(html)
+    return frame(html)
 
 
 # templates --------------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ async def template_html(
 ) -> Response:
     if kind not in KINDS:
         raise Refused(404, "No such email", f"There is no email kind {kind!r}.")
-    return _frame(_preview(services(request).renderer, kind, _locale(locale)).html)
+    return frame(_preview(services(request).renderer, kind, _locale(locale)).html)
 
 
 @router.get("/templates/pages/{survey_id}/{segment}/{page}")
@@ -175,35 +177,52 @@ async def page_preview(
     if survey is None or segment not in {s.value for s in Segment} or page not in PAGES:
         raise Refused(404, "No such page", "There is no such page preview.")
     band = Segment(segment)
-    business = svc.config.settings.business
-    t = page_words(request).for_reader(_locale(locale), business.locale)
-    texts = survey.words(t.locale)
-    context: dict[str, Any] = {"business": business, "t": t}
-    if page == "survey":
-        context |= {
-            "question": svc.renderer.survey_question(texts.question),
-            "low_label": texts.low_label,
-            "high_label": texts.high_label,
-            "follow_up": texts.follow_up,
-            "prompt": texts.follow_up[band.value],
-            "chosen": SAMPLE_SCORES[band],
-            "comment": None,
-            "recorded": None,
-            "autorecord": False,
-            "error": None,
-            "action": "#",
-        }
-    else:
-        context |= {
-            "segment": band.value,
-            "score": SAMPLE_SCORES[band],
-            "comment": SAMPLE_COMMENTS[band],
-            "back": "#",
-            "preview": True,  # its frame runs no script: the copy button stays hidden
-        }
-        if band == Segment.PROMOTER:  # the offers as the owner set them, for a sample code
-            context |= promoter_offers(svc, t, SAMPLE_CODE, "Ann")
     templates: Jinja2Templates = request.app.state.pages
-    name = "admin/preview_survey.html" if page == "survey" else "thanks.html"
-    html = templates.get_template(name).render(context)
-    return _frame(html)
+    chosen = _locale(locale)
+    if page == "survey":
+        return frame(survey_page(templates, svc.config, svc.renderer, survey, band, chosen))
+    business = svc.config.settings.business
+    t = page_words(request).for_reader(chosen, business.locale)
+    context: dict[str, Any] = {
+        "business": business,
+        "t": t,
+        "segment": band.value,
+        "score": SAMPLE_SCORES[band],
+        "comment": SAMPLE_COMMENTS[band],
+        "back": "#",
+        "preview": True,  # its frame runs no script: the copy button stays hidden
+    }
+    if band == Segment.PROMOTER:  # the offers as the owner set them, for a sample code
+        context |= promoter_offers(svc, t, SAMPLE_CODE, "Ann")
+    return frame(templates.get_template("thanks.html").render(context))
+
+
+def survey_page(
+    templates: Jinja2Templates,
+    config: Config,
+    renderer: Renderer,
+    survey: Survey,
+    band: Segment,
+    locale: str | None,
+) -> str:
+    """The survey page with a score of `band` chosen, as a reader of `locale` sees it, from
+    `config` and `renderer` (those in force, or an edit's on trial: web/admin_edit.py)."""
+    business = config.settings.business
+    t = config.words.for_reader(locale, business.locale)
+    texts = survey.words(t.locale)
+    context: dict[str, Any] = {
+        "business": business,
+        "t": t,
+        "question": renderer.survey_question(texts.question),
+        "low_label": texts.low_label,
+        "high_label": texts.high_label,
+        "follow_up": texts.follow_up,
+        "prompt": texts.follow_up[band.value],
+        "chosen": SAMPLE_SCORES[band],
+        "comment": None,
+        "recorded": None,
+        "autorecord": False,
+        "error": None,
+        "action": "#",
+    }
+    return templates.get_template("admin/preview_survey.html").render(context)
