@@ -21,6 +21,7 @@ from daemon.store.desk import Desk
 from daemon.store.digest import Digest
 from daemon.store.events import Events
 from daemon.store.friend_offers import FriendOffers
+from daemon.store.generations import Generations
 from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
 from daemon.store.leases import Leases
@@ -29,6 +30,7 @@ from daemon.store.notes import OwnerNotes
 from daemon.store.offers import Offers
 from daemon.store.outbox import Outbox
 from daemon.store.partners import Partners
+from daemon.store.previews import Previews
 from daemon.store.privacy import Privacy
 from daemon.store.public_answers import PublicAnswers
 from daemon.store.referrals import Referrals
@@ -64,6 +66,7 @@ class Store(
     Digest,
     Events,
     FriendOffers,
+    Generations,
     InfluenceMarks,
     Invitations,
     Leases,
@@ -72,6 +75,7 @@ class Store(
     Outbox,
     OwnerNotes,
     Partners,
+    Previews,
     Privacy,
     PublicAnswers,
     Referrals,

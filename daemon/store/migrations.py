@@ -633,4 +633,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX owner_notes_referral ON owner_notes(referral_id, at);
         """,
     ),
+    (
+        25,
+        "the generation of the owner's files saved from the dashboard; edit previews kept a while",
+        """
+        -- One row: raised at each save from the dashboard, so every process sharing the store
+        -- sees it runs older files and reloads them (daemon/store/generations.py).
+        CREATE TABLE config_generation (
+            id          INTEGER PRIMARY KEY CHECK (id = 1),
+            generation  INTEGER NOT NULL,
+            saved_at    INTEGER NOT NULL
+        );
+        -- An edit's preview HTML, for whichever web process its frame's request reaches;
+        -- the session's that made it (a hash), deleted once expired (daemon/store/previews.py).
+        CREATE TABLE edit_previews (
+            token       TEXT PRIMARY KEY,
+            holder      TEXT NOT NULL,
+            html        TEXT NOT NULL,
+            expires_at  INTEGER NOT NULL
+        );
+        CREATE INDEX edit_previews_expires ON edit_previews(expires_at);
+        """,
+    ),
 ]

@@ -511,4 +511,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX owner_notes_referral ON owner_notes(referral_id, at);
         """,
     ),
+    (
+        25,
+        "the generation of the owner's files saved from the dashboard; edit previews kept a while",
+        """
+        CREATE TABLE config_generation (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            generation BIGINT NOT NULL,
+            saved_at   TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE edit_previews (
+            token      TEXT PRIMARY KEY,
+            holder     TEXT NOT NULL,
+            html       TEXT NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX edit_previews_expires ON edit_previews(expires_at);
+        """,
+    ),
 ]

@@ -13,6 +13,7 @@ from daemon.store.desk import DeskPG
 from daemon.store.digest import DigestPG
 from daemon.store.events import EventsPG
 from daemon.store.friend_offers import FriendOffersPG
+from daemon.store.generations import GenerationsPG
 from daemon.store.influence import InfluencePG
 from daemon.store.interface import Store
 from daemon.store.invitations import InvitationsPG
@@ -23,6 +24,7 @@ from daemon.store.offers import OffersPG
 from daemon.store.outbox import OutboxPG
 from daemon.store.partners import PartnersPG
 from daemon.store.pgdb import PGDB
+from daemon.store.previews import PreviewsPG
 from daemon.store.privacy import PrivacyPG
 from daemon.store.public_answers import PublicAnswersPG
 from daemon.store.referrals import ReferralsPG
@@ -68,6 +70,8 @@ class PostgresStore(
     DeskPG,
     CorrectionsPG,
     WakesPG,
+    GenerationsPG,
+    PreviewsPG,
 ):
     @classmethod
     async def open(cls, url: str, *, password: str | None = None) -> PostgresStore:

@@ -20,6 +20,7 @@ from daemon.store.desk import DeskSQL
 from daemon.store.digest import DigestSQL
 from daemon.store.events import EventsSQL
 from daemon.store.friend_offers import FriendOffersSQL
+from daemon.store.generations import GenerationsSQL
 from daemon.store.influence import InfluenceSQL
 from daemon.store.invitations import InvitationsSQL
 from daemon.store.leases import LeasesSQL
@@ -29,6 +30,7 @@ from daemon.store.notes import NotesSQL
 from daemon.store.offers import OffersSQL
 from daemon.store.outbox import OutboxSQL, suppression_keys
 from daemon.store.partners import PartnersSQL
+from daemon.store.previews import PreviewsSQL
 from daemon.store.privacy import PrivacySQL
 from daemon.store.public_answers import PublicAnswersSQL
 from daemon.store.referrals import ReferralsSQL
@@ -74,6 +76,8 @@ class SQLiteStore(
     DeskSQL,
     CorrectionsSQL,
     WakesSQL,
+    GenerationsSQL,
+    PreviewsSQL,
 ):
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
