@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from loop import Loop, smtp_changes
 from test_dashboard import csrf, login
@@ -17,6 +19,11 @@ from test_dashboard_tasks import STAFF, last_action, log_in_as, named_users
 
 from daemon.cli import main
 from daemon.config import Config, load_config
+from daemon.run.metrics import Metrics
+from daemon.run.services import Services
+from daemon.store import SQLiteStore
+from daemon.store.previews import KEEP
+from daemon.web import create_app
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, field
 from helpers import ENV, merge, write_business
@@ -208,3 +215,38 @@ async def test_editing_is_an_owners_alone(loop: Loop) -> None:
     )
     assert staff.status_code == 403 and "Only an owner" in staff.text
     assert (root(loop) / "surveys" / "post_purchase.toml").read_text() == before
+
+
+async def test_a_preview_is_found_by_another_web_process_on_the_store(loop: Loop) -> None:
+    """Two web processes on one store behind a load balancer: the frame's GET reaching the
+    other one shows the preview; another session's GET and one after it expired do not."""
+    svc = loop.services
+    store = await SQLiteStore.open(svc.config.store_path)
+    other = Services(svc.config, svc.renderer, store, svc.clock, Metrics())
+    transport = httpx.ASGITransport(app=create_app(other))
+    second = httpx.AsyncClient(transport=transport, base_url="http://vouch.test")
+    stranger = httpx.AsyncClient(transport=transport, base_url="http://vouch.test")
+    try:
+        await login(loop.client)
+        page = await loop.client.get("/admin/edit/email/survey")
+        txt = (root(loop) / "templates" / "email" / "survey.txt").read_text()
+        html = (root(loop) / "templates" / "email" / "survey.html").read_text()
+        block = "{% block content %}"
+        edited = html.replace(block, block + "Seen on the other process", 1)
+        form = {"csrf": field(page.text, "csrf"), "locale": "", "txt": txt, "html": edited}
+        preview = await loop.client.post(
+            "/admin/edit/email/survey", data={**form, "action": "preview"}
+        )
+        (shown,) = frames(preview.text)
+        second.cookies = loop.client.cookies  # the same browser, the other process
+        found = await second.get(shown)
+        assert found.status_code == 200 and "Seen on the other process" in found.text
+
+        await login(stranger)  # another session of the same owner: not theirs
+        assert (await stranger.get(shown)).status_code == 404
+        loop.clock.advance(KEEP + timedelta(seconds=1))
+        assert (await second.get(shown)).status_code == 404  # expired
+    finally:
+        await second.aclose()
+        await stranger.aclose()
+        await store.close()

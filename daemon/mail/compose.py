@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
+from daemon.errors import VouchError
 from daemon.mail.links import unsubscribe_headers, unsubscribe_url
 from daemon.mail.outbox import NewEmail
 from daemon.mail.render import Attachment, new_message_id
@@ -108,7 +109,9 @@ async def queue_for_customer(
     attachments: Sequence[Attachment] = (),
 ) -> int | None:
     """An email to a customer (`to_customer`) rendered and queued (None: this dedupe key was
-    queued before, nothing is added)."""
+    queued before, nothing is added); never with owner's files older than those saved last."""
+    if not await services.current():
+        raise VouchError(f"{kind} not rendered: the owner's files saved last cannot be loaded")
     message_id = new_message_id(services.config.message_id_domain)
     addressed, envelope = to_customer(services, customer, context, message_id)
     data = message(services, kind, addressed, envelope, attachments)

@@ -1,12 +1,13 @@
 """Whether the daemon is doing its job: what `/healthz` answers (503 with the reasons) and what
 `/metrics` exposes.
 
-Three things make it unhealthy:
+Four things make it unhealthy:
 - a loop (the scheduler, the sender) that has not completed a pass for `STALE_AFTER`: it is
   stuck, or fails as a whole each time (the last error is given);
 - a store that cannot write (disk full, I/O error): found by a small write at each check;
 - sending paused because the relay refuses us (`Store.sending_pause`: kept in the store, so
-  every process sees the pause the sender recorded).
+  every process sees the pause the sender recorded);
+- rendering paused because the owner's files saved last cannot be loaded (`config_problem`).
 
 Times come from the caller (the injected clock), so tests move a fake clock.
 """
@@ -56,6 +57,8 @@ class Report:
 class Health:
     stale_after: timedelta = STALE_AFTER
     loops: dict[str, Loop] = field(default_factory=dict)
+    #: why this process renders nothing: the owner's latest files could not be loaded
+    config_problem: str | None = None
 
     def watch(self, loop: str, now: datetime) -> None:
         """A loop starts: from now on it is expected to complete passes."""
@@ -93,4 +96,6 @@ class Health:
             problems.append(f"the store cannot write: {exc}")
         if paused is not None:
             problems.append(f"sending is paused: {paused.reason}")
+        if self.config_problem is not None:
+            problems.append(self.config_problem)
         return Report(problems, dict(self.loops), store_error, paused)

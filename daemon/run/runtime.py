@@ -4,6 +4,12 @@ and the sender), any number of each sharing the store. Among workers one plans a
 scheduler lease) and every one sends (outbox leases); a web process's new events wake the
 workers through the store (PostgreSQL's NOTIFY; on SQLite, at their next poll).
 
+The owner's files saved from the dashboard by one web process reach every process: the store
+keeps their generation (store/generations.py); each process compares it with its own before it
+renders an email (Services.current: the sender's claim, the scheduler's tick, an email queued
+rendered) and when told (NOTIFY) or at each poll, and reloads through the same path as SIGHUP.
+One that cannot load the files saved last renders nothing, and says so in its log and /healthz.
+
 Lifecycle in one place: start everything, route signals (SIGTERM/SIGINT stop, SIGHUP reload),
 stop everything in order: stop accepting requests, let the sender finish or release its
 in-flight emails, close the store.
@@ -19,6 +25,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -87,8 +94,12 @@ class Daemon:
         self.clock = clock
         self._stopped = asyncio.Event()
         self._notices: set[asyncio.Task[None]] = set()
+        self._config_saved = asyncio.Event()  # another process saved the owner's files
+        self._reloading = asyncio.Lock()
+        self._failed: tuple[int, datetime] | None = None  # a generation that did not load
 
     async def run(self) -> None:
+        began = self.clock.now()
         config, renderer = load_checked(self.config_path, self.environ, self.clock)
         store = await open_store(config)
         try:
@@ -96,6 +107,12 @@ class Daemon:
             self.services = Services(
                 config, renderer, store, self.clock, metrics, environ=self.environ
             )
+            saved = await store.config_generation()
+            if saved.saved_at is None or saved.saved_at < began:  # else: maybe saved meanwhile
+                self.services.generation = saved.number
+            else:
+                self.services.generation = None
+            self.services.current = self._current
             name = self._name(config)
             self.sender = Sender(
                 store,
@@ -108,6 +125,7 @@ class Daemon:
                 pressure=self.services.pressure,
                 render=partial(survey_email.render_claimed, self.services),
                 health=self.services.health,
+                ready=self._current,
             )
             self.scheduler = Scheduler(self.services, on_enqueued=self.sender.wake, holder=name)
             if self.role == "all":
@@ -116,6 +134,7 @@ class Daemon:
                 self.services.nudge = self._notify_workers
             else:
                 await store.listen_for_work(self._work_heard)
+            await store.listen_for_config(self._config_saved.set)
             self._install_signals()
             log.info("%s", dashboard_line(config, await store.user_count()))
             if config.settings.business.demo:
@@ -135,6 +154,7 @@ class Daemon:
                     tasks.create_task(self.sender.run())
                     tasks.create_task(self.scheduler.run())
                 tasks.create_task(self._stop_when_asked())
+                tasks.create_task(self._watch_config(config.settings.sender.poll_seconds))
         finally:
             gc.unfreeze()  # a process that runs the daemon again (the tests) starts afresh
             listener: InboundListener | None = getattr(self, "listener", None)
@@ -162,6 +182,41 @@ class Daemon:
         self._notices.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             log.warning("could not tell the workers of new work: %s", error)
+
+    async def _current(self) -> bool:
+        """Services.current: the generation of the owner's files saved last, compared with
+        this process's; behind, the files are reloaded (one reload at a time). Files that do
+        not load are tried again when saved again, at SIGHUP, or after RETRY."""
+        services = self.services
+        latest = (await services.store.config_generation()).number
+        if latest == services.generation:
+            return True
+        async with self._reloading:
+            if latest == services.generation:  # reloaded while this one waited
+                return True
+            now = self.clock.now()
+            failed = self._failed
+            if failed is not None and failed[0] == latest and now < failed[1] + RETRY:
+                return False
+            if await self.reload(saved=latest):
+                return True
+            self._failed = (latest, now)
+            return False
+
+    async def _watch_config(self, poll_seconds: float) -> None:
+        """Reload as soon as another process saves the owner's files (PostgreSQL says so),
+        or at each poll (SQLite), so pages show the new words too, not only emails."""
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_seconds):
+                    await self._config_saved.wait()
+            self._config_saved.clear()
+            if self._stopped.is_set():
+                return
+            try:
+                await self._current()
+            except Exception as exc:  # the store failing: the next poll tries again
+                log.warning("could not look for a newer save of the owner's files: %s", exc)
 
     def _work_heard(self) -> None:
         self.scheduler.wake()
@@ -227,6 +282,7 @@ class Daemon:
             server.should_exit = True
         self.scheduler.stop()
         self.sender.stop()
+        self._config_saved.set()
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -234,12 +290,26 @@ class Daemon:
         loop.add_signal_handler(signal.SIGINT, self.stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
 
-    async def reload(self) -> bool:
-        """Swap in a new config and templates; a bad one is refused and the old one stays."""
+    async def reload(self, saved: int | None = None) -> bool:
+        """Swap in a new config and templates; a bad one is refused and the old one stays.
+        `saved`: the generation saved from the dashboard this reload is for; a bad one pauses
+        rendering (Services.current says no) rather than leave the old one in force."""
+        services = self.services
+        generation = (await services.store.config_generation()).number  # before the files
         try:
-            config, renderer = load_checked(self.config_path, self.environ, self.clock)
+            config, renderer = await asyncio.to_thread(
+                load_checked, self.config_path, self.environ, self.clock
+            )
         except ConfigError as exc:
-            log.error("reload refused, the running config stays in force:\n%s", exc)
+            if saved is None:
+                log.error("reload refused, the running config stays in force:\n%s", exc)
+            else:
+                problem = (
+                    f"rendering paused: the owner's files saved from the dashboard (generation "
+                    f"{saved}) cannot be loaded; fix them and save again, or send SIGHUP"
+                )
+                services.health.config_problem = problem
+                log.error("%s:\n%s", problem, exc)
             return False
         old = self.services.config
         swap(self.services, config, renderer)
@@ -249,9 +319,17 @@ class Daemon:
             config.secrets.smtp_password,
         ):
             await self.sender.use_transport(build_transport(config, self.clock))
-        log.info("config reloaded (business: %s)", config.settings.business.name)
+        services.generation, services.health.config_problem, self._failed = generation, None, None
+        log.info(
+            "config reloaded (business: %s), generation %d",
+            config.settings.business.name,
+            generation,
+        )
         return True
 
+
+#: how long a process paused on files it could not load waits before it tries them again
+RETRY = timedelta(minutes=1)
 
 _ROLES = {"web": "HTTP only, no scheduling or sending", "worker": "scheduling and sending, no HTTP"}
 

@@ -164,6 +164,9 @@ class Scheduler:
         one that fails (the store unavailable, a bug) does not keep the others from running."""
         services = self.services
         await services.pressure.lull()  # requests being served go first
+        if not await services.current():  # the owner's latest files cannot be loaded
+            services.health.failed("scheduler", "paused: the owner's files cannot be loaded")
+            return 0
         sweeps: list[tuple[str, Callable[[], Awaitable[int]]]] = [
             ("events", self.plan_events),
             ("surveys", self.send_invitations),

@@ -72,13 +72,17 @@ class Sender:
         render: Render | None = None,
         pressure: Pressure | None = None,
         health: Health | None = None,
+        ready: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         """webhooks: the HTTP transport for webhook rows (daemon/transport/webhook.py);
         render: what renders unrendered rows (survey_email.render_claimed with the services);
-        health: where its passes are counted (a pause is told through the store)."""
+        health: where its passes are counted (a pause is told through the store);
+        ready: asked before each claim whether emails may be rendered now (Services.current:
+        the owner's latest files in force); while it says no, nothing is claimed."""
         self.store = store
         self.health = health or Health()
         self.render = render
+        self.ready = ready
         self.pressure = pressure or Pressure()
         self.transport = transport
         self.webhooks = webhooks
@@ -97,6 +101,7 @@ class Sender:
         self._streak = Streak()
         self._pause: Pause | None = None  # as last read from the store, or written to it
         self._probe: int | None = None  # the email tried to see whether the relay works again
+        self._held = False  # `ready` said no at the latest claim
 
     @property
     def paused(self) -> str | None:
@@ -207,9 +212,11 @@ class Sender:
 
     async def _idle(self) -> None:
         """Sleep until woken, the next row falls due, or the poll interval passes (while paused,
-        emails are due but not sent: look again at each poll, for a probe or a resume)."""
+        emails are due but not sent: look again at each poll, for a probe or a resume; and so
+        while `ready` says no)."""
         timeout = self.settings.poll_seconds
-        next_due = None if self._pause is not None else await self.store.next_due()
+        waiting = self._pause is not None or self._held
+        next_due = None if waiting else await self.store.next_due()
         if next_due is not None:
             timeout = max(0.0, min(timeout, (next_due - self.clock.now()).total_seconds()))
         if timeout <= 0:
@@ -226,6 +233,9 @@ class Sender:
             return 0
         now, lease = self.clock.now(), self.settings.lease_seconds
         pause = await self._look()
+        self._held = self.ready is not None and not await self.ready()
+        if self._held:
+            return 0
         if pause is None:
             rows = await self.store.claim(self.owner, now, lease, free)
         else:

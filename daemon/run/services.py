@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from daemon.clock import Clock, SystemClock
@@ -24,6 +24,10 @@ from daemon.store import SQLiteStore, Store
 
 def _nothing() -> None:
     return None
+
+
+async def _always() -> bool:
+    return True
 
 
 @dataclass
@@ -42,6 +46,12 @@ class Services:
     #: where the secrets were read from: the owner's files are checked again with them when
     #: an edit from the dashboard is put in force (run/checked.py)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    #: the generation of the owner's files in force (store/generations.py), None: not known
+    generation: int | None = 0
+    #: before an email is rendered: the owner's files saved last (from any process) put in
+    #: force; False when they cannot be loaded, and nothing may be rendered with the old ones
+    #: (the daemon's: run/runtime.py; a CLI command's renders with what it loaded)
+    current: Callable[[], Awaitable[bool]] = field(default=_always)
 
     _signer: tuple[Config, Signer] | None = field(default=None, init=False, repr=False)
     _stamps: tuple[Renderer, Stamps] | None = field(default=None, init=False, repr=False)

@@ -6,18 +6,23 @@ Each edit is checked as `vouch check` checks the files (run/checked.load_checked
 copy: owner/edits.trial) and previewed in each language from that trial; Preview changes
 nothing, and an edit with a problem is never saved (the problem names the file and line).
 Save writes the owner's file atomically and puts the files in force at once (run/checked.swap,
-as SIGHUP does). Changing what customers receive is an owner's alone; each save is recorded.
+as SIGHUP does) in this process, and, through the generation the store keeps, in every other
+process sharing the store before it renders another email (run/runtime.py): the save is
+acknowledged only once it is recorded there. Changing what customers receive is an owner's
+alone; each save is recorded.
 
 A preview's HTML is shown in a sandboxed frame (admin_pages.FRAME_POLICY) from a short-lived
-copy kept in memory for the session that made it.
+copy kept in the store for the session that made it (store/previews.py), so the frame's request
+finds it whichever web process it reaches. (A signed URL carrying the preview would need no
+store, but an email's HTML is tens of kilobytes: too long for a URL.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,18 +34,20 @@ from starlette.templating import Jinja2Templates
 
 from daemon.config import Config
 from daemon.engine.segments import Segment
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, StoreUnavailable
 from daemon.mail.render import KINDS, Renderer
 from daemon.owner import edits
 from daemon.run.checked import load_checked, swap
+from daemon.run.services import Services
 from daemon.web.admin_pages import frame, survey_page
 from daemon.web.owner import Refused, admin_page, checked_form, owner, record
 from daemon.web.session import Session
 from daemon.web.state import services
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
-KEPT = 50  # previews held at once (the oldest goes first)
 FIELD_LIMIT = 200_000  # characters in one edited file
 
 
@@ -78,34 +85,23 @@ class Trial:
     frames: list[Frame] = field(default_factory=list)
 
 
-def _held(request: Request) -> OrderedDict[str, tuple[str, str]]:
-    found: OrderedDict[str, tuple[str, str]] | None = getattr(
-        request.app.state, "edit_previews", None
-    )
-    if found is None:
-        found = request.app.state.edit_previews = OrderedDict()
-    return found
-
-
 def _holder(session: Session) -> str:
     return hashlib.sha256(session.id).hexdigest()
 
 
-def _keep(request: Request, session: Session, html: str) -> str:
-    held = _held(request)
+async def _keep(svc: Services, session: Session, html: str) -> str:
     token = secrets.token_hex(16)
-    held[token] = (_holder(session), html)
-    while len(held) > KEPT:
-        held.popitem(last=False)
+    await svc.store.keep_preview(token, _holder(session), html, svc.clock.now())
     return token
 
 
 @router.get("/edit/preview/{token}")
 async def preview_frame(request: Request, token: str, session: OwnerOnly) -> Response:
-    found = _held(request).get(token)
-    if found is None or found[0] != _holder(session):
+    svc = services(request)
+    found = await svc.store.preview(token, _holder(session), svc.clock.now())
+    if found is None:
         raise Refused(404, "No such preview", "This preview has gone; press Preview again.")
-    return frame(found[1])
+    return frame(found)
 
 
 async def _try(
@@ -129,7 +125,7 @@ async def _try(
             trial.problems = [str(p) for p in exc.problems]
             return trial
         for label, html, subject, text in frames(config, renderer):
-            trial.frames.append(Frame(label, _keep(request, session, html), subject, text))
+            trial.frames.append(Frame(label, await _keep(svc, session, html), subject, text))
     if save:
         files = {svc.config.root / path: text for path, text in changed.items()}
         before = {path: _read(path) for path in files}
@@ -144,8 +140,30 @@ async def _try(
                 edits.write_atomically(path, text)
             trial.problems = [str(p) for p in exc.problems]
             return trial
+        old = svc.config, svc.renderer
         swap(svc, config, renderer)
+        try:
+            await _saved(svc)
+        except StoreUnavailable as exc:  # the others could not be told: nothing is saved
+            for path, text in before.items():
+                edits.write_atomically(path, text)
+            swap(svc, *old)
+            trial.problems = [f"Nothing was saved: the store cannot be reached ({exc})."]
     return trial
+
+
+async def _saved(svc: Services) -> None:
+    """Every process sharing the store told of the save: the files' generation raised (each
+    compares it with its own before it renders an email) and, on PostgreSQL, said at once."""
+    known = svc.generation
+    latest = await svc.store.config_saved(svc.clock.now())
+    # this process loaded the files after writing them: current, unless another save came
+    # between (then it reloads at its next look, like the others)
+    svc.generation = latest if known == latest - 1 else None
+    try:
+        await svc.store.notify_config()
+    except StoreUnavailable as exc:  # recorded: the others find it at their next poll
+        log.warning("could not tell the other processes of the save at once: %s", exc)
 
 
 def _text(form: FormData, name: str) -> str:
