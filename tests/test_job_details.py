@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from loop import AUTH, Loop, path_of, score_links, smtp_changes, text_of
+from test_referrals import score
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
@@ -107,3 +108,52 @@ async def test_an_imported_projects_job_title_and_amount_reach_its_survey(
     survey, reminder = loop.new_mail()  # the survey, and four days later its one reminder
     asked = "How did your Kitchen refit go ($8,400.00)? Would you recommend us?"
     assert question_of(text_of(survey)) == question_of(text_of(reminder)) == asked
+
+
+async def test_a_referral_ask_names_the_projects_job_and_reads_well_without_one(
+    loop: Loop,
+) -> None:
+    """The ask after a completed project thanks the promoter for that job, from its event;
+    a project whose event said nothing of the job gets the ask without that sentence."""
+    deck = {"title": "Deck build", "amount": "12500"}
+    for who, data in (("ann@example.com", deck), ("bob@example.com", {})):
+        await score(loop, who, 10)  # a promoter already: the project's moment asks at once
+        event = {
+            "id": f"ask-job-{who}",
+            "type": "project.completed",
+            "occurred_at": "2026-03-02T09:00:00Z",
+            "customer": {"email": who, "name": who.split("@")[0].title()},
+            "data": data,
+        }
+        assert (await loop.client.post("/v1/events", json=event, headers=AUTH)).status_code == 202
+    asks: dict[str, str] = {}
+    for _ in range(72):
+        await loop.travel(timedelta(hours=1))
+        for message in loop.new_mail():
+            if "a small favor" in str(message["Subject"]):
+                asks[message["To"].addresses[0].addr_spec] = text_of(message)
+        if len(asks) == 2:
+            break
+    ann, bob = asks["ann@example.com"], asks["bob@example.com"]
+    assert "Thank you for trusting us with your project. It was a pleasure" in ann
+    assert "for years to come.\nThanks again for choosing us for your deck build.\n\n" in ann
+    assert "Thanks again" not in bob and "None" not in bob
+    assert "for years to come.\n\nMost of our new clients" in bob  # one blank line, as before
+
+
+def test_an_ask_template_that_needs_a_job_stops_check(tmp_path: Path) -> None:
+    """The ask's templates are checked with the sample job and with none: one that reads
+    well only when the event named the job is found before an ask goes out without it."""
+    path = write_business(tmp_path)
+    txt = tmp_path / "templates" / "email" / "referral_ask.txt"
+    text = txt.read_text(encoding="utf-8")
+    txt.write_text(text.replace("{% if job.title %}", "{% if job %}", 1), encoding="utf-8")
+    txt.write_text(
+        txt.read_text(encoding="utf-8").replace(
+            "{{ job.title | lower }}", "{{ job.title.lower() }}"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_checked(path, ENV, FakeClock())
+    assert any(str(p).startswith("templates/email/referral_ask.txt") for p in caught.value.problems)

@@ -64,6 +64,10 @@ class Kind:
     owner: bool = False  # written to the owner: the business's name, unsigned ([email.voice])
 
 
+#: a job as templates see it (Renderer.job); `check` renders these kinds with NO_JOB too
+_SAMPLE_JOB = {"title": "Deck build", "product": None, "amount": "$12,500.00"}
+NO_JOB = {"title": None, "product": None, "amount": None}
+
 _SURVEY_SAMPLE: dict[str, object] = {
     "customer_name": "Sam",
     "question": "How likely are you to recommend Harbor Lane Renovations to a friend or colleague?",
@@ -75,7 +79,7 @@ _SURVEY_SAMPLE: dict[str, object] = {
     "survey_url": "https://vouch.example.com/s/sample-token",
     "unsubscribe_url": "https://vouch.example.com/u/sample-token",
     # what the event said of the job; each may be None (the event did not say)
-    "job": {"title": "Deck build", "product": None, "amount": "$12,500.00"},
+    "job": _SAMPLE_JOB,
 }
 
 #: Adding a kind: one entry here, plus templates/email/KIND.html and KIND.txt.
@@ -141,6 +145,8 @@ KINDS: dict[str, Kind] = {
                 {"title": "What our clients say", "url": "https://harborlane.example/reviews"},
             ],
             "unsubscribe_url": "https://vouch.example.com/u/sample-token",
+            # the completed project's job (the moment's event), each None when not said
+            "job": _SAMPLE_JOB,
         },
     ),
     "review_ask": Kind(
@@ -606,19 +612,23 @@ class Renderer:
                 templates[suffix] = self._template(kind, suffix, tag)
             except TemplateError as exc:
                 problems += exc.problems
-        variables = self._variables(kind, _kind(kind).sample, tag)
-        subject = "(the subject)"
-        if "txt" in templates:
-            try:
-                subject = self._subject(kind, templates["txt"], variables)
-            except TemplateError as exc:
-                problems += exc.problems
-        variables["subject"] = subject
-        for template in templates.values():
-            try:
-                self._body(kind, template, variables)
-            except TemplateError as exc:
-                problems += exc.problems
+        sample = _kind(kind).sample
+        # a kind that names the job: as an event that said all of it, and one that said none
+        samples = [sample, {**sample, "job": NO_JOB}] if "job" in sample else [sample]
+        for each in samples:
+            variables = self._variables(kind, each, tag)
+            subject = "(the subject)"
+            if "txt" in templates:
+                try:
+                    subject = self._subject(kind, templates["txt"], variables)
+                except TemplateError as exc:
+                    problems += exc.problems
+            variables["subject"] = subject
+            for template in templates.values():
+                try:
+                    self._body(kind, template, variables)
+                except TemplateError as exc:
+                    problems += exc.problems
         return problems
 
     def _unusable(self) -> list[Problem]:

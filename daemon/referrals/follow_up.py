@@ -32,6 +32,7 @@ from daemon.run.services import Services
 from daemon.store.asks import Asks
 from daemon.store.corrections import Corrections
 from daemon.store.customers import Customers
+from daemon.store.invitations import Invitations
 from daemon.store.lifecycle import Lifecycle
 from daemon.store.partners import Partners
 from daemon.store.referrals import Referrals
@@ -63,7 +64,7 @@ _NEXT = {
 }
 
 
-class AsksAndCustomersAndReferrals(Asks, Customers, Referrals, Protocol):
+class AsksAndCustomersAndReferrals(Asks, Customers, Referrals, Invitations, Protocol):
     """The store as `_send_ask` uses it."""
 
 
@@ -244,6 +245,10 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
     advocate = await store.ensure_advocate(customer.id, now)
     terms = await offers.terms_for(services, advocate)
     settings = services.config.settings.referrals
+    # the job of the completed project whose moment this is (its survey's, when the ask
+    # waited for the answer); other moments name no job
+    kind, _, source = ask.source.partition(":")
+    job = await store.event_job(source) if kind == "event" else None
     await queue_for_customer(
         services,
         customer,
@@ -260,6 +265,7 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
             "incentive_choices": list(terms.choices),
             "materials": [{"name": _material_name(m.file, m.name)} for m in settings.materials],
             "links": [{"title": link.title, "url": link.url} for link in settings.links],
+            "job": services.renderer.job(job),
         },
         dedupe_key=f"ask:{ask.id}",
         attachments=materials(services),

@@ -51,6 +51,9 @@ class Invitations(Protocol):
     async def invitation_jobs(self, invitation_ids: Iterable[int]) -> dict[int, Job]:
         """What each invitation's event says of the job (title, product, amount), by id."""
 
+    async def event_job(self, event_id: str) -> Job | None:
+        """What an event says of the job (a referral ask's moment); None: no such event."""
+
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime
     ) -> Invitation | None: ...
@@ -216,15 +219,27 @@ class InvitationsQueries(Queries):
         if not wanted:
             return {}
         among, params = self._in(wanted)
-        text = self._json_text
         rows = await self._fetch(
-            f"SELECT i.id, coalesce({text('e.payload', 'data.title')}, "
-            f"{text('e.payload', 'data.job_title')}), {text('e.payload', 'data.product')}, "
-            f"{text('e.payload', 'data.amount')} "
+            f"SELECT i.id, {self._job_columns()} "
             f"FROM invitations i JOIN events e ON e.id = i.event_id WHERE i.id {among}",
             *params,
         )
         return {int(r[0]): Job.of(r[1], r[2], r[3]) for r in rows}
+
+    async def event_job(self, event_id: str) -> Job | None:
+        rows = await self._fetch(
+            f"SELECT {self._job_columns()} FROM events e WHERE e.id = ?", event_id
+        )
+        return Job.of(*rows[0]) if rows else None
+
+    def _job_columns(self) -> str:
+        """An event's (`e`) job title (`title`, or `job_title` as imports name it), product
+        and amount."""
+        text = self._json_text
+        return (
+            f"coalesce({text('e.payload', 'data.title')}, {text('e.payload', 'data.job_title')}), "
+            f"{text('e.payload', 'data.product')}, {text('e.payload', 'data.amount')}"
+        )
 
     async def open_invitation(
         self, customer_id: int, survey: str, now: datetime
