@@ -13,7 +13,9 @@ from test_store_concerns import AT, customer_id, event, fetch
 from test_store_referrals import referral
 
 from daemon.store import Recorded
+from daemon.store.friend_offers import Redemption
 from daemon.store.outbox import suppression_keys
+from daemon.store.public_answers import NewPublicAnswer
 
 
 async def plant(store: Any, address: str) -> int:
@@ -68,3 +70,64 @@ async def test_export_then_forget_one_person_exactly(concerns: Any) -> None:
     }
     second = await store.forget("ann@example.com", AT)
     assert not second["held"]  # forgotten already
+
+
+async def plant_promoter_moments(store: Any, who: int, address: str) -> None:
+    """A review ask sent and its click, another scheduled; the friend offer's code and a
+    purchase that redeemed it (by the person), and an answer through the public link."""
+    advocate = await store.ensure_advocate(who, AT)
+    assert await store.plan_review_ask(who, f"response:{address}", AT, AT)
+    (sent,) = await store.review_asks_of(who)
+    await store.review_ask_sent(sent.id, [{"name": "Google", "url": "https://g.example"}], AT)
+    await store.add_review_click(sent.id, 0, "Google", AT)
+    assert await store.plan_review_ask(who, f"response:later-{address}", AT, AT)
+    code = await store.friend_code(advocate.id, "F", AT)
+    redemption = Redemption(
+        f"ev-{address}", advocate.id, who, code, None, f"purchase ev-{address}: {code}", 90.0, AT
+    )
+    assert await store.record_redemption(redemption)
+    await store.add_public_answer(
+        NewPublicAnswer("post_purchase", address, who, 10, f"said {address}", None), AT
+    )
+
+
+async def test_review_asks_friend_offers_and_public_answers_exported_and_forgotten(
+    concerns: Any,
+) -> None:
+    store = concerns
+    ann = await plant(store, "ann@example.com")
+    joann = await plant(store, "joann@example.com")
+    await plant_promoter_moments(store, ann, "ann@example.com")
+    await plant_promoter_moments(store, joann, "joann@example.com")
+
+    exported = await store.person_export("ann@example.com")
+    assert [(a["state"], a["sites"]) for a in exported["review_asks"]] == [
+        ("sent", [{"name": "Google", "url": "https://g.example"}]),
+        ("scheduled", []),
+    ]
+    assert [(k["site_name"], k["state"]) for k in exported["review_clicks"]] == [
+        ("Google", "pending")
+    ]
+    (code,) = exported["friend_code"]
+    (redeemed,) = exported["friend_redemptions"]
+    assert redeemed["code"] == code["code"] and redeemed["what"] == "bought with it"
+    assert redeemed["event_id"] == "ev-ann@example.com" and redeemed["amount"] == 90.0
+    assert [a["comment"] for a in exported["public_answers"]] == ["said ann@example.com"]
+
+    changed = (await store.forget("ann@example.com", AT))["changed"]
+    assert (changed["friend_code"], changed["friend_redemptions"]) == (1, 1)
+    assert (changed["review_asks"], changed["public_answers"]) == (1, 1)
+    assert await store.friend_code_owner(code["code"]) is None  # credits nobody now
+    gone = await store.person_export("ann@example.com")
+    assert gone["friend_code"] == gone["review_asks"] == gone["public_answers"] == []
+    (kept,) = await store.redemptions((await store.ensure_advocate(ann, AT)).id)
+    assert kept.code == "" and kept.outcome == "erased with the person"
+    assert kept.event_id.startswith("erased:") and kept.amount == 90.0  # the facts stay
+    assert [a.state for a in await store.review_asks_of(ann)] == ["sent", "skipped"]
+
+    # joann@ (ann@ inside her address) keeps every row as it was
+    hers = await store.person_export("joann@example.com")
+    assert [a["state"] for a in hers["review_asks"]] == ["sent", "scheduled"]
+    assert len(hers["review_clicks"]) == 1 and len(hers["friend_code"]) == 1
+    assert hers["friend_redemptions"][0]["outcome"].startswith("purchase ev-joann@example.com")
+    assert [a["comment"] for a in hers["public_answers"]] == ["said joann@example.com"]

@@ -4,7 +4,8 @@ Forgetting keeps the anonymous facts that make the reports true (scores, segment
 counts, states) and erases what identifies or quotes the person: the address (replaced by a
 random `forgotten-<hex>@invalid`), name, external id, tags, comments, testimonials, replies,
 referral details (as advocate or as friend) and the notes on them, the bytes of emails about
-them (the owner's digests that listed them too), and the customer fields of their events. The
+them (the owner's digests that listed them too), the customer fields of their events, their
+friend offer's code and what its redemptions said, and their answers through a public link. The
 suppression stays, stored only as `sha256:<hex of the address>`, so the address is never
 emailed again if it comes back, without being kept in clear.
 
@@ -38,6 +39,9 @@ from daemon.store.queries import Queries, Tx
 FORGOTTEN = "forgotten"
 
 ERASED = "erased:"
+
+#: what a note that named the person or their event says once they are forgotten
+ERASED_NOTE = "erased with the person"
 
 # What a person wrote or is called, wherever it sits in an event's data.
 _FREE_TEXT = frozenset({"text", "comment", "name", "phone", "note", "from", "subject"})
@@ -138,8 +142,9 @@ class PrivacyQueries(Queries):
                 "referrals_made": await tx.records(
                     "SELECT public_id AS id, friend_name, friend_email, friend_phone, need, "
                     "timing, relationship, expects_contact, advocate_introduces, grade, "
-                    "channel, flag, status, value, reward_choice, created_at, closed_at "
-                    f"FROM referrals WHERE advocate_id IN {adv} ORDER BY id",
+                    "channel, flag, status, value, reward_choice, attribution, "
+                    "attribution_value, created_at, closed_at "
+                    f"FROM referrals r WHERE advocate_id IN {adv} ORDER BY r.id",
                     c,
                 ),
                 "referred_by": await tx.records(
@@ -158,6 +163,29 @@ class PrivacyQueries(Queries):
                     "JOIN partners p ON p.id = g.partner_id WHERE lower(g.client_email) = ? "
                     "ORDER BY g.id",
                     address,
+                ),
+                "review_asks": await tx.records(
+                    "SELECT public_id AS id, state, reason, due_at, sent_at, sites, created_at "
+                    "FROM review_asks a WHERE customer_id = ? ORDER BY a.id",
+                    c,
+                ),
+                "review_clicks": await tx.records(
+                    "SELECT a.public_id AS review_ask, k.site_name, k.clicked_at, k.state "
+                    "FROM review_clicks k JOIN review_asks a ON a.id = k.review_ask_id "
+                    "WHERE a.customer_id = ? ORDER BY k.id",
+                    c,
+                ),
+                "friend_code": await tx.records(
+                    f"SELECT code, created_at FROM friend_codes WHERE advocate_id IN {adv}", c
+                ),
+                "friend_redemptions": await tx.records(
+                    "SELECT CASE WHEN customer_id = ? THEN 'bought with it' "
+                    "ELSE 'their code' END AS what, event_id, code, outcome, amount, "
+                    f"redeemed_at FROM friend_redemptions WHERE customer_id = ? "
+                    f"OR advocate_id IN {adv} ORDER BY id",
+                    c,
+                    c,
+                    c,
                 ),
                 "rewards": await tx.records(
                     "SELECT description, code, state, created_at, issued_at FROM rewards "
@@ -186,6 +214,8 @@ class PrivacyQueries(Queries):
             }
         for event in person["events"]:
             event["payload"] = json.loads(event["payload"])
+        for ask in person["review_asks"]:
+            ask["sites"] = json.loads(ask["sites"] or "[]")
         return person
 
     async def forget(self, email: str, now: datetime) -> dict[str, Any]:
@@ -298,10 +328,28 @@ class PrivacyQueries(Queries):
                     """
                     UPDATE referrals SET friend_name = NULL, friend_email = NULL,
                       friend_phone = NULL, need = NULL, timing = NULL, relationship = NULL,
+                      attribution = CASE WHEN attribution IS NULL THEN NULL ELSE ? END,
                       updated_at = ?
                     WHERE id """
                     + of_refs,
-                    (now, *ref_ids),
+                    (ERASED_NOTE, now, *ref_ids),
+                ),
+                # their friend offer's code goes (a purchase carrying it credits nobody now);
+                # a redemption keeps its facts, not the code nor the words naming the event
+                "friend_code": (
+                    "DELETE FROM friend_codes WHERE advocate_id IN "
+                    "(SELECT id FROM advocates WHERE customer_id = ?)",
+                    (c,),
+                ),
+                "friend_redemptions": (
+                    "UPDATE friend_redemptions SET code = '', outcome = ? WHERE customer_id = ? "
+                    "OR advocate_id IN (SELECT id FROM advocates WHERE customer_id = ?)",
+                    (ERASED_NOTE, c, c),
+                ),
+                "review_asks": (
+                    "UPDATE review_asks SET state = 'skipped', reason = ? "
+                    "WHERE customer_id = ? AND state = 'scheduled'",
+                    (why, c),
                 ),
                 "given_to_partners": (
                     "UPDATE partner_referrals SET client_name = NULL, "
@@ -529,12 +577,13 @@ async def _forget_events(
             _blank_receipt(receipt, new),
             seq,
         )
-        await tx.execute(
-            "UPDATE invitations SET event_id = ? WHERE customer_id = ? AND event_id = ?",
-            new,
-            c,
-            old,
-        )
+        for table in ("invitations", "friend_redemptions"):
+            await tx.execute(
+                f"UPDATE {table} SET event_id = ? WHERE customer_id = ? AND event_id = ?",
+                new,
+                c,
+                old,
+            )
         for table, column in (("asks", "source"), ("testimonials", "origin")):
             await tx.execute(
                 f"UPDATE {table} SET {column} = ? WHERE customer_id = ? AND {column} = ?",
