@@ -288,7 +288,7 @@ def test_owner_finds_a_customer_notes_marks_and_forgets(
     assert live.call(gone)
 
 
-def test_owner_confirms_a_loss_then_reopens_it(sized: Page, live: LiveVouch) -> None:
+def test_owner_confirms_a_loss_then_reopens_it(sized: Page, live: LiveVouch, shots: Path) -> None:
     page = sized
     seeded(live)
 
@@ -313,6 +313,8 @@ def test_owner_confirms_a_loss_then_reopens_it(sized: Page, live: LiveVouch) -> 
     page.get_by_role("button", name="Keep note").click()
     expect(page.locator("#notes .note")).to_contain_text("Call again in June.")
     fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"referral-{size}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -448,6 +450,19 @@ def test_owner_reads_what_is_planned_and_what_was_held_back(
     fits(page)
 
 
+def tall(page: Page, path: Path) -> None:
+    """The whole page, the preview frames painted: a full-page screenshot leaves sandboxed
+    frames (drawn by their own process) blank, so the viewport is made as tall as the page."""
+    viewport = page.viewport_size
+    assert viewport is not None
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": height})
+    for frame in page.locator("iframe").all():
+        expect(frame).to_be_visible()
+    page.screenshot(path=str(path))
+    page.set_viewport_size(viewport)
+
+
 def test_owner_edits_a_survey_previews_and_saves(
     sized: Page, live: LiveVouch, shots: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -474,7 +489,7 @@ def test_owner_edits_a_survey_previews_and_saves(
     expect(frame.get_by_text("How did your order from")).to_be_visible()
     fits(page)
     size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
-    page.screenshot(path=str(shots / f"edit-survey-{size}.png"), full_page=True)
+    tall(page, shots / f"edit-survey-{size}.png")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("Saved")
 
@@ -522,3 +537,34 @@ def test_owner_edits_an_email_and_the_education_page(
         return taught.listen_for
 
     assert live.call(listen_for) == ["We want a deck."]
+
+
+def test_owner_adds_themself_then_a_staff_member(sized: Page, shots: Path) -> None:
+    """The first user ends the shared password: the owner logs in again by email, then adds
+    a member of staff."""
+    page = sized
+    log_in(page)
+    page.goto("/admin/users")
+    expect(page.get_by_role("heading", name="Users", level=1)).to_be_visible()
+    password = "a long owner passphrase, 2026"
+    page.get_by_label("Name", exact=True).fill("Mike Harbor")
+    page.get_by_label("Email address").fill("mike@harborlane.example")
+    page.get_by_label("Role").select_option("owner")
+    page.get_by_label(re.compile(r"^Password \(at least 16")).fill(password)
+    page.get_by_role("button", name="Add user").click()
+    page.get_by_label("Email address").fill("mike@harborlane.example")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="NPS now")).to_be_visible()
+    page.goto("/admin/users")
+    page.get_by_label("Name", exact=True).fill("Sam Staff")
+    page.get_by_label("Email address").fill("sam@harborlane.example")
+    page.get_by_label("Role").select_option("staff")
+    page.get_by_label(re.compile(r"^Password \(at least 16")).fill("sam's own passphrase, 2026")
+    page.get_by_role("button", name="Add user").click()
+    users = page.get_by_role("region", name="Dashboard users")
+    expect(users).to_contain_text("Sam Staff")
+    expect(users).to_contain_text("Mike Harbor")
+    fits(page)
+    size = "phone" if page.viewport_size and page.viewport_size["width"] < 500 else "laptop"
+    page.screenshot(path=str(shots / f"users-{size}.png"), full_page=True)
