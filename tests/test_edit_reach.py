@@ -161,6 +161,10 @@ def test_an_edit_saved_on_the_web_process_is_what_a_worker_renders(
             txt.write_text(old.replace("{% endblock %}", "{% endblok %}", 1))
             asyncio.run(in_store(path, saved=True))
             worker.wait_for(r"rendering paused: the owner's files saved from the dashboard")
+            web.wait_for(r"rendering paused")  # the web process too, and its /healthz says so
+            health = httpx.get(f"{web.url}/healthz")
+            assert health.status_code == 503
+            assert any("rendering paused" in p for p in health.json()["problems"])
             asyncio.run(survey_queued_and_held(path, web.url, BOB, 2))
             asyncio.run(in_store(path, resume=True))
             # nothing goes out meanwhile: the worker polls every second; three pass
@@ -171,6 +175,8 @@ def test_an_edit_saved_on_the_web_process_is_what_a_worker_renders(
             sink.wait_until(lambda: bool(subjects_to(sink, BOB)), timeout=60)
             assert subjects_to(sink, BOB) == ["Fixed by hand, Bob"]
             worker.wait_for(r"config reloaded \(business: .*\), generation 3")
+            web.wait_for(r"config reloaded \(business: .*\), generation 3")
+            assert httpx.get(f"{web.url}/healthz").status_code == 200
         finally:
             worker.kill()
             web.kill()
