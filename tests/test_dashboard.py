@@ -253,10 +253,14 @@ async def test_dashboard_shows_nps_charts_complaints_pipeline_and_skips(loop: Lo
     assert f"<title>2026-02: NPS {half_up(february.score):+d} (95% interval" in page
     assert DETRACTOR[3] in page  # the open complaint's comment
     assert "Could not be happier." in page  # a latest response's comment
+    for part in ("/admin/referrals", "/admin/reports", "/admin/sending"):  # a page each
+        assert f'href="{part}"' in page
+    pipeline = (await loop.client.get("/admin/referrals")).text
     for name, *_ in FRIENDS:
-        assert name in page
-    assert "Olivia Bennett" in page.split('id="champions"')[1]
-    skipped = page.split('id="skipped"')[1]
+        assert name in pipeline
+    reports = (await loop.client.get("/admin/reports")).text
+    assert "Olivia Bennett" in reports.split('id="champions"')[1]
+    skipped = (await loop.client.get("/admin/sending")).text.split('id="skipped"')[1]
     assert "a complaint is open: no asks until the owner resolves it" in skipped
     assert "only promoters are asked" in skipped
 
@@ -298,7 +302,7 @@ async def test_resolve_needs_the_csrf_token_then_closes_the_complaint(loop: Loop
     assert done.status_code == 303 and done.headers["location"] == "/admin?done=resolved"
     assert await store.open_complaints(customer.id) == 0
     page = (await loop.client.get(done.headers["location"])).text
-    assert "Complaint resolved" in page and DETRACTOR[3] not in page.split('id="referrals"')[0]
+    assert "Complaint resolved" in page and DETRACTOR[3] not in page.split('id="responses"')[0]
     timeline = (await loop.client.get(f"/admin/customers/{customer.public_id}")).text
     assert "Complaint resolved" in timeline and "Replaced the tiles" in timeline
     again = await loop.client.post(path, data={"csrf": await csrf(loop.client)})
@@ -308,7 +312,7 @@ async def test_resolve_needs_the_csrf_token_then_closes_the_complaint(loop: Loop
 async def test_every_open_complaint_is_counted_and_can_be_seen_and_resolved(
     loop: Loop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """23 open complaints: the dashboard says 23 (it lists the latest 20) and links to all of
+    """23 open complaints: the overview says 23 (it lists the latest 5) and links to all of
     them, a page at a time, each with its resolve button."""
     for n in range(23):
         body = {
@@ -324,7 +328,7 @@ async def test_every_open_complaint_is_counted_and_can_be_seen_and_resolved(
     assert '<h2>Open complaints</h2>\n    <p class="big alert">23</p>' in page
     listed = page.split('id="complaints"')[1].split("</section>")[0]
     assert 'Open complaints <span class="count">23</span>' in listed
-    assert listed.count('class="item complaint"') == admin.LIST_LIMIT == 20
+    assert listed.count('class="item complaint"') == admin.COMPLAINTS_SHOWN == 5
     assert '<a href="/admin/complaints">All 23 open complaints</a>' in listed
 
     def numbers(html_page: str) -> list[str]:
@@ -409,7 +413,7 @@ async def test_retry_requeues_a_failed_email_and_it_goes_out(
         await loop.run()
         (failed,) = await loop.services.store.failed_emails(10)
         await login(loop.client)
-        page = (await loop.client.get("/admin")).text
+        page = (await loop.client.get("/admin/sending")).text
         assert "451 4.3.0 mailbox busy" in page
         retried = await loop.client.post(
             f"/admin/outbox/{failed.id}/retry", data={"csrf": await csrf(loop.client)}
@@ -745,7 +749,7 @@ async def test_life_cycle_on_the_dashboard_matches_the_seeded_history(loop: Loop
     assert (await loop.client.post("/v1/responses", json=answer, headers=AUTH)).is_success
     await loop.run()
     await login(loop.client)
-    page = (await loop.client.get("/admin")).text
+    page = (await loop.client.get("/admin/reports")).text
     # By hand: of the 25 who answered, 24 bought once (Buy) and Olivia twice, then introduced
     # three friends (Refer); Ruby bought (Buy); the two friends who expect contact know us;
     # Nina likes, Omar trusts, Pia tries; Quinn only answered a survey (no stage).

@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from daemon.config import Referrals
+from daemon.engine import findings
 from daemon.engine.offers import STANDARD, Terms, pick
 from daemon.engine.proportions import MIN_EXPECTED, Z95, compare, wilson
 from daemon.money import Money
@@ -172,7 +173,9 @@ def table(data: dict[str, Any], money: Money) -> str:
         f"{'won':>4} {'value':>12} {'rate':>6}  {'95% interval':<13}"
     )
     header = header.rstrip()
-    lines = [f"Offer tests (control: {data['control']})", "", header, "-" * len(header)]
+    lines = [f"Offer tests (control: {data['control']})", ""]
+    lines += [*findings.said(findings.offers(data)), ""]
+    lines += [header, "-" * len(header)]
     for o in data["offers"]:
         name = o["id"] + (" (retired)" if o["retired"] else "")
         if not o["configured"]:

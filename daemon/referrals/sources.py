@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from daemon.engine import findings
 from daemon.money import Money
 
 
@@ -114,7 +115,7 @@ def _lift(row: dict[str, Any]) -> float:
 
 def table(data: dict[str, Any], money: Money) -> str:
     """The report for a terminal, amounts written by `money` (the business's currency)."""
-    lines = ["Referral sources", ""]
+    lines = ["Referral sources", "", *findings.said(findings.sources(data, money)), ""]
     header = (
         f"{'advocate':<28} {'refs':>4} {'A/B/C':>8} {'contacted':>9} {'won':>4} "
         f"{'value':>12} {'conv':>6} {'days':>5}"
