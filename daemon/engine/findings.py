@@ -173,3 +173,28 @@ def advocates(data: dict[str, Any]) -> list[str]:
             f"{a['name'] or a['email']} scores {a['influence']:g}" + (f" ({why})." if why else ".")
         )
     return said
+
+
+# the funnel ---------------------------------------------------------------------------------
+
+
+def funnel(data: dict[str, Any], money: Money) -> list[str]:
+    """The funnel's channels, most introductions first: what each brought."""
+    names = {c["id"]: c["name"] for c in data["channels"]}
+    totals = data["totals"]
+    used = [c for c in names if any(totals[c].values())]
+    if not used:
+        return ["Nothing through the funnel yet: no asks sent, pages shown or links opened."]
+    said = []
+    for c in sorted(used, key=lambda c: (-totals[c]["introductions"], -totals[c]["shown"])):
+        t = totals[c]
+        parts = [f"{t['shown']} shown"] if t["shown"] else []
+        if t["opened"]:
+            parts.append(f"{_plural(t['opened'], 'link')} opened by people")
+        parts.append(_plural(t["introductions"], "introduction"))
+        if t["purchases"]:
+            parts.append(f"{_plural(t['purchases'], 'purchase')} matched")
+        if t["value_won"]:
+            parts.append(f"{money(t['value_won'])} won")
+        said.append(f"{names[c]}: " + ", ".join(parts) + ".")
+    return said

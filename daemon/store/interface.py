@@ -21,6 +21,7 @@ from daemon.store.desk import Desk
 from daemon.store.digest import Digest
 from daemon.store.events import Events
 from daemon.store.friend_offers import FriendOffers
+from daemon.store.funnel import Funnel
 from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
 from daemon.store.leases import Leases
@@ -64,6 +65,7 @@ class Store(
     Digest,
     Events,
     FriendOffers,
+    Funnel,
     InfluenceMarks,
     Invitations,
     Leases,

@@ -80,8 +80,8 @@ class ReferralsQueries(Queries):
             INSERT INTO referrals (public_id, advocate_id, friend_customer_id, friend_name,
                 friend_email, friend_phone, need, timing, relationship, expects_contact,
                 advocate_introduces, public_thanks_ok, reward_choice, grade, channel, flag,
-                status, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
+                via, status, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
             RETURNING {REFERRAL}
             """,
             "r_" + secrets.token_urlsafe(12),
@@ -100,6 +100,7 @@ class ReferralsQueries(Queries):
             new.grade,
             new.channel,
             new.flag,
+            new.via,
             now,
             now,
         )

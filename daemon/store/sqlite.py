@@ -20,6 +20,7 @@ from daemon.store.desk import DeskSQL
 from daemon.store.digest import DigestSQL
 from daemon.store.events import EventsSQL
 from daemon.store.friend_offers import FriendOffersSQL
+from daemon.store.funnel import FunnelSQL
 from daemon.store.influence import InfluenceSQL
 from daemon.store.invitations import InvitationsSQL
 from daemon.store.leases import LeasesSQL
@@ -56,6 +57,7 @@ class SQLiteStore(
     RepliesSQL,
     OffersSQL,
     FriendOffersSQL,
+    FunnelSQL,
     InfluenceSQL,
     PartnersSQL,
     LifecycleSQL,

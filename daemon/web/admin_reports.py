@@ -1,7 +1,7 @@
-"""The dashboard's reports page: where the work comes from, the offer test, the partners, the
-most influential advocates and the customers' life cycle, each first in the owner's words
-(daemon/engine/findings.py) with its figures one click away. The figures are the CLI reports'
-own (`vouch report referrals|offers|partners|advocates|stages`)."""
+"""The dashboard's reports page: where the work comes from, the funnel, the offer test, the
+partners, the most influential advocates and the customers' life cycle, each first in the
+owner's words (daemon/engine/findings.py) with its figures one click away. The figures are the
+CLI reports' own (`vouch report referrals|funnel|offers|partners|advocates|stages`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from daemon.engine import findings
 from daemon.owner import stages
 from daemon.partners import report as partner_report
-from daemon.referrals import influence, offers, sources
+from daemon.referrals import funnel, influence, offers, sources
 from daemon.web import charts
 from daemon.web.owner import admin_page, owner
 from daemon.web.session import Session
@@ -39,6 +39,7 @@ async def reports(request: Request, session: Owner) -> Response:
     ranked = await influence.report(svc)
     timezone = config.settings.business.timezone
     life = await stages.report(store, svc.clock.now(), timezone, MONTHS)
+    flow = await funnel.from_store(svc, MONTHS)
     return admin_page(
         request,
         session,
@@ -50,6 +51,8 @@ async def reports(request: Request, session: Owner) -> Response:
         balance=balance,
         said_partners=findings.partners(balance, money),
         said_advocates=findings.advocates(ranked),
+        flow=flow,
+        said_funnel=findings.funnel(flow, money),
         life=life,
         road=charts.road(life["now"]),
     )
