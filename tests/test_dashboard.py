@@ -24,10 +24,12 @@ from loop import Loop, parse, running, smtp_changes, text_of
 
 from daemon.cli import main
 from daemon.config import Config, load_config
+from daemon.engine import findings
 from daemon.engine.lifecycle_types import NAMES
 from daemon.engine.segments import Nps
 from daemon.errors import ConfigError
 from daemon.mail.render import KINDS
+from daemon.referrals import offers, sources
 from daemon.web import admin, admin_advocates, admin_pages, admin_partners
 
 from dashboard_data import (
@@ -263,6 +265,43 @@ async def test_dashboard_shows_nps_charts_complaints_pipeline_and_skips(loop: Lo
     skipped = (await loop.client.get("/admin/sending")).text.split('id="skipped"')[1]
     assert "a complaint is open: no asks until the owner resolves it" in skipped
     assert "only promoters are asked" in skipped
+
+
+async def test_the_reports_say_it_in_words_with_the_figures_a_click_away(loop: Loop) -> None:
+    """Each report on the Reports page leads with its findings (daemon/engine/findings.py, from
+    the same figures), and its table waits folded under "The figures"."""
+    await seed(loop.services, loop.client)
+    await loop.run()
+    await login(loop.client)
+    page = (await loop.client.get("/admin/reports")).text
+    store, config = loop.services.store, loop.services.config
+    currency = config.settings.business.currency
+    data = sources.report(await store.referral_facts(), await store.tags_by_kind(), currency)
+    said = findings.sources(data, config.money)
+    assert "referrals so far" in said[0]
+    for section, sentences in (
+        ("sources", said),
+        (
+            "offers",
+            findings.offers(
+                offers.report(
+                    offers.configured(config.settings.referrals),
+                    await store.offer_facts(),
+                    currency,
+                )
+            ),
+        ),
+    ):
+        part = page.split(f'id="{section}"')[1].split("</section>")[0]
+        words, figures = part.split('<details class="figures">')
+        for sentence in sentences:
+            assert html.escape(sentence, quote=False) in words
+        assert "<summary>The figures</summary>" in figures and "<table" in figures
+        assert "<table" not in words
+    for section in ("funnel", "partner-balance", "influence", "life-cycle"):
+        assert f'id="{section}"' in page
+    advocates = (await loop.client.get("/admin/advocates")).text
+    assert '<ul class="findings">' in advocates.split('id="offers"')[1]
 
 
 async def test_comments_are_escaped(loop: Loop) -> None:

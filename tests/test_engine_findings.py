@@ -35,8 +35,8 @@ def test_about_rounds_up_to_a_number_one_says(n: int, said: int) -> None:
 def _offer_data(control: tuple[int, int], other: tuple[int, int]) -> dict[str, Any]:
     """The offers report of two offers: (advocates referred, advocates asked) each."""
     facts = [
-        ("a", control[1], control[1], control[0], control[0], 0, 0, control[0], 0, 0.0),
-        ("b", other[1], other[1], other[0], other[0], 0, 0, other[0], 0, 0.0),
+        ("a", control[1], control[1], control[0], control[0], 0, 0, control[0], 0, 0.0, "", "", 0),
+        ("b", other[1], other[1], other[0], other[0], 0, 0, other[0], 0, 0.0, "", "", 0),
     ]
     return offers.report([Terms("a", None, "£50"), Terms("b", None, "£80")], facts, "GBP")
 
@@ -73,7 +73,20 @@ def _row(advocate: int, name: str, status: str, value: float | None) -> tuple[An
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     closed = at if status == "won" else None
-    return (advocate, name, f"{advocate}@example.com", "A", status, value, None, at, at, closed)
+    found = value == 2100  # one win a purchase matched (attribution)
+    return (
+        advocate,
+        name,
+        f"{advocate}@example.com",
+        "A",
+        status,
+        value,
+        None,
+        at,
+        at,
+        closed,
+        found,
+    )
 
 
 def test_sources_say_who_brought_the_won_work() -> None:
@@ -89,7 +102,8 @@ def test_sources_say_who_brought_the_won_work() -> None:
     data = sources.report(rows, [("", 4, 10), ("kitchen", 2, 1)], "USD")
     said = findings.sources(data, dollars)
     assert said[0] == "7 referrals so far: 5 won, worth $5,400."
-    assert said[1] == "Most of your won work came from Jane Doe and Bob Lee (4 of 5)."
+    assert said[1] == "1 of the 5 wins came by itself: a purchase matched the referral."
+    assert said[2] == "Most of your won work came from Jane Doe and Bob Lee (4 of 5)."
     assert "Jane Doe sent 3 introductions, 2 won ($4,100)." in said
     assert "Di Ames sent 1 introduction, none won yet." not in said  # only the top three named
     assert said[-1] == (

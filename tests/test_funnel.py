@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from loop import Loop, smtp_changes, text_of
+from loop import AUTH, Loop, smtp_changes, text_of
 from test_attribution import STRIPE, stripe
 from test_dashboard import login
 from test_thanks_page import answer
@@ -123,6 +123,12 @@ async def test_each_step_is_counted_once_in_its_month_and_channel(loop: Loop) ->
     assert march["offer"]["shown"] == 1
     assert march["offer"]["introductions"] == 0  # the purchase credited the thanks referral
     assert data["totals"]["thanks"]["introductions"] == 1
+    # the sources report counts the win the purchase made, as a win the owner marks
+    sources = (await loop.client.get("/v1/referrals", headers=AUTH)).json()["totals"]
+    assert (sources["won"], sources["won_by_purchase"], sources["value_won"]) == (1, 1, 420.0)
+    # the offers report counts the purchase with the friend offer's code (once: the event twice)
+    (offer,) = (await loop.client.get("/v1/reports/offers", headers=AUTH)).json()["offers"]
+    assert offer["friend_redemptions"] == 1
 
     # in words, on the dashboard's reports page and in `vouch report funnel`
     said = findings.funnel(data, loop.services.config.money)

@@ -101,7 +101,7 @@ async def test_a_won_value_is_shown_in_the_business_currency_everywhere(
 
     # `vouch report offers` and `vouch report partners`
     assert await cli("report", "offers", loop=loop) == 0
-    assert f"1    {written} 100.0%" in capsys.readouterr().out  # the standard offer's win
+    assert f"1    {written}     0 100.0%" in capsys.readouterr().out  # the standard offer's win
     assert await cli("report", "offers", "--format", "json", loop=loop) == 0
     assert json.loads(capsys.readouterr().out)["currency"] == code
     assert await cli("report", "partners", "--format", "csv", loop=loop) == 0

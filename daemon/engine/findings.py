@@ -56,6 +56,10 @@ def sources(data: dict[str, Any], money: Money) -> list[str]:
         f"{_plural(t['referrals'], 'referral')} so far: {t['won']} won, worth "
         f"{money(t['value_won'])}."
     ]
+    matched = t["won_by_purchase"]
+    if matched:
+        share = f"{matched} of the {t['won']} wins" if matched < t["won"] else "Every win"
+        said.append(f"{share} came by itself: a purchase matched the referral.")
     winners = [a for a in data["advocates"] if a["won"]]
     if t["won"] and winners:
         top = winners[: min(2, len(winners))]

@@ -185,14 +185,17 @@ class ReferralsQueries(Queries):
         rows = await self._fetch(
             """
             SELECT a.id, c.name, c.email, r.grade, r.status, r.value, r.flag,
-                   r.created_at, r.contacted_at, r.closed_at
+                   r.created_at, r.contacted_at, r.closed_at, r.attribution IS NOT NULL
             FROM referrals r JOIN advocates a ON a.id = r.advocate_id
             JOIN customers c ON c.id = a.customer_id
             WHERE a.id NOT IN (SELECT advocate_id FROM partners)
             ORDER BY a.id, r.id
             """
         )
-        return [(*r[:7], *(None if t is None else as_time(t) for t in r[7:])) for r in rows]
+        return [
+            (*r[:7], *(None if t is None else as_time(t) for t in r[7:10]), bool(r[10]))
+            for r in rows
+        ]
 
     async def attribution_facts(
         self, email: str, event_id: str
