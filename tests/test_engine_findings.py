@@ -111,6 +111,11 @@ def test_sources_say_who_brought_the_won_work() -> None:
         "(50% against 10%)."
     )
     assert findings.sources(sources.report([], [], "USD"), dollars) == ["No referrals yet."]
+    lost = sources.report([_row(4, "Di Ames", "lost", None)], [], "USD")
+    assert findings.sources(lost, dollars) == [
+        "1 referral so far, none won yet.",
+        "Di Ames sent 1 introduction, none won yet.",
+    ]
 
 
 def test_partners_say_who_is_owed() -> None:

@@ -52,16 +52,16 @@ def sources(data: dict[str, Any], money: Money) -> list[str]:
     t = data["totals"]
     if not t["referrals"]:
         return ["No referrals yet."]
-    said = [
-        f"{_plural(t['referrals'], 'referral')} so far: {t['won']} won, worth "
-        f"{money(t['value_won'])}."
-    ]
+    so_far = f"{_plural(t['referrals'], 'referral')} so far"
+    if not t["won"]:
+        return [f"{so_far}, none won yet.", *_named(data, money)]
+    said = [f"{so_far}: {t['won']} won, worth {money(t['value_won'])}."]
     matched = t["won_by_purchase"]
     if matched:
-        share = f"{matched} of the {t['won']} wins" if matched < t["won"] else "Every win"
-        said.append(f"{share} came by itself: a purchase matched the referral.")
+        wins = f"{matched} of the {t['won']} wins" if matched < t["won"] else "Every win"
+        said.append(f"{wins} came by itself: a purchase matched the referral.")
     winners = [a for a in data["advocates"] if a["won"]]
-    if t["won"] and winners:
+    if winners:
         top = winners[: min(2, len(winners))]
         share = sum(a["won"] for a in top)
         names = " and ".join(a["advocate"] for a in top)
@@ -69,6 +69,12 @@ def sources(data: dict[str, Any], money: Money) -> list[str]:
             said.append(f"Most of your won work came from {names} ({share} of {t['won']}).")
         elif len(winners) == 1:
             said.append(f"All your won work came from {names} ({t['won']}).")
+    return said + _named(data, money)
+
+
+def _named(data: dict[str, Any], money: Money) -> list[str]:
+    """Each champion in a sentence, then the tag advocates carry most beside other customers."""
+    said = []
     for a in data["champions"][:CHAMPIONS_NAMED]:
         sent = f"{a['advocate']} sent {_plural(a['referrals'], 'introduction')}"
         if a["won"]:
