@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from daemon.clock import SystemClock
 from daemon.config import Config, load_config
+from daemon.engine.funnel import STEPS
 from daemon.engine.influence import Influence, parse_mark
 from daemon.engine.inputs import depth_problem, text_problem, too_deep
 from daemon.errors import ConfigError, Problem, StoreDamaged, StoreUnavailable, VouchError
@@ -36,7 +37,7 @@ from daemon.owner.report import FORMATS, MAX_MONTHS, render
 from daemon.owner.report import from_store as report_from_store
 from daemon.partners import cli as partner_cli
 from daemon.partners import report as partner_report
-from daemon.referrals import follow_up, influence, offers, review_asks, sources
+from daemon.referrals import follow_up, funnel, influence, offers, review_asks, sources
 from daemon.run.sender import Sender
 from daemon.run.services import open_store, opened
 from daemon.store import Recorded
@@ -155,11 +156,20 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "what",
         nargs="?",
-        choices=["nps", "referrals", "offers", "advocates", "partners", "stages", "reviews"],
+        choices=[
+            "nps",
+            "referrals",
+            "funnel",
+            "offers",
+            "advocates",
+            "partners",
+            "stages",
+            "reviews",
+        ],
         default="nps",
-        help="nps, the referral sources, the offer test, advocates by influence, the partner "
-        "balance, the customers' life-cycle stages, or review asks and the sites clicked "
-        "(default: nps)",
+        help="nps, the referral sources, the referral funnel by month and channel, the offer "
+        "test, advocates by influence, the partner balance, the customers' life-cycle stages, "
+        "or review asks and the sites clicked (default: nps)",
     )
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
@@ -596,6 +606,8 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.what == "reviews":
         return _report_reviews(args)
+    if args.what == "funnel":
+        return _report_funnel(args)
     config = load_config(args.config, os.environ)
     if args.what == "stages":
         print(stages.render(asyncio.run(_report_stages(config, args.months)), args.format), end="")
@@ -664,6 +676,28 @@ def _report_reviews(args: argparse.Namespace) -> int:
                 writer.writerow([m["month"], m["asks"], m["clicks"], site, n])
     else:
         print(review_asks.table(data), end="")
+    return EXIT_OK
+
+
+def _report_funnel(args: argparse.Namespace) -> int:
+    """`vouch report funnel`: per month and channel, shown, opened, introduced, bought, won."""
+    config = load_config(args.config, os.environ)
+
+    async def build() -> dict[str, Any]:
+        async with opened(config) as services:
+            return await funnel.from_store(services, args.months)
+
+    data = asyncio.run(build())
+    if args.format == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["month", "channel", *STEPS[:-1], f"value_won ({data['currency']})"])
+        for m in data["months"]:
+            for channel, steps in m["channels"].items():
+                writer.writerow([m["month"], channel, *(steps[s] for s in STEPS)])
+    else:
+        print(funnel.table(data, config.money), end="")
     return EXIT_OK
 
 

@@ -33,7 +33,7 @@ from daemon.store.public_answers import NewPublicAnswer
 from daemon.surveys import public
 from daemon.web import create_app
 
-from browsing import CHROMIUM, DESKTOP, MARKS, NARROW, assert_accessible, phone
+from browsing import CHROMIUM, DESKTOP, MARKS, NARROW, PHONE, assert_accessible, phone
 from dashboard_data import AUTH, CONFIG_CHANGES, ENV_EXTRA, PASSWORD, seed
 from helpers import ENV, REPO, merge, plant, query, write_business
 from live_vouch import LiveVouch
@@ -357,6 +357,9 @@ PUBLIC: dict[str, Reach] = {
 }
 OWNER: dict[str, Reach] = {
     "dashboard": _go(lambda site: "/admin"),
+    "referral pipeline": _go(lambda site: "/admin/referrals"),
+    "sending": _go(lambda site: "/admin/sending"),
+    "reports": _go(lambda site: "/admin/reports"),
     "complaints": _go(lambda site: "/admin/complaints"),
     "advocates": _go(lambda site: "/admin/advocates"),
     "partners": _go(lambda site: "/admin/partners"),
@@ -574,13 +577,14 @@ def test_charts_have_a_text_equivalent(contexts: dict[str, BrowserContext], site
     figures, which a screen reader reads."""
     page = contexts["desktop"].new_page()
     try:
-        page.goto("/admin")
-        charts = page.locator("svg.chart")
-        assert charts.count() == 3
-        for chart in charts.all():
-            expect(chart).to_have_role("img")
-            expect(chart).to_have_accessible_name(re.compile(r"\w"))
-            expect(chart).to_have_accessible_description(re.compile(r"\d"))
+        for path, count in (("/admin", 2), ("/admin/reports", 1)):  # trend, scores; life cycle
+            page.goto(path)
+            charts = page.locator("svg.chart")
+            assert charts.count() == count
+            for chart in charts.all():
+                expect(chart).to_have_role("img")
+                expect(chart).to_have_accessible_name(re.compile(r"\w"))
+                expect(chart).to_have_accessible_description(re.compile(r"\d"))
     finally:
         page.close()
 
@@ -619,3 +623,42 @@ def test_headings_get_smaller_by_level(contexts: dict[str, BrowserContext], site
         assert sections and max(sections) < title, sizes
     finally:
         page.close()
+
+
+# How long and how wide each dashboard page is, with the seeded business in it.
+
+SCREENS = 3  # no dashboard page longer than three screens of a laptop (issue 14)
+MIN_LABEL_PX = 11  # the smallest chart label a phone shows, in CSS pixels as drawn
+#: The smallest drawn font of the page's chart labels: an SVG's text is scaled with its
+#: viewBox, so its font size times the scale it is drawn at.
+SMALLEST_LABEL = """() => Math.min(Infinity, ...[...document.querySelectorAll('svg text')]
+    .filter(t => t.getClientRects().length)
+    .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))"""
+
+
+@pytest.mark.parametrize("name", OWNER)
+def test_dashboard_page_fits_the_screen(
+    name: str, contexts: dict[str, BrowserContext], site: Site
+) -> None:
+    """At 1280x900 a dashboard page is at most three screens long; on a 390 px phone it never
+    scrolls sideways (a wide table or chart scrolls inside its card) and its chart labels are
+    drawn at 11 px or more."""
+    problems = []
+    page = _reach(name, contexts, "desktop", site)
+    try:
+        high = page.evaluate("document.documentElement.scrollHeight")
+        if high > SCREENS * DESKTOP["height"]:
+            problems.append(f"{high} px long at 1280x900")
+    finally:
+        page.close()
+    page = _reach(name, contexts, "phone", site)
+    try:
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        if wide > PHONE["width"]:
+            problems.append(f"{wide} px wide on a 390 px phone")
+        smallest = page.evaluate(SMALLEST_LABEL)
+        if smallest < MIN_LABEL_PX:
+            problems.append(f"a chart label drawn at {smallest:.1f} px on a phone")
+    finally:
+        page.close()
+    assert problems == [], f"{name}: {'; '.join(problems)}"

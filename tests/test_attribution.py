@@ -189,7 +189,7 @@ async def test_confirm_waits_for_the_owners_one_click(loop: Loop, platform: str)
     form = await loop.client.get("/admin/login")
     login = {"nonce": field(form.text, "nonce"), "next": "/admin", "password": PASSWORD}
     assert (await loop.client.post("/admin/login", data=login)).status_code == 303
-    page = (await loop.client.get("/admin")).text
+    page = (await loop.client.get("/admin/referrals")).text
     assert "Attributed: purchase.completed" in page and "matched by the friend" in page
     assert "Confirm: won, £420.00" in page
     found = re.search(
@@ -202,7 +202,7 @@ async def test_confirm_waits_for_the_owners_one_click(loop: Loop, platform: str)
     await loop.travel(timedelta(days=1))
     assert referrals(loop) == [(ANN, DEE, "won", 420.0, "C", "introduce")]
     assert len(rewards(loop.new_mail(), ANN)) == 1
-    assert "Confirm: won" not in (await loop.client.get("/admin")).text
+    assert "Confirm: won" not in (await loop.client.get("/admin/referrals")).text
 
 
 @pytest.mark.parametrize("mode", ["off"])

@@ -24,10 +24,12 @@ from loop import Loop, parse, running, smtp_changes, text_of
 
 from daemon.cli import main
 from daemon.config import Config, load_config
+from daemon.engine import findings
 from daemon.engine.lifecycle_types import NAMES
 from daemon.engine.segments import Nps
 from daemon.errors import ConfigError
 from daemon.mail.render import KINDS
+from daemon.referrals import offers, sources
 from daemon.web import admin, admin_advocates, admin_pages, admin_partners
 
 from dashboard_data import (
@@ -253,12 +255,53 @@ async def test_dashboard_shows_nps_charts_complaints_pipeline_and_skips(loop: Lo
     assert f"<title>2026-02: NPS {half_up(february.score):+d} (95% interval" in page
     assert DETRACTOR[3] in page  # the open complaint's comment
     assert "Could not be happier." in page  # a latest response's comment
+    for part in ("/admin/referrals", "/admin/reports", "/admin/sending"):  # a page each
+        assert f'href="{part}"' in page
+    pipeline = (await loop.client.get("/admin/referrals")).text
     for name, *_ in FRIENDS:
-        assert name in page
-    assert "Olivia Bennett" in page.split('id="champions"')[1]
-    skipped = page.split('id="skipped"')[1]
+        assert name in pipeline
+    reports = (await loop.client.get("/admin/reports")).text
+    assert "Olivia Bennett" in reports.split('id="champions"')[1]
+    skipped = (await loop.client.get("/admin/sending")).text.split('id="skipped"')[1]
     assert "a complaint is open: no asks until the owner resolves it" in skipped
     assert "only promoters are asked" in skipped
+
+
+async def test_the_reports_say_it_in_words_with_the_figures_a_click_away(loop: Loop) -> None:
+    """Each report on the Reports page leads with its findings (daemon/engine/findings.py, from
+    the same figures), and its table waits folded under "The figures"."""
+    await seed(loop.services, loop.client)
+    await loop.run()
+    await login(loop.client)
+    page = (await loop.client.get("/admin/reports")).text
+    store, config = loop.services.store, loop.services.config
+    currency = config.settings.business.currency
+    data = sources.report(await store.referral_facts(), await store.tags_by_kind(), currency)
+    said = findings.sources(data, config.money)
+    assert "referrals so far" in said[0]
+    for section, sentences in (
+        ("sources", said),
+        (
+            "offers",
+            findings.offers(
+                offers.report(
+                    offers.configured(config.settings.referrals),
+                    await store.offer_facts(),
+                    currency,
+                )
+            ),
+        ),
+    ):
+        part = page.split(f'id="{section}"')[1].split("</section>")[0]
+        words, figures = part.split('<details class="figures">')
+        for sentence in sentences:
+            assert html.escape(sentence, quote=False) in words
+        assert "<summary>The figures</summary>" in figures and "<table" in figures
+        assert "<table" not in words
+    for section in ("funnel", "partner-balance", "influence", "life-cycle"):
+        assert f'id="{section}"' in page
+    advocates = (await loop.client.get("/admin/advocates")).text
+    assert '<ul class="findings">' in advocates.split('id="offers"')[1]
 
 
 async def test_comments_are_escaped(loop: Loop) -> None:
@@ -298,7 +341,7 @@ async def test_resolve_needs_the_csrf_token_then_closes_the_complaint(loop: Loop
     assert done.status_code == 303 and done.headers["location"] == "/admin?done=resolved"
     assert await store.open_complaints(customer.id) == 0
     page = (await loop.client.get(done.headers["location"])).text
-    assert "Complaint resolved" in page and DETRACTOR[3] not in page.split('id="referrals"')[0]
+    assert "Complaint resolved" in page and DETRACTOR[3] not in page.split('id="responses"')[0]
     timeline = (await loop.client.get(f"/admin/customers/{customer.public_id}")).text
     assert "Complaint resolved" in timeline and "Replaced the tiles" in timeline
     again = await loop.client.post(path, data={"csrf": await csrf(loop.client)})
@@ -308,7 +351,7 @@ async def test_resolve_needs_the_csrf_token_then_closes_the_complaint(loop: Loop
 async def test_every_open_complaint_is_counted_and_can_be_seen_and_resolved(
     loop: Loop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """23 open complaints: the dashboard says 23 (it lists the latest 20) and links to all of
+    """23 open complaints: the overview says 23 (it lists the latest 5) and links to all of
     them, a page at a time, each with its resolve button."""
     for n in range(23):
         body = {
@@ -324,7 +367,7 @@ async def test_every_open_complaint_is_counted_and_can_be_seen_and_resolved(
     assert '<h2>Open complaints</h2>\n    <p class="big alert">23</p>' in page
     listed = page.split('id="complaints"')[1].split("</section>")[0]
     assert 'Open complaints <span class="count">23</span>' in listed
-    assert listed.count('class="item complaint"') == admin.LIST_LIMIT == 20
+    assert listed.count('class="item complaint"') == admin.COMPLAINTS_SHOWN == 5
     assert '<a href="/admin/complaints">All 23 open complaints</a>' in listed
 
     def numbers(html_page: str) -> list[str]:
@@ -409,7 +452,7 @@ async def test_retry_requeues_a_failed_email_and_it_goes_out(
         await loop.run()
         (failed,) = await loop.services.store.failed_emails(10)
         await login(loop.client)
-        page = (await loop.client.get("/admin")).text
+        page = (await loop.client.get("/admin/sending")).text
         assert "451 4.3.0 mailbox busy" in page
         retried = await loop.client.post(
             f"/admin/outbox/{failed.id}/retry", data={"csrf": await csrf(loop.client)}
@@ -745,7 +788,7 @@ async def test_life_cycle_on_the_dashboard_matches_the_seeded_history(loop: Loop
     assert (await loop.client.post("/v1/responses", json=answer, headers=AUTH)).is_success
     await loop.run()
     await login(loop.client)
-    page = (await loop.client.get("/admin")).text
+    page = (await loop.client.get("/admin/reports")).text
     # By hand: of the 25 who answered, 24 bought once (Buy) and Olivia twice, then introduced
     # three friends (Refer); Ruby bought (Buy); the two friends who expect contact know us;
     # Nina likes, Omar trusts, Pia tries; Quinn only answered a survey (no stage).

@@ -103,9 +103,19 @@ def test_owner_logs_in_and_reads_the_dashboard(page: Page, live: LiveVouch, shot
     bars = page.get_by_role("img", name="Score distribution").locator("g.bar")
     expect(bars).to_have_count(11)
     expect(page.locator("#complaints")).to_contain_text(DETRACTOR[3])
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    # the reports: the life cycle, and each report in words with its figures a click away
+    nav = page.get_by_role("navigation", name="Dashboard")
+    nav.get_by_role("link", name="Reports").click()
     road = page.get_by_role("img", name="Customers at each stage")
     expect(road.locator("g.step")).to_have_count(7)
-    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    sources = page.locator("#sources")
+    expect(sources.locator("ul.findings li").first).to_contain_text("referrals so far")
+    expect(sources.get_by_role("table")).to_be_hidden()
+    sources.get_by_text("The figures").click()
+    expect(sources.get_by_role("table")).to_be_visible()
+    page.screenshot(path=str(shots / "dashboard-reports.png"), full_page=True)
+    nav.get_by_role("link", name="Overview").click()
     # a partner added through the form appears in the list with its link
     page.get_by_role("link", name="Partners").click()
     page.get_by_label("Business name").fill("Harbor Physio")
@@ -117,13 +127,13 @@ def test_owner_logs_in_and_reads_the_dashboard(page: Page, live: LiveVouch, shot
     expect(page.locator("#partners tbody tr")).to_have_count(1)
     expect(page.locator("#partners tbody")).to_contain_text("Harbor Physio")
     expect(page.locator("#partners tbody")).to_contain_text(f"{live.url}/r/")
-    page.get_by_role("link", name="Dashboard").click()
     # every email kind and survey page previewed in its sandboxed frame (a CSP refusal fails)
     page.get_by_role("link", name="Templates").click()
     expect(page.frame_locator("#survey iframe").locator("body")).to_contain_text("0")
     expect(page.locator("iframe.phone")).to_have_count(12)
-    page.go_back()
-    # a sent email, as the customer saw it, in its sandboxed frame
+    # a sent email, as the customer saw it, in its sandboxed frame (the advocate, from the
+    # referral pipeline)
+    nav.get_by_role("link", name="Referrals").click()
     page.get_by_role("link", name="Olivia Bennett").first.click()
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
     page.get_by_role("link", name="Thank-you for an introduction sent").first.click()
@@ -153,6 +163,7 @@ def test_owner_moves_a_referral_to_won_and_the_advocate_hears(page: Page, live: 
     seeded(live)
     before = len(live.mail_to("olivia.bennett@example.com"))
     log_in(page)
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Referrals").click()
     friend = FRIENDS[0][0]
     card = page.get_by_role("article", name=f"Referral of {friend}")
     card.get_by_text("Note, value").click()
@@ -357,6 +368,9 @@ def test_owner_loads_codes_and_approves_a_reward(
     try:
         seeded(live)
         log_in(page)
+        page.get_by_role("navigation", name="Dashboard").get_by_role(
+            "link", name="Referrals"
+        ).click()
         card = page.get_by_role("article", name=f"Referral of {FRIENDS[0][0]}")
         card.get_by_role("button", name="Won").click()
         page.get_by_role("button", name="Yes, mark won").click()

@@ -69,13 +69,13 @@ async def customer(loop: Loop, email: str) -> dict[str, Any]:
     return found
 
 
-async def dashboard(client: httpx.AsyncClient) -> str:
+async def dashboard(client: httpx.AsyncClient, path: str = "/admin/sending") -> str:
     form = await client.get("/admin/login")
     await client.post(
         "/admin/login",
         data={"nonce": field(form.text, "nonce"), "next": "/admin", "password": PASSWORD},
     )
-    page = await client.get("/admin")
+    page = await client.get(path)
     assert page.status_code == 200
     return page.text
 

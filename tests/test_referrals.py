@@ -501,6 +501,7 @@ async def test_sources_report_on_a_seeded_set(loop: Loop) -> None:
         "by_grade": {"A": 1, "B": 1, "C": 1},
         "contacted": 0,
         "won": 2,
+        "won_by_purchase": 0,  # both marked by the owner (tests/test_attribution.py: by a purchase)
         "value_won": 4000.0,
         "conversion": 0.667,
         "median_days_to_close": 3.0,
@@ -510,6 +511,7 @@ async def test_sources_report_on_a_seeded_set(loop: Loop) -> None:
     assert data["totals"] == {
         "referrals": 4,
         "won": 2,
+        "won_by_purchase": 0,
         "value_won": 4000.0,
         "advocates": 2,
         "other_customers": 0,

@@ -82,13 +82,15 @@ async def test_a_won_value_is_shown_in_the_business_currency_everywhere(
     page = await loop.client.get("/admin")
     assert page.status_code == 200
     assert f"worth {written}" in page.text  # the total won
-    assert f'<td class="num">{written}</td>' in page.text  # the champion's value won
+    reports = await loop.client.get("/admin/reports")
+    assert f'<td class="num">{written}</td>' in reports.text  # the champion's value won
 
     # `vouch report referrals`: table, CSV and JSON
     capsys.readouterr()
     assert await cli("report", "referrals", loop=loop) == 0
     table = capsys.readouterr().out
     assert f"1 won, {written} value won." in table
+    assert f"- 3 referrals so far: 1 won, worth {written}." in table  # in words first
     assert await cli("report", "referrals", "--format", "csv", loop=loop) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     column = rows[0].index(f"value_won ({code})")
@@ -99,7 +101,7 @@ async def test_a_won_value_is_shown_in_the_business_currency_everywhere(
 
     # `vouch report offers` and `vouch report partners`
     assert await cli("report", "offers", loop=loop) == 0
-    assert f"1    {written} 100.0%" in capsys.readouterr().out  # the standard offer's win
+    assert f"1    {written}     0 100.0%" in capsys.readouterr().out  # the standard offer's win
     assert await cli("report", "offers", "--format", "json", loop=loop) == 0
     assert json.loads(capsys.readouterr().out)["currency"] == code
     assert await cli("report", "partners", "--format", "csv", loop=loop) == 0

@@ -58,7 +58,7 @@ async def test_a_referral_made_moved_and_told(concerns: Any) -> None:
     assert await store.unnotified_steps(10) == []
     [facts] = await store.referral_facts()
     assert facts[0] == advocate.id and facts[3:7] == ("B", "won", 1200.0, None)
-    assert facts[7:] == (AT, AT + DAY, AT + 2 * DAY)
+    assert facts[7:] == (AT, AT + DAY, AT + 2 * DAY, False)  # won by hand, not by a purchase
 
 
 async def test_a_purchase_is_credited_once(concerns: Any) -> None:

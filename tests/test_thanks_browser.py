@@ -87,7 +87,7 @@ def test_a_promoter_shares_their_link_from_a_phone(
             (row,) = query(store, "SELECT code FROM advocates")
             return str(row[0])
 
-        url = f"{live.url}/r/{live.call(code)}"
+        url = f"{live.url}/r/{live.call(code)}?via=thanks"  # the funnel's channel
         expect(page.locator("#referral-url")).to_have_value(url)
         copy = page.get_by_role("button", name="Copy link")
         expect(copy).to_be_visible()  # shown by the page's script: it ran under the CSP

@@ -144,7 +144,7 @@ async def test_a_promoter_is_offered_reviews_and_their_own_link_to_share(loop: L
     assert outbox_rows(loop) == before  # the page sends nothing, and queues nothing
     html = sent.text
     (code,) = codes(loop)
-    url = f"http://vouch.test/r/{code}"
+    url = f"http://vouch.test/r/{code}?via=thanks"  # each way in says so, for the funnel
     page = Page(html)
 
     # the owner's review sites, as plain links, their names escaped
@@ -181,8 +181,9 @@ async def test_a_promoter_is_offered_reviews_and_their_own_link_to_share(loop: L
 
     # the QR code: inline SVG drawn here, of exactly the referral link, with words for it
     assert page.svg and page.svg[0].startswith('<svg width="') and 'class="qr"' in page.svg[0]
-    assert dark_modules(page.svg[1:]) == modules_of(url)
-    assert dark_modules(page.svg[1:]) != modules_of(url + "x")
+    qr = f"http://vouch.test/r/{code}?via=qr"
+    assert dark_modules(page.svg[1:]) == modules_of(qr)
+    assert dark_modules(page.svg[1:]) != modules_of(url)
     assert f"A QR code of your link, {url}" in page.labels
     assert "<img" not in html and "http://vouch.test/r/" not in html.split("<svg")[1]
 
@@ -206,7 +207,7 @@ async def test_the_code_is_minted_once_and_the_second_answer_shows_the_same_link
     second = await loop.client.post(path_of(links[10]), data={"score": "10", "via": "form"})
     assert codes(loop) == [code]
     for page in (first, second):
-        assert f'value="http://vouch.test/r/{code}"' in page.text
+        assert f'value="http://vouch.test/r/{code}?via=thanks"' in page.text
 
 
 async def test_a_promoter_answering_by_a_click_in_the_email_is_minted_a_code(loop: Loop) -> None:
@@ -249,6 +250,7 @@ async def test_a_french_customer_shares_in_french(loop: Loop) -> None:
     assert (
         text
         == f"J’ai vraiment apprécié {BUSINESS} et j’ai pensé à vous : http://vouch.test/r/{code}"
+        "?via=thanks"
     )
     assert "Envoyer par SMS" in page.links and "Copier le lien" in html
 
@@ -329,8 +331,8 @@ async def test_the_dashboard_previews_the_promoters_offers_with_a_sample_code(
         assert promoter.status_code == 200
         page = Page(promoter.text)
         assert page.links["Google"] == SITES[0]["url"]
-        assert 'value="http://vouch.test/r/SAMPLE-CODE"' in promoter.text
-        assert dark_modules(page.svg[1:]) == modules_of("http://vouch.test/r/SAMPLE-CODE")
+        assert 'value="http://vouch.test/r/SAMPLE-CODE?via=thanks"' in promoter.text
+        assert dark_modules(page.svg[1:]) == modules_of("http://vouch.test/r/SAMPLE-CODE?via=qr")
         assert page.scripts == []  # the preview's frame runs no script
         for other in ("passive", "detractor"):
             shown = await loop.client.get(f"{pages}/{other}/thanks")

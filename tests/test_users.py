@@ -319,7 +319,7 @@ async def test_what_a_user_does_is_recorded_and_shown_by_their_name(
         (STAFF[0], "moved to contacted", f"referral:{seeded.referrals[0]}"),
         (STAFF[0], "added", f"partner:{public_id}"),
     ]
-    page = (await loop.client.get("/admin")).text
+    page = (await loop.client.get("/admin/referrals")).text
     assert f"moved to contacted by {STAFF[0]}" in page
     customer = await loop.services.store.customer_by_email(DETRACTOR[1])
     assert customer is not None

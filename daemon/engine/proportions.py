@@ -10,6 +10,9 @@ Pure arithmetic with the standard library (math.erfc gives the normal tail; no s
   (his method 10, 1998), built from the two Wilson intervals. It behaves far better than the
   Wald interval for the difference when counts are small.
 
+- `group_size`: how many in each group the z-test needs to find a difference as large as the
+  one observed (5% two-sided, 80% power; the classic formula with the pooled rate under the null).
+
 A test is only worth reading when each group has enough successes and failures for the normal
 approximation: `enough_data` asks for at least 5 expected of each under the pooled rate.
 """
@@ -17,9 +20,10 @@ approximation: `enough_data` asks for at least 5 expected of each under the pool
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import erfc, sqrt
+from math import ceil, erfc, sqrt
 
 Z95 = 1.959963984540054  # the two-sided 95% quantile of the standard normal
+Z80 = 0.8416212335729143  # the one-sided quantile for 80% power
 ALPHA = 0.05
 MIN_EXPECTED = 5  # successes and failures each group needs for the normal approximation
 
@@ -87,3 +91,15 @@ def compare(x1: int, n1: int, x2: int, n2: int) -> Comparison:
     pooled = (x1 + x2) / (n1 + n2)
     enough = all(n * pooled >= MIN_EXPECTED and n * (1 - pooled) >= MIN_EXPECTED for n in (n1, n2))
     return Comparison(newcombe(x1, n1, x2, n2), z, p, enough)
+
+
+def group_size(p1: float, p2: float, z_alpha: float = Z95, z_power: float = Z80) -> int | None:
+    """The size of each group at which the z-test finds p2 ≠ p1 with 80% power (at 5%, two-sided),
+    were the true rates these; None when they are equal (no difference to find)."""
+    if not (0 <= p1 <= 1 and 0 <= p2 <= 1):
+        raise ValueError(f"rates are between 0 and 1, not {p1} and {p2}")
+    if p1 == p2:
+        return None
+    mean = (p1 + p2) / 2
+    top = z_alpha * sqrt(2 * mean * (1 - mean)) + z_power * sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return ceil(top * top / ((p1 - p2) ** 2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from daemon.engine import findings
 from daemon.money import Money
 
 COLUMNS = (
@@ -59,7 +60,8 @@ def table(data: dict[str, Any], money: Money) -> str:
         f"{'partner':<28} {'received':>8} {'won':>4} {'value':>12} {'given':>6} {'won':>4} "
         f"{'balance':>8}"
     )
-    lines = ["Partners", "", header, "-" * len(header)]
+    lines = ["Partners", "", *findings.said(findings.partners(data, money)), ""]
+    lines += [header, "-" * len(header)]
     for p in data["partners"]:
         lines.append(
             f"{p['partner'][:28]:<28} {p['received']:>8} {p['received_won']:>4} "

@@ -92,7 +92,9 @@ async def credit(services: Services, stored: StoredEvent, buyer: Customer) -> st
         return decided.reason
     if isinstance(decided, Create):
         assert advocate is not None
-        referral = await _by_code(services, advocate, buyer, stored)
+        # the friend offer's code: the funnel's "offer" channel (daemon/engine/funnel.py)
+        via = "offer" if friend_code is not None else None
+        referral = await _by_code(services, advocate, buyer, stored, via)
     else:
         assert isinstance(decided, Credit)
         found = await store.referral_by_id(decided.referral_id)
@@ -163,13 +165,13 @@ async def _redeemed(
 
 
 async def _by_code(
-    services: Services, advocate: Advocate, buyer: Customer, stored: StoredEvent
+    services: Services, advocate: Advocate, buyer: Customer, stored: StoredEvent, via: str | None
 ) -> Referral:
     """A purchase with an advocate's code and no introduction: the code was the introduction
     (grade B: the friend asked and came), dated when the purchase happened."""
     store: Referrals = services.store
     intro = Introduction(buyer.name, buyer.email, None, None, None, None, False, False)
-    new = NewReferral(advocate.id, intro, "B", "code", None, buyer.id)
+    new = NewReferral(advocate.id, intro, "B", "code", None, buyer.id, via)
     return await store.add_referral(new, stored.occurred_at)
 
 

@@ -256,9 +256,10 @@ async def _send_ask(services: Services, ask: AskRow) -> None:
         context={
             "customer_name": first_name(customer),
             "moment": "survey_answer" if ask.moment == Moment.SURVEY_ANSWER else ask.moment,
-            "referral_url": services.url(f"/r/{advocate.code}"),
-            "introduce_url": services.url(f"/r/{advocate.code}/introduce"),
-            "education_url": services.url(f"/r/{advocate.code}/learn")
+            # ?via=ask: the funnel counts what the ask email brings (daemon/engine/funnel.py)
+            "referral_url": services.url(f"/r/{advocate.code}?via=ask"),
+            "introduce_url": services.url(f"/r/{advocate.code}/introduce?via=ask"),
+            "education_url": services.url(f"/r/{advocate.code}/learn?via=ask")
             if services.config.education
             else None,
             "incentive": terms.text,
@@ -299,9 +300,14 @@ def _window(services: Services) -> Any:
 
 
 async def introduce(
-    services: Services, advocate: Advocate, intro: Introduction, channel: str
+    services: Services,
+    advocate: Advocate,
+    intro: Introduction,
+    channel: str,
+    via: str | None = None,
 ) -> Referral:
-    """Record a referral; the owner, the advocate and (only with consent) the friend hear of it."""
+    """Record a referral; the owner, the advocate and (only with consent) the friend hear of it.
+    `via`: the funnel's channel the friend's link carried (daemon/engine/funnel.py), if any."""
     store: IntroduceStore = services.store
     now = services.clock.now()
     customer = await store.customer(advocate.customer_id)
@@ -315,7 +321,7 @@ async def introduce(
     friend_id = None
     if intro.friend_email and intro.expects_contact and not own:
         friend_id = (await store.ensure_customer(intro.friend_email, now)).id
-    new = NewReferral(advocate.id, intro, grade(intro), channel, flag, friend_id)
+    new = NewReferral(advocate.id, intro, grade(intro), channel, flag, friend_id, via)
     referral = await store.add_referral(new, now)
     await stages.refresh(store, [customer.id, *([friend_id] if friend_id else [])])  # Refer, Know
     services.nudge()

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from daemon.engine import findings
 from daemon.engine import influence as rules
 from daemon.engine.influence import Facts, Influence
 from daemon.run.services import Services
@@ -101,6 +102,9 @@ def table(data: dict[str, Any]) -> str:
     tags = ", ".join(f"{t} +{v:g}" for t, v in sorted(w["tags"].items())) or "none set"
     lines = [
         "Advocates by influence",
+        "",
+        *findings.said(findings.advocates(data)),
+        "",
         f"influence = mark (0-10) + tag weights ({tags}) + {w['referral']:g} a referral "
         f"+ {w['grade_a']:g} a grade A + {w['testimonial']:g} a testimonial + {w['win']:g} a win",
         "",

@@ -26,6 +26,7 @@ JSON (`vouch report offers --format json`, `GET /v1/reports/offers`)::
       "id", "text", "reward", "retired": bool, "configured": bool,
       "advocates_asked": 200, "asks_sent": 214, "advocates_referred": 30, "referrals": 41,
       "by_grade": {"A": 9, "B": 17, "C": 15}, "won": 6, "value_won": 18200.0,
+      "friend_redemptions": 4,             # purchases with the friend offer's code
       "referral_rate": {"rate": 0.15, "low": 0.1071, "high": 0.2061},   # null: nobody asked
       "versus_control": null | {           # null for the control, or with no data on a side
         "difference": 0.075, "low": -0.0017, "high": 0.151,   # rate − the control's rate
@@ -42,6 +43,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from daemon.config import Referrals
+from daemon.engine import findings
 from daemon.engine.offers import STANDARD, Terms, pick
 from daemon.engine.proportions import MIN_EXPECTED, Z95, compare, wilson
 from daemon.money import Money
@@ -132,6 +134,8 @@ def _offer(offer: Terms, in_config: bool, row: tuple[Any, ...] | None) -> dict[s
         "by_grade": {"A": a, "B": b, "C": c},
         "won": won,
         "value_won": round(float(row[9]) if row else 0.0, 2),
+        # purchases that carried the friend offer's code of an advocate holding this offer
+        "friend_redemptions": int(row[12]) if row else 0,
         "referral_rate": rate,
         "versus_control": None,
     }
@@ -169,10 +173,12 @@ def table(data: dict[str, Any], money: Money) -> str:
     """The offers report for a terminal, amounts written by `money`."""
     header = (
         f"{'offer':<16} {'asked':>6} {'asks':>5} {'referred':>8} {'refs':>5} {'A/B/C':>9} "
-        f"{'won':>4} {'value':>12} {'rate':>6}  {'95% interval':<13}"
+        f"{'won':>4} {'value':>12} {'codes':>5} {'rate':>6}  {'95% interval':<13}"
     )
     header = header.rstrip()
-    lines = [f"Offer tests (control: {data['control']})", "", header, "-" * len(header)]
+    lines = [f"Offer tests (control: {data['control']})", ""]
+    lines += [*findings.said(findings.offers(data)), ""]
+    lines += [header, "-" * len(header)]
     for o in data["offers"]:
         name = o["id"] + (" (retired)" if o["retired"] else "")
         if not o["configured"]:
@@ -185,7 +191,7 @@ def table(data: dict[str, Any], money: Money) -> str:
         lines.append(
             f"{name[:16]:<16} {o['advocates_asked']:>6} {o['asks_sent']:>5} "
             f"{o['advocates_referred']:>8} {o['referrals']:>5} {grades:>9} {o['won']:>4} "
-            f"{money(o['value_won']):>12} {rate:>6}  {interval}"
+            f"{money(o['value_won']):>12} {o['friend_redemptions']:>5} {rate:>6}  {interval}"
         )
     lines += ["", "Against the control (rate difference, 95% interval; p-value):"]
     for o in data["offers"][1:]:
@@ -203,7 +209,8 @@ def table(data: dict[str, Any], money: Money) -> str:
         "",
         f"rate = {data['rate']}; interval: {data['rate_interval']}; difference: "
         f"{data['difference_interval']}; {data['test']}.",
-        "Flagged referrals (self-referrals, existing customers) do not count.",
+        "Flagged referrals (self-referrals, existing customers) do not count; codes: purchases "
+        "made with the friend offer's code.",
     ]
     return "\n".join(lines) + "\n"
 

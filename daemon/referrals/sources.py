@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from daemon.engine import findings
 from daemon.money import Money
 
 
@@ -22,6 +23,7 @@ class Source:
     by_grade: dict[str, int]
     contacted: int
     won: int
+    attributed: int  # of the won: credited by a purchase that matched (referrals/attribution.py)
     value_won: float
     conversion: float | None  # won / referrals (flagged ones excluded from both)
     days_to_close: float | None  # median, won referrals
@@ -34,6 +36,7 @@ class Source:
             "by_grade": self.by_grade,
             "contacted": self.contacted,
             "won": self.won,
+            "won_by_purchase": self.attributed,
             "value_won": round(self.value_won, 2),
             "conversion": None if self.conversion is None else round(self.conversion, 3),
             "median_days_to_close": None
@@ -43,7 +46,8 @@ class Source:
 
 
 def sources(rows: Sequence[tuple[Any, ...]]) -> list[Source]:
-    """rows: (advocate id, name, email, grade, status, value, flag, created, contacted, closed)."""
+    """rows: (advocate id, name, email, grade, status, value, flag, created, contacted, closed,
+    attributed). A win the owner marked and one a matched purchase made count alike."""
     grouped: dict[int, list[tuple[Any, ...]]] = {}
     for row in rows:
         grouped.setdefault(int(row[0]), []).append(row)
@@ -60,6 +64,7 @@ def sources(rows: Sequence[tuple[Any, ...]]) -> list[Source]:
                 by_grade={g: sum(1 for r in counted if r[3] == g) for g in ("A", "B", "C")},
                 contacted=sum(1 for r in counted if r[8] is not None),
                 won=len(won),
+                attributed=sum(1 for r in won if r[10]),
                 value_won=float(sum(r[5] or 0 for r in won)),
                 conversion=len(won) / len(counted) if counted else None,
                 days_to_close=statistics.median(days) if days else None,
@@ -99,6 +104,7 @@ def report(
         "totals": {
             "referrals": sum(s.referrals for s in every),
             "won": sum(s.won for s in every),
+            "won_by_purchase": sum(s.attributed for s in every),
             "value_won": round(sum(s.value_won for s in every), 2),
             "advocates": advocates,
             "other_customers": others,
@@ -114,7 +120,7 @@ def _lift(row: dict[str, Any]) -> float:
 
 def table(data: dict[str, Any], money: Money) -> str:
     """The report for a terminal, amounts written by `money` (the business's currency)."""
-    lines = ["Referral sources", ""]
+    lines = ["Referral sources", "", *findings.said(findings.sources(data, money)), ""]
     header = (
         f"{'advocate':<28} {'refs':>4} {'A/B/C':>8} {'contacted':>9} {'won':>4} "
         f"{'value':>12} {'conv':>6} {'days':>5}"

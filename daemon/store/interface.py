@@ -21,6 +21,7 @@ from daemon.store.desk import Desk
 from daemon.store.digest import Digest
 from daemon.store.events import Events
 from daemon.store.friend_offers import FriendOffers
+from daemon.store.funnel import Funnel
 from daemon.store.generations import Generations
 from daemon.store.influence import InfluenceMarks
 from daemon.store.invitations import Invitations
@@ -67,6 +68,7 @@ class Store(
     Events,
     FriendOffers,
     Generations,
+    Funnel,
     InfluenceMarks,
     Invitations,
     Leases,

@@ -655,4 +655,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX edit_previews_expires ON edit_previews(expires_at);
         """,
     ),
+    (
+        26,
+        "the referral funnel: the way each friend came; share links and offers shown, links opened",
+        """
+        -- The funnel's channel of a referral: ask (the ask email), thanks (the thank-you page's
+        -- share links), qr (its QR code), offer (a purchase with the friend offer's code); NULL
+        -- when it is not known (made by hand, through the API, or before this version).
+        ALTER TABLE referrals ADD COLUMN via TEXT;
+        -- shown: a promoter's thank-you page with its share links and QR (channels thanks and
+        -- qr), a friend offer on the landing page (offer); opened: a referral link fetched with
+        -- its channel (link: landing, introduce or learn), a person's or a mail scanner's, told
+        -- apart when the report is made (daemon/engine/funnel.py).
+        CREATE TABLE funnel_steps (
+            id           INTEGER PRIMARY KEY,
+            advocate_id  INTEGER NOT NULL REFERENCES advocates(id),
+            channel      TEXT NOT NULL,
+            step         TEXT NOT NULL,
+            link         TEXT,
+            at           INTEGER NOT NULL
+        );
+        CREATE INDEX funnel_steps_at ON funnel_steps(at);
+        """,
+    ),
 ]

@@ -54,14 +54,16 @@ class OffersQueries(Queries):
 
     async def offer_facts(self) -> list[tuple[Any, ...]]:
         """Per offer: (offer id, advocates asked, asks sent, advocates who referred, referrals,
-        grade A, B, C, won, value won, text, reward). Flagged referrals do not count."""
+        grade A, B, C, won, value won, text, reward, friend-offer redemptions). Flagged referrals
+        do not count."""
         rows = await self._fetch(
             """
             SELECT o.offer_id, count(*), CAST(coalesce(sum(k.n), 0) AS BIGINT),
                    count(*) FILTER (WHERE r.n > 0), CAST(coalesce(sum(r.n), 0) AS BIGINT),
                    CAST(coalesce(sum(r.a), 0) AS BIGINT), CAST(coalesce(sum(r.b), 0) AS BIGINT),
                    CAST(coalesce(sum(r.c), 0) AS BIGINT), CAST(coalesce(sum(r.won), 0) AS BIGINT),
-                   coalesce(sum(r.value), 0), max(o.text), max(o.reward)
+                   coalesce(sum(r.value), 0), max(o.text), max(o.reward),
+                   CAST(coalesce(sum(f.n), 0) AS BIGINT)
             FROM offer_assignments o JOIN advocates a ON a.id = o.advocate_id
             LEFT JOIN (SELECT customer_id, count(*) AS n FROM asks WHERE state = 'sent'
                        GROUP BY customer_id) k ON k.customer_id = a.customer_id
@@ -73,6 +75,8 @@ class OffersQueries(Queries):
                               sum(CASE WHEN status = 'won' THEN coalesce(value, 0) END) AS value
                        FROM referrals WHERE flag IS NULL GROUP BY advocate_id) r
                    ON r.advocate_id = o.advocate_id
+            LEFT JOIN (SELECT advocate_id, count(*) AS n FROM friend_redemptions
+                       GROUP BY advocate_id) f ON f.advocate_id = o.advocate_id
             GROUP BY o.offer_id
             """
         )

@@ -13,6 +13,7 @@ from daemon.store.desk import DeskPG
 from daemon.store.digest import DigestPG
 from daemon.store.events import EventsPG
 from daemon.store.friend_offers import FriendOffersPG
+from daemon.store.funnel import FunnelPG
 from daemon.store.generations import GenerationsPG
 from daemon.store.influence import InfluencePG
 from daemon.store.interface import Store
@@ -66,6 +67,7 @@ class PostgresStore(
     PublicAnswersPG,
     ReviewAsksPG,
     FriendOffersPG,
+    FunnelPG,
     NotesPG,
     DeskPG,
     CorrectionsPG,

@@ -80,8 +80,8 @@ class ReferralsQueries(Queries):
             INSERT INTO referrals (public_id, advocate_id, friend_customer_id, friend_name,
                 friend_email, friend_phone, need, timing, relationship, expects_contact,
                 advocate_introduces, public_thanks_ok, reward_choice, grade, channel, flag,
-                status, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
+                via, status, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
             RETURNING {REFERRAL}
             """,
             "r_" + secrets.token_urlsafe(12),
@@ -100,6 +100,7 @@ class ReferralsQueries(Queries):
             new.grade,
             new.channel,
             new.flag,
+            new.via,
             now,
             now,
         )
@@ -184,14 +185,17 @@ class ReferralsQueries(Queries):
         rows = await self._fetch(
             """
             SELECT a.id, c.name, c.email, r.grade, r.status, r.value, r.flag,
-                   r.created_at, r.contacted_at, r.closed_at
+                   r.created_at, r.contacted_at, r.closed_at, r.attribution IS NOT NULL
             FROM referrals r JOIN advocates a ON a.id = r.advocate_id
             JOIN customers c ON c.id = a.customer_id
             WHERE a.id NOT IN (SELECT advocate_id FROM partners)
             ORDER BY a.id, r.id
             """
         )
-        return [(*r[:7], *(None if t is None else as_time(t) for t in r[7:])) for r in rows]
+        return [
+            (*r[:7], *(None if t is None else as_time(t) for t in r[7:10]), bool(r[10]))
+            for r in rows
+        ]
 
     async def attribution_facts(
         self, email: str, event_id: str

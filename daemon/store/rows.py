@@ -402,6 +402,7 @@ class NewReferral:
     channel: str
     flag: str | None  # why it earns no reward (a self-referral, an existing customer)
     friend_customer_id: int | None  # the friend's customers row, when they expect contact
+    via: str | None = None  # the funnel's channel it came through (daemon/engine/funnel.py)
 
 
 @dataclass(frozen=True)

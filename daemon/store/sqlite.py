@@ -20,6 +20,7 @@ from daemon.store.desk import DeskSQL
 from daemon.store.digest import DigestSQL
 from daemon.store.events import EventsSQL
 from daemon.store.friend_offers import FriendOffersSQL
+from daemon.store.funnel import FunnelSQL
 from daemon.store.generations import GenerationsSQL
 from daemon.store.influence import InfluenceSQL
 from daemon.store.invitations import InvitationsSQL
@@ -58,6 +59,7 @@ class SQLiteStore(
     RepliesSQL,
     OffersSQL,
     FriendOffersSQL,
+    FunnelSQL,
     InfluenceSQL,
     PartnersSQL,
     LifecycleSQL,

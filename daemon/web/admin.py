@@ -16,10 +16,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from daemon.owner import report, stages, users
+from daemon.owner import report, users
 from daemon.referrals import follow_up, sources
 from daemon.store.dashboard import Dashboard
-from daemon.store.lifecycle import Lifecycle
 from daemon.store.outbox import Outbox
 from daemon.store.public_answers import PublicAnswers
 from daemon.store.referrals import Referrals
@@ -34,6 +33,7 @@ from daemon.web import (
     admin_pages,
     admin_partners,
     admin_referrals,
+    admin_reports,
     admin_reviews,
     admin_rewards,
     admin_upcoming,
@@ -82,6 +82,7 @@ ROUTERS = (
     admin_partners.router,
     admin_advocates.router,
     admin_referrals.router,
+    admin_reports.router,
     admin_reviews.router,
     admin_users.router,
     admin_data.router,
@@ -92,8 +93,9 @@ Owner = Annotated[Session, Depends(owner)]
 
 TREND_MONTHS = 12
 LIST_LIMIT = 20
+COMPLAINTS_SHOWN = 5  # on the overview; the rest a click away (/admin/complaints)
 COMPLAINTS_PER_PAGE = 50
-RESPONSES_SHOWN = 12
+RESPONSES_SHOWN = 8
 PIPELINE_PER_STATUS = 25
 #: The moves that ask "are you sure?" first: they close the referral (a win also pays).
 CONFIRMED = ("won", "lost")
@@ -106,7 +108,7 @@ DONE = {
 
 
 class DashboardStore(
-    Dashboard, Lifecycle, Outbox, PublicAnswers, Referrals, Reports, SetAsides, Users, Protocol
+    Dashboard, Outbox, PublicAnswers, Referrals, Reports, SetAsides, Users, Protocol
 ):
     """The store as `dashboard` uses it."""
 
@@ -238,17 +240,16 @@ async def logout(request: Request, session: Owner) -> Response:
 
 @router.get("")
 async def dashboard(request: Request, session: Owner, done: str | None = None) -> Response:
+    """The overview: how customers feel (NPS, its trend, the scores), the open complaints and
+    the latest answers. The pipeline, the sending and the reports have their own pages."""
     svc = services(request)
     store: DashboardStore = svc.store
     config = svc.config
     timezone = config.settings.business.timezone
     built = await report.from_store(store, config.surveys, timezone, svc.clock.now(), TREND_MONTHS)
     overall = built.overall
-    counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
-    moved = await store.last_actions([f"referral:{r.public_id}" for r in pipeline])
     currency = config.settings.business.currency
-    champions = sources.report(await store.referral_facts(), await store.tags_by_kind(), currency)
-    life = await stages.report(store, svc.clock.now(), timezone, TREND_MONTHS)
+    referred = sources.report(await store.referral_facts(), await store.tags_by_kind(), currency)
     return admin_page(
         request,
         session,
@@ -260,21 +261,46 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
         distribution=charts.distribution(overall.distribution),
         trend=charts.trend(built.months, overall.trend),
         open_complaints=await store.open_complaint_count(),
-        complaints=await store.open_complaint_list(LIST_LIMIT),
+        complaints=await store.open_complaint_list(COMPLAINTS_SHOWN),
         responses=await store.latest_responses(RESPONSES_SHOWN),
+        totals=referred["totals"],
+    )
+
+
+@router.get("/referrals")
+async def referrals(request: Request, session: Owner, done: str | None = None) -> Response:
+    """The referral pipeline: each referral in its column, with its moves."""
+    store: DashboardStore = services(request).store
+    counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
+    moved = await store.last_actions([f"referral:{r.public_id}" for r in pipeline])
+    return admin_page(
+        request,
+        session,
+        "admin/pipeline.html",
+        notice=DONE.get(done or ""),
         statuses=follow_up.STATUSES,
         pipeline={s: [r for r in pipeline if r.status == s] for s in follow_up.STATUSES},
         pipeline_counts=counts,
         moved={item.removeprefix("referral:"): a for item, a in moved.items()},
         next_statuses=follow_up.next_statuses,
-        champions=champions["champions"],
-        totals=champions["totals"],
+    )
+
+
+@router.get("/sending")
+async def sending(request: Request, session: Owner, done: str | None = None) -> Response:
+    """What is being sent: the outbox, failed emails to retry, work set aside after an error,
+    and the asks Vouch decided not to send."""
+    store: DashboardStore = services(request).store
+    return admin_page(
+        request,
+        session,
+        "admin/sending.html",
+        notice=DONE.get(done or ""),
+        pause=await store.sending_pause(),
         outbox=await store.outbox_counts(),
         failed=await store.failed_emails(LIST_LIMIT),
         skipped=await store.skipped_asks(LIST_LIMIT),
         set_aside=await store.set_aside_items(LIST_LIMIT),
-        life=life,
-        road=charts.road(life["now"]),
     )
 
 

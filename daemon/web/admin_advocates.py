@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from daemon.engine import findings
 from daemon.referrals import influence, offers
 from daemon.web.owner import admin_page, owner
 from daemon.web.session import Session
@@ -34,6 +35,7 @@ async def advocates(request: Request, session: Owner) -> Response:
         session,
         "admin/advocates.html",
         offer_test=offer_test,
+        said_offers=findings.offers(offer_test),
         advocates=ranked["advocates"][:ADVOCATES_SHOWN],
         ranked=len(ranked["advocates"]),
         weights=ranked["weights"],

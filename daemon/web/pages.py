@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from daemon.engine.inputs import text_problem
 from daemon.engine.segments import Segment, segment
 from daemon.mail.tokens import read_survey_token, read_unsubscribe_token, survey_token
+from daemon.referrals import funnel
 from daemon.referrals.follow_up import first_name
 from daemon.referrals.share import qr_svg, share_links
 from daemon.run.services import Services
@@ -206,7 +207,10 @@ async def offers_for(request: Request, customer_id: int, locale: str | None) -> 
     advocate = await services.store.ensure_advocate(customer_id, services.clock.now())
     words = state.words(request)
     t = words.for_reader(locale, services.config.settings.business.locale)
-    return promoter_offers(services, t, advocate.code, first_name(customer))
+    offered = promoter_offers(services, t, advocate.code, first_name(customer))
+    if offered["share"] is not None:  # the funnel: one showing of the share links and the QR
+        await funnel.shown(services, advocate.id, "thanks", "qr")
+    return offered
 
 
 def promoter_offers(services: Services, t: Words, code: str, name: str | None) -> dict[str, Any]:
@@ -218,15 +222,14 @@ def promoter_offers(services: Services, t: Words, code: str, name: str | None) -
     reviews = [{"name": site.name, "url": site.url} for site in sites]
     if not settings.thanks.share:
         return {"reviews": reviews, "share": None}
-    url = services.url(f"/r/{code}")
+    # each way carries its channel, for the funnel (daemon/engine/funnel.py)
+    url = services.url(f"/r/{code}?via=thanks")
     business = settings.business.name
     message = t("thanks.share_message", business=business, url=url)
     body = f"{message}\n\n{name}" if name else message
     links = share_links(message, t("thanks.share_subject", business=business), body)
-    return {
-        "reviews": reviews,
-        "share": {"url": url, "links": links, "qr": Markup(qr_svg(url))},
-    }
+    qr = Markup(qr_svg(services.url(f"/r/{code}?via=qr")))
+    return {"reviews": reviews, "share": {"url": url, "links": links, "qr": qr}}
 
 
 def score_of(value: object) -> int | None:

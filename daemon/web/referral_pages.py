@@ -13,11 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from daemon.engine import funnel as rules
 from daemon.engine.grades import check
 from daemon.engine.offers import Terms
 from daemon.money import money_in, percent_in
 from daemon.partners import notes
-from daemon.referrals import follow_up, friend_offers, offers
+from daemon.referrals import follow_up, friend_offers, funnel, offers
 from daemon.run.services import Services
 from daemon.store.referrals import Referrals
 from daemon.store.rows import Advocate, Customer, Partner
@@ -84,10 +85,30 @@ async def _friend_offer(
     return {"offer": offer, "code": str(shown["code"])}
 
 
+def _via(request: Request) -> str | None:
+    """The funnel's channel the link carried (`?via=`), kept on the page's form and links."""
+    return rules.via(request.query_params.get("via"))
+
+
+def _opened(request: Request) -> str | None:
+    """The channel of a referral link opened from outside (an email, a message, a QR code):
+    a step from one of our pages to another (`from=page`) opens nothing new."""
+    return None if "from" in request.query_params else _via(request)
+
+
+def _with_via(path: str, via: str | None) -> str:
+    return f"{path}?via={via}&from=page" if via else path
+
+
 @router.get("/r/{code}")
 async def landing(request: Request, code: str) -> Response:
     advocate, customer, partner = await _advocate(request, code)
+    services = state.services(request)
+    now = services.clock.now()  # the opening and the offer it shows, judged together
+    await funnel.opened(services, advocate.id, _opened(request), "landing", now)
     friend = await _friend_offer(request, advocate, customer)
+    if friend is not None:
+        await funnel.shown(services, advocate.id, "offer", at=now)
     return _landing(request, code, customer, partner, form={}, problems={}, friend_offer=friend)
 
 
@@ -106,7 +127,7 @@ def _landing(
         status,
         locale=customer.locale,
         advocate_name=_label(request, customer, partner),
-        action=f"/r/{code}",
+        action=_with_via(f"/r/{code}", _via(request)),
         **context,
     )
 
@@ -128,14 +149,16 @@ async def landing_submit(request: Request, code: str) -> Response:
         return _landing(
             request, code, customer, partner, 400, form=form, problems=problems, friend_offer=friend
         )
-    await follow_up.introduce(services, advocate, intro, channel="landing")
+    await follow_up.introduce(services, advocate, intro, channel="landing", via=_via(request))
     return _landing(request, code, customer, partner, friend_name=intro.friend_name, done=True)
 
 
 @router.get("/r/{code}/introduce")
 async def introduce_form(request: Request, code: str) -> Response:
     advocate, customer, partner = await _advocate(request, code)
-    terms = await _terms(state.services(request), advocate, partner)
+    services = state.services(request)
+    await funnel.opened(services, advocate.id, _opened(request), "introduce", services.clock.now())
+    terms = await _terms(services, advocate, partner)
     friend = await _friend_offer(request, advocate, customer)
     return _introducepage(
         request, code, customer, partner, terms, form={}, problems={}, friend_offer=friend
@@ -172,7 +195,7 @@ def _introducepage(
         friend_offer=friend_offer,
         form=form,
         problems=problems,
-        action=f"/r/{code}/introduce",
+        action=_with_via(f"/r/{code}/introduce", _via(request)),
     )
 
 
@@ -198,7 +221,7 @@ async def introduce_submit(request: Request, code: str) -> Response:
             status=400,
             friend_offer=friend,
         )
-    await follow_up.introduce(services, advocate, intro, channel="introduce")
+    await follow_up.introduce(services, advocate, intro, channel="introduce", via=_via(request))
     return page(
         request,
         "introduce.html",
@@ -207,23 +230,25 @@ async def introduce_submit(request: Request, code: str) -> Response:
         friend_name=intro.friend_name,
         expects_contact=intro.expects_contact,
         done=True,
-        action=f"/r/{code}/introduce",
+        action=_with_via(f"/r/{code}/introduce", _via(request)),
     )
 
 
 @router.get("/r/{code}/learn")
 async def education(request: Request, code: str) -> Response:
     """How to refer: the owner's own words from templates/pages/referral_education.toml."""
-    _, customer, partner = await _advocate(request, code)
-    taught = state.services(request).config.education
+    advocate, customer, partner = await _advocate(request, code)
+    services = state.services(request)
+    taught = services.config.education
     if taught is None:
         raise PageNotFound
+    await funnel.opened(services, advocate.id, _opened(request), "learn", services.clock.now())
     return page(
         request,
         "education.html",
         locale=customer.locale,
         advocate_name=_name(request, customer, partner),
         education=taught,
-        introduce=f"/r/{code}/introduce",
-        landing=f"/r/{code}",
+        introduce=_with_via(f"/r/{code}/introduce", _via(request)),
+        landing=_with_via(f"/r/{code}", _via(request)),
     )
