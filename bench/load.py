@@ -145,6 +145,10 @@ class Sink:
             raise RuntimeError("the SMTP sink did not start within 30 s")
         self.port: int = parent.recv()
 
+    @property
+    def pid(self) -> int:
+        return int(self._process.pid or 0)
+
     def stop(self) -> None:
         self._process.terminate()
         self._process.join(5)
@@ -409,6 +413,7 @@ class Result:
     emails_during: int
     rss: dict[str, tuple[int, int]]  # process -> (first, last) KiB
     drained: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
     drain_seconds: float = float("nan")
     expected: int = 0
 
@@ -423,7 +428,9 @@ class Result:
         return sum(t.errors for t in self.tallies.values())
 
 
-async def bench(layout: roles.Layout, sink: Sink, args: argparse.Namespace, name: str) -> Result:
+async def bench(
+    layout: roles.Layout, sink: Sink, args: argparse.Namespace, name: str, url: str | None
+) -> Result:
     run = f"{os.getpid()}-{int(time.time())}"
     tokens = Tokens(sink.tokens)
     ports = layout.ports
@@ -452,9 +459,15 @@ async def bench(layout: roles.Layout, sink: Sink, args: argparse.Namespace, name
                 taken.append(roles.rss_kib(pid))
             await asyncio.sleep(args.sample_seconds)
 
+    names = {f"{labels[pid]} (pid {pid})": pid for pid in labels}
+    meter = roles.CpuMeter(
+        {**names, "sink": sink.pid, "load generator (this process)": os.getpid()}, url
+    )
+    await meter.start()
     sampler = asyncio.create_task(sample())
     tallies, elapsed = await phase(ports, args, args.seconds, run, tokens)
     sampler.cancel()
+    cpu = await meter.stop()
     for pid, taken in samples.items():
         taken.append(roles.rss_kib(pid))
     emails = sink.counter.value - sent_before
@@ -489,6 +502,14 @@ async def bench(layout: roles.Layout, sink: Sink, args: argparse.Namespace, name
     for process, (first, last) in result.rss.items():
         growth = (last - first) / first if first else float("nan")
         print(f"VmRSS {process}: {first / 1024:.0f} -> {last / 1024:.0f} MB ({growth:+.1%})")
+    events = max(1, len(tallies["event"].latencies))
+    result.cpu = cpu
+    print(f"CPU in the measured {elapsed:.0f} s (2 cores: {2 * elapsed:.0f} CPU s at most):")
+    for process, seconds in cpu.items():
+        print(
+            f"  {process:<36} {seconds:6.1f} s = {seconds / elapsed:4.0%} of a core, "
+            f"{seconds / events * 1000:.2f} ms an accepted event"
+        )
 
     # the drain: every survey (one an accepted event) at the sink
     deadline = time.perf_counter() + args.drain_timeout
@@ -510,14 +531,16 @@ async def bench(layout: roles.Layout, sink: Sink, args: argparse.Namespace, name
     return result
 
 
-def run_layout(args: argparse.Namespace, store: str, web: int, workers: int) -> Result:
-    name = roles.layout_name(store, web, workers)
+def run_layout(
+    args: argparse.Namespace, store: str, web: int, workers: int, nice: int = 0
+) -> Result:
+    name = roles.layout_name(store, web, workers, nice)
     max_tokens = int((args.views + 1) * (args.seconds + args.warmup)) + 100
     sink = Sink(max_tokens)
     try:
         with tempfile.TemporaryDirectory(prefix="vouch-bench-load-") as tmp, database(store) as url:
             config = write_business(Path(tmp), sink.port, url)
-            layout = roles.start(config, ENV, web, workers)
+            layout = roles.start(config, ENV, web, workers, nice)
             try:
                 print(
                     f"== {name}: web on {', '.join(map(str, layout.ports))}, smtp sink on "
@@ -526,7 +549,7 @@ def run_layout(args: argparse.Namespace, store: str, web: int, workers: int) -> 
                     f"{args.seconds:g} s; {roles.load_line('start')}",
                     flush=True,
                 )
-                return uvloop.run(bench(layout, sink, args, name))
+                return uvloop.run(bench(layout, sink, args, name, url))
             finally:
                 layout.stop()
     finally:
@@ -600,7 +623,7 @@ def main() -> int:
 
     print(roles.load_line("start"), flush=True)
     base = run_layout(args, roles.SQLITE, 0, 0) if args.baseline else None
-    result = run_layout(args, args.store, args.web, args.workers)
+    result = run_layout(args, args.store, args.web, args.workers, args.worker_nice)
     if base is not None:
         compare(base, result)
     print(roles.load_line("end"))

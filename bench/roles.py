@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser, *, workers_help: str | None =
     parser.add_argument(
         "--workers", type=int, default=0, help=workers_help or "worker processes (0: role all)"
     )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="the workers' nice value (0; 10: the web process first, as systemd Nice=10)",
+    )
 
 
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -54,13 +60,16 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--store: 'sqlite' or a postgresql:// URL")
     if not 0 <= args.web <= 8 or not 0 <= args.workers <= 16:
         parser.error("need 0 <= --web <= 8 and 0 <= --workers <= 16")
+    if not 0 <= args.worker_nice <= 19:
+        parser.error("need 0 <= --worker-nice <= 19")
 
 
-def layout_name(store: str, web: int, workers: int) -> str:
+def layout_name(store: str, web: int, workers: int, nice: int = 0) -> str:
     engine = "SQLite" if store == SQLITE else "PostgreSQL"
     if not web and not workers:
         return f"{engine}, one process (role all)"
-    return f"{engine}, {web} web + {workers} worker{'s' if workers != 1 else ''}"
+    niced = f" (nice {nice})" if nice else ""
+    return f"{engine}, {web} web + {workers} worker{'s' if workers != 1 else ''}{niced}"
 
 
 # PostgreSQL databases -----------------------------------------------------------------------
@@ -125,12 +134,16 @@ def store_table(url: str | None) -> dict[str, Any]:
 class VouchProcess:
     """One `vouch run` as a subprocess; its log (stderr) is read by a thread and kept."""
 
-    def __init__(self, config: Path, environ: Mapping[str, str], args: tuple[str, ...]) -> None:
+    def __init__(
+        self, config: Path, environ: Mapping[str, str], args: tuple[str, ...], nice: int = 0
+    ) -> None:
+        """nice: a lower CPU priority (as systemd's Nice=), for workers beside a web process."""
         self.args = args
+        niced = ["nice", "-n", str(nice)] if nice else []  # nice execs: the pid is vouch's
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "--config", str(config), *args],
+            [*niced, sys.executable, "-m", "daemon", "run", "--config", str(config), *args],
             cwd=REPO,
             env={**os.environ, **environ},
             stdout=subprocess.DEVNULL,
@@ -200,7 +213,9 @@ LISTENING = r"listening on http://[\d.]+:(\d+)"
 WORKING = r"role worker: scheduling and sending"
 
 
-def start(config: Path, environ: Mapping[str, str], web: int, workers: int) -> Layout:
+def start(
+    config: Path, environ: Mapping[str, str], web: int, workers: int, nice: int = 0
+) -> Layout:
     """Start the layout and wait until every process is ready (web ones listening)."""
     started: list[VouchProcess] = []
     try:
@@ -219,7 +234,9 @@ def start(config: Path, environ: Mapping[str, str], web: int, workers: int) -> L
         crew = []
         for n in range(1, workers + 1):
             crew.append(
-                VouchProcess(config, environ, ("--role", "worker", "--instance", f"worker-{n}"))
+                VouchProcess(
+                    config, environ, ("--role", "worker", "--instance", f"worker-{n}"), nice
+                )
             )
             started.append(crew[-1])
             crew[-1].wait_for(WORKING)
@@ -243,3 +260,54 @@ def rss_kib(pid: int) -> int:
 def load_line(when: str) -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average at {when}: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backends(url: str | None) -> list[int]:
+    """The PostgreSQL server processes serving this database now (none for SQLite)."""
+    if not url:
+        return []
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [int(r[0]) for r in rows]
+
+
+class CpuMeter:
+    """CPU seconds each process used between `start` and `stop`; the database's server
+    processes summed as one ("PostgreSQL"), counting those that started meanwhile whole."""
+
+    def __init__(self, processes: dict[str, int], url: str | None) -> None:
+        self.processes = processes
+        self.url = url
+        self.before: dict[int, float] = {}
+        self.used: dict[str, float] = {}
+
+    async def start(self) -> None:
+        pids = [*self.processes.values(), *await backends(self.url)]
+        self.before = {pid: cpu_seconds(pid) for pid in pids}
+
+    async def stop(self) -> dict[str, float]:
+        for name, pid in self.processes.items():
+            self.used[name] = cpu_seconds(pid) - self.before.get(pid, 0.0)
+        if self.url:
+            pids = set(await backends(self.url)) | (set(self.before) - set(self.processes.values()))
+            self.used["PostgreSQL"] = sum(
+                max(0.0, cpu_seconds(pid) - self.before.get(pid, 0.0)) for pid in pids
+            )
+        return self.used
