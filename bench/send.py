@@ -138,6 +138,10 @@ class Sink:
         self.port: int = parent.recv()
 
     @property
+    def pid(self) -> int:
+        return int(self._process.pid or 0)
+
+    @property
     def received(self) -> int:
         return int(self._counter.value)
 
@@ -390,12 +394,23 @@ async def processes(
             target = sink.received + args.emails
             release = datetime.now(UTC) + timedelta(seconds=2)
             await due(config, release)
+            names = {" ".join(p.args[:2]) or "vouch run": p.pid for p in layout.processes}
+            if workers:
+                names = {f"worker {n}": p.pid for n, p in enumerate(layout.workers, 1)}
+            meter = roles.CpuMeter({**names, "sink": sink.pid}, table.get("url"))
+            await meter.start()
             await asyncio.sleep(max(0.0, (release - datetime.now(UTC)).total_seconds()))
             started = time.perf_counter()
             deadline = started + args.timeout
             while sink.received < target and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)  # the sink's counter is in shared memory: polled
             elapsed = time.perf_counter() - started
+            used = await meter.stop()
+            print(
+                "    CPU ms an email: "
+                + ", ".join(f"{k} {v / args.emails * 1000:.2f}" for k, v in used.items()),
+                flush=True,
+            )
         finally:
             layout.stop()
         store = await open_store(config)
@@ -520,7 +535,9 @@ def main() -> int:
         parser.error("need --emails >= 1, --connections 1-64, --runs >= 1")
     if any(not 1 <= m <= 16 for m in args.workers):
         parser.error("--workers: counts from 1 to 16, e.g. 1,2")
-    roles.check_arguments(parser, argparse.Namespace(store=args.store, web=0, workers=0))
+    roles.check_arguments(
+        parser, argparse.Namespace(store=args.store, web=0, workers=0, worker_nice=0)
+    )
 
     print(roles.load_line("start"), flush=True)
     sink = Sink()
