@@ -184,7 +184,7 @@ async def test_a_promoter_is_offered_reviews_and_their_own_link_to_share(loop: L
     qr = f"http://vouch.test/r/{code}?via=qr"
     assert dark_modules(page.svg[1:]) == modules_of(qr)
     assert dark_modules(page.svg[1:]) != modules_of(url)
-    assert f"A QR code of your link, {url}" in page.labels
+    assert f"A QR code of your link, {qr}" in page.labels  # what the code holds
     assert "<img" not in html and "http://vouch.test/r/" not in html.split("<svg")[1]
 
 

@@ -228,8 +228,9 @@ def promoter_offers(services: Services, t: Words, code: str, name: str | None) -
     message = t("thanks.share_message", business=business, url=url)
     body = f"{message}\n\n{name}" if name else message
     links = share_links(message, t("thanks.share_subject", business=business), body)
-    qr = Markup(qr_svg(services.url(f"/r/{code}?via=qr")))
-    return {"reviews": reviews, "share": {"url": url, "links": links, "qr": qr}}
+    qr_url = services.url(f"/r/{code}?via=qr")
+    share = {"url": url, "links": links, "qr": Markup(qr_svg(qr_url)), "qr_url": qr_url}
+    return {"reviews": reviews, "share": share}
 
 
 def score_of(value: object) -> int | None:
