@@ -13,14 +13,27 @@ from typing import Self
 
 from helpers import ENV
 
+#: `python -m daemon` with some of its loggers at debug level (`vouch run` logs at info)
+DEBUG_MAIN = (
+    "import logging, sys; from daemon.cli import main; "
+    "[logging.getLogger(name).setLevel(logging.DEBUG) for name in sys.argv.pop(1).split(',')]; "
+    "raise SystemExit(main())"
+)
+
 
 class DaemonProcess:
     def __init__(
-        self, config: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+        self,
+        config: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        debug: tuple[str, ...] = (),
     ) -> None:
-        """args: more options for `vouch run`, e.g. ("--role", "worker")."""
+        """args: more options for `vouch run`, e.g. ("--role", "worker"); debug: loggers that
+        log at debug level too, e.g. ("daemon.run.sender",)."""
         self.config = config
         self.args = args
+        self.debug = debug
         self.env = {**os.environ, **ENV, **(env or {})}
         self.lines: list[str] = []
         self.url = ""
@@ -30,8 +43,9 @@ class DaemonProcess:
     def start(self, ready: str = r"listening on (http://\S+)") -> Self:
         """Start it and wait until it logs `ready` (a worker serves no HTTP: its role line)."""
         self.lines = []
+        main = ["-c", DEBUG_MAIN, ",".join(self.debug)] if self.debug else ["-m", "daemon"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "--config", str(self.config), *self.args],
+            [sys.executable, *main, "run", "--config", str(self.config), *self.args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -54,14 +68,21 @@ class DaemonProcess:
 
     def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
         """Wait until a logged line matches; fail with everything logged so far."""
+        return self._wait(pattern, timeout, 0)[1]
+
+    def wait_for_line(self, pattern: str, after: int = -1, timeout: float = 30.0) -> int:
+        """Wait until a line logged after line `after` matches; its index (lines are in the
+        order they were logged: what a line after another says happened after it)."""
+        return self._wait(pattern, timeout, after + 1)[0]
+
+    def _wait(self, pattern: str, timeout: float, seen: int) -> tuple[int, re.Match[str]]:
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        seen = 0
         with self._changed:
             while True:
-                for line in self.lines[seen:]:
+                for index, line in enumerate(self.lines[seen:], seen):
                     if found := regex.search(line):
-                        return found
+                        return index, found
                 seen = len(self.lines)
                 left = deadline - time.monotonic()
                 assert self.proc is not None

@@ -1,8 +1,8 @@
 """An edit saved from the dashboard reaches every process sharing the store, as real processes:
 `vouch run --role web` saves it, a `--role worker` renders the next survey email with it (not
 with the text it loaded at its start), on SQLite and on PostgreSQL. A worker that cannot load
-the files saved last (broken by hand on disk) renders nothing and says so, then sends the new
-text once they are fixed."""
+the files saved last (broken by hand on disk) renders nothing and says so (at debug level, at
+each poll it skips), then sends the new text once they are fixed."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from postgres import fresh_database_sync
+from test_store_concerns import fetch
 
 from daemon.clock import FakeClock
 from daemon.config import load_config
@@ -33,6 +34,8 @@ ANN = "ann@example.com"
 BOB = "bob@example.com"
 OLD_SUBJECT = "Quick question from {{ business.name }}"
 NEW_SUBJECT = "How did the work go, {{ customer_name }}?"
+#: what the worker's sender logs (at debug level) at each poll it skips, then the sending pause
+SKIPPED = r"sender: poll skipped, rendering paused \(sending pause: "
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -120,6 +123,16 @@ def save_email(web: str, txt: str, html: str) -> None:
         assert saved.status_code == 303, saved.text
 
 
+async def outbox_to(path: Path, address: str) -> list[str]:
+    """The states of the outbox rows to this address, read from the store."""
+    store = await open_store(load_config(path, {**ENV, **ENV_EXTRA}))
+    try:
+        rows = await fetch(store, "SELECT state FROM outbox WHERE recipient = ?", address)
+        return [state for (state,) in rows]
+    finally:
+        await store.close()
+
+
 def subjects_to(sink: ThreadedSmtpServer, address: str) -> list[str]:
     return [str(m.message()["Subject"]) for m in sink.handler.messages if address in m.rcpt_tos]
 
@@ -144,7 +157,9 @@ def test_an_edit_saved_on_the_web_process_is_what_a_worker_renders(
         old, html = txt.read_text(), txt.with_suffix(".html")
         assert OLD_SUBJECT in old
         web = DaemonProcess(path, env=ENV_EXTRA, args=("--role", "web"))
-        worker = DaemonProcess(path, env=ENV_EXTRA, args=("--role", "worker"))
+        worker = DaemonProcess(
+            path, env=ENV_EXTRA, args=("--role", "worker"), debug=("daemon.run.sender",)
+        )
         try:
             web.start()
             asyncio.run(survey_queued_and_held(path, web.url))
@@ -166,10 +181,14 @@ def test_an_edit_saved_on_the_web_process_is_what_a_worker_renders(
             assert health.status_code == 503
             assert any("rendering paused" in p for p in health.json()["problems"])
             asyncio.run(survey_queued_and_held(path, web.url, BOB, 2))
+            # nothing goes out meanwhile: the worker's sender saw the test's pause at a poll it
+            # skipped, then skipped two polls that saw it lifted (one process logs in order)
+            held = worker.wait_for_line(SKIPPED + r"held by the test\)")
             asyncio.run(in_store(path, resume=True))
-            # nothing goes out meanwhile: the worker polls every second; three pass
-            with pytest.raises(AssertionError):
-                sink.wait_until(lambda: bool(subjects_to(sink, BOB)), timeout=3)
+            lifted = worker.wait_for_line(SKIPPED + r"none\)", held)  # the first poll after
+            worker.wait_for_line(SKIPPED + r"none\)", lifted)  # and the next
+            assert subjects_to(sink, BOB) == []
+            assert asyncio.run(outbox_to(path, BOB)) == ["queued"]  # not claimed
             txt.write_text(old.replace(OLD_SUBJECT, "Fixed by hand, {{ customer_name }}"))
             asyncio.run(in_store(path, saved=True))
             sink.wait_until(lambda: bool(subjects_to(sink, BOB)), timeout=60)

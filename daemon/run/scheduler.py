@@ -166,6 +166,7 @@ class Scheduler:
         await services.pressure.lull()  # requests being served go first
         if not await services.current():  # the owner's latest files cannot be loaded
             services.health.failed("scheduler", "paused: the owner's files cannot be loaded")
+            log.debug("scheduler: tick skipped, rendering paused")
             return 0
         sweeps: list[tuple[str, Callable[[], Awaitable[int]]]] = [
             ("events", self.plan_events),

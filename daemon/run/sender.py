@@ -234,7 +234,9 @@ class Sender:
         now, lease = self.clock.now(), self.settings.lease_seconds
         pause = await self._look()
         self._held = self.ready is not None and not await self.ready()
-        if self._held:
+        if self._held:  # said at each poll, at debug level: the pause itself is said once
+            sending = "none" if pause is None else pause.reason
+            log.debug("sender: poll skipped, rendering paused (sending pause: %s)", sending)
             return 0
         if pause is None:
             rows = await self.store.claim(self.owner, now, lease, free)
