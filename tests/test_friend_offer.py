@@ -74,7 +74,6 @@ def offer_line(html: str) -> str:
 
 def redemptions(loop: Loop) -> list[tuple[Any, ...]]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     return query(
         store,
         "SELECT event_id, code, referral_id IS NOT NULL, outcome, amount FROM friend_redemptions "
@@ -140,7 +139,6 @@ async def test_without_a_friend_offer_nothing_is_shown_nor_made(loop: Loop) -> N
     assert 'id="friend-offer"' not in (await loop.client.get(f"/r/{code}")).text
     assert 'id="friend-offer"' not in (await loop.client.get(f"/r/{code}/introduce")).text
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT count(*) FROM friend_codes") == [(0,)]
 
 

@@ -30,7 +30,7 @@ from daemon.store.pgdb import PGDB
 from daemon.store.reviews import ReviewAsksPG
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
-from helpers import ENV, merge, query, write_business
+from helpers import ENV, merge, query, stored_time, write_business
 from smtp_server import SmtpServer
 
 SITES = [
@@ -80,7 +80,6 @@ def review_links(message: EmailMessage) -> dict[str, str]:
 
 def state_of(loop: Loop, email: str) -> list[tuple[str, str | None]]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     return [
         (str(r[0]), r[1])
         for r in query(
@@ -107,9 +106,8 @@ async def test_a_promoter_answering_on_the_page_gets_a_review_ask_after_its_dela
     await loop.travel(timedelta(days=2))
     (ask,) = review_asks(loop, "ann@example.com")
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     ((sent_ms,),) = query(store, "SELECT sent_at FROM review_asks")
-    sent = datetime.fromtimestamp(sent_ms / 1000, UTC)
+    sent = stored_time(sent_ms)
     assert answered == datetime(2026, 3, 5, 11, 0, tzinfo=UTC)
     assert sent == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # 3 days on is a Sunday: Monday 09:00
     assert ask["Subject"] == "Ann, would you share a few words?"
@@ -238,7 +236,6 @@ async def test_a_scanner_opening_every_link_is_not_counted(loop: Loop) -> None:
     await loop.travel(timedelta(minutes=2), step=timedelta(seconds=20))
     assert (await report(loop))["clicks"] == 0
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT state, count(*) FROM review_clicks GROUP BY state") == [
         ("scanner", 2)
     ]
@@ -254,7 +251,6 @@ async def test_a_head_request_is_redirected_and_never_recorded(loop: Loop) -> No
     checked = await loop.client.head(links["Google"])
     assert checked.status_code == 303 and checked.headers["location"] == SITES[0]["url"]
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT count(*) FROM review_clicks") == [(0,)]
 
 
@@ -262,7 +258,6 @@ async def test_a_bad_or_forged_review_link_gets_a_clear_404(loop: Loop) -> None:
     links = await asked(loop)
     good = links["Google"].removeprefix("/review/")
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     (public_id,) = query(store, "SELECT public_id FROM review_asks")[0]
     signer = loop.services.signer
     bad = [
