@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from loop import AUTH, Loop, html_of, path_of, score_links, smtp_changes, text_of
-from postgres import fresh_database
 from test_dashboard import login
 
 from daemon.config import Config, load_config
@@ -24,10 +23,6 @@ from daemon.engine.clicks import Click
 from daemon.errors import ConfigError
 from daemon.mail.render import Renderer
 from daemon.mail.tokens import review_token, survey_token, unsubscribe_token
-from daemon.store import SQLiteStore
-from daemon.store.customers import CustomersPG
-from daemon.store.pgdb import PGDB
-from daemon.store.reviews import ReviewAsksPG
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
 from helpers import ENV, merge, query, stored_time, write_business
@@ -385,28 +380,7 @@ def test_vouch_check_renders_the_review_ask_and_finds_a_missing_variable(
 # the store, on both backends --------------------------------------------------------------------
 
 
-class ReviewsPG(CustomersPG, ReviewAsksPG):
-    """The customers and review asks on PostgreSQL, on one pool."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def reviews_store(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
-    """The review asks' calls (and the customers they need) once per backend, like `concerns`
-    (the PostgreSQL half skipped without a server: see tests/postgres.py)."""
-    if request.param == "sqlite":
-        opened = await SQLiteStore.open(config.store_path)
-        yield opened
-        await opened.close()
-        return
-    async with fresh_database() as url:
-        pg = ReviewsPG(await PGDB.connect(url), url)
-        await pg.migrate()
-        yield pg
-        await pg.close()
-
-
-async def test_the_store_plans_sends_and_judges_review_asks(reviews_store: Any) -> None:
-    store = reviews_store
+async def test_the_store_plans_sends_and_judges_review_asks(store: Any) -> None:
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     ann = (await store.ensure_customer("ann@example.com", now)).id
     due = now + timedelta(days=3)
