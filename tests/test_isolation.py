@@ -25,7 +25,7 @@ from daemon.mail.outbox import Pause
 from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
-from helpers import ENV, merge, query, write_business
+from helpers import ENV, merge, plant, query, write_business
 from smtp_server import SmtpServer
 
 OWNER = "owner@harborlane.example"
@@ -50,8 +50,12 @@ def loop_config(make: Callable[..., Config]) -> Config:
 
 
 def sql(store: Any, statement: str, *params: object) -> list[Any]:
-    """Straight into the store, as a bad row would be there (another connection)."""
-    return query(store, statement, params)
+    """Straight into the store, as a bad row would be there (another connection): a read, or
+    a write committed at once."""
+    if statement.lstrip().upper().startswith("SELECT"):
+        return query(store, statement, params)
+    plant(store, statement, params)
+    return []
 
 
 def recipients(loop: Loop) -> list[tuple[str, str]]:
