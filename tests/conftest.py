@@ -1,6 +1,8 @@
 """Shared fixtures: a business folder in a temp dir (real templates copied from the repo),
-a real SQLite store, a fake clock, the services wired together, and the whole of Vouch running
-(`loop`, tests/loop.py), which a module points at its own business by overriding `loop_config`."""
+a real store (its SQLite file, and a fresh PostgreSQL database when a server is given: each
+test that takes `store`, `services` or `loop` runs on both), a fake clock, the services wired
+together, and the whole of Vouch running (`loop`, tests/loop.py), which a module points at its
+own business by overriding `loop_config`."""
 
 from __future__ import annotations
 
@@ -11,18 +13,17 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
-from loop import Loop, running, smtp_changes
+from loop import Loop, on_store, running, smtp_changes
 from postgres import SKIPPED, URL, fresh_database, postgres_url
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
 from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
-from daemon.run.services import Services
-from daemon.store import SQLiteStore
+from daemon.run.services import Services, open_store
+from daemon.store import SQLiteStore, Store
 from daemon.store.outbox import Outbox, OutboxPG
 from daemon.store.pgdb import PGDB
-from daemon.store.postgres import PostgresStore
 
 from browsing import ARGS, CHROMIUM
 from helpers import ENV, write_business
@@ -71,15 +72,34 @@ def config(make_config: Callable[..., Config]) -> Config:
     return make_config()
 
 
-@pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[SQLiteStore]:
-    """A bare store in the business's folder, for every test that needs one, once per backend
-    (SQLite today; the PostgreSQL store adds its name to `params`)."""
-    assert request.param == "sqlite"
-    opened = await SQLiteStore.open(config.store_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    """Which store a test runs on: None for the business's SQLite file, or the URL of a fresh
+    PostgreSQL database at this Vouch's schema (skipped without a server: tests/postgres.py).
+    Every test that takes `store`, `services` or `loop` runs once on each; a test that runs
+    Vouch itself (`running`) takes this and passes it on."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if only := request.node.get_closest_marker("sqlite_only"):
+        pytest.skip(f"SQLite only: {only.args[0]}")
+    async with fresh_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(config: Config, store_url: str | None) -> AsyncIterator[Store]:
+    """The business's store, opened as the daemon opens it (`open_store`), once per backend."""
+    opened = await open_store(on_store(config, store_url))
     opened.erasure_keys = config.secrets.signing_keys  # as Services gives it, for `forget`
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def concerns(store: Store) -> Store:
+    """The whole store, once per backend (the name the per-concern tests know it by)."""
+    return store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -91,33 +111,15 @@ async def outbox(request: pytest.FixtureRequest, config: Config) -> AsyncIterato
         yield opened
         await opened.close()
         return
-    async with fresh_database() as url:
+    async with fresh_database(migrated=True) as url:
         pg = OutboxPG(await PGDB.connect(url), url)
-        await pg.migrate()
-        yield pg
-        await pg.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def concerns(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
-    """The whole store, once per backend: the SQLite store, or the PostgreSQL store on a
-    fresh migrated database (skipped without a server: see tests/postgres.py)."""
-    if request.param == "sqlite":
-        opened = await SQLiteStore.open(config.store_path)
-        opened.erasure_keys = config.secrets.signing_keys
-        yield opened
-        await opened.close()
-        return
-    async with fresh_database() as url:
-        pg = await PostgresStore.open(url)
-        pg.erasure_keys = config.secrets.signing_keys
         yield pg
         await pg.close()
 
 
 @pytest.fixture
-def services(config: Config, store: SQLiteStore, clock: FakeClock) -> Services:
-    return Services(config, Renderer(config, clock), store, clock, Metrics())
+def services(config: Config, store: Store, store_url: str | None, clock: FakeClock) -> Services:
+    return Services(on_store(config, store_url), Renderer(config, clock), store, clock, Metrics())
 
 
 @pytest.fixture
@@ -134,9 +136,12 @@ def loop_config(make_config: Callable[..., Config], loop_smtp: SmtpServer) -> Co
 
 
 @pytest.fixture
-async def loop(loop_config: Config, loop_smtp: SmtpServer) -> AsyncIterator[Loop]:
-    """The whole of Vouch on `loop_config`, from Monday 2 March (tests/loop.py)."""
-    async with running(loop_config, loop_smtp) as ran:
+async def loop(
+    loop_config: Config, loop_smtp: SmtpServer, store_url: str | None
+) -> AsyncIterator[Loop]:
+    """The whole of Vouch on `loop_config`, from Monday 2 March (tests/loop.py), once per
+    backend."""
+    async with running(loop_config, loop_smtp, store_url) as ran:
         yield ran
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import shutil
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import tomli_w
 import tomlkit
+
+from daemon.store.pgdb import PGDB, marks
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789abcdef"
@@ -58,22 +63,76 @@ def write_business(root: Path, changes: dict[str, Any] | None = None) -> Path:
     return path
 
 
-class HasFile(Protocol):
-    path: Path  # the SQLite store's file (SQLiteStore.path)
+def query(store: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows the daemon wrote, read with a plain connection of the test's own (never through the
+    store's internals): to the SQLite store's file (WAL: every commit is seen) or a SQLite
+    file's path, or to the PostgreSQL store's database. `?` parameters, as in the store's SQL;
+    a datetime parameter is a time on both."""
+    if isinstance(store, PGDB):
+        return _on_postgres(store.url, sql, params)
+    path = store if isinstance(store, Path) else store.path
+    with closing(sqlite3.connect(path, timeout=10)) as db:
+        return [tuple(r) for r in db.execute(sql, _as_sqlite(params)).fetchall()]
 
 
-def query(store: HasFile, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Rows the daemon wrote, read from the store's file with a plain sqlite3 connection of the
-    test's own (the real file, WAL: every commit is seen), never through the store's internals."""
-    with closing(sqlite3.connect(store.path, timeout=10)) as db:
-        return [tuple(r) for r in db.execute(sql, params).fetchall()]
-
-
-def plant(store: HasFile, sql: str, params: Sequence[Any] = ()) -> None:
+def plant(store: Any, sql: str, params: Sequence[Any] = ()) -> None:
     """Write what the daemon itself never would (a poisoned row, a state from an older
-    version) into the store's file, committed, with a plain sqlite3 connection of the test's."""
+    version) into the store, committed, with a plain connection of the test's."""
+    if isinstance(store, PGDB):
+        _on_postgres(store.url, sql, params)
+        return
     with closing(sqlite3.connect(store.path, timeout=10, isolation_level=None)) as db:
-        db.execute(sql, params)
+        db.execute(sql, _as_sqlite(params))
+
+
+def _as_sqlite(params: Sequence[Any]) -> list[Any]:
+    """A time as SQLite's store keeps it: epoch milliseconds (PostgreSQL takes a datetime)."""
+    return [int(p.timestamp() * 1000) if isinstance(p, datetime) else p for p in params]
+
+
+def tables(store: Any) -> list[str]:
+    """The store's tables, by name (`query`'s stores)."""
+    if isinstance(store, PGDB):
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    return sorted(r[0] for r in query(store, sql))
+
+
+def columns(store: Any, table: str) -> list[str]:
+    """A table's columns, in order (`query`'s stores)."""
+    if isinstance(store, PGDB):
+        sql = (
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = ? ORDER BY ordinal_position"
+        )
+    else:
+        sql = "SELECT name FROM pragma_table_info(?) ORDER BY cid"
+    return [r[0] for r in query(store, sql, (table,))]
+
+
+def stored_time(value: Any) -> datetime:
+    """A timestamp as `query` reads it: SQLite keeps epoch milliseconds, PostgreSQL a
+    timestamptz."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _on_postgres(url: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """`sql` on a connection of its own, run to the end in a thread of its own: the callers
+    are plain functions inside the test's event loop, which the store's pool keeps to itself."""
+    import asyncpg
+
+    async def run() -> list[tuple[Any, ...]]:
+        connection = await asyncpg.connect(url)
+        try:
+            return [tuple(r) for r in await connection.fetch(marks(sql), *params)]
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, run()).result()
 
 
 OWNER = {

@@ -4,6 +4,7 @@ sender over real SMTP to a recording aiosmtpd server, and a fake clock to travel
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email
 import email.policy
 import re
@@ -15,6 +16,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+import tomlkit
 
 from daemon.clock import FakeClock
 from daemon.config import Config
@@ -22,8 +24,7 @@ from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.scheduler import Scheduler
 from daemon.run.sender import Sender
-from daemon.run.services import Services
-from daemon.store import SQLiteStore
+from daemon.run.services import Services, open_store
 from daemon.surveys import survey_email
 from daemon.transport import build_transport
 from daemon.transport.webhook import WebhookTransport
@@ -35,11 +36,30 @@ from smtp_server import SmtpServer
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+def on_store(config: Config, url: str | None) -> Config:
+    """`config` with its store at `url` (a PostgreSQL database), or as it is when None; its
+    config.toml says so too, as an owner's would, so a `vouch` command run on the business
+    (and a reload) finds the same store."""
+    if url is None:
+        return config
+    document = tomlkit.parse(config.path.read_text(encoding="utf-8"))
+    if document.get("store", {}).get("url") != url:
+        document.setdefault("store", tomlkit.table())["url"] = url
+        config.path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    store = config.settings.store.model_copy(update={"url": url})
+    return dataclasses.replace(config, settings=config.settings.model_copy(update={"store": store}))
+
+
 @contextlib.asynccontextmanager
-async def running(config: Config, smtp: SmtpServer) -> AsyncIterator[Loop]:
-    """The whole of Vouch on `config` (its transport pointed at `smtp`), from Monday 2 March."""
+async def running(
+    config: Config, smtp: SmtpServer, store_url: str | None = None
+) -> AsyncIterator[Loop]:
+    """The whole of Vouch on `config` (its transport pointed at `smtp`), from Monday 2 March,
+    on the business's SQLite file or, given `store_url` (the `store_url` fixture), on that
+    PostgreSQL database; opened as the daemon opens its store."""
+    config = on_store(config, store_url)
     clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    store = await SQLiteStore.open(config.store_path)
+    store = await open_store(config)
     services = Services(config, Renderer(config, clock), store, clock, Metrics())
     transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://vouch.test") as client:

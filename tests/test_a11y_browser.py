@@ -28,7 +28,6 @@ from daemon.config import Config, load_config
 from daemon.engine.segments import Segment
 from daemon.mail.render import KINDS
 from daemon.mail.tokens import public_answer_token, survey_token, unsubscribe_token
-from daemon.store import SQLiteStore
 from daemon.store.public_answers import NewPublicAnswer
 from daemon.surveys import public
 from daemon.web import create_app
@@ -101,7 +100,6 @@ async def _prepare(loop: Loop, live: LiveVouch) -> Site:
         await loop.event("purchase.completed", f"{who}@example.com", "2026-03-02T09:00:00Z")
     await loop.travel(timedelta(days=4), step=timedelta(hours=6))
     store = services.store
-    assert isinstance(store, SQLiteStore)
     invitation, unsubscribe = {}, {}
     for who in PEOPLE:
         customer = await store.customer_by_email(f"{who}@example.com")

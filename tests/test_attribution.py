@@ -31,7 +31,6 @@ from daemon.engine.attribution import (
     decide,
 )
 from daemon.referrals import attribution
-from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
 from helpers import ENV, query, write_business
@@ -137,7 +136,6 @@ async def buy(loop: Loop, platform: str, email: str, **code: str) -> None:
 
 def referrals(loop: Loop) -> list[tuple[Any, ...]]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     return query(
         store,
         "SELECT c.email, r.friend_email, r.status, r.value, r.grade, r.channel "
@@ -417,5 +415,4 @@ async def test_odd_codes_in_an_events_data_never_stop_the_sweep(loop: Loop) -> N
     await loop.travel(timedelta(days=1))
     assert referrals(loop) == [(ANN, DEE, "won", 75.0, "B", "code")]
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT kind, item, error FROM set_aside") == []

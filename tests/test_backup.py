@@ -53,6 +53,7 @@ def checked(path: Path) -> sqlite3.Connection:
     return db
 
 
+@pytest.mark.sqlite_only("vouch backup copies the SQLite file (PostgreSQL has pg_dump)")
 async def test_backup_while_the_sender_writes_then_restore_and_go_on(
     store: SQLiteStore, clock: FakeClock, config: Config, tmp_path: Path
 ) -> None:

@@ -206,10 +206,12 @@ async def test_logout_ends_the_session_on_the_server(loop: Loop) -> None:
 
 
 async def test_without_a_password_the_dashboard_is_off(
-    dashboard_config: Callable[..., Config], smtp_server: SmtpServer
+    dashboard_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = dashboard_config(env={PASSWORD_ENV: ""})
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         page = await loop.client.get("/admin/login")
         assert "switched off" in page.text and PASSWORD_ENV in page.text
         assert 'type="password"' not in page.text
@@ -442,10 +444,12 @@ async def test_moving_a_referral_on_tells_the_advocate(loop: Loop) -> None:
 
 
 async def test_retry_requeues_a_failed_email_and_it_goes_out(
-    dashboard_config: Callable[..., Config], smtp_server: SmtpServer
+    dashboard_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = dashboard_config({"sender": {"max_attempts": 1}})
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         smtp_server.handler.fail_rcpt("451 4.3.0 mailbox busy, try later", times=1)
         body = {"customer": {"email": "kim@example.com"}, "survey": "post_purchase", "score": 1}
         assert (await loop.client.post("/v1/responses", json=body, headers=AUTH)).is_success
@@ -470,9 +474,11 @@ async def test_retry_requeues_a_failed_email_and_it_goes_out(
 
 
 async def test_a_suppressed_address_is_not_retried(
-    dashboard_config: Callable[..., Config], smtp_server: SmtpServer
+    dashboard_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
-    async with running(dashboard_config(), smtp_server) as loop:
+    async with running(dashboard_config(), smtp_server, store_url) as loop:
         smtp_server.handler.fail_rcpt("550 5.1.1 no such user", times=None)
         body = {"customer": {"email": "gone@example.com"}, "survey": "post_purchase", "score": 2}
         assert (await loop.client.post("/v1/responses", json=body, headers=AUTH)).is_success
@@ -864,13 +870,17 @@ async def test_the_customer_page_shows_the_road(loop: Loop) -> None:
 
 
 async def test_the_advocates_page_shows_the_offer_test_and_influence(
-    dashboard_config: Callable[..., Config], smtp_server: SmtpServer
+    dashboard_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     from test_offers import CHARITY, OLD, VOUCHER
     from test_offers import seed as seed_offers
 
     offers = [VOUCHER, CHARITY, dict(OLD, retired=True)]
-    async with running(dashboard_config({"referrals": {"offers": offers}}), smtp_server) as loop:
+    async with running(
+        dashboard_config({"referrals": {"offers": offers}}), smtp_server, store_url
+    ) as loop:
         await seed_offers(loop)
         await login(loop.client)
         answer = await loop.client.get("/admin/advocates")

@@ -194,10 +194,14 @@ async def go_to(loop: Loop, moment: datetime) -> None:
 
 
 async def test_daily_digest_once_a_day_with_the_right_content(
-    digest_config: Callable[..., Config], smtp_server: SmtpServer
+    digest_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = digest_config(every="daily", at="08:00")
-    async with running(config, smtp_server) as loop:  # a new store, Monday 2 March, 09:00 GMT
+    async with running(
+        config, smtp_server, store_url
+    ) as loop:  # a new store, Monday 2 March, 09:00 GMT
         await loop.run()
         assert digests(loop) == []  # the day that ended at 08:00 this morning: before the store
 
@@ -279,10 +283,12 @@ async def test_daily_digest_once_a_day_with_the_right_content(
 
 
 async def test_weekly_digest_once_a_week(
-    digest_config: Callable[..., Config], smtp_server: SmtpServer
+    digest_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = digest_config(every="weekly", at="08:00", weekday="wed")
-    async with running(config, smtp_server) as loop:  # a new store, Monday 2 March
+    async with running(config, smtp_server, store_url) as loop:  # a new store, Monday 2 March
         await loop.run()
         assert digests(loop) == []  # the week that ended on Wednesday 25 February: before it
         await loop.travel(timedelta(days=16), step=timedelta(hours=3))  # to Wednesday 18 March
@@ -293,10 +299,14 @@ async def test_weekly_digest_once_a_week(
 
 
 async def test_a_new_store_sends_no_digest_about_a_time_before_it_began(
-    digest_config: Callable[..., Config], smtp_server: SmtpServer
+    digest_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = digest_config(every="weekly", at="08:00", weekday="wed")
-    async with running(config, smtp_server) as loop:  # a new store, first started Monday 09:00
+    async with running(
+        config, smtp_server, store_url
+    ) as loop:  # a new store, first started Monday 09:00
         await loop.run()
         assert digests(loop) == []  # the week that ended on Wednesday 25 February: before it
         await go_to(loop, utc(2026, 3, 4, 7, 59, 59))
@@ -309,8 +319,14 @@ async def test_a_new_store_sends_no_digest_about_a_time_before_it_began(
         assert await loop.services.store.store_created(loop.clock.now()) == utc(2026, 3, 2, 9)
 
 
+@pytest.mark.sqlite_only(
+    "a store from before the mark's migration is a SQLite file: PostgreSQL's store begins "
+    "with it (its baseline, 18)"
+)
 async def test_a_store_from_before_the_mark_began_at_its_earliest_record(
-    digest_config: Callable[..., Config], smtp_server: SmtpServer
+    digest_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """An upgraded store is not new: migration 14 dates it from its first customer, and its
     owner's digest goes on at the next start."""
@@ -331,7 +347,7 @@ async def test_a_store_from_before_the_mark_began_at_its_earliest_record(
     )
     db.commit()
     db.close()
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         assert await loop.services.store.store_created(loop.clock.now()) == utc(2026, 1, 10)
         await loop.run()
         assert len(digests(loop)) == 1  # the week that ended on Wednesday 25 February
@@ -350,9 +366,11 @@ def test_no_period_that_ended_before_the_store_began() -> None:
 
 
 async def test_off_sends_none(
-    digest_config: Callable[..., Config], smtp_server: SmtpServer
+    digest_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
-    async with running(digest_config(every="off"), smtp_server) as loop:
+    async with running(digest_config(every="off"), smtp_server, store_url) as loop:
         await answer(loop, "ann@example.com", 10)
         await loop.travel(timedelta(days=9), step=timedelta(hours=6))
         assert digests(loop) == []

@@ -5,7 +5,6 @@ hashes so a replay after erasure is still a replay, and forgetting twice is harm
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -14,14 +13,14 @@ from urllib.parse import quote
 
 import pytest
 from loop import AUTH, Loop, running, smtp_changes
-from test_privacy import file_bytes, history
+from test_privacy import held_bytes, history
 from test_referrals import ANN, introduce, promoter_with_ask, referral_id, status
 from test_webhooks import ENV_HOOKS, hook
 
 from daemon.cli import main
 from daemon.config import Config, load_config
 
-from helpers import ENV, write_business
+from helpers import ENV, columns, query, tables, write_business
 from http_receiver import Receiver
 from smtp_server import SmtpServer
 
@@ -69,52 +68,41 @@ async def near_misses(loop: Loop) -> None:
         assert reply.status_code == 202, reply.text
 
 
-def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, read from the file (a second connection: what is committed)."""
-    db = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}"), key=repr) for t in tables}
-    finally:
-        db.close()
+def table_rows(store: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, read on a connection of the test's (what is committed)."""
+    return {t: sorted(query(store, f"SELECT * FROM {t}"), key=repr) for t in tables(store)}
 
 
-def rows_of(path: Path, address: str) -> dict[str, list[tuple[Any, ...]]]:
+def rows_of(store: Any, address: str) -> dict[str, list[tuple[Any, ...]]]:
     """A person's rows, all columns (the bytes of their emails too): the customer, each row that
     names their customer id, and each row that holds their address in an address column."""
-    db = sqlite3.connect(path)
-    try:
-        found = db.execute("SELECT id FROM customers WHERE email = ?", (address,)).fetchone()
-        assert found is not None, address
-        rows: dict[str, list[tuple[Any, ...]]] = {
-            "customers": db.execute("SELECT * FROM customers WHERE id = ?", found).fetchall()
-        }
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            columns = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
-            if "customer_id" in columns:
-                rows[table] = db.execute(
-                    f"SELECT * FROM {table} WHERE customer_id = ? ORDER BY rowid", found
-                ).fetchall()
-        for table, column in (
-            ("outbox", "recipient"),
-            ("replies", "from_addr"),
-            ("suppressions", "email"),
-            ("bounces", "email"),
-        ):
-            rows[f"{table}.{column}"] = db.execute(
-                f"SELECT * FROM {table} WHERE lower({column}) = ? ORDER BY rowid", (address,)
-            ).fetchall()
-        return rows
-    finally:
-        db.close()
+    found = query(store, "SELECT id FROM customers WHERE email = ?", (address,))
+    assert found, address
+    rows: dict[str, list[tuple[Any, ...]]] = {
+        "customers": query(store, "SELECT * FROM customers WHERE id = ?", found[0])
+    }
+    for table in tables(store):
+        if "customer_id" in columns(store, table):
+            rows[table] = sorted(
+                query(store, f"SELECT * FROM {table} WHERE customer_id = ?", found[0]), key=repr
+            )
+    for table, column in (
+        ("outbox", "recipient"),
+        ("replies", "from_addr"),
+        ("suppressions", "email"),
+        ("bounces", "email"),
+    ):
+        rows[f"{table}.{column}"] = sorted(
+            query(store, f"SELECT * FROM {table} WHERE lower({column}) = ?", (address,)), key=repr
+        )
+    return rows
 
 
 async def test_forgetting_ann_leaves_every_near_miss_intact(loop: Loop) -> None:
     await near_misses(loop)
     await history(loop)  # Ann's: a purchase, an answer, a referral, a testimonial, a reply
-    path = loop.services.config.store_path
-    before = {address: rows_of(path, address) for address in NEAR_MISSES}
+    store = loop.services.store
+    before = {address: rows_of(store, address) for address in NEAR_MISSES}
     for address in NEAR_MISSES:
         emails = before[address]["outbox"]
         assert any(row[7] for row in emails), f"no stored email bytes for {address}"
@@ -126,7 +114,7 @@ async def test_forgetting_ann_leaves_every_near_miss_intact(loop: Loop) -> None:
     assert await loop.services.store.customer_by_email(ANN) is None
 
     for address in NEAR_MISSES:
-        assert rows_of(path, address) == before[address], address
+        assert rows_of(store, address) == before[address], address
 
 
 @pytest.mark.parametrize("spelled", ["Ann@Example.COM", "ANN@EXAMPLE.COM"])
@@ -145,24 +133,24 @@ async def test_http_forget_of_a_non_address_is_refused_and_changes_nothing(
     await near_misses(loop)
     await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z", name="Ann Example")
     await loop.run()
-    path = loop.services.config.store_path
-    before = table_rows(path)
+    store = loop.services.store
+    before = table_rows(store)
     answer = await loop.client.delete(f"/v1/customers/{quote(argument, safe='')}", headers=AUTH)
     assert answer.status_code == 422, answer.text
     assert answer.json()["problems"][0]["field"] == "email"
     assert "not an email address" in answer.json()["detail"]
-    assert table_rows(path) == before
+    assert table_rows(store) == before
 
 
 async def test_http_forget_with_an_empty_address_changes_nothing(loop: Loop) -> None:
     await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z", name="Ann Example")
-    path = loop.services.config.store_path
-    before = table_rows(path)
+    store = loop.services.store
+    before = table_rows(store)
     answer = await loop.client.delete("/v1/customers/", headers=AUTH)
     assert answer.status_code == 422, answer.text
     assert answer.json()["problems"][0]["field"] == "email"
     assert "not an email address" in answer.json()["detail"]
-    assert table_rows(path) == before
+    assert table_rows(store) == before
 
 
 def cli(config_path: Path, *args: str) -> int:
@@ -238,17 +226,17 @@ async def test_a_replay_after_erasure_is_still_a_replay(loop: Loop) -> None:
     assert await store.customer_by_email(ANN) is None
     changed = {**event, "data": {"total": 1300}}  # the id reused for another event: a conflict
     assert (await loop.client.post("/v1/events", json=changed, headers=AUTH)).status_code == 409
-    assert ANN.encode() not in file_bytes(loop.services.config.store_path)
+    assert ANN.encode() not in held_bytes(store)
 
 
 async def test_event_ids_of_others_are_never_rewritten(loop: Loop) -> None:
     await near_misses(loop)
     await loop.event("purchase.completed", ANN, "2026-02-20T10:00:00Z", name="Ann Example")
     await loop.run()
-    path = loop.services.config.store_path
-    ids = {r[1] for r in table_rows(path)["events"]}
+    store = loop.services.store
+    ids = {r[1] for r in table_rows(store)["events"]}
     assert (await loop.client.delete(f"/v1/customers/{ANN}", headers=AUTH)).status_code == 200
-    kept = {r[1] for r in table_rows(path)["events"]}
+    kept = {r[1] for r in table_rows(store)["events"]}
     assert ids - kept == {f"purchase.completed-{ANN}-2026-02-20T10:00:00Z"}
     assert len(kept) == len(ids)
     for address in NEAR_MISSES:  # their replays are replays, as before
@@ -267,13 +255,13 @@ async def test_forgetting_twice_answers_404_never_500(loop: Loop) -> None:
     await loop.run()
     first = await loop.client.delete(f"/v1/customers/{ANN}", headers=AUTH)
     assert first.status_code == 200, first.text
-    path = loop.services.config.store_path
-    before = table_rows(path)
+    store = loop.services.store
+    before = table_rows(store)
     for _ in range(2):
         again = await loop.client.delete(f"/v1/customers/{ANN}", headers=AUTH)
         assert again.status_code == 404, again.text
         assert "nothing held" in again.json()["error"]
-    assert table_rows(path) == before
+    assert table_rows(store) == before
     assert await loop.services.store.suppression_reason(ANN) == "forgotten"
     # an address never known: nothing held (404), and it is never emailed either
     never = await loop.client.delete("/v1/customers/never@example.org", headers=AUTH)
@@ -290,39 +278,37 @@ async def test_concurrent_forgets_of_one_person(loop: Loop) -> None:
 
 
 async def test_the_owners_digest_that_listed_her_is_erased_and_no_other(
-    make_config: Any, smtp_server: SmtpServer
+    make_config: Any,
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """The digest names a complaint by the customer's name (not the address): it is found by
     Ann's complaint and the digest's period, and a digest that did not list her keeps its bytes."""
     config = make_config({**smtp_changes(smtp_server), "digest": {"every": "daily", "at": "08:00"}})
-    async with running(config, smtp_server) as loop:  # Monday 2 March, 09:00 GMT
+    async with running(config, smtp_server, store_url) as loop:  # Monday 2 March, 09:00 GMT
         await loop.travel(timedelta(days=1))  # Tuesday 08:00: the quiet digest of Monday
         for address, name, value in ((ANN, "Ann Example", 3), (NEAR_MISSES[0], "Jo Ann", 2)):
             await loop.event("purchase.completed", address, "2026-02-24T10:00:00Z", name=name)
             body = {"customer": {"email": address}, "survey": "post_purchase", "score": value}
             assert (await loop.client.post("/v1/responses", json=body, headers=AUTH)).is_success
         await loop.travel(timedelta(days=1))  # Wednesday's digest lists both complaints
-        path = config.store_path
+        store = loop.services.store
 
         def digests() -> dict[str, bytes]:
-            db = sqlite3.connect(path)
-            try:
-                rows = db.execute(
-                    "SELECT dedupe_key, message FROM outbox WHERE kind = ?", ("owner_digest",)
-                )
-                return {str(k): bytes(m) for k, m in rows}
-            finally:
-                db.close()
+            rows = query(
+                store, "SELECT dedupe_key, message FROM outbox WHERE kind = ?", ("owner_digest",)
+            )
+            return {str(k): bytes(m) for k, m in rows}
 
         before = digests()
         quiet, listed = sorted(before)
         assert b"Ann Example" in before[listed] and b"Ann Example" not in before[quiet]
-        joann = rows_of(path, NEAR_MISSES[0])
+        joann = rows_of(store, NEAR_MISSES[0])
 
         assert (await loop.client.delete(f"/v1/customers/{ANN}", headers=AUTH)).status_code == 200
         after = digests()
         assert after[listed] == b"" and after[quiet] == before[quiet]
-        assert rows_of(path, NEAR_MISSES[0]) == joann
+        assert rows_of(store, NEAR_MISSES[0]) == joann
 
 
 def test_cli_forget_without_the_daemons_secret_exits_2(
@@ -339,7 +325,9 @@ def test_cli_forget_without_the_daemons_secret_exits_2(
 
 
 async def test_forgetting_the_friend_erases_the_webhook_bodies_of_her_referral_only(
-    tmp_path: Path, smtp_server: SmtpServer
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """Webhook deliveries are found by the dedupe keys Vouch made for the friend's referral's
     facts; a delivery about someone whose address contains hers keeps its bytes."""
@@ -353,7 +341,7 @@ async def test_forgetting_the_friend_erases_the_webhook_bodies_of_her_referral_o
         config = load_config(
             write_business(tmp_path / "biz", changes), ENV_HOOKS, need_secrets=True
         )
-        async with running(config, smtp_server) as loop:
+        async with running(config, smtp_server, store_url) as loop:
             code = await promoter_with_ask(loop)
             form = {"friend_name": "Dee Friend", "friend_email": dee, "need": "Bathroom"}
             await introduce(loop, code, **form, timing="soon", expects_contact="yes")
@@ -366,14 +354,9 @@ async def test_forgetting_the_friend_erases_the_webhook_bodies_of_her_referral_o
             await loop.run()
 
             def bodies() -> dict[str, bytes]:
-                db = sqlite3.connect(config.store_path)
-                try:
-                    rows = db.execute(
-                        "SELECT dedupe_key, message FROM outbox WHERE kind = 'webhook'"
-                    )
-                    return {str(k).rsplit("/all:", 1)[1]: bytes(m) for k, m in rows}
-                finally:
-                    db.close()
+                sql = "SELECT dedupe_key, message FROM outbox WHERE kind = 'webhook'"
+                rows = query(loop.services.store, sql)
+                return {str(k).rsplit("/all:", 1)[1]: bytes(m) for k, m in rows}
 
             before = bodies()
             about_dee = {k for k in before if k.startswith(("referral.", "reward."))}

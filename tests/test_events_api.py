@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from daemon.run.services import Services
 from daemon.web import create_app
 from daemon.web.fast_events import FastEvents
 
-from helpers import TOKEN
+from helpers import TOKEN, query
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {"Content-Type": "application/json"}
@@ -59,11 +58,10 @@ async def test_event_is_committed_before_the_202(
     assert answer.status_code == 202
     assert answer.json() == {"id": "order-1001", "type": "purchase.completed", "status": "recorded"}
     # A separate connection sees the row: it is committed, not just written.
-    with sqlite3.connect(services.config.store_path) as db:
-        rows = db.execute("SELECT id, type FROM events").fetchall()
-        customer = db.execute("SELECT email, name, timezone FROM customers").fetchone()
+    rows = query(services.store, "SELECT id, type FROM events")
+    customers = query(services.store, "SELECT email, name, timezone FROM customers")
     assert rows == [("order-1001", "purchase.completed")]
-    assert customer == ("ann@example.com", "Ann Example", "America/New_York")
+    assert customers == [("ann@example.com", "Ann Example", "America/New_York")]
 
 
 async def test_same_id_twice_records_one_event(

@@ -6,14 +6,12 @@ side. Real app, real store, real SMTP, fake clock; the store's calls on both bac
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from loop import AUTH, Loop, html_of, smtp_changes, text_of
-from postgres import fresh_database
 from test_attribution import (
     ANN,
     DEE,
@@ -28,10 +26,7 @@ from test_attribution import (
 
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError
-from daemon.store import SQLiteStore
-from daemon.store.customers import CustomersPG
-from daemon.store.friend_offers import ALPHABET, FriendOffersPG, Redemption
-from daemon.store.pgdb import PGDB
+from daemon.store.friend_offers import ALPHABET, Redemption
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
 from helpers import ENV, merge, query, write_business
@@ -74,7 +69,6 @@ def offer_line(html: str) -> str:
 
 def redemptions(loop: Loop) -> list[tuple[Any, ...]]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     return query(
         store,
         "SELECT event_id, code, referral_id IS NOT NULL, outcome, amount FROM friend_redemptions "
@@ -140,7 +134,6 @@ async def test_without_a_friend_offer_nothing_is_shown_nor_made(loop: Loop) -> N
     assert 'id="friend-offer"' not in (await loop.client.get(f"/r/{code}")).text
     assert 'id="friend-offer"' not in (await loop.client.get(f"/r/{code}/introduce")).text
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT count(*) FROM friend_codes") == [(0,)]
 
 
@@ -290,47 +283,14 @@ def test_a_friend_offer_must_say_one_thing(make_config: Callable[..., Config]) -
 # the store, on both backends --------------------------------------------------------------------
 
 
-class FriendsPG(CustomersPG, FriendOffersPG):
-    """Customers and friend codes on PostgreSQL, on one pool."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def friends_store(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
-    if request.param == "sqlite":
-        opened = await SQLiteStore.open(config.store_path)
-        yield opened
-        await opened.close()
-        return
-    async with fresh_database() as url:
-        pg = FriendsPG(await PGDB.connect(url), url)
-        await pg.migrate()
-        yield pg
-        await pg.close()
-
-
 async def _advocate_row(store: Any, email: str, now: datetime) -> int:
     customer = await store.ensure_customer(email, now)
-    if isinstance(store, SQLiteStore):
-        return (await store.ensure_advocate(customer.id, now)).id
-    plain = await asyncpg.connect(store.url)  # the advocates' PostgreSQL half is not written yet
-    try:
-        return int(
-            await plain.fetchval(
-                "INSERT INTO advocates (customer_id, code, created_at) VALUES ($1, $2, $3) "
-                "RETURNING id",
-                customer.id,
-                f"code-{customer.id}",
-                now,
-            )
-        )
-    finally:
-        await plain.close()
+    return int((await store.ensure_advocate(customer.id, now)).id)
 
 
 async def test_the_store_keeps_one_code_per_advocate_and_one_redemption_per_event(
-    friends_store: Any,
+    store: Any,
 ) -> None:
-    store = friends_store
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     ann = await _advocate_row(store, ANN, now)
     bo = await _advocate_row(store, "bo@example.com", now)

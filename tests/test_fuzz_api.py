@@ -79,6 +79,10 @@ def strategies(
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only(
+    "schemathesis calls the app from an event loop of its own in another thread (starlette's "
+    "portal), where the asyncpg pool opened on the test's loop cannot be used"
+)
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=str)
 def test_every_operation_answers_as_documented(services: Services, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(services))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from daemon.owner.importer import CsvFile, LineError, Options, Tally, import_fil
 from daemon.run.scheduler import Scheduler
 from daemon.run.services import Services
 
-from helpers import ENV, write_business
+from helpers import ENV, query, stored_time, write_business
 
 
 @pytest.fixture(autouse=True)
@@ -55,17 +54,16 @@ async def do_import(
     return tally, [str(e) for e in errors]
 
 
-def counts(config: Config) -> dict[str, int]:
-    with sqlite3.connect(config.store_path) as db:
-        return {
-            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("customers", "events", "invitations", "asks", "outbox")
-        }
+def counts(store: Any) -> dict[str, int]:
+    return {
+        table: query(store, f"SELECT count(*) FROM {table}")[0][0]
+        for table in ("customers", "events", "invitations", "asks", "outbox")
+    }
 
 
-def table(config: Config, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(config.store_path) as db:
-        return db.execute(sql).fetchall()
+def table(store: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of the store (a SQLite file's config: its path)."""
+    return query(store.store_path if isinstance(store, Config) else store, sql)
 
 
 # customers -------------------------------------------------------------------------------------
@@ -95,11 +93,11 @@ async def test_customers_with_aliases_and_again_changes_nothing(
         ("kitchen", "vip"),
         "c-1",
     )
-    before = table(services.config, "SELECT * FROM customers ORDER BY id")
+    before = table(services.store, "SELECT * FROM customers ORDER BY id")
 
     tally, errors = await do_import(services, path, "customers")
     assert (tally.new, tally.updated, tally.unchanged, errors) == (0, 0, 2, [])
-    assert table(services.config, "SELECT * FROM customers ORDER BY id") == before  # untouched
+    assert table(services.store, "SELECT * FROM customers ORDER BY id") == before  # untouched
 
     write_csv(path, [["email", "name"], ["bo@example.com", "Bo Berg"]])
     tally, _ = await do_import(services, path, "customers")
@@ -171,7 +169,7 @@ async def test_customers_bad_and_repeated_lines_are_listed_the_rest_imported(
         "line 7: 2 fields, but the header has 3",
     ]
     assert (tally.lines, tally.new, tally.bad) == (7, 2, 5)
-    assert counts(services.config)["customers"] == 2
+    assert counts(services.store)["customers"] == 2
 
 
 async def test_an_influence_column_marks_customers(services: Services, tmp_path: Path) -> None:
@@ -193,10 +191,10 @@ async def test_an_influence_column_marks_customers(services: Services, tmp_path:
         "SELECT c.email, m.mark, m.source FROM influence_marks m "
         "JOIN customers c ON c.id = m.customer_id"
     )
-    assert table(services.config, marks) == [("ann@example.com", 8, "import")]
-    before = table(services.config, "SELECT * FROM influence_marks")
+    assert table(services.store, marks) == [("ann@example.com", 8, "import")]
+    before = table(services.store, "SELECT * FROM influence_marks")
     await do_import(services, path, "customers")
-    assert table(services.config, "SELECT * FROM influence_marks") == before  # again: untouched
+    assert table(services.store, "SELECT * FROM influence_marks") == before  # again: untouched
 
 
 # headers ---------------------------------------------------------------------------------------
@@ -313,13 +311,13 @@ async def test_the_same_file_twice_changes_nothing(services: Services, tmp_path:
     assert errors == ["line 4: the same project as line 3 (address, date and values)"]
     assert (tally.new, tally.bad) == (3, 1)
     await Scheduler(services).tick()
-    before = counts(services.config)
+    before = counts(services.store)
     assert (before["customers"], before["events"]) == (2, 3)
 
     tally, errors = await do_import(services, path, "projects")
     assert (tally.new, tally.unchanged, tally.bad) == (0, 3, 1)
     await Scheduler(services).tick()
-    assert counts(services.config) == before
+    assert counts(services.store) == before
 
     write_csv(  # the same project with a different title is not the same line
         path, [["email", "completed at", "title"], ["ann@example.com", "2026-02-27", "Attic"]]
@@ -350,10 +348,10 @@ def dry_run_file(path: Path) -> Path:
 
 async def test_dry_run_writes_nothing(services: Services, tmp_path: Path) -> None:
     path = dry_run_file(tmp_path / "purchases.csv")
-    before = counts(services.config)
+    before = counts(services.store)
     tally, errors = await do_import(services, path, "purchases", dry_run=True)
     assert (tally.good, tally.bad, len(errors)) == (1, 1, 1)
-    assert counts(services.config) == before
+    assert counts(services.store) == before
 
 
 def test_dry_run_does_not_open_the_store(
@@ -383,15 +381,16 @@ async def test_a_past_purchase_gets_no_survey_a_recent_one_does(
     assert (tally.new, tally.past) == (2, 1)
     await Scheduler(services).tick()
     rows = table(
-        services.config,
+        services.store,
         "SELECT event_id, state, reason, due_at FROM invitations ORDER BY event_id",
     )
+    rows = [(*row[:3], None if row[3] is None else stored_time(row[3])) for row in rows]
     assert rows == [
         (
             "import:purchases:new",
             "sent",  # due at once: Monday 09:00 in London, inside the send window
             None,
-            int(datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp() * 1000),
+            datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
         ),
         (
             "import:purchases:old",
@@ -400,7 +399,7 @@ async def test_a_past_purchase_gets_no_survey_a_recent_one_does(
             None,
         ),
     ]
-    assert table(services.config, "SELECT kind, recipient FROM outbox") == [
+    assert table(services.store, "SELECT kind, recipient FROM outbox") == [
         ("survey", "bo@example.com")
     ]
 
@@ -420,7 +419,7 @@ async def test_survey_history_surveys_past_purchases_now_once_a_customer(
     tally, _ = await do_import(services, path, "purchases", survey_history=True)
     assert (tally.new, tally.past) == (3, 3)
     await Scheduler(services).tick()
-    rows = table(services.config, "SELECT event_id, state, reason FROM invitations ORDER BY 1")
+    rows = table(services.store, "SELECT event_id, state, reason FROM invitations ORDER BY 1")
     assert [r[:2] for r in rows] == [
         ("import:purchases:1", "sent"),  # now, in the send window, not in 2025
         ("import:purchases:2", "skipped"),  # the throttle: one survey a customer
@@ -429,11 +428,11 @@ async def test_survey_history_surveys_past_purchases_now_once_a_customer(
     assert str(rows[1][2]).startswith("throttled")
 
     # the same file without the flag (or with it, again) records nothing and changes nothing
-    before = counts(services.config)
+    before = counts(services.store)
     for survey_history in (False, True):
         tally, errors = await do_import(services, path, "purchases", survey_history=survey_history)
         assert (tally.new, tally.unchanged, errors) == (0, 3, [])
-    assert counts(services.config) == before
+    assert counts(services.store) == before
 
 
 async def test_a_past_project_is_no_referral_moment(loop: Loop, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import pytest
 from loop import AUTH, Loop, running, smtp_changes
 
 from daemon.config import Config
-from daemon.store import SQLiteStore
 
 from helpers import ENV, query
 from smtp_server import SmtpServer
@@ -101,10 +100,12 @@ async def test_the_daily_cap_asks_the_most_influential_first(loop: Loop) -> None
 
 
 async def test_no_cap_no_waiting(
-    make_config: Callable[..., Config], smtp_server: SmtpServer
+    make_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = make_config(smtp_changes(smtp_server))
-    async with running(config, smtp_server) as ran:
+    async with running(config, smtp_server, store_url) as ran:
         for email in (ANN, BO, CY):
             await promoter(ran, email)
         await ran.run()
@@ -154,7 +155,6 @@ async def test_the_advocates_report_ranks_and_says_why(
     await cli(loop, "customer", "mark", BO, "--influence", "1")
     await asked_until(loop, "2026-03-05")
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     ann = await store.customer_by_email(ANN)
     assert ann is not None
     advocate = await store.ensure_advocate(ann.id, loop.clock.now())
@@ -227,11 +227,13 @@ async def test_the_advocates_report_ranks_and_says_why(
 
 
 async def test_a_held_ask_whose_moment_would_pass_is_skipped_with_its_reason(
-    make_config: Callable[..., Config], smtp_server: SmtpServer
+    make_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     referrals = {"daily_ask_cap": 1, "moment_life_days": 1}
     config = make_config({**smtp_changes(smtp_server), "referrals": referrals})
-    async with running(config, smtp_server) as ran:
+    async with running(config, smtp_server, store_url) as ran:
         await promoter(ran, ANN)
         await promoter(ran, BO)
         await ran.client.put(f"/v1/customers/{BO}/influence", json={"mark": 2}, headers=AUTH)
@@ -254,5 +256,4 @@ async def test_the_mark_is_personal_data(loop: Loop) -> None:
     assert [(m["mark"], m["source"]) for m in exported["influence_mark"]] == [(6, "api")]
     forgotten = await store.forget(ANN, loop.clock.now())
     assert forgotten["changed"]["influence_mark"] == 1
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT count(*) FROM influence_marks") == [(0,)]

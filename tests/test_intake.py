@@ -32,11 +32,11 @@ from daemon.mail.render import Renderer
 from daemon.owner.importer import CsvFile, LineError, Options, import_file
 from daemon.run.metrics import Metrics
 from daemon.run.services import Services
-from daemon.store import SQLiteStore
+from daemon.store import Store
 from daemon.web import create_app
 
 from dashboard_data import CONFIG_CHANGES, DETRACTOR, ENV_EXTRA, PASSWORD, field, seed
-from helpers import ENV, merge, write_business
+from helpers import ENV, merge, query, write_business
 from smtp_server import SmtpServer
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the fake clock's (tests/conftest.py, loop.py)
@@ -69,10 +69,10 @@ def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return db.execute(sql).fetchall()
 
 
-def stored(config: Config) -> dict[str, int]:
+def stored(store: Store) -> dict[str, int]:
     """What the store holds that an accepted input would have added."""
     return {
-        table: rows(config.store_path, f"SELECT count(*) FROM {table}")[0][0]
+        table: query(store, f"SELECT count(*) FROM {table}")[0][0]
         for table in ("events", "customers", "responses", "replies", "referrals")
     }
 
@@ -143,7 +143,7 @@ BAD_EVENTS = [
 @pytest.mark.parametrize(("changes", "field", "words"), BAD_EVENTS)
 async def test_a_bad_event_is_refused_naming_the_field_and_nothing_is_stored(
     client: httpx.AsyncClient,
-    config: Config,
+    store: Store,
     content_type: str,
     changes: dict[str, Any],
     field: str,
@@ -151,29 +151,29 @@ async def test_a_bad_event_is_refused_naming_the_field_and_nothing_is_stored(
 ) -> None:
     answer = await post(client, "/v1/events", event(**changes), content_type)
     refused(answer, field, words)
-    assert stored(config) == NOTHING
+    assert stored(store) == NOTHING
 
 
 @PATHS
 async def test_json_too_deep_for_the_parser_is_a_422_not_a_500(
-    client: httpx.AsyncClient, config: Config, content_type: str
+    client: httpx.AsyncClient, store: Store, content_type: str
 ) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     body = b'{"id": "x", "type": "purchase.completed", "data": {"x": ' + deep + b"}}"
     refused(await post(client, "/v1/events", body, content_type), "data.x", "nested more than")
-    assert stored(config) == NOTHING
+    assert stored(store) == NOTHING
 
 
 @pytest.mark.parametrize(
     "path", ["/v1/responses", "/v1/inbound", "/v1/partners", "/v1/referrals/r_x/status"]
 )
 async def test_every_json_route_refuses_json_too_deep(
-    client: httpx.AsyncClient, config: Config, path: str
+    client: httpx.AsyncClient, store: Store, path: str
 ) -> None:
     body = b'{"comment": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     answer = await post(client, path, body)
     refused(answer, "comment", f"nested more than {MAX_DEPTH} levels deep")
-    assert stored(config) == NOTHING
+    assert stored(store) == NOTHING
 
 
 @PATHS
@@ -218,15 +218,15 @@ async def test_near_misses_are_accepted(
     ],
 )
 async def test_a_bad_response_is_refused(
-    client: httpx.AsyncClient, config: Config, changes: dict[str, Any], field: str, words: str
+    client: httpx.AsyncClient, store: Store, changes: dict[str, Any], field: str, words: str
 ) -> None:
     body = {"customer": ANN, "survey": "post_purchase", "score": 9, **changes}
     refused(await post(client, "/v1/responses", body), field, words)
-    assert stored(config) == NOTHING
+    assert stored(store) == NOTHING
 
 
 async def test_a_response_near_the_bounds_is_recorded(
-    client: httpx.AsyncClient, config: Config
+    client: httpx.AsyncClient, store: Store
 ) -> None:
     body = {
         "customer": ANN,
@@ -237,13 +237,11 @@ async def test_a_response_near_the_bounds_is_recorded(
     }
     answer = await post(client, "/v1/responses", body)
     assert answer.status_code == 202, answer.text
-    assert rows(config.store_path, "SELECT comment FROM responses") == [
-        ("Great crew.\nWould hire again.",)
-    ]
+    assert query(store, "SELECT comment FROM responses") == [("Great crew.\nWould hire again.",)]
 
 
 async def test_inbound_takes_from_as_mail_providers_write_it(
-    client: httpx.AsyncClient, config: Config
+    client: httpx.AsyncClient, store: Store
 ) -> None:
     for i, sender in enumerate(
         ['"Example, Ann" <Ann@Example.com>', "Ann Example <ann@example.com>", "ann@example.com"]
@@ -251,7 +249,7 @@ async def test_inbound_takes_from_as_mail_providers_write_it(
         body = {"from": sender, "subject": "Re: hello", "text": f"Thanks!\n\nAnn {i}"}
         answer = await post(client, "/v1/inbound", body)
         assert answer.status_code == 202, answer.text
-    assert rows(config.store_path, "SELECT from_addr FROM replies") == [("ann@example.com",)] * 3
+    assert query(store, "SELECT from_addr FROM replies") == [("ann@example.com",)] * 3
 
 
 @pytest.mark.parametrize(
@@ -264,19 +262,19 @@ async def test_inbound_takes_from_as_mail_providers_write_it(
     ],
 )
 async def test_a_bad_inbound_reply_is_refused(
-    client: httpx.AsyncClient, config: Config, changes: dict[str, Any], field: str, words: str
+    client: httpx.AsyncClient, store: Store, changes: dict[str, Any], field: str, words: str
 ) -> None:
     body = {"from": "ann@example.com", "text": "Thanks", **changes}
     refused(await post(client, "/v1/inbound", body), field, words)
-    assert stored(config) == NOTHING
+    assert stored(store) == NOTHING
 
 
 async def test_a_partner_with_control_characters_is_refused(
-    client: httpx.AsyncClient, config: Config
+    client: httpx.AsyncClient, store: Store
 ) -> None:
     partner = {"name": "Harbour\x00Health", "email": "hi@harbour.example", "trade": "physio"}
     refused(await post(client, "/v1/partners", {**partner, "wants": "clients"}), "name", "U+0000")
-    assert rows(config.store_path, "SELECT count(*) FROM partners") == [(0,)]
+    assert query(store, "SELECT count(*) FROM partners") == [(0,)]
 
 
 # the webhooks ----------------------------------------------------------------------------------
@@ -286,7 +284,7 @@ STRIPE, SHOPIFY = "whsec_test_0123456789abcdef", "shpss_test_0123456789abcdef"
 
 @pytest.fixture
 async def webhooks(
-    make_config: Callable[..., Config], store: SQLiteStore, clock: FakeClock
+    make_config: Callable[..., Config], store: Store, clock: FakeClock
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Config]]:
     names = {"stripe_secret_env": "STRIPE_WEBHOOK_SECRET", "shopify_secret_env": "SHOPIFY_SECRET"}
     env = {**ENV, "STRIPE_WEBHOOK_SECRET": STRIPE, "SHOPIFY_SECRET": SHOPIFY}
@@ -304,8 +302,10 @@ def checkout(created: Any) -> bytes:
     return json.dumps({**stripe, "created": created}).encode()
 
 
-async def test_webhook_dates_are_bounded(webhooks: tuple[httpx.AsyncClient, Config]) -> None:
-    client, config = webhooks
+async def test_webhook_dates_are_bounded(
+    webhooks: tuple[httpx.AsyncClient, Config], store: Store
+) -> None:
+    client, _ = webhooks
     stamp = int(NOW.timestamp())
     for created, words in (
         (253402214400, "occurred_at: 9999-12-31T00:00:00+00:00 is more than a day ahead"),
@@ -327,7 +327,7 @@ async def test_webhook_dates_are_bounded(webhooks: tuple[httpx.AsyncClient, Conf
         headers = {"X-Shopify-Hmac-Sha256": mac, "X-Shopify-Topic": "orders/fulfilled"}
         answer = await client.post("/v1/integrations/shopify", content=body, headers=headers)
         assert answer.status_code == 422 and words in answer.json()["detail"], answer.text
-    assert stored(config) == NOTHING
+    assert stored(store) == NOTHING
 
 
 # vouch import, vouch event ---------------------------------------------------------------------
@@ -362,7 +362,7 @@ async def test_import_refuses_bad_lines_and_keeps_the_near_misses(
     assert "non-ASCII characters before the @" in said[3]
     assert said[4].startswith("line 6, column 'Product': 'Til\\x7fes': contains a control")
     assert (tally.good, tally.bad, tally.new) == (1, 5, 1)
-    assert rows(services.config.store_path, "SELECT email, name FROM customers") == [
+    assert query(services.store, "SELECT email, name FROM customers") == [
         ("zoe@xn--exmple-cua.com", "Zoë Núñez")
     ]
 
@@ -421,11 +421,11 @@ async def test_survey_form_keeps_what_was_typed_and_refuses_control_characters(
     assert "characters we cannot keep" in answer.text
     assert typed in html.unescape(answer.text)  # what the person typed, to correct
     assert 'value="9" checked' in answer.text
-    assert rows(loop.services.config.store_path, "SELECT count(*) FROM responses") == [(0,)]
+    assert query(loop.services.store, "SELECT count(*) FROM responses") == [(0,)]
     fine = "Great crew.\r\nThank you!"
     answer = await loop.client.post(page, data={"score": "9", "comment": fine, "via": "form"})
     assert answer.status_code == 200, answer.text
-    assert rows(loop.services.config.store_path, "SELECT comment FROM responses") == [
+    assert query(loop.services.store, "SELECT comment FROM responses") == [
         ("Great crew.\nThank you!",)
     ]
 
@@ -452,11 +452,11 @@ async def test_introduce_form_refuses_control_characters_and_unsendable_addresse
         assert words in html.unescape(answer.text)
         for value in form.values():
             assert html.escape(value) in answer.text or value in answer.text  # kept as typed
-    assert stored(loop.services.config)["referrals"] == 0
+    assert stored(loop.services.store)["referrals"] == 0
     ok = {"friend_name": "Zoë", "friend_email": "zoe@exämple.com", "need": "A kitchen.\nSoon."}
     assert (await loop.client.post(path, data=ok)).status_code == 200
-    ((public_id, email),) = rows(
-        loop.services.config.store_path, "SELECT public_id, friend_email FROM referrals"
+    ((public_id, email),) = query(
+        loop.services.store, "SELECT public_id, friend_email FROM referrals"
     )
     assert email == "zoe@xn--exmple-cua.com"
     # A status change names a referral that exists now, and a status it can take.
@@ -480,11 +480,13 @@ async def test_an_internationalised_domain_is_sent_to(loop: Loop) -> None:
 
 
 async def test_a_dashboard_note_with_control_characters_is_refused(
-    tmp_path: Path, smtp_server: SmtpServer
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     changes = merge(smtp_changes(smtp_server), CONFIG_CHANGES)
     config = load_config(write_business(tmp_path / "dash", changes), {**ENV, **ENV_EXTRA})
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         await seed(loop.services, loop.client)
         customer = await loop.services.store.customer_by_email(DETRACTOR[1])
         assert customer is not None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,17 +20,16 @@ import httpx
 import pytest
 from loop import AUTH, Loop, path_of, running, score_links, smtp_changes
 
-from daemon.clock import to_ms
 from daemon.config import Config, load_config
 from daemon.mail.outbox import Pause
 from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA, PASSWORD, field
-from helpers import ENV, merge, query, write_business
+from helpers import ENV, merge, plant, query, write_business
 from smtp_server import SmtpServer
 
 OWNER = "owner@harborlane.example"
-YEAR_9999 = to_ms(datetime(9999, 12, 31, tzinfo=UTC))
+YEAR_9999 = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -51,10 +49,13 @@ def loop_config(make: Callable[..., Config]) -> Config:
     return make()
 
 
-def sql(config: Config, statement: str, *params: object) -> list[Any]:
-    """Straight into the SQLite file, as a bad row would be there (another connection)."""
-    with sqlite3.connect(config.store_path) as db:
-        return db.execute(statement, params).fetchall()
+def sql(store: Any, statement: str, *params: object) -> list[Any]:
+    """Straight into the store, as a bad row would be there (another connection): a read, or
+    a write committed at once."""
+    if statement.lstrip().upper().startswith("SELECT"):
+        return query(store, statement, params)
+    plant(store, statement, params)
+    return []
 
 
 def recipients(loop: Loop) -> list[tuple[str, str]]:
@@ -88,12 +89,15 @@ async def purchase(loop: Loop, email: str, name: str = "Ann Example", **extra: A
 
 
 async def test_an_event_that_cannot_be_planned_is_set_aside_and_the_others_surveyed(
-    make: Callable[..., Config], smtp_server: SmtpServer
+    make: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = make()
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         await purchase(loop, "zed@example.com", "Zed Poison")  # first in line, then spoiled:
-        sql(config, "UPDATE events SET occurred_at = ? WHERE id LIKE '%zed%'", YEAR_9999)
+        store = loop.services.store
+        sql(store, "UPDATE events SET occurred_at = ? WHERE id LIKE '%zed%'", YEAR_9999)
         await purchase(loop, "ann@example.com")
         await purchase(loop, "bob@example.com", "Bob Builder")
         await loop.travel(timedelta(days=3, hours=2))
@@ -106,34 +110,36 @@ async def test_an_event_that_cannot_be_planned_is_set_aside_and_the_others_surve
         assert (await customer(loop, "ann@example.com"))["set_aside"] == []
         page = await dashboard(loop.client)
         assert 'id="set-aside"' in page and "OverflowError" in page and "Zed Poison" in page
-        first = sql(config, "SELECT at, error FROM set_aside")
+        first = sql(store, "SELECT at, error FROM set_aside")
         await loop.travel(timedelta(hours=3))  # set aside once, not retried every tick
-        assert sql(config, "SELECT at, error FROM set_aside") == first
+        assert sql(store, "SELECT at, error FROM set_aside") == first
 
-    async with running(config, smtp_server) as loop:  # a restart: still aside, others flow
+    async with running(
+        config, smtp_server, store_url
+    ) as loop:  # a restart: still aside, others flow
         loop.seen = len(loop.mail())
         await purchase(loop, "cat@example.com")
         await loop.travel(timedelta(days=3, hours=2))
         assert ("cat@example.com", surveys[0][1]) in recipients(loop)
-        assert sql(config, "SELECT at, error FROM set_aside") == first
+        assert sql(loop.services.store, "SELECT at, error FROM set_aside") == first
         assert (await loop.client.get("/healthz")).status_code == 200
 
 
 async def test_a_survey_and_a_reminder_that_cannot_be_queued_are_set_aside(loop: Loop) -> None:
-    config = loop.services.config
+    store = loop.services.store
     for email in ("ann@example.com", "cat@example.com", "zed@example.com"):
         await purchase(loop, email, timezone="Europe/London")
     await loop.run()  # planned: three surveys scheduled
     bad_zone = "UPDATE customers SET timezone = 'Mars/Olympus_Mons' WHERE email = ?"
-    sql(config, bad_zone, "zed@example.com")  # a zone that does not exist, in the file
+    sql(store, bad_zone, "zed@example.com")  # a zone that does not exist, in the file
     await loop.travel(timedelta(days=3, hours=2))
     assert [to for to, _ in recipients(loop)] == ["ann@example.com", "cat@example.com"]
     (aside,) = (await customer(loop, "zed@example.com"))["set_aside"]
     assert aside["kind"] == "survey" and "ZoneInfoNotFoundError" in aside["error"]
-    reason = sql(config, "SELECT state, reason FROM invitations WHERE customer_id = 3")
+    reason = sql(store, "SELECT state, reason FROM invitations WHERE customer_id = 3")
     assert reason[0][0] == "skipped" and reason[0][1].startswith("set aside: ZoneInfo")
 
-    sql(config, bad_zone, "cat@example.com")  # surveyed, then spoiled before its reminder
+    sql(store, bad_zone, "cat@example.com")  # surveyed, then spoiled before its reminder
     await loop.travel(timedelta(days=4, hours=2))
     reminders = recipients(loop)
     assert [to for to, _ in reminders] == ["ann@example.com"]  # ann's reminder went out
@@ -143,7 +149,9 @@ async def test_a_survey_and_a_reminder_that_cannot_be_queued_are_set_aside(loop:
 
 
 async def test_a_complaint_alert_that_cannot_be_built_is_set_aside(
-    make: Callable[..., Config], smtp_server: SmtpServer
+    make: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """The owner's alert template uses the surname: fine for 'Bob Builder' (and `vouch check`'s
     sample), an error for a customer known by one name only."""
@@ -155,7 +163,7 @@ async def test_a_complaint_alert_that_cannot_be_built_is_set_aside(
             "Surname: {{ customer.name.split()[1] }}\nCustomer: {{ customer.name",
         )
     )
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         await purchase(loop, "cher@example.com", "Cher")
         await purchase(loop, "bob@example.com", "Bob Builder")
         await loop.travel(timedelta(days=3, hours=2))
@@ -176,7 +184,9 @@ async def test_a_complaint_alert_that_cannot_be_built_is_set_aside(
 
 
 async def test_a_referral_ask_that_cannot_be_built_is_set_aside(
-    make: Callable[..., Config], smtp_server: SmtpServer
+    make: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """The owner simplified the ask's greeting: fine for a customer with a name, an error for
     one without."""
@@ -185,7 +195,7 @@ async def test_a_referral_ask_that_cannot_be_built_is_set_aside(
     greeting = "{% if customer_name %}Hi {{ customer_name }},{% else %}Hello,{% endif %}"
     assert greeting in ask.read_text()
     ask.write_text(ask.read_text().replace(greeting, "Hi {{ customer_name.title() }},"))
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         for email, name in (("ann@example.com", "Ann Example"), ("anon@example.com", None)):
             await loop.event("purchase.completed", email, "2026-02-20T10:00:00Z", name=name)
             answer = await loop.client.post(
@@ -207,7 +217,9 @@ async def test_a_referral_ask_that_cannot_be_built_is_set_aside(
 
 
 async def test_a_digest_that_cannot_be_built_is_set_aside_once(
-    make: Callable[..., Config], smtp_server: SmtpServer
+    make: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """The owner shortened the digest's subject, dropping the guard for a period with no
     answers (no NPS): that period's digest is set aside, once; the surveys still go out."""
@@ -216,7 +228,7 @@ async def test_a_digest_that_cannot_be_built_is_set_aside_once(
     guarded = '{% if nps is not none %}, NPS {{ "%+d" | format(nps) }}{% endif %}'
     assert guarded in digest.read_text()
     digest.write_text(digest.read_text().replace(guarded, ', NPS {{ "%+d" | format(nps) }}'))
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         await purchase(loop, "ann@example.com")
         await loop.travel(timedelta(days=3, hours=2))
         assert recipients(loop) == [
@@ -261,6 +273,7 @@ async def test_healthz_fails_when_the_scheduler_has_not_completed_a_pass(loop: L
     assert "vouch_store_writable 1.0" in metrics and "vouch_sending_paused 0.0" in metrics
 
 
+@pytest.mark.sqlite_only("PostgreSQL's jsonb column refuses a body that is not JSON")
 async def test_a_sweep_that_fails_as_a_whole_stops_no_other_and_healthz_says_so(
     loop: Loop,
 ) -> None:
@@ -272,7 +285,7 @@ async def test_a_sweep_that_fails_as_a_whole_stops_no_other_and_healthz_says_so(
     await purchase(loop, "ann@example.com")
     await loop.run()  # ann's survey is planned
     await purchase(loop, "bob@example.com")
-    sql(loop.services.config, "UPDATE events SET payload = '{not json' WHERE id LIKE '%bob%'")
+    sql(loop.services.store, "UPDATE events SET payload = '{not json' WHERE id LIKE '%bob%'")
     await loop.travel(timedelta(days=3, hours=2))
     assert recipients(loop) == [("ann@example.com", "Quick question from Harbor Lane Renovations")]
     failing = await loop.client.get("/healthz", headers=AUTH)
@@ -332,6 +345,10 @@ def event(number: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.sqlite_only(
+    "the full disk is SQLite's max_page_count on the store's file; PostgreSQL's server runs "
+    "out of disk on its own filesystem, beyond a test's reach"
+)
 @pytest.mark.slow
 async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: Loop) -> None:
     store, client = loop.services.store, loop.client
@@ -378,8 +395,14 @@ async def test_a_full_disk_answers_503_with_retry_after_and_loses_nothing(loop: 
     assert (await store.set_aside_items(10))[0] == 0
 
 
+@pytest.mark.sqlite_only(
+    "the full disk is SQLite's max_page_count on the store's file; PostgreSQL's server runs "
+    "out of disk on its own filesystem, beyond a test's reach"
+)
 async def test_the_sender_outlives_a_full_disk(
-    make: Callable[..., Config], smtp_server: SmtpServer
+    make: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """Its loop (Sender.run, as the daemon runs it) fails its passes while the disk is full and
     says so to /healthz; it goes on, and the survey goes out once there is room again (the row
@@ -402,7 +425,7 @@ async def test_the_sender_outlives_a_full_disk(
             self.passing.set()
 
     config = make({"sender": {"poll_seconds": 0.01}})
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         store = loop.services.store
         assert isinstance(store, SQLiteStore)
         health = loop.services.health = loop.sender.health = Told()  # as the daemon wires it

@@ -20,7 +20,6 @@ from daemon.engine.grades import Introduction
 from daemon.engine.offers import Terms
 from daemon.mail.render import Renderer
 from daemon.referrals.offers import terms_for
-from daemon.store import SQLiteStore
 from daemon.store.rows import NewAsk, NewReferral, ReferralMove
 
 from helpers import ENV, query
@@ -127,7 +126,6 @@ async def test_the_reward_is_what_was_promised_even_after_the_offer_is_retired(
     await loop.run()
     loop.new_mail()
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     ((public_id,),) = query(store, "SELECT public_id FROM referrals")
     won = await loop.client.post(
         f"/v1/referrals/{public_id}/status", json={"status": "won", "value": 5000}, headers=AUTH
@@ -144,15 +142,17 @@ async def test_the_reward_is_what_was_promised_even_after_the_offer_is_retired(
 
 
 async def test_the_assignment_survives_a_restart_and_new_offers(
-    make_config: Callable[..., Config], smtp_server: SmtpServer
+    make_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = make_config(with_offers(smtp_server, VOUCHER, CHARITY))
-    async with running(config, smtp_server) as first:
+    async with running(config, smtp_server, store_url) as first:
         code = code_of(await ask_for(first, ANN))
         before = await promised(first, code)
     # The daemon restarts with a third offer added: Ann keeps hers.
     again = make_config(with_offers(smtp_server, VOUCHER, CHARITY, OLD))
-    async with running(again, smtp_server) as second:
+    async with running(again, smtp_server, store_url) as second:
         assert await promised(second, code) == before
         advocate = await second.services.store.advocate_by_code(code)
         assert advocate is not None
@@ -160,12 +160,14 @@ async def test_the_assignment_survives_a_restart_and_new_offers(
 
 
 async def test_one_incentive_is_the_one_offer_case(
-    make_config: Callable[..., Config], smtp_server: SmtpServer
+    make_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     text = "A £50 voucher for each new client."
     incentive = {"text": text, "choices": []}
     config = make_config({**smtp_changes(smtp_server), "referrals": {"incentive": incentive}})
-    async with running(config, smtp_server) as ran:
+    async with running(config, smtp_server, store_url) as ran:
         ask = await ask_for(ran, ANN)
         assert text in " ".join(text_of(ask).split())
         terms = await promised(ran, code_of(ask))
@@ -228,11 +230,12 @@ async def test_the_offers_report_on_a_seeded_store(
     smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    store_url: str | None,
 ) -> None:
     from daemon.cli import main
 
     config = make_config(with_offers(smtp_server, VOUCHER, CHARITY, dict(OLD, retired=True)))
-    async with running(config, smtp_server) as ran:
+    async with running(config, smtp_server, store_url) as ran:
         await seed(ran)
         data = (await ran.client.get("/v1/reports/offers", headers=AUTH)).json()
         assert (await ran.client.get("/v1/reports/offers")).status_code == 401

@@ -172,7 +172,6 @@ async def test_referrals_given_to_a_partner_appear_in_the_balance(loop: Loop) ->
         await introduce(loop, partner["code"], name, f"{name.lower()}@example.net")
     await loop.run()
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     first = next(r[0] for r in query(store, "SELECT public_id FROM referrals ORDER BY id"))
     await status(loop, first, status="won", value=1500)
     given = []

@@ -1,11 +1,13 @@
 """The path from event to email reads the customer and checks suppression once per step: once
 when the event is planned, once when the survey falls due and is queued, once when the sender
-claims the row (daemon/surveys/survey_email.py tells the path). Counted on the SQL that SQLite
-itself runs on the store's real file (its trace callback on the store's own connection), so a
-check added in any layer, Python or SQL, is seen. Real store, templates and SMTP server."""
+claims the row (daemon/surveys/survey_email.py tells the path). Counted on the SQL the database
+itself is given (SQLite's trace callback on the store's own connection, asyncpg's query logger
+on each of the PostgreSQL pool's), so a check added in any layer, Python or SQL, is seen. Real
+store (both), templates and SMTP server."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from datetime import timedelta
@@ -26,7 +28,7 @@ SUPPRESSION_CHECK = re.compile(r"\b(FROM|JOIN)\s+suppressions\b", re.IGNORECASE)
 
 
 class Statements(list[str]):
-    """Every statement SQLite runs on connections opened from now on, in order."""
+    """Every statement the store's database runs on connections opened from now on, in order."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         super().__init__()
@@ -38,6 +40,18 @@ class Statements(list[str]):
             return db
 
         monkeypatch.setattr(sqlite3, "connect", traced)
+        with contextlib.suppress(ImportError):  # the `postgres` extra
+            import asyncpg
+
+            create_pool = asyncpg.create_pool
+
+            async def logged(connection: Any) -> None:
+                connection.add_query_logger(lambda record: self.append(record.query))
+
+            def traced_pool(*args: Any, **kwargs: Any) -> Any:
+                return create_pool(*args, init=logged, **kwargs)
+
+            monkeypatch.setattr(asyncpg, "create_pool", traced_pool)
 
     def since(self, mark: int) -> list[str]:
         return self[mark:]
@@ -73,10 +87,14 @@ async def queue_due_surveys(loop: Loop, sql: Statements) -> list[str]:
 
 @pytest.mark.parametrize("customers", [1, 12])
 async def test_each_step_reads_the_customer_and_checks_suppression_once(
-    monkeypatch: pytest.MonkeyPatch, loop_config: Config, loop_smtp: SmtpServer, customers: int
+    monkeypatch: pytest.MonkeyPatch,
+    loop_config: Config,
+    loop_smtp: SmtpServer,
+    customers: int,
+    store_url: str | None,
 ) -> None:
     sql = Statements(monkeypatch)
-    async with running(loop_config, loop_smtp) as loop:
+    async with running(loop_config, loop_smtp, store_url) as loop:
         for i in range(customers):
             await loop.event("purchase.completed", f"c{i}@example.com", "2026-03-02T10:00:00Z")
 
@@ -98,11 +116,14 @@ async def test_each_step_reads_the_customer_and_checks_suppression_once(
 
 
 async def test_a_claim_of_rows_across_several_claims_reads_once_each(
-    monkeypatch: pytest.MonkeyPatch, loop_config: Config, loop_smtp: SmtpServer
+    monkeypatch: pytest.MonkeyPatch,
+    loop_config: Config,
+    loop_smtp: SmtpServer,
+    store_url: str | None,
 ) -> None:
     """With few slots, the rows come in several claims: each reads once, whatever its size."""
     sql = Statements(monkeypatch)
-    async with running(loop_config, loop_smtp) as loop:
+    async with running(loop_config, loop_smtp, store_url) as loop:
         loop.sender.configure(loop.sender.settings.model_copy(update={"max_in_flight": 3}))
         for i in range(7):
             await loop.event("purchase.completed", f"c{i}@example.com", "2026-03-02T10:00:00Z")

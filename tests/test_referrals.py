@@ -17,7 +17,6 @@ from loop import AUTH, Loop, path_of, smtp_changes, text_of
 from daemon.config import Config
 from daemon.engine import digest
 from daemon.engine.digest import Period
-from daemon.store import SQLiteStore
 
 from helpers import query
 from smtp_server import SmtpServer
@@ -416,7 +415,6 @@ async def test_reward_from_the_owners_pool(loop: Loop, make_config: Any, tmp_pat
 
 async def _referrals(loop: Loop) -> list[Any]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     rows = query(store, "SELECT public_id FROM referrals ORDER BY id")
     return [type("R", (), {"public_id": r[0]}) for r in rows]
 
@@ -447,7 +445,6 @@ async def test_self_referral_is_flagged_earns_nothing_and_sends_the_friend_nothi
     assert any("already a customer" in t for t in flags)
     assert len(to(mail, ANN)) == 1  # the thanks for introducing Bo, nothing about herself
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT kind FROM outbox WHERE kind = 'friend_note'") == []
     for ref in await _referrals(loop):
         assert (await status(loop, ref.public_id, status="won")).status_code == 200
@@ -574,7 +571,6 @@ async def test_owner_moves_referrals_from_the_cli(
 
 async def replies(loop: Loop) -> list[tuple[str, str]]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     rows = query(store, "SELECT verdict, explanation FROM replies ORDER BY id")
     return [(r[0], r[1]) for r in rows]
 
@@ -616,14 +612,12 @@ async def test_a_reply_of_praise_is_a_testimonial_and_a_moment(loop: Loop) -> No
     ask = await get_ask(loop)
     assert ask["To"].addresses[0].addr_spec == ANN
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     (testimonial,) = query(store, "SELECT text, source, solicited FROM testimonials")
     assert testimonial == ("You saved us! We couldn't be happier with the new kitchen.", "reply", 0)
 
 
 async def outbox_kinds(loop: Loop, kind: str) -> list[tuple[str, str | None]]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     rows = query(store, "SELECT state, last_error FROM outbox WHERE kind = ?", (kind,))
     return [(r[0], r[1]) for r in rows]
 
@@ -684,7 +678,6 @@ async def test_a_survey_reply_starting_with_a_score_is_the_answer(loop: Loop) ->
         "explanation": "starts with a score: recorded 9 as the answer",
     }
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     rows = query(store, "SELECT score, segment, comment, source FROM responses")
     assert rows == [(9, "promoter", "great crew", "reply")]
     again = await reply(
@@ -732,7 +725,6 @@ async def test_replies_by_smtp_take_the_same_path(loop: Loop) -> None:
         message.set_content("10! Couldn't be happier.\n\nOn Thu, Harbor Lane wrote:\n> How likely")
         await aiosmtplib.send(message, hostname="127.0.0.1", port=listener.port)
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT score, comment, source FROM responses") == [
         (10, "Couldn't be happier.", "reply")
     ]

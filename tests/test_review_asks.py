@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from loop import AUTH, Loop, html_of, path_of, score_links, smtp_changes, text_of
-from postgres import fresh_database
 from test_dashboard import login
 
 from daemon.config import Config, load_config
@@ -24,13 +23,9 @@ from daemon.engine.clicks import Click
 from daemon.errors import ConfigError
 from daemon.mail.render import Renderer
 from daemon.mail.tokens import review_token, survey_token, unsubscribe_token
-from daemon.store import SQLiteStore
-from daemon.store.customers import CustomersPG
-from daemon.store.pgdb import PGDB
-from daemon.store.reviews import ReviewAsksPG
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
-from helpers import ENV, merge, query, write_business
+from helpers import ENV, merge, query, stored_time, write_business
 from smtp_server import SmtpServer
 
 SITES = [
@@ -80,7 +75,6 @@ def review_links(message: EmailMessage) -> dict[str, str]:
 
 def state_of(loop: Loop, email: str) -> list[tuple[str, str | None]]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     return [
         (str(r[0]), r[1])
         for r in query(
@@ -107,9 +101,8 @@ async def test_a_promoter_answering_on_the_page_gets_a_review_ask_after_its_dela
     await loop.travel(timedelta(days=2))
     (ask,) = review_asks(loop, "ann@example.com")
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     ((sent_ms,),) = query(store, "SELECT sent_at FROM review_asks")
-    sent = datetime.fromtimestamp(sent_ms / 1000, UTC)
+    sent = stored_time(sent_ms)
     assert answered == datetime(2026, 3, 5, 11, 0, tzinfo=UTC)
     assert sent == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # 3 days on is a Sunday: Monday 09:00
     assert ask["Subject"] == "Ann, would you share a few words?"
@@ -238,7 +231,6 @@ async def test_a_scanner_opening_every_link_is_not_counted(loop: Loop) -> None:
     await loop.travel(timedelta(minutes=2), step=timedelta(seconds=20))
     assert (await report(loop))["clicks"] == 0
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT state, count(*) FROM review_clicks GROUP BY state") == [
         ("scanner", 2)
     ]
@@ -254,7 +246,6 @@ async def test_a_head_request_is_redirected_and_never_recorded(loop: Loop) -> No
     checked = await loop.client.head(links["Google"])
     assert checked.status_code == 303 and checked.headers["location"] == SITES[0]["url"]
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     assert query(store, "SELECT count(*) FROM review_clicks") == [(0,)]
 
 
@@ -262,7 +253,6 @@ async def test_a_bad_or_forged_review_link_gets_a_clear_404(loop: Loop) -> None:
     links = await asked(loop)
     good = links["Google"].removeprefix("/review/")
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     (public_id,) = query(store, "SELECT public_id FROM review_asks")[0]
     signer = loop.services.signer
     bad = [
@@ -390,28 +380,7 @@ def test_vouch_check_renders_the_review_ask_and_finds_a_missing_variable(
 # the store, on both backends --------------------------------------------------------------------
 
 
-class ReviewsPG(CustomersPG, ReviewAsksPG):
-    """The customers and review asks on PostgreSQL, on one pool."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def reviews_store(request: pytest.FixtureRequest, config: Config) -> AsyncIterator[Any]:
-    """The review asks' calls (and the customers they need) once per backend, like `concerns`
-    (the PostgreSQL half skipped without a server: see tests/postgres.py)."""
-    if request.param == "sqlite":
-        opened = await SQLiteStore.open(config.store_path)
-        yield opened
-        await opened.close()
-        return
-    async with fresh_database() as url:
-        pg = ReviewsPG(await PGDB.connect(url), url)
-        await pg.migrate()
-        yield pg
-        await pg.close()
-
-
-async def test_the_store_plans_sends_and_judges_review_asks(reviews_store: Any) -> None:
-    store = reviews_store
+async def test_the_store_plans_sends_and_judges_review_asks(store: Any) -> None:
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     ann = (await store.ensure_customer("ann@example.com", now)).id
     due = now + timedelta(days=3)

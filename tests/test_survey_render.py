@@ -22,7 +22,6 @@ from daemon.mail import compose
 from daemon.mail.links import score_links, survey_url
 from daemon.mail.outbox import Cancel, OutboxRow, State
 from daemon.mail.render import Renderer
-from daemon.store import SQLiteStore
 from daemon.surveys import survey_email
 from daemon.surveys.answers import answer_invitation
 
@@ -38,7 +37,6 @@ LONDON = ZoneInfo("Europe/London")  # the business's zone: its Date headers
 async def queued(loop: Loop, kind: str, hours: int = 24 * 10) -> OutboxRow:
     """Scheduler ticks only (no sender), an hour apart, until a `kind` row is in the outbox."""
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     for _ in range(hours):
         rows = query(store, "SELECT id FROM outbox WHERE kind = ?", (kind,))
         if rows:
@@ -119,12 +117,14 @@ class Attempts(RecordingHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-async def test_a_retry_sends_the_stored_bytes_not_a_new_render(make_config: Any) -> None:
+async def test_a_retry_sends_the_stored_bytes_not_a_new_render(
+    make_config: Any, store_url: str | None
+) -> None:
     handler = Attempts()
     handler.fail_data("451 4.3.0 try again later", times=1)
     async with (
         SmtpServer(handler) as server,
-        running(make_config(smtp_changes(server)), server) as loop,
+        running(make_config(smtp_changes(server)), server, store_url) as loop,
     ):
         await purchase(loop)
         row = await queued(loop, "survey")
@@ -160,11 +160,13 @@ def break_survey_for_ann(config: Config) -> tuple[Path, str]:
 
 
 async def test_a_render_error_at_claim_keeps_the_row_until_the_owner_fixes_it(
-    make_config: Any, smtp_server: SmtpServer
+    make_config: Any,
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = make_config(smtp_changes(smtp_server))
     path, good = break_survey_for_ann(config)
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         assert loop.services.renderer.check() == []
         await purchase(loop)
         row = await queued(loop, "survey")
@@ -192,11 +194,13 @@ async def test_a_render_error_at_claim_keeps_the_row_until_the_owner_fixes_it(
 
 
 async def test_render_errors_fail_the_row_after_max_attempts(
-    make_config: Any, smtp_server: SmtpServer
+    make_config: Any,
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     config = make_config(smtp_changes(smtp_server))
     break_survey_for_ann(config)
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         await purchase(loop)
         row = await queued(loop, "survey")
         for _ in range(config.settings.sender.max_attempts):
@@ -250,13 +254,15 @@ async def test_an_address_suppressed_before_the_claim_is_not_rendered(loop: Loop
 
 
 async def test_the_dashboard_shows_an_unrendered_email_as_not_rendered_yet(
-    tmp_path: Path, smtp_server: SmtpServer
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     changes = merge(smtp_changes(smtp_server), CONFIG_CHANGES)
     config = load_config(
         write_business(tmp_path / "biz", changes), {**ENV, **ENV_EXTRA}, need_secrets=True
     )
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         await dashboard_shows_not_rendered_yet(loop)
 
 

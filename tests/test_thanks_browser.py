@@ -16,7 +16,6 @@ from loop import Loop, path_of, score_links
 from test_dashboard_browser import shots
 
 from daemon.config import Config, load_config
-from daemon.store import SQLiteStore
 
 from browsing import CHROMIUM, MARKS, phone, watch
 from helpers import ENV, query, write_business
@@ -83,7 +82,6 @@ def test_a_promoter_shares_their_link_from_a_phone(
 
         async def code(loop: Loop) -> str:
             store = loop.services.store
-            assert isinstance(store, SQLiteStore)
             (row,) = query(store, "SELECT code FROM advocates")
             return str(row[0])
 

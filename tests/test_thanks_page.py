@@ -20,7 +20,6 @@ from test_dashboard import login
 
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError
-from daemon.store import SQLiteStore
 
 from dashboard_data import CONFIG_CHANGES, ENV_EXTRA
 from helpers import ENV, merge, query, write_business
@@ -104,13 +103,11 @@ async def survey_links(loop: Loop, email: str = "ann@example.com", **who: Any) -
 
 def codes(loop: Loop) -> list[str]:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     return [r[0] for r in query(store, "SELECT code FROM advocates ORDER BY id")]
 
 
 def outbox_rows(loop: Loop) -> int:
     store = loop.services.store
-    assert isinstance(store, SQLiteStore)
     return int(query(store, "SELECT count(*) FROM outbox")[0][0])
 
 
@@ -256,21 +253,27 @@ async def test_a_french_customer_shares_in_french(loop: Loop) -> None:
 
 
 async def test_switched_off_the_page_offers_nothing_but_the_code_is_kept(
-    make_config: Callable[..., Config], smtp_server: SmtpServer
+    make_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     off = merge(CHANGES, {"thanks": {"reviews": False, "share": False}})
-    async with running(make_config(merge(off, smtp_changes(smtp_server))), smtp_server) as loop:
+    async with running(
+        make_config(merge(off, smtp_changes(smtp_server))), smtp_server, store_url
+    ) as loop:
         html = await answer(loop, 10)
         assert "vouch.test/r/" not in html and "<svg" not in html and "Google" not in html
         assert len(codes(loop)) == 1  # the promoter is an advocate all the same
 
 
 async def test_only_reviews_or_only_sharing(
-    make_config: Callable[..., Config], smtp_server: SmtpServer
+    make_config: Callable[..., Config],
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     only_reviews = merge(CHANGES, {"thanks": {"share": False}})
     async with running(
-        make_config(merge(only_reviews, smtp_changes(smtp_server))), smtp_server
+        make_config(merge(only_reviews, smtp_changes(smtp_server))), smtp_server, store_url
     ) as loop:
         html = await answer(loop, 10)
         assert "Google" in Page(html).links and "vouch.test/r/" not in html and "<svg" not in html
@@ -318,13 +321,15 @@ def test_an_unencoded_share_link_would_be_caught() -> None:
 
 
 async def test_the_dashboard_previews_the_promoters_offers_with_a_sample_code(
-    tmp_path: Path, smtp_server: SmtpServer
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    store_url: str | None,
 ) -> None:
     changes = merge(merge(CHANGES, CONFIG_CHANGES), smtp_changes(smtp_server))
     config = load_config(
         write_business(tmp_path / "dash", changes), {**ENV, **ENV_EXTRA}, need_secrets=True
     )
-    async with running(config, smtp_server) as loop:
+    async with running(config, smtp_server, store_url) as loop:
         await login(loop.client)
         pages = "/admin/templates/pages/post_purchase"
         promoter = await loop.client.get(f"{pages}/promoter/thanks")

@@ -86,6 +86,7 @@ class DB(Queries):
     its thread."""
 
     _SKIP_LOCKED = ""  # one writer at a time (the file's lock): no row is taken twice
+    _FOR_UPDATE = ""  # nor read by two writers at once
 
     def __init__(self, db: aiosqlite.Connection, path: Path, hot: Hot) -> None:
         self._db = db

@@ -68,6 +68,7 @@ class PGDB(Queries):
     PostgreSQL half writes its SQL with (queries.Queries: `?` parameters, numbered here)."""
 
     _SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"  # rows another process is taking are passed over
+    _FOR_UPDATE = "FOR UPDATE"  # rows another transaction is changing are waited for
 
     def __init__(self, pool: Any, url: str) -> None:
         self._pool = pool

@@ -234,7 +234,10 @@ class PrivacyQueries(Queries):
         changed: dict[str, int] = {}
         async with self._tx() as tx:
             await self._erasing(tx, True)
-            found = await tx.fetchval("SELECT id FROM customers WHERE email = ?", address)
+            # Locked: a second forget of the same person at once waits, then finds them gone.
+            found = await tx.fetchval(
+                f"SELECT id FROM customers WHERE email = ? {self._FOR_UPDATE}", address
+            )
             c = int(found) if found is not None else -1
             # Their referrals, as advocate or as friend (read once: the updates below blank
             # the friend's address these are found by), and those referrals' steps and rewards.

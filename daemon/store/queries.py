@@ -66,6 +66,9 @@ class Queries:
     erasure_keys: tuple[str, ...]
     #: what a SELECT of rows to take adds so two takers never take the same one (PGDB)
     _SKIP_LOCKED: str
+    #: what a SELECT adds whose rows the transaction goes on to change, so a second one at
+    #: once waits, then reads them as the first left them (PGDB; SQLite has one writer)
+    _FOR_UPDATE: str
 
     def _tx(self) -> AbstractAsyncContextManager[Tx]:
         """One write transaction: committed when the block ends, rolled back on an error."""
