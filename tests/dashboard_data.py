@@ -10,7 +10,9 @@ from datetime import date, timedelta
 
 import httpx
 
+from daemon.engine.grades import Introduction
 from daemon.run.services import Services
+from daemon.store.rows import NewReferral
 
 from helpers import TOKEN
 
@@ -150,6 +152,26 @@ async def seed(services: Services, client: httpx.AsyncClient) -> Seeded:
     by_friend = {r.friend_email: r.public_id for r in found[1]}
     ids = [by_friend[f[1]] for f in FRIENDS]
     return Seeded(advocate.code, ids)
+
+
+async def crowd(services: Services, count: int, advocate_name: str = "George Ward") -> list[str]:
+    """`count` more new referrals from one advocate, straight into the store (a busy season: the
+    pipeline page must still fit), already told to the owner; their public ids."""
+    store = services.store
+    customer = await store.customer_by_email(address(advocate_name))
+    assert customer is not None
+    advocate = await store.ensure_advocate(customer.id, services.clock.now())
+    made = []
+    for n in range(count):
+        intro = Introduction(
+            f"Friend {n:02d}", f"friend{n:02d}@example.net", None, "A new kitchen", "soon",
+            "neighbour", True, False,
+        )  # fmt: skip
+        new = NewReferral(advocate.id, intro, "B", "form", None, None)
+        referral = await store.add_referral(new, services.clock.now())
+        await store.referral_notified(referral.id)
+        made.append(referral.public_id)
+    return made
 
 
 def field(html: str, name: str) -> str:

@@ -33,7 +33,7 @@ from daemon.surveys import public
 from daemon.web import create_app
 
 from browsing import CHROMIUM, DESKTOP, MARKS, NARROW, PHONE, assert_accessible, phone
-from dashboard_data import AUTH, CONFIG_CHANGES, ENV_EXTRA, PASSWORD, seed
+from dashboard_data import AUTH, CONFIG_CHANGES, ENV_EXTRA, PASSWORD, crowd, seed
 from helpers import ENV, REPO, merge, plant, query, write_business
 from live_vouch import LiveVouch
 from smtp_server import SmtpServer
@@ -48,6 +48,7 @@ SIZES = ("phone", "desktop", "narrow-dark")
 #: The survey people answer on the page (maya), one they can no longer (ann), one answered
 #: with a comment (liam), and two that unsubscribe (una: the confirm page; ulla: done).
 PEOPLE = ("maya", "ann", "liam", "una", "ulla")
+CROWD = 60  # new referrals more than the seeded three: the pipeline page must still fit
 
 
 @dataclass
@@ -96,6 +97,7 @@ def _make(folder: Path) -> Callable[[SmtpServer, str], Config]:
 async def _prepare(loop: Loop, live: LiveVouch) -> Site:
     services, client = loop.services, loop.client
     seeded = await seed(services, client)
+    await crowd(services, CROWD)  # a busy season: 60 new referrals more
     for who in PEOPLE:
         await loop.event("purchase.completed", f"{who}@example.com", "2026-03-02T09:00:00Z")
     await loop.travel(timedelta(days=4), step=timedelta(hours=6))
@@ -356,6 +358,7 @@ PUBLIC: dict[str, Reach] = {
 OWNER: dict[str, Reach] = {
     "dashboard": _go(lambda site: "/admin"),
     "referral pipeline": _go(lambda site: "/admin/referrals"),
+    "referrals of one status": _go(lambda site: "/admin/referrals/status/new?page=2"),
     "sending": _go(lambda site: "/admin/sending"),
     "reports": _go(lambda site: "/admin/reports"),
     "complaints": _go(lambda site: "/admin/complaints"),

@@ -41,6 +41,7 @@ from dashboard_data import (
     FRIENDS,
     PASSWORD,
     PASSWORD_ENV,
+    crowd,
     field,
     seed,
 )
@@ -398,6 +399,65 @@ async def test_every_open_complaint_is_counted_and_can_be_seen_and_resolved(
     assert "Complaint resolved." in after and "Problem number 00." not in after
     assert 'Open complaints <span class="count">22</span>' in after
     assert '<p class="big alert">22</p>' in (await loop.client.get("/admin")).text
+
+
+async def test_a_busy_pipeline_shows_the_latest_and_lists_each_status_a_page_at_a_time(
+    loop: Loop,
+) -> None:
+    """33 new referrals: the pipeline's New column shows its count and the latest few, and links
+    to all of them, REFERRALS_PER_PAGE at a time, each card with the moves it has in the
+    column; a move from page 2 comes back to page 2."""
+    await seed(loop.services, loop.client)
+    crowded = await crowd(loop.services, 30)
+    await login(loop.client)
+    pipeline = (await loop.client.get("/admin/referrals")).text
+    new = pipeline.split('class="stage new"')[1].split('class="stage contacted"')[0]
+    assert 'New <span class="count">33</span>' in new
+    assert new.count('<article class="referral"') == admin.PIPELINE_SHOWN
+    assert f'href="/admin/referrals/{crowded[-1]}"' in new  # the latest, to its own page
+    assert '<a href="/admin/referrals/status/new">All 33 new referrals</a>' in new
+    assert "All 0" not in pipeline and "/admin/referrals/status/contacted" not in pipeline
+
+    def cards(page: str) -> list[str]:
+        return re.findall(
+            r'<article class="referral".*?action="/admin/referrals/(r_[\w-]+)/status"', page, re.S
+        )
+
+    first, second = [
+        (await loop.client.get(f"/admin/referrals/status/new?page={n}")).text for n in (1, 2)
+    ]
+    assert 'New referrals <span class="count">33</span>' in first
+    assert "Page 1 of 2" in first and "1–24 of 33" in first and 'rel="next"' in first
+    assert "Page 2 of 2" in second and "25–33 of 33" in second and 'rel="prev"' in second
+    listed = cards(first) + cards(second)
+    assert len(set(listed)) == len(listed) == 33 and set(crowded) <= set(listed)  # each once
+    assert listed[:24] == crowded[::-1][:24]  # the latest change first
+    for move in ("contacted", "meeting", "won", "lost"):
+        assert second.count(f'name="status" value="{move}"') == 9
+    assert second.count('name="back" value="/admin/referrals/status/new?page=2"') == 9
+    beyond = await loop.client.get("/admin/referrals/status/new?page=99")  # clamps to the last
+    assert beyond.status_code == 200 and cards(beyond.text) == cards(second)
+    assert cards((await loop.client.get("/admin/referrals/status/new?page=0")).text) == cards(first)
+
+    moved = cards(second)[0]
+    done = await loop.client.post(
+        f"/admin/referrals/{moved}/status",
+        data={"csrf": field(second, "csrf"), "back": field(second, "back"), "status": "contacted"},
+    )
+    assert done.headers["location"] == "/admin/referrals/status/new?page=2&done=contacted"
+    after = (await loop.client.get(done.headers["location"])).text
+    assert "Referral marked contacted" in after and moved not in cards(after)
+    assert 'New referrals <span class="count">32</span>' in after
+    contacted = (await loop.client.get("/admin/referrals/status/contacted")).text
+    assert cards(contacted) == [moved] and "Page 1 of" not in contacted
+    assert "moved to contacted by" in contacted
+    empty = (await loop.client.get("/admin/referrals/status/won")).text
+    assert "No referral is won now." in empty
+
+    wrong = await loop.client.get("/admin/referrals/status/pending")
+    assert wrong.status_code == 404
+    assert "There is no referral status “pending”" in html.unescape(wrong.text)
+    assert "new, contacted, meeting, won or lost" in wrong.text
 
 
 async def test_moving_a_referral_on_tells_the_advocate(loop: Loop) -> None:

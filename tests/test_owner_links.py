@@ -205,6 +205,9 @@ EVIL = [
     "/admin/../x",
     "/admin\n",
     "/admin/customers?x=//evil.example",
+    "/admin/referrals/status/new?page=2&x=//evil.example",  # a list's page, and no more
+    "/admin?page=2\n",
+    "/admin?page=2?page=3",
     "",
 ]
 

@@ -42,6 +42,25 @@ async def test_complaints_answers_and_the_pipeline(concerns: Any) -> None:
     ]
 
 
+async def test_one_status_a_page_at_a_time(concerns: Any) -> None:
+    """The list behind a pipeline column's "All N" link: latest change first, ties by id."""
+    store = concerns
+    advocate = await store.ensure_advocate(await customer_id(store, "ann@example.com"), AT)
+    made = [await referral(store, advocate.id, name=f"F{n}") for n in range(5)]  # all at AT
+    await store.move_referral(made[1].id, ReferralMove("contacted"), AT + HOUR)
+
+    async def names(status: str, limit: int, offset: int) -> tuple[int, list[str]]:
+        total, page = await store.referrals_in_status(status, limit, offset)
+        assert {r.status for r in page} <= {status}
+        return total, [r.friend_name for r in page]
+
+    assert await names("new", 2, 0) == (4, ["F4", "F3"])
+    assert await names("new", 2, 2) == (4, ["F2", "F0"])
+    assert await names("new", 2, 4) == (4, [])
+    assert await names("contacted", 2, 0) == (1, ["F1"])
+    assert await names("won", 2, 0) == (0, [])
+
+
 async def test_failed_emails_retried_and_stored_bytes(concerns: Any) -> None:
     store = concerns
     ann = await customer_id(store, "ann@example.com")

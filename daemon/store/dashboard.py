@@ -25,6 +25,15 @@ from daemon.store.rows import (
     read,
 )
 
+#: A referral as the pipeline shows it (rows.PipelineReferral), and the latest change first.
+_PIPELINE_COLUMNS = f"""
+    r.public_id, r.status, r.grade, r.friend_name, r.friend_email, r.friend_phone, r.need,
+    r.timing, r.flag, r.value, {PERSON}, r.updated_at, r.attribution, r.attribution_value"""
+_PIPELINE_FROM = """
+    FROM referrals r JOIN advocates a ON a.id = r.advocate_id
+    JOIN customers c ON c.id = a.customer_id"""
+_LATEST = "r.updated_at DESC, r.id DESC"
+
 
 class Dashboard(Protocol):
     """The owner's dashboard: the lists its pages show."""
@@ -35,6 +44,11 @@ class Dashboard(Protocol):
     async def referral_pipeline(
         self, per_status: int
     ) -> tuple[dict[str, int], list[PipelineReferral]]: ...
+    async def referrals_in_status(
+        self, status: str, limit: int, offset: int
+    ) -> tuple[int, list[PipelineReferral]]:
+        """How many referrals are `status`, and one page of them, latest change first."""
+
     async def failed_emails(self, limit: int) -> list[FailedEmail]: ...
     async def retry_email(self, row_id: int, now: datetime) -> bool: ...
     async def skipped_asks(self, limit: int) -> list[SkippedAsk]: ...
@@ -86,18 +100,29 @@ class DashboardQueries(Queries):
         rows = await self._fetch(
             f"""
             SELECT * FROM (
-                SELECT r.public_id, r.status, r.grade, r.friend_name, r.friend_email,
-                       r.friend_phone, r.need, r.timing, r.flag, r.value, {PERSON},
-                       r.updated_at, r.attribution, r.attribution_value,
-                       row_number() OVER (PARTITION BY r.status ORDER BY r.updated_at DESC,
-                                          r.id DESC) AS n
-                FROM referrals r JOIN advocates a ON a.id = r.advocate_id
-                JOIN customers c ON c.id = a.customer_id
+                SELECT {_PIPELINE_COLUMNS},
+                       row_number() OVER (PARTITION BY r.status ORDER BY {_LATEST}) AS n
+                {_PIPELINE_FROM}
             ) AS latest WHERE n <= ? ORDER BY updated_at DESC
             """,
             per_status,
         )
         return {str(r[0]): int(r[1]) for r in counts}, [read(PipelineReferral, r) for r in rows]
+
+    async def referrals_in_status(
+        self, status: str, limit: int, offset: int
+    ) -> tuple[int, list[PipelineReferral]]:
+        """Ties by id, so pages neither repeat nor skip one."""
+        async with self._snapshot() as tx:
+            total = await tx.fetchval("SELECT count(*) FROM referrals WHERE status = ?", status)
+            rows = await tx.fetch(
+                f"SELECT {_PIPELINE_COLUMNS} {_PIPELINE_FROM} WHERE r.status = ? "
+                f"ORDER BY {_LATEST} LIMIT ? OFFSET ?",
+                status,
+                limit,
+                offset,
+            )
+        return int(total), [read(PipelineReferral, r) for r in rows]
 
     async def failed_emails(self, limit: int) -> list[FailedEmail]:
         return await self._list(

@@ -96,7 +96,8 @@ LIST_LIMIT = 20
 COMPLAINTS_SHOWN = 5  # on the overview; the rest a click away (/admin/complaints)
 COMPLAINTS_PER_PAGE = 50
 RESPONSES_SHOWN = 8
-PIPELINE_PER_STATUS = 25
+PIPELINE_SHOWN = 6  # the latest in each column; all of a status a click away, a page at a time
+REFERRALS_PER_PAGE = 24
 #: The moves that ask "are you sure?" first: they close the referral (a win also pays).
 CONFIRMED = ("won", "lost")
 DONE = {
@@ -269,9 +270,10 @@ async def dashboard(request: Request, session: Owner, done: str | None = None) -
 
 @router.get("/referrals")
 async def referrals(request: Request, session: Owner, done: str | None = None) -> Response:
-    """The referral pipeline: each referral in its column, with its moves."""
+    """The referral pipeline: a column per status with its count and its latest referrals,
+    each with its moves; the rest of a status on its own list (`referrals_in`)."""
     store: DashboardStore = services(request).store
-    counts, pipeline = await store.referral_pipeline(PIPELINE_PER_STATUS)
+    counts, pipeline = await store.referral_pipeline(PIPELINE_SHOWN)
     moved = await store.last_actions([f"referral:{r.public_id}" for r in pipeline])
     return admin_page(
         request,
@@ -283,6 +285,48 @@ async def referrals(request: Request, session: Owner, done: str | None = None) -
         pipeline_counts=counts,
         moved={item.removeprefix("referral:"): a for item, a in moved.items()},
         next_statuses=follow_up.next_statuses,
+    )
+
+
+@router.get("/referrals/status/{status}")
+async def referrals_in(
+    request: Request, status: str, session: Owner, page: int = 1, done: str | None = None
+) -> Response:
+    """Every referral of one status, a page at a time (latest change first), each with the
+    moves its card in the pipeline has; a page past the end shows the last."""
+    if status not in follow_up.STATUSES:
+        raise Refused(
+            404,
+            "No such list",
+            f"There is no referral status “{status}”: a referral is "
+            f"{', '.join(follow_up.STATUSES[:-1])} or {follow_up.STATUSES[-1]}.",
+        )
+    store: DashboardStore = services(request).store
+    page = max(page, 1)
+    total, shown = await store.referrals_in_status(
+        status, REFERRALS_PER_PAGE, (page - 1) * REFERRALS_PER_PAGE
+    )
+    pages = max(1, math.ceil(total / REFERRALS_PER_PAGE))
+    if page > pages:  # past the end (the list shrank, or a typed number): the last page
+        page = pages
+        total, shown = await store.referrals_in_status(
+            status, REFERRALS_PER_PAGE, (page - 1) * REFERRALS_PER_PAGE
+        )
+    moved = await store.last_actions([f"referral:{r.public_id}" for r in shown])
+    return admin_page(
+        request,
+        session,
+        "admin/referral_list.html",
+        notice=DONE.get(done or ""),
+        listed=status,
+        statuses=follow_up.STATUSES,
+        shown=shown,
+        moved={item.removeprefix("referral:"): a for item, a in moved.items()},
+        next_statuses=follow_up.next_statuses,
+        total=total,
+        first=(page - 1) * REFERRALS_PER_PAGE + 1,
+        page=page,
+        pages=pages,
     )
 
 

@@ -27,7 +27,8 @@ from daemon.web.session import SESSION_COOKIE, Session, csrf_ok, csrf_token, rea
 from daemon.web.state import services
 
 LOGIN = "/admin/login"
-_BACK = re.compile(r"^/admin(/[A-Za-z0-9_-]+)*$")  # where a form may send the owner back to
+#: Where a form may send the owner back to: a dashboard path, on a list's page perhaps.
+_BACK = re.compile(r"^/admin(/[A-Za-z0-9_-]+)*(\?page=[0-9]{1,6})?$")
 
 
 class LoginRequired(Exception):
@@ -94,7 +95,9 @@ async def checked_form(request: Request, session: Session) -> FormData:
 
 def back_to(form: FormData, done: str) -> RedirectResponse:
     """After a change, back to the page the form came from (an /admin path only), saying so."""
-    return RedirectResponse(f"{safe_back(form.get('back'))}?done={quote(done)}", status_code=303)
+    back = safe_back(form.get("back"))
+    joined = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{joined}done={quote(done)}", status_code=303)
 
 
 def safe_back(value: object) -> str:
