@@ -20,8 +20,7 @@ from test_dashboard_tasks import STAFF, last_action, log_in_as, named_users
 from daemon.cli import main
 from daemon.config import Config, load_config
 from daemon.run.metrics import Metrics
-from daemon.run.services import Services
-from daemon.store import SQLiteStore
+from daemon.run.services import Services, open_store
 from daemon.store.previews import KEEP
 from daemon.web import create_app
 
@@ -221,7 +220,7 @@ async def test_a_preview_is_found_by_another_web_process_on_the_store(loop: Loop
     """Two web processes on one store behind a load balancer: the frame's GET reaching the
     other one shows the preview; another session's GET and one after it expired do not."""
     svc = loop.services
-    store = await SQLiteStore.open(svc.config.store_path)
+    store = await open_store(svc.config)  # the same store: its SQLite file or its database
     other = Services(svc.config, svc.renderer, store, svc.clock, Metrics())
     transport = httpx.ASGITransport(app=create_app(other))
     second = httpx.AsyncClient(transport=transport, base_url="http://vouch.test")
