@@ -253,6 +253,8 @@ async def test_the_dashboard_shows_the_pause_and_resumes(loop: Loop) -> None:
     page = (await loop.client.get("/admin")).text
     assert "Sending is paused" in page and "Relay access denied" in page
     assert 'action="/admin/sending/resume"' in page
+    sending = (await loop.client.get("/admin/sending")).text  # the same banner, back to Sending
+    assert "Relay access denied" in sending and 'name="back" value="/admin/sending"' in sending
     refused = await loop.client.post("/admin/sending/resume", data={"csrf": "forged"})
     assert refused.status_code == 403
     assert await loop.services.store.sending_pause() is not None
