@@ -297,6 +297,9 @@ class Sender(Section):
     backoff_base_seconds: float = Field(30.0, gt=0, description="seconds, more than 0")
     backoff_max_seconds: float = Field(3600.0, gt=0, description="seconds, more than 0")
     lease_seconds: float = Field(300.0, ge=10, description="seconds, at least 10")
+    planner_lease_seconds: float = Field(
+        30.0, ge=5, le=600, description="seconds 5-600 (planning moves on when its holder dies)"
+    )
     max_in_flight: int = Field(64, ge=1, le=1000, description="an integer 1-1000")
     poll_seconds: float = Field(1.0, gt=0, le=60, description="seconds, more than 0 and at most 60")
     instance: str = Field(

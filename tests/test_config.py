@@ -40,10 +40,11 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         {
             "business": {"email": "not-an-address", "timezone": "Mars/Olympus"},
             "server": {"port": 70000},
-            "sender": {"max_attempts": 0},
+            "sender": {"max_attempts": 0, "planner_lease_seconds": 1},
         },
     )
-    assert len(found) == 4
+    assert len(found) == 5
+    assert "config.toml: sender.planner_lease_seconds: must be seconds 5-600" in " ".join(found)
     assert any(
         p.startswith("config.toml: business.email: must be") and '"not-an-address"' in p
         for p in found

@@ -26,7 +26,7 @@ from daemon.config import Config, load_config
 from daemon.mail.outbox import NewEmail, State
 from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
-from daemon.run.scheduler import LEASE, LEASE_SECONDS, Scheduler
+from daemon.run.scheduler import LEASE, Scheduler
 from daemon.run.services import Services, open_store
 from daemon.store import SQLiteStore
 from daemon.store.leases import Leases
@@ -108,7 +108,8 @@ async def test_a_standby_scheduler_takes_over_when_the_holder_dies_or_stops(
     clock = first.services.clock
     assert isinstance(clock, FakeClock)
     assert await first.lead() and not await second.lead()
-    clock.advance(timedelta(seconds=LEASE_SECONDS - 1))  # first is silent (dead): not yet
+    lease = first.services.config.settings.sender.planner_lease_seconds  # 30 by default
+    clock.advance(timedelta(seconds=lease - 1))  # first is silent (dead): not yet
     health = second.services.health
     assert (await health.check(second.services.store, clock.now())).healthy  # standing by
     assert not await second.lead()
@@ -160,7 +161,11 @@ def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
                     "transport": "smtp",
                     "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
                 },
-                "sender": {"max_in_flight": in_flight, "lease_seconds": 10},
+                "sender": {
+                    "max_in_flight": in_flight,
+                    "lease_seconds": 10,
+                    "planner_lease_seconds": 10,
+                },
                 **shared_store,
             },
         )
@@ -311,7 +316,11 @@ def test_web_and_three_workers_on_postgresql_lose_nothing_when_two_are_killed(
                     "transport": "smtp",
                     "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
                 },
-                "sender": {"max_in_flight": in_flight, "lease_seconds": lease},
+                "sender": {
+                    "max_in_flight": in_flight,
+                    "lease_seconds": lease,
+                    "planner_lease_seconds": 10,
+                },
                 "store": {"url": url},
             },
         )

@@ -11,8 +11,9 @@ pass, which /healthz watches (daemon/run/health.py).
 
 However many processes share the store, one plans at a time: it holds the store's "scheduler"
 lease (daemon/store/leases.py), renewed before every tick; the others stand by and take it over
-within LEASE_SECONDS of the holder dying (at once when it stops cleanly). Should a tick outlast
-the lease and another process start planning meanwhile, the dedupe keys still send nothing twice.
+within `sender.planner_lease_seconds` of the holder dying (at once when it stops cleanly). Should
+a tick outlast the lease and another process plan meanwhile, the dedupe keys still send nothing
+twice.
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 LEASE = "scheduler"
-LEASE_SECONDS = 30.0  # a dead holder's planning resumes elsewhere within this
 SURVEY_BATCH = 2000  # due surveys (and reminders) a tick queues: cheap, they are not rendered
 STAGE_BACKFILL = 1000  # customers a tick whose life-cycle stage an upgrade left to work out
 
@@ -139,9 +139,9 @@ class Scheduler:
         """Whether this process plans now: it holds the scheduler lease (taken or renewed
         here). Standing by is healthy; a store that cannot say counts as not leading."""
         services = self.services
-        now = services.clock.now()
+        now, seconds = services.clock.now(), services.config.settings.sender.planner_lease_seconds
         try:
-            held = await services.store.hold(LEASE, self.holder, now, LEASE_SECONDS)
+            held = await services.store.hold(LEASE, self.holder, now, seconds)
         except Exception as exc:
             log.warning("scheduler: cannot take or renew its lease: %s", exc)
             services.health.failed("scheduler", f"lease: {type(exc).__name__}: {exc}")
