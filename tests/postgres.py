@@ -69,6 +69,12 @@ async def _ensure_template(admin: Any) -> None:
     _template_ready = True
 
 
+def _strategy(admin: Any) -> str:
+    """PostgreSQL 15's file copy: on the tests' server (no fsync) a clone takes about 10 ms, the
+    default (its pages written through the WAL) 70-150 ms, which was half a test's set-up."""
+    return " STRATEGY FILE_COPY" if admin.get_server_version().major >= 15 else ""
+
+
 @asynccontextmanager
 async def fresh_database(*, migrated: bool = False) -> AsyncIterator[str]:
     """The URL of a new database on the test server, dropped afterwards: empty, or `migrated`
@@ -83,7 +89,7 @@ async def fresh_database(*, migrated: bool = False) -> AsyncIterator[str]:
     try:
         if migrated:
             await _ensure_template(admin)
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"{_strategy(admin)}')
         else:
             await admin.execute(f'CREATE DATABASE "{name}"')
         yield with_database(URL, name)
