@@ -83,13 +83,30 @@ def phone(browser: Browser, base_url: str, **options: Any) -> BrowserContext:
     )
 
 
+def _axe() -> Path:
+    """axe-core's script, as the axe-playwright-python package ships it."""
+    import axe_playwright_python
+
+    return Path(axe_playwright_python.__file__).with_name("axe.min.js")
+
+
+def with_axe(context: BrowserContext) -> BrowserContext:
+    """`context` with axe-core in each page it opens, put there as the page starts (an init
+    script): checking a page then costs no 570 KB script sent over the DevTools protocol."""
+    context.add_init_script(path=_axe())
+    return context
+
+
 def violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations of RULES on the page as it stands (its script is put in the page
-    by the DevTools protocol, which the page's Content-Security-Policy does not govern)."""
-    from axe_playwright_python.sync_playwright import Axe
-
+    by the DevTools protocol, which the page's Content-Security-Policy does not govern; once
+    per page, or already there: `with_axe`)."""
+    if not page.evaluate("typeof axe === 'object'"):
+        page.evaluate(_axe().read_text(encoding="utf-8"))
     options = {"runOnly": {"type": "tag", "values": RULES}, "resultTypes": ["violations"]}
-    found: list[dict[str, Any]] = Axe().run(page, options=options).response["violations"]
+    found: list[dict[str, Any]] = page.evaluate("options => axe.run(options)", options)[
+        "violations"
+    ]
     return found
 
 

@@ -32,7 +32,16 @@ from daemon.store.public_answers import NewPublicAnswer
 from daemon.surveys import public
 from daemon.web import create_app
 
-from browsing import CHROMIUM, DESKTOP, MARKS, NARROW, PHONE, assert_accessible, phone
+from browsing import (
+    CHROMIUM,
+    DESKTOP,
+    MARKS,
+    NARROW,
+    PHONE,
+    assert_accessible,
+    phone,
+    with_axe,
+)
 from dashboard_data import AUTH, CONFIG_CHANGES, ENV_EXTRA, PASSWORD, crowd, seed
 from helpers import ENV, REPO, merge, plant, query, write_business
 from live_vouch import LiveVouch
@@ -153,12 +162,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def _context(browser: Browser, size: str, base_url: str) -> BrowserContext:
     if size == "phone":
-        return phone(browser, base_url)
-    if size == "desktop":
-        return browser.new_context(viewport=DESKTOP, base_url=base_url)
-    return browser.new_context(
-        viewport=NARROW, base_url=base_url, color_scheme="dark", reduced_motion="reduce"
-    )
+        context = phone(browser, base_url)
+    elif size == "desktop":
+        context = browser.new_context(viewport=DESKTOP, base_url=base_url)
+    else:
+        context = browser.new_context(
+            viewport=NARROW, base_url=base_url, color_scheme="dark", reduced_motion="reduce"
+        )
+    return with_axe(context)
 
 
 def log_in(page: Page) -> None:
@@ -420,14 +431,24 @@ PAGES = {**PUBLIC, **OWNER, **LOGGED_OUT, **EMAILS}
 
 
 def _reach(name: str, contexts: dict[str, BrowserContext], size: str, site: Site) -> Page:
+    """The page `name` in a tab of the size's logged-in context (its one tab, each page going
+    there in turn: a new tab per page cost a fifth of the check), or of a new context for
+    a logged-out page; `_leave` it after."""
     if name in LOGGED_OUT:
         context = _context(contexts[size].browser, size, site.live.url)  # type: ignore[arg-type]
+        page = context.new_page()
     else:
         context = contexts[size]
-    page = context.new_page()
+        page = context.pages[0] if context.pages else context.new_page()
     PAGES[name](page, site)
     site.checked[name] = page.url.removeprefix(site.live.url)
     return page
+
+
+def _leave(page: Page, name: str) -> None:
+    """Closes a logged-out page's context; a logged-in tab stays open for the next page."""
+    if name in LOGGED_OUT:
+        page.context.close()
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -442,10 +463,7 @@ def test_page_is_accessible(
             wide = page.evaluate("document.documentElement.scrollWidth")
             assert wide <= NARROW["width"], f"{name}: {wide} px wide at {NARROW['width']} px"
     finally:
-        context = page.context
-        page.close()
-        if name in LOGGED_OUT:
-            context.close()
+        _leave(page, name)
 
 
 def _routes(routes: list[Any]) -> Iterator[APIRoute]:
@@ -483,7 +501,7 @@ def test_every_page_route_is_checked(contexts: dict[str, BrowserContext], site: 
     assert "/v1/referrals" not in {r.path for r in routes}  # and leaves the API out
     for name in PAGES:
         if name not in site.checked:  # this test run alone: reach the page here
-            _reach(name, contexts, "desktop", site).close()
+            _leave(_reach(name, contexts, "desktop", site), name)
     reached = {path.split("?")[0] for path in site.checked.values()}
     unchecked = [r.path for r in routes if not any(r.path_regex.match(p) for p in reached)]
     assert unchecked == [], f"pages no accessibility test visits: {unchecked}"
@@ -651,7 +669,7 @@ def test_dashboard_page_fits_the_screen(
         if high > SCREENS * DESKTOP["height"]:
             problems.append(f"{high} px long at 1280x900")
     finally:
-        page.close()
+        _leave(page, name)
     page = _reach(name, contexts, "phone", site)
     try:
         wide = page.evaluate("document.documentElement.scrollWidth")
@@ -661,5 +679,5 @@ def test_dashboard_page_fits_the_screen(
         if smallest < MIN_LABEL_PX:
             problems.append(f"a chart label drawn at {smallest:.1f} px on a phone")
     finally:
-        page.close()
+        _leave(page, name)
     assert problems == [], f"{name}: {'; '.join(problems)}"
