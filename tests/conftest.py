@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 from loop import Loop, on_store, running, smtp_changes
-from postgres import SKIPPED, URL, fresh_database, postgres_url
+from postgres import SKIPPED, URL, fresh_database, postgres_url, shared_store
 
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
@@ -37,6 +37,7 @@ settings.load_profile("vouch")
 
 __all__ = [
     "postgres_url",
+    "shared_store",
     "smtp_server",
     "smtp_server_starttls",
     "smtp_tls",

@@ -125,3 +125,14 @@ def fresh_database_sync() -> Iterator[str]:
 async def postgres_url() -> AsyncIterator[str]:
     async with fresh_database() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_store(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The [store] table of a business several processes share: its SQLite file, or a fresh
+    PostgreSQL database (skipped without a server: see above)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_database_sync() as url:
+        yield {"store": {"url": url}}

@@ -342,6 +342,20 @@ class ThreadedSmtpServer(_Base):
         """Block until the server holds `count` messages (it runs on another thread)."""
         self.wait_until(lambda: len(self.handler.messages) >= count, timeout)
 
+    def wait_for_ids(self, expected: set[str], timeout: float) -> None:
+        """Block until a message with each Message-ID of `expected` has arrived (each message
+        read once, however many thousand come)."""
+        missing, read = set(expected), 0
+
+        def all_arrived() -> bool:
+            nonlocal read
+            arrived = self.handler.messages[read:]
+            read += len(arrived)
+            missing.difference_update(m.message()["Message-ID"] for m in arrived)
+            return not missing
+
+        self.wait_until(all_arrived, timeout)
+
     def wait_until(self, done: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not done():

@@ -7,14 +7,12 @@ each poll it skips), then sends the new text once they are fixed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from postgres import fresh_database_sync
 from test_store_concerns import fetch
 
 from daemon.clock import FakeClock
@@ -36,17 +34,6 @@ OLD_SUBJECT = "Quick question from {{ business.name }}"
 NEW_SUBJECT = "How did the work go, {{ customer_name }}?"
 #: what the worker's sender logs (at debug level) at each poll it skips, then the sending pause
 SKIPPED = r"sender: poll skipped, rendering paused \(sending pause: "
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_store(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """The [store] table of a business several processes share: its SQLite file, or a fresh
-    PostgreSQL database (skipped without a server: see tests/postgres.py)."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    with fresh_database_sync() as url:
-        yield {"store": {"url": url}}
 
 
 async def survey_queued_and_held(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from daemon.config import Config, load_config
 from daemon.mail.outbox import NewEmail, State
 from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
+from daemon.run.runtime import Daemon
 from daemon.run.scheduler import LEASE, Scheduler
 from daemon.run.services import Services, open_store
 from daemon.store import SQLiteStore
@@ -137,17 +138,6 @@ async def planned(config_path: Path, event_id: str) -> bool:
         await store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_store(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """The [store] table of a business several processes share: its SQLite file, or a fresh
-    PostgreSQL database (skipped without a server: see tests/postgres.py)."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    with fresh_database_sync() as url:
-        yield {"store": {"url": url}}
-
-
 @pytest.mark.slow
 def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
     tmp_path: Path, shared_store: dict[str, Any]
@@ -194,16 +184,7 @@ def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
                 auth = {"Authorization": f"Bearer {TOKEN}"}
                 assert client.post("/v1/events", json=event, headers=auth).status_code == 202
                 assert client.get("/healthz").json()["status"] == "ok"
-            missing, read = set(expected), 0
-
-            def all_arrived() -> bool:
-                nonlocal read
-                arrived = sink.handler.messages[read:]
-                read += len(arrived)
-                missing.difference_update(m.message()["Message-ID"] for m in arrived)
-                return not missing
-
-            sink.wait_until(all_arrived, timeout=120)
+            sink.wait_for_ids(expected, timeout=120)
             workers[1].wait_for(r"scheduler: worker-2 plans now", timeout=60)  # took over
             assert asyncio.run(planned(path, "roles-1"))  # the web's event, planned by a worker
             for process in (web, workers[1]):
@@ -256,6 +237,50 @@ async def test_a_notice_of_work_wakes_the_listening_processes(
     await worker.notify_work()  # its own notice too: the web process may also be a listener
     async with asyncio.timeout(30):
         await heard.wait()
+
+
+async def test_a_burst_of_work_is_told_to_the_workers_in_two_notices(config: Config) -> None:
+    """A web process nudged for each of 100 events sends one notice at once and one more for
+    the 99 that came after it (not 100, each waking every worker); work after a quiet spell
+    is told at once."""
+    async with fresh_database(migrated=True) as url:
+        web, worker = await PostgresStore.open(url), await PostgresStore.open(url)
+        heard = asyncio.Event()
+        count = 0
+
+        def hear() -> None:
+            nonlocal count
+            count += 1
+            heard.set()
+
+        async def told(expected: int) -> None:
+            """Wait for the worker's own marker notice: PostgreSQL delivers in commit order, so
+            every earlier notice has arrived by then."""
+            while daemon._notice is not None:
+                await asyncio.shield(daemon._notice)
+            await worker.notify_work()
+            async with asyncio.timeout(30):  # a guard against hanging, not a measure of speed
+                while count < expected:
+                    await heard.wait()
+                    heard.clear()
+            assert count == expected
+
+        try:
+            await worker.listen_for_work(hear)
+            clock = FakeClock()
+            daemon = Daemon(config.path, ENV, clock, role="web")
+            daemon.services = Services(config, Renderer(config, clock), web, clock, Metrics())
+            daemon._notify_workers()
+            async with asyncio.timeout(30):
+                await heard.wait()  # told at once; the next within the gap wait for its end
+            for _ in range(99):
+                daemon._notify_workers()
+            await told(2 + 1)  # the two notices, and the marker
+            daemon._notify_workers()  # after a quiet spell
+            await told(3 + 1 + 1)
+        finally:
+            await web.close()
+            await worker.close()
 
 
 async def queue_tests(config_path: Path, count: int) -> list[str]:
@@ -369,16 +394,7 @@ def test_web_and_three_workers_on_postgresql_lose_nothing_when_two_are_killed(
             kill(second)  # a sender dies mid-drain
             survivor = next(n for n in names if n not in held_when_killed)
 
-            missing, read = set(expected), 0
-
-            def all_arrived() -> bool:
-                nonlocal read
-                arrived = sink.handler.messages[read:]
-                read += len(arrived)
-                missing.difference_update(m.message()["Message-ID"] for m in arrived)
-                return not missing
-
-            sink.wait_until(all_arrived, timeout=120)
+            sink.wait_for_ids(expected, timeout=120)
             workers[survivor].wait_for(rf"scheduler: {survivor} plans now", timeout=60)
             assert asyncio.run(planned(path, "roles-scale-1"))  # by the new holder
             for process in (web, workers[survivor]):
