@@ -158,28 +158,12 @@ class Sink:
 
 # The business folder ------------------------------------------------------------------------
 
-SURVEY = """\
-trigger = "purchase.completed"
-delay_days = 0
-question = "How likely are you to recommend {{ business.name }} to a friend or colleague?"
-low_label = "Not at all likely"
-high_label = "Extremely likely"
-reminder_days = 4
-expiry_days = 30
-throttle_days = 90
-
-[follow_up]
-promoter = "Wonderful! What did we do best?"
-passive = "Thank you. What would have made it a 10?"
-detractor = "We are sorry we let you down. What went wrong?"
-"""
-
 
 def write_business(root: Path, smtp_port: int, store_url: str | None) -> Path:
     (root / "templates").mkdir()
     os.symlink(REPO / "templates" / "email", root / "templates" / "email")
     (root / "surveys").mkdir()
-    (root / "surveys" / "purchase.toml").write_text(SURVEY)
+    (root / "surveys" / "purchase.toml").write_text(roles.SURVEY)
     config = {
         "business": {
             "name": "Harbor Lane Renovations",

@@ -34,6 +34,22 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 SQLITE = "sqlite"
+#: The one survey of the benches' business (surveys/purchase.toml): due at once.
+SURVEY = """\
+trigger = "purchase.completed"
+delay_days = 0
+question = "How likely are you to recommend {{ business.name }} to a friend or colleague?"
+low_label = "Not at all likely"
+high_label = "Extremely likely"
+reminder_days = 4
+expiry_days = 30
+throttle_days = 90
+
+[follow_up]
+promoter = "Wonderful! What did we do best?"
+passive = "Thank you. What would have made it a 10?"
+detractor = "We are sorry we let you down. What went wrong?"
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, workers_help: str | None = None) -> None:

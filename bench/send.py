@@ -154,17 +154,6 @@ class Sink:
 
 # The business the emails come from --------------------------------------------------------
 
-SURVEY = """\
-trigger = "purchase.completed"
-delay_days = 0
-question = "How likely are you to recommend {{ business.name }} to a friend or colleague?"
-low_label = "Not at all likely"
-high_label = "Extremely likely"
-reminder_days = 4
-expiry_days = 30
-throttle_days = 90
-"""
-
 
 def write_business(
     root: Path, store: dict[str, Any], smtp_port: int = 0, connections: int = 8
@@ -174,7 +163,7 @@ def write_business(
     if not (root / "templates").exists():
         shutil.copytree(REPO / "templates" / "email", root / "templates" / "email")
         (root / "surveys").mkdir()
-        (root / "surveys" / "purchase.toml").write_text(SURVEY)
+        (root / "surveys" / "purchase.toml").write_text(roles.SURVEY)
     config: dict[str, Any] = {
         "business": {
             "name": "Harbor Lane Renovations",
