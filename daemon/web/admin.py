@@ -10,7 +10,8 @@ redirect back (so a reload never repeats it).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Protocol
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +24,7 @@ from daemon.store.outbox import Outbox
 from daemon.store.public_answers import PublicAnswers
 from daemon.store.referrals import Referrals
 from daemon.store.reports import Reports
+from daemon.store.rows import PipelineReferral
 from daemon.store.setaside import SetAsides
 from daemon.store.users import Users
 from daemon.web import (
@@ -274,17 +276,14 @@ async def referrals(request: Request, session: Owner, done: str | None = None) -
     each with its moves; the rest of a status on its own list (`referrals_in`)."""
     store: DashboardStore = services(request).store
     counts, pipeline = await store.referral_pipeline(PIPELINE_SHOWN)
-    moved = await store.last_actions([f"referral:{r.public_id}" for r in pipeline])
     return admin_page(
         request,
         session,
         "admin/pipeline.html",
         notice=DONE.get(done or ""),
-        statuses=follow_up.STATUSES,
         pipeline={s: [r for r in pipeline if r.status == s] for s in follow_up.STATUSES},
         pipeline_counts=counts,
-        moved={item.removeprefix("referral:"): a for item, a in moved.items()},
-        next_statuses=follow_up.next_statuses,
+        **await _moves(store, pipeline),
     )
 
 
@@ -312,22 +311,30 @@ async def referrals_in(
         total, shown = await store.referrals_in_status(
             status, REFERRALS_PER_PAGE, (page - 1) * REFERRALS_PER_PAGE
         )
-    moved = await store.last_actions([f"referral:{r.public_id}" for r in shown])
     return admin_page(
         request,
         session,
         "admin/referral_list.html",
         notice=DONE.get(done or ""),
         listed=status,
-        statuses=follow_up.STATUSES,
         shown=shown,
-        moved={item.removeprefix("referral:"): a for item, a in moved.items()},
-        next_statuses=follow_up.next_statuses,
+        **await _moves(store, shown),
         total=total,
         first=(page - 1) * REFERRALS_PER_PAGE + 1,
         page=page,
         pages=pages,
     )
+
+
+async def _moves(store: DashboardStore, shown: Sequence[PipelineReferral]) -> dict[str, Any]:
+    """What a referral card's moves need (the pipeline's and a status list's alike): the
+    statuses, each referral's last move by the owner (to reopen it), the moves from each."""
+    moved = await store.last_actions([f"referral:{r.public_id}" for r in shown])
+    return {
+        "statuses": follow_up.STATUSES,
+        "moved": {item.removeprefix("referral:"): a for item, a in moved.items()},
+        "next_statuses": follow_up.next_statuses,
+    }
 
 
 @router.get("/sending")
