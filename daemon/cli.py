@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,7 +39,7 @@ from daemon.partners import cli as partner_cli
 from daemon.partners import report as partner_report
 from daemon.referrals import follow_up, funnel, influence, offers, review_asks, sources
 from daemon.run.sender import Sender
-from daemon.run.services import open_store, opened
+from daemon.run.services import Services, open_store, opened
 from daemon.store import Recorded
 from daemon.store.pgdb import pg_stored_version
 from daemon.store.reports import EXPORTS
@@ -660,44 +660,56 @@ async def _resolve_async(config: Config, complaint: int, note: str) -> int:
 def _report_reviews(args: argparse.Namespace) -> int:
     """`vouch report reviews`: review asks sent, and the sites people clicked, per month."""
     config = load_config(args.config, os.environ)
+    data = _built(config, lambda services: review_asks.from_store(services, args.months))
 
-    async def build() -> dict[str, Any]:
-        async with opened(config) as services:
-            return await review_asks.from_store(services, args.months)
-
-    data = asyncio.run(build())
-    if args.format == "json":
-        print(json.dumps(data, indent=2, ensure_ascii=False))
-    elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["month", "asks", "clicks", "site", "site_clicks"])
+    def rows() -> Iterator[list[Any]]:
+        yield ["month", "asks", "clicks", "site", "site_clicks"]
         for m in data["months"]:
             for site, n in m["sites"].items() or [("", "")]:
-                writer.writerow([m["month"], m["asks"], m["clicks"], site, n])
-    else:
-        print(review_asks.table(data), end="")
-    return EXIT_OK
+                yield [m["month"], m["asks"], m["clicks"], site, n]
+
+    return _print_report(data, args.format, rows, lambda: review_asks.table(data))
 
 
 def _report_funnel(args: argparse.Namespace) -> int:
     """`vouch report funnel`: per month and channel, shown, opened, introduced, bought, won."""
     config = load_config(args.config, os.environ)
+    data = _built(config, lambda services: funnel.from_store(services, args.months))
 
-    async def build() -> dict[str, Any]:
-        async with opened(config) as services:
-            return await funnel.from_store(services, args.months)
-
-    data = asyncio.run(build())
-    if args.format == "json":
-        print(json.dumps(data, indent=2, ensure_ascii=False))
-    elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["month", "channel", *STEPS[:-1], f"value_won ({data['currency']})"])
+    def rows() -> Iterator[list[Any]]:
+        yield ["month", "channel", *STEPS[:-1], f"value_won ({data['currency']})"]
         for m in data["months"]:
             for channel, steps in m["channels"].items():
-                writer.writerow([m["month"], channel, *(steps[s] for s in STEPS)])
+                yield [m["month"], channel, *(steps[s] for s in STEPS)]
+
+    return _print_report(data, args.format, rows, lambda: funnel.table(data, config.money))
+
+
+def _built(
+    config: Config, build: Callable[[Services], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """A report's data, built on the business's store."""
+
+    async def run() -> dict[str, Any]:
+        async with opened(config) as services:
+            return await build(services)
+
+    return asyncio.run(run())
+
+
+def _print_report(
+    data: dict[str, Any],
+    fmt: str,
+    rows: Callable[[], Iterable[list[Any]]],
+    table: Callable[[], str],
+) -> int:
+    """A report as JSON, CSV (its rows, the header first) or the owner's table."""
+    if fmt == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        csv.writer(sys.stdout).writerows(rows())
     else:
-        print(funnel.table(data, config.money), end="")
+        print(table(), end="")
     return EXIT_OK
 
 
