@@ -94,6 +94,27 @@ async def test_a_store_newer_than_this_vouch_is_refused(postgres_url: str) -> No
         await db.close()
 
 
+async def test_emails_are_compressed_with_lz4_where_the_server_has_it(postgres_url: str) -> None:
+    """Migration 27: lz4 on a server built with it (Debian's), else PostgreSQL's default; an
+    email's bytes come back as written either way."""
+    db = PGDB(await PGDB.connect(postgres_url), postgres_url)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+    [(method,)] = await _fetch(
+        postgres_url,
+        "SELECT attcompression FROM pg_attribute "
+        "WHERE attrelid = 'outbox'::regclass AND attname = 'message'",
+    )
+    [(lz4,)] = await _fetch(
+        postgres_url,
+        "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)",
+    )
+    assert (method == b"l") == bool(lz4)  # PostgreSQL's "char": b"l" is lz4
+
+
 async def _fetch(url: str, sql: str) -> list[Any]:
     """A statement on a plain connection of the test's own, beside the store."""
     plain = await asyncpg.connect(url)

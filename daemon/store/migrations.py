@@ -678,4 +678,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX funnel_steps_at ON funnel_steps(at);
         """,
     ),
+    (
+        27,
+        "emails' bytes compressed with lz4 (PostgreSQL)",
+        """
+        -- PostgreSQL's alone (daemon/store/pg_schema.py): SQLite keeps an email's bytes as they
+        -- are, as before.
+        """,
+    ),
 ]
