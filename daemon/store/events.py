@@ -23,6 +23,15 @@ _INSERT_EVENT = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+#: An event and its customer in one statement (PostgreSQL): the customer merged as
+#: UPSERT_CUSTOMER merges it, the event stored with the customer's id the merge returns.
+_INSERT_CUSTOMER_AND_EVENT = f"""
+    WITH customer AS ({UPSERT_CUSTOMER} RETURNING id)
+    INSERT INTO events (id, type, known, occurred_at, received_at, customer_id,
+                        body_hash, payload, receipt)
+    VALUES (?, ?, ?, ?, ?, (SELECT id FROM customer), ?, ?, ?)
+"""
+
 _BATCH = 500
 
 #: The seed of the advisory locks taken on event ids (any number: the same in every process).
@@ -88,7 +97,10 @@ class EventsSQL(EventsQueries, DB):
 class EventsPG(EventsQueries, PGDB):
     """Events on PostgreSQL, by group commit per process. Processes sharing the store take a
     lock per event id (an advisory one, for the transaction) before they look, so the same id
-    sent to two at once is recorded once and both answer as SQLite would."""
+    sent to two at once is recorded once and both answer as SQLite would. Each event is
+    stored with its customer in one statement, a batch's in one trip: five trips a batch
+    (begin, lock, look, store, commit) where looking up the customers' ids apart took seven,
+    each a wait for the server on a busy machine."""
 
     async def _record_batch(self, batch: list[tuple[EventIn, datetime]]) -> list[EventOutcome]:
         prepared = self._prepared(batch)
@@ -106,17 +118,18 @@ class EventsPG(EventsQueries, PGDB):
             )
             seen = {r[0]: (r[1], json.loads(r[2])) for r in rows}
             outcomes, new = _outcomes(prepared, seen, self.erasure_keys)
-            # in one order in every process, so two batches never wait on each other
-            customers = sorted((p.customer for p in new if p.customer), key=lambda c: str(c[0]))
-            customer_ids: dict[str, int] = {}
-            if customers:
-                await tx.executemany(UPSERT_CUSTOMER, customers)
-                rows = await tx.fetch(
-                    "SELECT email, id FROM customers WHERE email = ANY(?)",
-                    sorted({str(c[0]) for c in customers}),
-                )
-                customer_ids = {str(r[0]): int(r[1]) for r in rows}
-            await tx.executemany(_INSERT_EVENT, _event_rows(new, customer_ids))
+            # Customers in one order in every process (by email), so two batches never wait
+            # on each other. The events of one batch came at once: no order among them is
+            # lost (one customer's keep theirs).
+            await tx.executemany(
+                _INSERT_CUSTOMER_AND_EVENT,
+                [
+                    (*p.customer, *p.row[:5], p.body_hash, p.row[5], json.dumps(p.receipt))
+                    for p in sorted(new, key=lambda p: str(p.customer[0]) if p.customer else "")
+                    if p.customer
+                ],
+            )
+            await tx.executemany(_INSERT_EVENT, _event_rows([p for p in new if not p.customer], {}))
         return outcomes
 
 
