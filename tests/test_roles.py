@@ -138,27 +138,38 @@ async def planned(config_path: Path, event_id: str) -> bool:
         await store.close()
 
 
+LEASE_SECONDS = 10  # a killed worker's rows, and the planning it held, move on after this
+
+
+def shared_business(
+    folder: Path, sink: ThreadedSmtpServer, in_flight: int, store: dict[str, Any]
+) -> Path:
+    """The business the processes of a test share: sending to `sink`, its store `store`
+    (shared_store's [store] table), leases of LEASE_SECONDS."""
+    return write_business(
+        folder,
+        {
+            "email": {
+                "transport": "smtp",
+                "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
+            },
+            "sender": {
+                "max_in_flight": in_flight,
+                "lease_seconds": LEASE_SECONDS,
+                "planner_lease_seconds": LEASE_SECONDS,
+            },
+            **store,
+        },
+    )
+
+
 @pytest.mark.slow
 def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
     tmp_path: Path, shared_store: dict[str, Any]
 ) -> None:
     emails, in_flight = 1500, 16
     with ThreadedSmtpServer() as sink:
-        path = write_business(
-            tmp_path,
-            {
-                "email": {
-                    "transport": "smtp",
-                    "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
-                },
-                "sender": {
-                    "max_in_flight": in_flight,
-                    "lease_seconds": 10,
-                    "planner_lease_seconds": 10,
-                },
-                **shared_store,
-            },
-        )
+        path = shared_business(tmp_path, sink, in_flight, shared_store)
         expected = set(asyncio.run(fill_outbox(path, emails)))
         web = DaemonProcess(path, args=("--role", "web"))
         workers = [
@@ -332,23 +343,9 @@ def test_web_and_three_workers_on_postgresql_lose_nothing_when_two_are_killed(
     drain and another worker midway. Every email arrives; each duplicate is one of the rows the
     killed workers held leased when they died; the web's event is planned by the worker that
     took the lease over; after the drain no row is left leased."""
-    emails, in_flight, lease = 3000, 16, 10
+    emails, in_flight = 3000, 16
     with fresh_database_sync() as url, ThreadedSmtpServer() as sink:
-        path = write_business(
-            tmp_path,
-            {
-                "email": {
-                    "transport": "smtp",
-                    "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
-                },
-                "sender": {
-                    "max_in_flight": in_flight,
-                    "lease_seconds": lease,
-                    "planner_lease_seconds": 10,
-                },
-                "store": {"url": url},
-            },
-        )
+        path = shared_business(tmp_path, sink, in_flight, {"store": {"url": url}})
         web = DaemonProcess(path, args=("--role", "web"))
         web.start()  # it brings the new database to this version's schema
         names = [f"worker-{n}" for n in (1, 2, 3)]
