@@ -401,6 +401,24 @@ async def test_every_open_complaint_is_counted_and_can_be_seen_and_resolved(
     assert '<p class="big alert">22</p>' in (await loop.client.get("/admin")).text
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/customers", "/admin/complaints", "/admin/upcoming", "/admin/upcoming/not-sent"],
+)
+async def test_a_paged_list_answers_any_page_number(loop: Loop, path: str) -> None:
+    """Page 0, -5, past the end, and a number too large for any offset the store can hold
+    (25 nines: SQLite refused it, a 500) each show the list's first or last page, here its
+    one page."""
+    await seed(loop.services, loop.client)
+    await login(loop.client)
+    first = await loop.client.get(f"{path}?page=1")
+    assert first.status_code == 200
+    for number in ("0", "-5", "2", "9" * 25):
+        answer = await loop.client.get(f"{path}?page={number}")
+        assert answer.status_code == 200, (number, answer.text[:200])
+        assert answer.text == first.text, number
+
+
 async def test_a_busy_pipeline_shows_the_latest_and_lists_each_status_a_page_at_a_time(
     loop: Loop,
 ) -> None:
@@ -438,6 +456,8 @@ async def test_a_busy_pipeline_shows_the_latest_and_lists_each_status_a_page_at_
     beyond = await loop.client.get("/admin/referrals/status/new?page=99")  # clamps to the last
     assert beyond.status_code == 200 and cards(beyond.text) == cards(second)
     assert cards((await loop.client.get("/admin/referrals/status/new?page=0")).text) == cards(first)
+    huge = await loop.client.get("/admin/referrals/status/new?page=" + "9" * 25)  # no offset holds
+    assert huge.status_code == 200 and cards(huge.text) == cards(second)
 
     moved = cards(second)[0]
     done = await loop.client.post(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -24,7 +25,7 @@ from daemon.store.outbox import Outbox
 from daemon.store.public_answers import PublicAnswers
 from daemon.store.referrals import Referrals
 from daemon.store.reports import Reports
-from daemon.store.rows import PipelineReferral
+from daemon.store.rows import OpenComplaint, PipelineReferral
 from daemon.store.setaside import SetAsides
 from daemon.store.users import Users
 from daemon.web import (
@@ -59,6 +60,7 @@ from daemon.web.owner import (
     safe_back,
     when_filter,
 )
+from daemon.web.paging import page_of
 from daemon.web.ratelimit import client_address, client_scheme
 from daemon.web.session import (
     LOGIN_COOKIE,
@@ -301,28 +303,16 @@ async def referrals_in(
             f"{', '.join(follow_up.STATUSES[:-1])} or {follow_up.STATUSES[-1]}.",
         )
     store: DashboardStore = services(request).store
-    page = max(page, 1)
-    total, shown = await store.referrals_in_status(
-        status, REFERRALS_PER_PAGE, (page - 1) * REFERRALS_PER_PAGE
-    )
-    pages = max(1, math.ceil(total / REFERRALS_PER_PAGE))
-    if page > pages:  # past the end (the list shrank, or a typed number): the last page
-        page = pages
-        total, shown = await store.referrals_in_status(
-            status, REFERRALS_PER_PAGE, (page - 1) * REFERRALS_PER_PAGE
-        )
+    shown = await page_of(partial(store.referrals_in_status, status), page, REFERRALS_PER_PAGE)
     return admin_page(
         request,
         session,
         "admin/referral_list.html",
         notice=DONE.get(done or ""),
         listed=status,
-        shown=shown,
-        **await _moves(store, shown),
-        total=total,
-        first=(page - 1) * REFERRALS_PER_PAGE + 1,
-        page=page,
-        pages=pages,
+        shown=shown.rows,
+        **await _moves(store, shown.rows),
+        **shown.context(),
     )
 
 
@@ -362,20 +352,18 @@ async def complaints(
     """Every open complaint, a page at a time, each with its resolve button (the dashboard
     shows only the latest)."""
     store: Dashboard = services(request).store
-    total = await store.open_complaint_count()
-    pages = max(1, math.ceil(total / COMPLAINTS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    first = (page - 1) * COMPLAINTS_PER_PAGE
+
+    async def read(limit: int, offset: int) -> tuple[int, list[OpenComplaint]]:
+        return await store.open_complaint_count(), await store.open_complaint_list(limit, offset)
+
+    shown = await page_of(read, page, COMPLAINTS_PER_PAGE)
     return admin_page(
         request,
         session,
         "admin/complaints.html",
         notice="Complaint resolved." if done == "resolved" else None,
-        complaints=await store.open_complaint_list(COMPLAINTS_PER_PAGE, first),
-        total=total,
-        first=first + 1,
-        page=page,
-        pages=pages,
+        complaints=shown.rows,
+        **shown.context(),
     )
 
 

@@ -13,7 +13,7 @@ recorded (who, what, when) against `customer:{public id}`.
 from __future__ import annotations
 
 import json
-import math
+from functools import partial
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request
@@ -36,6 +36,7 @@ from daemon.store.setaside import SetAsides
 from daemon.store.users import Users
 from daemon.web import labels
 from daemon.web.owner import Refused, admin_page, checked_form, note, owner, record
+from daemon.web.paging import page_of
 from daemon.web.session import Session
 from daemon.web.state import services
 
@@ -115,25 +116,17 @@ async def customers(
     that customer's page."""
     store: CustomerStore = services(request).store
     query = (q or email).strip()[:200]
-    page = max(page, 1)
-    total, found = await store.customer_page(query, PER_PAGE, (page - 1) * PER_PAGE)
-    pages = max(1, math.ceil(total / PER_PAGE))
-    if page > pages:  # past the end (the list shrank, or a typed number): the last page
-        page = pages
-        total, found = await store.customer_page(query, PER_PAGE, (page - 1) * PER_PAGE)
-    if query and total == 1:
-        return RedirectResponse(_here(found[0]), status_code=303)
+    found = await page_of(partial(store.customer_page, query), page, PER_PAGE)
+    if query and found.total == 1:
+        return RedirectResponse(_here(found.rows[0]), status_code=303)
     return admin_page(
         request,
         session,
         "admin/customers.html",
         notice=DONE.get(request.query_params.get("done") or ""),
         query=query,
-        found=found,
-        total=total,
-        first=(page - 1) * PER_PAGE + 1,
-        page=page,
-        pages=pages,
+        found=found.rows,
+        **found.context(),
     )
 
 

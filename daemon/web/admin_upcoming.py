@@ -5,7 +5,6 @@ page at a time, in the owner's words. Reading only: nothing here changes what is
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from daemon.store.rows import Person
 from daemon.store.upcoming import Line, Upcoming
 from daemon.web.labels import EMAILS, MOMENTS
 from daemon.web.owner import admin_page, owner
+from daemon.web.paging import page_of
 from daemon.web.session import Session
 from daemon.web.state import services
 
@@ -88,23 +88,15 @@ def _shown(line: Line, what: str, why: str | None) -> Shown:
 async def _page(request: Request, session: Session, which: str, page: int) -> Response:
     store: Upcoming = services(request).store
     read = store.planned if which == "planned" else store.not_sent
-    page = max(page, 1)
-    total, lines = await read(PER_PAGE, (page - 1) * PER_PAGE)
-    pages = max(1, math.ceil(total / PER_PAGE))
-    if page > pages:  # past the end (the list shrank, or a typed number): the last page
-        page = pages
-        total, lines = await read(PER_PAGE, (page - 1) * PER_PAGE)
+    shown = await page_of(read, page, PER_PAGE)
     words = planned if which == "planned" else not_sent
     return admin_page(
         request,
         session,
         "admin/upcoming.html",
         which=which,
-        lines=[words(line) for line in lines],
-        total=total,
-        first=(page - 1) * PER_PAGE + 1,
-        page=page,
-        pages=pages,
+        lines=[words(line) for line in shown.rows],
+        **shown.context(),
     )
 
 
