@@ -64,27 +64,26 @@ def test_serves_reloads_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 async def fill_outbox(config_path: Path, count: int) -> list[str]:
-    config = load_config(config_path, ENV)
-    store = await open_store(config)
+    """`count` test emails queued in batches of 500 (at once, for processes already running),
+    due now; their Message-IDs."""
+    store = await open_store(load_config(config_path, ENV))
     now = SystemClock().now()
-    ids = []
+    ids = [f"<crash-{i}@harborlane.example>" for i in range(count)]
     try:
-        for i in range(count):
-            message_id = f"<crash-{i}@harborlane.example>"
-            ids.append(message_id)
-            body = f"Message-ID: {message_id}\r\nSubject: {i}\r\n\r\nhello {i}\r\n"
-            await store.enqueue(
-                NewEmail(
-                    dedupe_key=f"crash-{i}",
-                    kind="test",
-                    recipient=f"c{i}@example.com",
-                    envelope_from="hello@harborlane.example",
-                    message_id=message_id,
-                    message=body.encode(),
-                    not_before=datetime(2026, 1, 1, tzinfo=UTC),
-                ),
-                now,
+        emails = [
+            NewEmail(
+                dedupe_key=f"crash-{i}",
+                kind="test",
+                recipient=f"c{i}@example.com",
+                envelope_from="hello@harborlane.example",
+                message_id=message_id,
+                message=f"Message-ID: {message_id}\r\nSubject: {i}\r\n\r\nhello {i}\r\n".encode(),
+                not_before=datetime(2026, 1, 1, tzinfo=UTC),
             )
+            for i, message_id in enumerate(ids)
+        ]
+        for start in range(0, count, 500):
+            await store.enqueue_many(emails[start : start + 500], now)
         return ids
     finally:
         await store.close()

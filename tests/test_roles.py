@@ -23,7 +23,7 @@ from test_daemon import fill_outbox, outbox_counts
 from daemon.cli import main
 from daemon.clock import FakeClock
 from daemon.config import Config, load_config
-from daemon.mail.outbox import NewEmail, State
+from daemon.mail.outbox import State
 from daemon.mail.render import Renderer
 from daemon.run.metrics import Metrics
 from daemon.run.runtime import Daemon
@@ -163,6 +163,19 @@ def shared_business(
     )
 
 
+def post_purchase(web: DaemonProcess, event_id: str) -> None:
+    """Ann's purchase, taken by the web process (202); a worker's scheduler plans it."""
+    event = {
+        "id": event_id,
+        "type": "purchase.completed",
+        "occurred_at": "2026-03-02T10:00:00Z",
+        "customer": {"email": "ann@example.com"},
+    }
+    with httpx.Client(base_url=web.url) as client:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert client.post("/v1/events", json=event, headers=auth).status_code == 202
+
+
 @pytest.mark.slow
 def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
     tmp_path: Path, shared_store: dict[str, Any]
@@ -185,15 +198,8 @@ def test_web_and_two_workers_share_the_store_and_a_killed_worker_loses_nothing(
             workers[0].kill()  # SIGKILL mid-drain: its leased rows come back after 10 s
 
             # the web process takes an event; a worker's scheduler plans it at its next poll
-            event = {
-                "id": "roles-1",
-                "type": "purchase.completed",
-                "occurred_at": "2026-03-02T10:00:00Z",
-                "customer": {"email": "ann@example.com"},
-            }
+            post_purchase(web, "roles-1")
             with httpx.Client(base_url=web.url) as client:
-                auth = {"Authorization": f"Bearer {TOKEN}"}
-                assert client.post("/v1/events", json=event, headers=auth).status_code == 202
                 assert client.get("/healthz").json()["status"] == "ok"
             sink.wait_for_ids(expected, timeout=120)
             workers[1].wait_for(r"scheduler: worker-2 plans now", timeout=60)  # took over
@@ -294,31 +300,6 @@ async def test_a_burst_of_work_is_told_to_the_workers_in_two_notices(config: Con
             await worker.close()
 
 
-async def queue_tests(config_path: Path, count: int) -> list[str]:
-    """`count` test emails queued at once (batches of 500), due now; their Message-IDs."""
-    store = await open_store(load_config(config_path, ENV))
-    now = FakeClock().now()  # a past moment: due at once on the workers' real clocks
-    ids = [f"<scale-{i}@harborlane.example>" for i in range(count)]
-    try:
-        emails = [
-            NewEmail(
-                dedupe_key=f"scale-{i}",
-                kind="test",
-                recipient=f"c{i}@example.com",
-                envelope_from="hello@harborlane.example",
-                message_id=message_id,
-                message=f"Message-ID: {message_id}\r\nSubject: {i}\r\n\r\nhello {i}\r\n".encode(),
-                not_before=now,
-            )
-            for i, message_id in enumerate(ids)
-        ]
-        for start in range(0, count, 500):
-            await store.enqueue_many(emails[start : start + 500], now)
-        return ids
-    finally:
-        await store.close()
-
-
 def pg_rows(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     """What the processes wrote, read with a connection of the test's own (asyncpg), never
     through the store's internals."""
@@ -370,21 +351,13 @@ def test_web_and_three_workers_on_postgresql_lose_nothing_when_two_are_killed(
         try:
             for worker in workers.values():
                 worker.start(ready=r"role worker: scheduling and sending")
-            expected = set(asyncio.run(queue_tests(path, emails)))  # all three are sending
+            expected = set(asyncio.run(fill_outbox(path, emails)))  # all three are sending
             sink.wait_for_messages(emails // 10, timeout=60)
             [(holder,)] = pg_rows(url, "SELECT holder FROM leases WHERE name = $1", LEASE)
             assert holder in names
             kill(holder)  # the planner dies: another worker takes the lease when it runs out
 
-            event = {
-                "id": "roles-scale-1",
-                "type": "purchase.completed",
-                "occurred_at": "2026-03-02T10:00:00Z",
-                "customer": {"email": "ann@example.com"},
-            }
-            with httpx.Client(base_url=web.url) as client:
-                auth = {"Authorization": f"Bearer {TOKEN}"}
-                assert client.post("/v1/events", json=event, headers=auth).status_code == 202
+            post_purchase(web, "roles-scale-1")
 
             sink.wait_for_messages(emails // 2, timeout=60)
             second = next(n for n in names if n != holder)
